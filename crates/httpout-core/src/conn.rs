@@ -1,0 +1,244 @@
+//! One connection, from the first byte to the close.
+//!
+//! hyper-util's auto builder serves HTTP/1.1 or HTTP/2 on the socket (h2c by
+//! prior knowledge on plain TCP, ALPN on TLS). Around it this module adds what
+//! hyper does not have:
+//! - an idle timeout (`timeout`): a connection with no request in flight and
+//!   no bytes moved for that long is shut down (hyper has none, hyper#1628);
+//! - a first-request deadline: a client must complete its first request head
+//!   within `timeout` of connecting, however slowly it trickles bytes
+//!   (slowloris); later request heads are bounded by hyper's
+//!   `header_read_timeout`, set to the same value;
+//! - the server's shutdown signal: graceful first (in-flight requests
+//!   finish, HTTP/2 gets GOAWAY), then forced.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::StatusCode;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::watch;
+use tokio::time::{Instant, sleep, sleep_until};
+
+use crate::service::{Service, Shared};
+
+/// The server's lifecycle, broadcast to every connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Serving.
+    Running,
+    /// Finish in-flight requests, accept no new ones.
+    Graceful,
+    /// Close now.
+    Force,
+}
+
+/// What the connection's tasks know about it.
+#[derive(Debug)]
+pub(crate) struct ConnState {
+    pub(crate) peer: Option<SocketAddr>,
+    pub(crate) tls: bool,
+    /// When the connection was accepted.
+    epoch: Instant,
+    /// Milliseconds after `epoch` of the last byte read or written.
+    last_activity_ms: AtomicU64,
+    /// Requests whose response body has not ended yet.
+    in_flight: AtomicUsize,
+    /// Requests seen so far.
+    requests: AtomicU64,
+    /// Error responses in a row, for `max_client_errors`.
+    consecutive_errors: AtomicU32,
+}
+
+impl ConnState {
+    pub(crate) fn new(peer: Option<SocketAddr>, tls: bool) -> Self {
+        Self {
+            peer,
+            tls,
+            epoch: Instant::now(),
+            last_activity_ms: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            requests: AtomicU64::new(0),
+            consecutive_errors: AtomicU32::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = self.epoch.elapsed().as_millis() as u64;
+        self.last_activity_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn last_activity(&self) -> Instant {
+        self.epoch + Duration::from_millis(self.last_activity_ms.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn request_started(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.touch();
+    }
+
+    pub(crate) fn request_finished(&self) {
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.touch();
+    }
+
+    /// Counts consecutive error statuses; true when this response should
+    /// close the connection (`max_client_errors` reached, HTTP/1 only).
+    pub(crate) fn note_status(&self, status: StatusCode, max_errors: u32) -> bool {
+        if status.is_client_error() || status.is_server_error() {
+            let n = self.consecutive_errors.fetch_add(1, Ordering::Relaxed) + 1;
+            max_errors > 0 && n >= max_errors
+        } else {
+            self.consecutive_errors.store(0, Ordering::Relaxed);
+            false
+        }
+    }
+
+    /// Resolves when the connection has been idle for `timeout`: before its
+    /// first request, `timeout` after accept whatever trickled in; after, no
+    /// request in flight and no byte moved for `timeout`.
+    async fn idle(&self, timeout: Duration) {
+        loop {
+            if self.in_flight.load(Ordering::Acquire) > 0 {
+                sleep(timeout).await;
+                continue;
+            }
+            let deadline = if self.requests.load(Ordering::Relaxed) == 0 {
+                self.epoch + timeout
+            } else {
+                self.last_activity() + timeout
+            };
+            if Instant::now() >= deadline {
+                return;
+            }
+            sleep_until(deadline).await;
+        }
+    }
+}
+
+/// Serves one accepted (and, for TLS, handshaken) connection until it closes.
+pub(crate) async fn serve<I>(
+    io: I,
+    state: Arc<ConnState>,
+    shared: Arc<Shared>,
+    mut phase: watch::Receiver<Phase>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let timeout = shared.config.timeout;
+    let io = TokioIo::new(Activity {
+        inner: io,
+        state: Arc::clone(&state),
+    });
+    let service = Service {
+        shared: Arc::clone(&shared),
+        conn: Arc::clone(&state),
+    };
+    let conn = shared.builder.serve_connection_with_upgrades(io, service);
+    tokio::pin!(conn);
+    let mut closing_since: Option<Instant> = None;
+    let forever = Duration::from_secs(u64::from(u32::MAX));
+    loop {
+        let idle_for = timeout.unwrap_or(forever);
+        tokio::select! {
+            _ = conn.as_mut() => break,
+            changed = phase.changed() => {
+                let now = if changed.is_err() { Phase::Force } else { *phase.borrow_and_update() };
+                match now {
+                    Phase::Force => break,
+                    Phase::Graceful if closing_since.is_none() => {
+                        conn.as_mut().graceful_shutdown();
+                        closing_since = Some(Instant::now());
+                    }
+                    _ => {}
+                }
+            }
+            () = state.idle(idle_for), if closing_since.is_none() && timeout.is_some() => {
+                if state.requests.load(Ordering::Relaxed) == 0 {
+                    // Never completed a request head: nothing to finish.
+                    break;
+                }
+                conn.as_mut().graceful_shutdown();
+                closing_since = Some(Instant::now());
+            }
+            () = sleep_until(closing_since.map_or_else(Instant::now, |t| t + idle_for)),
+                if closing_since.is_some() && timeout.is_some()
+                    && state.in_flight.load(Ordering::Acquire) == 0 => {
+                // An idle connection that did not close after shutdown was asked.
+                break;
+            }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Socket wrapper that records when bytes last moved.
+    struct Activity<I> {
+        #[pin]
+        inner: I,
+        state: Arc<ConnState>,
+    }
+}
+
+impl<I: AsyncRead> AsyncRead for Activity<I> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.project();
+        let before = buf.filled().len();
+        let poll = this.inner.poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.state.touch();
+        }
+        poll
+    }
+}
+
+impl<I: AsyncWrite> AsyncWrite for Activity<I> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.project();
+        let poll = this.inner.poll_write(cx, buf);
+        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
+            this.state.touch();
+        }
+        poll
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.project();
+        let poll = this.inner.poll_write_vectored(cx, bufs);
+        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
+            this.state.touch();
+        }
+        poll
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_shutdown(cx)
+    }
+}

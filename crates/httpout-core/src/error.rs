@@ -1,0 +1,151 @@
+//! Errors: what a request can fail with, mapped to an HTTP status in one place,
+//! and what starting a server can fail with.
+
+use std::borrow::Cow;
+use std::io;
+use std::path::PathBuf;
+
+use http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderValue, Response, StatusCode};
+
+use crate::body::{Body, BoxError};
+use crate::options::value::ListenSpec;
+
+/// Why a request failed. [`Error::status`] and [`Error::into_response`] are
+/// the one mapping from failures to HTTP responses; mode crates convert their
+/// own errors into this type.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request is malformed (bad path encoding, bad header value...): 400.
+    #[error("{0}")]
+    BadRequest(Cow<'static, str>),
+    /// The resource exists but may not be accessed this way: 403.
+    #[error("{0}")]
+    Forbidden(Cow<'static, str>),
+    /// No resource at this path: 404.
+    #[error("not found")]
+    NotFound,
+    /// The method is not supported on this resource: 405 with `Allow`.
+    #[error("method not allowed")]
+    MethodNotAllowed {
+        /// The methods the resource accepts, for the `Allow` header.
+        allow: HeaderValue,
+    },
+    /// The method is not known to the server: 501.
+    #[error("method not implemented")]
+    NotImplemented,
+    /// The server is at a connection or capacity limit: 503 with `Retry-After`.
+    #[error("server busy, retry later")]
+    Busy,
+    /// A file system operation failed; `NotFound` and `PermissionDenied` map
+    /// to 404 and 403, anything else to 500.
+    #[error("i/o error")]
+    Io(#[from] io::Error),
+    /// A bug or an unexpected failure: 500 with a generic body, cause logged.
+    #[error("internal error")]
+    Internal(#[source] BoxError),
+}
+
+impl Error {
+    /// A 400 with a short reason.
+    pub fn bad_request(reason: impl Into<Cow<'static, str>>) -> Self {
+        Self::BadRequest(reason.into())
+    }
+
+    /// The HTTP status for this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Io(e) => match e.kind() {
+                io::ErrorKind::NotFound => StatusCode::NOT_FOUND,
+                io::ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The response for this error: the status, a short `text/plain` reason,
+    /// and the headers the RFC asks for with that status. Server errors are
+    /// logged on stderr with their cause; their body stays generic.
+    pub fn into_response(self) -> Response<Body> {
+        let status = self.status();
+        let text = if status.is_server_error() {
+            let mut line = format!("httpout: {status}: {self}");
+            let mut source = std::error::Error::source(&self);
+            while let Some(s) = source {
+                line.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            eprintln!("{line}");
+            status.canonical_reason().unwrap_or("error").to_owned()
+        } else if status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN {
+            match &self {
+                Self::Forbidden(r) => r.to_string(),
+                _ => status.canonical_reason().unwrap_or("error").to_owned(),
+            }
+        } else {
+            self.to_string()
+        };
+        let mut res = Response::new(Body::full(text + "\n"));
+        *res.status_mut() = status;
+        let headers = res.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        match self {
+            Self::MethodNotAllowed { allow } => {
+                headers.insert(ALLOW, allow);
+            }
+            Self::Busy => {
+                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        res
+    }
+}
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A certificate or key file is missing or malformed (a configuration
+    /// error: the CLI exits with status 2).
+    #[error("invalid value '{}' for {option}: {reason}", path.display())]
+    Tls {
+        /// The option that named the file (`--cert` or `--pkey`).
+        option: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A listener could not be bound: address in use, permission... (a
+    /// runtime error: the CLI exits with status 1).
+    #[error("cannot listen on {listener}: {source}")]
+    Bind {
+        /// The listener that failed.
+        listener: ListenSpec,
+        /// The system's error.
+        source: io::Error,
+    },
+    /// The configuration is inconsistent (e.g. an https listener without TLS
+    /// files): exit status 2.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl StartError {
+    /// Whether this is a configuration error (exit 2) rather than a runtime one (exit 1).
+    pub fn is_config(&self) -> bool {
+        matches!(self, Self::Tls { .. } | Self::Config(_))
+    }
+}

@@ -1,0 +1,77 @@
+//! httpout-core: the engine under every httpout mode, and a library other
+//! Rust programs can embed.
+//!
+//! It binds listeners (TCP, TLS, Unix sockets), serves HTTP/1.1 and HTTP/2 on
+//! each (h2c by prior knowledge, ALPN `h2` over TLS), enforces connection
+//! limits and timeouts, decodes request paths once, and hands each request to
+//! a [`Handler`]. Modes (static files, live sink, file sink, source) are
+//! handlers mounted on a [`Router`].
+//!
+//! # Request path
+//! 1. accept: [`listen`](crate::listen) — `maxc`/`maxp` admission, TCP_NODELAY;
+//! 2. TLS: `tls` — handshake within `timeout`, ALPN;
+//! 3. connection: `conn` — hyper-util auto (h1 | h2), idle and header
+//!    timeouts, graceful shutdown;
+//! 4. admit: `service` — request log start, [`SafePath`] (decode once);
+//! 5. route: [`Router`] — longest mount prefix → handler;
+//! 6. mode: the mount's [`Handler`] decides and builds a response;
+//! 7. body: [`Body`], pulled by hyper with backpressure;
+//! 8. finish: `response` — `Server`, `hdrs`, `Server-UTC`, CORS,
+//!    `Connection: close`; [`Error`] → status in [`Error::into_response`];
+//!    request log end when the body is done.
+//!
+//! # Layout
+//! - [`options`]: every option (clap), GPAC string rewriting, value parsers, docs;
+//! - `config`: [`ServerConfig`], the engine's part of the options;
+//! - `listen`, `limit`, `tls`, `conn`, `service`, `response`, `reqlog`: the steps above;
+//! - `path`: [`SafePath`]; `router`: [`Router`]; `handler`: [`Handler`], [`Ctx`];
+//! - `body`: [`Body`]; `error`: [`Error`], [`StartError`]; `server`: [`Server`], [`Running`].
+//!
+//! # Example
+//! ```
+//! use httpout_core::{Body, Ctx, Error, Router, Server, ServerConfig};
+//! use http::{Request, Response};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let hello = |_req: Request<Body>, ctx: Ctx| async move {
+//!     Ok::<_, Error>(Response::new(Body::full(format!("hello from {}\n", ctx.mount))))
+//! };
+//! let server = Server::bind(ServerConfig::default()).await?; // http://127.0.0.1:0
+//! let addr = server.local_addrs()[0].clone();
+//! let running = server.serve(Router::new().mount("/hello", hello));
+//! println!("serving on {addr}");
+//! running.handle().shutdown(std::time::Duration::from_secs(1)).await;
+//! # Ok(()) }
+//! ```
+
+pub mod options;
+
+mod body;
+mod config;
+mod conn;
+mod error;
+mod handler;
+mod limit;
+mod listen;
+mod path;
+mod reqlog;
+mod response;
+mod router;
+mod server;
+mod service;
+mod tls;
+
+pub use body::{Body, BoxError};
+pub use config::{ServerConfig, TlsFiles};
+pub use error::{Error, StartError};
+pub use handler::{Ctx, Handler, HandlerFuture};
+pub use options::Options;
+pub use options::value::{Cors, ListenSpec};
+pub use path::SafePath;
+pub use response::{SERVER_NAME, SERVER_UTC};
+pub use router::Router;
+pub use server::{Running, Server, Shutdown, ShutdownHandle};
+
+/// Re-exported so embedders name the same types.
+pub use http;

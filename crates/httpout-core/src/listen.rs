@@ -1,0 +1,222 @@
+//! Listeners and the accept loop.
+//!
+//! Each listener (TCP plain, TCP with TLS, Unix socket) runs one accept loop:
+//! admit the connection against `maxc`/`maxp` ([`Limits`](crate::limit)),
+//! set TCP_NODELAY (live chunks must not wait for Nagle, hyper#1212), finish
+//! the TLS handshake within `timeout` in the connection's own task, then
+//! serve it ([`conn::serve`]). Over a limit, the connection gets a 503. Accept
+//! errors that concern one connection are skipped; others (e.g. out of file
+//! descriptors) pause the loop for a second instead of spinning.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::watch;
+
+use crate::conn::{self, ConnState, Phase};
+use crate::error::StartError;
+use crate::options::value::ListenSpec;
+use crate::service::{self, Shared};
+use crate::tls::Tls;
+
+/// A bound listener.
+#[derive(Debug)]
+pub(crate) enum Listener {
+    /// TCP; TLS when `tls` is set.
+    Tcp { inner: TcpListener, tls: bool },
+    /// A Unix domain socket; the file is removed when the loop ends.
+    Unix { inner: UnixListener, path: PathBuf },
+}
+
+/// Binds `spec`; returns the listener and its real address (port 0 resolved).
+pub(crate) fn bind(spec: &ListenSpec) -> Result<(Listener, ListenSpec), StartError> {
+    let fail = |source| StartError::Bind {
+        listener: spec.clone(),
+        source,
+    };
+    match spec {
+        ListenSpec::Http(addr) | ListenSpec::Https(addr) => {
+            let std = std::net::TcpListener::bind(addr).map_err(fail)?;
+            std.set_nonblocking(true).map_err(fail)?;
+            let inner = TcpListener::from_std(std).map_err(fail)?;
+            let local = inner.local_addr().map_err(fail)?;
+            let tls = matches!(spec, ListenSpec::Https(_));
+            let real = if tls {
+                ListenSpec::Https(local)
+            } else {
+                ListenSpec::Http(local)
+            };
+            Ok((Listener::Tcp { inner, tls }, real))
+        }
+        ListenSpec::Unix(path) => {
+            remove_stale_socket(path).map_err(fail)?;
+            let inner = UnixListener::bind(path).map_err(fail)?;
+            Ok((
+                Listener::Unix {
+                    inner,
+                    path: path.clone(),
+                },
+                spec.clone(),
+            ))
+        }
+    }
+}
+
+/// Removes a socket file left by an earlier run; any other file is kept
+/// (binding then fails with "address in use").
+fn remove_stale_socket(path: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path),
+        _ => Ok(()),
+    }
+}
+
+/// Accepts connections until the phase leaves [`Phase::Running`].
+pub(crate) async fn accept_loop(
+    listener: Listener,
+    shared: Arc<Shared>,
+    tls: Option<Arc<Tls>>,
+    mut phase: watch::Receiver<Phase>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            a = accept(&listener) => a,
+            _ = phase.wait_for(|p| *p != Phase::Running) => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(ok) => ok,
+            Err(e) if is_per_connection(&e) => continue,
+            Err(e) => {
+                eprintln!("httpout: accept failed: {e}; pausing 1 s");
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    _ = phase.wait_for(|p| *p != Phase::Running) => break,
+                }
+            }
+        };
+        let tls = match &listener {
+            Listener::Tcp { tls: true, .. } => tls.clone(),
+            _ => None,
+        };
+        let admission = shared.limits.admit(peer.map(|p| p.ip()));
+        let shared = Arc::clone(&shared);
+        let phase = phase.clone();
+        match (stream, admission) {
+            (Stream::Tcp(s), Some(admission)) => {
+                tokio::spawn(async move {
+                    let _admission = admission;
+                    let state = Arc::new(ConnState::new(peer, tls.is_some()));
+                    match tls {
+                        Some(tls) => {
+                            if let Some(s) = handshake(&tls, s, shared.config.timeout).await {
+                                conn::serve(s, state, shared, phase).await;
+                            }
+                        }
+                        None => conn::serve(s, state, shared, phase).await,
+                    }
+                });
+            }
+            (Stream::Unix(s), Some(admission)) => {
+                tokio::spawn(async move {
+                    let _admission = admission;
+                    let state = Arc::new(ConnState::new(None, false));
+                    conn::serve(s, state, shared, phase).await;
+                });
+            }
+            (stream, None) => reject(stream, tls, shared),
+        }
+    }
+    if let Listener::Unix { path, .. } = &listener {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// An accepted socket.
+enum Stream {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+async fn accept(listener: &Listener) -> io::Result<(Stream, Option<SocketAddr>)> {
+    match listener {
+        Listener::Tcp { inner, .. } => {
+            let (s, peer) = inner.accept().await?;
+            // Nagle would hold back small live chunks (hyper#1212).
+            s.set_nodelay(true)?;
+            Ok((Stream::Tcp(s), Some(peer)))
+        }
+        Listener::Unix { inner, .. } => {
+            let (s, _) = inner.accept().await?;
+            Ok((Stream::Unix(s), None))
+        }
+    }
+}
+
+/// Errors that concern one connection only: skip it and go on.
+fn is_per_connection(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::InvalidInput
+    )
+}
+
+async fn handshake(
+    tls: &Tls,
+    stream: tokio::net::TcpStream,
+    timeout: Option<Duration>,
+) -> Option<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
+    let accept = tls.acceptor.accept(stream);
+    match timeout {
+        Some(t) => tokio::time::timeout(t, accept).await.ok()?.ok(),
+        None => accept.await.ok(),
+    }
+}
+
+/// How long an over-limit connection may take to receive its 503.
+const REJECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Answers an over-limit connection with 503 + `Retry-After` and closes it;
+/// closes it at once when too many rejections are already in progress.
+fn reject(stream: Stream, tls: Option<Arc<Tls>>, shared: Arc<Shared>) {
+    let Ok(permit) = Arc::clone(&shared.limits.rejecting).try_acquire_owned() else {
+        return; // dropping the stream closes it
+    };
+    tokio::spawn(async move {
+        let _permit = permit;
+        let config = Arc::new(shared.config.clone());
+        let answer = async move {
+            match (stream, tls) {
+                (Stream::Tcp(s), Some(tls)) => {
+                    if let Some(s) = handshake(&tls, s, Some(REJECT_TIMEOUT)).await {
+                        serve_busy(s, config).await;
+                    }
+                }
+                (Stream::Tcp(s), None) => serve_busy(s, config).await,
+                (Stream::Unix(s), _) => serve_busy(s, config).await,
+            }
+        };
+        let _ = tokio::time::timeout(REJECT_TIMEOUT, answer).await;
+    });
+}
+
+async fn serve_busy<I>(io: I, config: Arc<crate::config::ServerConfig>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().keep_alive(false);
+    let svc = service_fn(move |req| service::busy(Arc::clone(&config), req));
+    let _ = builder.serve_connection(TokioIo::new(io), svc).await;
+}

@@ -1,0 +1,652 @@
+//! The options table: every option of GPAC's httpout filter, defined once.
+//!
+//! [`Options`] is a clap-derive struct; each field's doc comment is its
+//! `--help` line and its line in `docs/options.md` ([`markdown`]). Options are
+//! given as long flags (`--rdirs=out --port 8080`), as a GPAC filter string
+//! (`httpout:rdirs=out:port=8080`) or as suffixes of an output URL
+//! (`-o http://localhost:8080/live.mp3:hold`); the last two are rewritten into
+//! long flags by [`gpac::rewrite`] before clap runs, so all three give the same
+//! [`Options`].
+//!
+//! Names, types and defaults follow the reference unless `docs/options.md`
+//! says why ours differ (`port` defaults to 8080, sizes take K/M/G suffixes).
+
+pub mod gpac;
+pub mod value;
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::parser::ValueSource;
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
+use http::{HeaderName, HeaderValue};
+
+use value::{
+    Cors, HMode, ListenSpec, ReqLog, parse_bool, parse_i64, parse_ifce, parse_listen, parse_port,
+    parse_reqlog, parse_seconds, parse_size, parse_u32,
+};
+
+/// Port used when neither `--port`, `--listen` nor an `-o` URL gives one.
+pub const DEFAULT_PORT: u16 = 8080;
+
+/// Every httpout option. See the crate docs and `docs/options.md`.
+#[derive(Debug, Clone, PartialEq, Parser)]
+#[command(
+    name = "httpout",
+    version,
+    about = "Media HTTP server: static files, live relay, low-latency file sink, push client, source mode.",
+    long_about = None,
+    after_help = "Options can also be given GPAC-style: `httpout httpout:rdirs=out:port=8080`, or as \
+                  suffixes of an output URL: `-o http://localhost:8080/live.mp3:hold`.\n\
+                  Sizes take K, M or G suffixes (binary). Boolean flags alone mean true (`--dlist`), \
+                  or take a value (`--dlist=false`)."
+)]
+pub struct Options {
+    // ----- Inputs and outputs -----
+    /// Input to serve: a file, a FIFO, or `-` for stdin (live sink, file sink, push).
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "SOURCE",
+        help_heading = "Inputs and outputs"
+    )]
+    pub inputs: Vec<String>,
+
+    /// Output URL (`http://HOST:PORT/NAME`), optionally followed by `:opt=value` suffixes.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "URL",
+        help_heading = "Inputs and outputs"
+    )]
+    pub outputs: Vec<String>,
+
+    /// Location of the destination resource (push mode).
+    #[arg(long, value_name = "URL", help_heading = "Inputs and outputs")]
+    pub dst: Option<String>,
+
+    /// Run mode: `default` (server), `push` (upload to `dst`) or `source` (uploads become inputs).
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = HMode::Default, help_heading = "Inputs and outputs")]
+    pub hmode: HMode,
+
+    // ----- Listening -----
+    /// Server port; 0 picks a free one. Default 8080 unless an `-o` URL gives one.
+    #[arg(long, value_name = "PORT", value_parser = parse_port, help_heading = "Listening")]
+    pub port: Option<u16>,
+
+    /// Network interface (IP address) to bind; all interfaces when unset.
+    #[arg(long, value_name = "IP", value_parser = parse_ifce, help_heading = "Listening")]
+    pub ifce: Option<std::net::IpAddr>,
+
+    /// Listeners, comma-separated: `http://IP:PORT`, `https://IP:PORT`, `unix:PATH` (replaces ifce/port).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_listen, help_heading = "Listening")]
+    pub listen: Vec<ListenSpec>,
+
+    /// Certificate chain file in PEM format; enables HTTPS with `pkey`.
+    #[arg(long, value_name = "PATH", help_heading = "Listening")]
+    pub cert: Option<PathBuf>,
+
+    /// Private key file in PEM format for `cert`.
+    #[arg(long, value_name = "PATH", help_heading = "Listening")]
+    pub pkey: Option<PathBuf>,
+
+    // ----- Connections -----
+    /// Maximum number of connections, 0 is unlimited.
+    #[arg(long, value_name = "N", value_parser = parse_u32, default_value = "100", help_heading = "Connections")]
+    pub maxc: u32,
+
+    /// Maximum number of connections for one peer address, 0 is unlimited.
+    #[arg(long, value_name = "N", value_parser = parse_u32, default_value = "6", help_heading = "Connections")]
+    pub maxp: u32,
+
+    /// Timeout in seconds for idle persistent connections and request headers (0 disables).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "30", help_heading = "Connections")]
+    pub timeout: u64,
+
+    /// Close the HTTP connection after each request.
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_value = "false", default_missing_value = "true", help_heading = "Connections")]
+    pub close: bool,
+
+    /// Disconnect an HTTP/1.1 client after this many consecutive error responses (0 never).
+    #[arg(long = "max_client_errors", alias = "max-client-errors", value_name = "N", value_parser = parse_u32, default_value = "20", help_heading = "Connections")]
+    pub max_client_errors: u32,
+
+    /// Seconds given to in-flight requests to finish on SIGINT/SIGTERM before the process exits.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "10", help_heading = "Connections")]
+    pub grace: u64,
+
+    /// Block size in bytes used to read files and sockets.
+    #[arg(long = "block_size", alias = "block-size", value_name = "SIZE", value_parser = parse_size, default_value = "10000", help_heading = "Connections")]
+    pub block_size: u64,
+
+    // ----- Responses -----
+    /// Additional headers on every response, comma-separated: name,value,name,value...
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        help_heading = "Responses"
+    )]
+    pub hdrs: Vec<String>,
+
+    /// Insert the server clock as `Server-UTC: <ms since the epoch>` in responses.
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_value = "false", default_missing_value = "true", help_heading = "Responses")]
+    pub sutc: bool,
+
+    /// CORS headers allowing all origins: off, on, or auto (when the request has an `Origin`).
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = Cors::Auto, help_heading = "Responses")]
+    pub cors: Cors,
+
+    /// Short request log on stderr: `*` or methods (comma-separated), `REC` for writes, `-` prefix: no end line.
+    #[arg(long, value_name = "LIST", value_parser = parse_reqlog, help_heading = "Responses")]
+    pub reqlog: Option<ReqLog>,
+
+    /// `Cache-Control` value for served files; `none` drops Cache-Control and ETag.
+    #[arg(
+        long = "cache_control",
+        alias = "cache-control",
+        value_name = "STR",
+        help_heading = "Responses"
+    )]
+    pub cache_control: Option<String>,
+
+    /// User agent of the push client.
+    #[arg(long = "user_agent", alias = "user-agent", value_name = "STR", default_value = concat!("httpout/", env!("CARGO_PKG_VERSION")), help_heading = "Responses")]
+    pub user_agent: String,
+
+    // ----- Static server -----
+    /// Directories (or rules files) to expose for read, comma-separated; `gmem` is memory.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        help_heading = "Static server"
+    )]
+    pub rdirs: Vec<PathBuf>,
+
+    /// Directory to expose for write (PUT, POST, DELETE).
+    #[arg(long, value_name = "PATH", help_heading = "Static server")]
+    pub wdir: Option<PathBuf>,
+
+    /// Enable HTML listing for GET requests on directories.
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_value = "false", default_missing_value = "true", help_heading = "Static server")]
+    pub dlist: bool,
+
+    /// Ignore byte ranges in GET (reply 200 to range requests).
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_value = "false", default_missing_value = "true", help_heading = "Static server")]
+    pub norange: bool,
+
+    /// Largest uncompressed size compressed on the fly for text files; 0 disables compression.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "50000", help_heading = "Static server")]
+    pub zmax: u64,
+
+    /// Maximum upload size in bytes.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "50M", help_heading = "Static server")]
+    pub maxs: u64,
+
+    // ----- Sinks -----
+    /// Hold input until the first client connects (live sink).
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_value = "false", default_missing_value = "true", help_heading = "Sinks")]
+    pub hold: bool,
+
+    /// Accept requests on an input already sent while it is not over (live sink).
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_value = "false", default_missing_value = "true", help_heading = "Sinks")]
+    pub reopen: bool,
+
+    /// Exit once all inputs are done and clients have disconnected.
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_value = "false", default_missing_value = "true", help_heading = "Sinks")]
+    pub quit: bool,
+
+    /// Insert ICE meta-data in response headers (live sink).
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_value = "false", default_missing_value = "true", help_heading = "Sinks")]
+    pub ice: bool,
+
+    /// Bytes a live listener may fall behind before it is disconnected.
+    #[arg(long = "max_async_buf", alias = "max-async-buf", value_name = "SIZE", value_parser = parse_size, default_value = "100000", help_heading = "Sinks")]
+    pub max_async_buf: u64,
+
+    /// Segments kept per stream (file sink): N > 0 at most N in memory, -N the last N files on disk, 0 unlimited.
+    #[arg(long = "max_cache_segs", alias = "max-cache-segs", value_name = "N", value_parser = parse_i64, default_value = "5", allow_negative_numbers = true, help_heading = "Sinks")]
+    pub max_cache_segs: i64,
+
+    /// Extension of the input, regardless of its file name (sets the served media type).
+    #[arg(long, value_name = "EXT", help_heading = "Sinks")]
+    pub ext: Option<String>,
+
+    /// Media type of the input (live sink `Content-Type`).
+    #[arg(long, value_name = "TYPE", help_heading = "Sinks")]
+    pub mime: Option<String>,
+
+    // ----- Push client -----
+    /// Use POST instead of PUT for uploads (push mode).
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_value = "false", default_missing_value = "true", help_heading = "Push client")]
+    pub post: bool,
+
+    /// Keep the input alive when an upload fails (push mode).
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_value = "true", default_missing_value = "true", help_heading = "Push client")]
+    pub ka: bool,
+
+    /// Use chunked transfer-encoding when possible (push mode).
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_value = "true", default_missing_value = "true", help_heading = "Push client")]
+    pub cte: bool,
+
+    // ----- GPAC only -----
+    /// GPAC's blocking-IO switch. Not supported: httpout's I/O is always asynchronous.
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_value = "false", default_missing_value = "true", help_heading = "GPAC only")]
+    pub blockio: bool,
+
+    /// GPAC's JavaScript request hook. Not supported: embed httpout-core as a library instead.
+    #[arg(long, value_name = "PATH", help_heading = "GPAC only")]
+    pub js: Option<String>,
+
+    /// Options given on the command line (clap ids), for "not built yet" checks.
+    #[arg(skip)]
+    pub given: BTreeSet<String>,
+}
+
+/// Which part of httpout an option belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    /// The engine: listeners, limits, common headers.
+    Core,
+    /// Static server (`rdirs`, `wdir`, ...).
+    Static,
+    /// Live sink or file sink (`-i`/`-o` inputs).
+    Sink,
+    /// Push client (`hmode=push`).
+    Push,
+    /// GPAC features with no httpout equivalent.
+    Unsupported,
+}
+
+/// The area an option (by clap id, i.e. field name) belongs to.
+pub fn area(id: &str) -> Area {
+    match id {
+        "rdirs" | "wdir" | "dlist" | "norange" | "zmax" | "maxs" | "cache_control" => Area::Static,
+        "inputs" | "outputs" | "hold" | "reopen" | "quit" | "ice" | "max_async_buf"
+        | "max_cache_segs" | "ext" | "mime" => Area::Sink,
+        "dst" | "post" | "ka" | "cte" | "user_agent" => Area::Push,
+        "blockio" | "js" => Area::Unsupported,
+        _ => Area::Core,
+    }
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self::try_parse_args(["httpout"]).expect("the defaults are valid")
+    }
+}
+
+impl Options {
+    /// Parses a command line (`args[0]` is the program name): rewrites GPAC
+    /// strings, runs clap, records which options were given and checks the
+    /// rules that span several options.
+    pub fn try_parse_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString>,
+    {
+        let mut cmd = Self::command();
+        let longs: Vec<String> = cmd
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(str::to_owned))
+            .collect();
+        let argv = gpac::rewrite(args, |name| longs.iter().any(|l| l == name));
+        let matches = cmd.try_get_matches_from_mut(argv)?;
+        let mut opts = Self::from_arg_matches(&matches)?;
+        opts.given = matches
+            .ids()
+            .filter(|id| matches.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+            .map(|id| id.as_str().to_owned())
+            .collect();
+        opts.validate()
+    }
+
+    /// Cross-option rules; each error names the options involved.
+    fn validate(self) -> Result<Self, clap::Error> {
+        let fail = |msg: String| Self::command().error(ErrorKind::ArgumentConflict, msg);
+        if self.cert.is_some() != self.pkey.is_some() {
+            return Err(fail(
+                "--cert and --pkey go together: give both PEM files, or neither".into(),
+            ));
+        }
+        let https = self
+            .listen
+            .iter()
+            .any(|l| matches!(l, ListenSpec::Https(_)));
+        if https && self.cert.is_none() {
+            return Err(fail(
+                "--listen has an https:// listener but no --cert/--pkey were given".into(),
+            ));
+        }
+        if !self.listen.is_empty() && (self.port.is_some() || self.ifce.is_some()) {
+            return Err(fail(
+                "--listen replaces --ifce and --port: give one or the other".into(),
+            ));
+        }
+        self.headers().map_err(fail)?;
+        Ok(self)
+    }
+
+    /// The `hdrs` option as (name, value) pairs; errors say which item is wrong.
+    pub fn headers(&self) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
+        if self.hdrs.len() % 2 != 0 {
+            return Err(format!(
+                "invalid value '{}' for --hdrs: expected name,value pairs, got an odd number of items ({})",
+                self.hdrs.join(","),
+                self.hdrs.len()
+            ));
+        }
+        self.hdrs
+            .chunks(2)
+            .map(|pair| {
+                let name = HeaderName::from_bytes(pair[0].trim().as_bytes()).map_err(|_| {
+                    format!(
+                        "invalid value '{}' for --hdrs: expected a header name",
+                        pair[0]
+                    )
+                })?;
+                let value = HeaderValue::from_str(pair[1].trim()).map_err(|_| {
+                    format!(
+                        "invalid value '{}' for --hdrs: expected a header value (visible ASCII)",
+                        pair[1]
+                    )
+                })?;
+                Ok((name, value))
+            })
+            .collect()
+    }
+
+    /// The listeners to open: `--listen` as given, else one from `ifce` and
+    /// the port (HTTPS when `cert` is set).
+    pub fn listeners(&self) -> Vec<ListenSpec> {
+        if !self.listen.is_empty() {
+            return self.listen.clone();
+        }
+        let ip = self
+            .ifce
+            .unwrap_or(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED));
+        let addr = std::net::SocketAddr::new(ip, self.effective_port());
+        if self.cert.is_some() {
+            vec![ListenSpec::Https(addr)]
+        } else {
+            vec![ListenSpec::Http(addr)]
+        }
+    }
+
+    /// `--port`, else the port of the first `-o` URL, else [`DEFAULT_PORT`].
+    pub fn effective_port(&self) -> u16 {
+        self.port
+            .or_else(|| self.outputs.iter().find_map(|u| url_port(u)))
+            .unwrap_or(DEFAULT_PORT)
+    }
+}
+
+/// The port of an `http(s)://` URL, with the scheme's default.
+fn url_port(url: &str) -> Option<u16> {
+    let (default, rest) = if let Some(r) = url.strip_prefix("http://") {
+        (80, r)
+    } else {
+        (443, url.strip_prefix("https://")?)
+    };
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let after_host = match authority.rfind(']') {
+        Some(i) => &authority[i + 1..],
+        None => authority,
+    };
+    match after_host.rsplit_once(':') {
+        Some((_, port)) => port.parse().ok(),
+        None => Some(default),
+    }
+}
+
+/// Renders a clap error as one line naming the option, the value and what was
+/// expected (no usage block, no trailing hints). `--help`/`--version` output is
+/// returned unchanged.
+pub fn error_line(err: &clap::Error) -> String {
+    let ctx = |kind| match err.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let arg = ctx(ContextKind::InvalidArg)
+        .map(|a| a.split([' ', '=', '[']).next().unwrap_or(&a).to_owned());
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => err.to_string(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            let arg = arg.unwrap_or_default();
+            let value = ctx(ContextKind::InvalidValue).unwrap_or_default();
+            let expected =
+                if let Some(ContextValue::Strings(valid)) = err.get(ContextKind::ValidValue) {
+                    format!("expected one of {}", valid.join(", "))
+                } else if let Some(src) = std::error::Error::source(err) {
+                    src.to_string()
+                } else if value.is_empty() {
+                    "a value is required".to_owned()
+                } else {
+                    "invalid value".to_owned()
+                };
+            format!("invalid value '{value}' for {arg}: {expected}")
+        }
+        ErrorKind::UnknownArgument => {
+            let mut line = format!("unknown option '{}'", arg.unwrap_or_default());
+            if let Some(ContextValue::Strings(s)) = err.get(ContextKind::SuggestedArg) {
+                let _ = write!(line, " (did you mean '{}'?)", s.join("', '"));
+            }
+            line + "; see httpout --help"
+        }
+        _ => {
+            let text = err.render().to_string();
+            let first = text.lines().next().unwrap_or_default();
+            first.trim_start_matches("error: ").to_owned()
+        }
+    }
+}
+
+/// docs/options.md, generated from the options table itself.
+pub fn markdown() -> String {
+    let cmd = Options::command();
+    let mut out = String::from(
+        "# httpout options\n\n\
+         Generated from the options table (`crates/httpout-core/src/options/mod.rs`) by \
+         `UPDATE_DOCS=1 cargo test -p httpout-core --test options_doc`; a test fails when this \
+         file drifts from the code.\n\n\
+         Every option can be given as a long flag (`--port=8080` or `--port 8080`), in a GPAC \
+         filter string (`httpout:port=8080`), or as a suffix of an output URL \
+         (`-o http://localhost:8080/live.mp3:port=8080`). Lists are comma-separated. Sizes take \
+         `K`, `M` or `G` suffixes, binary (`50M` = 52 428 800 bytes). A boolean flag alone means \
+         true (`--dlist`); `--dlist=false` turns it off.\n",
+    );
+    let mut heading = None;
+    for arg in cmd.get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        if matches!(long, "help" | "version") {
+            continue;
+        }
+        if arg.get_help_heading() != heading {
+            heading = arg.get_help_heading();
+            let _ = write!(
+                out,
+                "\n## {}\n\n| option | value | default | meaning |\n|---|---|---|---|\n",
+                heading.unwrap_or("Other")
+            );
+        }
+        let short = arg
+            .get_short()
+            .map(|c| format!("`-{c}`, "))
+            .unwrap_or_default();
+        let value = arg
+            .get_value_names()
+            .map(|v| v.join(" "))
+            .unwrap_or_default();
+        let possible: Vec<String> = arg
+            .get_possible_values()
+            .iter()
+            .map(|p| p.get_name().to_owned())
+            .collect();
+        let value = if possible.is_empty() {
+            value
+        } else {
+            format!("{value}: {}", possible.join(" \\| "))
+        };
+        let default = arg
+            .get_default_values()
+            .iter()
+            .map(|d| d.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(",");
+        let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "| {short}`--{long}` | {value} | {} | {} |",
+            if default.is_empty() {
+                "–".to_owned()
+            } else {
+                format!("`{default}`")
+            },
+            help.replace('|', "\\|")
+        );
+    }
+    out.push_str(include_str!("notes.md"));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Options, String> {
+        Options::try_parse_args(args.iter().copied()).map_err(|e| error_line(&e))
+    }
+
+    #[test]
+    fn defaults_follow_the_reference() {
+        let o = Options::default();
+        assert_eq!((o.maxc, o.maxp, o.timeout), (100, 6, 30));
+        assert_eq!((o.zmax, o.maxs, o.block_size), (50_000, 50 << 20, 10_000));
+        assert_eq!((o.max_client_errors, o.max_cache_segs), (20, 5));
+        assert_eq!(o.max_async_buf, 100_000);
+        assert!(o.ka && o.cte && !o.close && !o.dlist);
+        assert_eq!(o.cors, Cors::Auto);
+        assert_eq!(o.effective_port(), DEFAULT_PORT);
+        assert!(o.given.is_empty());
+    }
+
+    #[test]
+    fn three_syntaxes_agree() {
+        let flags = parse(&[
+            "httpout",
+            "--port=9000",
+            "--sutc",
+            "--cors=on",
+            "--maxc",
+            "7",
+        ])
+        .unwrap();
+        let gpac = parse(&["httpout", "httpout:port=9000:sutc:cors=on:maxc=7"]).unwrap();
+        let mut url = parse(&[
+            "httpout",
+            "-o",
+            "http://127.0.0.1:9000/x.mp3:sutc:cors=on:maxc=7",
+        ])
+        .unwrap();
+        assert_eq!(flags, gpac);
+        assert_eq!(url.effective_port(), 9000);
+        // The URL form also records its output; everything else is identical.
+        url.outputs.clear();
+        url.given.remove("outputs");
+        url.given.insert("port".into());
+        url.port = Some(9000);
+        assert_eq!(flags, url);
+    }
+
+    #[test]
+    fn booleans_lists_sizes() {
+        let o = parse(&[
+            "x",
+            "--dlist",
+            "--norange=false",
+            "--rdirs=a,b",
+            "--maxs=2M",
+        ])
+        .unwrap();
+        assert!(o.dlist && !o.norange);
+        assert_eq!(o.rdirs, [PathBuf::from("a"), PathBuf::from("b")]);
+        assert_eq!(o.maxs, 2 << 20);
+        assert!(o.given.contains("dlist") && o.given.contains("rdirs"));
+        let o = parse(&["x", "--max_cache_segs", "-3"]).unwrap();
+        assert_eq!(o.max_cache_segs, -3);
+    }
+
+    #[test]
+    fn errors_are_one_line_and_name_the_option() {
+        let cases = [
+            (
+                &["x", "--port=abc"][..],
+                "invalid value 'abc' for --port: expected a port number",
+            ),
+            (
+                &["x", "--maxc=-1"],
+                "invalid value '-1' for --maxc: expected a whole number",
+            ),
+            (
+                &["x", "--cors=maybe"],
+                "invalid value 'maybe' for --cors: expected one of off, on, auto",
+            ),
+            (&["x", "--bogus"], "unknown option '--bogus'"),
+            (
+                &["x", "--dlist=maybe"],
+                "invalid value 'maybe' for --dlist: expected true or false",
+            ),
+            (&["x", "--hdrs=a,b,c"], "expected name,value pairs"),
+            (&["x", "--hdrs=bad name,v"], "expected a header name"),
+            (&["x", "--cert=c.pem"], "--cert and --pkey go together"),
+            (
+                &["x", "--listen=ftp://x"],
+                "invalid value 'ftp://x' for --listen: expected http://IP:PORT",
+            ),
+            (&["x", "--timeout="], "for --timeout"),
+            (&["x", "httpout:maxc=no"], "invalid value 'no' for --maxc"),
+        ];
+        for (args, want) in cases {
+            let err = parse(args).unwrap_err();
+            assert!(err.contains(want), "{args:?}: {err}");
+            assert!(!err.contains('\n'), "{args:?}: not one line: {err}");
+        }
+    }
+
+    #[test]
+    fn listeners_default_and_explicit() {
+        let o = parse(&["x", "--ifce=127.0.0.1", "--port=0"]).unwrap();
+        assert_eq!(
+            o.listeners(),
+            [ListenSpec::Http("127.0.0.1:0".parse().unwrap())]
+        );
+        let o = parse(&["x", "--listen=http://127.0.0.1:1,unix:/tmp/s"]).unwrap();
+        assert_eq!(o.listeners().len(), 2);
+        assert!(parse(&["x", "--listen=http://127.0.0.1:1", "--port=3"]).is_err());
+    }
+
+    #[test]
+    fn url_ports() {
+        assert_eq!(url_port("http://h/x"), Some(80));
+        assert_eq!(url_port("https://h/x"), Some(443));
+        assert_eq!(url_port("http://[::1]:81/x"), Some(81));
+        assert_eq!(url_port("http://h:82"), Some(82));
+        assert_eq!(url_port("file.mp3"), None);
+    }
+}

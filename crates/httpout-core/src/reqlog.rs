@@ -1,0 +1,77 @@
+//! The short request log on stderr (`reqlog`).
+//!
+//! A start line when a request arrives, and an end line with status, bytes
+//! sent and duration when its response body is done (or dropped):
+//!
+//! ```text
+//! httpout: #3 127.0.0.1:40112 GET /live.mpd HTTP/1.1
+//! httpout: #3 127.0.0.1:40112 GET /live.mpd 200 1234B 0.41ms
+//! ```
+
+use std::fmt;
+use std::time::Instant;
+
+use http::{Method, StatusCode, Version};
+
+/// One logged request, from start to end.
+#[derive(Debug)]
+pub(crate) struct Record {
+    id: u64,
+    peer: Peer,
+    method: Method,
+    path: String,
+    start: Instant,
+    log_end: bool,
+}
+
+/// How a peer is shown in the log.
+#[derive(Debug, Clone)]
+pub(crate) struct Peer(pub(crate) Option<std::net::SocketAddr>);
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(a) => write!(f, "{a}"),
+            None => f.write_str("unix"),
+        }
+    }
+}
+
+impl Record {
+    /// Logs the start line and returns the record for the end line.
+    pub(crate) fn start(
+        id: u64,
+        peer: Peer,
+        method: Method,
+        path: String,
+        version: Version,
+        log_end: bool,
+    ) -> Self {
+        eprintln!("httpout: #{id} {peer} {method} {path} {version:?}");
+        Self {
+            id,
+            peer,
+            method,
+            path,
+            start: Instant::now(),
+            log_end,
+        }
+    }
+
+    /// Logs the end line, if wanted.
+    pub(crate) fn end(&self, status: StatusCode, bytes: u64, complete: bool) {
+        if !self.log_end {
+            return;
+        }
+        let ms = self.start.elapsed().as_secs_f64() * 1000.0;
+        let cut = if complete { "" } else { " (aborted)" };
+        eprintln!(
+            "httpout: #{} {} {} {} {} {bytes}B {ms:.2}ms{cut}",
+            self.id,
+            self.peer,
+            self.method,
+            self.path,
+            status.as_u16()
+        );
+    }
+}

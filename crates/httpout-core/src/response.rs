@@ -1,0 +1,65 @@
+//! Headers every response gets, whatever answered it.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::header::{
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, CONNECTION, SERVER,
+};
+use http::{HeaderName, HeaderValue, Response, Version};
+
+use crate::config::ServerConfig;
+use crate::options::value::Cors;
+
+/// `Server: httpout/VERSION`.
+pub const SERVER_NAME: &str = concat!("httpout/", env!("CARGO_PKG_VERSION"));
+
+/// The `Server-UTC` header (`sutc`): the server clock in ms since the epoch,
+/// used by low-latency DASH players to synchronise.
+pub static SERVER_UTC: HeaderName = HeaderName::from_static("server-utc");
+
+/// Response headers a browser script may read under CORS: ranges, validators,
+/// `Date` and `Server-UTC` for clock sync (players need them; GPAC's `*` is
+/// ignored by browsers on credentialed requests).
+const EXPOSED: &str =
+    "Content-Length, Content-Range, Accept-Ranges, ETag, Last-Modified, Date, Server-UTC";
+
+/// Adds the common headers: `Server`, `hdrs`, `Server-UTC`, CORS, and
+/// `Connection: close` on HTTP/1 when `close_connection` is set. A header the
+/// handler set already is kept, except those named in `hdrs`, which win.
+/// (`Date` is added by hyper on HTTP/1.1 and HTTP/2.)
+pub(crate) fn finish<B>(
+    res: &mut Response<B>,
+    config: &ServerConfig,
+    has_origin: bool,
+    version: Version,
+    close_connection: bool,
+) {
+    let headers = res.headers_mut();
+    if !headers.contains_key(SERVER) {
+        headers.insert(SERVER, HeaderValue::from_static(SERVER_NAME));
+    }
+    if config.sutc {
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        headers.insert(SERVER_UTC.clone(), HeaderValue::from(ms as u64));
+    }
+    let cors = match config.cors {
+        Cors::On => true,
+        Cors::Off => false,
+        Cors::Auto => has_origin,
+    };
+    if cors {
+        headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        headers.insert(
+            ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(EXPOSED),
+        );
+    }
+    for (name, value) in &config.headers {
+        headers.insert(name.clone(), value.clone());
+    }
+    if close_connection && version < Version::HTTP_2 {
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+}

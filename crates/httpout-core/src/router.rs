@@ -1,0 +1,73 @@
+//! The mount table: the one place where a request is given to a mode.
+
+use std::sync::Arc;
+
+use http::Request;
+
+use crate::body::Body;
+use crate::error::Error;
+use crate::handler::{Ctx, Handler, HandlerFuture};
+use crate::path::SafePath;
+
+/// Maps the longest matching mount prefix (whole segments) to a handler.
+/// A request under no mount gets a 404.
+#[derive(Clone, Default)]
+pub struct Router {
+    /// Mounts, longest prefix first.
+    mounts: Vec<(SafePath, Arc<dyn Handler>)>,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.mounts.iter().map(|(m, _)| m.to_string()))
+            .finish()
+    }
+}
+
+impl Router {
+    /// An empty router: every request is a 404.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Mounts `handler` at `prefix` (`/`, `/live`, ...). A later mount at the
+    /// same prefix replaces the earlier one.
+    ///
+    /// # Panics
+    /// If `prefix` is not a valid absolute path (a programming error).
+    pub fn mount(mut self, prefix: &str, handler: impl Handler) -> Self {
+        let prefix = SafePath::parse(prefix).expect("mount prefix must be a plain absolute path");
+        self.mounts
+            .retain(|(m, _)| m.segments() != prefix.segments());
+        self.mounts.push((prefix, Arc::new(handler)));
+        self.mounts
+            .sort_by_key(|(m, _)| std::cmp::Reverse(m.segments().len()));
+        self
+    }
+
+    /// The mount prefixes, longest first.
+    pub fn mounts(&self) -> impl Iterator<Item = &SafePath> {
+        self.mounts.iter().map(|(m, _)| m)
+    }
+}
+
+impl Handler for Router {
+    fn handle(&self, req: Request<Body>, mut ctx: Ctx) -> HandlerFuture {
+        if ctx.path.is_asterisk() {
+            // `OPTIONS *` concerns the server, not a mount: give it to the root mount.
+            return match self.mounts.iter().find(|(m, _)| m.is_root()) {
+                Some((_, h)) => h.handle(req, ctx),
+                None => Box::pin(async { Err(Error::NotFound) }),
+            };
+        }
+        for (mount, handler) in &self.mounts {
+            if let Some(rest) = ctx.path.strip_prefix(mount) {
+                ctx.path = rest;
+                ctx.mount = mount.clone();
+                return handler.handle(req, ctx);
+            }
+        }
+        Box::pin(async { Err(Error::NotFound) })
+    }
+}

@@ -1,0 +1,179 @@
+//! The embedding API: bind, serve a handler, shut down.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::config::ServerConfig;
+use crate::conn::Phase;
+use crate::error::StartError;
+use crate::handler::Handler;
+use crate::listen::{self, Listener};
+use crate::options::value::ListenSpec;
+use crate::service::Shared;
+use crate::tls::Tls;
+
+/// A server whose listeners are bound but not yet accepting.
+///
+/// ```no_run
+/// use httpout_core::{Body, Ctx, Error, Server, ServerConfig};
+/// use http::{Request, Response};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = Server::bind(ServerConfig::default()).await?;
+/// println!("listening on {}", server.local_addrs()[0]);
+/// let running = server.serve(|_req: Request<Body>, ctx: Ctx| async move {
+///     Ok::<_, Error>(Response::new(Body::full(format!("you asked for {}\n", ctx.path))))
+/// });
+/// // ... later, from anywhere that holds a handle:
+/// running.handle().shutdown(std::time::Duration::from_secs(5)).await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    config: ServerConfig,
+    listeners: Vec<Listener>,
+    addrs: Vec<ListenSpec>,
+    tls: Option<Arc<Tls>>,
+}
+
+impl Server {
+    /// Loads TLS files (if an `https://` listener needs them) and binds every
+    /// listener. Connections that arrive before [`Server::serve`] wait in the
+    /// kernel's backlog.
+    pub async fn bind(config: ServerConfig) -> Result<Self, StartError> {
+        let wants_tls = config
+            .listeners
+            .iter()
+            .any(|l| matches!(l, ListenSpec::Https(_)));
+        let tls = match (&config.tls, wants_tls) {
+            (Some(files), true) => Some(Arc::new(Tls::load(files)?)),
+            (None, true) => {
+                return Err(StartError::Config(
+                    "an https:// listener needs --cert and --pkey".into(),
+                ));
+            }
+            (_, false) => None,
+        };
+        let mut listeners = Vec::new();
+        let mut addrs = Vec::new();
+        for spec in &config.listeners {
+            let (listener, addr) = listen::bind(spec)?;
+            listeners.push(listener);
+            addrs.push(addr);
+        }
+        Ok(Self {
+            config,
+            listeners,
+            addrs,
+            tls,
+        })
+    }
+
+    /// The bound addresses, in the order of the configuration, with real
+    /// ports (`http://127.0.0.1:40321` when port 0 was asked).
+    pub fn local_addrs(&self) -> &[ListenSpec] {
+        &self.addrs
+    }
+
+    /// Starts accepting on every listener (spawned on the current tokio
+    /// runtime) and returns at once.
+    pub fn serve(self, handler: impl Handler) -> Running {
+        let shared = Arc::new(Shared::new(self.config, Arc::new(handler)));
+        let (phase_tx, phase_rx) = watch::channel(Phase::Running);
+        for listener in self.listeners {
+            tokio::spawn(listen::accept_loop(
+                listener,
+                Arc::clone(&shared),
+                self.tls.clone(),
+                phase_rx.clone(),
+            ));
+        }
+        Running {
+            addrs: self.addrs,
+            handle: ShutdownHandle {
+                phase: Arc::new(phase_tx),
+            },
+            tls: self.tls,
+        }
+    }
+}
+
+/// A serving server. Dropping it (and every [`ShutdownHandle`]) closes every
+/// listener and connection at once; [`ShutdownHandle::shutdown`] does it
+/// gracefully.
+#[derive(Debug)]
+pub struct Running {
+    addrs: Vec<ListenSpec>,
+    handle: ShutdownHandle,
+    tls: Option<Arc<Tls>>,
+}
+
+impl Running {
+    /// The bound addresses (see [`Server::local_addrs`]).
+    pub fn local_addrs(&self) -> &[ListenSpec] {
+        &self.addrs
+    }
+
+    /// A handle that can shut the server down from another task.
+    pub fn handle(&self) -> ShutdownHandle {
+        self.handle.clone()
+    }
+
+    /// Re-reads the certificate and key; new TLS handshakes use them,
+    /// established connections are not touched. Returns `Ok(false)` when the
+    /// server has no TLS listener. On error the old certificate stays.
+    pub fn reload_tls(&self) -> Result<bool, StartError> {
+        match &self.tls {
+            Some(tls) => tls.reload().map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// Waits until a shutdown started by a handle has finished.
+    pub async fn stopped(&self) {
+        self.handle.stopped().await;
+    }
+}
+
+/// Shuts a [`Running`] server down; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    phase: Arc<watch::Sender<Phase>>,
+}
+
+/// How a shutdown ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    /// Every connection finished within the grace period.
+    Graceful,
+    /// The grace period ran out; the remaining connections were closed.
+    Forced,
+}
+
+impl ShutdownHandle {
+    /// Stops accepting, lets in-flight requests finish for at most `grace`
+    /// (HTTP/1 connections close after their current response, HTTP/2 ones
+    /// get GOAWAY), then closes whatever is left.
+    pub async fn shutdown(&self, grace: Duration) -> Shutdown {
+        self.phase.send_replace(Phase::Graceful);
+        if tokio::time::timeout(grace, self.phase.closed())
+            .await
+            .is_ok()
+        {
+            return Shutdown::Graceful;
+        }
+        self.phase.send_replace(Phase::Force);
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.phase.closed()).await;
+        Shutdown::Forced
+    }
+
+    /// Waits until a shutdown has been asked for and every connection is gone.
+    pub async fn stopped(&self) {
+        let mut rx = self.phase.subscribe();
+        let _ = rx.wait_for(|p| *p != Phase::Running).await;
+        drop(rx);
+        self.phase.closed().await;
+    }
+}

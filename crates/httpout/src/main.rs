@@ -1,0 +1,105 @@
+//! `httpout`: the command line. Parses options, refuses what this build
+//! cannot do, binds the listeners, prints one `listening on URL` line per
+//! listener, serves until SIGINT/SIGTERM, and reloads TLS files on SIGHUP.
+//!
+//! Exit status: 0 after a clean shutdown, 2 for a usage or configuration
+//! error (bad option, bad certificate), 1 for a runtime error (port in use).
+
+mod modes;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::error::ErrorKind;
+use httpout_core::options::{Options, error_line};
+use httpout_core::{Server, ServerConfig, Shutdown};
+use tokio::signal::unix::{SignalKind, signal};
+
+fn main() -> ExitCode {
+    let opts = match Options::try_parse_args(std::env::args_os()) {
+        Ok(opts) => opts,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => return usage_error(&error_line(&e)),
+    };
+    if let Err(msg) = modes::check(&opts) {
+        return usage_error(&msg);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("httpout: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(opts))
+}
+
+fn usage_error(msg: &str) -> ExitCode {
+    eprintln!("httpout: {msg}");
+    ExitCode::from(2)
+}
+
+async fn run(opts: Options) -> ExitCode {
+    let config = match ServerConfig::from_options(&opts) {
+        Ok(c) => c,
+        Err(msg) => return usage_error(&msg),
+    };
+    let server = match Server::bind(config).await {
+        Ok(s) => s,
+        Err(e) if e.is_config() => return usage_error(&e.to_string()),
+        Err(e) => {
+            eprintln!("httpout: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (mut term, mut int, mut hup) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) {
+        (Ok(t), Ok(i), Ok(h)) => (t, i, h),
+        _ => {
+            eprintln!("httpout: cannot install signal handlers");
+            return ExitCode::FAILURE;
+        }
+    };
+    let running = server.serve(modes::build(&opts));
+    {
+        let mut out = std::io::stdout().lock();
+        for addr in running.local_addrs() {
+            let _ = writeln!(out, "listening on {addr}");
+        }
+        let _ = out.flush();
+    }
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => match running.reload_tls() {
+                Ok(true) => eprintln!("httpout: TLS certificate reloaded"),
+                Ok(false) => {}
+                Err(e) => eprintln!("httpout: TLS reload failed, keeping the old certificate: {e}"),
+            },
+        }
+    }
+    eprintln!("httpout: shutting down");
+    match running
+        .handle()
+        .shutdown(Duration::from_secs(opts.grace))
+        .await
+    {
+        Shutdown::Graceful => {}
+        Shutdown::Forced => eprintln!(
+            "httpout: grace period of {} s over, remaining connections closed",
+            opts.grace
+        ),
+    }
+    ExitCode::SUCCESS
+}
