@@ -1,1 +1,184 @@
-//! x
+//! Helpers for end-to-end tests: build and run the real `httpout` binary,
+//! wait for its `listening on` lines, drive it with curl. Every wait is
+//! bounded; children are killed on drop.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+/// How long the binary may take to print its listeners.
+pub const START_LIMIT: Duration = Duration::from_secs(20);
+
+/// The path of the `httpout` binary, built once per test process with the
+/// same profile as the tests (a no-op when it is up to date).
+pub fn binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test executable path");
+        // target/<profile>/deps/<test> -> target/<profile>/httpout
+        let profile_dir = exe
+            .parent()
+            .and_then(|d| d.parent())
+            .expect("target dir")
+            .to_path_buf();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "--quiet", "-p", "httpout", "--bin", "httpout"]);
+        if profile_dir.ends_with("release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build");
+        assert!(status.success(), "cargo build -p httpout failed");
+        profile_dir.join("httpout")
+    })
+    .clone()
+}
+
+/// A running `httpout` process.
+#[derive(Debug)]
+pub struct Httpout {
+    child: Child,
+    /// What it printed after `listening on `, one entry per listener.
+    pub listeners: Vec<String>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Httpout {
+    /// Starts `httpout ARGS` and waits for `expected` listener lines.
+    pub fn start(args: &[&str], expected: usize) -> Self {
+        let mut child = Command::new(binary())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn httpout");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err_pipe = child.stderr.take().expect("stderr");
+        let sink = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err_pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let (tx, rx) = mpsc::channel();
+        let out = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut listeners = Vec::new();
+        while listeners.len() < expected {
+            match rx.recv_timeout(START_LIMIT) {
+                Ok(line) => match line.strip_prefix("listening on ") {
+                    Some(addr) => listeners.push(addr.to_owned()),
+                    None => panic!("unexpected stdout line: {line}"),
+                },
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!(
+                        "httpout {args:?} printed {} of {expected} listeners; stderr: {}",
+                        listeners.len(),
+                        stderr.lock().unwrap()
+                    );
+                }
+            }
+        }
+        Self {
+            child,
+            listeners,
+            stderr,
+        }
+    }
+
+    /// The first listener's URL (`http://127.0.0.1:PORT`).
+    pub fn url(&self) -> &str {
+        &self.listeners[0]
+    }
+
+    /// What the process wrote on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit status.
+    pub fn terminate(mut self) -> (Option<i32>, String) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let code = wait_bounded(&mut self.child, Duration::from_secs(15));
+        std::thread::sleep(Duration::from_millis(50));
+        (code, self.stderr())
+    }
+}
+
+impl Drop for Httpout {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status.code();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("httpout did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs `httpout ARGS` expecting it to exit on its own (bad options...):
+/// returns its exit code and stderr.
+pub fn run_to_exit(args: &[&str]) -> (Option<i32>, String, String) {
+    let mut child = Command::new(binary())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn httpout");
+    let code = wait_bounded(&mut child, Duration::from_secs(15));
+    let mut out = String::new();
+    let mut err = String::new();
+    let _ = child.stdout.take().unwrap().read_to_string(&mut out);
+    let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+    (code, out, err)
+}
+
+/// Runs curl with a 10 s limit; `-sS` is added.
+pub fn curl(args: &[&str]) -> Output {
+    Command::new("curl")
+        .args(["-sS", "--max-time", "10"])
+        .args(args)
+        .output()
+        .expect("curl is installed (see .ci/run)")
+}
+
+/// A self-signed certificate for 127.0.0.1 and localhost written as PEM
+/// files in `dir`: (cert path, key path).
+pub fn self_signed(dir: &std::path::Path) -> (PathBuf, PathBuf) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+        .expect("rcgen");
+    let cert_path = dir.join("cert.pem");
+    let key_path = dir.join("key.pem");
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
+    (cert_path, key_path)
+}

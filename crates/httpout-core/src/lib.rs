@@ -8,7 +8,7 @@
 //! handlers mounted on a [`Router`].
 //!
 //! # Request path
-//! 1. accept: [`listen`](crate::listen) — `maxc`/`maxp` admission, TCP_NODELAY;
+//! 1. accept: `listen` — `maxc`/`maxp` admission, TCP_NODELAY;
 //! 2. TLS: `tls` — handshake within `timeout`, ALPN;
 //! 3. connection: `conn` — hyper-util auto (h1 | h2), idle and header
 //!    timeouts, graceful shutdown;

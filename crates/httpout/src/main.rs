@@ -59,16 +59,13 @@ async fn run(opts: Options) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (mut term, mut int, mut hup) = match (
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
         signal(SignalKind::hangup()),
-    ) {
-        (Ok(t), Ok(i), Ok(h)) => (t, i, h),
-        _ => {
-            eprintln!("httpout: cannot install signal handlers");
-            return ExitCode::FAILURE;
-        }
+    ) else {
+        eprintln!("httpout: cannot install signal handlers");
+        return ExitCode::FAILURE;
     };
     let running = server.serve(modes::build(&opts));
     {
