@@ -37,6 +37,17 @@ pub fn binary() -> PathBuf {
     .clone()
 }
 
+/// Starts `httpout ARGS` with stdout and stderr piped.
+fn spawn(args: &[&str]) -> Child {
+    Command::new(binary())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn httpout")
+}
+
 /// A running `httpout` process.
 #[derive(Debug)]
 pub struct Httpout {
@@ -49,13 +60,7 @@ pub struct Httpout {
 impl Httpout {
     /// Starts `httpout ARGS` and waits for `expected` listener lines.
     pub fn start(args: &[&str], expected: usize) -> Self {
-        let mut child = Command::new(binary())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn httpout");
+        let mut child = spawn(args);
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut err_pipe = child.stderr.take().expect("stderr");
         let sink = Arc::clone(&stderr);
@@ -113,10 +118,18 @@ impl Httpout {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// Sends a signal (`"HUP"`, `"TERM"`...) to the process.
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -{name} failed");
+    }
+
     /// Sends SIGTERM and waits (bounded) for the exit status.
     pub fn terminate(mut self) -> (Option<i32>, String) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        self.signal("TERM");
         let code = wait_bounded(&mut self.child, Duration::from_secs(15));
         std::thread::sleep(Duration::from_millis(50));
         (code, self.stderr())
@@ -147,13 +160,7 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
 /// Runs `httpout ARGS` expecting it to exit on its own (bad options...):
 /// returns its exit code and stderr.
 pub fn run_to_exit(args: &[&str]) -> (Option<i32>, String, String) {
-    let mut child = Command::new(binary())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn httpout");
+    let mut child = spawn(args);
     let code = wait_bounded(&mut child, Duration::from_secs(15));
     let mut out = String::new();
     let mut err = String::new();

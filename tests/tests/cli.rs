@@ -203,3 +203,48 @@ fn port_in_use_is_exit_1() {
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("cannot listen on http://127.0.0.1:"), "{err}");
 }
+
+#[test]
+fn sighup_reloads_the_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path());
+    let server = Httpout::start(
+        &[
+            "--listen=https://127.0.0.1:0",
+            &format!("--cert={}", cert.display()),
+            &format!("--pkey={}", key.display()),
+        ],
+        1,
+    );
+    let old = dir.path().join("old.pem");
+    std::fs::copy(&cert, &old).unwrap();
+    let next = tempfile::tempdir().unwrap();
+    let (new_cert, new_key) = self_signed(next.path());
+    std::fs::rename(&new_cert, &cert).unwrap();
+    std::fs::rename(&new_key, &key).unwrap();
+    server.signal("HUP");
+    let cacert = cert.display().to_string();
+    let ok = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        curl(&["--cacert", &cacert, "-o", "/dev/null", server.url()])
+            .status
+            .success()
+    });
+    assert!(
+        ok,
+        "the new certificate is served after SIGHUP: {}",
+        server.stderr()
+    );
+    let out = curl(&[
+        "--cacert",
+        &old.display().to_string(),
+        "-o",
+        "/dev/null",
+        server.url(),
+    ]);
+    assert!(
+        !out.status.success(),
+        "the old certificate is no longer served"
+    );
+    assert!(server.stderr().contains("TLS certificate reloaded"));
+}

@@ -649,4 +649,33 @@ mod tests {
         assert_eq!(url_port("http://h:82"), Some(82));
         assert_eq!(url_port("file.mp3"), None);
     }
+
+    /// Random GPAC strings and flags never panic the parser.
+    #[test]
+    fn random_option_strings_never_panic() {
+        const PIECES: &[&str] = &[
+            "httpout:", ":", "=", "port", "maxc", "rdirs", "-o", "http://", "[::1]", "/", "a",
+            "--", "-1", "50M", ",", "cors", "on", "gpac", "listen", "unix:", "hdrs",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..5_000 {
+            let mut args = vec!["httpout".to_owned()];
+            let mut arg = String::new();
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut bits = seed;
+            for _ in 0..(seed % 12) {
+                arg.push_str(PIECES[(bits % PIECES.len() as u64) as usize]);
+                bits = bits.rotate_right(5);
+                if bits % 5 == 0 {
+                    args.push(std::mem::take(&mut arg));
+                }
+            }
+            args.push(arg);
+            if let Err(e) = Options::try_parse_args(&args) {
+                assert!(!error_line(&e).is_empty());
+            }
+        }
+    }
 }
