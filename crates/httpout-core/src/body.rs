@@ -39,6 +39,57 @@ impl Body {
     pub fn full(bytes: impl Into<Bytes>) -> Self {
         Self::new(Full::new(bytes.into()))
     }
+
+    /// Declares the exact length of a streaming body, so that hyper sends
+    /// `Content-Length` (HTTP/1.1 and HTTP/2) instead of chunked framing. A
+    /// body that then yields fewer bytes ends in an error, never in a short
+    /// "complete" response.
+    pub fn with_exact_size(self, len: u64) -> Self {
+        Self::new(ExactSize {
+            inner: self,
+            remaining: len,
+        })
+    }
+}
+
+/// See [`Body::with_exact_size`].
+struct ExactSize {
+    inner: Body,
+    remaining: u64,
+}
+
+impl http_body::Body for ExactSize {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let poll = Pin::new(&mut self.inner).poll_frame(cx);
+        match &poll {
+            Poll::Ready(Some(Ok(frame))) => {
+                let n = frame.data_ref().map_or(0, |d| d.len() as u64);
+                match self.remaining.checked_sub(n) {
+                    Some(left) => self.remaining = left,
+                    None => return Poll::Ready(Some(Err("body longer than declared".into()))),
+                }
+            }
+            Poll::Ready(None) if self.remaining > 0 => {
+                return Poll::Ready(Some(Err("body shorter than declared".into())));
+            }
+            _ => {}
+        }
+        poll
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
 }
 
 impl Default for Body {

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::io;
 use std::path::PathBuf;
 
-use http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{ALLOW, CONTENT_RANGE, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, Response, StatusCode};
 
 use crate::body::{Body, BoxError};
@@ -31,6 +31,17 @@ pub enum Error {
     MethodNotAllowed {
         /// The methods the resource accepts, for the `Allow` header.
         allow: HeaderValue,
+    },
+    /// A precondition (`If-Match`, `If-Unmodified-Since`, `If-None-Match`
+    /// on an unsafe method) failed: 412.
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// No requested range overlaps the representation: 416 with
+    /// `Content-Range: bytes */SIZE`.
+    #[error("range not satisfiable")]
+    RangeNotSatisfiable {
+        /// The representation's size.
+        size: u64,
     },
     /// The method is not known to the server: 501.
     #[error("method not implemented")]
@@ -60,6 +71,8 @@ impl Error {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Io(e) => match e.kind() {
@@ -106,6 +119,11 @@ impl Error {
             }
             Self::Busy => {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::RangeNotSatisfiable { size } => {
+                let value = HeaderValue::from_str(&format!("bytes */{size}"))
+                    .expect("digits are a valid header value");
+                headers.insert(CONTENT_RANGE, value);
             }
             _ => {}
         }

@@ -51,6 +51,10 @@ async fn run(opts: Options) -> ExitCode {
         Ok(c) => c,
         Err(msg) => return usage_error(&msg),
     };
+    let router = match modes::build(&opts) {
+        Ok(r) => r,
+        Err(msg) => return usage_error(&msg),
+    };
     let server = match Server::bind(config).await {
         Ok(s) => s,
         Err(e) if e.is_config() => return usage_error(&e.to_string()),
@@ -67,7 +71,7 @@ async fn run(opts: Options) -> ExitCode {
         eprintln!("httpout: cannot install signal handlers");
         return ExitCode::FAILURE;
     };
-    let running = server.serve(modes::build(&opts));
+    let running = server.serve(router);
     {
         let mut out = std::io::stdout().lock();
         for addr in running.local_addrs() {

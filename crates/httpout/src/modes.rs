@@ -1,7 +1,8 @@
 //! Options → mounted modes: the only place where modes are wired.
 //!
-//! This version builds the engine only: every option that belongs to a mode
-//! that is not built yet is refused here, by name, rather than ignored.
+//! Built: the engine and the static server's read side (`--rdirs`). Every
+//! option that belongs to a mode that is not built yet is refused here, by
+//! name, rather than ignored.
 
 use clap::CommandFactory;
 use httpout_core::Router;
@@ -23,8 +24,10 @@ pub(crate) fn check(opts: &Options) -> Result<(), String> {
             .find(|a| a.get_id().as_str() == id)
             .map_or_else(|| id.clone(), display_flag);
         let why = match area(id) {
-            Area::Core => continue,
-            Area::Static => "belongs to the static server, which is not built yet in this version",
+            Area::Core | Area::Static => continue,
+            Area::StaticWrite => {
+                "belongs to the static server's write side, which is not built yet in this version"
+            }
             Area::Sink => "belongs to the live/file sink, which is not built yet in this version",
             Area::Push => "belongs to the push client, which is not built yet in this version",
             Area::Unsupported => {
@@ -45,7 +48,11 @@ fn display_flag(arg: &clap::Arg) -> String {
     }
 }
 
-/// The handler tree for these options.
-pub(crate) fn build(_opts: &Options) -> Router {
-    Router::new()
+/// The handler tree for these options; errors name the option at fault.
+pub(crate) fn build(opts: &Options) -> Result<Router, String> {
+    let mut router = Router::new();
+    for (prefix, handler) in httpout_static::mounts(opts)? {
+        router = router.mount(&prefix, handler);
+    }
+    Ok(router)
 }

@@ -264,8 +264,10 @@ pub struct Options {
 pub enum Area {
     /// The engine: listeners, limits, common headers.
     Core,
-    /// Static server (`rdirs`, `wdir`, ...).
+    /// Static server, read side (`rdirs`, `dlist`, ...).
     Static,
+    /// Static server, write side (`wdir`, `maxs`).
+    StaticWrite,
     /// Live sink or file sink (`-i`/`-o` inputs).
     Sink,
     /// Push client (`hmode=push`).
@@ -277,7 +279,8 @@ pub enum Area {
 /// The area an option (by clap id, i.e. field name) belongs to.
 pub fn area(id: &str) -> Area {
     match id {
-        "rdirs" | "wdir" | "dlist" | "norange" | "zmax" | "maxs" | "cache_control" => Area::Static,
+        "rdirs" | "dlist" | "norange" | "zmax" | "cache_control" => Area::Static,
+        "wdir" | "maxs" => Area::StaticWrite,
         "inputs" | "outputs" | "hold" | "reopen" | "quit" | "ice" | "max_async_buf"
         | "max_cache_segs" | "ext" | "mime" => Area::Sink,
         "dst" | "post" | "ka" | "cte" | "user_agent" => Area::Push,

@@ -1,0 +1,155 @@
+//! Directory listings (`dlist`): an HTML page a browser reads, and the same
+//! listing as JSON for `Accept: application/json`.
+
+use std::fmt::Write as _;
+use std::time::UNIX_EPOCH;
+
+use http::HeaderMap;
+use httpout_store::DirEntryInfo;
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+
+/// Characters escaped in a path segment of an href (RFC 3986 pchar, minus
+/// what browsers would misread).
+pub(crate) const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'|')
+    .add(b'[')
+    .add(b']')
+    .add(b'\'')
+    .add(b'&');
+
+/// Whether the client prefers JSON over HTML.
+pub(crate) fn wants_json(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    match (accept.find("application/json"), accept.find("text/html")) {
+        (Some(j), Some(h)) => j < h,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+/// Directories first, then by name.
+pub(crate) fn sort(entries: &mut [DirEntryInfo]) {
+    entries.sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name)));
+}
+
+/// The HTML page for the directory shown as `title` (decoded URL path).
+pub(crate) fn html(title: &str, entries: &[DirEntryInfo], parent: bool) -> String {
+    let title = escape(title);
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\">\
+         <title>Index of {title}</title>\
+         <style>body{{font-family:sans-serif;margin:2em}}td{{padding:.15em 1.5em .15em 0}}\
+         td.n{{text-align:right;font-variant-numeric:tabular-nums}}</style></head>\n\
+         <body><h1>Index of {title}</h1>\n<table>\n\
+         <tr><th align=left>Name</th><th align=right>Size</th><th align=left>Modified</th></tr>\n"
+    );
+    if parent {
+        out.push_str("<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
+    }
+    for e in entries {
+        let slash = if e.is_dir { "/" } else { "" };
+        let href = utf8_percent_encode(&e.name, SEGMENT);
+        let size = if e.is_dir {
+            String::from("-")
+        } else {
+            e.size.to_string()
+        };
+        let modified = e.modified.map(httpdate::fmt_http_date).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "<tr><td><a href=\"{href}{slash}\">{}{slash}</a></td><td class=n>{size}</td><td>{modified}</td></tr>",
+            escape(&e.name)
+        );
+    }
+    out.push_str("</table>\n</body></html>\n");
+    out
+}
+
+/// The same listing as JSON: `{"path": ..., "entries": [{"name", "type", "size", "modified"}]}`,
+/// `modified` in seconds since the epoch.
+pub(crate) fn json(path: &str, entries: &[DirEntryInfo]) -> String {
+    let list: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "name": e.name,
+                "type": if e.is_dir { "dir" } else { "file" },
+                "size": e.size,
+                "modified": e.modified.and_then(|m| m.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_secs()),
+            })
+        })
+        .collect();
+    serde_json::json!({ "path": path, "entries": list }).to_string() + "\n"
+}
+
+/// Escapes text for HTML content and attribute values.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_escaped_and_dirs_first() {
+        let mut entries = vec![
+            DirEntryInfo {
+                name: "z.txt".into(),
+                is_dir: false,
+                size: 3,
+                modified: None,
+            },
+            DirEntryInfo {
+                name: "<b>&\"x".into(),
+                is_dir: false,
+                size: 1,
+                modified: None,
+            },
+            DirEntryInfo {
+                name: "a dir".into(),
+                is_dir: true,
+                size: 0,
+                modified: None,
+            },
+        ];
+        sort(&mut entries);
+        assert_eq!(entries[0].name, "a dir");
+        let page = html("/x/<y>/", &entries, true);
+        assert!(page.contains("href=\"a%20dir/\""));
+        assert!(page.contains("&lt;b&gt;&amp;&quot;x"));
+        assert!(page.contains("href=\"%3Cb%3E%26%22x\""));
+        assert!(!page.contains("<y>"));
+        let json: serde_json::Value = serde_json::from_str(&json("/x/", &entries)).unwrap();
+        assert_eq!(json["entries"][0]["type"], "dir");
+        assert_eq!(json["entries"][2]["size"], 3);
+    }
+}

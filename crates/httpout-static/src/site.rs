@@ -1,0 +1,31 @@
+//! One served directory and the static options that apply to it.
+
+use std::sync::Arc;
+
+use crate::StaticConfig;
+use httpout_store::DiskRoot;
+
+/// A read directory with its configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Site {
+    pub(crate) root: DiskRoot,
+    pub(crate) config: Arc<StaticConfig>,
+}
+
+impl Site {
+    /// Files up to this size are read whole when opened (one trip to the
+    /// blocking pool instead of two).
+    pub(crate) fn small_file(&self) -> u64 {
+        self.config.block_size as u64
+    }
+
+    /// Bytes per read for larger files.
+    pub(crate) fn block(&self) -> usize {
+        self.config.block_size
+    }
+
+    /// Whether ETags are sent (`cache_control=none` turns them off).
+    pub(crate) fn etags(&self) -> bool {
+        self.config.etags
+    }
+}
