@@ -1,13 +1,11 @@
 //! The engine over real sockets on 127.0.0.1: protocols, limits, timeouts,
 //! common headers, shutdown. Every wait is bounded.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use http::Version;
 use httpout_core::{Cors, ListenSpec, Server, ServerConfig, Shutdown};
-use support::*;
+use httpout_test::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 
@@ -340,12 +338,12 @@ async fn shutdown_is_forced_after_the_grace_period() {
 
 #[tokio::test]
 async fn common_headers_sutc_cors_hdrs() {
-    let config = ServerConfig {
+    let cfg = ServerConfig {
         sutc: true,
         headers: vec![("x-origin-id".parse().unwrap(), "edge-1".parse().unwrap())],
         ..config()
     };
-    let (_server, addr) = start(config).await;
+    let (_server, addr) = start(cfg).await;
     let mut c = h1(TcpStream::connect(addr).await.unwrap()).await;
     let (_, headers, _) = read(bounded(c.send_request(get("/"))).await.unwrap()).await;
     let utc: u128 = headers["server-utc"].to_str().unwrap().parse().unwrap();
@@ -378,11 +376,7 @@ async fn common_headers_sutc_cors_hdrs() {
     );
 
     for (cors, with_origin, expect) in [(Cors::On, false, true), (Cors::Off, true, false)] {
-        let (_s, addr) = start(ServerConfig {
-            cors,
-            ..support::config()
-        })
-        .await;
+        let (_s, addr) = start(ServerConfig { cors, ..config() }).await;
         let mut c = h1(TcpStream::connect(addr).await.unwrap()).await;
         let mut req = get("/");
         if with_origin {

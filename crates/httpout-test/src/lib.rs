@@ -1,7 +1,6 @@
-//! Helpers for the engine's real-socket tests: start a server on
-//! 127.0.0.1:0, talk to it with hyper's client or raw bytes, always bounded
-//! in time.
-#![allow(dead_code, unreachable_pub)]
+//! Helpers for httpout's real-socket tests: start a server on 127.0.0.1:0,
+//! talk to it with hyper's client (HTTP/1.1, h2c, TLS) or raw bytes, always
+//! bounded in time.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -9,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Empty};
-use httpout_core::{Body, Ctx, Error, ListenSpec, Running, Server, ServerConfig};
+use httpout_core::{Body, Ctx, Error, Handler, ListenSpec, Running, Server, ServerConfig};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -45,12 +44,18 @@ pub fn config() -> ServerConfig {
 /// Starts a server with `config` and the echo handler; returns it and its
 /// first TCP address.
 pub async fn start(config: ServerConfig) -> (Running, SocketAddr) {
+    start_with(config, echo).await
+}
+
+/// Starts a server with `config` and `handler`; returns it and its first
+/// TCP address.
+pub async fn start_with(config: ServerConfig, handler: impl Handler) -> (Running, SocketAddr) {
     let server = Server::bind(config).await.expect("bind");
     let addr = match &server.local_addrs()[0] {
         ListenSpec::Http(a) | ListenSpec::Https(a) => *a,
         ListenSpec::Unix(_) => "0.0.0.0:0".parse().unwrap(),
     };
-    (server.serve(echo), addr)
+    (server.serve(handler), addr)
 }
 
 /// An HTTP/1.1 client connection over any stream.
@@ -80,10 +85,28 @@ where
 
 /// A GET request for `path`.
 pub fn get(path: &str) -> Request<Empty<Bytes>> {
-    Request::get(path)
-        .header("host", "127.0.0.1")
-        .body(Empty::new())
-        .unwrap()
+    request("GET", path, &[])
+}
+
+/// A request with a method, a path and headers (no body).
+pub fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> Request<Empty<Bytes>> {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "127.0.0.1");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.body(Empty::new()).unwrap()
+}
+
+/// Collects a response's status, headers and body bytes.
+pub async fn read_bytes(
+    res: Response<hyper::body::Incoming>,
+) -> (StatusCode, http::HeaderMap, Bytes) {
+    let (parts, body) = res.into_parts();
+    let bytes = bounded(body.collect()).await.expect("body").to_bytes();
+    (parts.status, parts.headers, bytes)
 }
 
 /// Collects a response's status, headers and body.
@@ -188,4 +211,70 @@ pub async fn read_response(s: &mut TcpStream) -> (String, String) {
     let mut body = vec![0u8; len];
     bounded(s.read_exact(&mut body)).await.unwrap();
     (head, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// One part of a `multipart/byteranges` body: its headers (lower-case
+/// names) and its bytes.
+#[derive(Debug)]
+pub struct Part {
+    /// Header lines as (name, value).
+    pub headers: Vec<(String, String)>,
+    /// The part's content.
+    pub body: Vec<u8>,
+}
+
+/// Parses a `multipart/byteranges` body (RFC 9110 §14.6, RFC 2046 §5.1)
+/// with the given boundary; panics on anything malformed.
+pub fn parse_multipart(body: &[u8], boundary: &str) -> Vec<Part> {
+    let delimiter = format!("\r\n--{boundary}").into_bytes();
+    // The first delimiter may come without its leading CRLF.
+    let mut data = Vec::with_capacity(body.len() + 2);
+    if !body.starts_with(b"\r\n") {
+        data.extend_from_slice(b"\r\n");
+    }
+    data.extend_from_slice(body);
+    let mut parts = Vec::new();
+    let mut pos = find(&data, &delimiter, 0).expect("first delimiter");
+    loop {
+        pos += delimiter.len();
+        if data[pos..].starts_with(b"--") {
+            break;
+        }
+        assert!(
+            data[pos..].starts_with(b"\r\n"),
+            "delimiter not followed by CRLF"
+        );
+        pos += 2;
+        let head_end = find(&data, b"\r\n\r\n", pos).expect("part head");
+        let headers = String::from_utf8_lossy(&data[pos..head_end])
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let start = head_end + 4;
+        let next = find(&data, &delimiter, start).expect("closing delimiter");
+        parts.push(Part {
+            headers,
+            body: data[start..next].to_vec(),
+        });
+        pos = next;
+    }
+    parts
+}
+
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    hay.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|i| i + from)
+}
+
+impl Part {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
