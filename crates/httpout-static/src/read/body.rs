@@ -2,16 +2,20 @@
 //! (except files small enough to have been read at open time).
 
 use std::collections::VecDeque;
-use std::io::SeekFrom;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_compression::Level;
 use async_compression::tokio::bufread::{BrotliEncoder, DeflateEncoder, GzipEncoder, ZstdEncoder};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use http_body_util::StreamBody;
 use httpout_core::Body;
 use tokio::fs::File;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, BufReader};
+use tokio::io::BufReader;
+use tokio::task::JoinHandle;
 use tokio_util::io::ReaderStream;
 
 use super::encoding::Coding;
@@ -32,67 +36,138 @@ impl Piece {
     }
 }
 
-/// Streams `pieces` (file ranges read `block` bytes at a time); the body has
-/// an exact size, so a file that shrinks under it ends in an error, never in
-/// a short response passed off as complete.
+/// How far a response's read size may grow beyond `block_size`.
+const MAX_GROWTH: u64 = 4;
+
+/// How many responses at a time may use grown reads: beyond that, everyone
+/// reads `block_size`. Under load (many clients) reads lag because the pool
+/// is busy, not because one client is fast; this keeps memory where it was.
+const MAX_GROWN: usize = 16;
+
+/// Responses currently using grown reads.
+static GROWN: AtomicUsize = AtomicUsize::new(0);
+
+/// Streams `pieces` (file ranges read with positional reads in the blocking
+/// pool, the next block read while the current one is sent). Reads start at
+/// `block` bytes and double, up to [`MAX_GROWTH`] times `block`, each time the
+/// socket wanted data before the read-ahead was ready: a fast client gets
+/// large reads (fewer trips to the pool). At most [`MAX_GROWN`] responses
+/// grow at a time; at most two reads per response are in memory. Memory is
+/// thus bounded by `maxc` × 2 × `block_size` plus 16 × 2 × 4 × `block_size`. The body has an exact size: a file that
+/// shrinks under it ends in an error, never in a short response passed off
+/// as complete.
 pub(crate) fn pieces(file: std::fs::File, pieces: Vec<Piece>, block: usize) -> Body {
-    struct State {
-        file: File,
-        pieces: VecDeque<Piece>,
-        positioned: bool,
-        block: usize,
-    }
     let total: u64 = pieces.iter().map(Piece::len).sum();
-    let state = State {
-        file: File::from_std(file),
+    let state = Reader {
+        file: Arc::new(file),
         pieces: pieces.into(),
-        positioned: false,
-        block,
+        block: block as u64,
+        max_block: block as u64 * MAX_GROWTH,
+        grown: false,
+        pending: None,
     };
     let frames = stream::unfold(state, |mut st| async move {
-        let next = match st.pieces.front_mut()? {
-            Piece::Bytes(_) => match st.pieces.pop_front() {
-                Some(Piece::Bytes(b)) => Ok(b),
-                _ => unreachable!("front was Bytes"),
-            },
-            Piece::File { offset, len } => {
-                read_block(&mut st.file, offset, len, &mut st.positioned, st.block).await
-            }
-        };
-        if matches!(st.pieces.front(), Some(Piece::File { len: 0, .. })) {
-            st.pieces.pop_front();
-            st.positioned = false;
-        }
-        Some((next.map(http_body::Frame::data), st))
+        let data = st.next_chunk().await?;
+        Some((data.map(http_body::Frame::data), st))
     });
     Body::new(StreamBody::new(frames)).with_exact_size(total)
 }
 
-async fn read_block(
-    file: &mut File,
-    offset: &mut u64,
-    len: &mut u64,
-    positioned: &mut bool,
-    block: usize,
-) -> std::io::Result<Bytes> {
-    if !*positioned {
-        file.seek(SeekFrom::Start(*offset)).await?;
-        *positioned = true;
+/// The state of a [`pieces`] body.
+struct Reader {
+    file: Arc<std::fs::File>,
+    pieces: VecDeque<Piece>,
+    /// The current read size.
+    block: u64,
+    /// The largest read size.
+    max_block: u64,
+    /// Whether this response holds one of the [`MAX_GROWN`] places.
+    grown: bool,
+    /// The read of the block that comes next, already started.
+    pending: Option<JoinHandle<io::Result<Bytes>>>,
+}
+
+impl Reader {
+    async fn next_chunk(&mut self) -> Option<io::Result<Bytes>> {
+        let result = match self.pending.take() {
+            Some(read) => {
+                if !read.is_finished() && self.block < self.max_block && self.may_grow() {
+                    // The reader is the bottleneck: read more per trip.
+                    self.block = (self.block * 2).min(self.max_block);
+                }
+                read.await.map_err(io::Error::other).and_then(|r| r)
+            }
+            None => match self.pieces.pop_front()? {
+                Piece::Bytes(b) => return Some(Ok(b)),
+                Piece::File { offset, len } => {
+                    self.pieces.push_front(Piece::File { offset, len });
+                    let read = self.start_read()?;
+                    read.await.map_err(io::Error::other).and_then(|r| r)
+                }
+            },
+        };
+        if result.is_ok() {
+            // Read ahead while this block is being sent.
+            self.pending = self.start_read();
+        }
+        Some(result)
     }
-    let want = (*len).min(block as u64) as usize;
-    let mut buf = BytesMut::with_capacity(want);
-    while buf.len() < want {
-        let n = file.read_buf(&mut buf).await?;
-        if n == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "file shrank while being sent",
-            ));
+
+    /// Takes one of the places for grown reads, if one is free.
+    fn may_grow(&mut self) -> bool {
+        if !self.grown {
+            self.grown = GROWN
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < MAX_GROWN).then_some(n + 1)
+                })
+                .is_ok();
+        }
+        self.grown
+    }
+
+    /// Starts reading the next block if the next piece is a file range.
+    fn start_read(&mut self) -> Option<JoinHandle<io::Result<Bytes>>> {
+        let Some(Piece::File { offset, len }) = self.pieces.front_mut() else {
+            return None;
+        };
+        let (at, n) = (*offset, (*len).min(self.block));
+        *offset += n;
+        *len -= n;
+        if *len == 0 {
+            self.pieces.pop_front();
+        }
+        let file = Arc::clone(&self.file);
+        Some(tokio::task::spawn_blocking(move || {
+            read_exact_at(&file, at, n as usize)
+        }))
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        if self.grown {
+            GROWN.fetch_sub(1, Ordering::AcqRel);
         }
     }
-    *offset += want as u64;
-    *len -= want as u64;
-    Ok(buf.freeze())
+}
+
+fn read_exact_at(file: &std::fs::File, offset: u64, len: usize) -> io::Result<Bytes> {
+    let mut buf = vec![0u8; len];
+    let mut done = 0;
+    while done < len {
+        match file.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "file shrank while being sent",
+                ));
+            }
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Bytes::from(buf))
 }
 
 /// Compresses a whole file on the fly with `coding` (size unknown: chunked

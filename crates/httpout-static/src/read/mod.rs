@@ -48,12 +48,11 @@ pub(crate) async fn get(site: &Site, req: &Parts, ctx: &Ctx) -> Result<Response<
     let found = site
         .root
         .find(ctx.path.segments(), site.small_file())
-        .await
         .map_err(store_error)?;
     match found {
-        Found::Dir { path, .. } => directory(site, req, ctx, &path).await,
+        Found::Dir { rel, .. } => directory(site, req, ctx, &rel).await,
         Found::File(_) if req.uri.path().ends_with('/') => Err(Error::NotFound),
-        Found::File(file) => serve_file(site, req, file).await,
+        Found::File(file) => serve_file(site, req, file),
     }
 }
 
@@ -72,10 +71,9 @@ async fn directory(
         if let Some(file) = site
             .root
             .find_file_in(dir, name, site.small_file())
-            .await
             .map_err(store_error)?
         {
-            return serve_file(site, req, file).await;
+            return serve_file(site, req, file);
         }
     }
     if !site.config.dlist {
@@ -157,11 +155,11 @@ enum Representation {
 }
 
 /// A regular file: representation, preconditions, ranges, response.
-async fn serve_file(site: &Site, req: &Parts, file: OpenFile) -> Result<Response<Body>, Error> {
+fn serve_file(site: &Site, req: &Parts, file: OpenFile) -> Result<Response<Body>, Error> {
     let headers = &req.headers;
     let size = file.meta.len();
     let name = file
-        .path
+        .rel
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -170,7 +168,7 @@ async fn serve_file(site: &Site, req: &Parts, file: OpenFile) -> Result<Response
     let ranged = headers.contains_key(RANGE) && !site.config.norange;
 
     let rep = if compressible && !ranged {
-        choose_coding(&site.root, site, req, &file, &name).await?
+        choose_coding(&site.root, site, req, &file, &name)?
     } else {
         Representation::Identity
     };
@@ -288,7 +286,7 @@ async fn serve_file(site: &Site, req: &Parts, file: OpenFile) -> Result<Response
 }
 
 /// Picks a precompressed sibling or on-the-fly coding the client accepts.
-async fn choose_coding(
+fn choose_coding(
     root: &DiskRoot,
     site: &Site,
     req: &Parts,
@@ -296,9 +294,7 @@ async fn choose_coding(
     name: &str,
 ) -> Result<Representation, Error> {
     let accepted = encoding::accepted(&req.headers);
-    let Some(dir) = file.path.parent() else {
-        return Ok(Representation::Identity);
-    };
+    let dir = file.rel.parent().unwrap_or(Path::new(""));
     let modified = file.meta.modified().ok();
     for coding in &accepted {
         let Some(suffix) = coding.sibling_suffix() else {
@@ -306,7 +302,6 @@ async fn choose_coding(
         };
         let sibling = root
             .find_file_in(dir, &format!("{name}{suffix}"), site.small_file())
-            .await
             .map_err(store_error)?;
         if let Some(sib) = sibling {
             if sib.meta.modified().ok() >= modified {

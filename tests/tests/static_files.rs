@@ -1,0 +1,168 @@
+//! The static server as users run it: the built binary and curl.
+
+use std::path::Path;
+
+use httpout_e2e::{Httpout, curl, self_signed};
+use httpout_test::parse_multipart;
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+fn site() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("video.mp4"), pattern(300_000)).unwrap();
+    std::fs::write(dir.path().join("live.mpd"), "<MPD>".repeat(1000)).unwrap();
+    std::fs::create_dir(dir.path().join("segs")).unwrap();
+    std::fs::write(dir.path().join("segs/seg_1.m4s"), pattern(10)).unwrap();
+    dir
+}
+
+fn start(dir: &Path, extra: &[&str]) -> Httpout {
+    let rdirs = format!("--rdirs={}", dir.display());
+    let mut args = vec!["--ifce=127.0.0.1", "--port=0", rdirs.as_str()];
+    args.extend_from_slice(extra);
+    Httpout::start(&args, 1)
+}
+
+fn head_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).to_lowercase()
+}
+
+#[test]
+fn curl_downloads_whole_files_over_h1_h2c_and_https() {
+    let dir = site();
+    let server = start(dir.path(), &[]);
+    let out_file = dir.path().join("download");
+    let url = format!("{}/video.mp4", server.url());
+    for proto in ["--http1.1", "--http2-prior-knowledge"] {
+        let out = curl(&[
+            proto,
+            "-o",
+            &out_file.display().to_string(),
+            "-w",
+            "%{http_code} %{http_version}",
+            &url,
+        ]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            if proto == "--http1.1" {
+                "200 1.1"
+            } else {
+                "200 2"
+            }
+        );
+        assert_eq!(std::fs::read(&out_file).unwrap(), pattern(300_000));
+    }
+    let out = curl(&["-I", &url]);
+    let head = head_of(&out);
+    assert!(
+        head.starts_with("http/1.1 200")
+            && head.contains("content-length: 300000")
+            && head.contains("content-type: video/mp4"),
+        "{head}"
+    );
+
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(certs.path());
+    let rdirs = format!("--rdirs={}", dir.path().display());
+    let tls = Httpout::start(
+        &[
+            "--listen=https://127.0.0.1:0",
+            &rdirs,
+            &format!("--cert={}", cert.display()),
+            &format!("--pkey={}", key.display()),
+        ],
+        1,
+    );
+    let url = format!("{}/video.mp4", tls.url());
+    let out = curl(&[
+        "--cacert",
+        &cert.display().to_string(),
+        "--http2",
+        "-o",
+        &out_file.display().to_string(),
+        "-w",
+        "%{http_version}",
+        &url,
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "2");
+    assert_eq!(std::fs::read(&out_file).unwrap(), pattern(300_000));
+}
+
+#[test]
+fn curl_multi_range_parts_match_the_file_byte_for_byte() {
+    let dir = site();
+    let server = start(dir.path(), &[]);
+    let src = pattern(300_000);
+    let url = format!("{}/video.mp4", server.url());
+    for proto in ["--http1.1", "--http2-prior-knowledge"] {
+        let headers = dir.path().join("h.txt");
+        let out = curl(&[
+            proto,
+            "-r",
+            "0-99,150000-150999,-10",
+            "-D",
+            &headers.display().to_string(),
+            &url,
+        ]);
+        let head = std::fs::read_to_string(&headers).unwrap();
+        assert!(
+            head.contains(" 206") && head.to_lowercase().contains("multipart/byteranges"),
+            "{head}"
+        );
+        let boundary = head
+            .lines()
+            .find_map(|l| l.split_once("boundary="))
+            .map(|(_, b)| b.trim().to_owned())
+            .expect("a boundary");
+        let parts = parse_multipart(&out.stdout, &boundary);
+        let want = [
+            (0..100, "bytes 0-99/300000"),
+            (150_000..151_000, "bytes 150000-150999/300000"),
+            (299_990..300_000, "bytes 299990-299999/300000"),
+        ];
+        assert_eq!(parts.len(), 3, "{proto}");
+        for (part, (range, cr)) in parts.iter().zip(want) {
+            assert_eq!(part.header("content-range"), Some(cr));
+            assert_eq!(part.header("content-type"), Some("video/mp4"));
+            assert_eq!(part.body, src[range], "{proto} {cr}");
+        }
+    }
+    let out = curl(&[
+        "-r",
+        "400000-",
+        "-w",
+        "%{http_code}",
+        "-o",
+        "/dev/null",
+        &url,
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "416");
+}
+
+#[test]
+fn curl_compressed_listing_and_redirect() {
+    let dir = site();
+    let server = start(dir.path(), &["--dlist"]);
+    let out = curl(&[
+        "--compressed",
+        "-D",
+        "-",
+        &format!("{}/live.mpd", server.url()),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.to_lowercase().contains("content-encoding: "),
+        "{text:.300}"
+    );
+    assert!(
+        text.ends_with(&"<MPD>".repeat(1000)),
+        "curl decoded the body"
+    );
+    let out = curl(&["-L", &format!("{}/segs", server.url())]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("seg_1.m4s"),
+        "listing after redirect"
+    );
+}
