@@ -5,6 +5,7 @@
 #
 #   bench/static.sh            # default durations
 #   DURATION=20 bench/static.sh
+#   HTTPOUT_ARGS=--block_size=10000 bench/static.sh   # extra httpout options
 #
 # Needs: nginx, wrk, curl (installed with apt-get when missing).
 set -euo pipefail
@@ -53,7 +54,8 @@ nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log"
 sleep 0.3
 NGINX_PID=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)   # the worker
 
-./target/release/httpout --rdirs="$work/www" --ifce=127.0.0.1 --port=0 --maxc=0 --maxp=0 \
+# shellcheck disable=SC2086
+./target/release/httpout --rdirs="$work/www" --ifce=127.0.0.1 --port=0 --maxc=0 --maxp=0 ${HTTPOUT_ARGS:-} \
   > "$work/httpout.out" 2>&1 &
 HTTPOUT_PID=$!
 for _ in $(seq 50); do grep -q listening "$work/httpout.out" && break; sleep 0.1; done

@@ -119,8 +119,8 @@ pub struct Options {
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "10", help_heading = "Connections")]
     pub grace: u64,
 
-    /// Block size in bytes used to read files and sockets.
-    #[arg(long = "block_size", alias = "block-size", value_name = "SIZE", value_parser = parse_size, default_value = "10000", help_heading = "Connections")]
+    /// Bytes read from a file per step (512 to 16M); files up to this size are read at once.
+    #[arg(long = "block_size", alias = "block-size", value_name = "SIZE", value_parser = parse_size, default_value = "64K", help_heading = "Connections")]
     pub block_size: u64,
 
     // ----- Responses -----
@@ -540,7 +540,7 @@ mod tests {
     fn defaults_follow_the_reference() {
         let o = Options::default();
         assert_eq!((o.maxc, o.maxp, o.timeout), (100, 6, 30));
-        assert_eq!((o.zmax, o.maxs, o.block_size), (50_000, 50 << 20, 10_000));
+        assert_eq!((o.zmax, o.maxs, o.block_size), (50_000, 50 << 20, 64 << 10));
         assert_eq!((o.max_client_errors, o.max_cache_segs), (20, 5));
         assert_eq!(o.max_async_buf, 100_000);
         assert!(o.ka && o.cte && !o.close && !o.dlist);
