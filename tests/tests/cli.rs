@@ -177,7 +177,6 @@ fn bad_input_is_one_line_and_exit_2() {
         (vec![&cert_arg], "--pkey"),
         (vec!["--port=0", &cert_arg, &key_arg], "--pkey"),
         (vec!["--port=0", &missing_cert, &key_arg], "--cert"),
-        (vec!["--wdir=."], "--wdir"),
         (vec!["--rdirs=/nonexistent-dir"], "--rdirs"),
         (vec!["--hmode=push"], "push"),
         (vec!["--js=x.js"], "--js"),

@@ -43,6 +43,19 @@ pub enum Error {
         /// The representation's size.
         size: u64,
     },
+    /// The target conflicts with what exists (writing over a directory, a
+    /// file where a directory is needed): 409.
+    #[error("{0}")]
+    Conflict(Cow<'static, str>),
+    /// The request body is larger than allowed (`maxs`): 413.
+    #[error("upload larger than the {limit}-byte limit")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The client stopped sending its body for longer than the timeout: 408.
+    #[error("request body timed out")]
+    RequestTimeout,
     /// The method is not known to the server: 501.
     #[error("method not implemented")]
     NotImplemented,
@@ -59,6 +72,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// A 409 with a short reason.
+    pub fn conflict(reason: impl Into<Cow<'static, str>>) -> Self {
+        Self::Conflict(reason.into())
+    }
+
     /// A 400 with a short reason.
     pub fn bad_request(reason: impl Into<Cow<'static, str>>) -> Self {
         Self::BadRequest(reason.into())
@@ -73,6 +91,9 @@ impl Error {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Io(e) => match e.kind() {

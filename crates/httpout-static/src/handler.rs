@@ -10,9 +10,6 @@ use httpout_core::{Body, Cors, Ctx, Error};
 
 use crate::StaticConfig;
 
-/// What a read-only resource accepts.
-pub(crate) const READ_ONLY: HeaderValue = HeaderValue::from_static("GET, HEAD, OPTIONS");
-
 /// Methods this server knows; others are 501 rather than 405 (RFC 9110 §15.6.2).
 fn is_known(method: &Method) -> bool {
     matches!(

@@ -36,6 +36,7 @@ mod handler;
 mod mime;
 mod read;
 mod site;
+mod write;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -43,9 +44,10 @@ use std::sync::Arc;
 use http::header::CACHE_CONTROL;
 use http::{HeaderValue, Method, Request};
 use httpout_core::{Body, Cors, Ctx, Error, Handler, HandlerFuture, Options};
-use httpout_store::{DirEntryInfo, DiskRoot};
+use httpout_store::{DirEntryInfo, DiskRoot, WriteRoot};
 
 use site::Site;
+use write::WriteSite;
 
 /// Default read size (the `block_size` option's default). The reference
 /// uses 10 000 bytes; 64 KiB measured faster (docs/benchmarks.md).
@@ -119,96 +121,164 @@ impl StaticConfig {
     }
 }
 
-/// Serves one read directory.
+/// What a mount serves to GET and HEAD.
+#[derive(Debug, Clone)]
+enum Reads {
+    /// Nothing: a write-only server.
+    Nothing,
+    /// One read directory.
+    Dir(Arc<Site>),
+    /// The root of a server with several read directories: their names.
+    Mounts(Arc<Vec<String>>),
+}
+
+/// The static server at one mount: reads from a read directory, writes
+/// (PUT, POST, DELETE) into the write directory when there is one.
 #[derive(Debug, Clone)]
 pub struct StaticHandler {
-    site: Arc<Site>,
+    reads: Reads,
+    write: Option<Arc<WriteSite>>,
+    config: Arc<StaticConfig>,
 }
 
 impl StaticHandler {
-    /// A handler for the directory `dir`.
+    /// A read-only handler for the directory `dir`.
     pub fn new(dir: impl AsRef<Path>, config: StaticConfig) -> std::io::Result<Self> {
+        let config = Arc::new(config);
         Ok(Self {
-            site: Arc::new(Site {
+            reads: Reads::Dir(Arc::new(Site {
                 root: DiskRoot::new(dir)?,
-                config: Arc::new(config),
-            }),
+                config: Arc::clone(&config),
+                upload_form: false,
+            })),
+            write: None,
+            config,
         })
+    }
+
+    /// Adds a write directory: the full URL path of a PUT, POST or DELETE
+    /// names a file inside it. `maxs` bounds an upload body; `timeout`
+    /// bounds a pause in one.
+    pub fn with_write_dir(
+        mut self,
+        dir: impl AsRef<Path>,
+        maxs: u64,
+        timeout: Option<std::time::Duration>,
+    ) -> std::io::Result<Self> {
+        self.attach(Arc::new(WriteSite {
+            root: WriteRoot::new(dir)?,
+            maxs,
+            timeout,
+        }));
+        Ok(self)
+    }
+
+    fn attach(&mut self, write: Arc<WriteSite>) {
+        if let Reads::Dir(site) = &mut self.reads {
+            let mut with_form = (**site).clone();
+            with_form.upload_form = true;
+            *site = Arc::new(with_form);
+        }
+        self.write = Some(write);
+    }
+
+    /// The methods this mount accepts, for `Allow`.
+    fn allow(&self) -> HeaderValue {
+        match (&self.reads, &self.write) {
+            (Reads::Nothing, Some(_)) => HeaderValue::from_static("PUT, POST, DELETE, OPTIONS"),
+            (_, Some(_)) => HeaderValue::from_static("GET, HEAD, PUT, POST, DELETE, OPTIONS"),
+            (_, None) => HeaderValue::from_static("GET, HEAD, OPTIONS"),
+        }
     }
 }
 
 impl Handler for StaticHandler {
     fn handle(&self, req: Request<Body>, ctx: Ctx) -> HandlerFuture {
-        let site = Arc::clone(&self.site);
-        let (req, _body) = req.into_parts();
-        Box::pin(async move {
-            match req.method {
-                Method::GET | Method::HEAD if !ctx.path.is_asterisk() => {
-                    read::get(&site, &req, &ctx).await
-                }
-                Method::OPTIONS => Ok(handler::options(
-                    &site.config,
-                    &req,
-                    &ctx,
-                    handler::READ_ONLY,
-                )),
-                _ => Err(handler::not_allowed(&req.method, handler::READ_ONLY)),
-            }
-        })
-    }
-}
-
-/// The root of a server with several read directories: lists them.
-#[derive(Debug, Clone)]
-pub struct MountList {
-    names: Arc<Vec<String>>,
-    config: Arc<StaticConfig>,
-}
-
-impl Handler for MountList {
-    fn handle(&self, req: Request<Body>, ctx: Ctx) -> HandlerFuture {
         let this = self.clone();
-        let (req, _body) = req.into_parts();
+        let (req, body) = req.into_parts();
         Box::pin(async move {
-            match req.method {
-                Method::OPTIONS => Ok(handler::options(
-                    &this.config,
-                    &req,
-                    &ctx,
-                    handler::READ_ONLY,
-                )),
-                Method::GET | Method::HEAD if ctx.path.is_root() => {
-                    let entries: Vec<DirEntryInfo> = this
-                        .names
-                        .iter()
-                        .map(|n| DirEntryInfo {
-                            name: n.clone(),
-                            is_dir: true,
-                            size: 0,
-                            modified: None,
-                        })
-                        .collect();
-                    let mut res = read::listing_response(&req, "/", &entries, false);
-                    if let Some(cc) = &this.config.cache_control {
-                        res.headers_mut().insert(CACHE_CONTROL, cc.clone());
-                    }
-                    Ok(res)
+            let allow = this.allow();
+            match (&req.method, &this.reads, &this.write) {
+                (&Method::OPTIONS, _, _) => Ok(handler::options(&this.config, &req, &ctx, allow)),
+                (_, _, _) if ctx.path.is_asterisk() => {
+                    Err(handler::not_allowed(&req.method, allow))
                 }
-                Method::GET | Method::HEAD => Err(Error::NotFound),
-                _ => Err(handler::not_allowed(&req.method, handler::READ_ONLY)),
+                (&Method::GET | &Method::HEAD, Reads::Dir(site), _) => {
+                    read::get(site, &req, &ctx).await
+                }
+                (&Method::GET | &Method::HEAD, Reads::Mounts(names), _) => {
+                    if ctx.path.is_root() {
+                        Ok(mount_list(&this.config, &req, names))
+                    } else {
+                        Err(Error::NotFound)
+                    }
+                }
+                (&Method::PUT | &Method::POST, _, Some(w)) => {
+                    let full = full_segments(&ctx);
+                    write::upload(w, &req, body, &full, req.uri.path().ends_with('/')).await
+                }
+                (&Method::DELETE, _, Some(w)) => write::delete(w, &full_segments(&ctx)),
+                _ => Err(handler::not_allowed(&req.method, allow)),
             }
         })
     }
+}
+
+/// The mount plus the path below it: what names a file in the write directory.
+fn full_segments(ctx: &Ctx) -> Vec<String> {
+    ctx.mount
+        .segments()
+        .iter()
+        .chain(ctx.path.segments())
+        .cloned()
+        .collect()
+}
+
+/// The listing of the mount points, at `/` of a server with several read
+/// directories.
+fn mount_list(
+    config: &StaticConfig,
+    req: &http::request::Parts,
+    names: &[String],
+) -> http::Response<Body> {
+    let entries: Vec<DirEntryInfo> = names
+        .iter()
+        .map(|n| DirEntryInfo {
+            name: n.clone(),
+            is_dir: true,
+            size: 0,
+            modified: None,
+        })
+        .collect();
+    let mut res = read::listing_response(req, "/", &entries, false, false);
+    if let Some(cc) = &config.cache_control {
+        res.headers_mut().insert(CACHE_CONTROL, cc.clone());
+    }
+    res
 }
 
 /// A URL prefix and the handler mounted there.
 pub type Mount = (String, Arc<dyn Handler>);
 
-/// The mounts for `--rdirs`: one directory at `/`, or each directory at
-/// `/NAME` (its directory name) with a [`MountList`] at `/`. Errors name the
-/// option and the value.
+/// The mounts for `--rdirs` and `--wdir`: one read directory at `/`, or
+/// each at `/NAME` (its directory name) with a listing of them at `/`; the
+/// write directory, if any, behind every mount (or alone at `/`). Errors
+/// name the option and the value.
 pub fn mounts(opts: &Options) -> Result<Vec<Mount>, String> {
     let config = StaticConfig::from_options(opts)?;
+    let write = match &opts.wdir {
+        Some(dir) => Some(Arc::new(WriteSite {
+            root: WriteRoot::new(dir).map_err(|e| {
+                format!(
+                    "invalid value '{}' for --wdir: expected a directory that can be created ({e})",
+                    dir.display()
+                )
+            })?,
+            maxs: opts.maxs,
+            timeout: (opts.timeout > 0).then(|| std::time::Duration::from_secs(opts.timeout)),
+        })),
+        None => None,
+    };
     let open = |dir: &Path| -> Result<StaticHandler, String> {
         if dir.as_os_str() == "gmem" {
             return Err("invalid value 'gmem' for --rdirs: the memory store belongs to the file sink, which is not built yet in this version".into());
@@ -219,14 +289,27 @@ pub fn mounts(opts: &Options) -> Result<Vec<Mount>, String> {
                 dir.display()
             ));
         }
-        StaticHandler::new(dir, config.clone()).map_err(|e| {
+        let mut handler = StaticHandler::new(dir, config.clone()).map_err(|e| {
             format!(
                 "invalid value '{}' for --rdirs: expected a directory ({e})",
                 dir.display()
             )
-        })
+        })?;
+        if let Some(w) = &write {
+            handler.attach(Arc::clone(w));
+        }
+        Ok(handler)
+    };
+    let wrap = |reads: Reads| StaticHandler {
+        reads,
+        write: write.clone(),
+        config: Arc::new(config.clone()),
     };
     match opts.rdirs.as_slice() {
+        [] if write.is_some() => Ok(vec![(
+            "/".to_owned(),
+            Arc::new(wrap(Reads::Nothing)) as Arc<dyn Handler>,
+        )]),
         [] => Ok(Vec::new()),
         [one] => Ok(vec![(
             "/".to_owned(),
@@ -237,8 +320,10 @@ pub fn mounts(opts: &Options) -> Result<Vec<Mount>, String> {
             let mut names = Vec::new();
             for dir in many {
                 let handler = open(dir)?;
-                let name = handler
-                    .site
+                let Reads::Dir(site) = &handler.reads else {
+                    unreachable!("open gives a directory")
+                };
+                let name = site
                     .root
                     .path()
                     .file_name()
@@ -253,11 +338,10 @@ pub fn mounts(opts: &Options) -> Result<Vec<Mount>, String> {
                 out.push((format!("/{name}"), Arc::new(handler)));
                 names.push(name);
             }
-            let list = MountList {
-                names: Arc::new(names),
-                config: Arc::new(config),
-            };
-            out.push(("/".to_owned(), Arc::new(list)));
+            out.push((
+                "/".to_owned(),
+                Arc::new(wrap(Reads::Mounts(Arc::new(names)))),
+            ));
             Ok(out)
         }
     }

@@ -10,6 +10,8 @@ use httpout_store::DiskRoot;
 pub(crate) struct Site {
     pub(crate) root: DiskRoot,
     pub(crate) config: Arc<StaticConfig>,
+    /// Whether listings offer an upload form (a write directory is set).
+    pub(crate) upload_form: bool,
 }
 
 impl Site {

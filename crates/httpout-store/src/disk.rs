@@ -126,6 +126,13 @@ impl DiskRoot {
     }
 
     fn find_rel(&self, rel: PathBuf, small: u64) -> Result<Found, StoreError> {
+        if rel
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(crate::atomic::TEMP_PREFIX))
+        {
+            // Uploads in progress are not files yet.
+            return Err(StoreError::NotFound);
+        }
         let mut file = File::from(self.open_beneath(&rel)?);
         let meta = file.metadata()?;
         if meta.is_dir() {
@@ -190,6 +197,13 @@ impl DiskRoot {
             let mut out = Vec::new();
             for entry in fs::read_dir(&path)? {
                 let Ok(entry) = entry else { continue };
+                if entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(crate::atomic::TEMP_PREFIX)
+                {
+                    continue;
+                }
                 let Ok(real) = fs::canonicalize(entry.path()) else {
                     continue;
                 };

@@ -12,6 +12,10 @@ pub enum StoreError {
     /// The path resolves (through a symlink) outside the root.
     #[error("path leads outside its root")]
     Escape,
+    /// Something of the other kind is in the way: a file where a directory
+    /// is needed, or a directory where a file would go.
+    #[error("a file or directory is in the way")]
+    Conflict,
     /// The operating system refused access.
     #[error("permission denied")]
     PermissionDenied,

@@ -4,10 +4,14 @@
 //! - [`disk`][]: a directory root ([`DiskRoot`]); resolving request segments
 //!   to files and directories that are guaranteed to be inside it
 //!   (symlinks that lead outside are refused), opening them, listing them;
+//! - [`atomic`][]: the write directory ([`WriteRoot`]); uploads written to
+//!   a temporary file and renamed into place ([`AtomicFile`]);
 //! - [`error`][]: [`StoreError`].
 
+pub mod atomic;
 pub mod disk;
 pub mod error;
 
+pub use atomic::{AtomicFile, Kind, ParentDir, TEMP_PREFIX, WriteRoot};
 pub use disk::{DirEntryInfo, DiskRoot, Found, OpenFile};
 pub use error::StoreError;

@@ -1,6 +1,6 @@
 //! Options → mounted modes: the only place where modes are wired.
 //!
-//! Built: the engine and the static server's read side (`--rdirs`). Every
+//! Built: the engine and the static server (`--rdirs`, `--wdir`). Every
 //! option that belongs to a mode that is not built yet is refused here, by
 //! name, rather than ignored.
 
@@ -24,10 +24,7 @@ pub(crate) fn check(opts: &Options) -> Result<(), String> {
             .find(|a| a.get_id().as_str() == id)
             .map_or_else(|| id.clone(), display_flag);
         let why = match area(id) {
-            Area::Core | Area::Static => continue,
-            Area::StaticWrite => {
-                "belongs to the static server's write side, which is not built yet in this version"
-            }
+            Area::Core | Area::Static | Area::StaticWrite => continue,
             Area::Sink => "belongs to the live/file sink, which is not built yet in this version",
             Area::Push => "belongs to the push client, which is not built yet in this version",
             Area::Unsupported => {

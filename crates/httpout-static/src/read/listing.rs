@@ -48,8 +48,14 @@ pub(crate) fn sort(entries: &mut [DirEntryInfo]) {
     entries.sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name)));
 }
 
-/// The HTML page for the directory shown as `title` (decoded URL path).
-pub(crate) fn html(title: &str, entries: &[DirEntryInfo], parent: bool) -> String {
+/// The HTML page for the directory shown as `title` (decoded URL path),
+/// with an upload form when the directory is writable.
+pub(crate) fn html(
+    title: &str,
+    entries: &[DirEntryInfo],
+    parent: bool,
+    upload_form: bool,
+) -> String {
     let title = escape(title);
     let mut out = format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\
@@ -78,7 +84,14 @@ pub(crate) fn html(title: &str, entries: &[DirEntryInfo], parent: bool) -> Strin
             escape(&e.name)
         );
     }
-    out.push_str("</table>\n</body></html>\n");
+    out.push_str("</table>\n");
+    if upload_form {
+        out.push_str(
+            "<form method=\"post\" action=\"./\" enctype=\"multipart/form-data\">\
+             <p><input type=\"file\" name=\"file\" multiple> <button type=\"submit\">Upload</button></p></form>\n",
+        );
+    }
+    out.push_str("</body></html>\n");
     out
 }
 
@@ -100,7 +113,7 @@ pub(crate) fn json(path: &str, entries: &[DirEntryInfo]) -> String {
 }
 
 /// Escapes text for HTML content and attribute values.
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -143,7 +156,9 @@ mod tests {
         ];
         sort(&mut entries);
         assert_eq!(entries[0].name, "a dir");
-        let page = html("/x/<y>/", &entries, true);
+        let page = html("/x/<y>/", &entries, true, true);
+        assert!(page.contains("enctype=\"multipart/form-data\""));
+        assert!(!html("/", &entries, false, false).contains("<form"));
         assert!(page.contains("href=\"a%20dir/\""));
         assert!(page.contains("&lt;b&gt;&amp;&quot;x"));
         assert!(page.contains("href=\"%3Cb%3E%26%22x\""));

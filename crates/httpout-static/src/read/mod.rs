@@ -82,7 +82,13 @@ async fn directory(
     let mut entries = site.root.list(dir).await.map_err(store_error)?;
     listing::sort(&mut entries);
     let title = format!("{}/", url_path.trim_end_matches('/'));
-    Ok(listing_response(req, &title, &entries, title != "/"))
+    Ok(listing_response(
+        req,
+        &title,
+        &entries,
+        title != "/",
+        site.upload_form,
+    ))
 }
 
 /// A listing as HTML or JSON (by `Accept`), with `Vary: Accept`.
@@ -91,12 +97,13 @@ pub(crate) fn listing_response(
     title: &str,
     entries: &[httpout_store::DirEntryInfo],
     parent: bool,
+    upload_form: bool,
 ) -> Response<Body> {
     let (text, content_type) = if listing::wants_json(&req.headers) {
         (listing::json(title, entries), "application/json")
     } else {
         (
-            listing::html(title, entries, parent),
+            listing::html(title, entries, parent, upload_form),
             "text/html; charset=utf-8",
         )
     };

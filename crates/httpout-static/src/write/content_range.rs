@@ -1,0 +1,111 @@
+//! Where the bytes of a partial upload go.
+//!
+//! Two forms are accepted on PUT and POST:
+//! - `Content-Range: bytes START-END/TOTAL` (or `/*`): the body is bytes
+//!   START..=END of the resource. RFC 9110 §14.5 lets a server refuse a
+//!   partial PUT; httpout applies it (as GPAC does, and as resumable-upload
+//!   clients expect), atomically: the current file is copied, the range
+//!   written into the copy, and the copy renamed into place.
+//! - `Range: bytes=A-B,C-D` (GPAC's own push client): the body is those
+//!   ranges' bytes one after the other, each written at its offset.
+//!
+//! Malformed values are 400; END beyond TOTAL is 416.
+
+use http::HeaderMap;
+use http::header::{CONTENT_RANGE, RANGE};
+use http_range_header::SyntacticallyCorrectRange;
+use httpout_core::Error;
+
+/// A byte span of the resource: (offset, length).
+pub(crate) type Span = (u64, u64);
+
+/// Parses the partial-upload headers; `None` for a whole-resource upload.
+pub(crate) fn parse(headers: &HeaderMap) -> Result<Option<Vec<Span>>, Error> {
+    match (headers.get(CONTENT_RANGE), headers.get(RANGE)) {
+        (None, None) => Ok(None),
+        (Some(_), Some(_)) => Err(Error::bad_request("give Content-Range or Range, not both")),
+        (Some(v), None) => content_range(v.to_str().unwrap_or_default()).map(|s| Some(vec![s])),
+        (None, Some(v)) => gpac_range(v.to_str().unwrap_or_default()).map(Some),
+    }
+}
+
+/// `bytes START-END/TOTAL` or `bytes START-END/*`.
+fn content_range(text: &str) -> Result<Span, Error> {
+    let bad = || {
+        Error::bad_request("Content-Range must be `bytes START-END/TOTAL` or `bytes START-END/*`")
+    };
+    let rest = text.trim().strip_prefix("bytes ").ok_or_else(bad)?;
+    let (span, total) = rest.split_once('/').ok_or_else(bad)?;
+    let (start, end) = span.split_once('-').ok_or_else(bad)?;
+    let start: u64 = digits(start).ok_or_else(bad)?;
+    let end: u64 = digits(end).ok_or_else(bad)?;
+    if start > end {
+        return Err(bad());
+    }
+    if total.trim() != "*" {
+        let total: u64 = digits(total).ok_or_else(bad)?;
+        if end >= total {
+            return Err(Error::RangeNotSatisfiable { size: total });
+        }
+    }
+    Ok((start, end - start + 1))
+}
+
+/// GPAC's `Range: bytes=A-B[,C-D...]` on an upload: closed ranges only.
+fn gpac_range(text: &str) -> Result<Vec<Span>, Error> {
+    let bad = || Error::bad_request("Range on an upload must list closed ranges: bytes=A-B[,C-D]");
+    let parsed = http_range_header::parse_range_header(text).map_err(|_| bad())?;
+    parsed
+        .into_ranges()
+        .into_iter()
+        .map(|r| match r {
+            SyntacticallyCorrectRange::Indexed(start, end) if end < u64::MAX => {
+                Ok((start, end - start + 1))
+            }
+            _ => Err(bad()),
+        })
+        .collect()
+}
+
+fn digits(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(name: &'static str, value: &str) -> Result<Option<Vec<Span>>, u16> {
+        let mut h = HeaderMap::new();
+        h.insert(name, value.parse().unwrap());
+        parse(&h).map_err(|e| e.status().as_u16())
+    }
+
+    #[test]
+    fn forms() {
+        assert_eq!(
+            p("content-range", "bytes 0-99/1000"),
+            Ok(Some(vec![(0, 100)]))
+        );
+        assert_eq!(
+            p("content-range", "bytes 500-999/*"),
+            Ok(Some(vec![(500, 500)]))
+        );
+        assert_eq!(p("content-range", "bytes 900-1000/1000"), Err(416));
+        assert_eq!(p("content-range", "bytes 9-1/100"), Err(400));
+        assert_eq!(p("content-range", "bytes */100"), Err(400));
+        assert_eq!(p("content-range", "bytes -5-9/100"), Err(400));
+        assert_eq!(p("content-range", "items 0-1/2"), Err(400));
+        assert_eq!(
+            p("range", "bytes=0-9,100-109"),
+            Ok(Some(vec![(0, 10), (100, 10)]))
+        );
+        assert_eq!(p("range", "bytes=100-"), Err(400));
+        assert_eq!(p("range", "bytes=-5"), Err(400));
+        assert!(parse(&HeaderMap::new()).unwrap().is_none());
+    }
+}

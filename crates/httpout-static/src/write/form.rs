@@ -1,0 +1,177 @@
+//! `multipart/form-data` uploads: what a browser form sends. Each file part
+//! is streamed into the directory of the URL under its sanitised file name,
+//! each through its own temporary file (atomic, like any upload).
+//! Parsing is multer's.
+
+use http::header::{ACCEPT, CONTENT_TYPE, LOCATION};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http_body_util::BodyDataStream;
+use httpout_core::{Body, Error};
+use httpout_store::{Kind, TEMP_PREFIX};
+use multer::{Constraints, Multipart, SizeLimit};
+use percent_encoding::utf8_percent_encode;
+use tokio::io::AsyncWriteExt;
+
+use super::{WriteSite, write_error};
+use crate::read::listing::SEGMENT;
+
+/// Whether the request body is `multipart/form-data`.
+pub(crate) fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        })
+}
+
+/// Stores every file part of the form in the directory `dir`.
+pub(crate) async fn upload(
+    site: &WriteSite,
+    req: &Parts,
+    body: Body,
+    dir: &[String],
+) -> Result<Response<Body>, Error> {
+    let content_type = req
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let boundary = multer::parse_boundary(content_type)
+        .map_err(|_| Error::bad_request("multipart/form-data without a boundary"))?;
+    let constraints = Constraints::new().size_limit(SizeLimit::new().whole_stream(site.maxs));
+    let mut form = Multipart::with_constraints(BodyDataStream::new(body), boundary, constraints);
+    let parent = site.root.dir(dir, true).map_err(write_error)?;
+    let mut stored = Vec::new();
+    while let Some(mut field) = timed(site, form.next_field())
+        .await?
+        .map_err(|e| form_error(site, e))?
+    {
+        let Some(raw) = field.file_name() else {
+            continue;
+        };
+        let name = sanitize(raw)?;
+        if parent.kind(&name).map_err(write_error)? == Some(Kind::Dir) {
+            return Err(Error::conflict(format!("{name} is a directory")));
+        }
+        let mut temp = parent.create_temp(&name).map_err(write_error)?;
+        let mut file = tokio::fs::File::from_std(temp.take_file());
+        while let Some(chunk) = timed(site, field.chunk())
+            .await?
+            .map_err(|e| form_error(site, e))?
+        {
+            file.write_all(&chunk).await?;
+        }
+        file.flush().await?;
+        temp.put_back(file.into_std().await);
+        temp.commit().map_err(write_error)?;
+        stored.push(name);
+    }
+    if stored.is_empty() {
+        return Err(Error::bad_request("the form has no file"));
+    }
+    Ok(respond(req, dir, &stored))
+}
+
+async fn timed<T>(site: &WriteSite, fut: impl std::future::Future<Output = T>) -> Result<T, Error> {
+    match site.timeout {
+        Some(t) => tokio::time::timeout(t, fut)
+            .await
+            .map_err(|_| Error::RequestTimeout),
+        None => Ok(fut.await),
+    }
+}
+
+fn form_error(site: &WriteSite, e: multer::Error) -> Error {
+    match e {
+        multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
+            Error::PayloadTooLarge { limit: site.maxs }
+        }
+        other => Error::bad_request(format!("malformed form: {other}")),
+    }
+}
+
+/// A file name from a form, made safe: the last path component only, no
+/// control characters, not `.`/`..`, not a temporary upload name, at most
+/// 255 bytes.
+pub(crate) fn sanitize(raw: &str) -> Result<String, Error> {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or_default().trim();
+    let ok = !base.is_empty()
+        && base != "."
+        && base != ".."
+        && base.len() <= 255
+        && !base.chars().any(char::is_control)
+        && !base.starts_with(TEMP_PREFIX);
+    if ok {
+        Ok(base.to_owned())
+    } else {
+        Err(Error::bad_request(format!("unusable file name {raw:?}")))
+    }
+}
+
+/// 201 with the stored names; a small page with a link back for browsers.
+fn respond(req: &Parts, dir: &[String], stored: &[String]) -> Response<Body> {
+    let mut location: String = dir
+        .iter()
+        .map(|s| format!("/{}", utf8_percent_encode(s, SEGMENT)))
+        .collect();
+    location.push('/');
+    let html = req
+        .headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    let (text, ct) = if html {
+        let items: String = stored
+            .iter()
+            .map(|n| format!("<li>{}</li>", crate::read::listing::escape(n)))
+            .collect();
+        (
+            format!(
+                "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Uploaded</title></head>\
+                 <body><p>Stored:</p><ul>{items}</ul><p><a href=\"{location}\">Back to the folder</a></p></body></html>\n"
+            ),
+            "text/html; charset=utf-8",
+        )
+    } else {
+        (
+            stored.iter().map(|n| format!("stored {n}\n")).collect(),
+            "text/plain; charset=utf-8",
+        )
+    };
+    let mut res = Response::new(Body::full(text));
+    *res.status_mut() = StatusCode::CREATED;
+    res.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(ct));
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(LOCATION, v);
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_sanitised() {
+        assert_eq!(sanitize("a.txt").unwrap(), "a.txt");
+        assert_eq!(sanitize("C:\\Users\\me\\photo.jpg").unwrap(), "photo.jpg");
+        assert_eq!(sanitize("../../etc/passwd").unwrap(), "passwd");
+        for bad in [
+            "",
+            "..",
+            ".",
+            "dir/",
+            "a\u{0}b",
+            "x\ny",
+            ".httpout-upload-1-1.tmp",
+        ] {
+            assert!(sanitize(bad).is_err(), "{bad:?}");
+        }
+        assert!(sanitize(&"x".repeat(256)).is_err());
+    }
+}

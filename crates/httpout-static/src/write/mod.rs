@@ -1,0 +1,229 @@
+//! PUT, POST and DELETE into the write directory (`wdir`).
+//!
+//! The URL path names the file inside the write directory (the directory's
+//! own name is not in the URL, as in the reference). In order:
+//! 1. a directory URL: a `multipart/form-data` POST stores each file part
+//!    there ([`form`]); anything else is 409;
+//! 2. a declared `Content-Length` over `maxs` is 413 before any byte is read
+//!    (so no `100 Continue` is sent);
+//! 3. partial uploads are parsed ([`content_range`]);
+//! 4. the parent directories are opened (created when missing) below the
+//!    write root, never through a symlink;
+//! 5. the body streams into a temporary file beside the target — a copy of
+//!    the current file for a partial upload — and is renamed over the target
+//!    only when complete. Abort, timeout or size limit: the temporary file is
+//!    removed and the previous version stays;
+//! 6. 201 Created with `Location` for a new file, 204 for a replaced one.
+
+pub(crate) mod content_range;
+pub(crate) mod form;
+
+use std::io::SeekFrom;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use http::request::Parts;
+use http::{HeaderValue, Response, StatusCode};
+use http_body_util::BodyExt;
+use httpout_core::{Body, Error};
+use httpout_store::{AtomicFile, Kind, StoreError, WriteRoot};
+use percent_encoding::utf8_percent_encode;
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+
+use crate::read::listing::SEGMENT;
+use content_range::Span;
+
+/// The write directory and its limits.
+#[derive(Debug)]
+pub(crate) struct WriteSite {
+    pub(crate) root: WriteRoot,
+    /// `maxs`: largest upload body in bytes.
+    pub(crate) maxs: u64,
+    /// Longest pause allowed between two pieces of an upload body.
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// Store failures on the write path: a symlink in the way is 403 (the
+/// client named it; it may know it is there), a file in the way 409.
+pub(crate) fn write_error(e: StoreError) -> Error {
+    match e {
+        StoreError::Conflict => Error::conflict("a file or directory is in the way"),
+        StoreError::Escape => Error::Forbidden("the path leads through a symbolic link".into()),
+        StoreError::NotFound => Error::NotFound,
+        StoreError::PermissionDenied => Error::Forbidden("permission denied".into()),
+        StoreError::Io(io) => Error::Io(io),
+        other => Error::Internal(Box::new(other)),
+    }
+}
+
+/// PUT or POST of `segments` (the full URL path); `dir_url` when the URL
+/// ends with `/`.
+pub(crate) async fn upload(
+    site: &WriteSite,
+    req: &Parts,
+    body: Body,
+    segments: &[String],
+    dir_url: bool,
+) -> Result<Response<Body>, Error> {
+    if dir_url || segments.is_empty() {
+        if form::is_form(&req.headers) && req.method == http::Method::POST {
+            return form::upload(site, req, body, segments).await;
+        }
+        return Err(Error::conflict(
+            "cannot write over a directory; name a file",
+        ));
+    }
+    if let Some(declared) = declared_length(req)? {
+        if declared > site.maxs {
+            return Err(Error::PayloadTooLarge { limit: site.maxs });
+        }
+    }
+    let spans = content_range::parse(&req.headers)?;
+    if let (Some(spans), Some(declared)) = (&spans, declared_length(req)?) {
+        let total: u64 = spans.iter().map(|(_, len)| len).sum();
+        if total != declared {
+            return Err(Error::bad_request(format!(
+                "the ranges add up to {total} bytes but the body has {declared}"
+            )));
+        }
+    }
+    let (dirs, name) = segments.split_at(segments.len() - 1);
+    let name = name[0].clone();
+    let parent = site.root.dir(dirs, true).map_err(write_error)?;
+    if parent.kind(&name).map_err(write_error)? == Some(Kind::Dir) {
+        return Err(Error::conflict("cannot write over a directory"));
+    }
+    let mut temp = match &spans {
+        None => parent.create_temp(&name).map_err(write_error)?,
+        // Copying the current file may take a while: not on the worker.
+        Some(_) => tokio::task::spawn_blocking(move || parent.copy_to_temp(&name))
+            .await
+            .map_err(|e| Error::Internal(Box::new(e)))?
+            .map_err(write_error)?,
+    };
+    receive_into(site, body, &mut temp, spans.as_deref()).await?;
+    let replaced = temp.commit().map_err(write_error)?;
+    Ok(written(segments, replaced))
+}
+
+/// The declared body length, if any.
+fn declared_length(req: &Parts) -> Result<Option<u64>, Error> {
+    req.headers
+        .get(CONTENT_LENGTH)
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .ok_or_else(|| Error::bad_request("malformed Content-Length"))
+        })
+        .transpose()
+}
+
+/// Streams `body` into `temp`: appended, or at each span's offset.
+pub(crate) async fn receive_into(
+    site: &WriteSite,
+    mut body: Body,
+    temp: &mut AtomicFile,
+    spans: Option<&[Span]>,
+) -> Result<(), Error> {
+    let mut file = tokio::fs::File::from_std(temp.take_file());
+    let mut received: u64 = 0;
+    let mut spans = spans.map(|s| {
+        s.iter()
+            .copied()
+            .collect::<std::collections::VecDeque<Span>>()
+    });
+    let mut left_in_span = 0u64;
+    while let Some(mut data) = next_data(&mut body, site.timeout).await? {
+        received += data.len() as u64;
+        if received > site.maxs {
+            return Err(Error::PayloadTooLarge { limit: site.maxs });
+        }
+        let Some(spans) = spans.as_mut() else {
+            file.write_all(&data).await?;
+            continue;
+        };
+        while !data.is_empty() {
+            if left_in_span == 0 {
+                let (offset, len) = spans
+                    .pop_front()
+                    .ok_or_else(|| Error::bad_request("the body is longer than its ranges"))?;
+                file.seek(SeekFrom::Start(offset)).await?;
+                left_in_span = len;
+            }
+            let n = (data.len() as u64).min(left_in_span) as usize;
+            file.write_all(&data.split_to(n)).await?;
+            left_in_span -= n as u64;
+        }
+    }
+    if left_in_span > 0 || spans.is_some_and(|s| !s.is_empty()) {
+        return Err(Error::bad_request("the body is shorter than its ranges"));
+    }
+    file.flush().await?;
+    temp.put_back(file.into_std().await);
+    Ok(())
+}
+
+/// The next piece of data of an upload body, within the timeout.
+pub(crate) async fn next_data(
+    body: &mut Body,
+    timeout: Option<Duration>,
+) -> Result<Option<Bytes>, Error> {
+    loop {
+        let frame = match timeout {
+            Some(t) => tokio::time::timeout(t, body.frame())
+                .await
+                .map_err(|_| Error::RequestTimeout)?,
+            None => body.frame().await,
+        };
+        match frame {
+            None => return Ok(None),
+            Some(Err(_)) => return Err(Error::bad_request("the upload was interrupted")),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    if !data.is_empty() {
+                        return Ok(Some(data));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// 201 with `Location` for a new file, 204 for a replaced one.
+fn written(segments: &[String], replaced: bool) -> Response<Body> {
+    if replaced {
+        let mut res = Response::new(Body::empty());
+        *res.status_mut() = StatusCode::NO_CONTENT;
+        return res;
+    }
+    let location: String = segments
+        .iter()
+        .map(|s| format!("/{}", utf8_percent_encode(s, SEGMENT)))
+        .collect();
+    let mut res = Response::new(Body::full(format!("created {location}\n")));
+    *res.status_mut() = StatusCode::CREATED;
+    let h = res.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        h.insert(LOCATION, v);
+    }
+    res
+}
+
+/// DELETE of `segments`: 204, 404 when missing (GPAC says 204; clients need
+/// the truth), 409 for a directory.
+pub(crate) fn delete(site: &WriteSite, segments: &[String]) -> Result<Response<Body>, Error> {
+    let Some((name, dirs)) = segments.split_last() else {
+        return Err(Error::conflict("cannot delete the root directory"));
+    };
+    let parent = site.root.dir(dirs, false).map_err(write_error)?;
+    parent.remove(name).map_err(write_error)?;
+    let mut res = Response::new(Body::empty());
+    *res.status_mut() = StatusCode::NO_CONTENT;
+    Ok(res)
+}

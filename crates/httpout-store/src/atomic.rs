@@ -1,0 +1,359 @@
+//! The write directory: uploads that never replace a good file with a bad one.
+//!
+//! An upload is written to a temporary file in the target's own directory
+//! (`.httpout-upload-PID-N.tmp`) and renamed over the target only when it is
+//! complete ([`AtomicFile::commit`]). Dropping an uncommitted [`AtomicFile`]
+//! (client abort, timeout, size limit, error) removes the temporary file, so
+//! the previous version stays intact. A crash leaves at most a temporary
+//! file, never a truncated file under the final name; [`WriteRoot::new`]
+//! removes such leftovers, and reads never show them.
+//!
+//! Directories are opened one level at a time below the root with
+//! `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`: a symlinked directory,
+//! wherever it points, is never written through. Missing parents are created.
+//!
+//! GPAC differs: its uploads write the target in place, non-atomically.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
+
+use crate::error::StoreError;
+
+/// File names that mark temporary upload files; hidden from reads.
+pub const TEMP_PREFIX: &str = ".httpout-upload-";
+
+/// The write directory (`wdir`).
+#[derive(Debug, Clone)]
+pub struct WriteRoot {
+    root: PathBuf,
+    dir: Arc<OwnedFd>,
+}
+
+/// An open directory below the write root, where a target lives.
+#[derive(Debug)]
+pub struct ParentDir {
+    fd: Arc<OwnedFd>,
+}
+
+/// What a name in a directory is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// Anything else (symlink, FIFO...).
+    Other,
+}
+
+/// A temporary file that becomes the target on [`AtomicFile::commit`] and
+/// disappears if dropped before.
+#[derive(Debug)]
+pub struct AtomicFile {
+    dir: Arc<OwnedFd>,
+    temp: String,
+    target: String,
+    file: Option<File>,
+}
+
+impl WriteRoot {
+    /// Opens (creating it if needed) the write directory, and removes
+    /// temporary files an earlier run left behind.
+    pub fn new(dir: impl AsRef<Path>) -> io::Result<Self> {
+        std::fs::create_dir_all(dir.as_ref())?;
+        let root = std::fs::canonicalize(dir.as_ref())?;
+        let handle = File::open(&root)?;
+        if !handle.metadata()?.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                "not a directory",
+            ));
+        }
+        remove_leftovers(&root, 0);
+        Ok(Self {
+            root,
+            dir: Arc::new(handle.into()),
+        })
+    }
+
+    /// The write directory's real path.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// Opens the directory made of `segments` below the root, creating the
+    /// missing ones when `create` is set. A file in the way is
+    /// [`StoreError::Conflict`]; a symlink in the way is [`StoreError::Escape`].
+    pub fn dir(&self, segments: &[String], create: bool) -> Result<ParentDir, StoreError> {
+        let mut fd: Arc<OwnedFd> = Arc::clone(&self.dir);
+        for seg in segments {
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS;
+            let next = match rustix::fs::openat2(&*fd, seg.as_str(), flags, Mode::empty(), resolve)
+            {
+                Err(Errno::NOENT) if create => {
+                    match rustix::fs::mkdirat(&*fd, seg.as_str(), Mode::from_raw_mode(0o755)) {
+                        Ok(()) | Err(Errno::EXIST) => {}
+                        Err(e) => return Err(map_errno(e)),
+                    }
+                    rustix::fs::openat2(&*fd, seg.as_str(), flags, Mode::empty(), resolve)
+                }
+                other => other,
+            };
+            fd = Arc::new(next.map_err(map_errno)?);
+        }
+        Ok(ParentDir { fd })
+    }
+}
+
+impl ParentDir {
+    /// What `name` is in this directory, if anything (symlinks not followed).
+    pub fn kind(&self, name: &str) -> Result<Option<Kind>, StoreError> {
+        match rustix::fs::statat(&*self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(match FileType::from_raw_mode(st.st_mode) {
+                FileType::RegularFile => Kind::File,
+                FileType::Directory => Kind::Dir,
+                _ => Kind::Other,
+            })),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(map_errno(e)),
+        }
+    }
+
+    /// A new, empty temporary file that will become `name`.
+    pub fn create_temp(&self, name: &str) -> Result<AtomicFile, StoreError> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let temp = format!(
+            "{TEMP_PREFIX}{}-{}.tmp",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let fd = rustix::fs::openat(
+            &*self.fd,
+            temp.as_str(),
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o644),
+        )
+        .map_err(map_errno)?;
+        Ok(AtomicFile {
+            dir: Arc::clone(&self.fd),
+            temp,
+            target: name.to_owned(),
+            file: Some(File::from(fd)),
+        })
+    }
+
+    /// A temporary file that starts as a copy of the current `name` (for a
+    /// partial upload), or empty when there is none.
+    pub fn copy_to_temp(&self, name: &str) -> Result<AtomicFile, StoreError> {
+        let mut temp = self.create_temp(name)?;
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        match rustix::fs::openat(&*self.fd, name, flags, Mode::empty()) {
+            Ok(fd) => {
+                let mut current = File::from(fd);
+                if !current.metadata()?.is_file() {
+                    return Err(StoreError::Conflict);
+                }
+                io::copy(&mut current, temp.file())?;
+            }
+            Err(Errno::NOENT) => {}
+            Err(e) => return Err(map_errno(e)),
+        }
+        Ok(temp)
+    }
+
+    /// Removes the file `name`: [`StoreError::NotFound`] when absent,
+    /// [`StoreError::Conflict`] for a directory.
+    pub fn remove(&self, name: &str) -> Result<(), StoreError> {
+        match self.kind(name)? {
+            None => Err(StoreError::NotFound),
+            Some(Kind::Dir) => Err(StoreError::Conflict),
+            Some(_) => rustix::fs::unlinkat(&*self.fd, name, AtFlags::empty()).map_err(map_errno),
+        }
+    }
+}
+
+impl AtomicFile {
+    /// The temporary file, to write the upload into.
+    pub fn file(&mut self) -> &mut File {
+        self.file.as_mut().expect("present until commit")
+    }
+
+    /// Takes the file out (to hand it to an async writer); give it back
+    /// with [`AtomicFile::put_back`] before committing.
+    pub fn take_file(&mut self) -> File {
+        self.file.take().expect("present until commit")
+    }
+
+    /// Gives back a file taken with [`AtomicFile::take_file`].
+    pub fn put_back(&mut self, file: File) {
+        self.file = Some(file);
+    }
+
+    /// Renames the temporary file over the target. Returns whether a file
+    /// was replaced. A directory in the way is [`StoreError::Conflict`] (and
+    /// the temporary file is removed).
+    pub fn commit(mut self) -> Result<bool, StoreError> {
+        drop(self.file.take());
+        let replaced =
+            match rustix::fs::statat(&*self.dir, self.target.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
+                    return Err(StoreError::Conflict);
+                }
+                Ok(_) => true,
+                Err(_) => false,
+            };
+        rustix::fs::renameat(
+            &*self.dir,
+            self.temp.as_str(),
+            &*self.dir,
+            self.target.as_str(),
+        )
+        .map_err(map_errno)?;
+        self.temp.clear();
+        Ok(replaced)
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if !self.temp.is_empty() {
+            let _ = rustix::fs::unlinkat(&*self.dir, self.temp.as_str(), AtFlags::empty());
+        }
+    }
+}
+
+fn map_errno(e: Errno) -> StoreError {
+    match e {
+        Errno::NOENT => StoreError::NotFound,
+        Errno::NOTDIR | Errno::ISDIR | Errno::EXIST | Errno::NOTEMPTY => StoreError::Conflict,
+        Errno::XDEV | Errno::LOOP => StoreError::Escape,
+        Errno::ACCESS | Errno::PERM | Errno::ROFS => StoreError::PermissionDenied,
+        e => StoreError::Io(io::Error::from(e)),
+    }
+}
+
+/// Removes `TEMP_PREFIX` files left by a crash, a few levels deep.
+fn remove_leftovers(dir: &Path, depth: usize) {
+    const MAX_DEPTH: usize = 8;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_file() && name.to_string_lossy().starts_with(TEMP_PREFIX) {
+            let _ = std::fs::remove_file(entry.path());
+        } else if kind.is_dir() && depth < MAX_DEPTH {
+            remove_leftovers(&entry.path(), depth + 1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Seek, SeekFrom, Write};
+
+    use super::*;
+
+    fn segs(p: &str) -> Vec<String> {
+        p.split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn commit_replaces_and_drop_aborts() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = WriteRoot::new(dir.path().join("w")).unwrap();
+        let parent = root.dir(&segs("/a/b"), true).unwrap();
+        let mut f = parent.create_temp("x.txt").unwrap();
+        f.file().write_all(b"one").unwrap();
+        assert!(!f.commit().unwrap(), "new file");
+        assert_eq!(
+            std::fs::read(root.path().join("a/b/x.txt")).unwrap(),
+            b"one"
+        );
+
+        let mut f = parent.create_temp("x.txt").unwrap();
+        f.file().write_all(b"two, aborted").unwrap();
+        drop(f);
+        assert_eq!(
+            std::fs::read(root.path().join("a/b/x.txt")).unwrap(),
+            b"one"
+        );
+        let names: Vec<_> = std::fs::read_dir(root.path().join("a/b"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "temporary removed: {names:?}");
+
+        let mut f = parent.copy_to_temp("x.txt").unwrap();
+        f.file().seek(SeekFrom::Start(1)).unwrap();
+        f.file().write_all(b"NE+").unwrap();
+        assert!(f.commit().unwrap(), "replaced");
+        assert_eq!(
+            std::fs::read(root.path().join("a/b/x.txt")).unwrap(),
+            b"oNE+"
+        );
+
+        assert!(matches!(parent.remove("nope"), Err(StoreError::NotFound)));
+        parent.remove("x.txt").unwrap();
+        let top = root.dir(&[], false).unwrap();
+        assert!(matches!(top.remove("a"), Err(StoreError::Conflict)));
+        let f = top.create_temp("a").unwrap();
+        assert!(
+            matches!(f.commit(), Err(StoreError::Conflict)),
+            "over a directory"
+        );
+    }
+
+    #[test]
+    fn symlinks_and_files_in_the_way() {
+        let outside = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("out")).unwrap();
+        std::fs::write(dir.path().join("file"), "f").unwrap();
+        std::fs::write(
+            dir.path().join(format!("{TEMP_PREFIX}1-1.tmp")),
+            "left over",
+        )
+        .unwrap();
+        let root = WriteRoot::new(dir.path()).unwrap();
+        assert!(
+            !dir.path().join(format!("{TEMP_PREFIX}1-1.tmp")).exists(),
+            "leftovers removed"
+        );
+        assert!(matches!(
+            root.dir(&segs("/out"), true),
+            Err(StoreError::Escape)
+        ));
+        assert!(matches!(
+            root.dir(&segs("/out/deeper"), true),
+            Err(StoreError::Escape)
+        ));
+        assert!(matches!(
+            root.dir(&segs("/file/x"), true),
+            Err(StoreError::Conflict)
+        ));
+        assert!(matches!(
+            root.dir(&segs("/missing"), false),
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(
+            std::fs::read_dir(outside.path()).unwrap().count(),
+            0,
+            "nothing written outside"
+        );
+    }
+}
