@@ -127,6 +127,12 @@ impl Httpout {
         assert!(status.is_ok_and(|s| s.success()), "kill -{name} failed");
     }
 
+    /// Kills the process at once (SIGKILL), as a crash would, and waits.
+    pub fn crash(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Sends SIGTERM and waits (bounded) for the exit status.
     pub fn terminate(mut self) -> (Option<i32>, String) {
         self.signal("TERM");
