@@ -5,6 +5,11 @@ use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
 
+use std::sync::Arc;
+
+use crate::auth::Access;
+use crate::auth::rules::Rules;
+use crate::auth::users::Users;
 use crate::options::Options;
 use crate::options::value::{Cors, ListenSpec, ReqLog};
 
@@ -47,6 +52,9 @@ pub struct ServerConfig {
     pub cors: Cors,
     /// Request log on stderr. Default none.
     pub reqlog: Option<ReqLog>,
+    /// Access rules, users and credentials checks. Default none: everything
+    /// is open.
+    pub access: Option<Arc<Access>>,
 }
 
 impl Default for ServerConfig {
@@ -63,6 +71,7 @@ impl Default for ServerConfig {
             sutc: false,
             cors: Cors::Auto,
             reqlog: None,
+            access: None,
         }
     }
 }
@@ -88,6 +97,42 @@ impl ServerConfig {
             sutc: opts.sutc,
             cors: opts.cors,
             reqlog: opts.reqlog.clone(),
+            access: access_from_options(opts)?,
         })
     }
+}
+
+/// The access policy of the options: rules files among `rdirs`, `--users`,
+/// `--auth_file`; `None` when there is nothing to check.
+fn access_from_options(opts: &Options) -> Result<Option<Arc<Access>>, String> {
+    let mut rules = Rules::default();
+    for entry in opts.rdirs.iter().filter(|p| p.is_file()) {
+        rules
+            .load(entry)
+            .map_err(|e| format!("invalid value '{}' for --rdirs: {e}", entry.display()))?;
+    }
+    let users = match &opts.users {
+        Some(path) => Users::load(path)
+            .map_err(|e| format!("invalid value '{}' for --users: {e}", path.display()))?,
+        None if rules.restricts() => {
+            return Err(
+                "--rdirs has a rules file that restricts access, but no --users file was given"
+                    .into(),
+            );
+        }
+        None => Users::default(),
+    };
+    let auth_lines = match &opts.auth_file {
+        Some(path) => Some(
+            Access::load_auth_file(path)
+                .map_err(|e| format!("invalid value '{}' for --auth_file: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    if rules.sections().is_empty() && auth_lines.is_none() {
+        return Ok(None);
+    }
+    Access::new(rules, users, auth_lines)
+        .map(|a| Some(Arc::new(a)))
+        .map_err(|e| format!("invalid value for --users: {e}"))
 }

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::io;
 use std::path::PathBuf;
 
-use http::header::{ALLOW, CONTENT_RANGE, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{ALLOW, CONTENT_RANGE, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, Response, StatusCode};
 
 use crate::body::{Body, BoxError};
@@ -56,6 +56,16 @@ pub enum Error {
     /// The client stopped sending its body for longer than the timeout: 408.
     #[error("request body timed out")]
     RequestTimeout,
+    /// Credentials are missing or wrong: 401 with one `WWW-Authenticate`
+    /// header per challenge.
+    #[error("authentication required")]
+    Unauthorized {
+        /// The challenges (`Digest ...`, `Basic ...`).
+        challenges: Vec<HeaderValue>,
+    },
+    /// Too many failed sign-ins from this peer: 429 with `Retry-After`.
+    #[error("too many failed attempts, retry later")]
+    TooManyRequests,
     /// The method is not known to the server: 501.
     #[error("method not implemented")]
     NotImplemented,
@@ -94,6 +104,8 @@ impl Error {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Io(e) => match e.kind() {
@@ -140,6 +152,14 @@ impl Error {
             }
             Self::Busy => {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::Unauthorized { challenges } => {
+                for c in challenges {
+                    headers.append(WWW_AUTHENTICATE, c);
+                }
+            }
+            Self::TooManyRequests => {
+                headers.insert(RETRY_AFTER, HeaderValue::from_static("60"));
             }
             Self::RangeNotSatisfiable { size } => {
                 let value = HeaderValue::from_str(&format!("bytes */{size}"))

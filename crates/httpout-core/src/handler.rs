@@ -26,6 +26,8 @@ pub struct Ctx {
     pub path: SafePath,
     /// The mount the router matched (`/` when there is no router).
     pub mount: SafePath,
+    /// The signed-in user, when the access rules asked for one.
+    pub user: Option<String>,
 }
 
 /// Answers requests. Handlers see neither TLS nor the HTTP version nor the

@@ -45,6 +45,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod auth;
 pub mod options;
 
 mod body;

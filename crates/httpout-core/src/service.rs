@@ -100,20 +100,11 @@ impl hyper::service::Service<Request<Incoming>> for Service {
         Box::pin(async move {
             let version = req.version();
             let has_origin = req.headers().contains_key(http::header::ORIGIN);
-            let mut res = match SafePath::parse(req.uri().path()) {
-                Ok(path) => {
-                    let ctx = Ctx {
-                        peer: conn.peer,
-                        tls: conn.tls,
-                        path,
-                        mount: SafePath::root(),
-                    };
-                    let req = req.map(Body::from);
-                    match shared.handler.handle(req, ctx).await {
-                        Ok(res) => res,
-                        Err(e) => e.into_response(),
-                    }
-                }
+            let mut res = match admit(&shared, &conn, req).await {
+                Ok((req, ctx)) => match shared.handler.handle(req, ctx).await {
+                    Ok(res) => res,
+                    Err(e) => e.into_response(),
+                },
                 Err(e) => e.into_response(),
             };
             let config = &shared.config;
@@ -132,6 +123,33 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             }))
         })
     }
+}
+
+/// Decodes the path once and checks access: the request and its context,
+/// or the error that answers it.
+async fn admit(
+    shared: &Shared,
+    conn: &ConnState,
+    req: Request<Incoming>,
+) -> Result<(Request<Body>, Ctx), Error> {
+    let path = SafePath::parse(req.uri().path())?;
+    let (parts, body) = req.into_parts();
+    let user = match &shared.config.access {
+        Some(access) => {
+            access
+                .check(&parts, &path, conn.peer.map(|p| p.ip()))
+                .await?
+        }
+        None => None,
+    };
+    let ctx = Ctx {
+        peer: conn.peer,
+        tls: conn.tls,
+        path,
+        mount: SafePath::root(),
+        user,
+    };
+    Ok((Request::from_parts(parts, Body::from(body)), ctx))
 }
 
 /// Marks a request in flight on its connection from arrival until its

@@ -43,6 +43,7 @@ use std::sync::Arc;
 
 use http::header::CACHE_CONTROL;
 use http::{HeaderValue, Method, Request};
+use httpout_core::auth::rules::Rules;
 use httpout_core::{Body, Cors, Ctx, Error, Handler, HandlerFuture, Options};
 use httpout_store::{DirEntryInfo, DiskRoot, WriteRoot};
 
@@ -169,6 +170,7 @@ impl StaticHandler {
             root: WriteRoot::new(dir)?,
             maxs,
             timeout,
+            under_mount: false,
         }));
         Ok(self)
     }
@@ -214,24 +216,14 @@ impl Handler for StaticHandler {
                     }
                 }
                 (&Method::PUT | &Method::POST, _, Some(w)) => {
-                    let full = full_segments(&ctx);
-                    write::upload(w, &req, body, &full, req.uri.path().ends_with('/')).await
+                    let target = w.target(&ctx);
+                    write::upload(w, &req, body, &target, req.uri.path().ends_with('/')).await
                 }
-                (&Method::DELETE, _, Some(w)) => write::delete(w, &full_segments(&ctx)),
+                (&Method::DELETE, _, Some(w)) => write::delete(w, &w.target(&ctx)),
                 _ => Err(handler::not_allowed(&req.method, allow)),
             }
         })
     }
-}
-
-/// The mount plus the path below it: what names a file in the write directory.
-fn full_segments(ctx: &Ctx) -> Vec<String> {
-    ctx.mount
-        .segments()
-        .iter()
-        .chain(ctx.path.segments())
-        .cloned()
-        .collect()
 }
 
 /// The listing of the mount points, at `/` of a server with several read
@@ -261,11 +253,14 @@ fn mount_list(
 pub type Mount = (String, Arc<dyn Handler>);
 
 /// The mounts for `--rdirs` and `--wdir`: one read directory at `/`, or
-/// each at `/NAME` (its directory name) with a listing of them at `/`; the
-/// write directory, if any, behind every mount (or alone at `/`). Errors
+/// each at `/NAME` (its directory name); the sections of rules files at
+/// their URL names (a section with write rights is writable in place); a
+/// listing of the mounts at `/` when nothing else is there; the write
+/// directory, if any, behind every other mount (or alone at `/`). Errors
 /// name the option and the value.
 pub fn mounts(opts: &Options) -> Result<Vec<Mount>, String> {
     let config = StaticConfig::from_options(opts)?;
+    let timeout = (opts.timeout > 0).then(|| std::time::Duration::from_secs(opts.timeout));
     let write = match &opts.wdir {
         Some(dir) => Some(Arc::new(WriteSite {
             root: WriteRoot::new(dir).map_err(|e| {
@@ -275,74 +270,102 @@ pub fn mounts(opts: &Options) -> Result<Vec<Mount>, String> {
                 )
             })?,
             maxs: opts.maxs,
-            timeout: (opts.timeout > 0).then(|| std::time::Duration::from_secs(opts.timeout)),
+            timeout,
+            under_mount: false,
         })),
         None => None,
     };
-    let open = |dir: &Path| -> Result<StaticHandler, String> {
+    let bad =
+        |dir: &Path, why: String| format!("invalid value '{}' for --rdirs: {why}", dir.display());
+    // (URL prefix, directory, its own write root when a rules section grants writes)
+    let mut dirs: Vec<(String, std::path::PathBuf, Option<Arc<WriteSite>>)> = Vec::new();
+    let plain: Vec<&std::path::PathBuf> = opts.rdirs.iter().filter(|p| !p.is_file()).collect();
+    let has_rules = opts.rdirs.iter().any(|p| p.is_file());
+    for dir in &plain {
         if dir.as_os_str() == "gmem" {
-            return Err("invalid value 'gmem' for --rdirs: the memory store belongs to the file sink, which is not built yet in this version".into());
-        }
-        if dir.is_file() {
-            return Err(format!(
-                "invalid value '{}' for --rdirs: rules files are not supported yet in this version",
-                dir.display()
+            return Err(bad(
+                dir,
+                "the memory store belongs to the file sink, which is not built yet in this version"
+                    .into(),
             ));
         }
-        let mut handler = StaticHandler::new(dir, config.clone()).map_err(|e| {
+        let real = std::fs::canonicalize(dir)
+            .map_err(|e| bad(dir, format!("expected a directory ({e})")))?;
+        let prefix = if plain.len() == 1 && !has_rules {
+            "/".to_owned()
+        } else {
+            let name = real.file_name().map(|n| n.to_string_lossy().into_owned());
             format!(
-                "invalid value '{}' for --rdirs: expected a directory ({e})",
-                dir.display()
+                "/{}",
+                name.ok_or_else(|| bad(
+                    dir,
+                    "a directory with a name is needed to mount it".into()
+                ))?
             )
-        })?;
-        if let Some(w) = &write {
-            handler.attach(Arc::clone(w));
+        };
+        dirs.push((prefix, real, None));
+    }
+    for file in opts.rdirs.iter().filter(|p| p.is_file()) {
+        let mut rules = Rules::default();
+        rules.load(file).map_err(|e| bad(file, e))?;
+        for section in rules
+            .sections()
+            .iter()
+            .filter(|s| !s.refines && s.dir.is_dir())
+        {
+            let own_write = if section.write.is_open() {
+                None
+            } else {
+                Some(Arc::new(WriteSite {
+                    root: WriteRoot::new(&section.dir).map_err(|e| bad(file, e.to_string()))?,
+                    maxs: opts.maxs,
+                    timeout,
+                    under_mount: true,
+                }))
+            };
+            dirs.push((section.prefix_path(), section.dir.clone(), own_write));
         }
-        Ok(handler)
-    };
+    }
+    let mut out: Vec<Mount> = Vec::new();
+    let mut names = Vec::new();
+    for (prefix, dir, own_write) in dirs {
+        if out.iter().any(|(p, _)| *p == prefix) {
+            return Err(bad(
+                &dir,
+                format!("two read directories are served at {prefix}"),
+            ));
+        }
+        let mut handler = StaticHandler::new(&dir, config.clone())
+            .map_err(|e| bad(&dir, format!("expected a directory ({e})")))?;
+        if let Some(w) = own_write.or_else(|| write.clone()) {
+            handler.attach(w);
+        }
+        if let Some(first) = prefix
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .filter(|f| !f.is_empty())
+        {
+            if !names.iter().any(|n| n == first) {
+                names.push(first.to_owned());
+            }
+        }
+        out.push((prefix, Arc::new(handler) as Arc<dyn Handler>));
+    }
     let wrap = |reads: Reads| StaticHandler {
         reads,
         write: write.clone(),
         config: Arc::new(config.clone()),
     };
-    match opts.rdirs.as_slice() {
-        [] if write.is_some() => Ok(vec![(
-            "/".to_owned(),
-            Arc::new(wrap(Reads::Nothing)) as Arc<dyn Handler>,
-        )]),
-        [] => Ok(Vec::new()),
-        [one] => Ok(vec![(
-            "/".to_owned(),
-            Arc::new(open(one)?) as Arc<dyn Handler>,
-        )]),
-        many => {
-            let mut out: Vec<Mount> = Vec::new();
-            let mut names = Vec::new();
-            for dir in many {
-                let handler = open(dir)?;
-                let Reads::Dir(site) = &handler.reads else {
-                    unreachable!("open gives a directory")
-                };
-                let name = site
-                    .root
-                    .path()
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .ok_or_else(|| format!("invalid value '{}' for --rdirs: a directory with a name is needed to mount it", dir.display()))?;
-                if names.contains(&name) {
-                    return Err(format!(
-                        "invalid value '{}' for --rdirs: two read directories are named '{name}'",
-                        dir.display()
-                    ));
-                }
-                out.push((format!("/{name}"), Arc::new(handler)));
-                names.push(name);
-            }
+    if !out.iter().any(|(p, _)| p == "/") {
+        if !names.is_empty() {
             out.push((
                 "/".to_owned(),
                 Arc::new(wrap(Reads::Mounts(Arc::new(names)))),
             ));
-            Ok(out)
+        } else if write.is_some() {
+            out.push(("/".to_owned(), Arc::new(wrap(Reads::Nothing))));
         }
     }
+    Ok(out)
 }

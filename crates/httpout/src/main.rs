@@ -1,11 +1,13 @@
 //! `httpout`: the command line. Parses options, refuses what this build
 //! cannot do, binds the listeners, prints one `listening on URL` line per
 //! listener, serves until SIGINT/SIGTERM, and reloads TLS files on SIGHUP.
+//! `httpout users ...` manages a users file instead (see `users`).
 //!
 //! Exit status: 0 after a clean shutdown, 2 for a usage or configuration
 //! error (bad option, bad certificate), 1 for a runtime error (port in use).
 
 mod modes;
+mod users;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -17,7 +19,11 @@ use httpout_core::{Server, ServerConfig, Shutdown};
 use tokio::signal::unix::{SignalKind, signal};
 
 fn main() -> ExitCode {
-    let opts = match Options::try_parse_args(std::env::args_os()) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "users") {
+        return users::run(&args[1..]);
+    }
+    let opts = match Options::try_parse_args(args) {
         Ok(opts) => opts,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
             let _ = e.print();

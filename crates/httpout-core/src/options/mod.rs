@@ -159,6 +159,20 @@ pub struct Options {
     #[arg(long = "user_agent", alias = "user-agent", value_name = "STR", default_value = concat!("httpout/", env!("CARGO_PKG_VERSION")), help_heading = "Responses")]
     pub user_agent: String,
 
+    // ----- Access -----
+    /// Users file (argon2id hashes), managed with `httpout users`; needed by rules files.
+    #[arg(long, value_name = "PATH", help_heading = "Access")]
+    pub users: Option<PathBuf>,
+
+    /// File of accepted `Authorization` header values, one per line (simple mode).
+    #[arg(
+        long = "auth_file",
+        alias = "auth-file",
+        value_name = "PATH",
+        help_heading = "Access"
+    )]
+    pub auth_file: Option<PathBuf>,
+
     // ----- Static server -----
     /// Directories (or rules files) to expose for read, comma-separated; `gmem` is memory.
     #[arg(

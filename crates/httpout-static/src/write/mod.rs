@@ -42,6 +42,25 @@ pub(crate) struct WriteSite {
     pub(crate) maxs: u64,
     /// Longest pause allowed between two pieces of an upload body.
     pub(crate) timeout: Option<Duration>,
+    /// Whether URL paths are taken below the mount (a rules section's own
+    /// directory) rather than whole (`--wdir`, whose name is not in URLs).
+    pub(crate) under_mount: bool,
+}
+
+impl WriteSite {
+    /// The segments naming the target of a write request.
+    pub(crate) fn target(&self, ctx: &httpout_core::Ctx) -> Vec<String> {
+        if self.under_mount {
+            ctx.path.segments().to_vec()
+        } else {
+            ctx.mount
+                .segments()
+                .iter()
+                .chain(ctx.path.segments())
+                .cloned()
+                .collect()
+        }
+    }
 }
 
 /// Store failures on the write path: a symlink in the way is 403 (the

@@ -1,0 +1,288 @@
+//! The users file (`--users=FILE`): who may sign in, and their groups.
+//!
+//! One record per line, fields separated by spaces; `#` starts a comment:
+//!
+//! ```text
+//! user alice $argon2id$v=19$m=19456,t=2,p=1$SALT$HASH sha256:HA1
+//! group editors alice bob
+//! ```
+//!
+//! Passwords are stored only as salted argon2id hashes (PHC strings), which
+//! HTTP Basic is checked against. HTTP Digest (RFC 7616) cannot use such a
+//! hash: it needs `HA1 = SHA-256(name:realm:password)` with the realm
+//! [`REALM`], stored beside it (as Apache's htdigest does). HA1 is as good as
+//! the password for that realm on this server only; keep the file private
+//! (it is written with mode 0600). The file is managed with
+//! `httpout users --users=FILE add|passwd|del|group|show` (see the CLI).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use sha2::{Digest, Sha256};
+
+/// The realm of Basic and Digest challenges; part of every stored HA1.
+pub const REALM: &str = "httpout";
+
+/// One user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// argon2id hash of the password, as a PHC string.
+    pub phc: String,
+    /// SHA-256 of `name:realm:password`, lower-case hex, for Digest.
+    pub ha1: String,
+}
+
+/// Users and groups.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Users {
+    users: BTreeMap<String, User>,
+    groups: BTreeMap<String, Vec<String>>,
+}
+
+/// A name usable in the file: no spaces, colons or control characters.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('$')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != ':' && c != '#' && c != ',')
+}
+
+impl Users {
+    /// Reads a users file; errors name the line.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Parses the file's text.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut users = Self::default();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or_default().trim();
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            match fields.as_slice() {
+                [] => {}
+                ["user", name, phc, ha1] if valid_name(name) => {
+                    let ha1 = ha1
+                        .strip_prefix("sha256:")
+                        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+                        .ok_or_else(|| {
+                            format!("line {}: expected sha256:HEX as the 4th field", n + 1)
+                        })?;
+                    PasswordHash::new(phc)
+                        .map_err(|e| format!("line {}: bad password hash: {e}", n + 1))?;
+                    users.users.insert(
+                        (*name).to_owned(),
+                        User {
+                            phc: (*phc).to_owned(),
+                            ha1: ha1.to_ascii_lowercase(),
+                        },
+                    );
+                }
+                ["group", group, members @ ..] if valid_name(group) => {
+                    users.groups.insert(
+                        (*group).to_owned(),
+                        members.iter().map(|m| (*m).to_owned()).collect(),
+                    );
+                }
+                _ => {
+                    return Err(format!(
+                        "line {}: expected `user NAME HASH sha256:HA1` or `group NAME MEMBERS...`",
+                        n + 1
+                    ));
+                }
+            }
+        }
+        Ok(users)
+    }
+
+    /// The file's text.
+    pub fn render(&self) -> String {
+        let mut out = String::from("# httpout users file: manage with `httpout users --help`\n");
+        for (name, u) in &self.users {
+            let _ = writeln!(out, "user {name} {} sha256:{}", u.phc, u.ha1);
+        }
+        for (group, members) in &self.groups {
+            let _ = writeln!(out, "group {group} {}", members.join(" "));
+        }
+        out
+    }
+
+    /// Writes the file atomically with mode 0600.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let tmp = path.with_extension("httpout-tmp");
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(self.render().as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    }
+
+    /// A user by name.
+    pub fn get(&self, name: &str) -> Option<&User> {
+        self.users.get(name)
+    }
+
+    /// Adds or replaces a user with this password.
+    pub fn set_password(&mut self, name: &str, password: &str) -> Result<(), String> {
+        if !valid_name(name) {
+            return Err(format!(
+                "invalid user name {name:?}: no spaces, ':', ',' or '#', at most 64 characters"
+            ));
+        }
+        let salt = SaltString::generate(&mut OsRng);
+        let phc = Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map_err(|e| format!("hashing failed: {e}"))?
+            .to_string();
+        let ha1 = ha1(name, password);
+        self.users.insert(name.to_owned(), User { phc, ha1 });
+        Ok(())
+    }
+
+    /// Removes a user (and their group memberships); false when unknown.
+    pub fn remove(&mut self, name: &str) -> bool {
+        for members in self.groups.values_mut() {
+            members.retain(|m| m != name);
+        }
+        self.users.remove(name).is_some()
+    }
+
+    /// Adds users to a group (created if needed).
+    pub fn add_to_group(&mut self, group: &str, names: &[String]) -> Result<(), String> {
+        if !valid_name(group) {
+            return Err(format!("invalid group name {group:?}"));
+        }
+        if let Some(unknown) = names.iter().find(|n| !self.users.contains_key(*n)) {
+            return Err(format!("unknown user {unknown:?}"));
+        }
+        let members = self.groups.entry(group.to_owned()).or_default();
+        for n in names {
+            if !members.contains(n) {
+                members.push(n.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes users from a group, or the whole group when `names` is empty.
+    pub fn remove_from_group(&mut self, group: &str, names: &[String]) -> bool {
+        if names.is_empty() {
+            return self.groups.remove(group).is_some();
+        }
+        match self.groups.get_mut(group) {
+            Some(members) => {
+                members.retain(|m| !names.contains(m));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether `user` is in `group`.
+    pub fn in_group(&self, user: &str, group: &str) -> bool {
+        self.groups
+            .get(group)
+            .is_some_and(|m| m.iter().any(|n| n == user))
+    }
+
+    /// Users, and the groups each is in (for `show`; no hashes).
+    pub fn summary(&self) -> Vec<(String, Vec<String>)> {
+        self.users
+            .keys()
+            .map(|u| {
+                let groups = self
+                    .groups
+                    .iter()
+                    .filter(|(_, m)| m.contains(u))
+                    .map(|(g, _)| g.clone())
+                    .collect();
+                (u.clone(), groups)
+            })
+            .collect()
+    }
+
+    /// Checks a password against the argon2id hash (slow by design: call it
+    /// off the async workers).
+    pub fn verify_password(&self, name: &str, password: &str) -> bool {
+        let Some(user) = self.users.get(name) else {
+            // Spend the same time on unknown users.
+            let _ = Argon2::default()
+                .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng));
+            return false;
+        };
+        PasswordHash::new(&user.phc).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+    }
+}
+
+/// `SHA-256(name:REALM:password)` in lower-case hex.
+pub fn ha1(name: &str, password: &str) -> String {
+    hex(&Sha256::digest(
+        format!("{name}:{REALM}:{password}").as_bytes(),
+    ))
+}
+
+/// Lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_verify() {
+        let mut users = Users::default();
+        users.set_password("alice", "s3cret").unwrap();
+        users.set_password("bob", "hunter2").unwrap();
+        users.add_to_group("editors", &["bob".into()]).unwrap();
+        assert!(users.add_to_group("x", &["carol".into()]).is_err());
+        assert!(users.set_password("bad name", "x").is_err());
+        let text = users.render();
+        assert!(text.contains("$argon2id$") && !text.contains("s3cret"));
+        let parsed = Users::parse(&text).unwrap();
+        assert_eq!(parsed, users);
+        assert!(parsed.verify_password("alice", "s3cret"));
+        assert!(!parsed.verify_password("alice", "wrong"));
+        assert!(!parsed.verify_password("nobody", "s3cret"));
+        assert!(parsed.in_group("bob", "editors") && !parsed.in_group("alice", "editors"));
+        assert_eq!(parsed.get("alice").unwrap().ha1, ha1("alice", "s3cret"));
+        let mut p = parsed;
+        assert!(p.remove("bob"));
+        assert!(!p.in_group("bob", "editors"));
+    }
+
+    #[test]
+    fn bad_lines_are_named() {
+        assert!(Users::parse("user a b").unwrap_err().contains("line 1"));
+        assert!(
+            Users::parse("\nuser a notaphc sha256:00")
+                .unwrap_err()
+                .contains("line 2")
+        );
+        assert!(Users::parse("# only a comment\n\ngroup g a b\n").is_ok());
+    }
+}
