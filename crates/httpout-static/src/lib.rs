@@ -45,7 +45,7 @@ use http::header::CACHE_CONTROL;
 use http::{HeaderValue, Method, Request};
 use httpout_core::auth::rules::Rules;
 use httpout_core::{Body, Cors, Ctx, Error, Handler, HandlerFuture, Options};
-use httpout_store::{DirEntryInfo, DiskRoot, WriteRoot};
+use httpout_store::{DirEntryInfo, DiskRoot, Live, WriteRoot};
 
 use site::Site;
 use write::WriteSite;
@@ -72,6 +72,12 @@ pub struct StaticConfig {
     pub etags: bool,
     /// CORS policy, for preflight answers.
     pub cors: Cors,
+    /// How long a GET for a missing file waits for an upload of it to start
+    /// (`wait_new`). Default zero: 404 at once.
+    pub wait_new: std::time::Duration,
+    /// Files being written, shared by every mount built from this
+    /// configuration so that readers find the uploads of any of them.
+    pub live: Arc<Live>,
 }
 
 impl Default for StaticConfig {
@@ -84,6 +90,8 @@ impl Default for StaticConfig {
             cache_control: None,
             etags: true,
             cors: Cors::Auto,
+            wait_new: std::time::Duration::ZERO,
+            live: Live::new(),
         }
     }
 }
@@ -118,6 +126,8 @@ impl StaticConfig {
             cache_control,
             etags,
             cors: opts.cors,
+            wait_new: std::time::Duration::from_millis(opts.wait_new),
+            live: Live::new(),
         })
     }
 }
@@ -171,6 +181,7 @@ impl StaticHandler {
             maxs,
             timeout,
             under_mount: false,
+            live: Arc::clone(&self.config.live),
         }));
         Ok(self)
     }
@@ -272,6 +283,7 @@ pub fn mounts(opts: &Options) -> Result<Vec<Mount>, String> {
             maxs: opts.maxs,
             timeout,
             under_mount: false,
+            live: Arc::clone(&config.live),
         })),
         None => None,
     };
@@ -321,6 +333,7 @@ pub fn mounts(opts: &Options) -> Result<Vec<Mount>, String> {
                     maxs: opts.maxs,
                     timeout,
                     under_mount: true,
+                    live: Arc::clone(&config.live),
                 }))
             };
             dirs.push((section.prefix_path(), section.dir.clone(), own_write));

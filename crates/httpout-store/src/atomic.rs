@@ -138,7 +138,8 @@ impl ParentDir {
         let fd = rustix::fs::openat(
             &*self.fd,
             temp.as_str(),
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
+            // Read-write: readers at the live edge pread through a clone of it.
+            OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
             Mode::from_raw_mode(0o644),
         )
         .map_err(map_errno)?;

@@ -6,12 +6,16 @@
 //!   (symlinks that lead outside are refused), opening them, listing them;
 //! - [`atomic`][]: the write directory ([`WriteRoot`]); uploads written to
 //!   a temporary file and renamed into place ([`AtomicFile`]);
+//! - [`live`][]: files being written, followed by readers at the live edge
+//!   ([`Live`], [`LiveFile`], [`LiveWriter`]);
 //! - [`error`][]: [`StoreError`].
 
 pub mod atomic;
 pub mod disk;
 pub mod error;
+pub mod live;
 
 pub use atomic::{AtomicFile, Kind, ParentDir, TEMP_PREFIX, WriteRoot};
 pub use disk::{DirEntryInfo, DiskRoot, Found, OpenFile};
 pub use error::StoreError;
+pub use live::{Live, LiveFile, LiveWriter, Progress, State};

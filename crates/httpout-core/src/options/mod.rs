@@ -25,8 +25,8 @@ use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use http::{HeaderName, HeaderValue};
 
 use value::{
-    Cors, HMode, ListenSpec, ReqLog, parse_bool, parse_i64, parse_ifce, parse_listen, parse_port,
-    parse_reqlog, parse_seconds, parse_size, parse_u32,
+    Cors, HMode, ListenSpec, ReqLog, parse_bool, parse_i64, parse_ifce, parse_listen, parse_millis,
+    parse_port, parse_reqlog, parse_seconds, parse_size, parse_u32,
 };
 
 /// Port used when neither `--port`, `--listen` nor an `-o` URL gives one.
@@ -201,6 +201,10 @@ pub struct Options {
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "50000", help_heading = "Static server")]
     pub zmax: u64,
 
+    /// Milliseconds a GET for a missing file waits for an upload of it to start (0: 404 at once).
+    #[arg(long = "wait_new", alias = "wait-new", value_name = "MS", value_parser = parse_millis, default_value = "0", help_heading = "Static server")]
+    pub wait_new: u64,
+
     /// Maximum upload size in bytes.
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "50M", help_heading = "Static server")]
     pub maxs: u64,
@@ -293,7 +297,7 @@ pub enum Area {
 /// The area an option (by clap id, i.e. field name) belongs to.
 pub fn area(id: &str) -> Area {
     match id {
-        "rdirs" | "dlist" | "norange" | "zmax" | "cache_control" => Area::Static,
+        "rdirs" | "dlist" | "norange" | "zmax" | "cache_control" | "wait_new" => Area::Static,
         "wdir" | "maxs" => Area::StaticWrite,
         "inputs" | "outputs" | "hold" | "reopen" | "quit" | "ice" | "max_async_buf"
         | "max_cache_segs" | "ext" | "mime" => Area::Sink,

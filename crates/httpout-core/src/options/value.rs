@@ -49,6 +49,14 @@ pub fn parse_seconds(s: &str) -> Result<u64, String> {
         .map_err(|_| "expected a whole number of seconds, e.g. 30".into())
 }
 
+/// Parses a duration in milliseconds (`wait_new`); a trailing `ms` is allowed.
+pub fn parse_millis(s: &str) -> Result<u64, String> {
+    s.trim()
+        .trim_end_matches("ms")
+        .parse()
+        .map_err(|_| "expected a whole number of milliseconds, e.g. 2000".into())
+}
+
 /// Parses a size in bytes with an optional binary suffix: `K` (KiB), `M` (MiB),
 /// `G` (GiB), case-insensitive, optionally followed by `B` or `iB`
 /// (`50M` = 52 428 800 bytes).

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use http_body_util::StreamBody;
 use httpout_core::Body;
+use httpout_store::{LiveFile, State};
 use tokio::fs::File;
 use tokio::io::BufReader;
 use tokio::task::JoinHandle;
@@ -206,4 +207,61 @@ where
 {
     let frames = ReaderStream::with_capacity(reader, block).map(|r| r.map(http_body::Frame::data));
     Body::new(StreamBody::new(frames))
+}
+
+/// Follows a file being written from `start` to `end` (exclusive; `None`:
+/// until the writer finishes): the bytes already there at once, then each
+/// piece as the writer reports it, woken by the writer (no polling). An
+/// aborted writer ends the body in an error. Reads are `pread`s of bytes just
+/// written (in the page cache), done on the worker.
+pub(crate) fn growing(live: LiveFile, start: u64, end: Option<u64>, block: usize) -> Body {
+    struct Follow {
+        live: LiveFile,
+        pos: u64,
+        end: Option<u64>,
+        block: u64,
+        failed: bool,
+    }
+    let state = Follow {
+        live,
+        pos: start,
+        end,
+        block: block as u64,
+        failed: false,
+    };
+    let frames = stream::unfold(state, |mut st| async move {
+        if st.failed {
+            return None;
+        }
+        loop {
+            let progress = *st.live.progress.borrow_and_update();
+            let limit = st.end.map_or(progress.len, |e| e.min(progress.len));
+            if st.pos < limit {
+                let n = (limit - st.pos).min(st.block);
+                let data = read_exact_at(&st.live.file, st.pos, n as usize);
+                st.pos += n;
+                st.failed = data.is_err();
+                return Some((data.map(http_body::Frame::data), st));
+            }
+            if st.end.is_some_and(|e| st.pos >= e) {
+                return None;
+            }
+            let aborted = match progress.state {
+                State::Done => return None,
+                State::Aborted => true,
+                State::Writing => st.live.progress.changed().await.is_err(),
+            };
+            if aborted {
+                st.failed = true;
+                let err =
+                    io::Error::new(io::ErrorKind::ConnectionAborted, "the upload was aborted");
+                return Some((Err(err), st));
+            }
+        }
+    });
+    let body = Body::new(StreamBody::new(frames));
+    match end {
+        Some(end) => body.with_exact_size(end.saturating_sub(start)),
+        None => body,
+    }
 }

@@ -15,6 +15,7 @@
 pub(crate) mod body;
 pub(crate) mod conditional;
 pub(crate) mod encoding;
+pub(crate) mod growing;
 pub(crate) mod listing;
 pub(crate) mod range;
 
@@ -45,10 +46,30 @@ const INDEX_FILES: [&str; 2] = ["index.html", "index.htm"];
 
 /// Answers a GET or HEAD.
 pub(crate) async fn get(site: &Site, req: &Parts, ctx: &Ctx) -> Result<Response<Body>, Error> {
-    let found = site
+    let name = ctx.path.segments().last().map_or("", String::as_str);
+    let target = site
         .root
-        .find(ctx.path.segments(), site.small_file())
-        .map_err(store_error)?;
+        .path()
+        .join(ctx.path.segments().iter().collect::<std::path::PathBuf>());
+    if let Some(live) = site.config.live.get(&target) {
+        return Ok(growing::respond(site, req, live, name));
+    }
+    let found = match site.root.find(ctx.path.segments(), site.small_file()) {
+        Err(httpout_store::StoreError::NotFound) if !site.config.wait_new.is_zero() => {
+            // The next segment of a live stream may be asked for early.
+            match site
+                .config
+                .live
+                .wait_for(&target, site.config.wait_new)
+                .await
+            {
+                Some(live) => return Ok(growing::respond(site, req, live, name)),
+                None => site.root.find(ctx.path.segments(), site.small_file()),
+            }
+        }
+        other => other,
+    }
+    .map_err(store_error)?;
     match found {
         Found::Dir { rel, .. } => directory(site, req, ctx, &rel).await,
         Found::File(_) if req.uri.path().ends_with('/') => Err(Error::NotFound),

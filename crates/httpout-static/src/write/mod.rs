@@ -19,6 +19,8 @@ pub(crate) mod content_range;
 pub(crate) mod form;
 
 use std::io::SeekFrom;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -27,7 +29,7 @@ use http::request::Parts;
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::BodyExt;
 use httpout_core::{Body, Error};
-use httpout_store::{AtomicFile, Kind, StoreError, WriteRoot};
+use httpout_store::{AtomicFile, Kind, Live, LiveWriter, StoreError, WriteRoot};
 use percent_encoding::utf8_percent_encode;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
@@ -45,6 +47,8 @@ pub(crate) struct WriteSite {
     /// Whether URL paths are taken below the mount (a rules section's own
     /// directory) rather than whole (`--wdir`, whose name is not in URLs).
     pub(crate) under_mount: bool,
+    /// Where uploads in progress are registered for readers.
+    pub(crate) live: Arc<Live>,
 }
 
 impl WriteSite {
@@ -121,8 +125,21 @@ pub(crate) async fn upload(
             .map_err(|e| Error::Internal(Box::new(e)))?
             .map_err(write_error)?,
     };
-    receive_into(site, body, &mut temp, spans.as_deref()).await?;
+    // A whole-file upload is readable while it arrives (file sink): readers
+    // of the target follow the temporary file until it is renamed.
+    let live = match &spans {
+        None => {
+            let reader = temp.file().try_clone()?;
+            let target: PathBuf = site.root.path().join(segments.iter().collect::<PathBuf>());
+            Some(site.live.begin(target, reader))
+        }
+        Some(_) => None,
+    };
+    receive_into(site, body, &mut temp, spans.as_deref(), live.as_ref()).await?;
     let replaced = temp.commit().map_err(write_error)?;
+    if let Some(live) = live {
+        live.done();
+    }
     Ok(written(segments, replaced))
 }
 
@@ -145,6 +162,7 @@ pub(crate) async fn receive_into(
     mut body: Body,
     temp: &mut AtomicFile,
     spans: Option<&[Span]>,
+    live: Option<&LiveWriter>,
 ) -> Result<(), Error> {
     let mut file = tokio::fs::File::from_std(temp.take_file());
     let mut received: u64 = 0;
@@ -161,6 +179,11 @@ pub(crate) async fn receive_into(
         }
         let Some(spans) = spans.as_mut() else {
             file.write_all(&data).await?;
+            if let Some(live) = live {
+                // Readers pread the file: the bytes must be in it first.
+                file.flush().await?;
+                live.advance(data.len() as u64);
+            }
             continue;
         };
         while !data.is_empty() {

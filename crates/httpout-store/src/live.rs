@@ -1,0 +1,208 @@
+//! Files being written, and how readers follow them (the live edge).
+//!
+//! While an upload streams into its temporary file, it is registered here
+//! under the path it will have ([`Live::begin`]). A reader that asks for that
+//! path gets a [`LiveFile`]: a read handle on the same open file and a
+//! `watch` of its [`Progress`]. It serves the bytes already written, then
+//! awaits the watch for more — no polling, no sleeping — until the writer is
+//! [`State::Done`] (the response ends) or [`State::Aborted`] (the response
+//! ends in an error, never as a complete body). The writer's handle marks
+//! the file aborted if it is dropped before [`LiveWriter::done`].
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+
+/// Where a growing file stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// More bytes may come.
+    Writing,
+    /// Complete: `len` is the final size.
+    Done,
+    /// The writer gave up; the file will not be completed.
+    Aborted,
+}
+
+/// Bytes written so far, and the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes readable from offset 0.
+    pub len: u64,
+    /// Whether more will come.
+    pub state: State,
+}
+
+/// The files being written, by their final path.
+#[derive(Debug, Default)]
+pub struct Live {
+    entries: Mutex<HashMap<PathBuf, Arc<Entry>>>,
+    /// Woken whenever a new file starts, for readers waiting for one.
+    started: Notify,
+}
+
+#[derive(Debug)]
+struct Entry {
+    file: Arc<File>,
+    progress: watch::Sender<Progress>,
+}
+
+/// A reader's view of a growing file.
+#[derive(Debug, Clone)]
+pub struct LiveFile {
+    /// A read handle on the file being written (read it with `pread`).
+    pub file: Arc<File>,
+    /// The writer's progress.
+    pub progress: watch::Receiver<Progress>,
+}
+
+/// The writer's side: report progress, then done; dropping it aborts.
+#[derive(Debug)]
+pub struct LiveWriter {
+    live: Arc<Live>,
+    path: PathBuf,
+    entry: Arc<Entry>,
+    finished: bool,
+}
+
+impl Live {
+    /// A new, empty registry.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Registers a file being written to become `path`; `file` is a handle
+    /// readers may `pread` from. A later writer of the same path takes over
+    /// for new readers; readers of the earlier one keep following it.
+    pub fn begin(self: &Arc<Self>, path: PathBuf, file: File) -> LiveWriter {
+        let (progress, _) = watch::channel(Progress {
+            len: 0,
+            state: State::Writing,
+        });
+        let entry = Arc::new(Entry {
+            file: Arc::new(file),
+            progress,
+        });
+        self.lock().insert(path.clone(), Arc::clone(&entry));
+        self.started.notify_waiters();
+        LiveWriter {
+            live: Arc::clone(self),
+            path,
+            entry,
+            finished: false,
+        }
+    }
+
+    /// The file being written to become `path`, if any.
+    pub fn get(&self, path: &Path) -> Option<LiveFile> {
+        self.lock().get(path).map(|e| LiveFile {
+            file: Arc::clone(&e.file),
+            progress: e.progress.subscribe(),
+        })
+    }
+
+    /// Like [`Live::get`], waiting up to `wait` for a writer to start.
+    pub async fn wait_for(&self, path: &Path, wait: Duration) -> Option<LiveFile> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let started = self.started.notified();
+            tokio::pin!(started);
+            started.as_mut().enable();
+            if let Some(f) = self.get(path) {
+                return Some(f);
+            }
+            tokio::select! {
+                () = started => {}
+                () = tokio::time::sleep_until(deadline) => return self.get(path),
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Arc<Entry>>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl LiveWriter {
+    /// `n` more bytes are readable.
+    pub fn advance(&self, n: u64) {
+        self.entry.progress.send_modify(|p| p.len += n);
+    }
+
+    /// The file is complete (call after it was renamed into place).
+    pub fn done(mut self) {
+        self.finish(State::Done);
+    }
+
+    fn finish(&mut self, state: State) {
+        self.finished = true;
+        self.entry.progress.send_modify(|p| p.state = state);
+        let mut map = self.live.lock();
+        if map
+            .get(&self.path)
+            .is_some_and(|e| Arc::ptr_eq(e, &self.entry))
+        {
+            map.remove(&self.path);
+        }
+    }
+}
+
+impl Drop for LiveWriter {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.finish(State::Aborted);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn readers_follow_the_writer() {
+        let live = Live::new();
+        let dir = tempfile::tempdir().unwrap();
+        let file = File::create(dir.path().join("x")).unwrap();
+        let path = dir.path().join("final");
+        assert!(live.get(&path).is_none());
+        let waiter = {
+            let live = Arc::clone(&live);
+            let path = path.clone();
+            tokio::spawn(async move { live.wait_for(&path, Duration::from_secs(5)).await })
+        };
+        tokio::task::yield_now().await;
+        let writer = live.begin(path.clone(), file);
+        let mut reader = waiter.await.unwrap().expect("found once started");
+        writer.advance(5);
+        reader.progress.changed().await.unwrap();
+        assert_eq!(reader.progress.borrow().len, 5);
+        writer.done();
+        reader.progress.changed().await.unwrap();
+        assert_eq!(
+            *reader.progress.borrow(),
+            Progress {
+                len: 5,
+                state: State::Done
+            }
+        );
+        assert!(
+            live.get(&path).is_none(),
+            "finished files leave the registry"
+        );
+
+        let writer = live.begin(path.clone(), File::open(dir.path().join("x")).unwrap());
+        let reader = live.get(&path).unwrap();
+        drop(writer);
+        assert_eq!(reader.progress.borrow().state, State::Aborted);
+        assert!(
+            live.wait_for(&path, Duration::from_millis(20))
+                .await
+                .is_none()
+        );
+    }
+}
