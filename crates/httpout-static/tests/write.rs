@@ -167,15 +167,33 @@ async fn an_aborted_upload_never_replaces_the_file() {
         }
     })
     .await;
-    // Readers see the good version while the upload is in progress.
-    let (_, _, body) = send(addr, "GET", "/seg.m4s", &[], b"").await;
-    assert_eq!(&body[..], b"good version");
+    // A reader meanwhile follows the upload (live edge) and, when it is
+    // aborted, gets an error rather than a short body that looks complete.
+    let mut reader = TcpStream::connect(addr).await.unwrap();
+    reader
+        .write_all(b"GET /seg.m4s HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let head = read_until(&mut reader, "\r\n\r\n").await;
+    assert!(
+        head.starts_with("HTTP/1.1 200")
+            && head.to_lowercase().contains("transfer-encoding: chunked"),
+        "{head}"
+    );
     drop(s);
+    let mut rest = Vec::new();
+    bounded(reader.read_to_end(&mut rest)).await.unwrap();
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("\r\n0\r\n\r\n"),
+        "no last chunk: the body is incomplete"
+    );
     no_temporaries(w.path()).await;
     assert_eq!(
         std::fs::read(w.path().join("seg.m4s")).unwrap(),
         b"good version"
     );
+    let (_, _, body) = send(addr, "GET", "/seg.m4s", &[], b"").await;
+    assert_eq!(&body[..], b"good version");
 
     // The same with chunked transfer cut in the middle.
     let mut s = TcpStream::connect(addr).await.unwrap();
