@@ -187,17 +187,6 @@ impl AtomicFile {
         self.file.as_mut().expect("present until commit")
     }
 
-    /// Takes the file out (to hand it to an async writer); give it back
-    /// with [`AtomicFile::put_back`] before committing.
-    pub fn take_file(&mut self) -> File {
-        self.file.take().expect("present until commit")
-    }
-
-    /// Gives back a file taken with [`AtomicFile::take_file`].
-    pub fn put_back(&mut self, file: File) {
-        self.file = Some(file);
-    }
-
     /// Renames the temporary file over the target. Returns whether a file
     /// was replaced. A directory in the way is [`StoreError::Conflict`] (and
     /// the temporary file is removed).

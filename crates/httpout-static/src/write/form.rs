@@ -11,7 +11,7 @@ use httpout_core::{Body, Error};
 use httpout_store::{Kind, TEMP_PREFIX};
 use multer::{Constraints, Multipart, SizeLimit};
 use percent_encoding::utf8_percent_encode;
-use tokio::io::AsyncWriteExt;
+use std::io::Write;
 
 use super::{WriteSite, write_error};
 use crate::read::listing::SEGMENT;
@@ -58,15 +58,13 @@ pub(crate) async fn upload(
             return Err(Error::conflict(format!("{name} is a directory")));
         }
         let mut temp = parent.create_temp(&name).map_err(write_error)?;
-        let mut file = tokio::fs::File::from_std(temp.take_file());
+        // Written on the worker as it arrives, like any upload (write/mod.rs).
         while let Some(chunk) = timed(site, field.chunk())
             .await?
             .map_err(|e| form_error(site, e))?
         {
-            file.write_all(&chunk).await?;
+            temp.file().write_all(&chunk)?;
         }
-        file.flush().await?;
-        temp.put_back(file.into_std().await);
         temp.commit().map_err(write_error)?;
         stored.push(name);
     }

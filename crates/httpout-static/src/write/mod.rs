@@ -18,7 +18,7 @@
 pub(crate) mod content_range;
 pub(crate) mod form;
 
-use std::io::SeekFrom;
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +31,6 @@ use http_body_util::BodyExt;
 use httpout_core::{Body, Error};
 use httpout_store::{AtomicFile, Kind, Live, LiveWriter, StoreError, WriteRoot};
 use percent_encoding::utf8_percent_encode;
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use crate::read::listing::SEGMENT;
 use content_range::Span;
@@ -156,7 +155,10 @@ fn declared_length(req: &Parts) -> Result<Option<u64>, Error> {
         .transpose()
 }
 
-/// Streams `body` into `temp`: appended, or at each span's offset.
+/// Streams `body` into `temp`: appended, or at each span's offset. Each
+/// piece is written with `pwrite` on the worker as it arrives (into the page
+/// cache, as nginx writes request bodies), then announced to live readers:
+/// no trip to the blocking pool between a chunk's arrival and its readers.
 pub(crate) async fn receive_into(
     site: &WriteSite,
     mut body: Body,
@@ -164,24 +166,20 @@ pub(crate) async fn receive_into(
     spans: Option<&[Span]>,
     live: Option<&LiveWriter>,
 ) -> Result<(), Error> {
-    let mut file = tokio::fs::File::from_std(temp.take_file());
+    let file = temp.file();
     let mut received: u64 = 0;
-    let mut spans = spans.map(|s| {
-        s.iter()
-            .copied()
-            .collect::<std::collections::VecDeque<Span>>()
-    });
-    let mut left_in_span = 0u64;
+    let mut spans = spans.map(|s| s.iter().copied().collect::<std::collections::VecDeque<Span>>());
+    // Where the next byte goes, and how many the current span still takes.
+    let (mut at, mut left_in_span) = (0u64, 0u64);
     while let Some(mut data) = next_data(&mut body, site.timeout).await? {
         received += data.len() as u64;
         if received > site.maxs {
             return Err(Error::PayloadTooLarge { limit: site.maxs });
         }
         let Some(spans) = spans.as_mut() else {
-            file.write_all(&data).await?;
+            file.write_all_at(&data, at)?;
+            at += data.len() as u64;
             if let Some(live) = live {
-                // Readers pread the file: the bytes must be in it first.
-                file.flush().await?;
                 live.advance(data.len() as u64);
             }
             continue;
@@ -191,19 +189,17 @@ pub(crate) async fn receive_into(
                 let (offset, len) = spans
                     .pop_front()
                     .ok_or_else(|| Error::bad_request("the body is longer than its ranges"))?;
-                file.seek(SeekFrom::Start(offset)).await?;
-                left_in_span = len;
+                (at, left_in_span) = (offset, len);
             }
             let n = (data.len() as u64).min(left_in_span) as usize;
-            file.write_all(&data.split_to(n)).await?;
+            file.write_all_at(&data.split_to(n), at)?;
+            at += n as u64;
             left_in_span -= n as u64;
         }
     }
     if left_in_span > 0 || spans.is_some_and(|s| !s.is_empty()) {
         return Err(Error::bad_request("the body is shorter than its ranges"));
     }
-    file.flush().await?;
-    temp.put_back(file.into_std().await);
     Ok(())
 }
 
