@@ -97,6 +97,7 @@ impl hyper::service::Service<Request<Incoming>> for Service {
         let mut guard = RequestGuard::new(Arc::clone(&conn), record);
         // A HEAD response has no body to send: done once its head is.
         guard.complete = req.method() == http::Method::HEAD;
+        let is_head = req.method() == http::Method::HEAD;
         Box::pin(async move {
             let version = req.version();
             let has_origin = req.headers().contains_key(http::header::ORIGIN);
@@ -107,6 +108,9 @@ impl hyper::service::Service<Request<Incoming>> for Service {
                 },
                 Err(e) => e.into_response(),
             };
+            if is_head {
+                strip_body(&mut res);
+            }
             let config = &shared.config;
             let too_many_errors = conn.note_status(res.status(), config.max_client_errors);
             response::finish(
@@ -123,6 +127,21 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             }))
         })
     }
+}
+
+/// RFC 9110 §9.3.2: a HEAD response has no content. hyper drops it on
+/// HTTP/1.1 but not on HTTP/2, so it is dropped here for both, keeping
+/// the `Content-Length` the body would have had.
+fn strip_body(res: &mut Response<Body>) {
+    use http_body::Body as _;
+    if let Some(len) = res.body().size_hint().exact() {
+        if len > 0 {
+            res.headers_mut()
+                .entry(http::header::CONTENT_LENGTH)
+                .or_insert_with(|| http::HeaderValue::from(len));
+        }
+    }
+    *res.body_mut() = Body::empty();
 }
 
 /// Decodes the path once and checks access: the request and its context,

@@ -224,6 +224,25 @@ async fn head_has_the_headers_and_no_body() {
 }
 
 #[tokio::test]
+async fn head_over_h2_has_no_body_either() {
+    let dir = fixture();
+    let (_s, addr) = serve(&[&rdirs(dir.path())]).await;
+    let mut c = h2(TcpStream::connect(addr).await.unwrap()).await;
+    for (path, status, len) in [("/big.bin", 200, Some("1048576")), ("/a.txt", 200, Some("12")), ("/missing", 404, None)] {
+        let res = bounded(c.send_request(request("HEAD", path, &[]))).await.unwrap();
+        let (s, h, body) = read_bytes(res).await;
+        assert_eq!(s, status, "{path}");
+        assert!(body.is_empty(), "{path}: HEAD body over h2");
+        if let Some(len) = len {
+            assert_eq!(h["content-length"], len, "{path}");
+        }
+    }
+    // The connection is still fine (no stream error).
+    let (s, _, body) = read_bytes(bounded(c.send_request(get("/a.txt"))).await.unwrap()).await;
+    assert_eq!((s.as_u16(), body.len()), (200, 12));
+}
+
+#[tokio::test]
 async fn conditional_requests() {
     let dir = fixture();
     let (_s, addr) = serve(&[&rdirs(dir.path())]).await;
@@ -423,7 +442,7 @@ async fn directories_redirect_index_and_listing() {
     assert_eq!(h["content-type"], "text/html; charset=utf-8");
     let page = String::from_utf8_lossy(&body);
     assert!(page.contains("href=\"../\""), "parent link");
-    assert!(page.contains("href=\"inner/\""));
+    assert!(page.contains("href=\"./inner/\""));
     assert!(
         page.contains("&lt;b&gt;&amp;x.txt") && !page.contains("<b>&x"),
         "escaped: {page}"
@@ -607,7 +626,7 @@ async fn several_read_directories_are_mounted_by_name() {
     let page = String::from_utf8_lossy(&body);
     assert_eq!(s, 200);
     assert!(
-        page.contains(&format!("href=\"{na}/\"")) && page.contains(&format!("href=\"{nb}/\"")),
+        page.contains(&format!("href=\"./{na}/\"")) && page.contains(&format!("href=\"./{nb}/\"")),
         "{page}"
     );
     let (s, h, _) = fetch(addr, "GET", &format!("/{na}"), &[]).await;

@@ -80,7 +80,8 @@ pub(crate) fn html(
         let modified = e.modified.map(httpdate::fmt_http_date).unwrap_or_default();
         let _ = writeln!(
             out,
-            "<tr><td><a href=\"{href}{slash}\">{}{slash}</a></td><td class=n>{size}</td><td>{modified}</td></tr>",
+            // `./` first: a name like `javascript:x` must stay a relative path.
+            "<tr><td><a href=\"./{href}{slash}\">{}{slash}</a></td><td class=n>{size}</td><td>{modified}</td></tr>",
             escape(&e.name)
         );
     }
@@ -159,9 +160,9 @@ mod tests {
         let page = html("/x/<y>/", &entries, true, true);
         assert!(page.contains("enctype=\"multipart/form-data\""));
         assert!(!html("/", &entries, false, false).contains("<form"));
-        assert!(page.contains("href=\"a%20dir/\""));
+        assert!(page.contains("href=\"./a%20dir/\""));
         assert!(page.contains("&lt;b&gt;&amp;&quot;x"));
-        assert!(page.contains("href=\"%3Cb%3E%26%22x\""));
+        assert!(page.contains("href=\"./%3Cb%3E%26%22x\""));
         assert!(!page.contains("<y>"));
         let json: serde_json::Value = serde_json::from_str(&json("/x/", &entries)).unwrap();
         assert_eq!(json["entries"][0]["type"], "dir");
