@@ -16,8 +16,10 @@ need=()
 for tool in nginx:nginx-light wrk:wrk curl:curl; do
   command -v "${tool%%:*}" >/dev/null || need+=("${tool#*:}")
 done
+command -v python3 >/dev/null || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
 fi
 
 cargo build --release -q -p httpout

@@ -3,8 +3,14 @@
 //! hyper-util's auto builder serves HTTP/1.1 or HTTP/2 on the socket (h2c by
 //! prior knowledge on plain TCP, ALPN on TLS). Around it this module adds what
 //! hyper does not have:
-//! - an idle timeout (`timeout`): a connection with no request in flight and
-//!   no bytes moved for that long is shut down (hyper has none, hyper#1628);
+//! - an idle timeout (`timeout`): a connection with no request in flight for
+//!   that long since its last request ended is shut down (hyper has none,
+//!   hyper#1628). Bytes alone (an HTTP/2 PING every few seconds) do not keep
+//!   a connection open;
+//! - a write-stall timeout: a response the client does not read (the socket
+//!   has refused bytes for `timeout`) closes the connection, so a reader that
+//!   never reads cannot hold its place and its buffers forever. A response
+//!   that is merely waiting for data (a live stream) is not stalled;
 //! - a first-request deadline: a client must complete its first request head
 //!   within `timeout` of connecting, however slowly it trickles bytes
 //!   (slowloris); later request heads are bounded by hyper's
@@ -46,8 +52,11 @@ pub(crate) struct ConnState {
     pub(crate) tls: bool,
     /// When the connection was accepted.
     epoch: Instant,
-    /// Milliseconds after `epoch` of the last byte read or written.
+    /// Milliseconds after `epoch` when a request last started or ended.
     last_activity_ms: AtomicU64,
+    /// Milliseconds after `epoch` since when writes have been refused
+    /// (the socket is full); 0 when the last write went through.
+    stalled_since_ms: AtomicU64,
     /// Requests whose response body has not ended yet.
     in_flight: AtomicUsize,
     /// Requests seen so far.
@@ -63,15 +72,32 @@ impl ConnState {
             tls,
             epoch: Instant::now(),
             last_activity_ms: AtomicU64::new(0),
+            stalled_since_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
             consecutive_errors: AtomicU32::new(0),
         }
     }
 
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
     fn touch(&self) {
-        let ms = self.epoch.elapsed().as_millis() as u64;
-        self.last_activity_ms.store(ms, Ordering::Relaxed);
+        self.last_activity_ms
+            .store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    fn write_refused(&self) {
+        // 1 stands for "since the very start" so that 0 can mean "not stalled".
+        let now = self.now_ms().max(1);
+        let _ =
+            self.stalled_since_ms
+                .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    fn write_done(&self) {
+        self.stalled_since_ms.store(0, Ordering::Relaxed);
     }
 
     fn last_activity(&self) -> Instant {
@@ -101,13 +127,25 @@ impl ConnState {
         }
     }
 
-    /// Resolves when the connection has been idle for `timeout`: before its
-    /// first request, `timeout` after accept whatever trickled in; after, no
-    /// request in flight and no byte moved for `timeout`.
-    async fn idle(&self, timeout: Duration) {
+    /// Resolves when the connection should close: [`Cut::Idle`] before
+    /// its first request `timeout` after accept (whatever trickled in), or
+    /// `timeout` after its last request ended with none in flight;
+    /// [`Cut::Stalled`] when a response has been unable to write for
+    /// `timeout`.
+    async fn idle(&self, timeout: Duration) -> Cut {
+        let timeout_ms = timeout.as_millis() as u64;
         loop {
             if self.in_flight.load(Ordering::Acquire) > 0 {
-                sleep(timeout).await;
+                let since = self.stalled_since_ms.load(Ordering::Relaxed);
+                if since != 0 && self.now_ms().saturating_sub(since) >= timeout_ms {
+                    return Cut::Stalled;
+                }
+                let wait = if since == 0 {
+                    timeout_ms
+                } else {
+                    timeout_ms.saturating_sub(self.now_ms() - since)
+                };
+                sleep(Duration::from_millis(wait.max(10))).await;
                 continue;
             }
             let deadline = if self.requests.load(Ordering::Relaxed) == 0 {
@@ -116,11 +154,20 @@ impl ConnState {
                 self.last_activity() + timeout
             };
             if Instant::now() >= deadline {
-                return;
+                return Cut::Idle;
             }
             sleep_until(deadline).await;
         }
     }
+}
+
+/// Why the watchdog closes a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    /// Nothing in flight for `timeout`.
+    Idle,
+    /// A response could not be written for `timeout`.
+    Stalled,
 }
 
 /// Serves one accepted (and, for TLS, handshaken) connection until it closes.
@@ -160,9 +207,10 @@ pub(crate) async fn serve<I>(
                     _ => {}
                 }
             }
-            () = state.idle(idle_for), if closing_since.is_none() && timeout.is_some() => {
-                if state.requests.load(Ordering::Relaxed) == 0 {
-                    // Never completed a request head: nothing to finish.
+            cut = state.idle(idle_for), if closing_since.is_none() && timeout.is_some() => {
+                if cut == Cut::Stalled || state.requests.load(Ordering::Relaxed) == 0 {
+                    // A reader that does not read, or a client that never
+                    // completed a request head: nothing to finish.
                     break;
                 }
                 conn.as_mut().graceful_shutdown();
@@ -179,7 +227,7 @@ pub(crate) async fn serve<I>(
 }
 
 pin_project_lite::pin_project! {
-    /// Socket wrapper that records when bytes last moved.
+    /// Socket wrapper that records whether writes are going through.
     struct Activity<I> {
         #[pin]
         inner: I,
@@ -193,13 +241,7 @@ impl<I: AsyncRead> AsyncRead for Activity<I> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.project();
-        let before = buf.filled().len();
-        let poll = this.inner.poll_read(cx, buf);
-        if buf.filled().len() > before {
-            this.state.touch();
-        }
-        poll
+        self.project().inner.poll_read(cx, buf)
     }
 }
 
@@ -211,9 +253,7 @@ impl<I: AsyncWrite> AsyncWrite for Activity<I> {
     ) -> Poll<io::Result<usize>> {
         let this = self.project();
         let poll = this.inner.poll_write(cx, buf);
-        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
-            this.state.touch();
-        }
+        note_write(this.state, &poll);
         poll
     }
 
@@ -224,9 +264,7 @@ impl<I: AsyncWrite> AsyncWrite for Activity<I> {
     ) -> Poll<io::Result<usize>> {
         let this = self.project();
         let poll = this.inner.poll_write_vectored(cx, bufs);
-        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
-            this.state.touch();
-        }
+        note_write(this.state, &poll);
         poll
     }
 
@@ -240,5 +278,12 @@ impl<I: AsyncWrite> AsyncWrite for Activity<I> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.project().inner.poll_shutdown(cx)
+    }
+}
+
+fn note_write(state: &ConnState, poll: &Poll<io::Result<usize>>) {
+    match poll {
+        Poll::Pending => state.write_refused(),
+        Poll::Ready(_) => state.write_done(),
     }
 }

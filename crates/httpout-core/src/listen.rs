@@ -10,6 +10,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,8 +33,13 @@ use crate::tls::Tls;
 pub(crate) enum Listener {
     /// TCP; TLS when `tls` is set.
     Tcp { inner: TcpListener, tls: bool },
-    /// A Unix domain socket; the file is removed when the loop ends.
-    Unix { inner: UnixListener, path: PathBuf },
+    /// A Unix domain socket; the file is removed when the loop ends, if it
+    /// is still the one this listener created (`inode`).
+    Unix {
+        inner: UnixListener,
+        path: PathBuf,
+        inode: u64,
+    },
 }
 
 /// Binds `spec`; returns the listener and its real address (port 0 resolved).
@@ -44,7 +50,15 @@ pub(crate) fn bind(spec: &ListenSpec) -> Result<(Listener, ListenSpec), StartErr
     };
     match spec {
         ListenSpec::Http(addr) | ListenSpec::Https(addr) => {
-            let std = std::net::TcpListener::bind(addr).map_err(fail)?;
+            let std = match std::net::TcpListener::bind(addr) {
+                // `[::]` (the default, all interfaces) on a host without
+                // IPv6: all IPv4 interfaces instead.
+                Err(e) if addr.ip() == std::net::Ipv6Addr::UNSPECIFIED && is_no_ipv6(&e) => {
+                    std::net::TcpListener::bind((std::net::Ipv4Addr::UNSPECIFIED, addr.port()))
+                }
+                other => other,
+            }
+            .map_err(fail)?;
             std.set_nonblocking(true).map_err(fail)?;
             let inner = TcpListener::from_std(std).map_err(fail)?;
             let local = inner.local_addr().map_err(fail)?;
@@ -59,10 +73,12 @@ pub(crate) fn bind(spec: &ListenSpec) -> Result<(Listener, ListenSpec), StartErr
         ListenSpec::Unix(path) => {
             remove_stale_socket(path).map_err(fail)?;
             let inner = UnixListener::bind(path).map_err(fail)?;
+            let inode = std::fs::symlink_metadata(path).map_err(fail)?.ino();
             Ok((
                 Listener::Unix {
                     inner,
                     path: path.clone(),
+                    inode,
                 },
                 spec.clone(),
             ))
@@ -70,12 +86,26 @@ pub(crate) fn bind(spec: &ListenSpec) -> Result<(Listener, ListenSpec), StartErr
     }
 }
 
-/// Removes a socket file left by an earlier run; any other file is kept
-/// (binding then fails with "address in use").
+/// The errors of binding `[::]` where IPv6 is disabled.
+fn is_no_ipv6(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(97 | 99)) // EAFNOSUPPORT, EADDRNOTAVAIL
+}
+
+/// Removes a socket file left by an earlier run. A socket something still
+/// listens on is "address in use"; any other file is kept (binding then
+/// fails the same way).
 fn remove_stale_socket(path: &std::path::Path) -> io::Result<()> {
     use std::os::unix::fs::FileTypeExt;
     match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path),
+        Ok(meta) if meta.file_type().is_socket() => {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    "another server listens on this socket",
+                ));
+            }
+            std::fs::remove_file(path)
+        }
         _ => Ok(()),
     }
 }
@@ -135,8 +165,10 @@ pub(crate) async fn accept_loop(
             (stream, None) => reject(stream, tls, shared),
         }
     }
-    if let Listener::Unix { path, .. } = &listener {
-        let _ = std::fs::remove_file(path);
+    if let Listener::Unix { path, inode, .. } = &listener {
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.ino() == *inode) {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 

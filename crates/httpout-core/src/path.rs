@@ -59,6 +59,28 @@ impl SafePath {
         })
     }
 
+    /// A path made of already-decoded segments (directory names, mount
+    /// names), checked as [`SafePath::parse`] would check decoded text.
+    pub fn from_segments<S: Into<String>>(
+        segments: impl IntoIterator<Item = S>,
+    ) -> Result<Self, Error> {
+        let mut out = Vec::new();
+        for seg in segments {
+            let seg = seg.into();
+            if seg.is_empty() || seg == "." || seg == ".." || seg.contains(['/', '\\', '\0']) {
+                return Err(Error::bad_request(format!(
+                    "{seg:?} cannot be a path segment"
+                )));
+            }
+            out.push(seg);
+        }
+        Ok(Self {
+            segments: out,
+            trailing_slash: false,
+            asterisk: false,
+        })
+    }
+
     /// The root path `/`.
     pub fn root() -> Self {
         Self {

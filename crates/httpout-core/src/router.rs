@@ -36,8 +36,15 @@ impl Router {
     ///
     /// # Panics
     /// If `prefix` is not a valid absolute path (a programming error).
-    pub fn mount(mut self, prefix: &str, handler: impl Handler) -> Self {
+    pub fn mount(self, prefix: &str, handler: impl Handler) -> Self {
         let prefix = SafePath::parse(prefix).expect("mount prefix must be a plain absolute path");
+        self.mount_path(prefix, handler)
+    }
+
+    /// Mounts `handler` at a prefix given as a [`SafePath`]; never panics:
+    /// build the prefix with [`SafePath::from_segments`] from names that may
+    /// hold `%`, spaces or anything else a directory name can.
+    pub fn mount_path(mut self, prefix: SafePath, handler: impl Handler) -> Self {
         self.mounts
             .retain(|(m, _)| m.segments() != prefix.segments());
         self.mounts.push((prefix, Arc::new(handler)));

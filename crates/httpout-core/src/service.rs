@@ -35,6 +35,11 @@ use crate::path::SafePath;
 use crate::reqlog::{Peer, Record};
 use crate::response;
 
+/// Concurrent streams per HTTP/2 connection (hyper's default is 200).
+pub(crate) const H2_MAX_STREAMS: u32 = 32;
+/// Bytes hyper may buffer per HTTP/2 stream (its default is 400 KiB).
+pub(crate) const H2_SEND_BUF: usize = 64 * 1024;
+
 /// State shared by every connection of a running server.
 pub(crate) struct Shared {
     pub(crate) config: ServerConfig,
@@ -53,7 +58,13 @@ impl Shared {
             .timer(hyper_util::rt::TokioTimer::new())
             .header_read_timeout(config.timeout)
             .keep_alive(!config.close);
-        builder.http2().timer(hyper_util::rt::TokioTimer::new());
+        // Bound what one HTTP/2 connection may hold: streams at once, and the
+        // bytes hyper buffers per stream ahead of the client's window.
+        builder
+            .http2()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .max_concurrent_streams(H2_MAX_STREAMS)
+            .max_send_buf_size(H2_SEND_BUF);
         Self {
             limits: Arc::new(Limits::new(config.maxc, config.maxp)),
             config,

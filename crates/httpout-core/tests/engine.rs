@@ -508,3 +508,87 @@ async fn bad_tls_files_are_config_errors_naming_the_option() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_reader_that_never_reads_is_cut_off() {
+    let (_server, addr) = start(ServerConfig {
+        timeout: Some(Duration::from_secs(1)),
+        ..config()
+    })
+    .await;
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /endless HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    // Do not read: the server's writes stall once the socket buffers fill.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Had the server kept the connection, this read would never end.
+    let mut sink = vec![0u8; 1 << 16];
+    bounded(async {
+        loop {
+            match s.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn h2_pings_do_not_keep_an_idle_connection_open() {
+    let (_server, addr) = start(ServerConfig {
+        timeout: Some(Duration::from_secs(1)),
+        ..config()
+    })
+    .await;
+    let io = hyper_util::rt::TokioIo::new(TcpStream::connect(addr).await.unwrap());
+    let (mut send, conn) =
+        hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .timer(hyper_util::rt::TokioTimer::new())
+            .keep_alive_interval(Duration::from_millis(200))
+            .keep_alive_while_idle(true)
+            .handshake(io)
+            .await
+            .unwrap();
+    let closed = tokio::spawn(conn);
+    let res = bounded(send.send_request(get("/x"))).await.unwrap();
+    assert_eq!(read(res).await.0, 200);
+    let started = Instant::now();
+    let _ = bounded(closed).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "closed after {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_unix_socket_in_use_is_not_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s.sock");
+    let unix = |p: &std::path::Path| ServerConfig {
+        listeners: vec![ListenSpec::Unix(p.to_owned())],
+        ..config()
+    };
+    let (first, _) = start(unix(&sock)).await;
+    let err = Server::bind(unix(&sock)).await.unwrap_err();
+    assert!(
+        !err.is_config() && err.to_string().contains("cannot listen on unix:"),
+        "{err}"
+    );
+    let mut c = h1(UnixStream::connect(&sock).await.unwrap()).await;
+    assert_eq!(
+        read(bounded(c.send_request(get("/still"))).await.unwrap())
+            .await
+            .2,
+        "path=/still"
+    );
+    // A socket file nobody listens on (a crash) is reused.
+    drop(c);
+    first.handle().shutdown(Duration::from_secs(2)).await;
+    let _stale = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    drop(_stale);
+    let (_second, _) = start(unix(&sock)).await;
+    assert!(UnixStream::connect(&sock).await.is_ok());
+}

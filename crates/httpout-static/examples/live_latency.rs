@@ -29,10 +29,16 @@ const CHUNK: usize = 1024;
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let base = args.get(1).expect("usage: live_latency http://127.0.0.1:PORT [READERS] [CHUNKS]").clone();
+    let base = args
+        .get(1)
+        .expect("usage: live_latency http://127.0.0.1:PORT [READERS] [CHUNKS]")
+        .clone();
     let readers: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100);
     let chunks: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(400);
-    let addr = base.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let addr = base
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
     let epoch = Instant::now();
     let path = format!("/latency-{}.m4s", std::process::id());
 
@@ -41,14 +47,21 @@ async fn main() {
         let (addr, path) = (addr.clone(), path.clone());
         tasks.push(tokio::spawn(async move {
             let io = TokioIo::new(connect(&addr).await);
-            let (mut send, conn) = hyper::client::conn::http1::handshake(io).await.expect("handshake");
+            let (mut send, conn) = hyper::client::conn::http1::handshake(io)
+                .await
+                .expect("handshake");
             tokio::spawn(conn);
-            let req = Request::get(path.as_str()).header("host", "x").body(Empty::<Bytes>::new()).unwrap();
+            let req = Request::get(path.as_str())
+                .header("host", "x")
+                .body(Empty::<Bytes>::new())
+                .unwrap();
             let mut body = send.send_request(req).await.expect("GET").into_body();
             let mut pending = Vec::with_capacity(CHUNK);
             let mut latencies = Vec::new();
             while let Some(frame) = body.frame().await {
-                let Ok(data) = frame.expect("body").into_data() else { continue };
+                let Ok(data) = frame.expect("body").into_data() else {
+                    continue;
+                };
                 let now = epoch.elapsed().as_nanos() as u64;
                 for byte in data.iter() {
                     pending.push(*byte);
@@ -66,19 +79,32 @@ async fn main() {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(4);
-    let body = StreamBody::new(stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) }));
+    let body = StreamBody::new(stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|f| (f, rx))
+    }));
     let io = TokioIo::new(connect(&addr).await);
-    let (mut send, conn) = hyper::client::conn::http1::handshake(io).await.expect("handshake");
+    let (mut send, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .expect("handshake");
     tokio::spawn(conn);
     let put = tokio::spawn(async move {
-        send.send_request(Request::put(path.as_str()).header("host", "x").body(body).unwrap()).await.map(|r| r.status())
+        send.send_request(
+            Request::put(path.as_str())
+                .header("host", "x")
+                .body(body)
+                .unwrap(),
+        )
+        .await
+        .map(|r| r.status())
     });
     let mut tick = tokio::time::interval(Duration::from_millis(5));
     for _ in 0..chunks {
         tick.tick().await;
         let mut chunk = vec![0u8; CHUNK];
         chunk[..8].copy_from_slice(&(epoch.elapsed().as_nanos() as u64).to_be_bytes());
-        tx.send(Ok(Frame::data(Bytes::from(chunk)))).await.expect("send");
+        tx.send(Ok(Frame::data(Bytes::from(chunk))))
+            .await
+            .expect("send");
     }
     drop(tx);
     let status = put.await.expect("join").expect("PUT");

@@ -25,7 +25,7 @@
 //! let opts = Options::try_parse_args(["httpout", "--rdirs=public", "--dlist"])?;
 //! let mut router = Router::new();
 //! for (prefix, handler) in httpout_static::mounts(&opts)? {
-//!     router = router.mount(&prefix, handler);
+//!     router = router.mount_path(prefix, handler);
 //! }
 //! let running = Server::bind(ServerConfig::from_options(&opts)?).await?.serve(router);
 //! # Ok(()) }
@@ -44,7 +44,7 @@ use std::sync::Arc;
 use http::header::CACHE_CONTROL;
 use http::{HeaderValue, Method, Request};
 use httpout_core::auth::rules::Rules;
-use httpout_core::{Body, Cors, Ctx, Error, Handler, HandlerFuture, Options};
+use httpout_core::{Body, Cors, Ctx, Error, Handler, HandlerFuture, Options, SafePath};
 use httpout_store::{DirEntryInfo, DiskRoot, Live, WriteRoot};
 
 use site::Site;
@@ -261,7 +261,7 @@ fn mount_list(
 }
 
 /// A URL prefix and the handler mounted there.
-pub type Mount = (String, Arc<dyn Handler>);
+pub type Mount = (SafePath, Arc<dyn Handler>);
 
 /// The mounts for `--rdirs` and `--wdir`: one read directory at `/`, or
 /// each at `/NAME` (its directory name); the sections of rules files at
@@ -290,7 +290,7 @@ pub fn mounts(opts: &Options) -> Result<Vec<Mount>, String> {
     let bad =
         |dir: &Path, why: String| format!("invalid value '{}' for --rdirs: {why}", dir.display());
     // (URL prefix, directory, its own write root when a rules section grants writes)
-    let mut dirs: Vec<(String, std::path::PathBuf, Option<Arc<WriteSite>>)> = Vec::new();
+    let mut dirs: Vec<(Vec<String>, std::path::PathBuf, Option<Arc<WriteSite>>)> = Vec::new();
     let plain: Vec<&std::path::PathBuf> = opts.rdirs.iter().filter(|p| !p.is_file()).collect();
     let has_rules = opts.rdirs.iter().any(|p| p.is_file());
     for dir in &plain {
@@ -303,18 +303,15 @@ pub fn mounts(opts: &Options) -> Result<Vec<Mount>, String> {
         }
         let real = std::fs::canonicalize(dir)
             .map_err(|e| bad(dir, format!("expected a directory ({e})")))?;
-        let prefix = if plain.len() == 1 && !has_rules {
-            "/".to_owned()
-        } else {
-            let name = real.file_name().map(|n| n.to_string_lossy().into_owned());
-            format!(
-                "/{}",
-                name.ok_or_else(|| bad(
-                    dir,
-                    "a directory with a name is needed to mount it".into()
-                ))?
-            )
-        };
+        let prefix =
+            if plain.len() == 1 && !has_rules {
+                Vec::new()
+            } else {
+                let name = real.file_name().map(|n| n.to_string_lossy().into_owned());
+                vec![name.ok_or_else(|| {
+                    bad(dir, "a directory with a name is needed to mount it".into())
+                })?]
+            };
         dirs.push((prefix, real, None));
     }
     for file in opts.rdirs.iter().filter(|p| p.is_file()) {
@@ -336,12 +333,18 @@ pub fn mounts(opts: &Options) -> Result<Vec<Mount>, String> {
                     live: Arc::clone(&config.live),
                 }))
             };
-            dirs.push((section.prefix_path(), section.dir.clone(), own_write));
+            dirs.push((section.prefix.clone(), section.dir.clone(), own_write));
         }
     }
     let mut out: Vec<Mount> = Vec::new();
     let mut names = Vec::new();
-    for (prefix, dir, own_write) in dirs {
+    for (segments, dir, own_write) in dirs {
+        let prefix = SafePath::from_segments(segments.clone()).map_err(|_| {
+            bad(
+                &dir,
+                "its name cannot be part of a URL (a backslash?)".into(),
+            )
+        })?;
         if out.iter().any(|(p, _)| *p == prefix) {
             return Err(bad(
                 &dir,
@@ -353,14 +356,9 @@ pub fn mounts(opts: &Options) -> Result<Vec<Mount>, String> {
         if let Some(w) = own_write.or_else(|| write.clone()) {
             handler.attach(w);
         }
-        if let Some(first) = prefix
-            .trim_start_matches('/')
-            .split('/')
-            .next()
-            .filter(|f| !f.is_empty())
-        {
-            if !names.iter().any(|n| n == first) {
-                names.push(first.to_owned());
+        if let Some(first) = segments.first() {
+            if !names.contains(first) {
+                names.push(first.clone());
             }
         }
         out.push((prefix, Arc::new(handler) as Arc<dyn Handler>));
@@ -370,14 +368,14 @@ pub fn mounts(opts: &Options) -> Result<Vec<Mount>, String> {
         write: write.clone(),
         config: Arc::new(config.clone()),
     };
-    if !out.iter().any(|(p, _)| p == "/") {
+    if !out.iter().any(|(p, _)| p.is_root()) {
         if !names.is_empty() {
             out.push((
-                "/".to_owned(),
+                SafePath::root(),
                 Arc::new(wrap(Reads::Mounts(Arc::new(names)))),
             ));
         } else if write.is_some() {
-            out.push(("/".to_owned(), Arc::new(wrap(Reads::Nothing))));
+            out.push((SafePath::root(), Arc::new(wrap(Reads::Nothing))));
         }
     }
     Ok(out)

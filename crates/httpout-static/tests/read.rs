@@ -91,7 +91,7 @@ async fn serve(args: &[&str]) -> (Running, SocketAddr) {
     let opts = Options::try_parse_args(argv).expect("options");
     let mut router = Router::new();
     for (prefix, handler) in httpout_static::mounts(&opts).expect("mounts") {
-        router = router.mount(&prefix, handler);
+        router = router.mount_path(prefix, handler);
     }
     start_with(ServerConfig::from_options(&opts).unwrap(), router).await
 }
@@ -167,7 +167,7 @@ async fn get_serves_files_with_validators_over_h1_h2c_and_https() {
     let opts = Options::try_parse_args(["httpout", &rdirs(dir.path())]).unwrap();
     let mut router = Router::new();
     for (prefix, handler) in httpout_static::mounts(&opts).unwrap() {
-        router = router.mount(&prefix, handler);
+        router = router.mount_path(prefix, handler);
     }
     let config = ServerConfig {
         listeners: vec![ListenSpec::Https("127.0.0.1:0".parse().unwrap())],
@@ -228,8 +228,14 @@ async fn head_over_h2_has_no_body_either() {
     let dir = fixture();
     let (_s, addr) = serve(&[&rdirs(dir.path())]).await;
     let mut c = h2(TcpStream::connect(addr).await.unwrap()).await;
-    for (path, status, len) in [("/big.bin", 200, Some("1048576")), ("/a.txt", 200, Some("12")), ("/missing", 404, None)] {
-        let res = bounded(c.send_request(request("HEAD", path, &[]))).await.unwrap();
+    for (path, status, len) in [
+        ("/big.bin", 200, Some("1048576")),
+        ("/a.txt", 200, Some("12")),
+        ("/missing", 404, None),
+    ] {
+        let res = bounded(c.send_request(request("HEAD", path, &[])))
+            .await
+            .unwrap();
         let (s, h, body) = read_bytes(res).await;
         assert_eq!(s, status, "{path}");
         assert!(body.is_empty(), "{path}: HEAD body over h2");
@@ -644,6 +650,32 @@ async fn several_read_directories_are_mounted_by_name() {
         err.contains("--rdirs") && err.contains("two read directories"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn directory_names_with_percent_and_spaces_mount_cleanly() {
+    let base = tempfile::tempdir().unwrap();
+    let a = base.path().join("media 100%");
+    let b = base.path().join("b");
+    std::fs::create_dir(&a).unwrap();
+    std::fs::create_dir(&b).unwrap();
+    std::fs::write(a.join("x.txt"), "odd name").unwrap();
+    let (_s, addr) = serve(&[&format!("--rdirs={},{}", a.display(), b.display())]).await;
+    let (s, _, body) = fetch(addr, "GET", "/media%20100%25/x.txt", &[]).await;
+    assert_eq!((s.as_u16(), &body[..]), (200, &b"odd name"[..]));
+    let (_, _, page) = fetch(addr, "GET", "/", &[]).await;
+    assert!(String::from_utf8_lossy(&page).contains("href=\"./media%20100%25/\""));
+    let bad = base.path().join("back\\slash");
+    std::fs::create_dir(&bad).unwrap();
+    let opts = Options::try_parse_args([
+        "httpout",
+        &format!("--rdirs={},{}", bad.display(), b.display()),
+    ])
+    .unwrap();
+    let err = httpout_static::mounts(&opts)
+        .err()
+        .expect("refused, not a panic");
+    assert!(err.contains("--rdirs"), "{err}");
 }
 
 /// Attempts to leave the root, over a real socket: none may reach the

@@ -20,7 +20,7 @@ async fn serve(args: &[&str]) -> (Running, SocketAddr) {
     let opts = Options::try_parse_args(argv).expect("options");
     let mut router = Router::new();
     for (prefix, handler) in httpout_static::mounts(&opts).expect("mounts") {
-        router = router.mount(&prefix, handler);
+        router = router.mount_path(prefix, handler);
     }
     start_with(ServerConfig::from_options(&opts).unwrap(), router).await
 }

@@ -176,15 +176,20 @@ impl DiskRoot {
                 Err(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM) => {
                     self.no_openat2.store(true, Ordering::Relaxed);
                 }
+                // Unreachable names are simply not there.
+                Err(rustix::io::Errno::NAMETOOLONG | rustix::io::Errno::LOOP) => {
+                    return Err(StoreError::NotFound);
+                }
                 Err(e) => return Err(io::Error::from(e).into()),
             }
         }
-        // Resolve, check containment, open the real path.
+        // Resolve, check containment, open the real path (non-blocking, so
+        // a FIFO cannot hold the worker).
         let real = fs::canonicalize(self.root.join(rel))?;
         if !real.starts_with(&self.root) {
             return Err(StoreError::Escape);
         }
-        Ok(File::open(real)?.into())
+        rustix::fs::open(&real, flags, Mode::empty()).map_err(|e| io::Error::from(e).into())
     }
 
     /// Lists a directory (relative to the root) in the blocking pool.

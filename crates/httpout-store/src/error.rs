@@ -26,6 +26,10 @@ pub enum StoreError {
 
 impl From<io::Error> for StoreError {
     fn from(e: io::Error) -> Self {
+        // ENAMETOOLONG and ELOOP: a path that cannot name anything.
+        if matches!(e.raw_os_error(), Some(36 | 40)) {
+            return Self::NotFound;
+        }
         match e.kind() {
             io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => Self::NotFound,
             io::ErrorKind::PermissionDenied => Self::PermissionDenied,

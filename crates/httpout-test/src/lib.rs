@@ -24,7 +24,8 @@ pub async fn bounded<F: std::future::Future>(fut: F) -> F::Output {
 }
 
 /// The test handler: `/slow` answers after 500 ms, `/missing` is a 404,
-/// anything else echoes the path it was given.
+/// `/endless` streams 64 KiB chunks forever, anything else echoes the path
+/// it was given.
 pub async fn echo(_req: Request<Body>, ctx: Ctx) -> Result<Response<Body>, Error> {
     match ctx.path.to_string().as_str() {
         "/slow" => {
@@ -32,6 +33,15 @@ pub async fn echo(_req: Request<Body>, ctx: Ctx) -> Result<Response<Body>, Error
             Ok(Response::new(Body::full("slow done")))
         }
         "/missing" => Err(Error::NotFound),
+        "/endless" => {
+            let chunk = Bytes::from(vec![0u8; 64 * 1024]);
+            let frames = futures_util::stream::repeat_with(move || {
+                Ok::<_, std::io::Error>(http_body::Frame::data(chunk.clone()))
+            });
+            Ok(Response::new(Body::new(http_body_util::StreamBody::new(
+                frames,
+            ))))
+        }
         p => Ok(Response::new(Body::full(format!("path={p}")))),
     }
 }

@@ -49,7 +49,7 @@ fn display_flag(arg: &clap::Arg) -> String {
 pub(crate) fn build(opts: &Options) -> Result<Router, String> {
     let mut router = Router::new();
     for (prefix, handler) in httpout_static::mounts(opts)? {
-        router = router.mount(&prefix, handler);
+        router = router.mount_path(prefix, handler);
     }
     Ok(router)
 }

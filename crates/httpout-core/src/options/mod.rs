@@ -488,7 +488,8 @@ pub fn markdown() -> String {
          file drifts from the code.\n\n\
          Every option can be given as a long flag (`--port=8080` or `--port 8080`), in a GPAC \
          filter string (`httpout:port=8080`), or as a suffix of an output URL \
-         (`-o http://localhost:8080/live.mp3:port=8080`). Lists are comma-separated. Sizes take \
+         (`-o http://localhost:8080/live.mp3:hold`; `-o` itself belongs to the sink modes, \
+         refused until they are built). Lists are comma-separated. Sizes take \
          `K`, `M` or `G` suffixes, binary (`50M` = 52 428 800 bytes). A boolean flag alone means \
          true (`--dlist`); `--dlist=false` turns it off.\n",
     );

@@ -41,12 +41,19 @@ pub fn parse_port(s: &str) -> Result<u16, String> {
         .map_err(|_| "expected a port number from 0 to 65535".into())
 }
 
+/// The longest duration an option takes: a year.
+const MAX_SECONDS: u64 = 366 * 24 * 3600;
+
 /// Parses a duration in seconds (`timeout`, `grace`); a trailing `s` is allowed.
 pub fn parse_seconds(s: &str) -> Result<u64, String> {
     s.trim()
         .trim_end_matches('s')
         .parse()
-        .map_err(|_| "expected a whole number of seconds, e.g. 30".into())
+        .ok()
+        .filter(|n| *n <= MAX_SECONDS)
+        .ok_or_else(|| {
+            format!("expected a whole number of seconds from 0 to {MAX_SECONDS}, e.g. 30")
+        })
 }
 
 /// Parses a duration in milliseconds (`wait_new`); a trailing `ms` is allowed.
@@ -54,7 +61,9 @@ pub fn parse_millis(s: &str) -> Result<u64, String> {
     s.trim()
         .trim_end_matches("ms")
         .parse()
-        .map_err(|_| "expected a whole number of milliseconds, e.g. 2000".into())
+        .ok()
+        .filter(|n| *n <= MAX_SECONDS * 1000)
+        .ok_or_else(|| "expected a whole number of milliseconds (at most a year), e.g. 2000".into())
 }
 
 /// Parses a size in bytes with an optional binary suffix: `K` (KiB), `M` (MiB),
@@ -269,6 +278,7 @@ mod tests {
         assert!(parse_bool("maybe").is_err());
         assert!(parse_u32("-1").is_err());
         assert_eq!(parse_seconds("30s"), Ok(30));
+        assert!(parse_seconds("10000000000000000000").is_err());
         assert!(parse_port("65536").is_err());
     }
 }

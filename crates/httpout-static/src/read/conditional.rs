@@ -27,7 +27,8 @@ impl ETag {
             tag: format!(
                 "{:x}-{:x}-{:x}",
                 meta.len(),
-                meta.mtime() as u64 * 1_000_000_000 + meta.mtime_nsec() as u64,
+                // i128: no overflow for any date, before 1970 included.
+                (i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec())) as u64,
                 meta.ino()
             ),
         }

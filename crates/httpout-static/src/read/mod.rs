@@ -185,7 +185,12 @@ enum Representation {
 /// A regular file: representation, preconditions, ranges, response.
 fn serve_file(site: &Site, req: &Parts, file: OpenFile) -> Result<Response<Body>, Error> {
     let headers = &req.headers;
-    let size = file.meta.len();
+    // A file read at open time is what it was then, even if it was
+    // truncated since the stat: its bytes decide the size.
+    let size = file
+        .content
+        .as_ref()
+        .map_or(file.meta.len(), |c| c.len() as u64);
     let name = file
         .rel
         .file_name()
@@ -253,7 +258,10 @@ fn serve_file(site: &Site, req: &Parts, file: OpenFile) -> Result<Response<Body>
             res.headers_mut().insert(CONTENT_TYPE, content_type);
             res.headers_mut()
                 .insert(CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
-            let len = sib.meta.len();
+            let len = sib
+                .content
+                .as_ref()
+                .map_or(sib.meta.len(), |c| c.len() as u64);
             send_whole(&mut res, &req.method, *sib, len, site.block());
             Ok(res)
         }
@@ -433,7 +441,9 @@ fn content_range(r: &Range<u64>, size: u64) -> HeaderValue {
     HeaderValue::from_str(&format!("bytes {}-{}/{size}", r.start, r.end - 1)).expect("digits")
 }
 
+/// An HTTP date; a time in the future is sent as now (RFC 9110 §8.8.2.1).
 fn date(t: std::time::SystemTime) -> HeaderValue {
+    let t = t.min(std::time::SystemTime::now());
     HeaderValue::from_str(&httpdate::fmt_http_date(t)).expect("http dates are ASCII")
 }
 

@@ -168,7 +168,11 @@ pub(crate) async fn receive_into(
 ) -> Result<(), Error> {
     let file = temp.file();
     let mut received: u64 = 0;
-    let mut spans = spans.map(|s| s.iter().copied().collect::<std::collections::VecDeque<Span>>());
+    let mut spans = spans.map(|s| {
+        s.iter()
+            .copied()
+            .collect::<std::collections::VecDeque<Span>>()
+    });
     // Where the next byte goes, and how many the current span still takes.
     let (mut at, mut left_in_span) = (0u64, 0u64);
     while let Some(mut data) = next_data(&mut body, site.timeout).await? {
