@@ -57,7 +57,10 @@ impl Shared {
             .http1()
             .timer(hyper_util::rt::TokioTimer::new())
             .header_read_timeout(config.timeout)
-            .keep_alive(!config.close);
+            .keep_alive(!config.close)
+            // A client may shut its side down once its request is sent
+            // (uploaders do): finish reading and answering it.
+            .half_close(true);
         // Bound what one HTTP/2 connection may hold: streams at once, and the
         // bytes hyper buffers per stream ahead of the client's window.
         builder

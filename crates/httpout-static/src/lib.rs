@@ -227,8 +227,17 @@ impl Handler for StaticHandler {
                     }
                 }
                 (&Method::PUT | &Method::POST, _, Some(w)) => {
-                    let target = w.target(&ctx);
-                    write::upload(w, &req, body, &target, req.uri.path().ends_with('/')).await
+                    // In a task of its own: an upload whose body has fully
+                    // arrived is committed even if the client closes the
+                    // connection without waiting for the answer (ffmpeg's
+                    // DASH output does).
+                    let (w, target) = (Arc::clone(w), w.target(&ctx));
+                    let dir_url = req.uri.path().ends_with('/');
+                    tokio::spawn(
+                        async move { write::upload(&w, &req, body, &target, dir_url).await },
+                    )
+                    .await
+                    .map_err(|e| Error::Internal(Box::new(e)))?
                 }
                 (&Method::DELETE, _, Some(w)) => write::delete(w, &w.target(&ctx)),
                 _ => Err(handler::not_allowed(&req.method, allow)),
@@ -270,7 +279,13 @@ pub type Mount = (SafePath, Arc<dyn Handler>);
 /// directory, if any, behind every other mount (or alone at `/`). Errors
 /// name the option and the value.
 pub fn mounts(opts: &Options) -> Result<Vec<Mount>, String> {
-    let config = StaticConfig::from_options(opts)?;
+    mounts_with(opts, &StaticConfig::from_options(opts)?)
+}
+
+/// [`mounts`] with a configuration made beforehand, e.g. to share its
+/// [`Live`] registry with the file sink's inputs.
+pub fn mounts_with(opts: &Options, config: &StaticConfig) -> Result<Vec<Mount>, String> {
+    let config = config.clone();
     let timeout = (opts.timeout > 0).then(|| std::time::Duration::from_secs(opts.timeout));
     let write = match &opts.wdir {
         Some(dir) => Some(Arc::new(WriteSite {

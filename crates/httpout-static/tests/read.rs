@@ -266,7 +266,9 @@ async fn ranges_conditionals_and_errors_over_h2_and_tls() {
         ..ServerConfig::default()
     };
     let server = Server::bind(config).await.unwrap();
-    let ListenSpec::Https(tls_addr) = server.local_addrs()[0] else { unreachable!() };
+    let ListenSpec::Https(tls_addr) = server.local_addrs()[0] else {
+        unreachable!()
+    };
     let _tls = server.serve(router);
     let clients = [
         h2(TcpStream::connect(addr).await.unwrap()).await,
@@ -275,28 +277,64 @@ async fn ranges_conditionals_and_errors_over_h2_and_tls() {
     let src = pattern(BIG);
     for mut c in clients {
         let mut ask = async |method: &str, path: &str, headers: &[(&str, &str)]| {
-            read_bytes(bounded(c.send_request(request(method, path, headers))).await.unwrap()).await
+            read_bytes(
+                bounded(c.send_request(request(method, path, headers)))
+                    .await
+                    .unwrap(),
+            )
+            .await
         };
         let (s, h, body) = ask("GET", "/big.bin", &[("range", "bytes=10-19")]).await;
         assert_eq!((s.as_u16(), &body[..]), (206, &src[10..20]));
         assert_eq!(h["content-range"], "bytes 10-19/1048576");
         let (s, h, body) = ask("GET", "/big.bin", &[("range", "bytes=0-4,-5")]).await;
         assert_eq!(s, 206);
-        let parts = parse_multipart(&body, h["content-type"].to_str().unwrap().split("boundary=").nth(1).unwrap());
-        assert_eq!((parts[0].body.as_slice(), parts[1].body.as_slice()), (&src[..5], &src[BIG - 5..]));
+        let parts = parse_multipart(
+            &body,
+            h["content-type"]
+                .to_str()
+                .unwrap()
+                .split("boundary=")
+                .nth(1)
+                .unwrap(),
+        );
+        assert_eq!(
+            (parts[0].body.as_slice(), parts[1].body.as_slice()),
+            (&src[..5], &src[BIG - 5..])
+        );
         let etag = h["etag"].to_str().unwrap().to_owned();
         let (s, _, body) = ask("GET", "/big.bin", &[("if-none-match", &etag)]).await;
         assert_eq!((s.as_u16(), body.len()), (304, 0));
         let (s, h, _) = ask("GET", "/big.bin", &[("range", "bytes=5000000-")]).await;
-        assert_eq!((s.as_u16(), h["content-range"].to_str().unwrap()), (416, "bytes */1048576"));
+        assert_eq!(
+            (s.as_u16(), h["content-range"].to_str().unwrap()),
+            (416, "bytes */1048576")
+        );
         let (s, _, _) = ask("GET", "/big.bin", &[("if-match", "\"other\"")]).await;
         assert_eq!(s, 412);
         let (s, _, _) = ask("GET", "/%2e%2e/etc/passwd", &[]).await;
         assert_eq!(s, 400);
-        let (s, h, _) = ask("OPTIONS", "/a.txt", &[("origin", "https://o"), ("access-control-request-method", "GET")]).await;
-        assert_eq!((s.as_u16(), h["access-control-allow-origin"].to_str().unwrap()), (204, "*"));
+        let (s, h, _) = ask(
+            "OPTIONS",
+            "/a.txt",
+            &[
+                ("origin", "https://o"),
+                ("access-control-request-method", "GET"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (
+                s.as_u16(),
+                h["access-control-allow-origin"].to_str().unwrap()
+            ),
+            (204, "*")
+        );
         let (s, h, body) = ask("GET", "/small.css", &[("accept-encoding", "br")]).await;
-        assert_eq!((s.as_u16(), h["content-encoding"].to_str().unwrap()), (200, "br"));
+        assert_eq!(
+            (s.as_u16(), h["content-encoding"].to_str().unwrap()),
+            (200, "br")
+        );
         assert_eq!(decode("br", &body).await, TEXT.repeat(100).as_bytes());
     }
 }

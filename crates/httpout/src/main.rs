@@ -57,8 +57,8 @@ async fn run(opts: Options) -> ExitCode {
         Ok(c) => c,
         Err(msg) => return usage_error(&msg),
     };
-    let router = match modes::build(&opts) {
-        Ok(r) => r,
+    let modes = match modes::build(&opts) {
+        Ok(m) => m,
         Err(msg) => return usage_error(&msg),
     };
     let server = match Server::bind(config).await {
@@ -77,13 +77,16 @@ async fn run(opts: Options) -> ExitCode {
         eprintln!("httpout: cannot install signal handlers");
         return ExitCode::FAILURE;
     };
-    let running = server.serve(router);
+    let running = server.serve(modes.router);
     {
         let mut out = std::io::stdout().lock();
         for addr in running.local_addrs() {
             let _ = writeln!(out, "listening on {addr}");
         }
         let _ = out.flush();
+    }
+    for input in modes.inputs {
+        tokio::spawn(input.run());
     }
     loop {
         tokio::select! {

@@ -1,13 +1,19 @@
 //! Options → mounted modes: the only place where modes are wired.
 //!
-//! Built: the engine and the static server (`--rdirs`, `--wdir`). Every
-//! option that belongs to a mode that is not built yet is refused here, by
-//! name, rather than ignored.
+//! Built: the engine, the static server (`--rdirs`, `--wdir`) and the file
+//! sink's inputs (`-i SOURCE -o URL` with `--rdirs`). Every option that
+//! belongs to a mode that is not built yet is refused here, by name, rather
+//! than ignored.
+
+use std::sync::Arc;
 
 use clap::CommandFactory;
-use httpout_core::Router;
 use httpout_core::options::value::HMode;
 use httpout_core::options::{Area, Options, area};
+use httpout_core::{Router, SafePath};
+use httpout_filesink::{Source, write_input};
+use httpout_static::StaticConfig;
+use httpout_store::{Live, WriteRoot};
 
 /// Refuses options that this build cannot honour, naming the first one.
 pub(crate) fn check(opts: &Options) -> Result<(), String> {
@@ -17,8 +23,22 @@ pub(crate) fn check(opts: &Options) -> Result<(), String> {
             "--hmode={mode}: {mode} mode is not built yet in this version"
         ));
     }
+    let file_sink = !opts.rdirs.is_empty();
+    if file_sink && opts.inputs.len() != opts.outputs.len() {
+        return Err(format!(
+            "-i and -o go in pairs: {} input(s) for {} output(s)",
+            opts.inputs.len(),
+            opts.outputs.len()
+        ));
+    }
+    for url in opts.outputs.iter().filter(|_| file_sink) {
+        output_path(url)?;
+    }
     let cmd = Options::command();
     for id in &opts.given {
+        if file_sink && (id == "inputs" || id == "outputs") {
+            continue;
+        }
         let flag = cmd
             .get_arguments()
             .find(|a| a.get_id().as_str() == id)
@@ -45,11 +65,84 @@ fn display_flag(arg: &clap::Arg) -> String {
     }
 }
 
-/// The handler tree for these options; errors name the option at fault.
-pub(crate) fn build(opts: &Options) -> Result<Router, String> {
+/// What the options ask to run: the handler tree, and the file sink's
+/// inputs (started once the server listens).
+pub(crate) struct Modes {
+    pub(crate) router: Router,
+    pub(crate) inputs: Vec<FileInput>,
+}
+
+/// One `-i SOURCE -o URL` pair of the file sink.
+pub(crate) struct FileInput {
+    source: Source,
+    target: Vec<String>,
+    root: WriteRoot,
+    live: Arc<Live>,
+    block: usize,
+}
+
+impl FileInput {
+    /// Copies the input into its file, served live meanwhile; logs the end.
+    pub(crate) async fn run(self) {
+        let shown = self.target.join("/");
+        match write_input(
+            &self.source,
+            &self.root,
+            &self.target,
+            &self.live,
+            self.block,
+        )
+        .await
+        {
+            Ok(n) => eprintln!(
+                "httpout: input {:?} written to /{shown} ({n} bytes)",
+                self.source
+            ),
+            Err(e) => eprintln!("httpout: input {:?} for /{shown} failed: {e}", self.source),
+        }
+    }
+}
+
+/// The handler tree and inputs for these options; errors name the option.
+pub(crate) fn build(opts: &Options) -> Result<Modes, String> {
+    let config = StaticConfig::from_options(opts)?;
     let mut router = Router::new();
-    for (prefix, handler) in httpout_static::mounts(opts)? {
+    for (prefix, handler) in httpout_static::mounts_with(opts, &config)? {
         router = router.mount_path(prefix, handler);
     }
-    Ok(router)
+    let mut inputs = Vec::new();
+    if let Some(first) = opts.rdirs.first().filter(|_| !opts.inputs.is_empty()) {
+        let root = WriteRoot::new(first).map_err(|e| {
+            format!(
+                "invalid value '{}' for --rdirs: the file sink writes there ({e})",
+                first.display()
+            )
+        })?;
+        for (input, url) in opts.inputs.iter().zip(&opts.outputs) {
+            inputs.push(FileInput {
+                source: Source::parse(input),
+                target: output_path(url)?,
+                root: root.clone(),
+                live: Arc::clone(&config.live),
+                block: config.block_size,
+            });
+        }
+    }
+    Ok(Modes { router, inputs })
+}
+
+/// The file an output URL names, as path segments.
+fn output_path(url: &str) -> Result<Vec<String>, String> {
+    let bad = || format!("invalid value '{url}' for -o: expected http://HOST:PORT/NAME");
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(bad)?;
+    let path = rest.find('/').map(|i| &rest[i..]).ok_or_else(bad)?;
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let safe = SafePath::parse(path).map_err(|_| bad())?;
+    if safe.segments().is_empty() || safe.has_trailing_slash() {
+        return Err(bad());
+    }
+    Ok(safe.segments().to_vec())
 }

@@ -1,0 +1,216 @@
+//! The file sink with real packagers and players: ffmpeg pushes a live DASH
+//! stream by PUT, ffprobe and ffmpeg read it back live from httpout; an
+//! `-i FIFO` input is served while it is written.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use httpout_e2e::{Httpout, curl};
+
+/// Runs a tool with a time limit; returns (success, stderr).
+fn run_bounded(cmd: &mut Command, limit: Duration) -> (bool, String) {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ffmpeg/ffprobe are installed (see scripts/test.sh)");
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            use std::io::Read;
+            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+            return (status.success(), err);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return (false, format!("timed out after {limit:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn ffmpeg_pushes_live_dash_and_ffprobe_reads_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let server = Httpout::start(
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            &format!("--rdirs={d}"),
+            &format!("--wdir={d}"),
+            "--wait_new=3000",
+            "--maxp=0",
+        ],
+        1,
+    );
+    let mpd = format!("{}/live/live.mpd", server.url());
+    let mut packager = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=25",
+            "-t",
+            "10",
+        ])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+            "-g",
+            "25",
+        ])
+        .args([
+            "-f",
+            "dash",
+            "-seg_duration",
+            "1",
+            "-streaming",
+            "1",
+            "-ldash",
+            "1",
+            "-method",
+            "PUT",
+        ])
+        .args([
+            "-use_template",
+            "1",
+            "-use_timeline",
+            "0",
+            "-window_size",
+            "5",
+            &mpd,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ffmpeg is installed (see scripts/test.sh)");
+    std::thread::sleep(Duration::from_secs(3));
+    // While the packager is still pushing: probe, then decode 3 s.
+    let (ok, err) = run_bounded(
+        Command::new("ffprobe").args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name",
+            "-of",
+            "csv=p=0",
+            &mpd,
+        ]),
+        Duration::from_secs(30),
+    );
+    assert!(ok, "ffprobe failed: {err}");
+    let (ok, err) = run_bounded(
+        Command::new("ffmpeg").args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-i",
+            &mpd,
+            "-t",
+            "3",
+            "-f",
+            "null",
+            "-",
+        ]),
+        Duration::from_secs(30),
+    );
+    assert!(ok && err.trim().is_empty(), "live decode failed: {err}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while packager.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the packager did not finish");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let live = dir.path().join("live");
+    assert!(live.join("init-stream0.m4s").exists());
+    let segments = std::fs::read_dir(&live)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("chunk-")
+        })
+        .count();
+    assert!(segments >= 5, "{segments} segments");
+}
+
+#[test]
+fn an_input_fifo_is_served_while_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("in.fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let server = Httpout::start(
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            &format!("--rdirs={}", out.display()),
+            "-i",
+            &fifo.display().to_string(),
+            "-o",
+            "http://localhost/live/a.ts",
+        ],
+        1,
+    );
+    let writer = std::thread::spawn(move || {
+        let mut f = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+        f.write_all(b"first|").unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        f.write_all(b"second").unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let mut reader = Command::new("curl")
+        .args([
+            "-sS",
+            "-N",
+            "--max-time",
+            "10",
+            &format!("{}/live/a.ts", server.url()),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = reader.stdout.take().unwrap();
+    let mut first = [0u8; 6];
+    use std::io::Read;
+    stdout.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"first|");
+    assert!(
+        started.elapsed() < Duration::from_millis(1200),
+        "the first bytes came before the input ended"
+    );
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "second");
+    assert!(reader.wait().unwrap().success());
+    writer.join().unwrap();
+    assert_eq!(
+        std::fs::read(out.join("live/a.ts")).unwrap(),
+        b"first|second"
+    );
+    assert_eq!(
+        curl(&[&format!("{}/live/a.ts", server.url())]).stdout,
+        b"first|second"
+    );
+}
