@@ -148,6 +148,134 @@ fn ffmpeg_pushes_live_dash_and_ffprobe_reads_it_back() {
 }
 
 #[test]
+fn ffmpeg_writing_locally_is_served_live_through_inotify() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("live")).unwrap();
+    let d = dir.path().display().to_string();
+    let server = Httpout::start(
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            &format!("--rdirs={d}"),
+            "--maxp=0",
+        ],
+        1,
+    );
+    let local_mpd = dir.path().join("live/live.mpd").display().to_string();
+    let mut packager = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=25",
+            "-t",
+            "8",
+        ])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+            "-g",
+            "25",
+        ])
+        .args([
+            "-f",
+            "dash",
+            "-seg_duration",
+            "1",
+            "-streaming",
+            "1",
+            "-ldash",
+            "1",
+        ])
+        .args([
+            "-use_template",
+            "1",
+            "-use_timeline",
+            "0",
+            "-window_size",
+            "5",
+            &local_mpd,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ffmpeg is installed (see scripts/test.sh)");
+    // ffmpeg writes each segment as NAME.tmp and renames it when done: the
+    // segment in progress is served under NAME (no 404, no wait).
+    let live_dir = dir.path().join("live");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let in_progress = loop {
+        assert!(Instant::now() < deadline, "no segment in progress seen");
+        let tmp = std::fs::read_dir(&live_dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|n| n.starts_with("chunk-") && n.ends_with(".m4s.tmp"));
+        if let Some(tmp) = tmp {
+            break tmp.trim_end_matches(".tmp").to_owned();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let url = format!("{}/live/{in_progress}", server.url());
+    let out = curl(&[
+        "-D",
+        "-",
+        "-o",
+        &dir.path().join("got.m4s").display().to_string(),
+        &url,
+    ]);
+    let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(
+        head.starts_with("http/1.1 200") && head.contains("transfer-encoding: chunked"),
+        "{in_progress}: {head}"
+    );
+    let got = std::fs::read(dir.path().join("got.m4s")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !live_dir.join(&in_progress).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{in_progress} never renamed into place"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        got,
+        std::fs::read(live_dir.join(&in_progress)).unwrap(),
+        "the live copy equals the final segment"
+    );
+    let mpd = format!("{}/live/live.mpd", server.url());
+    let (ok, err) = run_bounded(
+        Command::new("ffmpeg").args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-i",
+            &mpd,
+            "-t",
+            "3",
+            "-f",
+            "null",
+            "-",
+        ]),
+        Duration::from_secs(30),
+    );
+    assert!(ok && err.trim().is_empty(), "live decode failed: {err}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while packager.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the packager did not finish");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
 fn an_input_fifo_is_served_while_it_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("in.fifo");

@@ -8,9 +8,17 @@
 //! target, renamed into place when the input ends; an input error leaves the
 //! previous version and ends live readers in an error.
 //!
+//! Files written into a read directory by other processes are followed too
+//! ([`follow`]), so a local packager makes a live origin without HTTP ingest.
+//!
 //! # Layout
 //! - [`Source`]: where the bytes come from;
-//! - [`write_input`]: the copy loop.
+//! - [`write_input`]: the copy loop;
+//! - [`follow`](mod@follow): local writers followed with inotify.
+
+pub mod follow;
+
+pub use follow::follow;
 
 use std::io;
 use std::os::unix::fs::FileExt;

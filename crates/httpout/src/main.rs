@@ -88,6 +88,15 @@ async fn run(opts: Options) -> ExitCode {
     for input in modes.inputs {
         tokio::spawn(input.run());
     }
+    for dir in &modes.followed {
+        // Without inotify (or past its watch limit) files are still served,
+        // only not from the live edge while other processes write them.
+        if let Err(e) =
+            httpout_filesink::follow(dir, std::sync::Arc::clone(&modes.live), modes.follow_idle)
+        {
+            eprintln!("httpout: not following writers in {}: {e}", dir.display());
+        }
+    }
     loop {
         tokio::select! {
             _ = term.recv() => break,

@@ -70,6 +70,12 @@ fn display_flag(arg: &clap::Arg) -> String {
 pub(crate) struct Modes {
     pub(crate) router: Router,
     pub(crate) inputs: Vec<FileInput>,
+    /// Read directories whose local writers are followed (inotify).
+    pub(crate) followed: Vec<std::path::PathBuf>,
+    /// The registry of files being written, shared with the static mounts.
+    pub(crate) live: Arc<Live>,
+    /// After this long without a write, a local writer's file is finished.
+    pub(crate) follow_idle: std::time::Duration,
 }
 
 /// One `-i SOURCE -o URL` pair of the file sink.
@@ -128,7 +134,21 @@ pub(crate) fn build(opts: &Options) -> Result<Modes, String> {
             });
         }
     }
-    Ok(Modes { router, inputs })
+    let followed = opts
+        .rdirs
+        .iter()
+        .filter(|d| d.is_dir())
+        .filter_map(|d| std::fs::canonicalize(d).ok())
+        .collect();
+    let follow_idle =
+        std::time::Duration::from_secs(if opts.timeout > 0 { opts.timeout } else { 30 });
+    Ok(Modes {
+        router,
+        inputs,
+        followed,
+        live: Arc::clone(&config.live),
+        follow_idle,
+    })
 }
 
 /// The file an output URL names, as path segments.
