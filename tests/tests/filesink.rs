@@ -342,3 +342,109 @@ fn an_input_fifo_is_served_while_it_is_written() {
         b"first|second"
     );
 }
+
+#[test]
+fn gmem_keeps_the_last_segments_in_memory_and_never_cuts_a_reader() {
+    let server = Httpout::start(
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            "--rdirs=gmem",
+            "--wdir=gmem",
+            "--max_cache_segs=2",
+        ],
+        1,
+    );
+    let base = server.url().to_owned();
+    let put = |path: &str, body: &[u8]| {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("b");
+        std::fs::write(&f, body).unwrap();
+        String::from_utf8_lossy(
+            &curl(&[
+                "-T",
+                &f.display().to_string(),
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                &format!("{base}{path}"),
+            ])
+            .stdout,
+        )
+        .into_owned()
+    };
+    let status = |path: &str| {
+        String::from_utf8_lossy(
+            &curl(&[
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                &format!("{base}{path}"),
+            ])
+            .stdout,
+        )
+        .into_owned()
+    };
+    assert_eq!(put("/live/live.mpd", b"<MPD/>"), "201");
+    assert_eq!(put("/live/init.mp4", b"init"), "201");
+    // A big first segment, then a slow reader of it.
+    let big = vec![7u8; 2 << 20];
+    assert_eq!(put("/live/v_1.m4s", &big), "201");
+    let mut slow = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "20",
+            "--limit-rate",
+            "1M",
+            "-o",
+            "-",
+            &format!("{base}/live/v_1.m4s"),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    for i in 2..=4 {
+        assert_eq!(
+            put(
+                &format!("/live/v_{i}.m4s"),
+                format!("segment {i}").as_bytes()
+            ),
+            "201"
+        );
+    }
+    // At most 2 segments of the stream are kept; the manifest and the
+    // (single) init segment are never evicted.
+    assert_eq!(status("/live/v_1.m4s"), "404");
+    assert_eq!(status("/live/v_2.m4s"), "404");
+    assert_eq!(status("/live/v_3.m4s"), "200");
+    assert_eq!(status("/live/v_4.m4s"), "200");
+    assert_eq!(status("/live/live.mpd"), "200");
+    assert_eq!(status("/live/init.mp4"), "200");
+    // The reader of the evicted segment still gets all of it.
+    let mut got = Vec::new();
+    use std::io::Read;
+    slow.stdout.take().unwrap().read_to_end(&mut got).unwrap();
+    assert!(slow.wait().unwrap().success());
+    assert_eq!(
+        got.len(),
+        big.len(),
+        "eviction never cuts a segment being read"
+    );
+    // The memory directory lives only as long as the server.
+    let pid_dirs = || {
+        std::fs::read_dir("/dev/shm")
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("httpout-gmem-"))
+            .count()
+    };
+    let before = pid_dirs();
+    assert!(before >= 1);
+    let (code, _) = server.terminate();
+    assert_eq!(code, Some(0));
+    assert_eq!(pid_dirs(), before - 1, "removed at exit");
+}

@@ -78,6 +78,9 @@ pub struct StaticConfig {
     /// Files being written, shared by every mount built from this
     /// configuration so that readers find the uploads of any of them.
     pub live: Arc<Live>,
+    /// Segments kept per stream after each upload (`max_cache_segs`, see
+    /// `write/cache.rs`); `None`: all. Default `None`.
+    pub keep_segments: Option<usize>,
 }
 
 impl Default for StaticConfig {
@@ -92,6 +95,7 @@ impl Default for StaticConfig {
             cors: Cors::Auto,
             wait_new: std::time::Duration::ZERO,
             live: Live::new(),
+            keep_segments: None,
         }
     }
 }
@@ -128,6 +132,10 @@ impl StaticConfig {
             cors: opts.cors,
             wait_new: std::time::Duration::from_millis(opts.wait_new),
             live: Live::new(),
+            keep_segments: write::cache::keep(
+                opts.max_cache_segs,
+                opts.wdir.as_ref().is_some_and(|w| w.as_os_str() == "gmem"),
+            ),
         })
     }
 }
@@ -182,6 +190,7 @@ impl StaticHandler {
             timeout,
             under_mount: false,
             live: Arc::clone(&self.config.live),
+            keep_segments: self.config.keep_segments,
         }));
         Ok(self)
     }
@@ -299,6 +308,7 @@ pub fn mounts_with(opts: &Options, config: &StaticConfig) -> Result<Vec<Mount>, 
             timeout,
             under_mount: false,
             live: Arc::clone(&config.live),
+            keep_segments: config.keep_segments,
         })),
         None => None,
     };
@@ -346,6 +356,7 @@ pub fn mounts_with(opts: &Options, config: &StaticConfig) -> Result<Vec<Mount>, 
                     timeout,
                     under_mount: true,
                     live: Arc::clone(&config.live),
+                    keep_segments: config.keep_segments,
                 }))
             };
             dirs.push((section.prefix.clone(), section.dir.clone(), own_write));

@@ -109,6 +109,7 @@ async fn run(opts: Options) -> ExitCode {
         }
     }
     eprintln!("httpout: shutting down");
+    let gmem = modes.gmem.clone();
     match running
         .handle()
         .shutdown(Duration::from_secs(opts.grace))
@@ -119,6 +120,9 @@ async fn run(opts: Options) -> ExitCode {
             "httpout: grace period of {} s over, remaining connections closed",
             opts.grace
         ),
+    }
+    if let Some(dir) = gmem {
+        let _ = std::fs::remove_dir_all(dir);
     }
     ExitCode::SUCCESS
 }

@@ -76,6 +76,8 @@ pub(crate) struct Modes {
     pub(crate) live: Arc<Live>,
     /// After this long without a write, a local writer's file is finished.
     pub(crate) follow_idle: std::time::Duration,
+    /// The in-memory directory standing for `gmem`, removed at exit.
+    pub(crate) gmem: Option<std::path::PathBuf>,
 }
 
 /// One `-i SOURCE -o URL` pair of the file sink.
@@ -109,9 +111,44 @@ impl FileInput {
     }
 }
 
+/// The in-memory directory that stands for `gmem`: private to this
+/// process, on the tmpfs of `/dev/shm` (RAM), removed at exit.
+fn gmem_dir() -> Result<std::path::PathBuf, String> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = std::path::PathBuf::from(format!("/dev/shm/httpout-gmem-{}", std::process::id()));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| {
+            format!(
+                "invalid value 'gmem' for --rdirs/--wdir: cannot create {} ({e})",
+                dir.display()
+            )
+        })?;
+    Ok(dir)
+}
+
 /// The handler tree and inputs for these options; errors name the option.
 pub(crate) fn build(opts: &Options) -> Result<Modes, String> {
     let config = StaticConfig::from_options(opts)?;
+    let is_gmem = |p: &std::path::Path| p.as_os_str() == "gmem";
+    let uses_gmem =
+        opts.rdirs.iter().any(|p| is_gmem(p)) || opts.wdir.as_deref().is_some_and(is_gmem);
+    let gmem = if uses_gmem { Some(gmem_dir()?) } else { None };
+    let mut resolved;
+    let opts = match &gmem {
+        Some(dir) => {
+            resolved = opts.clone();
+            for p in resolved.rdirs.iter_mut().filter(|p| is_gmem(p)) {
+                p.clone_from(dir);
+            }
+            if resolved.wdir.as_deref().is_some_and(is_gmem) {
+                resolved.wdir = Some(dir.clone());
+            }
+            &resolved
+        }
+        None => opts,
+    };
     let mut router = Router::new();
     for (prefix, handler) in httpout_static::mounts_with(opts, &config)? {
         router = router.mount_path(prefix, handler);
@@ -148,6 +185,7 @@ pub(crate) fn build(opts: &Options) -> Result<Modes, String> {
         followed,
         live: Arc::clone(&config.live),
         follow_idle,
+        gmem,
     })
 }
 

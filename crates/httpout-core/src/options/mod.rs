@@ -174,7 +174,7 @@ pub struct Options {
     pub auth_file: Option<PathBuf>,
 
     // ----- Static server -----
-    /// Directories (or rules files) to expose for read, comma-separated; `gmem` is memory.
+    /// Directories (or rules files) to expose for read, comma-separated; `gmem`: a private in-memory directory.
     #[arg(
         long,
         value_name = "LIST",
@@ -183,7 +183,7 @@ pub struct Options {
     )]
     pub rdirs: Vec<PathBuf>,
 
-    /// Directory to expose for write (PUT, POST, DELETE).
+    /// Directory to expose for write (PUT, POST, DELETE); `gmem`: the in-memory directory.
     #[arg(long, value_name = "PATH", help_heading = "Static server")]
     pub wdir: Option<PathBuf>,
 
@@ -234,7 +234,7 @@ pub struct Options {
     #[arg(long = "max_async_buf", alias = "max-async-buf", value_name = "SIZE", value_parser = parse_size, default_value = "100000", help_heading = "Sinks")]
     pub max_async_buf: u64,
 
-    /// Segments kept per stream (file sink): N > 0 at most N in memory, -N the last N files on disk, 0 unlimited.
+    /// Segments kept per stream after each upload: in memory (gmem) at most N (at least 1); on disk -N keeps the last N, N ≥ 0 all.
     #[arg(long = "max_cache_segs", alias = "max-cache-segs", value_name = "N", value_parser = parse_i64, default_value = "5", allow_negative_numbers = true, help_heading = "Sinks")]
     pub max_cache_segs: i64,
 
@@ -297,10 +297,11 @@ pub enum Area {
 /// The area an option (by clap id, i.e. field name) belongs to.
 pub fn area(id: &str) -> Area {
     match id {
-        "rdirs" | "dlist" | "norange" | "zmax" | "cache_control" | "wait_new" => Area::Static,
+        "rdirs" | "dlist" | "norange" | "zmax" | "cache_control" | "wait_new"
+        | "max_cache_segs" => Area::Static,
         "wdir" | "maxs" => Area::StaticWrite,
-        "inputs" | "outputs" | "hold" | "reopen" | "quit" | "ice" | "max_async_buf"
-        | "max_cache_segs" | "ext" | "mime" => Area::Sink,
+        "inputs" | "outputs" | "hold" | "reopen" | "quit" | "ice" | "max_async_buf" | "ext"
+        | "mime" => Area::Sink,
         "dst" | "post" | "ka" | "cte" | "user_agent" => Area::Push,
         "blockio" | "js" => Area::Unsupported,
         _ => Area::Core,

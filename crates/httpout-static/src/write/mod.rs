@@ -15,6 +15,7 @@
 //!    removed and the previous version stays;
 //! 6. 201 Created with `Location` for a new file, 204 for a replaced one.
 
+pub(crate) mod cache;
 pub(crate) mod content_range;
 pub(crate) mod form;
 
@@ -48,6 +49,8 @@ pub(crate) struct WriteSite {
     pub(crate) under_mount: bool,
     /// Where uploads in progress are registered for readers.
     pub(crate) live: Arc<Live>,
+    /// `max_cache_segs`: segments kept per stream, when limited.
+    pub(crate) keep_segments: Option<usize>,
 }
 
 impl WriteSite {
@@ -138,6 +141,11 @@ pub(crate) async fn upload(
     let replaced = temp.commit().map_err(write_error)?;
     if let Some(live) = live {
         live.done();
+    }
+    if let Some(keep) = site.keep_segments {
+        let dir = site.root.path().join(dirs.iter().collect::<PathBuf>());
+        let name = segments[segments.len() - 1].clone();
+        let _ = tokio::task::spawn_blocking(move || cache::evict(&dir, &name, keep)).await;
     }
     Ok(written(segments, replaced))
 }
