@@ -9,12 +9,12 @@
 //! previous version and ends live readers in an error.
 //!
 //! Files written into a read directory by other processes are followed too
-//! ([`follow`]), so a local packager makes a live origin without HTTP ingest.
+//! ([`follow()`]), so a local packager makes a live origin without HTTP ingest.
 //!
 //! # Layout
 //! - [`Source`]: where the bytes come from;
 //! - [`write_input`]: the copy loop;
-//! - [`follow`](mod@follow): local writers followed with inotify.
+//! - [`mod@follow`]: local writers followed with inotify.
 
 pub mod follow;
 

@@ -8,7 +8,7 @@
 //! the slash form, index files, HTML/JSON listings with `dlist`); gzip,
 //! deflate, br and zstd on the fly for text up to `zmax` bytes, or from
 //! precompressed siblings; OPTIONS with CORS preflight. The request pipeline
-//! is written down in [`read`](crate::read) (private) and in
+//! is written down in the private `read` module and in
 //! `docs/modes/static.md`.
 //!
 //! # Layout
