@@ -192,6 +192,11 @@ impl Users {
         }
     }
 
+    /// Whether a group of this name exists (even without members).
+    pub fn has_group(&self, group: &str) -> bool {
+        self.groups.contains_key(group)
+    }
+
     /// Whether `user` is in `group`.
     pub fn in_group(&self, user: &str, group: &str) -> bool {
         self.groups
