@@ -2,30 +2,21 @@
 //! uploaded (HTTP/1.1 and h2), aborted writers, ranges on growing files,
 //! waiting for the next segment, many readers. Every wait is bounded.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::serve;
 use futures_util::stream;
 use http::{Request, StatusCode};
 use http_body::Frame;
 use http_body_util::{BodyExt, Empty, StreamBody};
-use httpout_core::{Options, Router, Running, ServerConfig};
 use httpout_test::*;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-
-async fn serve(args: &[&str]) -> (Running, SocketAddr) {
-    let mut argv = vec!["httpout", "--listen=http://127.0.0.1:0", "--maxp=0"];
-    argv.extend_from_slice(args);
-    let opts = Options::try_parse_args(argv).expect("options");
-    let mut router = Router::new();
-    for (prefix, handler) in httpout_static::mounts(&opts).expect("mounts") {
-        router = router.mount_path(prefix, handler);
-    }
-    start_with(ServerConfig::from_options(&opts).unwrap(), router).await
-}
 
 type Chunks = mpsc::Sender<Result<Frame<Bytes>, std::io::Error>>;
 

@@ -2,14 +2,17 @@
 //! hyper's client (HTTP/1.1, h2c, HTTPS/h2) and raw bytes where the wire
 //! matters. Every wait is bounded.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use async_compression::tokio::bufread::{BrotliDecoder, DeflateDecoder, GzipDecoder, ZstdDecoder};
 use bytes::Bytes;
+use common::serve;
 use http::{HeaderMap, StatusCode, Version};
-use httpout_core::{ListenSpec, Options, Router, Running, Server, ServerConfig, TlsFiles};
+use httpout_core::Options;
 use httpout_test::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -84,18 +87,6 @@ fn gzip(data: &'static [u8]) -> Vec<u8> {
     .unwrap()
 }
 
-/// Starts httpout's static mounts for `args` (httpout option syntax).
-async fn serve(args: &[&str]) -> (Running, SocketAddr) {
-    let mut argv = vec!["httpout", "--listen=http://127.0.0.1:0"];
-    argv.extend_from_slice(args);
-    let opts = Options::try_parse_args(argv).expect("options");
-    let mut router = Router::new();
-    for (prefix, handler) in httpout_static::mounts(&opts).expect("mounts") {
-        router = router.mount_path(prefix, handler);
-    }
-    start_with(ServerConfig::from_options(&opts).unwrap(), router).await
-}
-
 fn rdirs(dir: &Path) -> String {
     format!("--rdirs={}", dir.display())
 }
@@ -162,23 +153,7 @@ async fn get_serves_files_with_validators_over_h1_h2c_and_https() {
     assert_eq!(h["content-length"], BIG.to_string().as_str());
 
     // HTTPS with ALPN h2.
-    let certs = tempfile::tempdir().unwrap();
-    let (cert, key, der) = self_signed(certs.path(), "t");
-    let opts = Options::try_parse_args(["httpout", &rdirs(dir.path())]).unwrap();
-    let mut router = Router::new();
-    for (prefix, handler) in httpout_static::mounts(&opts).unwrap() {
-        router = router.mount_path(prefix, handler);
-    }
-    let config = ServerConfig {
-        listeners: vec![ListenSpec::Https("127.0.0.1:0".parse().unwrap())],
-        tls: Some(TlsFiles { cert, key }),
-        ..ServerConfig::default()
-    };
-    let server = Server::bind(config).await.unwrap();
-    let ListenSpec::Https(tls_addr) = server.local_addrs()[0] else {
-        unreachable!()
-    };
-    let _tls_server = server.serve(router);
+    let (_tls_server, tls_addr, der) = common::serve_tls(&[&rdirs(dir.path())]).await;
     let mut c = h2(tls_connect(tls_addr, &der, &[b"h2"]).await).await;
     let (status, _, body) =
         read_bytes(bounded(c.send_request(get("/big.bin"))).await.unwrap()).await;
@@ -253,23 +228,7 @@ async fn head_over_h2_has_no_body_either() {
 async fn ranges_conditionals_and_errors_over_h2_and_tls() {
     let dir = fixture();
     let (_s, addr) = serve(&[&rdirs(dir.path())]).await;
-    let certs = tempfile::tempdir().unwrap();
-    let (cert, key, der) = self_signed(certs.path(), "t");
-    let opts = Options::try_parse_args(["httpout", &rdirs(dir.path())]).unwrap();
-    let mut router = Router::new();
-    for (prefix, handler) in httpout_static::mounts(&opts).unwrap() {
-        router = router.mount_path(prefix, handler);
-    }
-    let config = ServerConfig {
-        listeners: vec![ListenSpec::Https("127.0.0.1:0".parse().unwrap())],
-        tls: Some(TlsFiles { cert, key }),
-        ..ServerConfig::default()
-    };
-    let server = Server::bind(config).await.unwrap();
-    let ListenSpec::Https(tls_addr) = server.local_addrs()[0] else {
-        unreachable!()
-    };
-    let _tls = server.serve(router);
+    let (_tls, tls_addr, der) = common::serve_tls(&[&rdirs(dir.path())]).await;
     let clients = [
         h2(TcpStream::connect(addr).await.unwrap()).await,
         h2(tls_connect(tls_addr, &der, &[b"h2"]).await).await,

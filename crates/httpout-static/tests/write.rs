@@ -2,28 +2,19 @@
 //! codes, atomicity under abort, timeout and size limit, partial uploads,
 //! forms, traversal attempts. Every wait is bounded.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::serve;
 use http::{HeaderMap, StatusCode};
 use http_body_util::Full;
-use httpout_core::{Options, Router, Running, ServerConfig};
 use httpout_test::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-async fn serve(args: &[&str]) -> (Running, SocketAddr) {
-    let mut argv = vec!["httpout", "--listen=http://127.0.0.1:0"];
-    argv.extend_from_slice(args);
-    let opts = Options::try_parse_args(argv).expect("options");
-    let mut router = Router::new();
-    for (prefix, handler) in httpout_static::mounts(&opts).expect("mounts") {
-        router = router.mount_path(prefix, handler);
-    }
-    start_with(ServerConfig::from_options(&opts).unwrap(), router).await
-}
 
 fn arg(name: &str, dir: &Path) -> String {
     format!("--{name}={}", dir.display())
