@@ -32,23 +32,10 @@ fn run_bounded(cmd: &mut Command, limit: Duration) -> (bool, String) {
     }
 }
 
-#[test]
-fn ffmpeg_pushes_live_dash_and_ffprobe_reads_it_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display().to_string();
-    let server = Httpout::start(
-        &[
-            "--ifce=127.0.0.1",
-            "--port=0",
-            &format!("--rdirs={d}"),
-            &format!("--wdir={d}"),
-            "--wait_new=3000",
-            "--maxp=0",
-        ],
-        1,
-    );
-    let mpd = format!("{}/live/live.mpd", server.url());
-    let mut packager = Command::new("ffmpeg")
+/// ffmpeg making a live DASH stream (1 s segments, low-latency chunks) of a
+/// test pattern for `seconds`, into `output` (a URL or a local file).
+fn packager(seconds: &str, extra: &[&str], output: &str) -> std::process::Child {
+    Command::new("ffmpeg")
         .args([
             "-hide_banner",
             "-loglevel",
@@ -58,10 +45,10 @@ fn ffmpeg_pushes_live_dash_and_ffprobe_reads_it_back() {
             "lavfi",
             "-i",
             "testsrc=size=320x240:rate=25",
-            "-t",
-            "10",
         ])
         .args([
+            "-t",
+            seconds,
             "-c:v",
             "libx264",
             "-preset",
@@ -80,8 +67,6 @@ fn ffmpeg_pushes_live_dash_and_ffprobe_reads_it_back() {
             "1",
             "-ldash",
             "1",
-            "-method",
-            "PUT",
         ])
         .args([
             "-use_template",
@@ -90,12 +75,60 @@ fn ffmpeg_pushes_live_dash_and_ffprobe_reads_it_back() {
             "0",
             "-window_size",
             "5",
-            &mpd,
         ])
+        .args(extra)
+        .arg(output)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("ffmpeg is installed (see scripts/test.sh)");
+        .expect("ffmpeg is installed (see scripts/test.sh)")
+}
+
+/// ffmpeg decoding 3 s of a live stream from httpout (bounded).
+fn decode(mpd: &str) -> (bool, String) {
+    run_bounded(
+        Command::new("ffmpeg").args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-i",
+            mpd,
+            "-t",
+            "3",
+            "-f",
+            "null",
+            "-",
+        ]),
+        Duration::from_secs(30),
+    )
+}
+
+/// Waits (bounded) for the packager to finish.
+fn wait_for_end(packager: &mut std::process::Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while packager.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the packager did not finish");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn ffmpeg_pushes_live_dash_and_ffprobe_reads_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let server = Httpout::start(
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            &format!("--rdirs={d}"),
+            &format!("--wdir={d}"),
+            "--wait_new=3000",
+            "--maxp=0",
+        ],
+        1,
+    );
+    let mpd = format!("{}/live/live.mpd", server.url());
+    let mut packager = packager("10", &["-method", "PUT"], &mpd);
     std::thread::sleep(Duration::from_secs(3));
     // While the packager is still pushing: probe, then decode 3 s.
     let (ok, err) = run_bounded(
@@ -111,27 +144,9 @@ fn ffmpeg_pushes_live_dash_and_ffprobe_reads_it_back() {
         Duration::from_secs(30),
     );
     assert!(ok, "ffprobe failed: {err}");
-    let (ok, err) = run_bounded(
-        Command::new("ffmpeg").args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-i",
-            &mpd,
-            "-t",
-            "3",
-            "-f",
-            "null",
-            "-",
-        ]),
-        Duration::from_secs(30),
-    );
+    let (ok, err) = decode(&mpd);
     assert!(ok && err.trim().is_empty(), "live decode failed: {err}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while packager.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the packager did not finish");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_end(&mut packager);
     let live = dir.path().join("live");
     assert!(live.join("init-stream0.m4s").exists());
     let segments = std::fs::read_dir(&live)
@@ -162,52 +177,7 @@ fn ffmpeg_writing_locally_is_served_live_through_inotify() {
         1,
     );
     let local_mpd = dir.path().join("live/live.mpd").display().to_string();
-    let mut packager = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-re",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=320x240:rate=25",
-            "-t",
-            "8",
-        ])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-tune",
-            "zerolatency",
-            "-g",
-            "25",
-        ])
-        .args([
-            "-f",
-            "dash",
-            "-seg_duration",
-            "1",
-            "-streaming",
-            "1",
-            "-ldash",
-            "1",
-        ])
-        .args([
-            "-use_template",
-            "1",
-            "-use_timeline",
-            "0",
-            "-window_size",
-            "5",
-            &local_mpd,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("ffmpeg is installed (see scripts/test.sh)");
+    let mut packager = packager("8", &[], &local_mpd);
     // ffmpeg writes each segment as NAME.tmp and renames it when done: the
     // segment in progress is served under NAME (no 404, no wait).
     let live_dir = dir.path().join("live");
@@ -252,27 +222,9 @@ fn ffmpeg_writing_locally_is_served_live_through_inotify() {
         "the live copy equals the final segment"
     );
     let mpd = format!("{}/live/live.mpd", server.url());
-    let (ok, err) = run_bounded(
-        Command::new("ffmpeg").args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-i",
-            &mpd,
-            "-t",
-            "3",
-            "-f",
-            "null",
-            "-",
-        ]),
-        Duration::from_secs(30),
-    );
+    let (ok, err) = decode(&mpd);
     assert!(ok && err.trim().is_empty(), "live decode failed: {err}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while packager.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the packager did not finish");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_end(&mut packager);
 }
 
 #[test]
