@@ -139,6 +139,30 @@ fn basic_and_digest_with_rules() {
         status(&["--digest", "-u", "bob:bob-pw", &url("/video/private/s.txt")]),
         "200"
     );
+    // A sub-section that sets only `ru` keeps its parent's write rule: no
+    // anonymous or unlisted writes or deletes there.
+    assert_eq!(
+        status(&["-T", "/dev/null", &url("/video/private/s.txt")]),
+        "401"
+    );
+    assert_eq!(
+        status(&["-X", "DELETE", &url("/video/private/s.txt")]),
+        "401"
+    );
+    assert_eq!(
+        status(&[
+            "-u",
+            "bob:bob-pw",
+            "-X",
+            "DELETE",
+            &url("/video/private/s.txt")
+        ]),
+        "403"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("media/private/s.txt")).unwrap(),
+        b"secret"
+    );
     // Writes: the group editors (carol) may, alice (read-only) may not.
     let up = dir.path().join("up.txt");
     std::fs::write(&up, "uploaded").unwrap();

@@ -39,6 +39,8 @@ use users::{REALM, Users};
 
 /// Failed attempts a peer may make in [`FAILURE_WINDOW`] before 429.
 pub const MAX_FAILURES: u32 = 10;
+/// argon2 verifications run at the same time, at most.
+pub const MAX_HASHING: usize = 4;
 /// The window of [`MAX_FAILURES`].
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
@@ -55,6 +57,8 @@ pub struct Access {
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
     /// Last verified Basic credentials per user: SHA-256(password | hash).
     verified: Mutex<HashMap<String, [u8; 32]>>,
+    /// Bounds the argon2 runs in progress.
+    hashing: tokio::sync::Semaphore,
 }
 
 impl Access {
@@ -85,6 +89,7 @@ impl Access {
             secret,
             failures: Mutex::new(HashMap::new()),
             verified: Mutex::new(HashMap::new()),
+            hashing: tokio::sync::Semaphore::new(MAX_HASHING),
         })
     }
 
@@ -189,7 +194,16 @@ impl Access {
         let decoded = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
         let text = String::from_utf8(decoded).ok()?;
         let (user, password) = text.split_once(':')?;
-        let phc = &self.users.get(user)?.phc;
+        let Some(phc) = self.users.get(user).map(|u| u.phc.clone()) else {
+            // An unknown user costs the same argon2 run as a known one, so
+            // timing does not tell which names exist.
+            let _permit = self.hashing.acquire().await.ok()?;
+            let this = Arc::clone(self);
+            let (u, p) = (user.to_owned(), password.to_owned());
+            let _ = tokio::task::spawn_blocking(move || this.users.verify_password(&u, &p)).await;
+            return None;
+        };
+        let phc = &phc;
         let mut h = Sha256::new();
         h.update(password.as_bytes());
         h.update(b"|");
@@ -204,6 +218,9 @@ impl Access {
         if known.is_some_and(|k| bool::from(k.ct_eq(&fingerprint))) {
             return Some(user.to_owned());
         }
+        // At most a few argon2 runs (19 MiB each) at a time, whatever the
+        // number of connections and streams asking.
+        let _permit = self.hashing.acquire().await.ok()?;
         let this = Arc::clone(self);
         let (u, p) = (user.to_owned(), password.to_owned());
         let ok = tokio::task::spawn_blocking(move || this.users.verify_password(&u, &p))

@@ -197,56 +197,72 @@ fn parse(text: &str, base: &Path) -> Result<Vec<Section>, String> {
         }
     }
     let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let mut out: Vec<Section> = Vec::new();
-    for raw in &raws {
-        let dir = real(&raw.dir);
-        // The closest other section whose directory contains this one.
-        let parent = raws
-            .iter()
-            .map(|r| (r, real(&r.dir)))
-            .filter(|(r, d)| !std::ptr::eq(*r, raw) && dir.starts_with(d) && *d != dir)
-            .max_by_key(|(_, d)| d.components().count());
-        let (prefix, refines) = match (&raw.name, parent) {
-            (Some(name), _) => (
-                name.split('/')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-                false,
-            ),
-            (None, Some((p, pdir))) => {
-                let mut prefix: Vec<String> = match &p.name {
-                    Some(name) => name
-                        .split('/')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect(),
-                    None => Vec::new(),
-                };
-                let rest = dir.strip_prefix(&pdir).unwrap_or(Path::new(""));
+    let dirs: Vec<PathBuf> = raws.iter().map(|r| real(&r.dir)).collect();
+    // Each section's closest enclosing section, by directory.
+    let parents: Vec<Option<usize>> = (0..raws.len())
+        .map(|i| {
+            (0..raws.len())
+                .filter(|&j| j != i && dirs[i].starts_with(&dirs[j]) && dirs[i] != dirs[j])
+                .max_by_key(|&j| dirs[j].components().count())
+        })
+        .collect();
+    // Parents first (fewer path components), so that a sub-section builds
+    // on its parent's resolved prefix and rights.
+    let mut order: Vec<usize> = (0..raws.len()).collect();
+    order.sort_by_key(|&i| dirs[i].components().count());
+    let mut resolved: Vec<Option<Section>> = vec![None; raws.len()];
+    for i in order {
+        let raw = &raws[i];
+        let name = raw.name.as_ref().map(|n| {
+            n.split('/')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        });
+        let parent = parents[i].and_then(|p| resolved[p].clone());
+        let (prefix, refines, read, write) = match (name, parent) {
+            (Some(prefix), _) => (prefix, false, raw.read.clone(), raw.write.clone()),
+            (None, Some(p)) => {
+                let mut prefix = p.prefix.clone();
+                let rest = dirs[i].strip_prefix(&p.dir).unwrap_or(Path::new(""));
                 prefix.extend(rest.iter().map(|c| c.to_string_lossy().into_owned()));
-                (prefix, true)
+                // A sub-section refines its parent: what it does not set,
+                // it inherits (an unset right must not open a subtree).
+                let read = if raw.read.is_open() {
+                    p.read.clone()
+                } else {
+                    raw.read.clone()
+                };
+                let write = if raw.write.is_open() {
+                    p.write.clone()
+                } else {
+                    raw.write.clone()
+                };
+                (prefix, true, read, write)
             }
-            (None, None) => (Vec::new(), false),
+            (None, None) => (Vec::new(), false, raw.read.clone(), raw.write.clone()),
+        };
+        let section = Section {
+            dir: dirs[i].clone(),
+            prefix,
+            refines,
+            read,
+            write,
         };
         if !refines
-            && out
+            && resolved
                 .iter()
-                .any(|s: &Section| !s.refines && s.prefix == prefix)
+                .flatten()
+                .any(|s| !s.refines && s.prefix == section.prefix)
         {
             return Err(format!(
                 "two directories are served at /{}",
-                prefix.join("/")
+                section.prefix.join("/")
             ));
         }
-        out.push(Section {
-            dir,
-            prefix,
-            refines,
-            read: raw.read.clone(),
-            write: raw.write.clone(),
-        });
+        resolved[i] = Some(section);
     }
+    let out: Vec<Section> = resolved.into_iter().flatten().collect();
     Ok(out)
 }
 
@@ -257,11 +273,11 @@ mod tests {
     #[test]
     fn sections_prefixes_and_rights() {
         let base = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(base.path().join("media/private")).unwrap();
+        std::fs::create_dir_all(base.path().join("media/private/deep")).unwrap();
         let file = base.path().join("rules.ini");
         std::fs::write(
             &file,
-            "; rules\n[media]\nname=video\nru=alice,bob\nwg=editors\n\n[media/private]\nru=bob\n\n[nowhere]\nname=svc/api\nru=$ALL\n",
+            "; rules\n[media]\nname=video\nru=alice,bob\nwg=editors\n\n[media/private]\nru=bob\n\n[media/private/deep]\nwu=bob\n\n[nowhere]\nname=svc/api\nru=$ALL\n",
         )
         .unwrap();
         let mut rules = Rules::default();
@@ -273,8 +289,29 @@ mod tests {
         };
         assert_eq!(find("/video/a.mp4").as_deref(), Some("/video"));
         assert_eq!(find("/video/private/x").as_deref(), Some("/video/private"));
+        assert_eq!(
+            find("/video/private/deep/x").as_deref(),
+            Some("/video/private/deep")
+        );
+        let deep = rules
+            .find(&SafePath::parse("/video/private/deep/x").unwrap())
+            .unwrap();
+        assert_eq!(
+            deep.read.users.as_deref(),
+            Some(&["bob".to_owned()][..]),
+            "read inherited from private"
+        );
         assert_eq!(find("/svc/api/call").as_deref(), Some("/svc/api"));
         assert_eq!(find("/other"), None);
+        // The sub-section sets only `ru`: it inherits its parent's write
+        // rights, and a sub-sub-directory builds on its prefix.
+        let private = rules
+            .find(&SafePath::parse("/video/private/x").unwrap())
+            .unwrap();
+        assert!(
+            !private.write.is_open(),
+            "an unset right is inherited, not opened"
+        );
         let video = rules.find(&SafePath::parse("/video/x").unwrap()).unwrap();
         let mut users = Users::default();
         users.set_password("carol", "x").unwrap();

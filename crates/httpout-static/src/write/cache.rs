@@ -8,8 +8,8 @@
 //! segment being read is not cut: its readers hold the open file.
 //!
 //! Limits, as in the reference (there is no time-shift information here):
-//! in memory (`gmem`) at most N (at least 1; `-N` counts as N); on disk
-//! `-N` keeps the last N and a positive N keeps everything.
+//! in memory (`gmem`) at most N (`-N` counts as N); on disk `-N` keeps the
+//! last N and a positive N keeps everything; 0 keeps everything.
 
 use std::path::Path;
 
@@ -17,7 +17,8 @@ use std::path::Path;
 pub(crate) fn keep(max_cache_segs: i64, in_memory: bool) -> Option<usize> {
     let n = max_cache_segs.unsigned_abs() as usize;
     match (in_memory, max_cache_segs) {
-        (true, _) => Some(n.max(1)),
+        (_, 0) => None,
+        (true, _) => Some(n),
         (false, m) if m < 0 => Some(n),
         (false, _) => None,
     }
@@ -27,7 +28,9 @@ pub(crate) fn keep(max_cache_segs: i64, in_memory: bool) -> Option<usize> {
 /// and names without digits.
 pub(crate) fn template(name: &str) -> Option<(String, u64)> {
     let lower = name.to_ascii_lowercase();
-    if lower.ends_with(".mpd") || lower.ends_with(".m3u8") {
+    // Manifests, and init segments (one per representation: their number
+    // names the representation, not a time).
+    if lower.ends_with(".mpd") || lower.ends_with(".m3u8") || lower.starts_with("init") {
         return None;
     }
     // The number is in the stem: `.m4s` has a digit too.
@@ -87,7 +90,8 @@ mod tests {
         );
         assert_eq!(
             template("init-stream0.m4s"),
-            Some(("init-stream#.m4s".into(), 0))
+            None,
+            "init segments are never evicted"
         );
         assert_eq!(template("live.mpd"), None);
         assert_eq!(template("index7.m3u8"), None);
@@ -99,7 +103,7 @@ mod tests {
         );
         assert_eq!(
             (keep(5, true), keep(0, true), keep(-3, true)),
-            (Some(5), Some(1), Some(3))
+            (Some(5), None, Some(3))
         );
         assert_eq!(
             (keep(5, false), keep(0, false), keep(-3, false)),

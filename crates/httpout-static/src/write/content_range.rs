@@ -48,7 +48,8 @@ fn content_range(text: &str) -> Result<Span, Error> {
             return Err(Error::RangeNotSatisfiable { size: total });
         }
     }
-    Ok((start, end - start + 1))
+    let len = (end - start).checked_add(1).ok_or_else(bad)?;
+    Ok((start, len))
 }
 
 /// GPAC's `Range: bytes=A-B[,C-D...]` on an upload: closed ranges only.

@@ -91,6 +91,12 @@ pub(crate) async fn upload(
     segments: &[String],
     dir_url: bool,
 ) -> Result<Response<Body>, Error> {
+    reserved(segments)?;
+    if let Some(declared) = declared_length(req)? {
+        if declared > site.maxs {
+            return Err(Error::PayloadTooLarge { limit: site.maxs });
+        }
+    }
     if dir_url || segments.is_empty() {
         if form::is_form(&req.headers) && req.method == http::Method::POST {
             return form::upload(site, req, body, segments).await;
@@ -106,7 +112,10 @@ pub(crate) async fn upload(
     }
     let spans = content_range::parse(&req.headers)?;
     if let (Some(spans), Some(declared)) = (&spans, declared_length(req)?) {
-        let total: u64 = spans.iter().map(|(_, len)| len).sum();
+        let total = spans
+            .iter()
+            .try_fold(0u64, |acc, (_, len)| acc.checked_add(*len))
+            .ok_or_else(|| Error::bad_request("the ranges are too long"))?;
         if total != declared {
             return Err(Error::bad_request(format!(
                 "the ranges add up to {total} bytes but the body has {declared}"
@@ -148,6 +157,19 @@ pub(crate) async fn upload(
         let _ = tokio::task::spawn_blocking(move || cache::evict(&dir, &name, keep)).await;
     }
     Ok(written(segments, replaced))
+}
+
+/// Names of uploads in progress belong to the server: refused.
+fn reserved(segments: &[String]) -> Result<(), Error> {
+    if segments
+        .iter()
+        .any(|s| s.starts_with(httpout_store::TEMP_PREFIX))
+    {
+        return Err(Error::Forbidden(
+            "names starting with .httpout-upload- are reserved".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The declared body length, if any.
@@ -268,6 +290,7 @@ fn written(segments: &[String], replaced: bool) -> Response<Body> {
 /// DELETE of `segments`: 204, 404 when missing (GPAC says 204; clients need
 /// the truth), 409 for a directory.
 pub(crate) fn delete(site: &WriteSite, segments: &[String]) -> Result<Response<Body>, Error> {
+    reserved(segments)?;
     let Some((name, dirs)) = segments.split_last() else {
         return Err(Error::conflict("cannot delete the root directory"));
     };
