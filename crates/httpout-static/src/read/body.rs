@@ -217,6 +217,7 @@ where
 pub(crate) fn growing(live: LiveFile, start: u64, end: Option<u64>, block: usize) -> Body {
     struct Follow {
         live: LiveFile,
+        start: u64,
         pos: u64,
         end: Option<u64>,
         block: u64,
@@ -224,6 +225,7 @@ pub(crate) fn growing(live: LiveFile, start: u64, end: Option<u64>, block: usize
     }
     let state = Follow {
         live,
+        start,
         pos: start,
         end,
         block: block as u64,
@@ -247,6 +249,10 @@ pub(crate) fn growing(live: LiveFile, start: u64, end: Option<u64>, block: usize
                 return None;
             }
             let aborted = match progress.state {
+                // A range that starts past the final end: the 206 head is
+                // gone already, so end in an error rather than a clean,
+                // empty part (a later request gets the 416).
+                State::Done if st.start > 0 && st.start >= progress.len => true,
                 State::Done => return None,
                 State::Aborted => true,
                 State::Writing => st.live.progress.changed().await.is_err(),
