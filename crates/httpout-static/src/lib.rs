@@ -191,6 +191,7 @@ impl StaticHandler {
             under_mount: false,
             live: Arc::clone(&self.config.live),
             keep_segments: self.config.keep_segments,
+            partial: Default::default(),
         }));
         Ok(self)
     }
@@ -309,6 +310,7 @@ pub fn mounts_with(opts: &Options, config: &StaticConfig) -> Result<Vec<Mount>, 
             under_mount: false,
             live: Arc::clone(&config.live),
             keep_segments: config.keep_segments,
+            partial: Default::default(),
         })),
         None => None,
     };
@@ -357,6 +359,7 @@ pub fn mounts_with(opts: &Options, config: &StaticConfig) -> Result<Vec<Mount>, 
                     under_mount: true,
                     live: Arc::clone(&config.live),
                     keep_segments: config.keep_segments,
+                    partial: Default::default(),
                 }))
             };
             dirs.push((section.prefix.clone(), section.dir.clone(), own_write));

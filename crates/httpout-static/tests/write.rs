@@ -427,3 +427,37 @@ async fn concurrent_writers_last_complete_upload_wins() {
         "whole, never mixed"
     );
 }
+
+#[tokio::test]
+async fn concurrent_range_uploads_of_one_file_take_turns() {
+    let w = tempfile::tempdir().unwrap();
+    let (_s, addr) = serve(&[&arg("wdir", w.path())]).await;
+    // A: first half, slowly; B: second half, while A is still sending.
+    let mut a = TcpStream::connect(addr).await.unwrap();
+    a.write_all(b"PUT /f.bin HTTP/1.1\r\nhost: x\r\ncontent-range: bytes 0-9999/20000\r\ncontent-length: 10000\r\n\r\n")
+        .await
+        .unwrap();
+    a.write_all(&[b'A'; 5000]).await.unwrap();
+    let b = tokio::spawn(async move {
+        send(
+            addr,
+            "PUT",
+            "/f.bin",
+            &[("content-range", "bytes 10000-19999/20000")],
+            &[b'B'; 10000],
+        )
+        .await
+        .0
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    a.write_all(&[b'A'; 5000]).await.unwrap();
+    let (head, _) = read_response(&mut a).await;
+    assert!(head.starts_with("HTTP/1.1 201"), "{head}");
+    assert!(bounded(b).await.unwrap().is_success());
+    let data = std::fs::read(w.path().join("f.bin")).unwrap();
+    assert_eq!(data.len(), 20000);
+    assert!(
+        data[..10000].iter().all(|&c| c == b'A') && data[10000..].iter().all(|&c| c == b'B'),
+        "both halves kept"
+    );
+}

@@ -51,9 +51,23 @@ pub(crate) struct WriteSite {
     pub(crate) live: Arc<Live>,
     /// `max_cache_segs`: segments kept per stream, when limited.
     pub(crate) keep_segments: Option<usize>,
+    /// One lock per file with range uploads in progress.
+    pub(crate) partial:
+        std::sync::Mutex<std::collections::HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl WriteSite {
+    /// The lock that orders range uploads of `path`; entries nobody holds
+    /// are dropped as new ones are made.
+    fn partial_turn(&self, path: &std::path::Path) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self
+            .partial
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.retain(|_, m| Arc::strong_count(m) > 1);
+        Arc::clone(map.entry(path.to_owned()).or_default())
+    }
+
     /// The segments naming the target of a write request.
     pub(crate) fn target(&self, ctx: &httpout_core::Ctx) -> Vec<String> {
         if self.under_mount {
@@ -128,6 +142,13 @@ pub(crate) async fn upload(
     if parent.kind(&name).map_err(write_error)? == Some(Kind::Dir) {
         return Err(Error::conflict("cannot write over a directory"));
     }
+    // Range uploads of one file take turns: each patches a copy of the
+    // file as the previous one left it (else the last rename would win).
+    let target_path: PathBuf = site.root.path().join(segments.iter().collect::<PathBuf>());
+    let _turn = match &spans {
+        Some(_) => Some(site.partial_turn(&target_path).lock_owned().await),
+        None => None,
+    };
     let mut temp = match &spans {
         None => parent.create_temp(&name).map_err(write_error)?,
         // Copying the current file may take a while: not on the worker.
