@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -41,6 +42,9 @@ pub struct Progress {
 #[derive(Debug, Default)]
 pub struct Live {
     entries: Mutex<HashMap<PathBuf, Arc<Entry>>>,
+    /// How many entries there are, readable without the lock: every GET
+    /// asks, and almost always nothing is being written.
+    len: AtomicUsize,
     /// Woken whenever a new file starts, for readers waiting for one.
     started: Notify,
 }
@@ -87,7 +91,11 @@ impl Live {
             file: Arc::new(file),
             progress,
         });
-        self.lock().insert(path.clone(), Arc::clone(&entry));
+        {
+            let mut map = self.lock();
+            map.insert(path.clone(), Arc::clone(&entry));
+            self.len.store(map.len(), Ordering::Release);
+        }
         self.started.notify_waiters();
         LiveWriter {
             live: Arc::clone(self),
@@ -97,8 +105,16 @@ impl Live {
         }
     }
 
+    /// Whether no file is being written at all (no lock taken).
+    pub fn is_empty(&self) -> bool {
+        self.len.load(Ordering::Acquire) == 0
+    }
+
     /// The file being written to become `path`, if any.
     pub fn get(&self, path: &Path) -> Option<LiveFile> {
+        if self.is_empty() {
+            return None;
+        }
         self.lock().get(path).map(|e| LiveFile {
             file: Arc::clone(&e.file),
             progress: e.progress.subscribe(),

@@ -47,12 +47,15 @@ const INDEX_FILES: [&str; 2] = ["index.html", "index.htm"];
 /// Answers a GET or HEAD.
 pub(crate) async fn get(site: &Site, req: &Parts, ctx: &Ctx) -> Result<Response<Body>, Error> {
     let name = ctx.path.segments().last().map_or("", String::as_str);
-    let target = site
-        .root
-        .path()
-        .join(ctx.path.segments().iter().collect::<std::path::PathBuf>());
-    if let Some(live) = site.config.live.get(&target) {
-        return Ok(growing::respond(site, req, live, name));
+    let target = || {
+        let rel: std::path::PathBuf = ctx.path.segments().iter().collect();
+        site.root.path().join(rel)
+    };
+    // Most GETs find nothing being written: no path built, no lock taken.
+    if !site.config.live.is_empty() {
+        if let Some(live) = site.config.live.get(&target()) {
+            return Ok(growing::respond(site, req, live, name));
+        }
     }
     let found = match site.root.find(ctx.path.segments(), site.small_file()) {
         Err(httpout_store::StoreError::NotFound) if !site.config.wait_new.is_zero() => {
@@ -60,7 +63,7 @@ pub(crate) async fn get(site: &Site, req: &Parts, ctx: &Ctx) -> Result<Response<
             match site
                 .config
                 .live
-                .wait_for(&target, site.config.wait_new)
+                .wait_for(&target(), site.config.wait_new)
                 .await
             {
                 Some(live) => return Ok(growing::respond(site, req, live, name)),
