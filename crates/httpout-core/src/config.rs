@@ -55,6 +55,9 @@ pub struct ServerConfig {
     /// Access rules, users and credentials checks. Default none: everything
     /// is open.
     pub access: Option<Arc<Access>>,
+    /// Read Icecast source clients' bodies, which run to the end of the
+    /// connection without a length (see `source_body.rs`). Default false.
+    pub source_clients: bool,
 }
 
 impl Default for ServerConfig {
@@ -72,6 +75,7 @@ impl Default for ServerConfig {
             cors: Cors::Auto,
             reqlog: None,
             access: None,
+            source_clients: false,
         }
     }
 }
@@ -93,6 +97,8 @@ impl ServerConfig {
             timeout: (opts.timeout > 0).then(|| Duration::from_secs(opts.timeout)),
             close: opts.close,
             max_client_errors: opts.max_client_errors,
+            // Set by whoever mounts a live sink (the CLI does).
+            source_clients: false,
             headers: opts.headers()?,
             sutc: opts.sutc,
             cors: opts.cors,

@@ -63,7 +63,20 @@ pub(crate) struct ConnState {
     requests: AtomicU64,
     /// Error responses in a row, for `max_client_errors`.
     consecutive_errors: AtomicU32,
+    /// A shorter write-stall limit asked by a response ([`StallLimit`]),
+    /// in milliseconds; `u64::MAX` when none did.
+    stall_limit_ms: AtomicU64,
+    /// Wakes the watchdog when writes start being refused.
+    stall_started: tokio::sync::Notify,
 }
+
+/// A response extension: the connection carrying this response is closed
+/// when its peer has refused bytes for this long, if that is shorter than
+/// the server's `timeout`. A live stream sets it from the lag its listeners
+/// may have, so a listener that stops reading is dropped as soon as it
+/// falls that far behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StallLimit(pub Duration);
 
 impl ConnState {
     pub(crate) fn new(peer: Option<SocketAddr>, tls: bool) -> Self {
@@ -76,7 +89,15 @@ impl ConnState {
             in_flight: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
             consecutive_errors: AtomicU32::new(0),
+            stall_limit_ms: AtomicU64::new(u64::MAX),
+            stall_started: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Lowers the write-stall limit of this connection (see [`StallLimit`]).
+    pub(crate) fn limit_stall(&self, limit: Duration) {
+        let ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.stall_limit_ms.fetch_min(ms, Ordering::Relaxed);
     }
 
     fn now_ms(&self) -> u64 {
@@ -91,9 +112,13 @@ impl ConnState {
     fn write_refused(&self) {
         // 1 stands for "since the very start" so that 0 can mean "not stalled".
         let now = self.now_ms().max(1);
-        let _ =
-            self.stalled_since_ms
-                .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+        if self
+            .stalled_since_ms
+            .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.stall_started.notify_one();
+        }
     }
 
     fn write_done(&self) {
@@ -136,16 +161,21 @@ impl ConnState {
         let timeout_ms = timeout.as_millis() as u64;
         loop {
             if self.in_flight.load(Ordering::Acquire) > 0 {
+                let limit_ms = timeout_ms.min(self.stall_limit_ms.load(Ordering::Relaxed));
                 let since = self.stalled_since_ms.load(Ordering::Relaxed);
-                if since != 0 && self.now_ms().saturating_sub(since) >= timeout_ms {
+                if since != 0 && self.now_ms().saturating_sub(since) >= limit_ms {
                     return Cut::Stalled;
                 }
                 let wait = if since == 0 {
                     timeout_ms
                 } else {
-                    timeout_ms.saturating_sub(self.now_ms() - since)
+                    limit_ms.saturating_sub(self.now_ms() - since)
                 };
-                sleep(Duration::from_millis(wait.max(10))).await;
+                // A stall starting meanwhile wakes this up to time it.
+                tokio::select! {
+                    () = sleep(Duration::from_millis(wait.max(10))) => {}
+                    () = self.stall_started.notified() => {}
+                }
                 continue;
             }
             let deadline = if self.requests.load(Ordering::Relaxed) == 0 {
@@ -181,7 +211,7 @@ pub(crate) async fn serve<I>(
 {
     let timeout = shared.config.timeout;
     let io = TokioIo::new(Activity {
-        inner: io,
+        inner: crate::source_body::SourceBody::new(io, shared.config.source_clients),
         state: Arc::clone(&state),
     });
     let service = Service {

@@ -26,6 +26,9 @@ pub enum Error {
     /// No resource at this path: 404.
     #[error("not found")]
     NotFound,
+    /// 404 Not Found, with the reason (a live stream that ended).
+    #[error("{0}")]
+    Missing(Cow<'static, str>),
     /// The method is not supported on this resource: 405 with `Allow`.
     #[error("method not allowed")]
     MethodNotAllowed {
@@ -97,7 +100,7 @@ impl Error {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::Missing(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
@@ -133,7 +136,7 @@ impl Error {
             status.canonical_reason().unwrap_or("error").to_owned()
         } else if status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN {
             match &self {
-                Self::Forbidden(r) => r.to_string(),
+                Self::Forbidden(r) | Self::Missing(r) => r.to_string(),
                 _ => status.canonical_reason().unwrap_or("error").to_owned(),
             }
         } else {

@@ -61,10 +61,12 @@ mod response;
 mod router;
 mod server;
 mod service;
+mod source_body;
 mod tls;
 
 pub use body::{Body, BoxError};
 pub use config::{ServerConfig, TlsFiles};
+pub use conn::StallLimit;
 pub use error::{Error, StartError};
 pub use handler::{Ctx, Handler, HandlerFuture};
 pub use options::Options;

@@ -125,6 +125,9 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             if is_head {
                 strip_body(&mut res);
             }
+            if let Some(crate::conn::StallLimit(limit)) = res.extensions().get() {
+                conn.limit_stall(*limit);
+            }
             let config = &shared.config;
             let too_many_errors = conn.note_status(res.status(), config.max_client_errors);
             response::finish(

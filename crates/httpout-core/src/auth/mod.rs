@@ -143,10 +143,11 @@ impl Access {
                 return Err(self.fail(peer, false));
             }
         }
+        // `SOURCE` is the legacy Icecast source client's upload method.
         let write = matches!(
             req.method,
             Method::PUT | Method::POST | Method::DELETE | Method::PATCH
-        );
+        ) || req.method.as_str() == "SOURCE";
         let Some(section) = self.rules.find(path) else {
             return Ok(None);
         };

@@ -55,7 +55,16 @@ where
             out.push(arg);
         }
     }
-    out
+    out.into_iter().map(ice_value).collect()
+}
+
+/// `--ice-NAME=VALUE` (the reference's `#ice-NAME=VALUE` PID property, as a
+/// flag) becomes `--ice_hdr=NAME=VALUE`.
+fn ice_value(arg: OsString) -> OsString {
+    match arg.to_str().and_then(|s| s.strip_prefix("--ice-")) {
+        Some(rest) if rest.contains('=') => format!("--ice_hdr={rest}").into(),
+        _ => arg,
+    }
 }
 
 /// Splits `http://host:port/path:opt=v:opt2` into the URL and its options as flags.

@@ -25,8 +25,9 @@ use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use http::{HeaderName, HeaderValue};
 
 use value::{
-    Cors, HMode, ListenSpec, ReqLog, parse_bool, parse_i64, parse_ifce, parse_listen, parse_millis,
-    parse_port, parse_reqlog, parse_seconds, parse_size, parse_u32,
+    Amount, Cors, HMode, ListenSpec, ReqLog, SinkKind, parse_amount, parse_bitrate, parse_bool,
+    parse_i64, parse_ifce, parse_listen, parse_millis, parse_port, parse_reqlog, parse_seconds,
+    parse_size, parse_u32,
 };
 
 /// Port used when neither `--port`, `--listen` nor an `-o` URL gives one.
@@ -210,6 +211,10 @@ pub struct Options {
     pub maxs: u64,
 
     // ----- Sinks -----
+    /// What `-i SOURCE -o URL` pairs feed: `file` (written to the first of `rdirs`), `live` (relayed to listeners), `auto` (file when `rdirs` is given).
+    #[arg(long, value_enum, value_name = "KIND", default_value_t = SinkKind::Auto, help_heading = "Sinks")]
+    pub sink: SinkKind,
+
     /// Hold input until the first client connects (live sink).
     #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1,
           require_equals = true, default_value = "false", default_missing_value = "true", help_heading = "Sinks")]
@@ -230,9 +235,48 @@ pub struct Options {
           require_equals = true, default_value = "false", default_missing_value = "true", help_heading = "Sinks")]
     pub ice: bool,
 
-    /// Bytes a live listener may fall behind before it is disconnected.
-    #[arg(long = "max_async_buf", alias = "max-async-buf", value_name = "SIZE", value_parser = parse_size, default_value = "100000", help_heading = "Sinks")]
-    pub max_async_buf: u64,
+    /// How far a live listener may fall behind before it is dropped: bytes (`512K`) or seconds of media (`10s`).
+    #[arg(long = "max_async_buf", alias = "max-async-buf", value_name = "SIZE|TIME", value_parser = parse_amount, default_value = "512K", help_heading = "Sinks")]
+    pub max_async_buf: Amount,
+
+    /// What a new live listener gets at once from before the live point: bytes (`64K`) or seconds of media (`2s`); 0 for none.
+    #[arg(long, value_name = "SIZE|TIME", value_parser = parse_amount, default_value = "64K", help_heading = "Sinks")]
+    pub burst: Amount,
+
+    /// Password of HTTP source clients (user `source`, PUT/POST/SOURCE to a mount); enables live ingest over HTTP.
+    #[arg(
+        long = "source_password",
+        alias = "source-password",
+        value_name = "STR",
+        help_heading = "Sinks"
+    )]
+    pub source_password: Option<String>,
+
+    /// Send live file inputs at their media rate (MP3/ADTS frame durations, TS PCR, else `rate`).
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_value = "false", default_missing_value = "true", help_heading = "Sinks")]
+    pub rt: bool,
+
+    /// Bit rate of live inputs whose format gives no timing (bits/s, e.g. 128k); used by `rt` and by seconds in `burst`.
+    #[arg(long, value_name = "BITS", value_parser = parse_bitrate, help_heading = "Sinks")]
+    pub rate: Option<u64>,
+
+    /// Audio bytes between in-band ICY metadata blocks for listeners sending `Icy-MetaData: 1`; 0 disables.
+    #[arg(long, value_name = "N", value_parser = parse_u32, default_value = "16000", help_heading = "Sinks")]
+    pub metaint: u32,
+
+    /// Initial stream title of live mounts (ICY `StreamTitle`), until a source updates it.
+    #[arg(long, value_name = "STR", help_heading = "Sinks")]
+    pub title: Option<String>,
+
+    /// Extra ICE value for live listeners, `NAME=VALUE` (also written `--ice-NAME=VALUE`): sent as `icy-NAME`.
+    #[arg(
+        long = "ice_hdr",
+        alias = "ice-hdr",
+        value_name = "NAME=VALUE",
+        help_heading = "Sinks"
+    )]
+    pub ice_hdr: Vec<String>,
 
     /// Segments kept per stream after each upload: in memory (gmem) at most N (at least 1); on disk -N keeps the last N, N ≥ 0 all.
     #[arg(long = "max_cache_segs", alias = "max-cache-segs", value_name = "N", value_parser = parse_i64, default_value = "5", allow_negative_numbers = true, help_heading = "Sinks")]
@@ -301,7 +345,8 @@ pub fn area(id: &str) -> Area {
         | "max_cache_segs" => Area::Static,
         "wdir" | "maxs" => Area::StaticWrite,
         "inputs" | "outputs" | "hold" | "reopen" | "quit" | "ice" | "max_async_buf" | "ext"
-        | "mime" => Area::Sink,
+        | "mime" | "sink" | "burst" | "source_password" | "rt" | "rate" | "metaint" | "title"
+        | "ice_hdr" => Area::Sink,
         "dst" | "post" | "ka" | "cte" | "user_agent" => Area::Push,
         "blockio" | "js" => Area::Unsupported,
         _ => Area::Core,
@@ -328,7 +373,9 @@ impl Options {
             .get_arguments()
             .filter_map(|a| a.get_long().map(str::to_owned))
             .collect();
-        let argv = gpac::rewrite(args, |name| longs.iter().any(|l| l == name));
+        let argv = gpac::rewrite(args, |name| {
+            name.starts_with("ice-") || longs.iter().any(|l| l == name)
+        });
         let matches = cmd.try_get_matches_from_mut(argv)?;
         let mut opts = Self::from_arg_matches(&matches)?;
         opts.given = matches
@@ -562,11 +609,43 @@ mod tests {
         assert_eq!((o.maxc, o.maxp, o.timeout), (100, 6, 30));
         assert_eq!((o.zmax, o.maxs, o.block_size), (50_000, 50 << 20, 64 << 10));
         assert_eq!((o.max_client_errors, o.max_cache_segs), (20, 5));
-        assert_eq!(o.max_async_buf, 100_000);
+        // Ours: Icecast's queue and burst (docs/options.md says why).
+        assert_eq!(o.max_async_buf, Amount::Bytes(512 << 10));
+        assert_eq!(o.burst, Amount::Bytes(64 << 10));
         assert!(o.ka && o.cte && !o.close && !o.dlist);
         assert_eq!(o.cors, Cors::Auto);
         assert_eq!(o.effective_port(), DEFAULT_PORT);
         assert!(o.given.is_empty());
+    }
+
+    #[test]
+    fn live_values_parse_as_sizes_or_durations() {
+        let o = parse(&[
+            "httpout",
+            "--burst=2s",
+            "--max_async_buf=500ms",
+            "--rate=128k",
+        ])
+        .unwrap();
+        assert_eq!(o.burst, Amount::Time(std::time::Duration::from_secs(2)));
+        assert_eq!(
+            o.max_async_buf,
+            Amount::Time(std::time::Duration::from_millis(500))
+        );
+        assert_eq!(o.rate, Some(128_000));
+        let o = parse(&[
+            "httpout",
+            "-o",
+            "http://127.0.0.1:8000/live.mp3:ice:ice-genre=Cool Rock",
+            "--ice-name=Radio",
+        ])
+        .unwrap();
+        assert!(o.ice);
+        assert_eq!(o.ice_hdr, ["genre=Cool Rock", "name=Radio"]);
+        let e = parse(&["httpout", "--burst=fast"]).unwrap_err();
+        assert!(e.contains("--burst") && e.contains("2s"), "{e}");
+        let e = parse(&["httpout", "--rate=0"]).unwrap_err();
+        assert!(e.contains("--rate"), "{e}");
     }
 
     #[test]

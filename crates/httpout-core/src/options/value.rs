@@ -89,6 +89,68 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{EXPECTED}; {t} is too large"))
 }
 
+/// An amount of stream: bytes, or seconds of media (`burst`, `max_async_buf`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Amount {
+    /// A number of bytes.
+    Bytes(u64),
+    /// A span of media time, converted to bytes with the stream's own rate.
+    Time(std::time::Duration),
+}
+
+/// Parses an [`Amount`]: a size as [`parse_size`] takes it (`64K`), or a
+/// duration of media ending in `s` or `ms` (`2s`, `1.5s`, `500ms`).
+pub fn parse_amount(s: &str) -> Result<Amount, String> {
+    const EXPECTED: &str = "expected a size (e.g. 64K) or a duration of media (e.g. 2s, 500ms)";
+    let t = s.trim().to_ascii_lowercase();
+    let secs = if let Some(ms) = t.strip_suffix("ms") {
+        Some(ms.trim().parse::<f64>().map(|v| v / 1000.0))
+    } else {
+        t.strip_suffix('s').map(|v| v.trim().parse::<f64>())
+    };
+    match secs {
+        Some(Ok(v)) if v.is_finite() && (0.0..=3600.0).contains(&v) => {
+            Ok(Amount::Time(std::time::Duration::from_secs_f64(v)))
+        }
+        Some(_) => Err(format!("{EXPECTED}; durations go up to 3600s")),
+        None => parse_size(&t)
+            .map(Amount::Bytes)
+            .map_err(|_| EXPECTED.to_owned()),
+    }
+}
+
+/// Parses a bit rate in bits per second with an optional decimal suffix:
+/// `k` (1000) or `M` (1 000 000), e.g. `128k`.
+pub fn parse_bitrate(s: &str) -> Result<u64, String> {
+    const EXPECTED: &str =
+        "expected a bit rate in bits/s, optionally with a k or M suffix (e.g. 128k)";
+    let t = s.trim().trim_end_matches("bps").trim_end_matches("bit/s");
+    let (digits, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1000u64),
+        Some('m' | 'M') => (&t[..t.len() - 1], 1_000_000),
+        _ => (t, 1),
+    };
+    digits
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|n| (1..=10_000_000_000).contains(n))
+        .ok_or_else(|| EXPECTED.to_owned())
+}
+
+/// What `-i SOURCE -o URL` pairs feed (`sink`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SinkKind {
+    /// The file sink when `rdirs` is given (as GPAC), the live sink otherwise.
+    #[default]
+    Auto,
+    /// The live sink: each input relayed to the listeners of its URL.
+    Live,
+    /// The file sink: each input written into the first read directory.
+    File,
+}
+
 /// When CORS headers are added to responses (`cors`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Cors {
