@@ -127,6 +127,19 @@ impl Httpout {
         assert!(status.is_ok_and(|s| s.success()), "kill -{name} failed");
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits (bounded) for the process to exit on its own: its exit
+    /// status and stderr.
+    pub fn wait_exit(mut self, limit: Duration) -> (Option<i32>, String) {
+        let code = wait_bounded(&mut self.child, limit);
+        std::thread::sleep(Duration::from_millis(50));
+        (code, self.stderr())
+    }
+
     /// Kills the process at once (SIGKILL), as a crash would, and waits.
     pub fn crash(mut self) {
         let _ = self.child.kill();
@@ -194,4 +207,10 @@ pub fn self_signed(dir: &std::path::Path) -> (PathBuf, PathBuf) {
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
     (cert_path, key_path)
+}
+
+/// Makes a FIFO at `path` (with `mkfifo`).
+pub fn mkfifo(path: &std::path::Path) {
+    let made = Command::new("mkfifo").arg(path).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", path.display());
 }

@@ -231,13 +231,7 @@ fn ffmpeg_writing_locally_is_served_live_through_inotify() {
 fn an_input_fifo_is_served_while_it_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("in.fifo");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    httpout_e2e::mkfifo(&fifo);
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
     let server = Httpout::start(

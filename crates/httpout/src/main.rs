@@ -53,7 +53,7 @@ fn usage_error(msg: &str) -> ExitCode {
 }
 
 async fn run(opts: Options) -> ExitCode {
-    let config = match ServerConfig::from_options(&opts) {
+    let mut config = match ServerConfig::from_options(&opts) {
         Ok(c) => c,
         Err(msg) => return usage_error(&msg),
     };
@@ -61,6 +61,7 @@ async fn run(opts: Options) -> ExitCode {
         Ok(m) => m,
         Err(msg) => return usage_error(&msg),
     };
+    config.source_clients = modes.hub.is_some();
     let server = match Server::bind(config).await {
         Ok(s) => s,
         Err(e) if e.is_config() => return usage_error(&e.to_string()),
@@ -88,6 +89,17 @@ async fn run(opts: Options) -> ExitCode {
     for input in modes.inputs {
         tokio::spawn(input.run());
     }
+    for input in modes.live_inputs {
+        tokio::spawn(input.run());
+    }
+    // `quit`: exit once the inputs are over and the listeners gone.
+    let quit = async {
+        match &modes.hub {
+            Some(hub) if opts.quit => hub.done().await,
+            _ => std::future::pending().await,
+        }
+    };
+    tokio::pin!(quit);
     for dir in &modes.followed {
         // Without inotify (or past its watch limit) files are still served,
         // only not from the live edge while other processes write them.
@@ -101,6 +113,7 @@ async fn run(opts: Options) -> ExitCode {
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
+            () = &mut quit => break,
             _ = hup.recv() => match running.reload_tls() {
                 Ok(true) => eprintln!("httpout: TLS certificate reloaded"),
                 Ok(false) => {}

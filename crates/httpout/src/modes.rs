@@ -1,19 +1,54 @@
 //! Options → mounted modes: the only place where modes are wired.
 //!
-//! Built: the engine, the static server (`--rdirs`, `--wdir`) and the file
-//! sink's inputs (`-i SOURCE -o URL` with `--rdirs`). Every option that
-//! belongs to a mode that is not built yet is refused here, by name, rather
-//! than ignored.
+//! Built: the engine, the static server (`--rdirs`, `--wdir`), the file
+//! sink (`-i SOURCE -o URL` with `--rdirs`) and the live sink (`-i SOURCE
+//! -o URL` without `--rdirs` or with `--sink=live`, and HTTP source clients
+//! with `--source_password`). Every option that belongs to a mode that is
+//! not built yet, or to a sink that is not in use, is refused here, by
+//! name, rather than ignored.
 
 use std::sync::Arc;
 
 use clap::CommandFactory;
-use httpout_core::options::value::HMode;
+use httpout_core::options::value::{HMode, SinkKind};
 use httpout_core::options::{Area, Options, area};
 use httpout_core::{Router, SafePath};
 use httpout_filesink::{Source, write_input};
 use httpout_static::StaticConfig;
 use httpout_store::{Live, WriteRoot};
+
+/// Whether `-i`/`-o` pairs feed the file sink (else the live sink).
+fn file_sink(opts: &Options) -> bool {
+    match opts.sink {
+        SinkKind::Auto => !opts.rdirs.is_empty(),
+        SinkKind::File => true,
+        SinkKind::Live => false,
+    }
+}
+
+/// Whether the live sink runs: live inputs, HTTP sources, or asked for.
+fn live_sink(opts: &Options) -> bool {
+    (!opts.inputs.is_empty() && !file_sink(opts))
+        || opts.source_password.is_some()
+        || opts.sink == SinkKind::Live
+}
+
+/// Options that only the live sink reads.
+const LIVE_ONLY: &[&str] = &[
+    "hold",
+    "reopen",
+    "quit",
+    "ice",
+    "max_async_buf",
+    "burst",
+    "rt",
+    "rate",
+    "metaint",
+    "title",
+    "ice_hdr",
+    "ext",
+    "mime",
+];
 
 /// Refuses options that this build cannot honour, naming the first one.
 pub(crate) fn check(opts: &Options) -> Result<(), String> {
@@ -23,29 +58,35 @@ pub(crate) fn check(opts: &Options) -> Result<(), String> {
             "--hmode={mode}: {mode} mode is not built yet in this version"
         ));
     }
-    let file_sink = !opts.rdirs.is_empty();
-    if file_sink && opts.inputs.len() != opts.outputs.len() {
+    if opts.inputs.len() != opts.outputs.len() {
         return Err(format!(
             "-i and -o go in pairs: {} input(s) for {} output(s)",
             opts.inputs.len(),
             opts.outputs.len()
         ));
     }
-    for url in opts.outputs.iter().filter(|_| file_sink) {
+    if opts.sink == SinkKind::File && opts.rdirs.is_empty() && !opts.inputs.is_empty() {
+        return Err("--sink=file writes into the first of --rdirs: give --rdirs".to_owned());
+    }
+    for url in &opts.outputs {
         output_path(url)?;
     }
+    let live = live_sink(opts);
     let cmd = Options::command();
     for id in &opts.given {
-        if file_sink && (id == "inputs" || id == "outputs") {
-            continue;
-        }
         let flag = cmd
             .get_arguments()
             .find(|a| a.get_id().as_str() == id)
             .map_or_else(|| id.clone(), display_flag);
         let why = match area(id) {
             Area::Core | Area::Static | Area::StaticWrite => continue,
-            Area::Sink => "belongs to the live/file sink, which is not built yet in this version",
+            Area::Sink if !LIVE_ONLY.contains(&id.as_str()) || live => continue,
+            Area::Sink if !opts.inputs.is_empty() => {
+                "applies to the live sink; here -i/-o feed the file sink (--rdirs is given):                  add --sink=live to relay them live"
+            }
+            Area::Sink => {
+                "applies to the live sink, which is not in use: give -i SOURCE -o URL                  (without --rdirs) or --source_password"
+            }
             Area::Push => "belongs to the push client, which is not built yet in this version",
             Area::Unsupported => {
                 "is a GPAC internal with no httpout equivalent (httpout I/O is always \
@@ -78,6 +119,10 @@ pub(crate) struct Modes {
     pub(crate) follow_idle: std::time::Duration,
     /// The in-memory directory standing for `gmem`, removed at exit.
     pub(crate) gmem: Option<std::path::PathBuf>,
+    /// The live sink's inputs (started once the server listens).
+    pub(crate) live_inputs: Vec<httpout_live::input::Input>,
+    /// The live sink's mounts, when it runs.
+    pub(crate) hub: Option<httpout_live::Hub>,
 }
 
 /// One `-i SOURCE -o URL` pair of the file sink.
@@ -150,11 +195,38 @@ pub(crate) fn build(opts: &Options) -> Result<Modes, String> {
         None => opts,
     };
     let mut router = Router::new();
+    let mut mounted = false;
     for (prefix, handler) in httpout_static::mounts_with(opts, &config)? {
         router = router.mount_path(prefix, handler);
+        mounted = true;
+    }
+    let mut live_inputs = Vec::new();
+    let mut hub = None;
+    if live_sink(opts) {
+        let live_config = httpout_live::LiveConfig::from_options(opts)?;
+        let live_hub = httpout_live::Hub::new();
+        for (input, url) in opts.inputs.iter().zip(&opts.outputs) {
+            let mount = format!("/{}", output_path(url)?.join("/"));
+            live_inputs.push(httpout_live::input::Input::declare(
+                &live_hub,
+                &live_config,
+                input,
+                &mount,
+            ));
+        }
+        let mut handler = httpout_live::LiveHandler::new(live_hub.clone(), live_config);
+        if mounted {
+            handler = handler.with_fallback(Arc::new(router), opts.wdir.is_some());
+        }
+        router = Router::new().mount("/", handler);
+        hub = Some(live_hub);
     }
     let mut inputs = Vec::new();
-    if let Some(first) = opts.rdirs.first().filter(|_| !opts.inputs.is_empty()) {
+    if let Some(first) = opts
+        .rdirs
+        .first()
+        .filter(|_| !opts.inputs.is_empty() && file_sink(opts))
+    {
         let root = WriteRoot::new(first).map_err(|e| {
             format!(
                 "invalid value '{}' for --rdirs: the file sink writes there ({e})",
@@ -186,6 +258,8 @@ pub(crate) fn build(opts: &Options) -> Result<Modes, String> {
         live: Arc::clone(&config.live),
         follow_idle,
         gmem,
+        live_inputs,
+        hub,
     })
 }
 

@@ -1,0 +1,45 @@
+//! What can go wrong on a live mount, and the status each answers with.
+
+use httpout_core::Error;
+
+/// A live sink error; [`From<LiveError> for Error`](Error) maps it to a status.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// No stream at this path (404).
+    #[error("no live stream at {0}")]
+    NoStream(String),
+    /// The stream's input is over (404, as the reference says).
+    #[error("{0} is no longer available")]
+    Over(String),
+    /// Another source client is sending to this mount (403, as Icecast).
+    #[error("mountpoint {0} in use")]
+    InUse(String),
+    /// The mount is fed by an `-i` input (409).
+    #[error("{0} is fed by an input of the command line")]
+    FedByInput(String),
+    /// HTTP source ingest is not configured (403).
+    #[error("source clients are not accepted: start httpout with --source_password")]
+    IngestOff,
+    /// Missing or wrong source credentials (401).
+    #[error("source credentials required")]
+    BadCredentials,
+    /// A malformed admin request (400).
+    #[error("{0}")]
+    BadRequest(&'static str),
+}
+
+impl From<LiveError> for Error {
+    fn from(e: LiveError) -> Self {
+        match e {
+            LiveError::NoStream(_) | LiveError::Over(_) => Self::Missing(e.to_string().into()),
+            LiveError::InUse(_) | LiveError::IngestOff => Self::Forbidden(e.to_string().into()),
+            LiveError::FedByInput(_) => Self::Conflict(e.to_string().into()),
+            LiveError::BadCredentials => Self::Unauthorized {
+                challenges: vec![http::HeaderValue::from_static(
+                    "Basic realm=\"httpout source\", charset=\"UTF-8\"",
+                )],
+            },
+            LiveError::BadRequest(r) => Self::BadRequest(r.into()),
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! The live sink's HTTP side: listeners, source clients, metadata updates
+//! and status pages, in front of an optional fallback (the static server).
+//!
+//! Routing, in order:
+//! - `GET /status-json.xsl`, `GET /status.xsl`: status (JSON, HTML);
+//! - `GET /admin/metadata?mount=&song=`: title update (source credentials);
+//! - `SOURCE`, and `PUT`/`POST` to a live mount, or carrying `ice-*`
+//!   headers, or when the fallback does not take uploads: a source client;
+//! - `GET`/`HEAD` of a live mount: a listener;
+//! - anything else: the fallback, or 404.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::BodyExt as _;
+use httpout_core::options::value::Amount;
+use httpout_core::{Body, Ctx, Error, Handler, HandlerFuture, StallLimit};
+use subtle::ConstantTimeEq;
+
+use crate::error::LiveError;
+use crate::frame::Format;
+use crate::hub::{Facts, Feed, Hub, Phase, Stream};
+use crate::icy::StreamMeta;
+use crate::ingest::Publisher;
+use crate::{LiveConfig, listener, status};
+
+/// Stall limit of a listener when the stream's rate is not known yet.
+const DEFAULT_STALL: Duration = Duration::from_secs(10);
+/// A listener is never cut for stalling shorter than this.
+const MIN_STALL: Duration = Duration::from_secs(2);
+
+/// Serves the live mounts of a [`Hub`]; see the module docs for routing.
+#[derive(Debug, Clone)]
+pub struct LiveHandler {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    hub: Hub,
+    config: LiveConfig,
+    fallback: Option<Arc<dyn Handler>>,
+    fallback_writes: bool,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveHandler")
+            .field("config", &self.config)
+            .field("fallback", &self.fallback.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LiveHandler {
+    /// Serves `hub`'s mounts; other requests get 404.
+    pub fn new(hub: Hub, config: LiveConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                hub,
+                config,
+                fallback: None,
+                fallback_writes: false,
+            }),
+        }
+    }
+
+    /// Hands requests that are not for the live sink to `fallback`;
+    /// `writes`: whether it takes uploads (then a `PUT` without `ice-*`
+    /// headers to a path that is not a live mount goes to it).
+    pub fn with_fallback(self, fallback: Arc<dyn Handler>, writes: bool) -> Self {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|a| Inner {
+            hub: a.hub.clone(),
+            config: a.config.clone(),
+            fallback: None,
+            fallback_writes: false,
+        });
+        Self {
+            inner: Arc::new(Inner {
+                fallback: Some(fallback),
+                fallback_writes: writes,
+                ..inner
+            }),
+        }
+    }
+}
+
+impl Handler for LiveHandler {
+    fn handle(&self, req: Request<Body>, ctx: Ctx) -> HandlerFuture {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move { inner.route(req, ctx).await })
+    }
+}
+
+fn is_source_method(m: &Method) -> bool {
+    *m == Method::PUT || *m == Method::POST || m.as_str() == "SOURCE"
+}
+
+impl Inner {
+    async fn route(&self, req: Request<Body>, ctx: Ctx) -> Result<Response<Body>, Error> {
+        let path = ctx.path.to_string();
+        let method = req.method().clone();
+        let read = method == Method::GET || method == Method::HEAD;
+        match path.as_str() {
+            "/status-json.xsl" if read => return Ok(status::json(&self.hub)),
+            "/status.xsl" if read => return Ok(status::html(&self.hub)),
+            "/admin/metadata" if read => return self.metadata(&req, &ctx),
+            _ => {}
+        }
+        let stream = self.hub.get(&path);
+        if read {
+            if let Some(stream) = stream {
+                return self.listen(&req, &ctx, &stream);
+            }
+        } else if is_source_method(&method) {
+            let live = stream.is_some_and(|s| s.feed == Feed::Input || s.phase() != Phase::Ended);
+            let ice = req.headers().keys().any(|k| k.as_str().starts_with("ice-"));
+            let to_fallback = method.as_str() != "SOURCE"
+                && !live
+                && !ice
+                && self.fallback.is_some()
+                && self.fallback_writes;
+            if !to_fallback {
+                return self.ingest(req, &ctx, path).await;
+            }
+        }
+        match &self.fallback {
+            Some(f) => f.handle(req, ctx).await,
+            None if method == Method::OPTIONS => Ok(Response::builder()
+                .status(StatusCode::NO_CONTENT)
+                .header(http::header::ALLOW, "GET, HEAD, OPTIONS, PUT, POST, SOURCE")
+                .body(Body::empty())
+                .expect("static headers")),
+            None if read => Err(LiveError::NoStream(path).into()),
+            None => Err(Error::MethodNotAllowed {
+                allow: HeaderValue::from_static("GET, HEAD, OPTIONS, PUT, POST, SOURCE"),
+            }),
+        }
+    }
+
+    /// A listener: burst, then the live stream, until it ends.
+    fn listen(
+        &self,
+        req: &Request<Body>,
+        ctx: &Ctx,
+        stream: &Arc<Stream>,
+    ) -> Result<Response<Body>, Error> {
+        let path = stream.path().to_owned();
+        if stream.phase() == Phase::Ended {
+            return Err(LiveError::Over(path).into());
+        }
+        let facts = stream.facts();
+        let mut meta = facts.meta.clone();
+        if self.config.ice {
+            meta.add_computed(facts.audio);
+        }
+        for (name, value) in &self.config.ice_values {
+            meta.set(&format!("icy-{name}"), value);
+        }
+        let icy = self.config.metaint > 0
+            && !facts.content_type.contains("ogg")
+            && !facts.content_type.contains("webm")
+            && req
+                .headers()
+                .get("icy-metadata")
+                .is_some_and(|v| v.as_bytes().trim_ascii() == b"1");
+        let mut res = Response::new(Body::empty());
+        let headers = res.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_str(&facts.content_type)
+                .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+        );
+        headers.insert(
+            CACHE_CONTROL,
+            HeaderValue::from_static("no-cache, no-store"),
+        );
+        meta.write_headers(headers);
+        if icy {
+            headers.insert("icy-metaint", HeaderValue::from(self.config.metaint));
+        }
+        res.extensions_mut()
+            .insert(StallLimit(self.stall_limit(&facts)));
+        if req.method() == Method::GET {
+            let start = stream.start_point(self.config.burst);
+            *res.body_mut() =
+                listener::body(stream, start, icy.then_some(self.config.metaint), ctx.peer);
+        }
+        Ok(res)
+    }
+
+    /// How long a listener's socket may refuse bytes: the lag limit, in
+    /// time at the stream's rate.
+    fn stall_limit(&self, facts: &Facts) -> Duration {
+        let limit = match self.config.max_lag {
+            Amount::Time(t) => t,
+            Amount::Bytes(n) => {
+                let rate = facts
+                    .byte_rate
+                    .or_else(|| {
+                        facts
+                            .audio
+                            .and_then(|a| a.bitrate)
+                            .map(|b| u64::from(b) / 8)
+                    })
+                    .or(self.config.rate.map(|r| r / 8))
+                    .filter(|r| *r > 0);
+                rate.map_or(DEFAULT_STALL, |r| {
+                    Duration::from_secs_f64(n as f64 / r as f64)
+                })
+            }
+        };
+        limit.max(MIN_STALL)
+    }
+
+    /// Checks a source client: a user the access rules let write, or
+    /// Basic `source:PASSWORD` with the configured password.
+    fn authorize(&self, req: &Request<Body>, ctx: &Ctx) -> Result<(), LiveError> {
+        if ctx.user.is_some() {
+            return Ok(());
+        }
+        let Some(password) = &self.config.source_password else {
+            return Err(LiveError::IngestOff);
+        };
+        let given = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+            .and_then(|(_, b64)| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .ok()
+            })
+            .unwrap_or_default();
+        let expected = format!("source:{password}");
+        if bool::from(given.as_slice().ct_eq(expected.as_bytes())) {
+            Ok(())
+        } else {
+            Err(LiveError::BadCredentials)
+        }
+    }
+
+    /// A source client: its body is the stream until it ends.
+    async fn ingest(
+        &self,
+        req: Request<Body>,
+        ctx: &Ctx,
+        path: String,
+    ) -> Result<Response<Body>, Error> {
+        self.authorize(&req, ctx)?;
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .filter(|ct| !ct.is_empty() && !ct.starts_with("application/octet-stream"))
+            .map(str::to_owned);
+        let format = match content_type.as_deref().map(Format::from_mime) {
+            Some(f) if f != Format::Other => f,
+            _ => Format::from_path(&path),
+        };
+        let content_type = content_type
+            .or_else(|| format.mime().map(str::to_owned))
+            .unwrap_or_else(|| "application/octet-stream".to_owned());
+        let facts = Facts::new(
+            content_type,
+            StreamMeta::from_source(req.headers()),
+            self.config.title.as_deref(),
+        );
+        let stream = self.hub.attach(&path, facts)?;
+        let who = ctx
+            .peer
+            .map_or_else(|| "a source".to_owned(), |p| format!("source {p}"));
+        eprintln!("httpout: {who} started {path}");
+        let ending = Ending {
+            stream: Arc::clone(&stream),
+            reopen: self.config.reopen,
+        };
+        let mut publisher = Publisher::new(Arc::clone(&stream), format, false, &self.config);
+        let mut body = req.into_body();
+        let before = stream
+            .stats
+            .bytes_in
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let why = loop {
+            match tokio::time::timeout(self.config.source_timeout, body.frame()).await {
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        publisher.write(&data).await;
+                    }
+                }
+                Ok(None) => break "ended".to_owned(),
+                Ok(Some(Err(e))) => break format!("failed: {e}"),
+                Err(_) => {
+                    break format!(
+                        "sent nothing for {} s, ended",
+                        self.config.source_timeout.as_secs()
+                    );
+                }
+            }
+        };
+        publisher.finish().await;
+        drop(ending);
+        let sent = stream
+            .stats
+            .bytes_in
+            .load(std::sync::atomic::Ordering::Relaxed)
+            - before;
+        eprintln!("httpout: {who} on {path} {why} ({sent} bytes)");
+        Ok(Response::new(Body::empty()))
+    }
+
+    /// `/admin/metadata?mount=/live.mp3&mode=updinfo&song=Artist%20-%20Title`.
+    fn metadata(&self, req: &Request<Body>, ctx: &Ctx) -> Result<Response<Body>, Error> {
+        self.authorize(req, ctx)?;
+        let query = req.uri().query().unwrap_or_default();
+        let param = |name: &str| status::query_param(query, name);
+        if param("mode").is_some_and(|m| m != "updinfo") {
+            return Err(LiveError::BadRequest("only mode=updinfo is supported").into());
+        }
+        let mount = param("mount").ok_or(LiveError::BadRequest("mount is missing"))?;
+        let song = match (param("song"), param("artist"), param("title")) {
+            (Some(s), _, _) => s,
+            (None, Some(a), Some(t)) => format!("{a} - {t}"),
+            (None, None, Some(t)) => t,
+            _ => return Err(LiveError::BadRequest("song (or title) is missing").into()),
+        };
+        let stream = self
+            .hub
+            .get(&mount)
+            .filter(|s| s.phase() != Phase::Ended)
+            .ok_or_else(|| LiveError::NoStream(mount.clone()))?;
+        stream.update_facts(|f| f.meta.set_title(&song));
+        let mut res = Response::new(Body::full(
+            "<?xml version=\"1.0\"?>\n<iceresponse><message>Metadata update successful</message>\
+             <return>1</return></iceresponse>\n",
+        ));
+        res.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+        Ok(res)
+    }
+}
+
+/// Marks a source's stream over (or waiting, with `reopen`) however its
+/// request ends, the connection dropped included.
+struct Ending {
+    stream: Arc<Stream>,
+    reopen: bool,
+}
+
+impl Drop for Ending {
+    fn drop(&mut self) {
+        self.stream.set_phase(if self.reopen {
+            Phase::Waiting
+        } else {
+            Phase::Ended
+        });
+    }
+}

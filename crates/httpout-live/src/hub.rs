@@ -1,0 +1,529 @@
+//! The broadcast hub: per mount, one ring of recent chunks that every
+//! listener reads from at its own pace.
+//!
+//! A [`Stream`] is one mount (`/live.mp3`). Its input appends [`Chunk`]s to
+//! the ring; a listener is a cursor (a byte offset) into it. The ring keeps
+//! just enough to serve the slowest listener that is still within
+//! `max_async_buf`: a listener whose next byte has been dropped from the
+//! ring has fallen too far behind and is dropped (Icecast's queue-size
+//! limit). Chunks are shared [`Bytes`], never copied per listener, so
+//! memory is the ring, whatever the number of listeners.
+//!
+//! The ring sits in a [`watch`] channel: appending wakes every waiting
+//! listener once, and a listener reads under the channel's read lock.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use httpout_core::options::value::Amount;
+use tokio::sync::{Notify, watch};
+
+use crate::error::LiveError;
+use crate::frame::AudioInfo;
+use crate::icy::StreamMeta;
+
+/// Hard cap of a ring, whatever the lag limit says (a limit in seconds on a
+/// stream whose timing is unknown must not grow it without bound).
+pub(crate) const MAX_RING_BYTES: u64 = 32 << 20;
+
+/// A run of stream bytes as the input published it.
+#[derive(Debug, Clone)]
+pub(crate) struct Chunk {
+    /// Offset of the first byte in the stream.
+    pub(crate) offset: u64,
+    pub(crate) bytes: Bytes,
+    /// Starts at a frame or packet boundary: a listener may begin here.
+    pub(crate) sync: bool,
+    /// Media time these bytes last (measured when the format has none).
+    pub(crate) duration: Duration,
+}
+
+/// Whether a stream has an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Its input is sending.
+    Live,
+    /// No input right now; one is expected (`hold`, `reopen`, an input
+    /// being opened). Listeners wait.
+    Waiting,
+    /// Over: listeners end once they have read the ring.
+    Ended,
+}
+
+/// The recent bytes of a stream.
+#[derive(Debug)]
+pub(crate) struct Ring {
+    chunks: VecDeque<Chunk>,
+    /// Offset of the next byte to be published (= bytes ever published).
+    head: u64,
+    /// Sum of the chunk lengths and durations in the ring.
+    bytes: u64,
+    time: Duration,
+    pub(crate) phase: Phase,
+}
+
+impl Ring {
+    fn new(phase: Phase) -> Self {
+        Self {
+            chunks: VecDeque::new(),
+            head: 0,
+            bytes: 0,
+            time: Duration::ZERO,
+            phase,
+        }
+    }
+
+    /// Offset of the oldest byte still held.
+    pub(crate) fn front(&self) -> u64 {
+        self.chunks.front().map_or(self.head, |c| c.offset)
+    }
+
+    /// The next byte to be published.
+    pub(crate) fn head(&self) -> u64 {
+        self.head
+    }
+
+    /// Appends a chunk, then drops from the front what no listener within
+    /// `keep` can still need.
+    fn push(&mut self, bytes: Bytes, sync: bool, duration: Duration, keep: Amount) {
+        let len = bytes.len() as u64;
+        self.chunks.push_back(Chunk {
+            offset: self.head,
+            bytes,
+            sync,
+            duration,
+        });
+        self.head += len;
+        self.bytes += len;
+        self.time += duration;
+        while let Some(front) = self.chunks.front() {
+            if self.chunks.len() == 1 {
+                break;
+            }
+            let rest_bytes = self.bytes - front.bytes.len() as u64;
+            let rest_time = self.time.saturating_sub(front.duration);
+            let enough = match keep {
+                Amount::Bytes(n) => rest_bytes >= n,
+                Amount::Time(t) => rest_time >= t,
+            };
+            if !enough && self.bytes <= MAX_RING_BYTES {
+                break;
+            }
+            self.bytes -= front.bytes.len() as u64;
+            self.time = rest_time;
+            self.chunks.pop_front();
+        }
+    }
+
+    /// Where a new listener starts: the latest chunk boundary at least
+    /// `burst` before the live point where a frame starts (the oldest such
+    /// boundary when the ring holds less).
+    pub(crate) fn burst_start(&self, burst: Amount) -> u64 {
+        let mut start = self.head;
+        let (mut bytes, mut time) = (0u64, Duration::ZERO);
+        let reached = |bytes: u64, time: Duration| match burst {
+            Amount::Bytes(n) => bytes >= n,
+            Amount::Time(t) => time >= t,
+        };
+        if reached(0, Duration::ZERO) {
+            return start;
+        }
+        for c in self.chunks.iter().rev() {
+            bytes += c.bytes.len() as u64;
+            time += c.duration;
+            if c.sync {
+                start = c.offset;
+                if reached(bytes, time) {
+                    break;
+                }
+            }
+        }
+        start
+    }
+
+    /// Bytes from `cursor` on, at most `max` (whole chunks, or one chunk
+    /// when it alone is larger); `None` when there is nothing new.
+    pub(crate) fn read_from(&self, cursor: u64, max: usize) -> Option<Bytes> {
+        let first = self
+            .chunks
+            .partition_point(|c| c.offset + c.bytes.len() as u64 <= cursor);
+        let chunk = self.chunks.get(first)?;
+        let skip = usize::try_from(cursor.saturating_sub(chunk.offset)).unwrap_or(usize::MAX);
+        let head = chunk.bytes.slice(skip.min(chunk.bytes.len())..);
+        let more = self.chunks.range(first + 1..);
+        let extra: usize = more
+            .clone()
+            .map(|c| c.bytes.len())
+            .scan(head.len(), |acc, n| {
+                *acc += n;
+                (*acc <= max).then_some(n)
+            })
+            .count();
+        if extra == 0 {
+            return Some(head);
+        }
+        let mut out = Vec::with_capacity(max.min(head.len() + 64 * 1024));
+        out.extend_from_slice(&head);
+        for c in more.take(extra) {
+            out.extend_from_slice(&c.bytes);
+        }
+        Some(Bytes::from(out))
+    }
+}
+
+/// Counters of a stream, for the status page and the log.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    pub(crate) bytes_in: AtomicU64,
+    pub(crate) bytes_out: AtomicU64,
+    pub(crate) listener_peak: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) connections: AtomicU64,
+}
+
+/// Who feeds a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Feed {
+    /// An `-i` input of the command line: HTTP sources may not take it.
+    Input,
+    /// HTTP source clients.
+    Http,
+}
+
+/// The facts of a stream that its input tells (content type, ICE values,
+/// title), changed under a lock when a source (re)connects or updates.
+#[derive(Debug, Clone)]
+pub(crate) struct Facts {
+    pub(crate) content_type: String,
+    pub(crate) audio: Option<AudioInfo>,
+    pub(crate) meta: StreamMeta,
+    /// Measured bytes per second of media, for limits given in seconds.
+    pub(crate) byte_rate: Option<u64>,
+}
+
+impl Facts {
+    /// The facts of a new input: its type and ICE values, with the
+    /// configured title when it gives none.
+    pub(crate) fn new(content_type: String, mut meta: StreamMeta, title: Option<&str>) -> Self {
+        if let (None, Some(t)) = (&meta.title, title) {
+            meta.set_title(t);
+        }
+        Self {
+            content_type,
+            audio: None,
+            meta,
+            byte_rate: None,
+        }
+    }
+}
+
+/// One mount: its ring, its listeners, its facts.
+#[derive(Debug)]
+pub struct Stream {
+    path: String,
+    pub(crate) feed: Feed,
+    ring: watch::Sender<Ring>,
+    listeners: watch::Sender<u64>,
+    facts: Mutex<Facts>,
+    pub(crate) stats: Stats,
+    started: SystemTime,
+    hub: std::sync::Weak<HubShared>,
+}
+
+impl Stream {
+    /// The mount path, e.g. `/live.mp3`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Listeners connected now.
+    pub fn listeners(&self) -> u64 {
+        *self.listeners.borrow()
+    }
+
+    /// A listener's view of the ring.
+    pub(crate) fn subscribe(&self) -> watch::Receiver<Ring> {
+        self.ring.subscribe()
+    }
+
+    pub(crate) fn facts(&self) -> Facts {
+        self.facts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn update_facts(&self, f: impl FnOnce(&mut Facts)) {
+        f(&mut self.facts.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        self.ring.borrow().phase
+    }
+
+    pub(crate) fn set_phase(&self, phase: Phase) {
+        self.ring.send_if_modified(|r| {
+            let changed = r.phase != phase;
+            r.phase = phase;
+            changed
+        });
+        if phase == Phase::Ended {
+            self.poke_hub();
+        }
+    }
+
+    /// Where a new listener starts, given the burst asked for.
+    pub(crate) fn start_point(&self, burst: Amount) -> u64 {
+        self.ring.borrow().burst_start(burst)
+    }
+
+    /// Publishes a chunk to every listener.
+    pub(crate) fn publish(&self, bytes: Bytes, sync: bool, duration: Duration, keep: Amount) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.stats
+            .bytes_in
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.ring
+            .send_modify(|r| r.push(bytes, sync, duration, keep));
+    }
+
+    /// Waits until at least one listener is connected (`hold`).
+    pub(crate) async fn wait_for_listener(&self) {
+        let mut rx = self.listeners.subscribe();
+        let _ = rx.wait_for(|n| *n > 0).await;
+    }
+
+    /// Counts a listener in; the returned guard counts it out.
+    pub(crate) fn join(self: &Arc<Self>) -> Joined {
+        self.stats.connections.fetch_add(1, Ordering::Relaxed);
+        let mut now = 0;
+        self.listeners.send_modify(|n| {
+            *n += 1;
+            now = *n;
+        });
+        self.stats.listener_peak.fetch_max(now, Ordering::Relaxed);
+        Joined(Arc::clone(self))
+    }
+
+    /// When the stream started (its first input).
+    pub(crate) fn started(&self) -> SystemTime {
+        self.started
+    }
+
+    fn poke_hub(&self) {
+        if let Some(hub) = self.hub.upgrade() {
+            hub.changed.notify_waiters();
+        }
+    }
+}
+
+/// A listener counted in [`Stream::join`]; counts it out when dropped.
+#[derive(Debug)]
+pub(crate) struct Joined(Arc<Stream>);
+
+impl Drop for Joined {
+    fn drop(&mut self) {
+        self.0.listeners.send_modify(|n| *n = n.saturating_sub(1));
+        self.0.poke_hub();
+    }
+}
+
+#[derive(Debug)]
+struct HubShared {
+    streams: Mutex<HashMap<String, Arc<Stream>>>,
+    /// Poked when a stream ends or a listener leaves (`quit`).
+    changed: Notify,
+}
+
+/// Every mount of a server.
+#[derive(Debug, Clone)]
+pub struct Hub {
+    shared: Arc<HubShared>,
+    started: Instant,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hub {
+    /// An empty hub.
+    pub fn new() -> Self {
+        Self {
+            shared: Arc::new(HubShared {
+                streams: Mutex::new(HashMap::new()),
+                changed: Notify::new(),
+            }),
+            started: Instant::now(),
+        }
+    }
+
+    fn streams(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Stream>>> {
+        self.shared
+            .streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The stream at `path`, ended or not.
+    pub fn get(&self, path: &str) -> Option<Arc<Stream>> {
+        self.streams().get(path).cloned()
+    }
+
+    /// Every stream, sorted by path.
+    pub fn all(&self) -> Vec<Arc<Stream>> {
+        let mut v: Vec<_> = self.streams().values().cloned().collect();
+        v.sort_by(|a, b| a.path.cmp(&b.path));
+        v
+    }
+
+    /// Time since the hub was made.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Creates the stream of an `-i` input (waiting for its input).
+    pub(crate) fn declare(&self, path: &str, facts: Facts) -> Arc<Stream> {
+        let stream = self.new_stream(path, Feed::Input, facts, Phase::Waiting);
+        self.streams().insert(path.to_owned(), Arc::clone(&stream));
+        stream
+    }
+
+    /// Attaches an HTTP source client to `path`: a new stream, or the
+    /// waiting one a previous source left (`reopen`). A live stream or an
+    /// `-i` input's stream is refused.
+    pub(crate) fn attach(&self, path: &str, facts: Facts) -> Result<Arc<Stream>, LiveError> {
+        let mut streams = self.streams();
+        if let Some(s) = streams.get(path) {
+            match (s.feed, s.phase()) {
+                (Feed::Input, _) => return Err(LiveError::FedByInput(path.to_owned())),
+                (Feed::Http, Phase::Live) => return Err(LiveError::InUse(path.to_owned())),
+                (Feed::Http, Phase::Waiting) => {
+                    let s = Arc::clone(s);
+                    s.update_facts(|f| {
+                        let title = f.meta.title.clone();
+                        *f = facts;
+                        if f.meta.title.is_none() {
+                            f.meta.title = title;
+                        }
+                    });
+                    s.set_phase(Phase::Live);
+                    return Ok(s);
+                }
+                (Feed::Http, Phase::Ended) => {}
+            }
+        }
+        let stream = self.new_stream(path, Feed::Http, facts, Phase::Live);
+        streams.insert(path.to_owned(), Arc::clone(&stream));
+        Ok(stream)
+    }
+
+    fn new_stream(&self, path: &str, feed: Feed, facts: Facts, phase: Phase) -> Arc<Stream> {
+        Arc::new(Stream {
+            path: path.to_owned(),
+            feed,
+            ring: watch::Sender::new(Ring::new(phase)),
+            listeners: watch::Sender::new(0),
+            facts: Mutex::new(facts),
+            stats: Stats::default(),
+            started: SystemTime::now(),
+            hub: Arc::downgrade(&self.shared),
+        })
+    }
+
+    /// Resolves once every `-i` input has ended and no listener is left
+    /// on any stream (`quit`).
+    pub async fn done(&self) {
+        loop {
+            let notified = self.shared.changed.notified();
+            let busy = self
+                .all()
+                .iter()
+                .any(|s| (s.feed == Feed::Input && s.phase() != Phase::Ended) || s.listeners() > 0);
+            if !busy {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring_of(sizes: &[(usize, bool)], keep: Amount) -> Ring {
+        let mut r = Ring::new(Phase::Live);
+        for &(n, sync) in sizes {
+            r.push(
+                Bytes::from(vec![0u8; n]),
+                sync,
+                Duration::from_millis(n as u64),
+                keep,
+            );
+        }
+        r
+    }
+
+    #[test]
+    fn keeps_enough_for_the_lag_limit() {
+        let r = ring_of(&[(100, true); 50], Amount::Bytes(1000));
+        assert_eq!(r.head(), 5000);
+        // A listener 1000 bytes behind the head is still served.
+        assert_eq!(r.front(), 4000);
+        let r = ring_of(&[(100, true); 50], Amount::Time(Duration::from_millis(300)));
+        assert_eq!(r.front(), 4700);
+    }
+
+    #[test]
+    fn burst_starts_on_a_sync_chunk() {
+        let keep = Amount::Bytes(10_000);
+        let r = ring_of(
+            &[
+                (100, true),
+                (100, false),
+                (100, true),
+                (100, false),
+                (100, false),
+            ],
+            keep,
+        );
+        assert_eq!(r.burst_start(Amount::Bytes(0)), 500);
+        assert_eq!(r.burst_start(Amount::Bytes(150)), 200);
+        assert_eq!(r.burst_start(Amount::Bytes(300)), 200);
+        assert_eq!(r.burst_start(Amount::Bytes(301)), 0);
+        assert_eq!(r.burst_start(Amount::Bytes(99_999)), 0);
+        assert_eq!(r.burst_start(Amount::Time(Duration::from_millis(250))), 200);
+    }
+
+    #[test]
+    fn reads_whole_chunks_up_to_a_bound() {
+        let r = ring_of(&[(100, true); 10], Amount::Bytes(10_000));
+        assert_eq!(r.read_from(1000, 4096), None);
+        assert_eq!(r.read_from(900, 4096).map(|b| b.len()), Some(100));
+        assert_eq!(r.read_from(0, 250).map(|b| b.len()), Some(200));
+        assert_eq!(r.read_from(0, 50).map(|b| b.len()), Some(100));
+        assert_eq!(r.read_from(50, 4096).map(|b| b.len()), Some(950));
+    }
+
+    #[test]
+    fn never_holds_more_than_the_hard_cap() {
+        let mut r = Ring::new(Phase::Live);
+        for _ in 0..40 {
+            r.push(
+                Bytes::from(vec![0u8; 1 << 20]),
+                true,
+                Duration::ZERO,
+                Amount::Time(Duration::from_secs(60)),
+            );
+        }
+        assert!(r.bytes <= MAX_RING_BYTES);
+    }
+}

@@ -1,0 +1,269 @@
+//! From input bytes to published chunks: framing, pacing, batching.
+//!
+//! Every input — an `-i` file, FIFO or stdin, or an HTTP source client's
+//! body — goes through a [`Publisher`]: the [`Framer`] cuts the bytes at
+//! frame (MP3, ADTS) or packet (TS) boundaries so that a listener's burst
+//! starts on one; with `rt`, the [`Pacer`] releases each frame at its media
+//! time; frames released together become one chunk of the ring.
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use httpout_core::options::value::Amount;
+use tokio::time::sleep_until;
+
+use crate::frame::{Format, Framer, Unit};
+use crate::hub::Stream;
+
+/// A chunk is at most this long (a listener's burst is cut on chunk starts).
+const CHUNK_MAX: usize = 16 * 1024;
+/// Paced frames due within this much of now go out together.
+const TICK: Duration = Duration::from_millis(40);
+/// PCR ticks per second.
+const PCR_HZ: f64 = 27_000_000.0;
+/// A PCR step larger than this (or backwards) is a discontinuity.
+const PCR_JUMP: Duration = Duration::from_secs(5);
+
+/// Releases frames at their media time (`rt`).
+#[derive(Debug)]
+pub(crate) struct Pacer {
+    start: Option<Instant>,
+    /// Media time of the next unit.
+    media: Duration,
+    /// Media time and value of the last PCR.
+    last_pcr: Option<(Duration, u64)>,
+    /// Bits per second for formats without timing.
+    rate: Option<u64>,
+}
+
+impl Pacer {
+    pub(crate) fn new(rate: Option<u64>) -> Self {
+        Self {
+            start: None,
+            media: Duration::ZERO,
+            last_pcr: None,
+            rate,
+        }
+    }
+
+    /// Moves the schedule `by` later (after `hold` paused the input).
+    fn delay(&mut self, by: Duration) {
+        if let Some(start) = &mut self.start {
+            *start += by;
+        }
+    }
+
+    /// When `unit` is due; `None` when nothing tells its time.
+    fn due(&mut self, unit: &Unit) -> Option<Instant> {
+        let start = *self.start.get_or_insert_with(Instant::now);
+        if let Some(pcr) = unit.pcr {
+            self.media = match self.last_pcr {
+                Some((at, last)) => {
+                    let step = Duration::from_secs_f64(pcr.saturating_sub(last) as f64 / PCR_HZ);
+                    if pcr < last || step > PCR_JUMP {
+                        at
+                    } else {
+                        at + step
+                    }
+                }
+                None => self.media,
+            };
+            self.last_pcr = Some((self.media, pcr));
+            return Some(start + self.media);
+        }
+        let due = start + self.media;
+        if let Some(d) = unit.duration {
+            self.media += d;
+        } else if let Some(rate) = self.rate {
+            self.media += Duration::from_secs_f64(unit.bytes.len() as f64 * 8.0 / rate as f64);
+        } else if self.last_pcr.is_none() {
+            return None;
+        }
+        Some(due)
+    }
+}
+
+/// Feeds one stream.
+#[derive(Debug)]
+pub(crate) struct Publisher {
+    stream: std::sync::Arc<Stream>,
+    framer: Framer,
+    pacer: Option<Pacer>,
+    units: Vec<Unit>,
+    pending: Vec<Unit>,
+    keep: Amount,
+    hold: bool,
+    rate: Option<u64>,
+    last_publish: Instant,
+    /// Media time of the last PCR published (TS chunk durations).
+    last_pcr: Option<u64>,
+    /// Bytes and media time published, for the stream's byte rate.
+    measured: (u64, Duration),
+}
+
+impl Publisher {
+    pub(crate) fn new(
+        stream: std::sync::Arc<Stream>,
+        format: Format,
+        pace: bool,
+        config: &crate::LiveConfig,
+    ) -> Self {
+        Self {
+            stream,
+            framer: Framer::new(format),
+            pacer: pace.then(|| Pacer::new(config.rate)),
+            units: Vec::new(),
+            pending: Vec::new(),
+            keep: config.max_lag,
+            hold: config.hold,
+            rate: config.rate,
+            last_publish: Instant::now(),
+            last_pcr: None,
+            measured: (0, Duration::ZERO),
+        }
+    }
+
+    /// Frames `data` and publishes what is due.
+    pub(crate) async fn write(&mut self, data: &[u8]) {
+        let mut units = std::mem::take(&mut self.units);
+        self.framer.push(data, &mut units);
+        for unit in units.drain(..) {
+            let due = self.pacer.as_mut().and_then(|p| p.due(&unit));
+            if let Some(due) = due {
+                if due > Instant::now() + TICK {
+                    self.flush().await;
+                    sleep_until((due - TICK).into()).await;
+                }
+            }
+            self.pending.push(unit);
+        }
+        self.units = units;
+        if self.pacer.is_none() {
+            self.flush().await;
+        }
+    }
+
+    /// Publishes what is held, at the end of the input.
+    pub(crate) async fn finish(&mut self) {
+        if let Some(unit) = self.framer.finish() {
+            self.pending.push(unit);
+        }
+        self.flush().await;
+    }
+
+    /// Publishes the pending units as chunks of at most [`CHUNK_MAX`].
+    async fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        if self.hold && self.stream.listeners() == 0 {
+            let paused = Instant::now();
+            self.stream.wait_for_listener().await;
+            if let Some(p) = &mut self.pacer {
+                p.delay(paused.elapsed());
+            }
+        }
+        let audio = self.framer.info();
+        let pending = std::mem::take(&mut self.pending);
+        let wall = self.last_publish.elapsed();
+        self.last_publish = Instant::now();
+        let total: usize = pending.iter().map(|u| u.bytes.len()).sum();
+        let mut chunk = BytesMut::new();
+        let mut sync = false;
+        let mut time: Option<Duration> = None;
+        for unit in pending {
+            if !chunk.is_empty() && chunk.len() + unit.bytes.len() > CHUNK_MAX {
+                let bytes = chunk.split().freeze();
+                self.emit(bytes, sync, time, wall, total);
+                time = None;
+            }
+            if chunk.is_empty() {
+                sync = unit.sync;
+            }
+            chunk.extend_from_slice(&unit.bytes);
+            if let Some(d) = unit.duration {
+                time = Some(time.unwrap_or_default() + d);
+            }
+            if let Some(pcr) = unit.pcr {
+                if let Some(last) = self.last_pcr.filter(|l| *l <= pcr) {
+                    let step = Duration::from_secs_f64((pcr - last) as f64 / PCR_HZ);
+                    if step <= PCR_JUMP {
+                        time = Some(time.unwrap_or_default() + step);
+                    }
+                }
+                self.last_pcr = Some(pcr);
+            }
+        }
+        if !chunk.is_empty() {
+            self.emit(chunk.freeze(), sync, time, wall, total);
+        }
+        if audio.is_some() {
+            self.stream.update_facts(|f| f.audio = audio);
+        }
+    }
+
+    /// Publishes one chunk; its duration is the media's, else one from
+    /// `rate`, else its share of the wall time since the last publish.
+    fn emit(
+        &mut self,
+        bytes: Bytes,
+        sync: bool,
+        media: Option<Duration>,
+        wall: Duration,
+        total: usize,
+    ) {
+        let len = bytes.len();
+        let duration = media.unwrap_or_else(|| match self.rate {
+            Some(rate) => Duration::from_secs_f64(len as f64 * 8.0 / rate as f64),
+            None => wall.mul_f64(len as f64 / total.max(1) as f64),
+        });
+        self.measured.0 += len as u64;
+        self.measured.1 += duration;
+        if self.measured.1 >= Duration::from_secs(1) {
+            let rate = (self.measured.0 as f64 / self.measured.1.as_secs_f64()) as u64;
+            self.stream.update_facts(|f| f.byte_rate = Some(rate));
+            self.measured = (0, Duration::ZERO);
+        }
+        self.stream.publish(bytes, sync, duration, self.keep);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(len: usize, ms: Option<u64>, pcr: Option<u64>) -> Unit {
+        Unit {
+            bytes: Bytes::from(vec![0; len]),
+            duration: ms.map(Duration::from_millis),
+            pcr,
+            sync: true,
+        }
+    }
+
+    #[test]
+    fn pacer_follows_frame_durations_pcr_and_rate() {
+        let mut p = Pacer::new(None);
+        let t0 = p.due(&unit(100, Some(26), None)).unwrap();
+        let t1 = p.due(&unit(100, Some(26), None)).unwrap();
+        assert_eq!(t1 - t0, Duration::from_millis(26));
+
+        let mut p = Pacer::new(None);
+        let a = p.due(&unit(188, None, Some(27_000_000))).unwrap();
+        let b = p.due(&unit(188, None, None)).unwrap();
+        let c = p
+            .due(&unit(188, None, Some(27_000_000 + 13_500_000)))
+            .unwrap();
+        assert_eq!(b, a);
+        assert_eq!(c - a, Duration::from_millis(500));
+        // A PCR going backwards (a loop) continues from where it was.
+        let d = p.due(&unit(188, None, Some(0))).unwrap();
+        assert_eq!(d, c);
+
+        let mut p = Pacer::new(Some(8000));
+        let a = p.due(&unit(500, None, None)).unwrap();
+        let b = p.due(&unit(500, None, None)).unwrap();
+        assert_eq!(b - a, Duration::from_millis(500));
+        assert!(Pacer::new(None).due(&unit(10, None, None)).is_none());
+    }
+}

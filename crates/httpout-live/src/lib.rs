@@ -1,0 +1,138 @@
+//! httpout-live: the live sink, an Icecast-style relay of live inputs to
+//! every listener of their URL.
+//!
+//! ```text
+//!  -i file / FIFO / stdin ─┐                      ┌─▶ listener (cursor) ─▶ burst, then live
+//!  PUT/POST/SOURCE client ─┼─▶ Publisher ─▶ Ring ─┼─▶ listener (cursor) ─▶ + ICY blocks
+//!                          │   frame, pace,       └─▶ listener behind the ring's front: dropped
+//!                          │   batch into chunks
+//! ```
+//!
+//! - [`Hub`]: the mounts; each [`Stream`] holds a ring of recent chunks
+//!   (shared [`bytes::Bytes`]) sized by `max_async_buf`; memory is the ring
+//!   whatever the listeners do.
+//! - A listener starts `burst` before the live point, on a frame boundary,
+//!   and reads at its own pace; one that falls past the ring's front is
+//!   dropped, counted and logged, and one that stops reading is cut by its
+//!   connection's stall limit ([`httpout_core::StallLimit`]).
+//! - [`frame`]: MP3/ADTS frame and TS packet boundaries, durations, PCR.
+//! - Inputs: `-i` sources ([`input`]), optionally paced at their media rate
+//!   (`rt`); HTTP source clients ([`LiveHandler`]: PUT/POST, Icecast's
+//!   `SOURCE`, Basic `source:PASSWORD`).
+//! - ICE/ICY headers and in-band `StreamTitle` blocks (`icy.rs`
+//!   internals), `/admin/metadata` updates, `/status-json.xsl` and
+//!   `/status.xsl` pages as Icecast has them.
+
+mod error;
+pub mod frame;
+mod handler;
+mod hub;
+mod icy;
+mod ingest;
+pub mod input;
+mod listener;
+mod status;
+
+pub use error::LiveError;
+pub use handler::LiveHandler;
+pub use hub::{Hub, Stream};
+
+use std::time::Duration;
+
+use httpout_core::Options;
+use httpout_core::options::value::Amount;
+
+/// The live sink's settings, from the options.
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    /// What a new listener gets from before the live point (`burst`).
+    pub burst: Amount,
+    /// How far a listener may fall behind (`max_async_buf`).
+    pub max_lag: Amount,
+    /// Inputs wait while no listener is connected (`hold`).
+    pub hold: bool,
+    /// Mounts and listeners survive the end of an input (`reopen`).
+    pub reopen: bool,
+    /// Computed ICE headers (`ice`).
+    pub ice: bool,
+    /// Extra ICE values (`--ice-NAME=VALUE`), sent as `icy-NAME`.
+    pub ice_values: Vec<(String, String)>,
+    /// In-band metadata interval; 0 offers none (`metaint`).
+    pub metaint: u32,
+    /// Initial stream title (`title`).
+    pub title: Option<String>,
+    /// Password of HTTP source clients (`source_password`).
+    pub source_password: Option<String>,
+    /// Pace file inputs at their media rate (`rt`).
+    pub rt: bool,
+    /// Bit rate of inputs whose format has no timing (`rate`).
+    pub rate: Option<u64>,
+    /// Media type of `-i` inputs (`mime`), else from `ext` or the name.
+    pub mime: Option<String>,
+    /// Extension standing for the `-i` inputs' format (`ext`).
+    pub ext: Option<String>,
+    /// A source that sends nothing for this long is ended (`timeout`).
+    pub source_timeout: Duration,
+}
+
+impl LiveConfig {
+    /// The settings the options give; errors name the option.
+    pub fn from_options(opts: &Options) -> Result<Self, String> {
+        let too_big = match (opts.burst, opts.max_async_buf) {
+            (Amount::Bytes(b), Amount::Bytes(q)) => b >= q,
+            (Amount::Time(b), Amount::Time(q)) => b >= q,
+            _ => false,
+        };
+        {
+            if too_big {
+                return Err(format!(
+                    "invalid value for --burst: {} must be smaller than --max_async_buf ({}), \
+                     or new listeners would be dropped at once",
+                    show(opts.burst),
+                    show(opts.max_async_buf)
+                ));
+            }
+        }
+        let mut ice_values = Vec::new();
+        for item in &opts.ice_hdr {
+            let (name, value) = item
+                .split_once('=')
+                .filter(|(n, _)| {
+                    !n.is_empty()
+                        && http::HeaderName::from_bytes(format!("icy-{n}").as_bytes()).is_ok()
+                })
+                .filter(|(_, v)| http::HeaderValue::from_str(v).is_ok())
+                .ok_or_else(|| {
+                    format!("invalid value '{item}' for --ice_hdr: expected NAME=VALUE (a header name and value)")
+                })?;
+            ice_values.push((name.to_ascii_lowercase(), value.to_owned()));
+        }
+        if let Some(mime) = &opts.mime {
+            http::HeaderValue::from_str(mime)
+                .map_err(|_| format!("invalid value '{mime}' for --mime: expected a media type"))?;
+        }
+        Ok(Self {
+            burst: opts.burst,
+            max_lag: opts.max_async_buf,
+            hold: opts.hold,
+            reopen: opts.reopen,
+            ice: opts.ice,
+            ice_values,
+            metaint: opts.metaint,
+            title: opts.title.clone(),
+            source_password: opts.source_password.clone(),
+            rt: opts.rt,
+            rate: opts.rate,
+            mime: opts.mime.clone(),
+            ext: opts.ext.clone(),
+            source_timeout: Duration::from_secs(if opts.timeout > 0 { opts.timeout } else { 30 }),
+        })
+    }
+}
+
+fn show(a: Amount) -> String {
+    match a {
+        Amount::Bytes(n) => format!("{n} bytes"),
+        Amount::Time(t) => format!("{} s", t.as_secs_f64()),
+    }
+}

@@ -1,0 +1,151 @@
+//! Status pages at Icecast's paths: `/status-json.xsl` (JSON, Icecast's
+//! `icestats` shape plus our counters) and `/status.xsl` (HTML).
+
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderValue, Response};
+use httpout_core::Body;
+use serde_json::{Value, json};
+
+use crate::hub::{Hub, Phase, Stream};
+
+/// The facts of one stream, as the JSON page shows them.
+fn source(s: &Stream) -> Value {
+    let facts = s.facts();
+    let header = |name: &str| {
+        facts
+            .meta
+            .headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let phase = match s.phase() {
+        Phase::Live => "live",
+        Phase::Waiting => "waiting",
+        Phase::Ended => "ended",
+    };
+    let started = httpdate::fmt_http_date(s.started());
+    let uptime = SystemTime::now()
+        .duration_since(s.started())
+        .unwrap_or_default()
+        .as_secs();
+    json!({
+        "mount": s.path(),
+        "listenurl": s.path(),
+        "listeners": s.listeners(),
+        "listener_peak": s.stats.listener_peak.load(Ordering::Relaxed),
+        "server_name": header("icy-name"),
+        "server_description": header("icy-description"),
+        "genre": header("icy-genre"),
+        "server_url": header("icy-url"),
+        "bitrate": facts.audio.and_then(|a| a.bitrate).map(|b| b / 1000),
+        "audio_info": header("ice-audio-info"),
+        "server_type": facts.content_type,
+        "stream_start": started,
+        "title": facts.meta.title,
+        "state": phase,
+        "uptime_seconds": uptime,
+        "bytes_in": s.stats.bytes_in.load(Ordering::Relaxed),
+        "bytes_out": s.stats.bytes_out.load(Ordering::Relaxed),
+        "listener_connections": s.stats.connections.load(Ordering::Relaxed),
+        "listeners_dropped": s.stats.dropped.load(Ordering::Relaxed),
+    })
+}
+
+fn page(body: String, content_type: &'static str) -> Response<Body> {
+    let mut res = Response::new(Body::full(body));
+    res.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    res
+}
+
+/// `/status-json.xsl`: every stream that has not ended.
+pub(crate) fn json(hub: &Hub) -> Response<Body> {
+    let sources: Vec<Value> = hub
+        .all()
+        .iter()
+        .filter(|s| s.phase() != Phase::Ended)
+        .map(|s| source(s))
+        .collect();
+    let doc = json!({
+        "icestats": {
+            "server_id": concat!("httpout/", env!("CARGO_PKG_VERSION")),
+            "uptime_seconds": hub.uptime().as_secs(),
+            "source": sources,
+        }
+    });
+    page(format!("{doc:#}\n"), "application/json")
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// `/status.xsl`: the same facts as a small HTML table.
+pub(crate) fn html(hub: &Hub) -> Response<Body> {
+    let mut rows = String::new();
+    for s in hub.all().iter().filter(|s| s.phase() != Phase::Ended) {
+        let v = source(s);
+        let cell = |k: &str| match &v[k] {
+            Value::Null => String::new(),
+            Value::String(t) => escape(t),
+            other => escape(&other.to_string()),
+        };
+        rows.push_str(&format!(
+            "<tr><td><a href=\"{m}\">{m}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            cell("state"),
+            cell("server_type"),
+            cell("listeners"),
+            cell("listener_peak"),
+            cell("listeners_dropped"),
+            cell("bytes_in"),
+            cell("bytes_out"),
+            cell("title"),
+            m = cell("mount"),
+        ));
+    }
+    let body = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>httpout status</title></head>\
+         <body><h1>Live streams</h1><p>Up {} s.</p>\n<table border=\"1\"><tr><th>mount</th>\
+         <th>state</th><th>type</th><th>listeners</th><th>peak</th><th>dropped</th>\
+         <th>bytes in</th><th>bytes out</th><th>title</th></tr>\n{rows}</table></body></html>\n",
+        hub.uptime().as_secs()
+    );
+    page(body, "text/html; charset=utf-8")
+}
+
+/// One parameter of a query string, `+` and percent-escapes decoded.
+pub(crate) fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(&s.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        (decode(k) == name).then(|| decode(v))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_param;
+
+    #[test]
+    fn query_params_are_decoded() {
+        let q = "mount=%2Flive.mp3&mode=updinfo&song=A+%26+B%20-%20%C3%9C";
+        assert_eq!(query_param(q, "mount").as_deref(), Some("/live.mp3"));
+        assert_eq!(query_param(q, "song").as_deref(), Some("A & B - Ü"));
+        assert_eq!(query_param(q, "title"), None);
+        assert_eq!(query_param("", "x"), None);
+    }
+}
