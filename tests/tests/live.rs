@@ -373,6 +373,68 @@ fn live_mounts_beside_static_serving() {
     }
 }
 
+/// What ffprobe, reading the live URL as a player does (it asks for ICY
+/// metadata), reports in the format tags.
+fn probe_tags(url: &str) -> serde_json::Value {
+    let out = Command::new("timeout")
+        .args([
+            "15",
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "format_tags",
+            "-of",
+            "json",
+        ])
+        .arg(url)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("ffprobe: {}", String::from_utf8_lossy(&out.stderr)));
+    json["format"]["tags"].clone()
+}
+
+#[test]
+fn players_get_ice_headers_and_icy_titles() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = tone(dir.path(), 30);
+    let (server, _addr) = source_server(&[
+        "-i",
+        input.to_str().unwrap(),
+        "-o",
+        "http://127.0.0.1/live.mp3",
+        "--rt",
+        "--ice",
+        "--ice-name=Test FM",
+        "--title=First Song",
+        "--metaint=4000",
+    ]);
+    let url = format!("{}/live.mp3", server.url());
+    let tags = probe_tags(&url);
+    assert_eq!(tags["icy-name"], "Test FM", "{tags}");
+    assert_eq!(tags["icy-br"], "128", "{tags}");
+    assert_eq!(tags["StreamTitle"], "First Song", "{tags}");
+    // Icecast's metadata update, with the source credentials.
+    let update = format!(
+        "{}/admin/metadata?mount=/live.mp3&mode=updinfo&song=Artist%20-%20Second",
+        server.url()
+    );
+    let refused = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-u",
+        "source:nope",
+        &update,
+    ]);
+    assert_eq!(String::from_utf8_lossy(&refused.stdout), "401");
+    let done = curl(&["-u", "source:hackme", &update]);
+    assert!(String::from_utf8_lossy(&done.stdout).contains("<return>1</return>"));
+    assert_eq!(probe_tags(&url)["StreamTitle"], "Artist - Second");
+}
+
 #[test]
 fn fifo_input_with_hold_and_quit() {
     let dir = tempfile::tempdir().unwrap();
