@@ -72,6 +72,10 @@ pub enum Error {
     /// The method is not known to the server: 501.
     #[error("method not implemented")]
     NotImplemented,
+    /// 502 Bad Gateway, with the reason (what a consumer of the request
+    /// said: a command's standard error).
+    #[error("{0}")]
+    BadGateway(Cow<'static, str>),
     /// The server is at a connection or capacity limit: 503 with `Retry-After`.
     #[error("server busy, retry later")]
     Busy,
@@ -110,6 +114,7 @@ impl Error {
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Io(e) => match e.kind() {
                 io::ErrorKind::NotFound => StatusCode::NOT_FOUND,
@@ -125,7 +130,11 @@ impl Error {
     /// logged on stderr with their cause; their body stays generic.
     pub fn into_response(self) -> Response<Body> {
         let status = self.status();
-        let text = if status.is_server_error() {
+        let text = if let Self::BadGateway(reason) = &self {
+            // The consumer's own words are the useful part: logged and sent.
+            eprintln!("httpout: {status}: {reason}");
+            reason.to_string()
+        } else if status.is_server_error() {
             let mut line = format!("httpout: {status}: {self}");
             let mut source = std::error::Error::source(&self);
             while let Some(s) = source {

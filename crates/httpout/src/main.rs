@@ -80,7 +80,11 @@ async fn run(opts: Options) -> ExitCode {
     };
     let running = server.serve(modes.router);
     {
-        let mut out = std::io::stdout().lock();
+        let mut out: Box<dyn Write> = if modes.stdout_taken {
+            Box::new(std::io::stderr().lock())
+        } else {
+            Box::new(std::io::stdout().lock())
+        };
         for addr in running.local_addrs() {
             let _ = writeln!(out, "listening on {addr}");
         }

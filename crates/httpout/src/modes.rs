@@ -52,11 +52,11 @@ const LIVE_ONLY: &[&str] = &[
 
 /// Refuses options that this build cannot honour, naming the first one.
 pub(crate) fn check(opts: &Options) -> Result<(), String> {
-    if opts.hmode != HMode::Default {
-        let mode = format!("{:?}", opts.hmode).to_lowercase();
-        return Err(format!(
-            "--hmode={mode}: {mode} mode is not built yet in this version"
-        ));
+    if opts.hmode == HMode::Push {
+        return Err("--hmode=push: push mode is not built yet in this version".to_owned());
+    }
+    if opts.hmode == HMode::Source {
+        return check_source(opts);
     }
     if opts.inputs.len() != opts.outputs.len() {
         return Err(format!(
@@ -80,6 +80,7 @@ pub(crate) fn check(opts: &Options) -> Result<(), String> {
             .map_or_else(|| id.clone(), display_flag);
         let why = match area(id) {
             Area::Core | Area::Static | Area::StaticWrite => continue,
+            Area::Source => "applies to source mode: add --hmode=source",
             Area::Sink if !LIVE_ONLY.contains(&id.as_str()) || live => continue,
             Area::Sink if !opts.inputs.is_empty() => {
                 "applies to the live sink; here -i/-o feed the file sink (--rdirs is given):                  add --sink=live to relay them live"
@@ -94,6 +95,41 @@ pub(crate) fn check(opts: &Options) -> Result<(), String> {
             }
         };
         return Err(format!("{flag} {why}"));
+    }
+    Ok(())
+}
+
+/// Source mode takes its input from uploads and gives it to stdout
+/// (`-o -`) or a command (`--exec`); it serves no files.
+fn check_source(opts: &Options) -> Result<(), String> {
+    if !opts.inputs.is_empty() {
+        return Err("-i: source mode takes its input from uploads, not from -i".to_owned());
+    }
+    match (opts.outputs.as_slice(), &opts.exec) {
+        ([out], None) if out == "-" => {}
+        ([], Some(_)) => {}
+        _ => {
+            return Err(
+                "--hmode=source needs one of -o - (uploads to standard output) or --exec=COMMAND"
+                    .to_owned(),
+            );
+        }
+    }
+    let cmd = Options::command();
+    for id in &opts.given {
+        let refused = matches!(
+            area(id),
+            Area::Static | Area::StaticWrite | Area::Sink | Area::Push
+        ) && id != "outputs";
+        if refused {
+            let flag = cmd
+                .get_arguments()
+                .find(|a| a.get_id().as_str() == id)
+                .map_or_else(|| id.clone(), display_flag);
+            return Err(format!(
+                "{flag} does not apply to source mode (--hmode=source serves no files)"
+            ));
+        }
     }
     Ok(())
 }
@@ -123,6 +159,9 @@ pub(crate) struct Modes {
     pub(crate) live_inputs: Vec<httpout_live::input::Input>,
     /// The live sink's mounts, when it runs.
     pub(crate) hub: Option<httpout_live::Hub>,
+    /// Standard output carries uploads (`--hmode=source -o -`): the
+    /// `listening on` lines go to standard error.
+    pub(crate) stdout_taken: bool,
 }
 
 /// One `-i SOURCE -o URL` pair of the file sink.
@@ -175,6 +214,26 @@ fn gmem_dir() -> Result<std::path::PathBuf, String> {
 
 /// The handler tree and inputs for these options; errors name the option.
 pub(crate) fn build(opts: &Options) -> Result<Modes, String> {
+    if opts.hmode == HMode::Source {
+        let sink = match &opts.exec {
+            Some(cmd) => httpout_source::Sink::Exec(cmd.clone()),
+            None => httpout_source::Sink::Stdout,
+        };
+        let timeout =
+            std::time::Duration::from_secs(if opts.timeout > 0 { opts.timeout } else { 30 });
+        let handler = httpout_source::SourceHandler::new(sink, timeout);
+        return Ok(Modes {
+            router: Router::new().mount("/", handler),
+            inputs: Vec::new(),
+            followed: Vec::new(),
+            live: Live::new(),
+            follow_idle: timeout,
+            gmem: None,
+            live_inputs: Vec::new(),
+            hub: None,
+            stdout_taken: opts.exec.is_none(),
+        });
+    }
     let config = StaticConfig::from_options(opts)?;
     let is_gmem = |p: &std::path::Path| p.as_os_str() == "gmem";
     let uses_gmem =
@@ -260,6 +319,7 @@ pub(crate) fn build(opts: &Options) -> Result<Modes, String> {
         gmem,
         live_inputs,
         hub,
+        stdout_taken: false,
     })
 }
 

@@ -290,6 +290,11 @@ pub struct Options {
     #[arg(long, value_name = "TYPE", help_heading = "Sinks")]
     pub mime: Option<String>,
 
+    // ----- Source mode -----
+    /// Source mode: a shell command run per upload, the body on its stdin (`201` on exit 0, else `502`).
+    #[arg(long, value_name = "COMMAND", help_heading = "Source mode")]
+    pub exec: Option<String>,
+
     // ----- Push client -----
     /// Use POST instead of PUT for uploads (push mode).
     #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1,
@@ -334,6 +339,8 @@ pub enum Area {
     Sink,
     /// Push client (`hmode=push`).
     Push,
+    /// Source mode (`hmode=source`: `exec`).
+    Source,
     /// GPAC features with no httpout equivalent.
     Unsupported,
 }
@@ -348,6 +355,7 @@ pub fn area(id: &str) -> Area {
         | "mime" | "sink" | "burst" | "source_password" | "rt" | "rate" | "metaint" | "title"
         | "ice_hdr" => Area::Sink,
         "dst" | "post" | "ka" | "cte" | "user_agent" => Area::Push,
+        "exec" => Area::Source,
         "blockio" | "js" => Area::Unsupported,
         _ => Area::Core,
     }

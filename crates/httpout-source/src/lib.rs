@@ -1,0 +1,87 @@
+//! httpout-source: source mode (`--hmode=source`). Incoming `PUT`/`POST`
+//! bodies are not stored: each is handed, as it streams in, to a [`Sink`]:
+//!
+//! - [`Sink::Stdout`] (`-o -`): bodies written to standard output in
+//!   arrival order, one upload at a time (the others wait their turn);
+//! - [`Sink::Exec`] (`--exec='ffmpeg -i - ...'`): a command started per
+//!   upload (`sh -c`), the body on its standard input, the request facts in
+//!   `HTTPOUT_*` environment variables; its exit status decides the answer:
+//!   `201` with its standard output (the last 64 KiB) on success, `502` with
+//!   the tail of its standard error otherwise;
+//! - [`Sink::Channel`]: a Rust stream of [`Upload`]s for programs embedding
+//!   the server, each with its request head and a body read with
+//!   backpressure; the program answers with [`Done::send`].
+//!
+//! Backpressure runs end to end: the body is read only as fast as the sink
+//! takes it, so a slow consumer slows the uploader through TCP flow control
+//! and memory stays one frame per upload.
+
+mod error;
+mod sink;
+
+pub use error::SourceError;
+pub use sink::{Done, Upload};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use httpout_core::{Body, Ctx, Error, Handler, HandlerFuture};
+use tokio::sync::mpsc;
+
+/// Where uploads go.
+#[derive(Debug, Clone)]
+pub enum Sink {
+    /// Standard output, one upload at a time.
+    Stdout,
+    /// A shell command per upload, the body on its standard input.
+    Exec(String),
+    /// A stream of [`Upload`]s (see [`Sink::channel`]).
+    Channel(mpsc::Sender<Upload>),
+}
+
+impl Sink {
+    /// A [`Sink::Channel`] holding at most `capacity` uploads not yet
+    /// taken, and the receiving end.
+    pub fn channel(capacity: usize) -> (Self, mpsc::Receiver<Upload>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        (Self::Channel(tx), rx)
+    }
+}
+
+/// Takes uploads into a [`Sink`].
+#[derive(Debug, Clone)]
+pub struct SourceHandler {
+    inner: Arc<sink::Inner>,
+}
+
+impl SourceHandler {
+    /// Uploads go to `sink`; an uploader that sends nothing for `timeout`
+    /// is answered 408 (stdout and exec sinks).
+    pub fn new(sink: Sink, timeout: Duration) -> Self {
+        Self {
+            inner: Arc::new(sink::Inner::new(sink, timeout)),
+        }
+    }
+}
+
+const ALLOW: &str = "PUT, POST, OPTIONS";
+
+impl Handler for SourceHandler {
+    fn handle(&self, req: Request<Body>, ctx: Ctx) -> HandlerFuture {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            match *req.method() {
+                Method::PUT | Method::POST => inner.take(req, ctx).await.map_err(Error::from),
+                Method::OPTIONS => Ok(Response::builder()
+                    .status(StatusCode::NO_CONTENT)
+                    .header(http::header::ALLOW, ALLOW)
+                    .body(Body::empty())
+                    .expect("static headers")),
+                _ => Err(Error::MethodNotAllowed {
+                    allow: HeaderValue::from_static(ALLOW),
+                }),
+            }
+        })
+    }
+}
