@@ -44,7 +44,57 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if opts.hmode == httpout_core::options::value::HMode::Push {
+        return runtime.block_on(push(&opts));
+    }
     runtime.block_on(run(opts))
+}
+
+/// `--hmode=push`: no server; uploads until done (or, following a
+/// directory, until SIGINT/SIGTERM). Exit 1 when a file was not pushed.
+async fn push(opts: &Options) -> ExitCode {
+    let (input, config) = match modes::push_config(opts) {
+        Ok(c) => c,
+        Err(msg) => return usage_error(&msg),
+    };
+    let pusher = match httpout_push::Pusher::new(config) {
+        Ok(p) => p,
+        Err(e) => return usage_error(&e.to_string()),
+    };
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        eprintln!("httpout: cannot install signal handlers");
+        return ExitCode::FAILURE;
+    };
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        on_signal.cancel();
+    });
+    let result = pusher.run(&input, stop).await;
+    let report = pusher.report();
+    let count = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!(
+        "httpout: pushed {} file(s), {} bytes; {} failed",
+        count(&report.uploaded),
+        count(&report.bytes),
+        count(&report.failed)
+    );
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if count(&report.failed) == 0 {
+                eprintln!("httpout: push failed: {e}");
+            }
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn usage_error(msg: &str) -> ExitCode {

@@ -53,7 +53,7 @@ const LIVE_ONLY: &[&str] = &[
 /// Refuses options that this build cannot honour, naming the first one.
 pub(crate) fn check(opts: &Options) -> Result<(), String> {
     if opts.hmode == HMode::Push {
-        return Err("--hmode=push: push mode is not built yet in this version".to_owned());
+        return push_config(opts).map(|_| ());
     }
     if opts.hmode == HMode::Source {
         return check_source(opts);
@@ -88,7 +88,7 @@ pub(crate) fn check(opts: &Options) -> Result<(), String> {
             Area::Sink => {
                 "applies to the live sink, which is not in use: give -i SOURCE -o URL                  (without --rdirs) or --source_password"
             }
-            Area::Push => "belongs to the push client, which is not built yet in this version",
+            Area::Push => "applies to the push client: add --hmode=push",
             Area::Unsupported => {
                 "is a GPAC internal with no httpout equivalent (httpout I/O is always \
                  asynchronous; embed httpout-core instead of scripting it)"
@@ -97,6 +97,66 @@ pub(crate) fn check(opts: &Options) -> Result<(), String> {
         return Err(format!("{flag} {why}"));
     }
     Ok(())
+}
+
+/// The push client's settings: one `-i` input, a destination (`--dst`
+/// or one `-o URL`), nothing of the server's modes.
+pub(crate) fn push_config(opts: &Options) -> Result<(String, httpout_push::PushConfig), String> {
+    let [input] = opts.inputs.as_slice() else {
+        return Err(format!(
+            "--hmode=push pushes one input: give one -i SOURCE (got {})",
+            opts.inputs.len()
+        ));
+    };
+    let dst = match (&opts.dst, opts.outputs.as_slice()) {
+        (Some(d), []) => d.clone(),
+        (None, [o]) => o.clone(),
+        _ => {
+            return Err("--hmode=push needs one destination: --dst=URL or one -o URL".to_owned());
+        }
+    };
+    let uri: http::Uri = dst
+        .parse()
+        .ok()
+        .filter(|u: &http::Uri| {
+            matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some()
+        })
+        .ok_or_else(|| {
+            format!("invalid value '{dst}' for --dst: expected http(s)://HOST[:PORT]/PATH")
+        })?;
+    let cmd = Options::command();
+    for id in &opts.given {
+        if matches!(
+            area(id),
+            Area::Static | Area::StaticWrite | Area::Sink | Area::Source
+        ) && id != "inputs"
+            && id != "outputs"
+        {
+            let flag = cmd
+                .get_arguments()
+                .find(|a| a.get_id().as_str() == id)
+                .map_or_else(|| id.clone(), display_flag);
+            return Err(format!(
+                "{flag} does not apply to the push client (--hmode=push runs no server)"
+            ));
+        }
+    }
+    let headers = httpout_core::ServerConfig::from_options(opts)?.headers;
+    Ok((
+        input.clone(),
+        httpout_push::PushConfig {
+            dst: uri,
+            post: opts.post,
+            cte: opts.cte,
+            ka: opts.ka,
+            user_agent: opts.user_agent.clone(),
+            headers,
+            cafile: opts.cafile.clone(),
+            watch: opts.watch,
+            delete: opts.delete,
+            jobs: opts.jobs.max(1) as usize,
+        },
+    ))
 }
 
 /// Source mode takes its input from uploads and gives it to stdout

@@ -311,6 +311,24 @@ pub struct Options {
           require_equals = true, default_value = "true", default_missing_value = "true", help_heading = "Push client")]
     pub cte: bool,
 
+    /// Push mode: after pushing a directory, follow it and push files as they are written.
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_value = "false", default_missing_value = "true", help_heading = "Push client")]
+    pub watch: bool,
+
+    /// Push mode: delete the remote copy of a pushed file removed locally (with `watch`).
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_value = "false", default_missing_value = "true", help_heading = "Push client")]
+    pub delete: bool,
+
+    /// Push mode: extra trusted CA certificates (PEM) besides the system's.
+    #[arg(long, value_name = "PATH", help_heading = "Push client")]
+    pub cafile: Option<PathBuf>,
+
+    /// Push mode: uploads of complete files at once, at most.
+    #[arg(long, value_name = "N", value_parser = parse_u32, default_value = "4", help_heading = "Push client")]
+    pub jobs: u32,
+
     // ----- GPAC only -----
     /// GPAC's blocking-IO switch. Not supported: httpout's I/O is always asynchronous.
     #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1,
@@ -354,7 +372,9 @@ pub fn area(id: &str) -> Area {
         "inputs" | "outputs" | "hold" | "reopen" | "quit" | "ice" | "max_async_buf" | "ext"
         | "mime" | "sink" | "burst" | "source_password" | "rt" | "rate" | "metaint" | "title"
         | "ice_hdr" => Area::Sink,
-        "dst" | "post" | "ka" | "cte" | "user_agent" => Area::Push,
+        "dst" | "post" | "ka" | "cte" | "user_agent" | "watch" | "delete" | "cafile" | "jobs" => {
+            Area::Push
+        }
         "exec" => Area::Source,
         "blockio" | "js" => Area::Unsupported,
         _ => Area::Core,

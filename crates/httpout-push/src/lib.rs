@@ -1,0 +1,275 @@
+//! httpout-push: the push client (`--hmode=push`). Local bytes go to a
+//! remote origin by PUT (or POST), over HTTP/1.1 or HTTP/2, with TLS.
+//!
+//! - a file: one upload with a `Content-Length`;
+//! - `-` (stdin) or a FIFO: one chunked upload that streams as input comes
+//!   (with `--cte=false`, spooled to a temporary file first and sent with
+//!   a length);
+//! - a directory: every file under it, to the destination plus its relative
+//!   path, a bounded number at once over kept-alive connections; with
+//!   `--watch` the directory is then followed ([`watch`]): new files are
+//!   uploaded as they appear, a file still being written is sent chunk by
+//!   chunk as it grows and ends when its writer closes it.
+//!
+//! Failures (refused connection, 5xx, 408, 429) are retried with back-off;
+//! each file ends confirmed by a 2xx or reported with the URL, the status
+//! and the start of the origin's answer. Never a silent loss.
+
+mod client;
+mod error;
+mod retry;
+pub mod watch;
+
+pub use error::PushError;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use futures_util::TryStreamExt as _;
+use http::{HeaderName, HeaderValue, Method, Uri};
+use http_body_util::StreamBody;
+use httpout_core::Body;
+use tokio::io::{AsyncRead, AsyncWriteExt};
+use tokio_util::io::ReaderStream;
+
+use crate::client::Client;
+
+/// What to push and how.
+#[derive(Debug, Clone)]
+pub struct PushConfig {
+    /// The destination: a file URL for a single input, a directory URL
+    /// (a trailing `/` is implied) for a directory.
+    pub dst: Uri,
+    /// POST instead of PUT (`post`).
+    pub post: bool,
+    /// Chunked uploads for inputs of unknown length (`cte`).
+    pub cte: bool,
+    /// Go on with other files when one fails (`ka`).
+    pub ka: bool,
+    /// `User-Agent` (`user_agent`).
+    pub user_agent: String,
+    /// Extra request headers (`hdrs`).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Extra trusted roots, PEM (`cafile`).
+    pub cafile: Option<PathBuf>,
+    /// Follow a directory after the first pass (`watch`).
+    pub watch: bool,
+    /// Delete remote copies of files removed locally (`delete`).
+    pub delete: bool,
+    /// Uploads at once, at most (`jobs`).
+    pub jobs: usize,
+}
+
+/// What a push did.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Files (or streams) confirmed by a 2xx.
+    pub uploaded: AtomicU64,
+    /// Bytes confirmed.
+    pub bytes: AtomicU64,
+    /// Files that failed for good (each was reported on stderr).
+    pub failed: AtomicU64,
+}
+
+/// Pushes inputs to an origin.
+#[derive(Debug, Clone)]
+pub struct Pusher {
+    client: Client,
+    config: Arc<PushConfig>,
+    report: Arc<Report>,
+}
+
+impl Pusher {
+    /// A pusher; errors name the bad setting.
+    pub fn new(config: PushConfig) -> Result<Self, PushError> {
+        let method = if config.post {
+            Method::POST
+        } else {
+            Method::PUT
+        };
+        let client = Client::new(
+            method,
+            &config.user_agent,
+            config.headers.clone(),
+            config.cafile.as_deref(),
+        )?;
+        Ok(Self {
+            client,
+            config: Arc::new(config),
+            report: Arc::new(Report::default()),
+        })
+    }
+
+    /// What was done so far.
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// Pushes `source` (`-`, a file, a FIFO or a directory). With `watch`,
+    /// a directory is followed until `stop` is cancelled. Returns an error
+    /// when a file failed for good (after the others, with `ka`).
+    pub async fn run(
+        &self,
+        source: &str,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> Result<(), PushError> {
+        if source == "-" {
+            return self.stream(Box::new(tokio::io::stdin()), "stdin").await;
+        }
+        let path = Path::new(source);
+        let meta = std::fs::metadata(path).map_err(|e| PushError::Input {
+            path: source.to_owned(),
+            source: e,
+        })?;
+        if meta.is_dir() {
+            return watch::push_dir(self, path, stop).await;
+        }
+        if meta.is_file() {
+            let dst = self.config.dst.clone();
+            return self.file(path, &dst).await;
+        }
+        // A FIFO (or a character device): a stream.
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| PushError::Input {
+                path: source.to_owned(),
+                source: e,
+            })?;
+        self.stream(Box::new(file), source).await
+    }
+
+    /// Uploads a complete file with its length, retrying.
+    pub(crate) async fn file(&self, path: &Path, uri: &Uri) -> Result<(), PushError> {
+        let shown = path.display().to_string();
+        let input = |e| PushError::Input {
+            path: shown.clone(),
+            source: e,
+        };
+        let content_type = content_type(path);
+        let sent = retry::run(|| async {
+            let file = tokio::fs::File::open(path).await.map_err(input)?;
+            let len = file.metadata().await.map_err(input)?.len();
+            let body = reader_body(file).with_exact_size(len);
+            self.client
+                .upload(uri, body, content_type)
+                .await
+                .map(|_| len)
+        })
+        .await;
+        self.account(sent)
+    }
+
+    /// Uploads a stream of unknown length: chunked, or spooled first with
+    /// `cte=false`.
+    async fn stream(
+        &self,
+        mut reader: Box<dyn AsyncRead + Unpin + Send>,
+        name: &str,
+    ) -> Result<(), PushError> {
+        let uri = self.config.dst.clone();
+        if !self.config.cte {
+            let input = |e| PushError::Input {
+                path: name.to_owned(),
+                source: e,
+            };
+            let spool = std::env::temp_dir().join(format!(
+                ".httpout-push-{}-{}",
+                std::process::id(),
+                SPOOLS.fetch_add(1, Ordering::Relaxed)
+            ));
+            let mut file = tokio::fs::File::create(&spool).await.map_err(input)?;
+            let copied = tokio::io::copy(&mut reader, &mut file).await;
+            let flushed = file.flush().await;
+            let result = match copied.and(flushed) {
+                Ok(_) => self.file(&spool, &uri).await,
+                Err(e) => Err(input(e)),
+            };
+            let _ = std::fs::remove_file(&spool);
+            return result;
+        }
+        // A stream is read once: no retry once it has started.
+        let counted = Arc::new(AtomicU64::new(0));
+        let count = Arc::clone(&counted);
+        let body = Body::new(StreamBody::new(
+            ReaderStream::new(reader)
+                .inspect_ok(move |b: &Bytes| {
+                    count.fetch_add(b.len() as u64, Ordering::Relaxed);
+                })
+                .map_ok(http_body::Frame::data),
+        ));
+        let sent = self
+            .client
+            .upload(&uri, body, content_type(self.config.dst.path()))
+            .await
+            .map(|_| counted.load(Ordering::Relaxed));
+        self.account(sent)
+    }
+
+    /// Counts an outcome; a failure is reported on stderr.
+    fn account(&self, sent: Result<u64, PushError>) -> Result<(), PushError> {
+        match sent {
+            Ok(n) => {
+                self.report.uploaded.fetch_add(1, Ordering::Relaxed);
+                self.report.bytes.fetch_add(n, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                self.report.failed.fetch_add(1, Ordering::Relaxed);
+                eprintln!("httpout: push failed: {e}");
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Numbers spool files.
+static SPOOLS: AtomicU64 = AtomicU64::new(0);
+
+/// A body reading `reader` block by block.
+pub(crate) fn reader_body(reader: impl AsyncRead + Send + 'static) -> Body {
+    Body::new(StreamBody::new(
+        ReaderStream::with_capacity(reader, 64 * 1024).map_ok(http_body::Frame::data),
+    ))
+}
+
+/// The media type of a name, for the origin's benefit.
+fn content_type(name: impl AsRef<Path>) -> Option<&'static str> {
+    let ext = name.as_ref().extension()?.to_str()?.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "mpd" => "application/dash+xml",
+        "m3u8" => "application/vnd.apple.mpegurl",
+        "m4s" | "mp4" | "m4v" => "video/mp4",
+        "m4a" => "audio/mp4",
+        "ts" => "video/mp2t",
+        "mp3" => "audio/mpeg",
+        "aac" => "audio/aac",
+        "vtt" => "text/vtt",
+        _ => return None,
+    })
+}
+
+/// `base` (a directory URL) joined with a relative path, each segment
+/// percent-encoded.
+pub(crate) fn join(base: &Uri, rel: &Path) -> Result<Uri, PushError> {
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    let mut out = base.to_string();
+    if !out.ends_with('/') {
+        out.push('/');
+    }
+    let segments: Vec<String> = rel
+        .components()
+        .map(|c| {
+            percent_encoding::utf8_percent_encode(&c.as_os_str().to_string_lossy(), SEGMENT)
+                .to_string()
+        })
+        .collect();
+    out.push_str(&segments.join("/"));
+    out.parse()
+        .map_err(|e| PushError::Config(format!("{out}: {e}")))
+}
