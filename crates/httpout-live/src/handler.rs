@@ -286,7 +286,15 @@ impl Inner {
             .bytes_in
             .load(std::sync::atomic::Ordering::Relaxed);
         let why = loop {
-            match tokio::time::timeout(self.config.source_timeout, body.frame()).await {
+            let next = tokio::time::timeout(self.config.source_timeout, body.frame());
+            let next = tokio::select! {
+                next = next => next,
+                () = sleep_until_some(publisher.deadline()) => {
+                    publisher.flush().await;
+                    continue;
+                }
+            };
+            match next {
                 Ok(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
                         publisher.write(&data).await;
@@ -341,6 +349,14 @@ impl Inner {
         res.headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static("text/xml"));
         Ok(res)
+    }
+}
+
+/// Sleeps until `deadline`, or forever when there is none.
+pub(crate) async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
     }
 }
 

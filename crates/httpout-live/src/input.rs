@@ -109,7 +109,14 @@ impl Input {
         let mut buf = vec![0u8; READ_SIZE];
         let mut sent = 0u64;
         loop {
-            match reader.read(&mut buf).await {
+            let read = tokio::select! {
+                read = reader.read(&mut buf) => read,
+                () = crate::handler::sleep_until_some(publisher.deadline()) => {
+                    publisher.flush().await;
+                    continue;
+                }
+            };
+            match read {
                 Ok(0) => break,
                 Ok(n) => {
                     sent += n as u64;

@@ -110,13 +110,13 @@ async fn read_n(body: &mut hyper::body::Incoming, n: usize) -> Vec<u8> {
 async fn listeners_get_the_burst_from_a_frame_boundary_then_live() {
     let (_server, addr, hub) = serve(config()).await;
     let mut src = source(addr, "/live.mp3", AUTH).await;
-    // One frame per chunk, so that the ring holds one frame per chunk.
-    for i in 0..20 {
-        send_chunk(&mut src, &frames(i, 1)).await;
-        tokio::time::sleep(Duration::from_millis(2)).await;
+    // Four batches of five frames (sent further apart than the publisher's
+    // batching), so that the ring holds four chunks.
+    for i in 0..4 {
+        send_chunk(&mut src, &frames(i * 5, 5)).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
     wait_mount(&hub, "/live.mp3").await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
 
     let mut first = h1(bounded(TcpStream::connect(addr)).await.unwrap()).await;
     let res = bounded(first.send_request(request("GET", "/live.mp3", &[])))
@@ -387,6 +387,8 @@ async fn with_reopen_listeners_stay_through_a_source_change() {
     let mut src = source(addr, "/live.mp3", AUTH).await;
     send_chunk(&mut src, &frames(0, 2)).await;
     wait_mount(&hub, "/live.mp3").await;
+    // Past the publisher's batching: those frames are out before we join.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let mut c = h1(bounded(TcpStream::connect(addr)).await.unwrap()).await;
     let res = bounded(c.send_request(request("GET", "/live.mp3", &[])))
         .await

@@ -1,0 +1,1191 @@
+//! Frame splitting of live streams: MP3 (MPEG audio), AAC in ADTS and MPEG-2
+//! transport streams.
+//!
+//! The [`Framer`] cuts an input's bytes into [`Unit`]s at frame (packet)
+//! boundaries, so that a file input can be paced at its media rate, a new
+//! listener's burst can start on a frame, and the stream's audio facts
+//! ([`AudioInfo`]) are known.
+//!
+//! - A frame is taken once its header is valid and either the header of the
+//!   frame after it confirms it (same version, layer and sampling rate) or
+//!   it follows a frame right away; bytes that are no frame (ID3v2 tags,
+//!   garbage) come out as junk units, coalesced up to 64 KiB.
+//! - Every byte pushed comes out exactly once, in order; what the framer
+//!   holds is at most a frame and the next header, plus junk under 64 KiB.
+
+mod adts;
+mod mp3;
+mod ts;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+/// Junk is released at the latest when this much is held; a TS unit never
+/// exceeds it.
+const UNIT_MAX: usize = 64 * 1024;
+
+/// Stream formats the framer knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// MPEG-1/2/2.5 audio, Layers I, II and III.
+    Mp3,
+    /// AAC in ADTS frames.
+    Adts,
+    /// MPEG-2 transport stream.
+    Ts,
+    /// Anything else: passed through as it comes.
+    Other,
+}
+
+impl Format {
+    /// From a media type: `audio/mpeg`, `audio/mp3`, `audio/mpa` → Mp3;
+    /// `audio/aac`, `audio/aacp`, `audio/x-aac`, `audio/adts` → Adts;
+    /// `video/mp2t`, `audio/mp2t` → Ts (any case, parameters after `;`
+    /// ignored); else Other.
+    pub fn from_mime(mime: &str) -> Self {
+        let essence = mime.split(';').next().unwrap_or_default().trim();
+        let is = |names: &[&str]| names.iter().any(|n| essence.eq_ignore_ascii_case(n));
+        if is(&["audio/mpeg", "audio/mp3", "audio/mpa"]) {
+            Self::Mp3
+        } else if is(&["audio/aac", "audio/aacp", "audio/x-aac", "audio/adts"]) {
+            Self::Adts
+        } else if is(&["video/mp2t", "audio/mp2t"]) {
+            Self::Ts
+        } else {
+            Self::Other
+        }
+    }
+
+    /// From a file name's extension (any case): `mp3`, `mp2`, `mpga` → Mp3;
+    /// `aac`, `adts` → Adts; `ts`, `m2ts`, `mts`, `trp` → Ts; else Other.
+    pub fn from_path(path: &str) -> Self {
+        let name = path.rsplit(['/', '\\']).next().unwrap_or_default();
+        let Some((_, ext)) = name.rsplit_once('.') else {
+            return Self::Other;
+        };
+        let is = |names: &[&str]| names.iter().any(|n| ext.eq_ignore_ascii_case(n));
+        if is(&["mp3", "mp2", "mpga"]) {
+            Self::Mp3
+        } else if is(&["aac", "adts"]) {
+            Self::Adts
+        } else if is(&["ts", "m2ts", "mts", "trp"]) {
+            Self::Ts
+        } else {
+            Self::Other
+        }
+    }
+
+    /// The media type served to listeners: `audio/mpeg`, `audio/aac`,
+    /// `video/mp2t`; None for Other.
+    pub fn mime(self) -> Option<&'static str> {
+        match self {
+            Self::Mp3 => Some("audio/mpeg"),
+            Self::Adts => Some("audio/aac"),
+            Self::Ts => Some("video/mp2t"),
+            Self::Other => None,
+        }
+    }
+}
+
+/// Audio facts from the last valid frame header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AudioInfo {
+    /// Samples per second (for HE-AAC in ADTS, the AAC core's: half the
+    /// output rate).
+    pub sample_rate: u32,
+    /// Channels (ADTS: 0 when the channel configuration is in the payload).
+    pub channels: u8,
+    /// Bits per second (MP3: from the header, None for free-format; ADTS:
+    /// estimated from frame sizes, may be None until a few frames are seen).
+    pub bitrate: Option<u32>,
+}
+
+/// A run of bytes released by the framer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unit {
+    /// The bytes (whole frames when `sync` is true).
+    pub bytes: Bytes,
+    /// Media duration of these bytes when the format tells it (MP3, ADTS
+    /// frames); None for TS and Other and for junk.
+    pub duration: Option<Duration>,
+    /// TS only: the PCR (27 MHz ticks) carried by the first packet of this
+    /// unit.
+    pub pcr: Option<u64>,
+    /// True when the unit begins at a frame (MP3/ADTS) or packet (TS)
+    /// boundary, so a listener may start here. Junk bytes between frames
+    /// (ID3 tags, garbage) form units with sync false and duration None.
+    pub sync: bool,
+}
+
+/// What reading a header from the bytes seen so far tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Probe<T> {
+    /// The bytes so far could begin one; more are needed to tell.
+    NeedMore,
+    /// Not one.
+    Invalid,
+    /// One, read.
+    Valid(T),
+}
+
+/// A frame header of an audio format.
+trait AudioFrame: Copy {
+    /// The longest frame.
+    const MAX_FRAME: usize;
+    /// Reads the header at the start of `b`.
+    fn parse(b: &[u8]) -> Probe<Self>;
+    /// Bytes in the frame, header included.
+    fn frame_len(&self) -> usize;
+    /// The header's fields that the next frame of the same stream repeats.
+    fn key(&self) -> u32;
+    /// Media duration of the frame.
+    fn duration(&self) -> Duration;
+    /// Samples per second.
+    fn sample_rate(&self) -> u32;
+    /// Channels.
+    fn channels(&self) -> u8;
+    /// Bits per second, when the header tells.
+    fn bitrate(&self) -> Option<u32>;
+}
+
+/// The duration of `samples` at `rate` per second.
+fn samples_duration(samples: u32, rate: u32) -> Duration {
+    Duration::from_nanos(u64::from(samples) * 1_000_000_000 / u64::from(rate.max(1)))
+}
+
+/// Whether `next`, the bytes after a frame, confirm that frame: the header
+/// of a frame with the same `key`, or an ID3 tag (`TAG` of ID3v1 at the end
+/// of a file, `ID3` of ID3v2).
+fn confirm<H: AudioFrame>(next: &[u8], key: u32) -> Probe<()> {
+    for tag in [b"TAG", b"ID3"] {
+        let n = next.len().min(tag.len());
+        if next.first() == tag.first() && next.get(..n) == tag.get(..n) {
+            return if n == tag.len() {
+                Probe::Valid(())
+            } else {
+                Probe::NeedMore
+            };
+        }
+    }
+    match H::parse(next) {
+        Probe::NeedMore => Probe::NeedMore,
+        Probe::Valid(h) if h.key() == key => Probe::Valid(()),
+        _ => Probe::Invalid,
+    }
+}
+
+/// The length of the ID3v2 tag at the start of `b`, header and footer
+/// included.
+fn id3_len(b: &[u8]) -> Probe<u64> {
+    // "ID3", version and revision below 0xFF, flags, 4 bytes of 7 bits.
+    let ok = |i: usize, c: u8| match i {
+        0 => c == b'I',
+        1 => c == b'D',
+        2 => c == b'3',
+        3 | 4 => c != 0xFF,
+        5 => true,
+        _ => c < 0x80,
+    };
+    if !b.iter().take(10).enumerate().all(|(i, &c)| ok(i, c)) {
+        return Probe::Invalid;
+    }
+    let Some(&[_, _, _, major, _, flags, s0, s1, s2, s3]) = b.first_chunk::<10>() else {
+        return Probe::NeedMore;
+    };
+    let size = [s0, s1, s2, s3]
+        .iter()
+        .fold(0_u64, |n, &c| (n << 7) | u64::from(c));
+    let footer = if major >= 4 && flags & 0x10 != 0 {
+        10
+    } else {
+        0
+    };
+    Probe::Valid(10 + size + footer)
+}
+
+/// Drops the room a large push left in `buf`, keeping enough for a frame
+/// of `max_frame` bytes.
+fn shrink(buf: &mut Vec<u8>, max_frame: usize) {
+    if buf.capacity() > UNIT_MAX + 2 * max_frame {
+        buf.shrink_to(2 * max_frame);
+    }
+}
+
+/// Junk waiting to be released, coalesced up to [`UNIT_MAX`].
+#[derive(Debug, Default)]
+struct Junk(Vec<u8>);
+
+impl Junk {
+    /// Adds `data`, releasing each [`UNIT_MAX`] gathered.
+    fn add(&mut self, mut data: &[u8], out: &mut Vec<Unit>) {
+        while !data.is_empty() {
+            let n = (UNIT_MAX - self.0.len()).min(data.len());
+            let (now, later) = data.split_at(n);
+            let (len, room) = (self.0.len(), self.0.capacity());
+            if len + n > room {
+                // Grow as a Vec does, but never past a unit.
+                let want = (len + n).max(2 * room).min(UNIT_MAX);
+                self.0.reserve_exact(want - len);
+            }
+            self.0.extend_from_slice(now);
+            data = later;
+            if self.0.len() >= UNIT_MAX {
+                self.flush(out);
+            }
+        }
+    }
+
+    /// Releases what is held.
+    fn flush(&mut self, out: &mut Vec<Unit>) {
+        if !self.0.is_empty() {
+            out.push(Unit {
+                bytes: Bytes::from(std::mem::take(&mut self.0)),
+                duration: None,
+                pcr: None,
+                sync: false,
+            });
+        }
+    }
+}
+
+/// Splits a byte stream into units; holds an incomplete frame until the
+/// rest arrives.
+#[derive(Debug)]
+pub struct Framer {
+    /// The format being split.
+    format: Format,
+    /// Bytes not yet decided: a frame or packet that is incomplete or waits
+    /// for the next header, or the start of a header or tag.
+    buf: Vec<u8>,
+    /// Decided junk not yet released.
+    junk: Junk,
+    /// Bytes of an ID3v2 tag still to pass as junk.
+    skip: u64,
+    /// The key of the frame just taken (TS: 0 after a packet), when the
+    /// bytes at the front of `buf` follow it right away; a frame matching
+    /// it needs no confirmation.
+    lock: Option<u32>,
+    /// Facts of the last frame.
+    info: Option<AudioInfo>,
+    /// Bytes and media time of the frames taken, for the ADTS bit rate.
+    total: (u64, Duration),
+}
+
+impl Framer {
+    /// A framer for `format`.
+    pub fn new(format: Format) -> Self {
+        Self {
+            format,
+            buf: Vec::new(),
+            junk: Junk::default(),
+            skip: 0,
+            lock: None,
+            info: None,
+            total: (0, Duration::ZERO),
+        }
+    }
+
+    /// The format being split.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Feeds bytes (any split: one byte at a time works); appends to `out`
+    /// the units now complete, in order.
+    ///
+    /// MP3 and ADTS units do not depend on how the input is split; TS
+    /// units are released at the end of each call (so the latency is one
+    /// call), one starting at every packet that carries a PCR.
+    pub fn push(&mut self, data: &[u8], out: &mut Vec<Unit>) {
+        if data.is_empty() {
+            return;
+        }
+        if self.format == Format::Other {
+            out.push(Unit {
+                bytes: Bytes::copy_from_slice(data),
+                duration: None,
+                pcr: None,
+                sync: true,
+            });
+            return;
+        }
+        self.buf.extend_from_slice(data);
+        match self.format {
+            Format::Mp3 => self.split_audio::<mp3::Header>(out),
+            Format::Adts => self.split_audio::<adts::Header>(out),
+            Format::Ts => self.split_ts(out),
+            Format::Other => {}
+        }
+    }
+
+    /// End of input: what is held (a truncated last frame, junk) as a
+    /// final unit with sync false and no duration; None if nothing is held.
+    ///
+    /// A last frame still waiting for the next header to confirm it, held
+    /// alone, comes out as the frame it is (sync true, its duration or
+    /// PCR). The framer is then ready for a new stream.
+    pub fn finish(&mut self) -> Option<Unit> {
+        let junk = std::mem::take(&mut self.junk.0);
+        let buf = std::mem::take(&mut self.buf);
+        self.skip = 0;
+        self.lock = None;
+        if junk.is_empty() {
+            let whole = match self.format {
+                Format::Mp3 => self.whole_frame::<mp3::Header>(&buf),
+                Format::Adts => self.whole_frame::<adts::Header>(&buf),
+                Format::Ts => {
+                    (buf.len() == ts::PACKET && buf.first() == Some(&ts::SYNC)).then(|| Unit {
+                        bytes: Bytes::copy_from_slice(&buf),
+                        duration: None,
+                        pcr: ts::pcr(&buf),
+                        sync: true,
+                    })
+                }
+                Format::Other => None,
+            };
+            if whole.is_some() {
+                return whole;
+            }
+        }
+        let mut all = junk;
+        all.extend_from_slice(&buf);
+        (!all.is_empty()).then(|| Unit {
+            bytes: Bytes::from(all),
+            duration: None,
+            pcr: None,
+            sync: false,
+        })
+    }
+
+    /// Audio facts of the last valid MP3/ADTS frame (None for TS/Other or
+    /// before the first frame).
+    pub fn info(&self) -> Option<AudioInfo> {
+        self.info
+    }
+
+    /// `buf` as a unit if it is exactly one valid frame.
+    fn whole_frame<H: AudioFrame>(&mut self, buf: &[u8]) -> Option<Unit> {
+        match H::parse(buf) {
+            Probe::Valid(h) if h.frame_len() == buf.len() => {
+                self.note(&h);
+                Some(Unit {
+                    bytes: Bytes::copy_from_slice(buf),
+                    duration: Some(h.duration()),
+                    pcr: None,
+                    sync: true,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Records a frame taken.
+    fn note<H: AudioFrame>(&mut self, h: &H) {
+        let bytes = self.total.0.saturating_add(h.frame_len() as u64);
+        let time = self.total.1.saturating_add(h.duration());
+        self.total = (bytes, time);
+        let measured = (!time.is_zero()).then(|| {
+            let bps = u128::from(bytes) * 8 * 1_000_000_000 / time.as_nanos();
+            u32::try_from(bps).unwrap_or(u32::MAX)
+        });
+        self.info = Some(AudioInfo {
+            sample_rate: h.sample_rate(),
+            channels: h.channels(),
+            bitrate: h.bitrate().or(measured),
+        });
+    }
+
+    /// Takes the frames and junk that `buf` decides.
+    fn split_audio<H: AudioFrame>(&mut self, out: &mut Vec<Unit>) {
+        let mut pos = 0;
+        while let Some(rest) = self.buf.get(pos..).filter(|r| !r.is_empty()) {
+            if self.skip > 0 {
+                let n = usize::try_from(self.skip).map_or(rest.len(), |s| s.min(rest.len()));
+                self.junk.add(&rest[..n], out);
+                self.skip -= n as u64;
+                pos += n;
+                continue;
+            }
+            let frame = match H::parse(rest) {
+                Probe::NeedMore => break,
+                Probe::Invalid => None,
+                Probe::Valid(h) => {
+                    let Some(next) = rest.get(h.frame_len()..) else {
+                        break;
+                    };
+                    if self.lock == Some(h.key()) {
+                        Some(h)
+                    } else {
+                        match confirm::<H>(next, h.key()) {
+                            Probe::NeedMore => break,
+                            Probe::Invalid => None,
+                            Probe::Valid(()) => Some(h),
+                        }
+                    }
+                }
+            };
+            if let Some(h) = frame {
+                let len = h.frame_len();
+                self.junk.flush(out);
+                out.push(Unit {
+                    bytes: Bytes::copy_from_slice(&rest[..len]),
+                    duration: Some(h.duration()),
+                    pcr: None,
+                    sync: true,
+                });
+                self.note(&h);
+                self.lock = Some(h.key());
+                pos += len;
+                continue;
+            }
+            match id3_len(rest) {
+                Probe::NeedMore => break,
+                Probe::Valid(n) => {
+                    self.skip = n;
+                    self.lock = None;
+                    continue;
+                }
+                Probe::Invalid => {}
+            }
+            // This byte begins nothing; neither does any up to the next
+            // that could begin a frame or a tag.
+            let n = rest[1..]
+                .iter()
+                .position(|&b| b == 0xFF || b == b'I')
+                .map_or(rest.len(), |i| i + 1);
+            self.junk.add(&rest[..n], out);
+            self.lock = None;
+            pos += n;
+        }
+        self.buf.drain(..pos);
+        shrink(&mut self.buf, H::MAX_FRAME);
+    }
+
+    /// Takes the packets and junk that `buf` decides; releases the packets.
+    fn split_ts(&mut self, out: &mut Vec<Unit>) {
+        /// Releases the packets of `buf[start..end]`, the first carrying `pcr`.
+        fn release(
+            buf: &[u8],
+            (start, end, pcr): (usize, usize, Option<u64>),
+            out: &mut Vec<Unit>,
+        ) {
+            out.push(Unit {
+                bytes: Bytes::copy_from_slice(&buf[start..end]),
+                duration: None,
+                pcr,
+                sync: true,
+            });
+        }
+        let mut pos = 0;
+        let mut run: Option<(usize, usize, Option<u64>)> = None;
+        while let Some(rest) = self.buf.get(pos..).filter(|r| !r.is_empty()) {
+            let packet = if rest[0] != ts::SYNC {
+                Some(false)
+            } else if rest.len() < ts::PACKET {
+                None
+            } else if self.lock.is_some() {
+                Some(true)
+            } else {
+                rest.get(ts::PACKET).map(|&b| b == ts::SYNC)
+            };
+            match packet {
+                None => break,
+                Some(true) => {
+                    self.junk.flush(out);
+                    let pcr = ts::pcr(&rest[..ts::PACKET]);
+                    if let Some(r @ (start, end, _)) = run {
+                        if pcr.is_some() || end - start + ts::PACKET > UNIT_MAX {
+                            release(&self.buf, r, out);
+                            run = None;
+                        }
+                    }
+                    run = Some(match run {
+                        Some((start, end, p)) => (start, end + ts::PACKET, p),
+                        None => (pos, pos + ts::PACKET, pcr),
+                    });
+                    self.lock = Some(0);
+                    pos += ts::PACKET;
+                }
+                Some(false) => {
+                    if let Some(r) = run.take() {
+                        release(&self.buf, r, out);
+                    }
+                    let n = rest[1..]
+                        .iter()
+                        .position(|&b| b == ts::SYNC)
+                        .map_or(rest.len(), |i| i + 1);
+                    self.junk.add(&self.buf[pos..pos + n], out);
+                    self.lock = None;
+                    pos += n;
+                }
+            }
+        }
+        if let Some(r) = run {
+            release(&self.buf, r, out);
+        }
+        self.buf.drain(..pos);
+        shrink(&mut self.buf, ts::PACKET);
+    }
+
+    /// Bytes held.
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.buf.len() + self.junk.0.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic pseudo-random sequence.
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            self.0 >> 33
+        }
+
+        /// A number in `0..n`.
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        fn bytes(&mut self, n: usize) -> Vec<u8> {
+            (0..n).map(|_| self.next() as u8).collect()
+        }
+
+        /// A chunk size: mostly small, sometimes large.
+        fn chunk(&mut self) -> usize {
+            match self.below(4) {
+                0 => 1 + self.below(8),
+                1 => 1 + self.below(200),
+                2 => 1 + self.below(3000),
+                _ => 1 + self.below(20_000),
+            }
+        }
+    }
+
+    /// The most a framer of `format` holds between calls.
+    fn held_max(format: Format) -> usize {
+        UNIT_MAX
+            + match format {
+                Format::Mp3 => mp3::MAX_FRAME + 10,
+                Format::Adts => adts::MAX_FRAME + 10,
+                Format::Ts => ts::PACKET + 1,
+                Format::Other => 0,
+            }
+    }
+
+    /// Splits `data` pushed in `chunks`, checking what is held, finish
+    /// included.
+    fn split_by(format: Format, data: &[u8], chunks: &mut dyn FnMut() -> usize) -> Vec<Unit> {
+        let mut framer = Framer::new(format);
+        let mut out = Vec::new();
+        let mut rest = data;
+        while !rest.is_empty() {
+            let (now, later) = rest.split_at(chunks().clamp(1, rest.len()));
+            framer.push(now, &mut out);
+            assert!(
+                framer.held() <= held_max(format),
+                "{format:?} holds {}",
+                framer.held()
+            );
+            let room = framer.buf.capacity() + framer.junk.0.capacity();
+            assert!(room <= 2 * held_max(format), "{format:?} keeps {room}");
+            rest = later;
+        }
+        out.extend(framer.finish());
+        assert_eq!(framer.held(), 0);
+        assert!(framer.finish().is_none());
+        out
+    }
+
+    fn split(format: Format, data: &[u8]) -> Vec<Unit> {
+        split_by(format, data, &mut || usize::MAX)
+    }
+
+    fn concat(units: &[Unit]) -> Vec<u8> {
+        units.iter().flat_map(|u| u.bytes.iter().copied()).collect()
+    }
+
+    fn total(units: &[Unit]) -> Duration {
+        units.iter().filter_map(|u| u.duration).sum()
+    }
+
+    /// Splits `data` whole, a byte at a time and in pseudo-random chunks:
+    /// all bytes come out; MP3 and ADTS units are the same each way.
+    fn split_every_way(format: Format, data: &[u8]) -> Vec<Unit> {
+        let whole = split(format, data);
+        assert_eq!(concat(&whole), data);
+        let bytewise = split_by(format, data, &mut || 1);
+        assert_eq!(concat(&bytewise), data);
+        let mut lcg = Lcg(data.len() as u64);
+        let chunked = split_by(format, data, &mut || lcg.chunk());
+        assert_eq!(concat(&chunked), data);
+        if matches!(format, Format::Mp3 | Format::Adts) {
+            assert_eq!(bytewise, whole);
+            assert_eq!(chunked, whole);
+        } else {
+            let pcrs = |u: &[Unit]| u.iter().filter_map(|u| u.pcr).collect::<Vec<_>>();
+            assert_eq!(pcrs(&bytewise), pcrs(&whole));
+            assert_eq!(pcrs(&chunked), pcrs(&whole));
+        }
+        whole
+    }
+
+    fn sizes(units: &[Unit]) -> Vec<(usize, bool)> {
+        units.iter().map(|u| (u.bytes.len(), u.sync)).collect()
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(Format::from_mime("audio/mpeg"), Format::Mp3);
+        assert_eq!(Format::from_mime(" Audio/MP3 ; charset=x"), Format::Mp3);
+        assert_eq!(Format::from_mime("audio/mpa"), Format::Mp3);
+        assert_eq!(Format::from_mime("audio/aacp"), Format::Adts);
+        assert_eq!(Format::from_mime("audio/x-aac"), Format::Adts);
+        assert_eq!(Format::from_mime("audio/adts"), Format::Adts);
+        assert_eq!(Format::from_mime("AUDIO/AAC"), Format::Adts);
+        assert_eq!(Format::from_mime("video/MP2T"), Format::Ts);
+        assert_eq!(Format::from_mime("audio/mp2t;x=1"), Format::Ts);
+        assert_eq!(Format::from_mime("audio/ogg"), Format::Other);
+        assert_eq!(Format::from_mime(""), Format::Other);
+        assert_eq!(Format::from_path("/a/b/song.MP3"), Format::Mp3);
+        assert_eq!(Format::from_path("x.mp2"), Format::Mp3);
+        assert_eq!(Format::from_path("x.mpga"), Format::Mp3);
+        assert_eq!(Format::from_path("x.aac"), Format::Adts);
+        assert_eq!(Format::from_path("x.ADTS"), Format::Adts);
+        for p in ["x.ts", "x.m2ts", "x.MTS", "dir/x.trp"] {
+            assert_eq!(Format::from_path(p), Format::Ts, "{p}");
+        }
+        assert_eq!(Format::from_path("mp3"), Format::Other);
+        assert_eq!(Format::from_path("dir.mp3/file"), Format::Other);
+        assert_eq!(Format::from_path("x.ogg"), Format::Other);
+        assert_eq!(Format::from_path(""), Format::Other);
+        assert_eq!(Format::Mp3.mime(), Some("audio/mpeg"));
+        assert_eq!(Format::Adts.mime(), Some("audio/aac"));
+        assert_eq!(Format::Ts.mime(), Some("video/mp2t"));
+        assert_eq!(Format::Other.mime(), None);
+        assert_eq!(Framer::new(Format::Adts).format(), Format::Adts);
+    }
+
+    /// `n` MPEG-1 Layer III frames at 128 kbit/s, 44100 Hz, padded as a
+    /// real encoder pads them.
+    fn mp3_frames(n: usize) -> Vec<Vec<u8>> {
+        (0..n).map(|i| mp3::tests::mpeg1_l3(i % 3 != 2)).collect()
+    }
+
+    #[test]
+    fn mp3_frames_split() {
+        let frames = mp3_frames(20);
+        let data = frames.concat();
+        let units = split_every_way(Format::Mp3, &data);
+        assert_eq!(units.len(), 20);
+        for (u, f) in units.iter().zip(&frames) {
+            assert_eq!(u.bytes, f[..]);
+            assert!(u.sync);
+            assert_eq!(u.pcr, None);
+            assert_eq!(u.duration, Some(Duration::from_nanos(26_122_448)));
+        }
+        assert_eq!(units[1].bytes.len(), 418);
+        assert_eq!(units[2].bytes.len(), 417);
+        assert_eq!(total(&units), Duration::from_nanos(26_122_448 * 20));
+    }
+
+    #[test]
+    fn mp3_info_and_latency() {
+        let mut framer = Framer::new(Format::Mp3);
+        let mut out = Vec::new();
+        let one = mp3::tests::mpeg1_l3(false);
+        framer.push(&one, &mut out);
+        // The first frame waits for the next header to confirm it.
+        assert!(out.is_empty());
+        assert_eq!(framer.info(), None);
+        framer.push(&one[..3], &mut out);
+        assert!(out.is_empty());
+        // Confirmed, it comes out, and the second, following it, is whole.
+        framer.push(&one[3..], &mut out);
+        assert_eq!(out.len(), 2);
+        let info = AudioInfo {
+            sample_rate: 44_100,
+            channels: 2,
+            bitrate: Some(128_000),
+        };
+        assert_eq!(framer.info(), Some(info));
+        // Once locked, a frame comes out as soon as it is whole.
+        framer.push(&one[..416], &mut out);
+        assert_eq!(out.len(), 2);
+        framer.push(&one[416..], &mut out);
+        assert_eq!(out.len(), 3);
+        assert!(framer.finish().is_none());
+    }
+
+    #[test]
+    fn mpeg2_layer3() {
+        let frame = mp3::tests::mpeg2_l3();
+        let units = split_every_way(Format::Mp3, &frame.repeat(10));
+        assert_eq!(units.len(), 10);
+        assert!(units.iter().all(|u| u.sync && u.bytes.len() == 208));
+        assert_eq!(total(&units), Duration::from_nanos(26_122_448 * 10));
+        let mut framer = Framer::new(Format::Mp3);
+        framer.push(&frame.repeat(2), &mut Vec::new());
+        let info = AudioInfo {
+            sample_rate: 22_050,
+            channels: 1,
+            bitrate: Some(64_000),
+        };
+        assert_eq!(framer.info(), Some(info));
+    }
+
+    #[test]
+    fn mp3_last_frame_comes_out_at_finish() {
+        let frame = mp3::tests::mpeg1_l3(true);
+        let mut framer = Framer::new(Format::Mp3);
+        let mut out = Vec::new();
+        framer.push(&frame, &mut out);
+        assert!(out.is_empty());
+        let unit = framer.finish().expect("the frame");
+        assert!(unit.sync);
+        assert_eq!(unit.bytes, frame[..]);
+        assert_eq!(unit.duration, Some(Duration::from_nanos(26_122_448)));
+        assert_eq!(framer.info().map(|i| i.sample_rate), Some(44_100));
+        // A truncated last frame comes out as junk.
+        let data = [frame.clone(), frame[..100].to_vec()].concat();
+        let units = split_every_way(Format::Mp3, &data);
+        assert_eq!(sizes(&units), [(418, true), (100, false)]);
+        assert_eq!(units[1].duration, None);
+    }
+
+    #[test]
+    fn mp3_id3_and_junk() {
+        let mut tag = b"ID3\x04\x00\x00\x00\x00\x01\x10".to_vec(); // 144 bytes of frames
+        tag.extend((0..144).map(|i| if i % 7 == 0 { 0xFF } else { 0xFB }));
+        let frames = mp3_frames(6);
+        let mut data = tag.clone();
+        data.extend(frames[..3].concat());
+        data.extend_from_slice(b"garbage\xFF\xFB\x90\x64 more");
+        data.extend(frames[3..].concat());
+        data.extend_from_slice(&b"TAG"[..]);
+        data.extend([b'x'; 125]);
+        let units = split_every_way(Format::Mp3, &data);
+        assert_eq!(
+            sizes(&units),
+            [
+                (154, false),
+                (418, true),
+                (418, true),
+                (417, true),
+                (16, false),
+                (418, true),
+                (418, true),
+                (417, true),
+                (128, false)
+            ]
+        );
+        assert_eq!(units[0].bytes, tag[..]);
+        assert!(
+            units
+                .iter()
+                .filter(|u| !u.sync)
+                .all(|u| u.duration.is_none())
+        );
+    }
+
+    #[test]
+    fn id3_footer_and_sizes() {
+        assert_eq!(
+            id3_len(b"ID3\x04\x00\x10\x00\x00\x01\x00"),
+            Probe::Valid(10 + 128 + 10)
+        );
+        assert_eq!(
+            id3_len(b"ID3\x03\x00\x10\x7F\x7F\x7F\x7F"),
+            Probe::Valid(10 + (1 << 28) - 1)
+        );
+        assert_eq!(id3_len(b"ID3\x03\x00\x00\x00\x80"), Probe::Invalid);
+        assert_eq!(id3_len(b"ID3\xFF"), Probe::Invalid);
+        assert_eq!(id3_len(b"ID"), Probe::NeedMore);
+        assert_eq!(id3_len(b"IE"), Probe::Invalid);
+        // A large tag passes through as junk units of at most 64 KiB.
+        let mut data = b"ID3\x03\x00\x00\x00\x08\x00\x00".to_vec(); // 128 KiB
+        data.extend(std::iter::repeat_n(0xFF, 128 * 1024));
+        data.extend(mp3_frames(2).concat());
+        let units = split_every_way(Format::Mp3, &data);
+        assert_eq!(
+            sizes(&units),
+            [
+                (65_536, false),
+                (65_536, false),
+                (10, false),
+                (418, true),
+                (418, true)
+            ]
+        );
+    }
+
+    #[test]
+    fn false_syncs_are_junk() {
+        // A valid header whose next header is not where it says.
+        let mut data = vec![0xFF, 0xFB, 0x90, 0x64];
+        data.extend([0; 500]);
+        data.extend(mp3_frames(3).concat());
+        let units = split_every_way(Format::Mp3, &data);
+        assert_eq!(
+            sizes(&units),
+            [(504, false), (418, true), (418, true), (417, true)]
+        );
+        // Another stream's header does not confirm a frame.
+        let data = [
+            mp3::tests::mpeg2_l3(),
+            mp3::tests::mpeg1_l3(false),
+            mp3::tests::mpeg1_l3(false),
+        ]
+        .concat();
+        let units = split_every_way(Format::Mp3, &data);
+        assert_eq!(sizes(&units), [(208, false), (417, true), (417, true)]);
+    }
+
+    #[test]
+    fn junk_is_released_by_64k() {
+        let data = vec![0_u8; 200_000];
+        let mut framer = Framer::new(Format::Mp3);
+        let mut out = Vec::new();
+        framer.push(&data, &mut out);
+        assert_eq!(sizes(&out), [(65_536, false); 3]);
+        assert_eq!(framer.held(), 200_000 - 3 * 65_536);
+        let last = framer.finish().expect("the rest");
+        assert_eq!((last.bytes.len(), last.sync), (200_000 - 3 * 65_536, false));
+    }
+
+    #[test]
+    fn adts_frames_split() {
+        let lens = [371, 380, 360, 402, 371, 8191, 12, 371];
+        let frames: Vec<_> = lens.iter().map(|&n| adts::tests::stereo_44k(n)).collect();
+        let data = frames.concat();
+        let units = split_every_way(Format::Adts, &data);
+        assert_eq!(units.len(), lens.len());
+        for (u, f) in units.iter().zip(&frames) {
+            assert_eq!(u.bytes, f[..]);
+            assert!(u.sync);
+            assert_eq!(u.duration, Some(Duration::from_nanos(23_219_954)));
+        }
+        let mut framer = Framer::new(Format::Adts);
+        let mut out = Vec::new();
+        framer.push(&frames[0], &mut out);
+        framer.push(&frames[1][..7], &mut out);
+        assert_eq!(out.len(), 1);
+        // 371 bytes per 1024 samples at 44100 Hz.
+        let info = framer.info().expect("info");
+        assert_eq!((info.sample_rate, info.channels), (44_100, 2));
+        let bitrate = info.bitrate.expect("bitrate");
+        assert!((127_800..=127_830).contains(&bitrate), "{bitrate}");
+        framer.push(&frames[1][7..], &mut out);
+        framer.push(&frames[2..].concat(), &mut out);
+        assert_eq!(out.len(), lens.len());
+        let bitrate = framer.info().and_then(|i| i.bitrate).expect("bitrate");
+        let expect = (lens.iter().sum::<usize>() * 8 * 44_100 / (1024 * lens.len())) as u32;
+        assert!(bitrate.abs_diff(expect) < 10, "{bitrate} {expect}");
+    }
+
+    #[test]
+    fn adts_blocks_resync_and_finish() {
+        let four = adts::tests::frame(3, 1, 4, 1000);
+        let mut data = b"ID3\x04\x00\x00\x00\x00\x00\x05hello".to_vec();
+        data.extend([four.clone(), four.clone()].concat());
+        data.extend([0xFF, 0xF1, 0x50, 0x80, 0x20, 0x1F, 0xFC, 1, 2, 3]);
+        data.extend([four.clone(), four.clone()].concat());
+        let units = split_every_way(Format::Adts, &data);
+        assert_eq!(
+            sizes(&units),
+            [
+                (15, false),
+                (1000, true),
+                (1000, true),
+                (10, false),
+                (1000, true),
+                (1000, true)
+            ]
+        );
+        let d = Duration::from_nanos(4096 * 1_000_000_000 / 48_000);
+        assert_eq!(total(&units), d * 4);
+        let mut framer = Framer::new(Format::Adts);
+        framer.push(&data, &mut Vec::new());
+        assert_eq!(
+            framer.info().map(|i| (i.sample_rate, i.channels)),
+            Some((48_000, 1))
+        );
+    }
+
+    /// A TS stream of `n` packets with a PCR every `every` packets.
+    fn ts_stream(n: usize, every: usize) -> Vec<u8> {
+        (0..n)
+            .flat_map(|i| {
+                let pcr = (i % every == 0).then_some(i as u64 * 27_000);
+                ts::tests::packet(256, i as u8, pcr)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ts_units_start_at_pcrs() {
+        let data = ts_stream(40, 10);
+        let mut framer = Framer::new(Format::Ts);
+        let mut out = Vec::new();
+        // The first packet waits for the next sync byte.
+        framer.push(&data[..188], &mut out);
+        assert!(out.is_empty());
+        framer.push(&data[188..], &mut out);
+        assert_eq!(framer.held(), 0);
+        assert_eq!(sizes(&out), [(1880, true); 4]);
+        let pcrs: Vec<_> = out.iter().map(|u| u.pcr).collect();
+        assert_eq!(pcrs, [Some(0), Some(270_000), Some(540_000), Some(810_000)]);
+        assert!(out.iter().all(|u| u.duration.is_none()));
+        assert_eq!(framer.info(), None);
+        let units = split_every_way(Format::Ts, &data);
+        assert_eq!(units.iter().filter(|u| u.pcr.is_some()).count(), 4);
+        assert!(units.iter().all(|u| u.sync && u.bytes.len() % 188 == 0));
+        // Units end with each call, whatever the PCRs.
+        let mut framer = Framer::new(Format::Ts);
+        let mut out = Vec::new();
+        framer.push(&data[..188 * 5 + 10], &mut out);
+        assert_eq!(sizes(&out), [(940, true)]);
+        framer.push(&data[188 * 5 + 10..188 * 15], &mut out);
+        assert_eq!(sizes(&out), [(940, true), (940, true), (940, true)]);
+        assert_eq!(out[1].pcr, None);
+        assert_eq!(out[2].pcr, Some(270_000));
+    }
+
+    #[test]
+    fn ts_units_are_capped() {
+        let data = ts_stream(1000, 2000);
+        let units = split(Format::Ts, &data);
+        let cap = UNIT_MAX / 188 * 188;
+        assert_eq!(
+            sizes(&units),
+            [(cap, true), (cap, true), (1000 * 188 - 2 * cap, true)]
+        );
+        assert_eq!(units[0].pcr, Some(0));
+        assert_eq!(units[1].pcr, None);
+    }
+
+    #[test]
+    fn ts_resync() {
+        let packets = ts_stream(12, 3);
+        let mut data = b"\x47junk".to_vec();
+        data.extend_from_slice(&packets[..188 * 6]);
+        data.extend_from_slice(&packets[188 * 6 + 100..]); // a torn packet
+        let units = split_every_way(Format::Ts, &data);
+        let s = sizes(&units);
+        assert_eq!(s[0], (5, false));
+        let junk: Vec<_> = s
+            .iter()
+            .filter(|(_, sync)| !sync)
+            .map(|&(n, _)| n)
+            .collect();
+        assert_eq!(junk, [5, 88]);
+        let pcrs: Vec<_> = units.iter().filter_map(|u| u.pcr).collect();
+        assert_eq!(pcrs, [0, 81_000, 243_000]);
+        // A whole last packet comes out at finish; a torn one as junk.
+        let mut framer = Framer::new(Format::Ts);
+        framer.push(&packets[..188], &mut Vec::new());
+        let unit = framer.finish().expect("packet");
+        assert_eq!(
+            (unit.sync, unit.pcr, unit.bytes.len()),
+            (true, Some(0), 188)
+        );
+        framer.push(&packets[..100], &mut Vec::new());
+        let unit = framer.finish().expect("packet");
+        assert_eq!((unit.sync, unit.pcr, unit.bytes.len()), (false, None, 100));
+    }
+
+    #[test]
+    fn other_passes_through() {
+        let mut framer = Framer::new(Format::Other);
+        let mut out = Vec::new();
+        framer.push(b"", &mut out);
+        framer.push(b"abc", &mut out);
+        framer.push(b"de", &mut out);
+        assert_eq!(sizes(&out), [(3, true), (2, true)]);
+        assert!(framer.finish().is_none());
+        assert_eq!(framer.info(), None);
+    }
+
+    /// What `ffmpeg` encodes of a 2-second sine with `args`; None if it
+    /// cannot.
+    /// What `ffmpeg` encodes of a 2-second sine with `args`, written to a
+    /// pipe or, with `ext`, to a (seekable) file; None if it cannot.
+    fn ffmpeg(args: &[&str], ext: Option<&str>) -> Option<Vec<u8>> {
+        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let file = ext.map(|ext| {
+            let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let name = format!("httpout-live-media-{}-{run}.{ext}", std::process::id());
+            std::env::temp_dir().join(name)
+        });
+        let out = std::process::Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-nostdin",
+                "-f",
+                "lavfi",
+                "-i",
+            ])
+            .arg("sine=frequency=440:duration=2")
+            .args(args)
+            .arg(file.as_deref().map_or("-".as_ref(), |f| f.as_os_str()))
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        let data = match &file {
+            Some(f) => {
+                let data = std::fs::read(f).ok();
+                let _ = std::fs::remove_file(f);
+                data?
+            }
+            None => out.stdout,
+        };
+        (out.status.success() && !data.is_empty()).then_some(data)
+    }
+
+    /// Real streams: (format, bytes).
+    fn real_streams() -> Vec<(Format, Vec<u8>)> {
+        let mp3 = &["-c:a", "libmp3lame", "-b:a", "128k", "-f", "mp3", "-y"][..];
+        [
+            (Format::Mp3, mp3, None),
+            // With a Xing/Info frame, which ffmpeg writes only when it can
+            // seek back.
+            (Format::Mp3, mp3, Some("mp3")),
+            (Format::Adts, &["-c:a", "aac", "-f", "adts"][..], None),
+            (Format::Ts, &["-f", "mpegts"][..], None),
+        ]
+        .into_iter()
+        .filter_map(|(f, args, ext)| ffmpeg(args, ext).map(|b| (f, b)))
+        .collect()
+    }
+
+    #[test]
+    fn real_streams_from_ffmpeg() {
+        let streams = real_streams();
+        if streams.is_empty() {
+            eprintln!("ffmpeg is missing: skipped");
+            return;
+        }
+        let mut infos = 0;
+        for (format, data) in streams {
+            let units = split_every_way(format, &data);
+            match format {
+                Format::Mp3 | Format::Adts => {
+                    // An MP3 Xing/Info frame is a frame, of silence.
+                    let info_frame = |u: &&Unit| {
+                        u.bytes
+                            .get(..64)
+                            .is_some_and(|b| b.windows(4).any(|w| w == b"Info" || w == b"Xing"))
+                    };
+                    let secs = total(&units).as_secs_f64()
+                        - units
+                            .iter()
+                            .filter(info_frame)
+                            .filter_map(|u| u.duration)
+                            .sum::<Duration>()
+                            .as_secs_f64();
+                    assert!((secs - 2.0).abs() < 0.06, "{format:?}: {secs} s");
+                    let mut framer = Framer::new(format);
+                    framer.push(&data, &mut Vec::new());
+                    let info = framer.info().expect("info");
+                    assert_eq!((info.sample_rate, info.channels), (44_100, 1), "{format:?}");
+                    let bitrate = info.bitrate.expect("bitrate");
+                    assert!(
+                        (20_000..=200_000).contains(&bitrate),
+                        "{format:?}: {bitrate}"
+                    );
+                    // Junk only in tags.
+                    let junk: usize = units
+                        .iter()
+                        .filter(|u| !u.sync)
+                        .map(|u| u.bytes.len())
+                        .sum();
+                    assert!(junk < 200, "{format:?}: {junk} bytes of junk");
+                }
+                _ => {
+                    assert!(units.iter().all(|u| u.sync && u.bytes.len() % 188 == 0));
+                    let pcrs: Vec<_> = units.iter().filter_map(|u| u.pcr).collect();
+                    assert!(pcrs.len() > 10, "{} PCRs", pcrs.len());
+                    assert!(pcrs.windows(2).all(|w| w[0] < w[1]), "{pcrs:?}");
+                    let span = (pcrs[pcrs.len() - 1] - pcrs[0]) as f64 / 27e6;
+                    assert!((1.0..2.5).contains(&span), "{span} s of PCR");
+                }
+            }
+            if format == Format::Mp3 {
+                assert!(!units[0].sync && units[0].bytes.starts_with(b"ID3"));
+                assert!(units[1].sync);
+                infos += usize::from(units[1].bytes.windows(4).any(|w| w == b"Info"));
+            }
+        }
+        assert_eq!(infos, 1, "one MP3 has an Info frame");
+    }
+
+    #[test]
+    fn fuzz() {
+        let mut lcg = Lcg(0x5EED);
+        let noise = lcg.bytes(2 << 20);
+        let mut inputs = vec![noise];
+        let mut streams = real_streams();
+        if streams.is_empty() {
+            streams = vec![
+                (Format::Mp3, mp3_frames(100).concat()),
+                (
+                    Format::Adts,
+                    (0..100)
+                        .flat_map(|i| adts::tests::stereo_44k(300 + i))
+                        .collect(),
+                ),
+                (Format::Ts, ts_stream(300, 7)),
+            ];
+        }
+        for (_, data) in &streams {
+            for rate in [50, 500, 5000] {
+                let mut m = data.clone();
+                for _ in 0..m.len() / rate + 1 {
+                    let i = lcg.below(m.len());
+                    m[i] = lcg.next() as u8;
+                }
+                inputs.push(m);
+            }
+        }
+        for data in &inputs {
+            for format in [Format::Mp3, Format::Adts, Format::Ts, Format::Other] {
+                let units = split_by(format, data, &mut || lcg.chunk());
+                assert!(concat(&units) == *data, "{format:?}: bytes lost");
+                assert!(units.iter().all(|u| !u.bytes.is_empty()));
+                assert!(
+                    units
+                        .iter()
+                        .filter(|u| !u.sync)
+                        .all(|u| u.duration.is_none() && u.pcr.is_none())
+                );
+            }
+        }
+        // Mutated streams still yield frames of their own format.
+        for (format, data) in &streams {
+            let mut m = data.clone();
+            for _ in 0..m.len() / 500 {
+                let i = lcg.below(m.len());
+                m[i] ^= 0x5A;
+            }
+            let units = split_by(*format, &m, &mut || lcg.chunk());
+            let sync = units.iter().filter(|u| u.sync).count();
+            assert!(
+                sync * 2 > units.len(),
+                "{format:?}: {sync} of {}",
+                units.len()
+            );
+        }
+    }
+}
