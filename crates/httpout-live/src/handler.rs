@@ -21,10 +21,10 @@ use httpout_core::{Body, Ctx, Error, Handler, HandlerFuture, StallLimit};
 use subtle::ConstantTimeEq;
 
 use crate::error::LiveError;
-use crate::frame::Format;
 use crate::hub::{Facts, Feed, Hub, Phase, Stream};
 use crate::icy::StreamMeta;
 use crate::ingest::Publisher;
+use crate::media::Format;
 use crate::{LiveConfig, listener, status};
 
 /// Stall limit of a listener when the stream's rate is not known yet.

@@ -22,8 +22,8 @@ use httpout_core::options::value::Amount;
 use tokio::sync::{Notify, watch};
 
 use crate::error::LiveError;
-use crate::frame::AudioInfo;
 use crate::icy::StreamMeta;
+use crate::media::AudioInfo;
 
 /// Hard cap of a ring, whatever the lag limit says (a limit in seconds on a
 /// stream whose timing is unknown must not grow it without bound).

@@ -15,7 +15,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::frame::AudioInfo;
+use crate::media::AudioInfo;
 
 /// The longest metadata text a block can carry (255 × 16 bytes).
 const MAX_BLOCK: usize = 255 * 16;

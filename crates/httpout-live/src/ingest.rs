@@ -18,8 +18,8 @@ use bytes::{Bytes, BytesMut};
 use httpout_core::options::value::Amount;
 use tokio::time::sleep_until;
 
-use crate::frame::{Format, Framer, Unit};
 use crate::hub::Stream;
+use crate::media::{Format, Framer, Unit};
 
 /// A chunk is at most this long (a listener's burst is cut on chunk starts).
 const CHUNK_MAX: usize = 16 * 1024;

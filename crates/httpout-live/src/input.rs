@@ -15,10 +15,10 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::LiveConfig;
-use crate::frame::Format;
 use crate::hub::{Facts, Hub, Phase, Stream};
 use crate::icy::StreamMeta;
 use crate::ingest::Publisher;
+use crate::media::Format;
 
 /// Bytes read from an input at a time.
 const READ_SIZE: usize = 16 * 1024;

@@ -15,7 +15,7 @@
 //!   and reads at its own pace; one that falls past the ring's front is
 //!   dropped, counted and logged, and one that stops reading is cut by its
 //!   connection's stall limit ([`httpout_core::StallLimit`]).
-//! - [`frame`]: MP3/ADTS frame and TS packet boundaries, durations, PCR.
+//! - [`media`]: MP3/ADTS frame and TS packet boundaries, durations, PCR.
 //! - Inputs: `-i` sources ([`input`]), optionally paced at their media rate
 //!   (`rt`); HTTP source clients ([`LiveHandler`]: PUT/POST, Icecast's
 //!   `SOURCE`, Basic `source:PASSWORD`).
@@ -24,13 +24,13 @@
 //!   `/status.xsl` pages as Icecast has them.
 
 mod error;
-pub mod frame;
 mod handler;
 mod hub;
 mod icy;
 mod ingest;
 pub mod input;
 mod listener;
+pub mod media;
 mod status;
 
 pub use error::LiveError;

@@ -8,7 +8,7 @@
 //!
 //! - A frame is taken once its header is valid and either the header of the
 //!   frame after it confirms it (same version, layer and sampling rate) or
-//!   it follows a frame right away; bytes that are no frame (ID3v2 tags,
+//!   it follows a frame right away; bytes that are no frame (`ID3v2` tags,
 //!   garbage) come out as junk units, coalesced up to 64 KiB.
 //! - Every byte pushed comes out exactly once, in order; what the framer
 //!   holds is at most a frame and the next header, plus junk under 64 KiB.
@@ -43,6 +43,7 @@ impl Format {
     /// `audio/aac`, `audio/aacp`, `audio/x-aac`, `audio/adts` → Adts;
     /// `video/mp2t`, `audio/mp2t` → Ts (any case, parameters after `;`
     /// ignored); else Other.
+    #[must_use]
     pub fn from_mime(mime: &str) -> Self {
         let essence = mime.split(';').next().unwrap_or_default().trim();
         let is = |names: &[&str]| names.iter().any(|n| essence.eq_ignore_ascii_case(n));
@@ -59,6 +60,7 @@ impl Format {
 
     /// From a file name's extension (any case): `mp3`, `mp2`, `mpga` → Mp3;
     /// `aac`, `adts` → Adts; `ts`, `m2ts`, `mts`, `trp` → Ts; else Other.
+    #[must_use]
     pub fn from_path(path: &str) -> Self {
         let name = path.rsplit(['/', '\\']).next().unwrap_or_default();
         let Some((_, ext)) = name.rsplit_once('.') else {
@@ -78,6 +80,7 @@ impl Format {
 
     /// The media type served to listeners: `audio/mpeg`, `audio/aac`,
     /// `video/mp2t`; None for Other.
+    #[must_use]
     pub fn mime(self) -> Option<&'static str> {
         match self {
             Self::Mp3 => Some("audio/mpeg"),
@@ -155,8 +158,8 @@ fn samples_duration(samples: u32, rate: u32) -> Duration {
 }
 
 /// Whether `next`, the bytes after a frame, confirm that frame: the header
-/// of a frame with the same `key`, or an ID3 tag (`TAG` of ID3v1 at the end
-/// of a file, `ID3` of ID3v2).
+/// of a frame with the same `key`, or an ID3 tag (`TAG` of `ID3v1` at the end
+/// of a file, `ID3` of `ID3v2`).
 fn confirm<H: AudioFrame>(next: &[u8], key: u32) -> Probe<()> {
     for tag in [b"TAG", b"ID3"] {
         let n = next.len().min(tag.len());
@@ -175,7 +178,7 @@ fn confirm<H: AudioFrame>(next: &[u8], key: u32) -> Probe<()> {
     }
 }
 
-/// The length of the ID3v2 tag at the start of `b`, header and footer
+/// The length of the `ID3v2` tag at the start of `b`, header and footer
 /// included.
 fn id3_len(b: &[u8]) -> Probe<u64> {
     // "ID3", version and revision below 0xFF, flags, 4 bytes of 7 bits.
@@ -260,7 +263,7 @@ pub struct Framer {
     buf: Vec<u8>,
     /// Decided junk not yet released.
     junk: Junk,
-    /// Bytes of an ID3v2 tag still to pass as junk.
+    /// Bytes of an `ID3v2` tag still to pass as junk.
     skip: u64,
     /// The key of the frame just taken (TS: 0 after a packet), when the
     /// bytes at the front of `buf` follow it right away; a frame matching
@@ -274,6 +277,7 @@ pub struct Framer {
 
 impl Framer {
     /// A framer for `format`.
+    #[must_use]
     pub fn new(format: Format) -> Self {
         Self {
             format,
@@ -287,6 +291,7 @@ impl Framer {
     }
 
     /// The format being split.
+    #[must_use]
     pub fn format(&self) -> Format {
         self.format
     }
@@ -360,6 +365,7 @@ impl Framer {
 
     /// Audio facts of the last valid MP3/ADTS frame (None for TS/Other or
     /// before the first frame).
+    #[must_use]
     pub fn info(&self) -> Option<AudioInfo> {
         self.info
     }
@@ -494,11 +500,11 @@ impl Framer {
                 Some(true) => {
                     self.junk.flush(out);
                     let pcr = ts::pcr(&rest[..ts::PACKET]);
-                    if let Some(r @ (start, end, _)) = run {
-                        if pcr.is_some() || end - start + ts::PACKET > UNIT_MAX {
-                            release(&self.buf, r, out);
-                            run = None;
-                        }
+                    if let Some(r @ (start, end, _)) = run
+                        && (pcr.is_some() || end - start + ts::PACKET > UNIT_MAX)
+                    {
+                        release(&self.buf, r, out);
+                        run = None;
                     }
                     run = Some(match run {
                         Some((start, end, p)) => (start, end + ts::PACKET, p),
@@ -896,9 +902,9 @@ mod tests {
     fn adts_blocks_resync_and_finish() {
         let four = adts::tests::frame(3, 1, 4, 1000);
         let mut data = b"ID3\x04\x00\x00\x00\x00\x00\x05hello".to_vec();
-        data.extend([four.clone(), four.clone()].concat());
+        data.extend(four.repeat(2));
         data.extend([0xFF, 0xF1, 0x50, 0x80, 0x20, 0x1F, 0xFC, 1, 2, 3]);
-        data.extend([four.clone(), four.clone()].concat());
+        data.extend(four.repeat(2));
         let units = split_every_way(Format::Adts, &data);
         assert_eq!(
             sizes(&units),
