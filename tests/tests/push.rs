@@ -66,7 +66,11 @@ fn origin(dir: &Path, port: u16, extra: &[&str]) -> Httpout {
     let rdirs = format!("--rdirs={}", dir.display());
     let wdir = format!("--wdir={}", dir.display());
     let port = format!("--port={port}");
-    let mut args = vec!["--ifce=127.0.0.1", &port, &rdirs, &wdir, "--maxp=0"];
+    let mut args = vec![&rdirs[..], &wdir, "--maxp=0"];
+    // `--listen` replaces the interface and port.
+    if !extra.iter().any(|a| a.starts_with("--listen=")) {
+        args.extend(["--ifce=127.0.0.1", &port[..]]);
+    }
     args.extend_from_slice(extra);
     Httpout::start(&args, 1)
 }
@@ -393,4 +397,55 @@ fn a_directory_being_written_is_pushed_as_it_grows_and_read_live() {
         assert_eq!(puts, 1, "{path} PUT {puts} times:\n{log}");
     }
     assert!(!log.contains("live.mpd.tmp"), "{log}");
+}
+
+#[test]
+fn pushes_over_tls_and_http2_trusting_the_cafile() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = httpout_e2e::self_signed(dir.path());
+    let (src, dst) = (dir.path().join("a.bin"), dir.path().join("dst"));
+    std::fs::create_dir_all(&dst).unwrap();
+    make_file(&src, 1_000_000, 8);
+    let server = origin(
+        &dst,
+        0,
+        &[
+            "--listen=https://127.0.0.1:0",
+            &format!("--cert={}", cert.display()),
+            &format!("--pkey={}", key.display()),
+            "--reqlog=PUT",
+        ],
+    );
+    let url = server.url().replace("127.0.0.1", "localhost");
+    // Without the CA the certificate is refused, and not retried as if the
+    // network had failed for ever: reported.
+    let (code, err) = push(
+        &[
+            "--hmode=push",
+            "-i",
+            src.to_str().unwrap(),
+            &format!("--dst={url}/a.bin"),
+        ],
+        None,
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    // With it: over HTTP/2 (ALPN), byte for byte.
+    let (code, err) = push(
+        &[
+            "--hmode=push",
+            "-i",
+            src.to_str().unwrap(),
+            &format!("--cafile={}", cert.display()),
+            &format!("--dst={url}/a.bin"),
+        ],
+        None,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    same(&src, &dst.join("a.bin"));
+    assert!(
+        server.stderr().contains("PUT /a.bin HTTP/2"),
+        "{}",
+        server.stderr()
+    );
 }

@@ -23,6 +23,15 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The start of an error answer kept for the report.
 const MESSAGE_MAX: usize = 300;
 
+/// Whether an I/O error is a failed TLS handshake: tokio-rustls reports
+/// those as `InvalidData`, which hyper's connector may wrap once more.
+fn handshake_failed(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::InvalidData
+        || e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<std::io::Error>())
+            .is_some_and(handshake_failed)
+}
+
 /// Uploads bodies to an origin.
 #[derive(Debug, Clone)]
 pub(crate) struct Client {
@@ -130,14 +139,22 @@ impl Client {
     async fn send(&self, uri: &Uri, req: Request<Body>) -> Result<StatusCode, PushError> {
         let network = |e: &dyn std::error::Error| {
             let mut reason = e.to_string();
+            let mut tls = false;
             let mut source = e.source();
             while let Some(s) = source {
                 reason.push_str(&format!(": {s}"));
+                // A TLS failure (an untrusted certificate) will not go away
+                // by trying again.
+                tls |= s
+                    .downcast_ref::<std::io::Error>()
+                    .is_some_and(handshake_failed);
                 source = s.source();
             }
-            PushError::Network {
-                url: uri.to_string(),
-                reason,
+            let url = uri.to_string();
+            if tls {
+                PushError::Tls { url, reason }
+            } else {
+                PushError::Network { url, reason }
             }
         };
         let res = self.inner.request(req).await.map_err(|e| network(&e))?;

@@ -24,6 +24,14 @@ pub enum PushError {
         /// What the client said.
         reason: String,
     },
+    /// The TLS handshake failed (an untrusted certificate...): not retried.
+    #[error("{url}: {reason}")]
+    Tls {
+        /// The URL uploaded to.
+        url: String,
+        /// What the TLS layer said.
+        reason: String,
+    },
     /// The local input could not be read.
     #[error("{path}: {source}")]
     Input {
@@ -48,7 +56,7 @@ impl PushError {
                     || *status == StatusCode::REQUEST_TIMEOUT
                     || *status == StatusCode::TOO_MANY_REQUESTS
             }
-            Self::Input { .. } | Self::Config(_) => false,
+            Self::Tls { .. } | Self::Input { .. } | Self::Config(_) => false,
         }
     }
 }
