@@ -449,3 +449,41 @@ fn pushes_over_tls_and_http2_trusting_the_cafile() {
         server.stderr()
     );
 }
+
+#[test]
+fn a_progress_line_on_a_terminal_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("z.bin");
+    make_file(&file, 20_000_000, 9);
+    // A consumer that waits a second before reading: the upload takes a while.
+    let server = Httpout::start(
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            "--hmode=source",
+            "--exec=sleep 1; cat >/dev/null",
+        ],
+        1,
+    );
+    let dst = format!("--dst={}/z.bin", server.url());
+    let cmd = format!(
+        "{} --hmode=push -i {} {dst}",
+        binary().display(),
+        file.display()
+    );
+    // `script` gives the pusher a terminal.
+    let out = Command::new("timeout")
+        .args(["30", "script", "-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("MiB/s") && shown.contains("ETA"), "{shown}");
+    assert!(
+        shown.contains("pushed 1 file(s), 20000000 bytes"),
+        "{shown}"
+    );
+    // Without a terminal: the summary only.
+    let (code, err) = push(&["--hmode=push", "-i", file.to_str().unwrap(), &dst], None);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("ETA"), "{err}");
+}

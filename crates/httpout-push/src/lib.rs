@@ -60,6 +60,9 @@ pub struct PushConfig {
     pub delete: bool,
     /// Uploads at once, at most (`jobs`).
     pub jobs: usize,
+    /// Draw a progress line (bytes, rate, ETA) on stderr for single
+    /// uploads; the CLI sets it when stderr is a terminal.
+    pub progress: bool,
 }
 
 /// What a push did.
@@ -128,7 +131,7 @@ impl Pusher {
         }
         if meta.is_file() {
             let dst = self.config.dst.clone();
-            return self.file(path, &dst).await;
+            return self.single_file(path, &dst).await;
         }
         // A FIFO (or a character device): a stream.
         let file = tokio::fs::File::open(path)
@@ -140,8 +143,52 @@ impl Pusher {
         self.stream(Box::new(file), source).await
     }
 
+    /// Uploads a complete file with its length, retrying, with a progress
+    /// line when asked.
+    async fn single_file(&self, path: &Path, uri: &Uri) -> Result<(), PushError> {
+        let len = std::fs::metadata(path).map(|m| m.len()).ok();
+        let bar = self.progress_bar(len);
+        let sent = self.file_with(path, uri, bar.as_ref()).await;
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        sent
+    }
+
+    /// A progress line on stderr, when asked: a bar with ETA for a known
+    /// length, bytes and rate for a stream.
+    fn progress_bar(&self, len: Option<u64>) -> Option<indicatif::ProgressBar> {
+        if !self.config.progress {
+            return None;
+        }
+        let (bar, template) = match len {
+            Some(n) => (
+                indicatif::ProgressBar::new(n),
+                "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+            ),
+            None => (
+                indicatif::ProgressBar::new_spinner(),
+                "{spinner} {bytes} {binary_bytes_per_sec} {elapsed}",
+            ),
+        };
+        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+            bar.set_style(style);
+        }
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        Some(bar)
+    }
+
     /// Uploads a complete file with its length, retrying.
     pub(crate) async fn file(&self, path: &Path, uri: &Uri) -> Result<(), PushError> {
+        self.file_with(path, uri, None).await
+    }
+
+    async fn file_with(
+        &self,
+        path: &Path,
+        uri: &Uri,
+        bar: Option<&indicatif::ProgressBar>,
+    ) -> Result<(), PushError> {
         let shown = path.display().to_string();
         let input = |e| PushError::Input {
             path: shown.clone(),
@@ -151,7 +198,10 @@ impl Pusher {
         let sent = retry::run(|| async {
             let file = tokio::fs::File::open(path).await.map_err(input)?;
             let len = file.metadata().await.map_err(input)?.len();
-            let body = reader_body(file).with_exact_size(len);
+            if let Some(bar) = bar {
+                bar.set_position(0);
+            }
+            let body = counted_body(file, bar.cloned()).with_exact_size(len);
             self.client
                 .upload(uri, body, content_type)
                 .await
@@ -183,27 +233,23 @@ impl Pusher {
             let copied = tokio::io::copy(&mut reader, &mut file).await;
             let flushed = file.flush().await;
             let result = match copied.and(flushed) {
-                Ok(_) => self.file(&spool, &uri).await,
+                Ok(_) => self.single_file(&spool, &uri).await,
                 Err(e) => Err(input(e)),
             };
             let _ = std::fs::remove_file(&spool);
             return result;
         }
         // A stream is read once: no retry once it has started.
-        let counted = Arc::new(AtomicU64::new(0));
-        let count = Arc::clone(&counted);
-        let body = Body::new(StreamBody::new(
-            ReaderStream::new(reader)
-                .inspect_ok(move |b: &Bytes| {
-                    count.fetch_add(b.len() as u64, Ordering::Relaxed);
-                })
-                .map_ok(http_body::Frame::data),
-        ));
+        let bar = self
+            .progress_bar(None)
+            .unwrap_or_else(indicatif::ProgressBar::hidden);
+        let body = counted_body(reader, Some(bar.clone()));
         let sent = self
             .client
             .upload(&uri, body, content_type(self.config.dst.path()))
             .await
-            .map(|_| counted.load(Ordering::Relaxed));
+            .map(|_| bar.position());
+        bar.finish_and_clear();
         self.account(sent)
     }
 
@@ -227,10 +273,19 @@ impl Pusher {
 /// Numbers spool files.
 static SPOOLS: AtomicU64 = AtomicU64::new(0);
 
-/// A body reading `reader` block by block.
-pub(crate) fn reader_body(reader: impl AsyncRead + Send + 'static) -> Body {
+/// A body reading `reader` block by block, counting into `bar`.
+fn counted_body(
+    reader: impl AsyncRead + Send + 'static,
+    bar: Option<indicatif::ProgressBar>,
+) -> Body {
     Body::new(StreamBody::new(
-        ReaderStream::with_capacity(reader, 64 * 1024).map_ok(http_body::Frame::data),
+        ReaderStream::with_capacity(reader, 64 * 1024)
+            .inspect_ok(move |b: &Bytes| {
+                if let Some(bar) = &bar {
+                    bar.inc(b.len() as u64);
+                }
+            })
+            .map_ok(http_body::Frame::data),
     ))
 }
 

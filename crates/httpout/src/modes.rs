@@ -155,6 +155,7 @@ pub(crate) fn push_config(opts: &Options) -> Result<(String, httpout_push::PushC
             watch: opts.watch,
             delete: opts.delete,
             jobs: opts.jobs.max(1) as usize,
+            progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         },
     ))
 }
