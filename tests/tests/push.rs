@@ -316,7 +316,7 @@ fn a_directory_being_written_is_pushed_as_it_grows_and_read_live() {
     let server = origin(&dst, 0, &["--reqlog=PUT"]);
     let url = server.url().to_owned();
     let mut pusher = Command::new(binary())
-        .args(["--hmode=push", "--watch", "-i"])
+        .args(["--hmode=push", "--watch", "--delete", "-i"])
         .arg(&src)
         .arg(format!("--dst={url}/live/"))
         .stderr(Stdio::piped())
@@ -381,6 +381,16 @@ fn a_directory_being_written_is_pushed_as_it_grows_and_read_live() {
         != Some("<MPD/>")
     {
         assert!(Instant::now() < deadline, "live.mpd not pushed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // --delete: a pushed file removed locally is deleted at the origin.
+    std::fs::remove_file(src.join("init.mp4")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while dst.join("live/init.mp4").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "init.mp4 not deleted at the origin"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(300));
@@ -486,4 +496,93 @@ fn a_progress_line_on_a_terminal_only() {
     let (code, err) = push(&["--hmode=push", "-i", file.to_str().unwrap(), &dst], None);
     assert_eq!(code, Some(0), "{err}");
     assert!(!err.contains("ETA"), "{err}");
+}
+
+#[test]
+fn ffmpeg_dash_written_locally_is_pushed_and_plays_from_the_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, dst) = (dir.path().join("out"), dir.path().join("origin"));
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::create_dir_all(&dst).unwrap();
+    let server = origin(&dst, 0, &[]);
+    let url = server.url().to_owned();
+    let mut pusher = Command::new(binary())
+        .args(["--hmode=push", "--watch", "-i"])
+        .arg(&out)
+        .arg(format!("--dst={url}/live/"))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // The packager writes low-latency DASH locally, as it would for a CDN.
+    let status = Command::new("timeout")
+        .args(["30", "ffmpeg", "-hide_banner", "-loglevel", "error", "-re"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=25",
+            "-t",
+            "4",
+        ])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+            "-g",
+            "25",
+        ])
+        .args([
+            "-f",
+            "dash",
+            "-seg_duration",
+            "1",
+            "-streaming",
+            "1",
+            "-ldash",
+            "1",
+        ])
+        .arg(out.join("live.mpd"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Every file the packager wrote reaches the origin, byte for byte.
+    let mut names: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 4, "{names:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for name in &names {
+        let (local, remote) = (out.join(name), dst.join("live").join(name));
+        while std::fs::read(&remote).ok() != std::fs::read(&local).ok() {
+            assert!(Instant::now() < deadline, "{name:?} differs at the origin");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    // And a player reads the stream from the origin.
+    let probe = Command::new("timeout")
+        .args([
+            "15",
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name,width",
+        ])
+        .args(["-of", "csv=p=0"])
+        .arg(format!("{url}/live/live.mpd"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&probe.stdout).contains("h264,320"),
+        "{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    let _ = Command::new("kill").arg(pusher.id().to_string()).status();
+    let _ = pusher.wait();
 }
