@@ -282,9 +282,18 @@ fn ffmpeg_legacy_source_method() {
 }
 
 #[test]
-fn rt_file_input_is_sent_at_its_bitrate() {
+fn rt_file_inputs_are_sent_at_their_bitrate() {
     let dir = tempfile::tempdir().unwrap();
     let input = tone(dir.path(), 30);
+    // Two -i/-o pairs share one server, each mount with its own input.
+    let aac = dir.path().join("tone.aac");
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i", "sine=duration=30"])
+        .args(["-c:a", "aac", "-b:a", "64k", "-f", "adts"])
+        .arg(&aac)
+        .status()
+        .unwrap();
+    assert!(made.success());
     let server = Httpout::start(
         &[
             "--ifce=127.0.0.1",
@@ -293,6 +302,10 @@ fn rt_file_input_is_sent_at_its_bitrate() {
             input.to_str().unwrap(),
             "-o",
             "http://127.0.0.1/live.mp3",
+            "-i",
+            aac.to_str().unwrap(),
+            "-o",
+            "http://127.0.0.1/live.aac",
             "--rt",
             "--burst=0",
         ],
@@ -300,6 +313,8 @@ fn rt_file_input_is_sent_at_its_bitrate() {
     );
     let addr = host(server.url()).to_owned();
     std::thread::sleep(Duration::from_millis(500));
+    let aac_addr = addr.clone();
+    let aac_listener = std::thread::spawn(move || listen(&aac_addr, "/live.aac", "", 5.0));
     let (head, body) = listen(&addr, "/live.mp3", "", 5.0);
     assert!(head.starts_with("HTTP/1.0 200"), "{head}");
     // 128 kbit/s for 5 s = 80 000 bytes; within 10 %.
@@ -310,6 +325,33 @@ fn rt_file_input_is_sent_at_its_bitrate() {
         "{} bytes in 5 s, {ratio:.3} of the bitrate",
         body.len()
     );
+    // The ADTS mount, paced by its frame headers: 5 s of AAC, whatever its
+    // exact bit rate, decodes to about 5 s.
+    let (head, body) = aac_listener.join().unwrap();
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: audio/aac"),
+        "{head}"
+    );
+    let path = dir.path().join("got.aac");
+    std::fs::write(&path, &body).unwrap();
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let secs: f64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0.0);
+    assert!((4.5..=5.5).contains(&secs), "{secs} s of AAC in 5 s");
 }
 
 #[test]
