@@ -438,15 +438,18 @@ impl Hub {
         })
     }
 
-    /// Resolves once every `-i` input has ended and no listener is left
-    /// on any stream (`quit`).
+    /// Resolves once at least one stream has been, every stream has ended
+    /// (`-i` inputs over, HTTP sources gone) and no listener is left
+    /// (`quit`).
     pub async fn done(&self) {
         loop {
             let notified = self.shared.changed.notified();
-            let busy = self
-                .all()
-                .iter()
-                .any(|s| (s.feed == Feed::Input && s.phase() != Phase::Ended) || s.listeners() > 0);
+            let streams = self.all();
+            // Before any input or source came there is nothing done yet.
+            let busy = streams.is_empty()
+                || streams
+                    .iter()
+                    .any(|s| s.phase() != Phase::Ended || s.listeners() > 0);
             if !busy {
                 return;
             }
@@ -511,6 +514,23 @@ mod tests {
         assert_eq!(r.read_from(0, 250).map(|b| b.len()), Some(200));
         assert_eq!(r.read_from(0, 50).map(|b| b.len()), Some(100));
         assert_eq!(r.read_from(50, 4096).map(|b| b.len()), Some(950));
+    }
+
+    #[tokio::test]
+    async fn done_waits_for_a_stream_to_come_and_go() {
+        let hub = Hub::new();
+        let facts = || Facts::new("audio/mpeg".into(), StreamMeta::default(), None);
+        let pending = tokio::time::timeout(Duration::from_millis(50), hub.done()).await;
+        assert!(pending.is_err(), "no stream yet: not done");
+        let stream = hub.attach("/a.mp3", facts()).unwrap();
+        let joined = stream.join();
+        stream.set_phase(Phase::Ended);
+        let pending = tokio::time::timeout(Duration::from_millis(50), hub.done()).await;
+        assert!(pending.is_err(), "a listener is left");
+        drop(joined);
+        tokio::time::timeout(Duration::from_secs(5), hub.done())
+            .await
+            .expect("ended and nobody listening: done");
     }
 
     #[test]
