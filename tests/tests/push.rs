@@ -121,6 +121,47 @@ fn files_directories_and_stdin_arrive_byte_for_byte() {
     }
     assert!(err.contains("pushed 3 file(s)"), "{err}");
 
+    // --post: the same bytes by POST.
+    let (code, err) = push(
+        &[
+            "--hmode=push",
+            "--post",
+            "-i",
+            big.to_str().unwrap(),
+            &format!("--dst={url}/post.bin"),
+        ],
+        None,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    same(&big, &dst.join("post.bin"));
+
+    // A FIFO: streamed as its writer writes.
+    let fifo = dir.path().join("in.fifo");
+    httpout_e2e::mkfifo(&fifo);
+    let writer = {
+        let (fifo, big) = (fifo.clone(), big.clone());
+        std::thread::spawn(move || {
+            let data = std::fs::read(big).unwrap();
+            let mut f = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+            for piece in data.chunks(500_000) {
+                f.write_all(piece).unwrap();
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let (code, err) = push(
+        &[
+            "--hmode=push",
+            "-i",
+            fifo.to_str().unwrap(),
+            &format!("--dst={url}/fifo.bin"),
+        ],
+        None,
+    );
+    writer.join().unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    same(&big, &dst.join("fifo.bin"));
+
     // stdin: one chunked upload; with --cte=false, spooled and sent with a length.
     let data = std::fs::read(&big).unwrap();
     for cte in ["true", "false"] {
