@@ -141,9 +141,12 @@ impl Publisher {
         for unit in units.drain(..) {
             let due = self.pacer.as_mut().and_then(|p| p.due(&unit));
             if let Some(due) = due {
+                // Frames due within BATCH of now go out together: when one
+                // is due later, send what is held and sleep until it is due;
+                // it and those due within BATCH after it make the next chunk.
                 if due > Instant::now() + BATCH {
                     self.flush().await;
-                    sleep_until((due - BATCH).into()).await;
+                    sleep_until(due.into()).await;
                 }
             }
             self.pending_bytes += unit.bytes.len();
