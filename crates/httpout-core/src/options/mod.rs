@@ -210,6 +210,16 @@ pub struct Options {
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "50M", help_heading = "Static server")]
     pub maxs: u64,
 
+    /// Serve, list and accept uploads of names starting with `.` (dotfiles); off by default.
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_value = "false", default_missing_value = "true", help_heading = "Static server")]
+    pub hidden: bool,
+
+    /// Sync each upload's data before its rename and the directory after it (survives a power loss).
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_value = "false", default_missing_value = "true", help_heading = "Static server")]
+    pub fsync: bool,
+
     // ----- Sinks -----
     /// What `-i SOURCE -o URL` pairs feed: `file` (written to the first of `rdirs`), `live` (relayed to listeners), `auto` (file when `rdirs` is given).
     #[arg(long, value_enum, value_name = "KIND", default_value_t = SinkKind::Auto, help_heading = "Sinks")]
@@ -367,8 +377,8 @@ pub enum Area {
 pub fn area(id: &str) -> Area {
     match id {
         "rdirs" | "dlist" | "norange" | "zmax" | "cache_control" | "wait_new"
-        | "max_cache_segs" => Area::Static,
-        "wdir" | "maxs" => Area::StaticWrite,
+        | "max_cache_segs" | "hidden" => Area::Static,
+        "wdir" | "maxs" | "fsync" => Area::StaticWrite,
         "inputs" | "outputs" | "hold" | "reopen" | "quit" | "ice" | "max_async_buf" | "ext"
         | "mime" | "sink" | "burst" | "source_password" | "rt" | "rate" | "metaint" | "title"
         | "ice_hdr" => Area::Sink,
