@@ -477,6 +477,49 @@ async fn byte_ranges() {
     assert_eq!(h["accept-ranges"], "none");
 }
 
+/// Issue 11 item 9: players probe range support with `bytes=0-`; a range
+/// that covers the whole file is answered 206 with `Content-Range`, like
+/// any satisfiable range (nginx does the same), over HTTP/1.1 and h2c.
+#[tokio::test]
+async fn a_range_covering_the_whole_file_is_206_over_h1_and_h2() {
+    let dir = fixture();
+    let (_s, addr) = serve(&[&rdirs(dir.path())]).await;
+    let big = pattern(BIG);
+    let cases: [(&str, &str, &[u8]); 5] = [
+        ("/big.bin", "bytes=0-", &big),
+        ("/big.bin", "bytes=0-1048575", &big),
+        ("/big.bin", "bytes=-2000000", &big),
+        // Two ranges coalesced into the whole file: one plain 206 part.
+        ("/big.bin", "bytes=0-524287,524288-", &big),
+        // A small file, answered from memory.
+        ("/a.txt", "bytes=0-", b"hello world\n"),
+    ];
+    let mut h1c = h1(TcpStream::connect(addr).await.unwrap()).await;
+    let mut h2c = h2(TcpStream::connect(addr).await.unwrap()).await;
+    for (path, spec, want) in cases {
+        for version in [Version::HTTP_11, Version::HTTP_2] {
+            let req = request("GET", path, &[("range", spec)]);
+            let res = if version == Version::HTTP_11 {
+                bounded(h1c.send_request(req)).await
+            } else {
+                bounded(h2c.send_request(req)).await
+            }
+            .unwrap();
+            assert_eq!(res.version(), version);
+            let (s, h, body) = read_bytes(res).await;
+            let len = want.len();
+            assert_eq!(s, 206, "{path} {spec} {version:?}");
+            assert_eq!(
+                h["content-range"],
+                format!("bytes 0-{}/{len}", len - 1).as_str(),
+                "{path} {spec}"
+            );
+            assert_eq!(h["content-length"], len.to_string().as_str());
+            assert_eq!(&body[..], want, "{path} {spec} {version:?}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn directories_redirect_index_and_listing() {
     let dir = fixture();

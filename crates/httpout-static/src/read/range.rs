@@ -10,7 +10,9 @@
 //! - overlapping ranges, or ones separated by less than a part header, are
 //!   coalesced (§14.2 allows it); otherwise parts keep the request's order
 //!   (§14.6);
-//! - one range left: a plain 206; several: `multipart/byteranges`.
+//! - one range left: a plain 206, even when it covers the whole file
+//!   (`bytes=0-` is how players probe for range support; nginx answers it
+//!   206 too); several: `multipart/byteranges`.
 //!
 //! GPAC differs: it concatenates the ranges into one non-standard body.
 
@@ -66,7 +68,6 @@ pub(crate) fn decide(header: Option<&HeaderValue>, size: u64) -> RangeDecision {
         }
     }
     match ranges.len() {
-        1 if ranges[0] == (0..size) => RangeDecision::Full,
         1 => RangeDecision::Single(ranges.remove(0)),
         _ => RangeDecision::Multi(ranges),
     }
@@ -121,9 +122,17 @@ mod tests {
         assert_eq!(d("bytes=0-99", 1000), Single(0..100));
         assert_eq!(d("bytes=500-", 1000), Single(500..1000));
         assert_eq!(d("bytes=-500", 1000), Single(500..1000));
-        assert_eq!(d("bytes=-5000", 1000), Full);
         assert_eq!(d("bytes=900-5000", 1000), Single(900..1000));
-        assert_eq!(d("bytes=0-", 1000), Full);
+    }
+
+    #[test]
+    fn a_range_covering_the_whole_file_is_still_a_range() {
+        assert_eq!(d("bytes=0-", 1000), Single(0..1000));
+        assert_eq!(d("bytes=0-999", 1000), Single(0..1000));
+        assert_eq!(d("bytes=-5000", 1000), Single(0..1000));
+        assert_eq!(d("bytes=0-499,500-", 1000), Single(0..1000), "coalesced");
+        // Ranges adding up to more than the file stay a plain 200.
+        assert_eq!(d("bytes=0-,0-", 1000), Full);
     }
 
     #[test]
