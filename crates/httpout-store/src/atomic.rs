@@ -12,6 +12,15 @@
 //! `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`: a symlinked directory,
 //! wherever it points, is never written through. Missing parents are created.
 //!
+//! Durability ([`WriteRoot::with_fsync`], the `fsync` option): by default
+//! nothing is synced, so a commit survives a crash of the process (the
+//! kernel has the data) but not a power loss (the rename may reach the disk
+//! before the data, leaving an empty or partial file under the final name).
+//! With `fsync`, the data is synced (`fdatasync`) before the rename and the
+//! directory (`fsync`) after it, as are directories created for an upload
+//! and the directory of a removed file: once the answer is sent, the file
+//! is on disk.
+//!
 //! GPAC differs: its uploads write the target in place, non-atomically.
 
 use std::fs::File;
@@ -34,12 +43,14 @@ pub const TEMP_PREFIX: &str = ".httpout-upload-";
 pub struct WriteRoot {
     root: PathBuf,
     dir: Arc<OwnedFd>,
+    fsync: bool,
 }
 
 /// An open directory below the write root, where a target lives.
 #[derive(Debug)]
 pub struct ParentDir {
     fd: Arc<OwnedFd>,
+    fsync: bool,
 }
 
 /// What a name in a directory is.
@@ -61,6 +72,7 @@ pub struct AtomicFile {
     temp: String,
     target: String,
     file: Option<File>,
+    fsync: bool,
 }
 
 impl WriteRoot {
@@ -80,7 +92,16 @@ impl WriteRoot {
         Ok(Self {
             root,
             dir: Arc::new(handle.into()),
+            fsync: false,
         })
+    }
+
+    /// Whether commits are synced to disk (the `fsync` option; see the
+    /// module docs for what each setting guarantees). Default off.
+    #[must_use]
+    pub fn with_fsync(mut self, fsync: bool) -> Self {
+        self.fsync = fsync;
+        self
     }
 
     /// The write directory's real path.
@@ -100,6 +121,7 @@ impl WriteRoot {
             {
                 Err(Errno::NOENT) if create => {
                     match rustix::fs::mkdirat(&*fd, seg.as_str(), Mode::from_raw_mode(0o755)) {
+                        Ok(()) if self.fsync => sync::dir(&fd)?,
                         Ok(()) | Err(Errno::EXIST) => {}
                         Err(e) => return Err(map_errno(e)),
                     }
@@ -109,7 +131,10 @@ impl WriteRoot {
             };
             fd = Arc::new(next.map_err(map_errno)?);
         }
-        Ok(ParentDir { fd })
+        Ok(ParentDir {
+            fd,
+            fsync: self.fsync,
+        })
     }
 }
 
@@ -148,6 +173,7 @@ impl ParentDir {
             temp,
             target: name.to_owned(),
             file: Some(File::from(fd)),
+            fsync: self.fsync,
         })
     }
 
@@ -176,7 +202,13 @@ impl ParentDir {
         match self.kind(name)? {
             None => Err(StoreError::NotFound),
             Some(Kind::Dir) => Err(StoreError::Conflict),
-            Some(_) => rustix::fs::unlinkat(&*self.fd, name, AtFlags::empty()).map_err(map_errno),
+            Some(_) => {
+                rustix::fs::unlinkat(&*self.fd, name, AtFlags::empty()).map_err(map_errno)?;
+                if self.fsync {
+                    sync::dir(&self.fd)?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -189,9 +221,14 @@ impl AtomicFile {
 
     /// Renames the temporary file over the target. Returns whether a file
     /// was replaced. A directory in the way is [`StoreError::Conflict`] (and
-    /// the temporary file is removed).
+    /// the temporary file is removed). With `fsync`, the data is synced
+    /// before the rename and the directory after it.
     pub fn commit(mut self) -> Result<bool, StoreError> {
-        drop(self.file.take());
+        let file = self.file.take();
+        if let Some(file) = file.as_ref().filter(|_| self.fsync) {
+            sync::data(file)?;
+        }
+        drop(file);
         let replaced =
             match rustix::fs::statat(&*self.dir, self.target.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
@@ -207,7 +244,12 @@ impl AtomicFile {
             self.target.as_str(),
         )
         .map_err(map_errno)?;
+        #[cfg(test)]
+        sync::tests::record("rename");
         self.temp.clear();
+        if self.fsync {
+            sync::dir(&self.dir)?;
+        }
         Ok(replaced)
     }
 }
@@ -216,6 +258,47 @@ impl Drop for AtomicFile {
     fn drop(&mut self) {
         if !self.temp.is_empty() {
             let _ = rustix::fs::unlinkat(&*self.dir, self.temp.as_str(), AtFlags::empty());
+        }
+    }
+}
+
+/// The sync calls of the `fsync` option, in one place (and counted in
+/// tests, which cannot see a disk's cache).
+mod sync {
+    use std::fs::File;
+    use std::os::fd::OwnedFd;
+
+    use crate::error::StoreError;
+
+    /// `fdatasync` of a file's data (and the metadata needed to read it).
+    pub(super) fn data(file: &File) -> Result<(), StoreError> {
+        #[cfg(test)]
+        tests::record("data");
+        file.sync_data().map_err(StoreError::from)
+    }
+
+    /// `fsync` of a directory: its entries (a rename, a new name) are on disk.
+    pub(super) fn dir(fd: &OwnedFd) -> Result<(), StoreError> {
+        #[cfg(test)]
+        tests::record("dir");
+        rustix::fs::fsync(fd).map_err(|e| StoreError::from(std::io::Error::from(e)))
+    }
+
+    #[cfg(test)]
+    pub(super) mod tests {
+        use std::cell::RefCell;
+
+        thread_local! {
+            static CALLS: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };
+        }
+
+        pub(in super::super) fn record(what: &'static str) {
+            CALLS.with(|c| c.borrow_mut().push(what));
+        }
+
+        /// The sync calls made on this thread since the last call.
+        pub(in super::super) fn take() -> Vec<&'static str> {
+            CALLS.with(|c| std::mem::take(&mut *c.borrow_mut()))
         }
     }
 }
@@ -345,5 +428,56 @@ mod tests {
             0,
             "nothing written outside"
         );
+    }
+}
+
+#[cfg(test)]
+mod fsync_tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// Issue 11 item 15: without `fsync` a commit makes no sync call; with
+    /// it, the data is synced before the rename and the directory after,
+    /// and so are new directories and removals.
+    #[test]
+    fn fsync_syncs_data_before_the_rename_and_the_directory_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = WriteRoot::new(dir.path().join("plain")).unwrap();
+        sync::tests::take();
+        let mut f = plain
+            .dir(&["a".into()], true)
+            .unwrap()
+            .create_temp("x")
+            .unwrap();
+        f.file().write_all(b"x").unwrap();
+        f.commit().unwrap();
+        plain
+            .dir(&["a".into()], false)
+            .unwrap()
+            .remove("x")
+            .unwrap();
+        assert_eq!(sync::tests::take(), ["rename"], "no sync by default");
+
+        let durable = WriteRoot::new(dir.path().join("durable"))
+            .unwrap()
+            .with_fsync(true);
+        let parent = durable.dir(&["a".into()], true).unwrap();
+        assert_eq!(sync::tests::take(), ["dir"], "a new directory is synced");
+        let mut f = parent.create_temp("x").unwrap();
+        f.file().write_all(b"x").unwrap();
+        f.commit().unwrap();
+        assert_eq!(sync::tests::take(), ["data", "rename", "dir"]);
+        assert_eq!(std::fs::read(durable.path().join("a/x")).unwrap(), b"x");
+        let mut f = parent.copy_to_temp("x").unwrap();
+        f.file().write_all(b"y").unwrap();
+        f.commit().unwrap();
+        assert_eq!(
+            sync::tests::take(),
+            ["data", "rename", "dir"],
+            "range uploads too"
+        );
+        parent.remove("x").unwrap();
+        assert_eq!(sync::tests::take(), ["dir"], "a removal is synced");
     }
 }
