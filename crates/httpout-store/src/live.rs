@@ -8,13 +8,26 @@
 //! [`State::Done`] (the response ends) or [`State::Aborted`] (the response
 //! ends in an error, never as a complete body). The writer's handle marks
 //! the file aborted if it is dropped before [`LiveWriter::done`].
+//!
+//! Since every writer of the server passes here (uploads, the file sink's
+//! `-i` inputs, followed local writers), so does the `REC` request log
+//! (`--reqlog=REC`, [`Live::logging_writes`]): a line when a file starts
+//! being written and one when it ends, with its path, bytes and duration
+//! ([`Recording`]; writes that readers do not follow, such as range uploads
+//! and form parts, log through [`Live::record`]):
+//!
+//! ```text
+//! httpout: REC start /srv/live/seg_12.m4s
+//! httpout: REC end /srv/live/seg_12.m4s 183244B 1002.31ms
+//! httpout: REC end /srv/live/seg_13.m4s 4096B 12.50ms (aborted)
+//! ```
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, watch};
 
@@ -47,6 +60,8 @@ pub struct Live {
     len: AtomicUsize,
     /// Woken whenever a new file starts, for readers waiting for one.
     started: Notify,
+    /// Whether writes are logged (`--reqlog=REC`).
+    log_writes: bool,
 }
 
 #[derive(Debug)]
@@ -71,12 +86,39 @@ pub struct LiveWriter {
     path: PathBuf,
     entry: Arc<Entry>,
     finished: bool,
+    record: Recording,
+}
+
+/// One file being written, for the `REC` log: a start line when made, an
+/// end line (bytes, duration, whether it was aborted) when ended or dropped.
+/// Silent unless the registry logs writes.
+#[derive(Debug)]
+pub struct Recording {
+    /// `None` when not logging, or once the end line is written.
+    path: Option<PathBuf>,
+    start: Instant,
+    bytes: u64,
 }
 
 impl Live {
     /// A new, empty registry.
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// A new, empty registry that logs each file written on stderr (the
+    /// `REC` lines of `--reqlog`, see the module docs).
+    pub fn logging_writes() -> Arc<Self> {
+        Arc::new(Self {
+            log_writes: true,
+            ..Self::default()
+        })
+    }
+
+    /// Starts the `REC` log of a write readers do not follow (a range
+    /// upload, a form part): end it with [`Recording::end`].
+    pub fn record(&self, path: &Path) -> Recording {
+        Recording::start(self.log_writes.then(|| path.to_owned()))
     }
 
     /// Registers a file being written to become `path`; `file` is a handle
@@ -99,6 +141,7 @@ impl Live {
         self.started.notify_waiters();
         LiveWriter {
             live: Arc::clone(self),
+            record: self.record(&path),
             path,
             entry,
             finished: false,
@@ -157,6 +200,8 @@ impl LiveWriter {
     fn finish(&mut self, state: State) {
         self.finished = true;
         self.entry.progress.send_modify(|p| p.state = state);
+        self.record.bytes = self.entry.progress.borrow().len;
+        self.record.finish(state);
         let mut map = self.live.lock();
         if map
             .get(&self.path)
@@ -164,6 +209,51 @@ impl LiveWriter {
         {
             map.remove(&self.path);
         }
+    }
+}
+
+impl Recording {
+    fn start(path: Option<PathBuf>) -> Self {
+        if let Some(p) = &path {
+            eprintln!("httpout: REC start {}", p.display());
+        }
+        Self {
+            path,
+            start: Instant::now(),
+            bytes: 0,
+        }
+    }
+
+    /// `n` more bytes were written.
+    pub fn add(&mut self, n: u64) {
+        self.bytes += n;
+    }
+
+    /// The file is complete: logs the end line.
+    pub fn end(mut self) {
+        self.finish(State::Done);
+    }
+
+    fn finish(&mut self, state: State) {
+        if let Some(p) = self.path.take() {
+            let ms = self.start.elapsed().as_secs_f64() * 1000.0;
+            let cut = if state == State::Done {
+                ""
+            } else {
+                " (aborted)"
+            };
+            eprintln!(
+                "httpout: REC end {} {}B {ms:.2}ms{cut}",
+                p.display(),
+                self.bytes
+            );
+        }
+    }
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        self.finish(State::Aborted);
     }
 }
 
