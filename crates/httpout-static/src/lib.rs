@@ -16,6 +16,7 @@
 //! - `read`: the GET/HEAD pipeline — `conditional`, `range`, `encoding`,
 //!   `listing`, `body`;
 //! - `mime`: media types and what is compressible;
+//! - `hidden`: dotfiles, neither served, listed nor written (`hidden`);
 //! - `site`: one root and its options; `error`: store errors → statuses.
 //!
 //! # Example
@@ -33,6 +34,7 @@
 
 mod error;
 mod handler;
+mod hidden;
 mod mime;
 mod read;
 mod site;
@@ -49,6 +51,7 @@ use httpout_store::{DirEntryInfo, DiskRoot, Live, WriteRoot};
 
 use site::Site;
 use write::WriteSite;
+pub use write::cache::Retention;
 
 /// Default read size (the `block_size` option's default). The reference
 /// uses 10 000 bytes; 64 KiB measured faster (docs/benchmarks.md).
@@ -79,8 +82,16 @@ pub struct StaticConfig {
     /// configuration so that readers find the uploads of any of them.
     pub live: Arc<Live>,
     /// Segments kept per stream after each upload (`max_cache_segs`, see
-    /// `write/cache.rs`); `None`: all. Default `None`.
-    pub keep_segments: Option<usize>,
+    /// [`Retention`]). Default: all.
+    pub retention: Retention,
+    /// Serve, list and accept uploads of dotfiles (`hidden`). Default
+    /// false: a path with a segment starting with `.` (but `.well-known`
+    /// first) is 404 to reads and 403 to writes, and listings leave such
+    /// names out.
+    pub hidden: bool,
+    /// Sync uploads to disk before answering (`fsync`): see
+    /// [`WriteRoot::with_fsync`]. Default false.
+    pub fsync: bool,
 }
 
 impl Default for StaticConfig {
@@ -95,12 +106,23 @@ impl Default for StaticConfig {
             cors: Cors::Auto,
             wait_new: std::time::Duration::ZERO,
             live: Live::new(),
-            keep_segments: None,
+            retention: Retention::default(),
+            hidden: false,
+            fsync: false,
         }
     }
 }
 
 impl StaticConfig {
+    /// Adds `Cache-Control` (the `cache_control` option) to a response's
+    /// headers: the same for complete files, files still being written and
+    /// listings of mounts.
+    pub(crate) fn set_cache_control(&self, headers: &mut http::HeaderMap) {
+        if let Some(cc) = &self.cache_control {
+            headers.insert(CACHE_CONTROL, cc.clone());
+        }
+    }
+
     /// The static part of a parsed command line; errors name the option.
     pub fn from_options(opts: &Options) -> Result<Self, String> {
         let (cache_control, etags) = match opts.cache_control.as_deref() {
@@ -131,11 +153,18 @@ impl StaticConfig {
             etags,
             cors: opts.cors,
             wait_new: std::time::Duration::from_millis(opts.wait_new),
-            live: Live::new(),
-            keep_segments: write::cache::keep(
-                opts.max_cache_segs,
-                opts.wdir.as_ref().is_some_and(|w| w.as_os_str() == "gmem"),
-            ),
+            // `--reqlog=REC`: every writer registers here, so this logs them all.
+            live: if opts.reqlog.as_ref().is_some_and(|r| r.rec) {
+                Live::logging_writes()
+            } else {
+                Live::new()
+            },
+            retention: Retention {
+                max_cache_segs: opts.max_cache_segs,
+                in_memory: opts.wdir.as_ref().is_some_and(|w| w.as_os_str() == "gmem"),
+            },
+            hidden: opts.hidden,
+            fsync: opts.fsync,
         })
     }
 }
@@ -184,15 +213,14 @@ impl StaticHandler {
         maxs: u64,
         timeout: Option<std::time::Duration>,
     ) -> std::io::Result<Self> {
-        self.attach(Arc::new(WriteSite {
-            root: WriteRoot::new(dir)?,
+        let root = WriteRoot::new(dir)?;
+        self.attach(Arc::new(WriteSite::new(
+            root,
+            &self.config,
             maxs,
             timeout,
-            under_mount: false,
-            live: Arc::clone(&self.config.live),
-            keep_segments: self.config.keep_segments,
-            partial: Default::default(),
-        }));
+            false,
+        )));
         Ok(self)
     }
 
@@ -273,9 +301,7 @@ fn mount_list(
         })
         .collect();
     let mut res = read::listing_response(req, "/", &entries, false, false);
-    if let Some(cc) = &config.cache_control {
-        res.headers_mut().insert(CACHE_CONTROL, cc.clone());
-    }
+    config.set_cache_control(res.headers_mut());
     res
 }
 
@@ -298,20 +324,17 @@ pub fn mounts_with(opts: &Options, config: &StaticConfig) -> Result<Vec<Mount>, 
     let config = config.clone();
     let timeout = (opts.timeout > 0).then(|| std::time::Duration::from_secs(opts.timeout));
     let write = match &opts.wdir {
-        Some(dir) => Some(Arc::new(WriteSite {
-            root: WriteRoot::new(dir).map_err(|e| {
+        Some(dir) => {
+            let root = WriteRoot::new(dir).map_err(|e| {
                 format!(
                     "invalid value '{}' for --wdir: expected a directory that can be created ({e})",
                     dir.display()
                 )
-            })?,
-            maxs: opts.maxs,
-            timeout,
-            under_mount: false,
-            live: Arc::clone(&config.live),
-            keep_segments: config.keep_segments,
-            partial: Default::default(),
-        })),
+            })?;
+            Some(Arc::new(WriteSite::new(
+                root, &config, opts.maxs, timeout, false,
+            )))
+        }
         None => None,
     };
     let bad =
@@ -352,15 +375,10 @@ pub fn mounts_with(opts: &Options, config: &StaticConfig) -> Result<Vec<Mount>, 
             let own_write = if section.write.is_open() {
                 None
             } else {
-                Some(Arc::new(WriteSite {
-                    root: WriteRoot::new(&section.dir).map_err(|e| bad(file, e.to_string()))?,
-                    maxs: opts.maxs,
-                    timeout,
-                    under_mount: true,
-                    live: Arc::clone(&config.live),
-                    keep_segments: config.keep_segments,
-                    partial: Default::default(),
-                }))
+                let root = WriteRoot::new(&section.dir).map_err(|e| bad(file, e.to_string()))?;
+                Some(Arc::new(WriteSite::new(
+                    root, &config, opts.maxs, timeout, true,
+                )))
             };
             dirs.push((section.prefix.clone(), section.dir.clone(), own_write));
         }

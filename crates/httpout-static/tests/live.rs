@@ -81,6 +81,23 @@ fn joined(frames: &[(Instant, Bytes)]) -> Vec<u8> {
     frames.iter().flat_map(|(_, b)| b.to_vec()).collect()
 }
 
+/// Waits (at most 500 tries of 10 ms, and [`bounded`]) until a HEAD of
+/// `path` is 200, i.e. its upload is visible; returns that HEAD's headers.
+async fn until_growing(addr: SocketAddr, path: &str) -> http::HeaderMap {
+    bounded(async {
+        for _ in 0..500 {
+            let mut c = h1(TcpStream::connect(addr).await.unwrap()).await;
+            let res = c.send_request(request("HEAD", path, &[])).await.unwrap();
+            if res.status() == 200 {
+                return res.headers().clone();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("{path} never became visible");
+    })
+    .await
+}
+
 #[tokio::test]
 async fn readers_get_each_chunk_before_the_upload_ends_h1_and_h2() {
     let dir = tempfile::tempdir().unwrap();
@@ -88,29 +105,16 @@ async fn readers_get_each_chunk_before_the_upload_ends_h1_and_h2() {
     let (_s, addr) = serve(&[&format!("--rdirs={d}"), &format!("--wdir={d}")]).await;
     let (tx, put) = start_put(addr, "/live/seg_1.m4s").await;
     chunk(&tx, b"first ").await;
-    // Wait (bounded) until the upload is visible, then read over h1 and h2.
-    bounded(async {
-        loop {
-            let mut c = h1(TcpStream::connect(addr).await.unwrap()).await;
-            let res = c
-                .send_request(request("HEAD", "/live/seg_1.m4s", &[]))
-                .await
-                .unwrap();
-            if res.status() == 200 {
-                assert!(
-                    !res.headers().contains_key("content-length"),
-                    "no length while growing"
-                );
-                assert!(
-                    !res.headers().contains_key("etag"),
-                    "no strong validator while growing"
-                );
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+    // Wait until the upload is visible, then read over h1 and h2.
+    let head = until_growing(addr, "/live/seg_1.m4s").await;
+    assert!(
+        !head.contains_key("content-length"),
+        "no length while growing"
+    );
+    assert!(
+        !head.contains_key("etag"),
+        "no strong validator while growing"
+    );
     let mut c1 = h1(TcpStream::connect(addr).await.unwrap()).await;
     let mut c2 = h2(TcpStream::connect(addr).await.unwrap()).await;
     let r1 = tokio::spawn(async move {
@@ -326,4 +330,54 @@ async fn two_hundred_readers_of_one_growing_segment() {
         outcome.unwrap();
         assert_eq!(joined(&frames), expected);
     }
+}
+
+/// Issue 11 item 16: a file served from the live edge carries the same
+/// `Cache-Control` (`--cache_control`) as a complete file, on HEAD, GET and
+/// ranges — an LL-DASH origin needs it there most.
+#[tokio::test]
+async fn growing_files_get_the_cache_control_of_complete_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let (_s, addr) = serve(&[
+        &format!("--rdirs={d}"),
+        &format!("--wdir={d}"),
+        "--cache_control=max-age=1, public",
+    ])
+    .await;
+    let (tx, put) = start_put(addr, "/live/seg_7.m4s").await;
+    chunk(&tx, b"growing").await;
+    let head = until_growing(addr, "/live/seg_7.m4s").await;
+    assert!(!head.contains_key("content-length"), "still growing");
+    assert_eq!(head["cache-control"], "max-age=1, public");
+    let mut c1 = h1(TcpStream::connect(addr).await.unwrap()).await;
+    let mut c2 = h2(TcpStream::connect(addr).await.unwrap()).await;
+    let whole = bounded(c1.send_request(get("/live/seg_7.m4s")))
+        .await
+        .unwrap();
+    let ranged =
+        bounded(c2.send_request(request("GET", "/live/seg_7.m4s", &[("range", "bytes=2-")])))
+            .await
+            .unwrap();
+    assert_eq!(
+        (whole.status().as_u16(), ranged.status().as_u16()),
+        (200, 206)
+    );
+    for res in [&whole, &ranged] {
+        assert_eq!(res.headers()["cache-control"], "max-age=1, public");
+    }
+    chunk(&tx, b" done").await;
+    drop(tx);
+    assert_eq!(bounded(put).await.unwrap(), 201);
+    let (_, _, frames, outcome) = get_frames(whole).await;
+    outcome.expect("complete");
+    assert_eq!(joined(&frames), b"growing done");
+    // Complete now: the same header from disk.
+    let (s, h, _) = {
+        let mut c = h1(TcpStream::connect(addr).await.unwrap()).await;
+        read_bytes(c.send_request(get("/live/seg_7.m4s")).await.unwrap()).await
+    };
+    assert_eq!(s, 200);
+    assert_eq!(h["content-length"], "12");
+    assert_eq!(h["cache-control"], "max-age=1, public");
 }

@@ -5,7 +5,8 @@
 //! response ends) or is aborted (the response ends in an error: an
 //! incomplete chunked body on HTTP/1.1, RST_STREAM on HTTP/2 — never a clean
 //! end that passes a truncated segment off as complete). Its length is not
-//! known yet: no `Content-Length`, no `ETag`, no `Last-Modified`.
+//! known yet: no `Content-Length`, no `ETag`, no `Last-Modified`; the
+//! `Cache-Control` of complete files (`cache_control`) is sent all the same.
 //!
 //! Ranges follow RFC 8673 (random access to live content): `bytes=N-` (and
 //! a very large last position, `bytes=N-9007199254740991`) is answered
@@ -52,6 +53,9 @@ pub(crate) fn respond(site: &Site, req: &Parts, live: LiveFile, name: &str) -> R
     let mut res = Response::new(Body::empty());
     res.headers_mut()
         .insert(CONTENT_TYPE, mime::content_type(name));
+    // An LL-DASH origin needs it most here: CDNs and players cache what
+    // they get from the live edge.
+    site.config.set_cache_control(res.headers_mut());
     let (start, end) = match range {
         Some((start, end)) => {
             *res.status_mut() = StatusCode::PARTIAL_CONTENT;

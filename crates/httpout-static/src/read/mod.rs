@@ -1,6 +1,7 @@
 //! GET and HEAD over a read directory.
 //!
 //! The pipeline, top to bottom ([`get`]):
+//! 0. a dotfile (without `hidden`) is 404 (`crate::hidden`);
 //! 1. find the path in the root (one blocking trip: resolve, containment,
 //!    stat, open, and the read itself for small files);
 //! 2. a directory: `/dir` → 301 `/dir/`; an index file; a listing (`dlist`)
@@ -25,8 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use http::header::{
-    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE,
-    ETAG, LAST_MODIFIED, LOCATION, RANGE, VARY,
+    ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG,
+    LAST_MODIFIED, LOCATION, RANGE, VARY,
 };
 use http::request::Parts;
 use http::{HeaderValue, Method, Response, StatusCode};
@@ -46,6 +47,10 @@ const INDEX_FILES: [&str; 2] = ["index.html", "index.htm"];
 
 /// Answers a GET or HEAD.
 pub(crate) async fn get(site: &Site, req: &Parts, ctx: &Ctx) -> Result<Response<Body>, Error> {
+    // Dotfiles are absent, also at the live edge and as directories.
+    if !site.config.hidden && crate::hidden::hides(ctx.path.segments()) {
+        return Err(Error::NotFound);
+    }
     let name = ctx.path.segments().last().map_or("", String::as_str);
     let target = || {
         let rel: std::path::PathBuf = ctx.path.segments().iter().collect();
@@ -104,6 +109,9 @@ async fn directory(
         return Err(Error::Forbidden("directory listing is disabled".into()));
     }
     let mut entries = site.root.list(dir).await.map_err(store_error)?;
+    if !site.config.hidden {
+        entries.retain(|e| !crate::hidden::is_hidden(&e.name));
+    }
     listing::sort(&mut entries);
     let title = format!("{}/", url_path.trim_end_matches('/'));
     Ok(listing_response(
@@ -235,9 +243,7 @@ fn serve_file(site: &Site, req: &Parts, file: OpenFile) -> Result<Response<Body>
         if let Some(lm) = validators.last_modified {
             h.insert(LAST_MODIFIED, date(lm));
         }
-        if let Some(cc) = &site.config.cache_control {
-            h.insert(CACHE_CONTROL, cc.clone());
-        }
+        site.config.set_cache_control(h);
         if compressible {
             // RFC 9110 §12.5.5: the representation depends on Accept-Encoding.
             h.insert(VARY, HeaderValue::from_static("Accept-Encoding"));

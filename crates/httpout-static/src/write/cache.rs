@@ -7,20 +7,99 @@
 //! (`.mpd`, `.m3u8`) and names without a number are never evicted. A
 //! segment being read is not cut: its readers hold the open file.
 //!
-//! Limits, as in the reference (there is no time-shift information here):
-//! in memory (`gmem`) at most N (`-N` counts as N); on disk `-N` keeps the
-//! last N and a positive N keeps everything; 0 keeps everything.
+//! Limits, as in the reference ([`Retention::keep`]), with N the option and
+//! D the time-shift depth in segments when a manifest of the directory
+//! gives one ([`manifest`]): in memory (`gmem`) MIN(N, D), at least 1 (`-N`
+//! counts as N, 0 as 1); on disk `-N` keeps the last N, a positive N keeps
+//! MAX(N, D), or everything without time-shift information; 0 keeps
+//! everything.
 
-use std::path::Path;
+use super::manifest;
 
-/// The number of segments of a stream to keep, if any limit applies.
-pub(crate) fn keep(max_cache_segs: i64, in_memory: bool) -> Option<usize> {
-    let n = max_cache_segs.unsigned_abs() as usize;
-    match (in_memory, max_cache_segs) {
-        (_, 0) => None,
-        (true, _) => Some(n),
-        (false, m) if m < 0 => Some(n),
-        (false, _) => None,
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+/// `max_cache_segs` and where the files are kept: how many segments of a
+/// stream to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Retention {
+    /// The `max_cache_segs` option (default 0 here: keep everything).
+    pub max_cache_segs: i64,
+    /// Whether the write directory is the memory store (`gmem`).
+    pub in_memory: bool,
+}
+
+impl Retention {
+    /// The number of segments of a stream to keep, given the time-shift
+    /// depth (in segments) of the stream's manifest when it is known;
+    /// `None`: all of them.
+    pub fn keep(self, depth: Option<usize>) -> Option<usize> {
+        let n = usize::try_from(self.max_cache_segs.unsigned_abs()).unwrap_or(usize::MAX);
+        if self.in_memory {
+            // Memory is never unbounded: at least one segment, as the
+            // reference says.
+            let n = n.max(1);
+            return Some(depth.map_or(n, |d| n.min(d)).max(1));
+        }
+        match self.max_cache_segs {
+            0 => None,
+            m if m < 0 => Some(n),
+            _ => depth.map(|d| n.max(d)),
+        }
+    }
+
+    /// Whether no segment can ever be evicted (on disk with 0).
+    pub(crate) fn keeps_all(self) -> bool {
+        !self.in_memory && self.max_cache_segs == 0
+    }
+}
+
+/// Manifests seen more than this many at once are forgotten (a bound on
+/// memory, whatever writers name their files).
+const MAX_MANIFESTS: usize = 4096;
+
+/// The time-shift depth of each manifest uploaded, by its path.
+#[derive(Debug, Default)]
+pub(crate) struct Depths(Mutex<HashMap<PathBuf, usize>>);
+
+impl Depths {
+    fn set(&self, manifest: PathBuf, depth: Option<usize>) {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match depth {
+            Some(d) => {
+                if map.len() >= MAX_MANIFESTS && !map.contains_key(&manifest) {
+                    map.clear();
+                }
+                map.insert(manifest, d);
+            }
+            None => {
+                map.remove(&manifest);
+            }
+        }
+    }
+
+    /// The deepest time shift of the manifests in `dir`.
+    fn of_dir(&self, dir: &Path) -> Option<usize> {
+        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        map.iter()
+            .filter(|(p, _)| p.parent() == Some(dir))
+            .map(|(_, d)| *d)
+            .max()
+    }
+}
+
+/// After `name` was uploaded into `dir` (in the blocking pool): a manifest
+/// updates its directory's time-shift depth; a segment has the oldest of
+/// its stream beyond the limit deleted.
+pub(crate) fn after_upload(retention: Retention, depths: &Depths, dir: &Path, name: &str) {
+    let path = dir.join(name);
+    if manifest::is_manifest(name) {
+        depths.set(path.clone(), manifest::depth_of_file(&path));
+        return;
+    }
+    if let Some(keep) = retention.keep(depths.of_dir(dir)) {
+        evict(dir, name, keep);
     }
 }
 
@@ -30,7 +109,7 @@ pub(crate) fn template(name: &str) -> Option<(String, u64)> {
     let lower = name.to_ascii_lowercase();
     // Manifests, and init segments (one per representation: their number
     // names the representation, not a time).
-    if lower.ends_with(".mpd") || lower.ends_with(".m3u8") || lower.starts_with("init") {
+    if manifest::is_manifest(name) || lower.starts_with("init") {
         return None;
     }
     // The number is in the stem: `.m4s` has a digit too.
@@ -101,14 +180,70 @@ mod tests {
             None,
             "the extension's digit is not a number"
         );
-        assert_eq!(
-            (keep(5, true), keep(0, true), keep(-3, true)),
-            (Some(5), None, Some(3))
-        );
-        assert_eq!(
-            (keep(5, false), keep(0, false), keep(-3, false)),
-            (None, None, Some(3))
-        );
+    }
+
+    fn keep(max_cache_segs: i64, in_memory: bool, depth: Option<usize>) -> Option<usize> {
+        Retention {
+            max_cache_segs,
+            in_memory,
+        }
+        .keep(depth)
+    }
+
+    /// Issue 11 item 8: memory is bounded even with 0, and the manifest's
+    /// time-shift depth D enters as MIN (memory) or MAX (disk, N > 0).
+    #[test]
+    fn the_reference_rule_with_and_without_time_shift_depth() {
+        // In memory: MIN(N, D), at least 1; 0 is 1, -N is N.
+        assert_eq!(keep(5, true, None), Some(5));
+        assert_eq!(keep(0, true, None), Some(1), "never unbounded in memory");
+        assert_eq!(keep(-3, true, None), Some(3));
+        assert_eq!(keep(5, true, Some(3)), Some(3));
+        assert_eq!(keep(5, true, Some(8)), Some(5));
+        assert_eq!(keep(0, true, Some(8)), Some(1));
+        assert_eq!(keep(5, true, Some(0)), Some(1));
+        // On disk: -N keeps N whatever D; N > 0 keeps MAX(N, D), or all
+        // without time-shift information; 0 keeps all.
+        assert_eq!(keep(-3, false, None), Some(3));
+        assert_eq!(keep(-3, false, Some(10)), Some(3));
+        assert_eq!(keep(5, false, None), None);
+        assert_eq!(keep(5, false, Some(3)), Some(5));
+        assert_eq!(keep(5, false, Some(12)), Some(12));
+        assert_eq!(keep(0, false, Some(12)), None);
+        assert_eq!(keep(i64::MIN, false, None), Some(1 << 63));
+    }
+
+    #[test]
+    fn a_manifest_sets_the_depth_of_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for i in 1..=10 {
+            std::fs::write(d.join(format!("v_{i}.m4s")), "x").unwrap();
+        }
+        let count = || std::fs::read_dir(d).unwrap().count();
+        let depths = Depths::default();
+        let memory = Retention {
+            max_cache_segs: 6,
+            in_memory: true,
+        };
+        // No manifest yet: N.
+        after_upload(memory, &depths, d, "v_10.m4s");
+        assert_eq!(count(), 6);
+        // 8 s of time shift in 2 s segments: 4, below N.
+        std::fs::write(
+            d.join("live.mpd"),
+            r#"<?xml version="1.0"?><MPD type="dynamic" timeShiftBufferDepth="PT8S" maxSegmentDuration="PT2S"></MPD>"#,
+        )
+        .unwrap();
+        after_upload(memory, &depths, d, "live.mpd");
+        assert_eq!(depths.of_dir(d), Some(4));
+        assert_eq!(depths.of_dir(&d.join("other")), None);
+        after_upload(memory, &depths, d, "v_10.m4s");
+        assert_eq!(count(), 5, "4 segments and the manifest");
+        // A manifest without time-shift information forgets its depth.
+        std::fs::write(d.join("live.mpd"), "<MPD/>").unwrap();
+        after_upload(memory, &depths, d, "live.mpd");
+        assert_eq!(depths.of_dir(d), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `multipart/form-data` uploads: what a browser form sends. Each file part
 //! is streamed into the directory of the URL under its sanitised file name,
-//! each through its own temporary file (atomic, like any upload).
+//! each through its own temporary file (atomic, like any upload). A part
+//! named like a dotfile is refused (403) without `hidden`.
 //! Parsing is multer's.
 
 use http::header::{ACCEPT, CONTENT_TYPE, LOCATION};
@@ -45,6 +46,10 @@ pub(crate) async fn upload(
     let constraints = Constraints::new().size_limit(SizeLimit::new().whole_stream(site.maxs));
     let mut form = Multipart::with_constraints(BodyDataStream::new(body), boundary, constraints);
     let parent = site.root.dir(dir, true).map_err(write_error)?;
+    let dir_path = site
+        .root
+        .path()
+        .join(dir.iter().collect::<std::path::PathBuf>());
     let mut stored = Vec::new();
     while let Some(mut field) = timed(site, form.next_field())
         .await?
@@ -54,18 +59,24 @@ pub(crate) async fn upload(
             continue;
         };
         let name = sanitize(raw)?;
+        if !site.hidden && crate::hidden::is_hidden(&name) {
+            return Err(crate::hidden::refused());
+        }
         if parent.kind(&name).map_err(write_error)? == Some(Kind::Dir) {
             return Err(Error::conflict(format!("{name} is a directory")));
         }
         let mut temp = parent.create_temp(&name).map_err(write_error)?;
+        let mut record = site.live.record(&dir_path.join(&name));
         // Written on the worker as it arrives, like any upload (write/mod.rs).
         while let Some(chunk) = timed(site, field.chunk())
             .await?
             .map_err(|e| form_error(site, e))?
         {
             temp.file().write_all(&chunk)?;
+            record.add(chunk.len() as u64);
         }
         temp.commit().map_err(write_error)?;
+        record.end();
         stored.push(name);
     }
     if stored.is_empty() {

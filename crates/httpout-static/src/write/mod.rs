@@ -18,6 +18,7 @@
 pub(crate) mod cache;
 pub(crate) mod content_range;
 pub(crate) mod form;
+pub(crate) mod manifest;
 
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
@@ -49,14 +50,40 @@ pub(crate) struct WriteSite {
     pub(crate) under_mount: bool,
     /// Where uploads in progress are registered for readers.
     pub(crate) live: Arc<Live>,
-    /// `max_cache_segs`: segments kept per stream, when limited.
-    pub(crate) keep_segments: Option<usize>,
+    /// `max_cache_segs`: segments kept per stream.
+    pub(crate) retention: cache::Retention,
+    /// The time-shift depths of the manifests uploaded here.
+    pub(crate) depths: Arc<cache::Depths>,
+    /// Whether dotfiles may be written (`hidden`).
+    pub(crate) hidden: bool,
     /// One lock per file with range uploads in progress.
     pub(crate) partial:
         std::sync::Mutex<std::collections::HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl WriteSite {
+    /// A write directory with the configuration's options (`fsync`,
+    /// `hidden`, retention, the live registry).
+    pub(crate) fn new(
+        root: WriteRoot,
+        config: &crate::StaticConfig,
+        maxs: u64,
+        timeout: Option<Duration>,
+        under_mount: bool,
+    ) -> Self {
+        Self {
+            root: root.with_fsync(config.fsync),
+            maxs,
+            timeout,
+            under_mount,
+            live: Arc::clone(&config.live),
+            retention: config.retention,
+            depths: Arc::default(),
+            hidden: config.hidden,
+            partial: Default::default(),
+        }
+    }
+
     /// The lock that orders range uploads of `path`; entries nobody holds
     /// are dropped as new ones are made.
     fn partial_turn(&self, path: &std::path::Path) -> Arc<tokio::sync::Mutex<()>> {
@@ -105,7 +132,7 @@ pub(crate) async fn upload(
     segments: &[String],
     dir_url: bool,
 ) -> Result<Response<Body>, Error> {
-    reserved(segments)?;
+    reserved(site, segments)?;
     if let Some(declared) = declared_length(req)? {
         if declared > site.maxs {
             return Err(Error::PayloadTooLarge { limit: site.maxs });
@@ -158,30 +185,40 @@ pub(crate) async fn upload(
             .map_err(write_error)?,
     };
     // A whole-file upload is readable while it arrives (file sink): readers
-    // of the target follow the temporary file until it is renamed.
-    let live = match &spans {
+    // of the target follow the temporary file until it is renamed. A range
+    // upload is only logged (`--reqlog=REC`).
+    let (live, mut record) = match &spans {
         None => {
             let reader = temp.file().try_clone()?;
-            let target: PathBuf = site.root.path().join(segments.iter().collect::<PathBuf>());
-            Some(site.live.begin(target, reader))
+            (Some(site.live.begin(target_path, reader)), None)
         }
-        Some(_) => None,
+        Some(_) => (None, Some(site.live.record(&target_path))),
     };
-    receive_into(site, body, &mut temp, spans.as_deref(), live.as_ref()).await?;
+    let received = receive_into(site, body, &mut temp, spans.as_deref(), live.as_ref()).await?;
     let replaced = temp.commit().map_err(write_error)?;
     if let Some(live) = live {
         live.done();
     }
-    if let Some(keep) = site.keep_segments {
+    if let Some(mut record) = record.take() {
+        record.add(received);
+        record.end();
+    }
+    if !site.retention.keeps_all() {
         let dir = site.root.path().join(dirs.iter().collect::<PathBuf>());
         let name = segments[segments.len() - 1].clone();
-        let _ = tokio::task::spawn_blocking(move || cache::evict(&dir, &name, keep)).await;
+        let (retention, depths) = (site.retention, Arc::clone(&site.depths));
+        let _ = tokio::task::spawn_blocking(move || {
+            cache::after_upload(retention, &depths, &dir, &name);
+        })
+        .await;
     }
     Ok(written(segments, replaced))
 }
 
-/// Names of uploads in progress belong to the server: refused.
-fn reserved(segments: &[String]) -> Result<(), Error> {
+/// Names of uploads in progress belong to the server, and dotfiles are
+/// not written without `hidden`: refused (403, whether the file exists or
+/// not, so nothing is learnt).
+fn reserved(site: &WriteSite, segments: &[String]) -> Result<(), Error> {
     if segments
         .iter()
         .any(|s| s.starts_with(httpout_store::TEMP_PREFIX))
@@ -189,6 +226,9 @@ fn reserved(segments: &[String]) -> Result<(), Error> {
         return Err(Error::Forbidden(
             "names starting with .httpout-upload- are reserved".into(),
         ));
+    }
+    if !site.hidden && crate::hidden::hides(segments) {
+        return Err(crate::hidden::refused());
     }
     Ok(())
 }
@@ -210,13 +250,14 @@ fn declared_length(req: &Parts) -> Result<Option<u64>, Error> {
 /// piece is written with `pwrite` on the worker as it arrives (into the page
 /// cache, as nginx writes request bodies), then announced to live readers:
 /// no trip to the blocking pool between a chunk's arrival and its readers.
+/// Returns the bytes received.
 pub(crate) async fn receive_into(
     site: &WriteSite,
     mut body: Body,
     temp: &mut AtomicFile,
     spans: Option<&[Span]>,
     live: Option<&LiveWriter>,
-) -> Result<(), Error> {
+) -> Result<u64, Error> {
     let file = temp.file();
     let mut received: u64 = 0;
     let mut spans = spans.map(|s| {
@@ -255,7 +296,7 @@ pub(crate) async fn receive_into(
     if left_in_span > 0 || spans.is_some_and(|s| !s.is_empty()) {
         return Err(Error::bad_request("the body is shorter than its ranges"));
     }
-    Ok(())
+    Ok(received)
 }
 
 /// The next piece of data of an upload body, within the timeout.
@@ -311,7 +352,7 @@ fn written(segments: &[String], replaced: bool) -> Response<Body> {
 /// DELETE of `segments`: 204, 404 when missing (GPAC says 204; clients need
 /// the truth), 409 for a directory.
 pub(crate) fn delete(site: &WriteSite, segments: &[String]) -> Result<Response<Body>, Error> {
-    reserved(segments)?;
+    reserved(site, segments)?;
     let Some((name, dirs)) = segments.split_last() else {
         return Err(Error::conflict("cannot delete the root directory"));
     };
