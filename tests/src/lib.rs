@@ -214,3 +214,18 @@ pub fn mkfifo(path: &std::path::Path) {
     let made = Command::new("mkfifo").arg(path).status();
     assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", path.display());
 }
+
+/// An MP3 of `secs` seconds of a 440 Hz sine at 64 kbit/s, made by ffmpeg
+/// as `dir/name`.
+pub fn mp3_tone(dir: &std::path::Path, name: &str, secs: u32) -> PathBuf {
+    let path = dir.join(name);
+    let status = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("sine=frequency=440:duration={secs}"))
+        .args(["-c:a", "libmp3lame", "-b:a", "64k", "-f", "mp3"])
+        .arg(&path)
+        .status()
+        .expect("ffmpeg is installed (see scripts/test.sh)");
+    assert!(status.success(), "ffmpeg failed to make {}", path.display());
+    path
+}

@@ -2,9 +2,17 @@
 
 use httpout_e2e::{Httpout, curl, run_to_exit, self_signed};
 
+/// `--rdirs=` an empty directory: a server with something to serve (a bare
+/// `httpout` refuses to start) that answers 404 to every file.
+fn empty_root() -> String {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-empty-root");
+    std::fs::create_dir_all(&dir).unwrap();
+    format!("--rdirs={}", dir.display())
+}
+
 #[test]
 fn prints_one_listening_line_with_the_real_port() {
-    let server = Httpout::start(&["--ifce=127.0.0.1", "--port=0"], 1);
+    let server = Httpout::start(&["--ifce=127.0.0.1", "--port=0", &empty_root()], 1);
     let url = server.url();
     assert!(
         url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"),
@@ -15,7 +23,13 @@ fn prints_one_listening_line_with_the_real_port() {
 #[test]
 fn serves_http11_and_h2c_with_common_headers() {
     let server = Httpout::start(
-        &["--ifce=127.0.0.1", "--port=0", "--sutc", "--hdrs=X-Edge,e1"],
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            &empty_root(),
+            "--sutc",
+            "--hdrs=X-Edge,e1",
+        ],
         1,
     );
     let out = curl(&["-D", "-", "-o", "/dev/null", &format!("{}/x", server.url())]);
@@ -36,7 +50,7 @@ fn serves_http11_and_h2c_with_common_headers() {
         "-",
         "-o",
         "/dev/null",
-        server.url(),
+        &format!("{}/x", server.url()),
     ]);
     let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
     assert!(head.starts_with("http/2 404"), "{head}");
@@ -44,7 +58,10 @@ fn serves_http11_and_h2c_with_common_headers() {
 
 #[test]
 fn gpac_filter_string_and_flags_start_the_same_server() {
-    let server = Httpout::start(&["httpout:ifce=127.0.0.1:port=0:sutc:cors=on"], 1);
+    let server = Httpout::start(
+        &["httpout:ifce=127.0.0.1:port=0:sutc:cors=on", &empty_root()],
+        1,
+    );
     let out = curl(&["-D", "-", "-o", "/dev/null", server.url()]);
     let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
     assert!(
@@ -65,6 +82,7 @@ fn https_with_h2_and_every_listener_kind_at_once() {
     let server = Httpout::start(
         &[
             &listen,
+            &empty_root(),
             &format!("--cert={}", cert.display()),
             &format!("--pkey={}", key.display()),
         ],
@@ -122,7 +140,10 @@ fn https_with_h2_and_every_listener_kind_at_once() {
 
 #[test]
 fn reqlog_writes_start_and_end_lines() {
-    let server = Httpout::start(&["--ifce=127.0.0.1", "--port=0", "--reqlog=*"], 1);
+    let server = Httpout::start(
+        &["--ifce=127.0.0.1", "--port=0", &empty_root(), "--reqlog=*"],
+        1,
+    );
     curl(&["-o", "/dev/null", &format!("{}/logged", server.url())]);
     let (code, stderr) = server.terminate();
     assert_eq!(code, Some(0));
@@ -132,7 +153,7 @@ fn reqlog_writes_start_and_end_lines() {
 
 #[test]
 fn sigterm_shuts_down_cleanly() {
-    let server = Httpout::start(&["--ifce=127.0.0.1", "--port=0"], 1);
+    let server = Httpout::start(&["--ifce=127.0.0.1", "--port=0", &empty_root()], 1);
     let url = server.url().to_owned();
     let (code, stderr) = server.terminate();
     assert_eq!(code, Some(0), "{stderr}");
@@ -168,6 +189,7 @@ fn bad_input_is_one_line_and_exit_2() {
     let cert_arg = format!("--cert={}", cert.display());
     let missing_cert = format!("--cert={}", dir.path().join("nope.pem").display());
     let key_arg = format!("--pkey={}", bad_key.display());
+    let root = empty_root();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--port=abc"], "--port"),
         (vec!["--maxc=-1"], "--maxc"),
@@ -175,8 +197,8 @@ fn bad_input_is_one_line_and_exit_2() {
         (vec!["--nonsense"], "--nonsense"),
         (vec!["httpout:maxp=x"], "--maxp"),
         (vec![&cert_arg], "--pkey"),
-        (vec!["--port=0", &cert_arg, &key_arg], "--pkey"),
-        (vec!["--port=0", &missing_cert, &key_arg], "--cert"),
+        (vec!["--port=0", &root, &cert_arg, &key_arg], "--pkey"),
+        (vec!["--port=0", &root, &missing_cert, &key_arg], "--cert"),
         (vec!["--rdirs=/nonexistent-dir"], "--rdirs"),
         (vec!["--hmode=push"], "push"),
         (vec!["--js=x.js"], "--js"),
@@ -196,9 +218,10 @@ fn bad_input_is_one_line_and_exit_2() {
 
 #[test]
 fn port_in_use_is_exit_1() {
-    let server = Httpout::start(&["--ifce=127.0.0.1", "--port=0"], 1);
+    let server = Httpout::start(&["--ifce=127.0.0.1", "--port=0", &empty_root()], 1);
     let port = server.url().rsplit(':').next().unwrap().to_owned();
-    let (code, _, err) = run_to_exit(&["--ifce=127.0.0.1", &format!("--port={port}")]);
+    let (code, _, err) =
+        run_to_exit(&["--ifce=127.0.0.1", &format!("--port={port}"), &empty_root()]);
     assert_eq!(code, Some(1), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("cannot listen on http://127.0.0.1:"), "{err}");
@@ -211,6 +234,7 @@ fn sighup_reloads_the_certificate() {
     let server = Httpout::start(
         &[
             "--listen=https://127.0.0.1:0",
+            &empty_root(),
             &format!("--cert={}", cert.display()),
             &format!("--pkey={}", key.display()),
         ],
@@ -247,4 +271,53 @@ fn sighup_reloads_the_certificate() {
         "the old certificate is no longer served"
     );
     assert!(server.stderr().contains("TLS certificate reloaded"));
+}
+
+#[test]
+fn a_refused_connection_gets_and_logs_the_limit_it_hit() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let rdirs = format!("--rdirs={}", dir.path().display());
+    for (limit, body, logged) in [
+        (
+            "--maxp=1",
+            "too many connections from your address (maxp=1)\n",
+            "too many connections from 127.0.0.1 (maxp=1)",
+        ),
+        ("--maxc=1", "server full (maxc=1)\n", "server full (maxc=1)"),
+    ] {
+        let server = Httpout::start(&["--ifce=127.0.0.1", "--port=0", &rdirs, limit], 1);
+        // One connection holds the only place: once it has an answer, it
+        // was admitted.
+        let mut held =
+            std::net::TcpStream::connect(server.url().trim_start_matches("http://")).unwrap();
+        held.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        held.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut head = [0u8; 12];
+        held.read_exact(&mut head).unwrap();
+        assert!(head.starts_with(b"HTTP/1.1 "), "{head:?}");
+
+        let out = curl(&["-w", "%{http_code}", server.url()]);
+        let got = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(got, format!("{body}503"), "{limit}");
+        // The log line names the peer and the limit (bounded wait: it is
+        // written before the answer, but read from a pipe by a thread).
+        let logged_in_time = (0..200)
+            .find_map(|_| {
+                let stderr = server.stderr();
+                let found = stderr
+                    .lines()
+                    .find(|l| l.starts_with("httpout: 503 to 127.0.0.1:") && l.ends_with(logged))
+                    .map(str::to_owned);
+                if found.is_none() {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                found
+            })
+            .is_some();
+        assert!(logged_in_time, "{limit}: no log line: {}", server.stderr());
+        drop(held);
+    }
 }

@@ -94,7 +94,7 @@ impl ServerConfig {
             },
             maxc: opts.maxc,
             maxp: opts.maxp,
-            timeout: (opts.timeout > 0).then(|| Duration::from_secs(opts.timeout)),
+            timeout: crate::timeout::from_secs(opts.timeout),
             close: opts.close,
             max_client_errors: opts.max_client_errors,
             // Set by whoever mounts a live sink (the CLI does).

@@ -24,6 +24,7 @@
 //! - [`options`]: every option (clap), GPAC string rewriting, value parsers, docs;
 //! - `config`: [`ServerConfig`], the engine's part of the options;
 //! - `listen`, `limit`, `tls`, `conn`, `service`, `response`, `reqlog`: the steps above;
+//! - [`timeout`]: the one rule for `--timeout` (0: none);
 //! - `path`: [`SafePath`]; `router`: [`Router`]; `handler`: [`Handler`], [`Ctx`];
 //! - `body`: [`Body`]; `error`: [`Error`], [`StartError`]; `server`: [`Server`], [`Running`].
 //!
@@ -62,6 +63,7 @@ mod router;
 mod server;
 mod service;
 mod source_body;
+pub mod timeout;
 mod tls;
 
 pub use body::{Body, BoxError};

@@ -58,31 +58,41 @@ pub async fn write_input(
     live: &Arc<Live>,
     block: usize,
 ) -> io::Result<u64> {
-    let mut reader: Box<dyn AsyncRead + Unpin + Send> = match source {
-        Source::Stdin => Box::new(tokio::io::stdin()),
-        Source::Path(p) => Box::new(tokio::fs::File::open(p).await?),
-    };
+    let mut reader = open(source).await?;
     let (name, dirs) = target.split_last().ok_or_else(|| {
         io::Error::new(io::ErrorKind::InvalidInput, "the output URL names no file")
     })?;
+    let mut buf = vec![0u8; block];
+    // The file appears (live) with the input's first bytes: a FIFO may
+    // wait long for its writer.
+    let mut n = reader.read(&mut buf).await?;
     let parent = root.dir(dirs, true).map_err(io::Error::other)?;
     let mut temp = parent.create_temp(name).map_err(io::Error::other)?;
     let path: PathBuf = root.path().join(target.iter().collect::<PathBuf>());
     let writer = live.begin(path, temp.file().try_clone()?);
-    let mut buf = vec![0u8; block];
     let mut written = 0u64;
-    loop {
-        let n = reader.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
+    while n > 0 {
         temp.file().write_all_at(&buf[..n], written)?;
         written += n as u64;
         writer.advance(n as u64);
+        n = reader.read(&mut buf).await?;
     }
     temp.commit().map_err(io::Error::other)?;
     writer.done();
     Ok(written)
+}
+
+/// Opens an input: a FIFO or stdin without ever blocking a thread on it
+/// (see [`httpout_store::fifo`]), a file as a file.
+async fn open(source: &Source) -> io::Result<Box<dyn AsyncRead + Unpin + Send>> {
+    use std::os::unix::fs::FileTypeExt;
+    match source {
+        Source::Stdin => httpout_store::fifo::stdin(),
+        Source::Path(p) if tokio::fs::metadata(p).await?.file_type().is_fifo() => {
+            Ok(Box::new(httpout_store::fifo::open(p)?))
+        }
+        Source::Path(p) => Ok(Box::new(tokio::fs::File::open(p).await?)),
+    }
 }
 
 #[cfg(test)]

@@ -156,8 +156,12 @@ impl Inner {
         if self.config.ice {
             meta.add_computed(facts.audio);
         }
-        for (name, value) in &self.config.ice_values {
-            meta.set(&format!("icy-{name}"), value);
+        // An `-i` input's ICE values were set at its declaration, its own
+        // (`-i SRC:#ice-X=Y`, `-o URL:ice-X=Y`) over the command line's.
+        if stream.feed == Feed::Http {
+            for (name, value) in &self.config.ice_values {
+                meta.set(&format!("icy-{name}"), value);
+            }
         }
         let icy = self.config.metaint > 0
             && !facts.content_type.contains("ogg")
@@ -286,7 +290,7 @@ impl Inner {
             .bytes_in
             .load(std::sync::atomic::Ordering::Relaxed);
         let why = loop {
-            let next = tokio::time::timeout(self.config.source_timeout, body.frame());
+            let next = httpout_core::timeout::within(self.config.source_timeout, body.frame());
             let next = tokio::select! {
                 next = next => next,
                 () = sleep_until_some(publisher.deadline()) => {
@@ -295,17 +299,17 @@ impl Inner {
                 }
             };
             match next {
-                Ok(Some(Ok(frame))) => {
+                Some(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
                         publisher.write(&data).await;
                     }
                 }
-                Ok(None) => break "ended".to_owned(),
-                Ok(Some(Err(e))) => break format!("failed: {e}"),
-                Err(_) => {
+                Some(None) => break "ended".to_owned(),
+                Some(Some(Err(e))) => break format!("failed: {e}"),
+                None => {
                     break format!(
                         "sent nothing for {} s, ended",
-                        self.config.source_timeout.as_secs()
+                        self.config.source_timeout.map_or(0, |t| t.as_secs())
                     );
                 }
             }

@@ -33,33 +33,72 @@ pub struct Input {
 }
 
 impl Input {
+    /// Checks, before anything listens, that `source` can feed a mount
+    /// with these settings: it exists, `reopen` can play it again, `rt`
+    /// can pace it. The error names the option and says what would work.
+    pub fn check(config: &LiveConfig, source: &str) -> Result<(), String> {
+        if source == "-" {
+            return Ok(());
+        }
+        let meta = std::fs::metadata(source)
+            .map_err(|e| format!("invalid value '{source}' for -i: {}", io_reason(&e)))?;
+        let regular = meta.is_file();
+        if config.reopen && regular && !config.rt {
+            return Err(format!(
+                "--reopen plays the file '{source}' again only when it is paced: add --rt \
+                 (or feed a FIFO, which --reopen waits on for its next writer)"
+            ));
+        }
+        if config.rt
+            && regular
+            && config.rate.is_none()
+            && format_of(config, source).0 == Format::Other
+        {
+            return Err(format!(
+                "--rt cannot pace '{source}': its format gives no timing (httpout reads MP3, \
+                 AAC in ADTS and MPEG-TS); give --rate=BITS (e.g. 128k), or --ext/--mime if the \
+                 name does not say the format"
+            ));
+        }
+        Ok(())
+    }
+
     /// Declares `mount` (e.g. `/live.mp3`) in `hub`, fed by `source`:
     /// listeners may connect at once and wait for the first bytes.
     pub fn declare(hub: &Hub, config: &LiveConfig, source: &str, mount: &str) -> Self {
-        let named = config.ext.as_ref().map_or_else(
-            || {
-                if source == "-" {
-                    mount.to_owned()
-                } else {
-                    source.to_owned()
-                }
-            },
-            |ext| format!("input.{ext}"),
-        );
-        let format = Format::from_path(&named);
-        let content_type = config
-            .mime
-            .clone()
-            .or_else(|| format.mime().map(str::to_owned))
-            .or_else(|| mime_guess::from_path(&named).first_raw().map(str::to_owned))
-            .unwrap_or_else(|| "application/octet-stream".to_owned());
-        let facts = Facts::new(content_type, StreamMeta::default(), config.title.as_deref());
+        let named = if source == "-" { mount } else { source };
+        let (format, content_type) = format_of(config, named);
+        let mut meta = StreamMeta::default();
+        for (name, value) in &config.ice_values {
+            meta.set(&format!("icy-{name}"), value);
+        }
+        let facts = Facts::new(content_type, meta, config.title.as_deref());
         Self {
             source: source.to_owned(),
             stream: hub.declare(mount, facts),
             format,
             config: config.clone(),
         }
+    }
+
+    /// How the mount's listeners see this input, for the start-up banner.
+    pub fn describe(&self) -> String {
+        let mut how = vec!["live"];
+        if self.config.rt {
+            how.push("paced");
+        }
+        if self.config.hold {
+            how.push("held");
+        }
+        if self.config.reopen {
+            how.push("reopened");
+        }
+        format!(
+            "{} <- -i {} ({})",
+            self.stream.path(),
+            self.source,
+            how.join(", ")
+        )
     }
 
     /// Relays the input until it ends (and, with `reopen`, again); then
@@ -133,14 +172,51 @@ impl Input {
     }
 }
 
-/// Opens an input; tells whether it is a regular file.
-async fn open(source: &str) -> std::io::Result<(Box<dyn AsyncRead + Unpin + Send>, bool)> {
-    if source == "-" {
-        return Ok((Box::new(tokio::io::stdin()), false));
+/// An I/O error as a user reads it.
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => e.to_string(),
     }
-    // Opening a FIFO blocks until a writer comes: tokio does it off the
-    // async workers.
+}
+
+/// The framer and media type of an input named `name` (a file name, or the
+/// mount for stdin): `mime` wins, then `ext`, then the name's extension.
+fn format_of(config: &LiveConfig, name: &str) -> (Format, String) {
+    let named = config
+        .ext
+        .as_ref()
+        .map_or_else(|| name.to_owned(), |ext| format!("input.{ext}"));
+    let format = match config.mime.as_deref().map(Format::from_mime) {
+        Some(f) if f != Format::Other => f,
+        _ => Format::from_path(&named),
+    };
+    let content_type = config
+        .mime
+        .clone()
+        .or_else(|| format.mime().map(str::to_owned))
+        .or_else(|| mime_guess::from_path(&named).first_raw().map(str::to_owned))
+        .unwrap_or_else(|| "application/octet-stream".to_owned());
+    (format, content_type)
+}
+
+/// Opens an input; tells whether it is a regular file.
+///
+/// A FIFO is opened without blocking (a blocking `open` waits for a writer
+/// on a thread that shutdown cannot take back): reads then wait for data
+/// in the reactor, and end when the writer closes. Standard input that is
+/// a pipe is read the same way; only a terminal or a file is read through
+/// tokio's blocking stdin.
+async fn open(source: &str) -> std::io::Result<(Box<dyn AsyncRead + Unpin + Send>, bool)> {
+    use std::os::unix::fs::FileTypeExt;
+    if source == "-" {
+        return Ok((httpout_store::fifo::stdin()?, false));
+    }
+    let kind = tokio::fs::metadata(source).await?.file_type();
+    if kind.is_fifo() {
+        return Ok((Box::new(httpout_store::fifo::open(source.as_ref())?), false));
+    }
     let file = tokio::fs::File::open(source).await?;
-    let regular = file.metadata().await?.is_file();
-    Ok((Box::new(file), regular))
+    Ok((Box::new(file), kind.is_file()))
 }

@@ -71,8 +71,9 @@ pub struct LiveConfig {
     pub mime: Option<String>,
     /// Extension standing for the `-i` inputs' format (`ext`).
     pub ext: Option<String>,
-    /// A source that sends nothing for this long is ended (`timeout`).
-    pub source_timeout: Duration,
+    /// A source that sends nothing for this long is ended (`timeout`;
+    /// `None`: never).
+    pub source_timeout: Option<Duration>,
 }
 
 impl LiveConfig {
@@ -125,7 +126,7 @@ impl LiveConfig {
             rate: opts.rate,
             mime: opts.mime.clone(),
             ext: opts.ext.clone(),
-            source_timeout: Duration::from_secs(if opts.timeout > 0 { opts.timeout } else { 30 }),
+            source_timeout: httpout_core::timeout::from_secs(opts.timeout),
         })
     }
 }

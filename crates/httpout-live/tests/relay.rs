@@ -34,7 +34,7 @@ fn config() -> LiveConfig {
         rate: None,
         mime: None,
         ext: None,
-        source_timeout: Duration::from_secs(10),
+        source_timeout: Some(Duration::from_secs(10)),
     }
 }
 

@@ -58,7 +58,7 @@ pub struct SourceHandler {
 impl SourceHandler {
     /// Uploads go to `sink`; an uploader that sends nothing for `timeout`
     /// is answered 408 (stdout and exec sinks).
-    pub fn new(sink: Sink, timeout: Duration) -> Self {
+    pub fn new(sink: Sink, timeout: Option<Duration>) -> Self {
         Self {
             inner: Arc::new(sink::Inner::new(sink, timeout)),
         }

@@ -48,14 +48,14 @@ impl Done {
 #[derive(Debug)]
 pub(crate) struct Inner {
     sink: Sink,
-    timeout: Duration,
+    timeout: Option<Duration>,
     /// Standard output, taken by one upload at a time, in arrival order
     /// (tokio's mutex is fair).
     stdout: Mutex<tokio::io::Stdout>,
 }
 
 impl Inner {
-    pub(crate) fn new(sink: Sink, timeout: Duration) -> Self {
+    pub(crate) fn new(sink: Sink, timeout: Option<Duration>) -> Self {
         Self {
             sink,
             timeout,
@@ -104,11 +104,11 @@ impl Inner {
         out: &mut W,
     ) -> Result<bool, SourceError> {
         loop {
-            let frame = match tokio::time::timeout(self.timeout, body.frame()).await {
-                Err(_) => return Err(SourceError::Stalled),
-                Ok(None) => return Ok(true),
-                Ok(Some(Err(e))) => return Err(SourceError::Aborted(e.to_string())),
-                Ok(Some(Ok(frame))) => frame,
+            let frame = match httpout_core::timeout::within(self.timeout, body.frame()).await {
+                None => return Err(SourceError::Stalled),
+                Some(None) => return Ok(true),
+                Some(Some(Err(e))) => return Err(SourceError::Aborted(e.to_string())),
+                Some(Some(Ok(frame))) => frame,
             };
             if let Ok(data) = frame.into_data() {
                 if let Err(e) = out.write_all(&data).await {

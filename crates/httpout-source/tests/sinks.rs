@@ -13,7 +13,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 async fn serve(sink: Sink) -> (httpout_core::Running, SocketAddr) {
-    let handler = SourceHandler::new(sink, Duration::from_secs(10));
+    let handler = SourceHandler::new(sink, Some(Duration::from_secs(10)));
     start_with(ServerConfig::default(), handler).await
 }
 

@@ -8,11 +8,13 @@
 //!   a temporary file and renamed into place ([`AtomicFile`]);
 //! - [`live`][]: files being written, followed by readers at the live edge
 //!   ([`Live`], [`LiveFile`], [`LiveWriter`]);
+//! - [`fifo`][]: FIFOs and standard input, read without blocking a thread;
 //! - [`error`][]: [`StoreError`].
 
 pub mod atomic;
 pub mod disk;
 pub mod error;
+pub mod fifo;
 pub mod live;
 
 pub use atomic::{AtomicFile, Kind, ParentDir, TEMP_PREFIX, WriteRoot};

@@ -7,6 +7,7 @@
 //! error (bad option, bad certificate), 1 for a runtime error (port in use).
 
 mod modes;
+mod plan;
 mod users;
 
 use std::io::Write;
@@ -31,9 +32,10 @@ fn main() -> ExitCode {
         }
         Err(e) => return usage_error(&error_line(&e)),
     };
-    if let Err(msg) = modes::check(&opts) {
-        return usage_error(&msg);
-    }
+    let plans = match modes::check(&opts) {
+        Ok(plans) => plans,
+        Err(msg) => return usage_error(&msg),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -44,10 +46,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if opts.hmode == httpout_core::options::value::HMode::Push {
-        return runtime.block_on(push(&opts));
-    }
-    runtime.block_on(run(opts))
+    let code = if opts.hmode == httpout_core::options::value::HMode::Push {
+        runtime.block_on(push(&opts))
+    } else {
+        runtime.block_on(run(opts, plans))
+    };
+    // Inputs may sit in tokio's blocking pool (a terminal on stdin): they
+    // must not hold the exit past the grace period.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    code
 }
 
 /// `--hmode=push`: no server; uploads until done (or, following a
@@ -102,24 +109,41 @@ fn usage_error(msg: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-async fn run(opts: Options) -> ExitCode {
-    let mut config = match ServerConfig::from_options(&opts) {
-        Ok(c) => c,
-        Err(msg) => return usage_error(&msg),
-    };
-    let modes = match modes::build(&opts) {
-        Ok(m) => m,
-        Err(msg) => return usage_error(&msg),
-    };
-    config.source_clients = modes.hub.is_some();
-    let server = match Server::bind(config).await {
+/// One server's running state.
+struct Serving {
+    running: httpout_core::Running,
+    hub: Option<httpout_live::Hub>,
+}
+
+async fn run(opts: Options, plans: Vec<plan::ServerPlan>) -> ExitCode {
+    let shared = match modes::Shared::new(&opts) {
         Ok(s) => s,
-        Err(e) if e.is_config() => return usage_error(&e.to_string()),
-        Err(e) => {
-            eprintln!("httpout: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(msg) => return usage_error(&msg),
     };
+    // Everything is built and bound before anything is served, so that an
+    // error leaves nothing half-started.
+    let mut bound = Vec::new();
+    for plan in &plans {
+        let mut config = match ServerConfig::from_options(&plan.opts) {
+            Ok(c) => c,
+            Err(msg) => return usage_error(&msg),
+        };
+        config.listeners.clone_from(&plan.listeners);
+        let modes = match modes::build(plan, &shared) {
+            Ok(m) => m,
+            Err(msg) => return usage_error(&msg),
+        };
+        config.source_clients = modes.hub.is_some();
+        let server = match Server::bind(config).await {
+            Ok(s) => s,
+            Err(e) if e.is_config() => return usage_error(&e.to_string()),
+            Err(e) => {
+                eprintln!("httpout: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        bound.push((server, modes));
+    }
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -128,68 +152,114 @@ async fn run(opts: Options) -> ExitCode {
         eprintln!("httpout: cannot install signal handlers");
         return ExitCode::FAILURE;
     };
-    let running = server.serve(modes.router);
+    let stdout_taken = bound.iter().any(|(_, m)| m.stdout_taken);
+    let mut servers = Vec::new();
+    let mut starts = Vec::new();
+    for (server, modes) in bound {
+        let running = server.serve(modes.router);
+        banner(&running, &modes.banner);
+        starts.push((modes.inputs, modes.live_inputs, modes.followed));
+        servers.push(Serving {
+            running,
+            hub: modes.hub,
+        });
+    }
     {
-        let mut out: Box<dyn Write> = if modes.stdout_taken {
+        let mut out: Box<dyn Write> = if stdout_taken {
             Box::new(std::io::stderr().lock())
         } else {
             Box::new(std::io::stdout().lock())
         };
-        for addr in running.local_addrs() {
-            let _ = writeln!(out, "listening on {addr}");
+        for s in &servers {
+            for addr in s.running.local_addrs() {
+                let _ = writeln!(out, "listening on {addr}");
+            }
         }
         let _ = out.flush();
     }
-    for input in modes.inputs {
-        tokio::spawn(input.run());
+    let follow_idle = httpout_core::timeout::from_secs(opts.timeout);
+    for (inputs, live_inputs, followed) in starts {
+        for input in inputs {
+            tokio::spawn(input.run());
+        }
+        for input in live_inputs {
+            tokio::spawn(input.run());
+        }
+        for dir in &followed {
+            // Without inotify (or past its watch limit) files are still
+            // served, only not from the live edge while other processes
+            // write them.
+            if let Err(e) = httpout_filesink::follow(
+                dir,
+                std::sync::Arc::clone(&shared.live),
+                follow_idle.unwrap_or(Duration::MAX),
+            ) {
+                eprintln!("httpout: not following writers in {}: {e}", dir.display());
+            }
+        }
     }
-    for input in modes.live_inputs {
-        tokio::spawn(input.run());
-    }
-    // `quit`: exit once the inputs are over and the listeners gone.
+    // `quit`: exit once every live sink's inputs are over and its
+    // listeners gone.
     let quit = async {
-        match &modes.hub {
-            Some(hub) if opts.quit => hub.done().await,
-            _ => std::future::pending().await,
+        let hubs: Vec<_> = servers.iter().filter_map(|s| s.hub.clone()).collect();
+        if opts.quit && !hubs.is_empty() {
+            for hub in hubs {
+                hub.done().await;
+            }
+        } else {
+            std::future::pending::<()>().await;
         }
     };
     tokio::pin!(quit);
-    for dir in &modes.followed {
-        // Without inotify (or past its watch limit) files are still served,
-        // only not from the live edge while other processes write them.
-        if let Err(e) =
-            httpout_filesink::follow(dir, std::sync::Arc::clone(&modes.live), modes.follow_idle)
-        {
-            eprintln!("httpout: not following writers in {}: {e}", dir.display());
-        }
-    }
     loop {
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
             () = &mut quit => break,
-            _ = hup.recv() => match running.reload_tls() {
-                Ok(true) => eprintln!("httpout: TLS certificate reloaded"),
-                Ok(false) => {}
-                Err(e) => eprintln!("httpout: TLS reload failed, keeping the old certificate: {e}"),
+            _ = hup.recv() => for s in &servers {
+                match s.running.reload_tls() {
+                    Ok(true) => eprintln!("httpout: TLS certificate reloaded"),
+                    Ok(false) => {}
+                    Err(e) => eprintln!("httpout: TLS reload failed, keeping the old certificate: {e}"),
+                }
             },
         }
     }
     eprintln!("httpout: shutting down");
-    let gmem = modes.gmem.clone();
-    match running
-        .handle()
-        .shutdown(Duration::from_secs(opts.grace))
+    let grace = Duration::from_secs(opts.grace);
+    let handles: Vec<_> = servers.iter().map(|s| s.running.handle()).collect();
+    let shutdowns = handles.iter().map(|h| h.shutdown(grace));
+    let forced = futures_util::future::join_all(shutdowns)
         .await
-    {
-        Shutdown::Graceful => {}
-        Shutdown::Forced => eprintln!(
+        .into_iter()
+        .any(|r| r == Shutdown::Forced);
+    if forced {
+        eprintln!(
             "httpout: grace period of {} s over, remaining connections closed",
             opts.grace
-        ),
+        );
     }
-    if let Some(dir) = gmem {
-        let _ = std::fs::remove_dir_all(dir);
-    }
+    drop(shared);
     ExitCode::SUCCESS
+}
+
+/// What a server serves, on standard error (standard output carries only
+/// the `listening on` lines); a warning when it is reachable from every
+/// interface.
+fn banner(running: &httpout_core::Running, lines: &[String]) {
+    let addrs: Vec<String> = running
+        .local_addrs()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let at = addrs.join(", ");
+    for line in lines {
+        eprintln!("httpout: {at}: {line}");
+    }
+    if running.local_addrs().iter().any(plan::is_wildcard) {
+        eprintln!(
+            "httpout: warning: {at} accepts connections on every network interface; \
+             give --ifce=127.0.0.1 (or a host in the -o URL) to stay local"
+        );
+    }
 }

@@ -3,10 +3,11 @@
 //! Built: the engine, the static server (`--rdirs`, `--wdir`), the file
 //! sink (`-i SOURCE -o URL` with `--rdirs`) and the live sink (`-i SOURCE
 //! -o URL` without `--rdirs` or with `--sink=live`, and HTTP source clients
-//! with `--source_password`). Every option that belongs to a mode that is
-//! not built yet, or to a sink that is not in use, is refused here, by
-//! name, rather than ignored.
+//! with `--source_password`). Every option that belongs to a mode or sink
+//! that is not in use is refused here, by name, rather than ignored; so
+//! are inputs that cannot work, before anything listens.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::CommandFactory;
@@ -17,6 +18,8 @@ use httpout_filesink::{Source, write_input};
 use httpout_static::StaticConfig;
 use httpout_store::{Live, WriteRoot};
 
+use crate::plan::{self, Pair, ServerPlan};
+
 /// Whether `-i`/`-o` pairs feed the file sink (else the live sink).
 fn file_sink(opts: &Options) -> bool {
     match opts.sink {
@@ -24,13 +27,6 @@ fn file_sink(opts: &Options) -> bool {
         SinkKind::File => true,
         SinkKind::Live => false,
     }
-}
-
-/// Whether the live sink runs: live inputs, HTTP sources, or asked for.
-fn live_sink(opts: &Options) -> bool {
-    (!opts.inputs.is_empty() && !file_sink(opts))
-        || opts.source_password.is_some()
-        || opts.sink == SinkKind::Live
 }
 
 /// Options that only the live sink reads.
@@ -50,13 +46,15 @@ const LIVE_ONLY: &[&str] = &[
     "mime",
 ];
 
-/// Refuses options that this build cannot honour, naming the first one.
-pub(crate) fn check(opts: &Options) -> Result<(), String> {
+/// Checks the options and plans the servers: refuses options that do not
+/// apply and inputs that cannot work, naming the first one.
+pub(crate) fn check(opts: &Options) -> Result<Vec<ServerPlan>, String> {
     if opts.hmode == HMode::Push {
-        return push_config(opts).map(|_| ());
+        return push_config(opts).map(|_| Vec::new());
     }
     if opts.hmode == HMode::Source {
-        return check_source(opts);
+        check_source(opts)?;
+        return plan::servers(opts, Vec::new());
     }
     if opts.inputs.len() != opts.outputs.len() {
         return Err(format!(
@@ -65,43 +63,127 @@ pub(crate) fn check(opts: &Options) -> Result<(), String> {
             opts.outputs.len()
         ));
     }
+    if let Some(w) = opts.wdir.as_deref().filter(|w| w.is_file()) {
+        return Err(format!(
+            "invalid value '{}' for --wdir: it is a file, and --wdir takes a directory \
+             (a rules file goes in --rdirs)",
+            w.display()
+        ));
+    }
     if opts.sink == SinkKind::File && opts.rdirs.is_empty() && !opts.inputs.is_empty() {
         return Err("--sink=file writes into the first of --rdirs: give --rdirs".to_owned());
     }
     for url in &opts.outputs {
         output_path(url)?;
     }
-    let live = live_sink(opts);
-    let cmd = Options::command();
+    let pairs = plan::pairs(opts)?;
+    let live = pairs.iter().any(|p| !file_sink(&p.opts))
+        || opts.source_password.is_some()
+        || opts.sink == SinkKind::Live;
     for id in &opts.given {
-        let flag = cmd
-            .get_arguments()
-            .find(|a| a.get_id().as_str() == id)
-            .map_or_else(|| id.clone(), display_flag);
-        let why = match area(id) {
-            Area::Core | Area::Static | Area::StaticWrite => continue,
-            Area::Source => "applies to source mode: add --hmode=source",
-            Area::Sink if !LIVE_ONLY.contains(&id.as_str()) || live => continue,
-            Area::Sink if !opts.inputs.is_empty() => {
-                "applies to the live sink; here -i/-o feed the file sink (--rdirs is given):                  add --sink=live to relay them live"
-            }
-            Area::Sink => {
-                "applies to the live sink, which is not in use: give -i SOURCE -o URL                  (without --rdirs) or --source_password"
-            }
-            Area::Push => "applies to the push client: add --hmode=push",
-            Area::Unsupported => {
-                "is a GPAC internal with no httpout equivalent (httpout I/O is always \
-                 asynchronous; embed httpout-core instead of scripting it)"
-            }
-        };
-        return Err(format!("{flag} {why}"));
+        refuse_misplaced(id, opts, live, None)?;
     }
-    Ok(())
+    for pair in &pairs {
+        let own = opts.input_flags[pair.index]
+            .iter()
+            .chain(&opts.output_flags[pair.index]);
+        for id in own.filter_map(|f| Options::flag_id(f)) {
+            refuse_misplaced(&id, &pair.opts, !file_sink(&pair.opts), Some(pair))?;
+        }
+        check_input(pair)?;
+    }
+    let serves_something = !opts.rdirs.is_empty()
+        || opts.wdir.is_some()
+        || !opts.inputs.is_empty()
+        || opts.source_password.is_some()
+        || opts.sink == SinkKind::Live;
+    if !serves_something {
+        return Err(
+            "nothing to serve: give --rdirs, --wdir, -i/-o or --hmode; see httpout --help"
+                .to_owned(),
+        );
+    }
+    plan::servers(opts, pairs)
+}
+
+/// Refuses option `id` where nothing reads it: `live` tells whether the
+/// live sink runs (for the whole command line, or for `pair` when the
+/// option is that pair's suffix).
+fn refuse_misplaced(
+    id: &str,
+    opts: &Options,
+    live: bool,
+    pair: Option<&Pair>,
+) -> Result<(), String> {
+    let why = match area(id) {
+        Area::Core | Area::Static | Area::StaticWrite => return Ok(()),
+        Area::Source => "applies to source mode: add --hmode=source",
+        Area::Sink if !LIVE_ONLY.contains(&id) || live => return Ok(()),
+        Area::Sink if !opts.inputs.is_empty() => {
+            "applies to the live sink; here -i/-o feed the file sink (--rdirs is given): \
+             add --sink=live to relay them live"
+        }
+        Area::Sink => {
+            "applies to the live sink, which is not in use: give -i SOURCE -o URL \
+             (without --rdirs) or --source_password"
+        }
+        Area::Push => "applies to the push client: add --hmode=push",
+        Area::Unsupported => {
+            "is a GPAC internal with no httpout equivalent (httpout I/O is always \
+             asynchronous; embed httpout-core instead of scripting it)"
+        }
+    };
+    let flag = flag_name(id);
+    Err(match pair {
+        Some(p) => format!("{flag} (given with -o {}) {why}", p.output),
+        None => format!("{flag} {why}"),
+    })
+}
+
+/// Checks that an input can feed its output, before anything listens.
+fn check_input(pair: &Pair) -> Result<(), String> {
+    if file_sink(&pair.opts) {
+        if pair.input != "-" {
+            std::fs::metadata(&pair.input)
+                .map_err(|e| format!("invalid value '{}' for -i: {}", pair.input, io_reason(&e)))?;
+        }
+        return Ok(());
+    }
+    let config = httpout_live::LiveConfig::from_options(&pair.opts)?;
+    httpout_live::input::Input::check(&config, &pair.input)
+}
+
+/// An I/O error as a user reads it.
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => e.to_string(),
+    }
+}
+
+/// How an option (by clap id) is written on the command line.
+fn flag_name(id: &str) -> String {
+    Options::command()
+        .get_arguments()
+        .find(|a| a.get_id().as_str() == id)
+        .map_or_else(|| id.to_owned(), display_flag)
 }
 
 /// The push client's settings: one `-i` input, a destination (`--dst`
 /// or one `-o URL`), nothing of the server's modes.
 pub(crate) fn push_config(opts: &Options) -> Result<(String, httpout_push::PushConfig), String> {
+    // The push client is one output: its suffixes are the process's.
+    let all: Vec<String> = opts
+        .input_flags
+        .iter()
+        .chain(&opts.output_flags)
+        .flatten()
+        .cloned()
+        .collect();
+    let opts = &opts
+        .scoped(&all)
+        .map_err(|e| httpout_core::options::error_line(&e))?;
     let [input] = opts.inputs.as_slice() else {
         return Err(format!(
             "--hmode=push pushes one input: give one -i SOURCE (got {})",
@@ -124,7 +206,6 @@ pub(crate) fn push_config(opts: &Options) -> Result<(String, httpout_push::PushC
         .ok_or_else(|| {
             format!("invalid value '{dst}' for --dst: expected http(s)://HOST[:PORT]/PATH")
         })?;
-    let cmd = Options::command();
     for id in &opts.given {
         if matches!(
             area(id),
@@ -132,10 +213,7 @@ pub(crate) fn push_config(opts: &Options) -> Result<(String, httpout_push::PushC
         ) && id != "inputs"
             && id != "outputs"
         {
-            let flag = cmd
-                .get_arguments()
-                .find(|a| a.get_id().as_str() == id)
-                .map_or_else(|| id.clone(), display_flag);
+            let flag = flag_name(id);
             return Err(format!(
                 "{flag} does not apply to the push client (--hmode=push runs no server)"
             ));
@@ -176,17 +254,13 @@ fn check_source(opts: &Options) -> Result<(), String> {
             );
         }
     }
-    let cmd = Options::command();
     for id in &opts.given {
         let refused = matches!(
             area(id),
             Area::Static | Area::StaticWrite | Area::Sink | Area::Push
         ) && id != "outputs";
         if refused {
-            let flag = cmd
-                .get_arguments()
-                .find(|a| a.get_id().as_str() == id)
-                .map_or_else(|| id.clone(), display_flag);
+            let flag = flag_name(id);
             return Err(format!(
                 "{flag} does not apply to source mode (--hmode=source serves no files)"
             ));
@@ -203,19 +277,13 @@ fn display_flag(arg: &clap::Arg) -> String {
     }
 }
 
-/// What the options ask to run: the handler tree, and the file sink's
-/// inputs (started once the server listens).
+/// What one server runs: the handler tree, and the inputs to start once it
+/// listens.
 pub(crate) struct Modes {
     pub(crate) router: Router,
     pub(crate) inputs: Vec<FileInput>,
     /// Read directories whose local writers are followed (inotify).
-    pub(crate) followed: Vec<std::path::PathBuf>,
-    /// The registry of files being written, shared with the static mounts.
-    pub(crate) live: Arc<Live>,
-    /// After this long without a write, a local writer's file is finished.
-    pub(crate) follow_idle: std::time::Duration,
-    /// The in-memory directory standing for `gmem`, removed at exit.
-    pub(crate) gmem: Option<std::path::PathBuf>,
+    pub(crate) followed: Vec<PathBuf>,
     /// The live sink's inputs (started once the server listens).
     pub(crate) live_inputs: Vec<httpout_live::input::Input>,
     /// The live sink's mounts, when it runs.
@@ -223,6 +291,29 @@ pub(crate) struct Modes {
     /// Standard output carries uploads (`--hmode=source -o -`): the
     /// `listening on` lines go to standard error.
     pub(crate) stdout_taken: bool,
+    /// What is served where, one line a mount, for the start-up banner.
+    pub(crate) banner: Vec<String>,
+}
+
+/// What every server of the process shares.
+pub(crate) struct Shared {
+    /// Files being written (uploads, `-i` inputs, local writers), so that
+    /// every server's readers find them at the live edge.
+    pub(crate) live: Arc<Live>,
+    /// The in-memory directory standing for `gmem`, removed when dropped.
+    pub(crate) gmem: Option<tempfile::TempDir>,
+}
+
+impl Shared {
+    /// Creates the `gmem` directory if the options use it.
+    pub(crate) fn new(opts: &Options) -> Result<Self, String> {
+        let uses_gmem =
+            opts.rdirs.iter().any(|p| is_gmem(p)) || opts.wdir.as_deref().is_some_and(is_gmem);
+        Ok(Self {
+            live: Live::new(),
+            gmem: if uses_gmem { Some(gmem_dir()?) } else { None },
+        })
+    }
 }
 
 /// One `-i SOURCE -o URL` pair of the file sink.
@@ -238,6 +329,10 @@ impl FileInput {
     /// Copies the input into its file, served live meanwhile; logs the end.
     pub(crate) async fn run(self) {
         let shown = self.target.join("/");
+        let source = match &self.source {
+            Source::Stdin => "-".to_owned(),
+            Source::Path(p) => p.display().to_string(),
+        };
         match write_input(
             &self.source,
             &self.root,
@@ -247,92 +342,102 @@ impl FileInput {
         )
         .await
         {
-            Ok(n) => eprintln!(
-                "httpout: input {:?} written to /{shown} ({n} bytes)",
-                self.source
-            ),
-            Err(e) => eprintln!("httpout: input {:?} for /{shown} failed: {e}", self.source),
+            Ok(n) => eprintln!("httpout: input {source} written to /{shown} ({n} bytes)"),
+            Err(e) => eprintln!("httpout: input {source} for /{shown} failed: {e}"),
         }
     }
 }
 
-/// The in-memory directory that stands for `gmem`: private to this
-/// process, on the tmpfs of `/dev/shm` (RAM), removed at exit.
-fn gmem_dir() -> Result<std::path::PathBuf, String> {
-    use std::os::unix::fs::DirBuilderExt;
-    let dir = std::path::PathBuf::from(format!("/dev/shm/httpout-gmem-{}", std::process::id()));
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&dir)
-        .map_err(|e| {
-            format!(
-                "invalid value 'gmem' for --rdirs/--wdir: cannot create {} ({e})",
-                dir.display()
-            )
-        })?;
-    Ok(dir)
+fn is_gmem(p: &Path) -> bool {
+    p.as_os_str() == "gmem"
 }
 
-/// The handler tree and inputs for these options; errors name the option.
-pub(crate) fn build(opts: &Options) -> Result<Modes, String> {
+/// The in-memory directory that stands for `gmem`: private to this
+/// process (mode 0700, a random name created exclusively), on the tmpfs of
+/// `/dev/shm` (RAM), removed at exit.
+fn gmem_dir() -> Result<tempfile::TempDir, String> {
+    tempfile::Builder::new()
+        .prefix("httpout-gmem-")
+        .tempdir_in("/dev/shm")
+        .map_err(|e| {
+            format!("invalid value 'gmem' for --rdirs/--wdir: cannot create a directory in /dev/shm ({e})")
+        })
+}
+
+/// The handler tree and inputs of one server; errors name the option.
+pub(crate) fn build(plan: &ServerPlan, shared: &Shared) -> Result<Modes, String> {
+    let opts = &plan.opts;
     if opts.hmode == HMode::Source {
         let sink = match &opts.exec {
             Some(cmd) => httpout_source::Sink::Exec(cmd.clone()),
             None => httpout_source::Sink::Stdout,
         };
-        let timeout =
-            std::time::Duration::from_secs(if opts.timeout > 0 { opts.timeout } else { 30 });
+        let timeout = httpout_core::timeout::from_secs(opts.timeout);
         let handler = httpout_source::SourceHandler::new(sink, timeout);
+        let banner = match &opts.exec {
+            Some(cmd) => format!("uploads -> command: {cmd}"),
+            None => "uploads -> standard output".to_owned(),
+        };
         return Ok(Modes {
             router: Router::new().mount("/", handler),
             inputs: Vec::new(),
             followed: Vec::new(),
-            live: Live::new(),
-            follow_idle: timeout,
-            gmem: None,
             live_inputs: Vec::new(),
             hub: None,
             stdout_taken: opts.exec.is_none(),
+            banner: vec![banner],
         });
     }
-    let config = StaticConfig::from_options(opts)?;
-    let is_gmem = |p: &std::path::Path| p.as_os_str() == "gmem";
-    let uses_gmem =
-        opts.rdirs.iter().any(|p| is_gmem(p)) || opts.wdir.as_deref().is_some_and(is_gmem);
-    let gmem = if uses_gmem { Some(gmem_dir()?) } else { None };
     let mut resolved;
-    let opts = match &gmem {
+    let opts = match &shared.gmem {
         Some(dir) => {
             resolved = opts.clone();
             for p in resolved.rdirs.iter_mut().filter(|p| is_gmem(p)) {
-                p.clone_from(dir);
+                *p = dir.path().to_path_buf();
             }
             if resolved.wdir.as_deref().is_some_and(is_gmem) {
-                resolved.wdir = Some(dir.clone());
+                resolved.wdir = Some(dir.path().to_path_buf());
             }
             &resolved
         }
         None => opts,
     };
+    let mut config = StaticConfig::from_options(opts)?;
+    config.live = Arc::clone(&shared.live);
+    let file_pairs: Vec<&Pair> = plan.pairs.iter().filter(|p| file_sink(&p.opts)).collect();
+    let live_pairs: Vec<&Pair> = plan.pairs.iter().filter(|p| !file_sink(&p.opts)).collect();
+    // The main server serves the directories; another serves them too when
+    // its outputs are written there.
+    let serves_files = plan.main || !file_pairs.is_empty();
     let mut router = Router::new();
     let mut mounted = false;
-    for (prefix, handler) in httpout_static::mounts_with(opts, &config)? {
-        router = router.mount_path(prefix, handler);
-        mounted = true;
+    let mut banner = Vec::new();
+    if serves_files {
+        for (prefix, handler) in httpout_static::mounts_with(opts, &config)? {
+            router = router.mount_path(prefix, handler);
+            mounted = true;
+        }
+        banner.extend(static_banner(opts));
     }
     let mut live_inputs = Vec::new();
     let mut hub = None;
-    if live_sink(opts) {
+    let http_sources = plan.main && (opts.source_password.is_some() || opts.sink == SinkKind::Live);
+    if !live_pairs.is_empty() || http_sources {
         let live_config = httpout_live::LiveConfig::from_options(opts)?;
         let live_hub = httpout_live::Hub::new();
-        for (input, url) in opts.inputs.iter().zip(&opts.outputs) {
-            let mount = format!("/{}", output_path(url)?.join("/"));
-            live_inputs.push(httpout_live::input::Input::declare(
+        for pair in &live_pairs {
+            let mount = format!("/{}", output_path(&pair.output)?.join("/"));
+            let input = httpout_live::input::Input::declare(
                 &live_hub,
-                &live_config,
-                input,
+                &httpout_live::LiveConfig::from_options(&pair.opts)?,
+                &pair.input,
                 &mount,
-            ));
+            );
+            banner.push(input.describe());
+            live_inputs.push(input);
+        }
+        if http_sources && opts.source_password.is_some() {
+            banner.push("/* <- Icecast source clients (--source_password)".to_owned());
         }
         let mut handler = httpout_live::LiveHandler::new(live_hub.clone(), live_config);
         if mounted {
@@ -342,46 +447,76 @@ pub(crate) fn build(opts: &Options) -> Result<Modes, String> {
         hub = Some(live_hub);
     }
     let mut inputs = Vec::new();
-    if let Some(first) = opts
-        .rdirs
-        .first()
-        .filter(|_| !opts.inputs.is_empty() && file_sink(opts))
-    {
+    if let (Some(first), false) = (opts.rdirs.first(), file_pairs.is_empty()) {
         let root = WriteRoot::new(first).map_err(|e| {
             format!(
                 "invalid value '{}' for --rdirs: the file sink writes there ({e})",
                 first.display()
             )
         })?;
-        for (input, url) in opts.inputs.iter().zip(&opts.outputs) {
+        for pair in file_pairs {
+            let target = output_path(&pair.output)?;
+            banner.push(format!(
+                "/{} <- -i {} (file sink, written to {})",
+                target.join("/"),
+                pair.input,
+                first.display()
+            ));
             inputs.push(FileInput {
-                source: Source::parse(input),
-                target: output_path(url)?,
+                source: Source::parse(&pair.input),
+                target,
                 root: root.clone(),
                 live: Arc::clone(&config.live),
                 block: config.block_size,
             });
         }
     }
-    let followed = opts
-        .rdirs
-        .iter()
-        .filter(|d| d.is_dir())
-        .filter_map(|d| std::fs::canonicalize(d).ok())
-        .collect();
-    let follow_idle =
-        std::time::Duration::from_secs(if opts.timeout > 0 { opts.timeout } else { 30 });
+    let followed = if plan.main {
+        opts.rdirs
+            .iter()
+            .filter(|d| d.is_dir())
+            .filter_map(|d| std::fs::canonicalize(d).ok())
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(Modes {
         router,
         inputs,
         followed,
-        live: Arc::clone(&config.live),
-        follow_idle,
-        gmem,
         live_inputs,
         hub,
         stdout_taken: false,
+        banner,
     })
+}
+
+/// What the static server serves where: `/ -> ./www (read)`, `uploads ->
+/// ./in`, one line a directory or rules file.
+fn static_banner(opts: &Options) -> Vec<String> {
+    let plain: Vec<&PathBuf> = opts.rdirs.iter().filter(|p| !p.is_file()).collect();
+    let has_rules = opts.rdirs.iter().any(|p| p.is_file());
+    let mut lines = Vec::new();
+    for dir in &plain {
+        let name = std::fs::canonicalize(dir)
+            .ok()
+            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()));
+        let at = match name {
+            Some(name) if plain.len() > 1 || has_rules => format!("/{name}/"),
+            _ => "/".to_owned(),
+        };
+        lines.push(format!("{at} -> {} (read)", dir.display()));
+    }
+    for file in opts.rdirs.iter().filter(|p| p.is_file()) {
+        lines.push(format!(
+            "rules file {} (read and write by section)",
+            file.display()
+        ));
+    }
+    if let Some(w) = &opts.wdir {
+        lines.push(format!("uploads -> {}", w.display()));
+    }
+    lines
 }
 
 /// The file an output URL names, as path segments.

@@ -20,7 +20,7 @@ use httpout_core::options::error_line;
 
 /// Manage an httpout users file (argon2id password hashes, groups).
 #[derive(Debug, Parser)]
-#[command(name = "httpout users")]
+#[command(name = "httpout users", bin_name = "httpout users")]
 struct UsersCli {
     /// The users file; created by the first `add`.
     #[arg(long, value_name = "FILE")]

@@ -118,17 +118,19 @@ impl Users {
     /// Writes the file atomically with mode 0600.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let tmp = path.with_extension("httpout-tmp");
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(self.render().as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        // A fresh name created exclusively (O_EXCL, mode 0600) beside the
+        // file: no planted file or symlink is ever followed.
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".httpout-users-")
+            .tempfile_in(dir)?;
+        tmp.write_all(self.render().as_bytes())?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        std::fs::File::open(dir)?.sync_all()
     }
 
     /// A user by name.
@@ -289,5 +291,25 @@ mod tests {
                 .contains("line 2")
         );
         assert!(Users::parse("# only a comment\n\ngroup g a b\n").is_ok());
+    }
+
+    #[test]
+    fn save_never_follows_a_planted_temp_name() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.txt");
+        // The name the old code wrote through: a symlink to a victim file.
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep me").unwrap();
+        std::os::unix::fs::symlink(&victim, path.with_extension("httpout-tmp")).unwrap();
+        let mut users = Users::default();
+        users.set_password("alice", "s3cret").unwrap();
+        users.save(&path).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+        assert_eq!(Users::load(&path).unwrap(), users);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "only the owner reads password hashes");
+        // Nothing left behind but the file, the victim and the planted link.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
     }
 }

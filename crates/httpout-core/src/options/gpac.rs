@@ -13,49 +13,110 @@
 
 use std::ffi::OsString;
 
-/// Rewrites GPAC filter strings and `-o URL:opt` suffixes in `args` into long
-/// flags. `is_option` tells whether a name is a known option. Arguments that
-/// are not valid UTF-8 are passed through untouched.
-pub fn rewrite<I, T>(args: I, is_option: impl Fn(&str) -> bool) -> Vec<OsString>
+/// A command line with its GPAC strings rewritten into long flags.
+#[derive(Debug, Default)]
+pub struct Rewritten {
+    /// The command line, every option a long flag; `-o` URLs and `-i`
+    /// sources without their suffixes.
+    pub args: Vec<OsString>,
+    /// Per `-o` output in order, the options its URL suffixes give
+    /// (`-o URL:hold:port=9000` → `--hold --port=9000`).
+    pub outputs: Vec<Vec<String>>,
+    /// Per `-i` input in order, the options its `:#NAME=VALUE` properties
+    /// give (`-i a.mp3:#ice-Genre=Rock` → `--ice_hdr=Genre=Rock`).
+    pub inputs: Vec<Vec<String>>,
+}
+
+/// Options that choose what the whole process does: given as a suffix
+/// (`-o URL:gpac:hmode=push`), they still apply to the whole command line.
+const PROCESS_WIDE: &[&str] = &["hmode"];
+
+/// Rewrites GPAC filter strings, `-o URL:opt` suffixes and `-i SOURCE:#PROP`
+/// properties in `args` into long flags. `is_option` tells whether a name is
+/// a known option. Suffixes and properties stay with their output or input
+/// ([`Rewritten::outputs`], [`Rewritten::inputs`]); filter strings apply to
+/// everything. Arguments that are not valid UTF-8 are passed through
+/// untouched.
+pub fn rewrite<I, T>(args: I, is_option: impl Fn(&str) -> bool) -> Rewritten
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString>,
 {
-    let mut out = Vec::new();
+    let mut out = Rewritten::default();
     let mut args = args.into_iter().map(Into::into);
     if let Some(bin) = args.next() {
-        out.push(bin);
+        out.args.push(bin);
     }
-    let mut expect_url = false;
+    let mut expect = None;
     for arg in args {
         let Some(s) = arg.to_str().map(str::to_owned) else {
-            out.push(arg);
+            out.args.push(arg);
             continue;
         };
-        if expect_url {
-            expect_url = false;
-            let (url, opts) = split_url(&s, &is_option);
-            out.push(url.into());
-            out.extend(opts.into_iter().map(OsString::from));
-        } else if s == "-o" || s == "--output" {
-            expect_url = true;
-            out.push(arg);
+        if let Some(flag) = expect.take() {
+            out.scoped(flag, &s, &is_option);
+        } else if matches!(s.as_str(), "-o" | "--output" | "-i" | "--input") {
+            expect = Some(if s.ends_with('o') || s.ends_with("output") {
+                "--output"
+            } else {
+                "--input"
+            });
         } else if let Some(url) = s
             .strip_prefix("-o=")
             .or_else(|| s.strip_prefix("--output="))
         {
-            let (url, opts) = split_url(url, &is_option);
-            out.push(format!("--output={url}").into());
-            out.extend(opts.into_iter().map(OsString::from));
+            out.scoped("--output", url, &is_option);
+        } else if let Some(src) = s.strip_prefix("-i=").or_else(|| s.strip_prefix("--input=")) {
+            out.scoped("--input", src, &is_option);
         } else if s == "httpout" {
             // A bare filter name carries no options.
         } else if let Some(rest) = s.strip_prefix("httpout:") {
-            out.extend(flags(rest, &is_option).into_iter().map(OsString::from));
+            out.args
+                .extend(flags(rest, &is_option).into_iter().map(OsString::from));
         } else {
-            out.push(arg);
+            out.args.push(arg);
         }
     }
-    out.into_iter().map(ice_value).collect()
+    if let Some(flag) = expect {
+        // `-o` with no value: clap reports it.
+        out.args.push(flag.into());
+    }
+    out.args = out.args.into_iter().map(ice_value).collect();
+    out
+}
+
+impl Rewritten {
+    /// Records one `-o URL[:opts]` or `-i SOURCE[:#props]`.
+    fn scoped(&mut self, flag: &str, value: &str, is_option: &impl Fn(&str) -> bool) {
+        let (value, opts) = if flag == "--output" {
+            split_url(value, is_option)
+        } else {
+            split_props(value)
+        };
+        let (process, own): (Vec<String>, Vec<String>) = opts.into_iter().partition(|f| {
+            let name = f.trim_start_matches('-');
+            let name = name.split('=').next().unwrap_or(name);
+            PROCESS_WIDE.contains(&name)
+        });
+        self.args.push(format!("{flag}={value}").into());
+        self.args.extend(process.into_iter().map(OsString::from));
+        let own = own
+            .into_iter()
+            .map(|f| ice_value(f.into()).to_string_lossy().into_owned());
+        if flag == "--output" {
+            self.outputs.push(own.collect());
+        } else {
+            self.inputs.push(own.collect());
+        }
+    }
+}
+
+/// Splits `source.mp3:#ice-Genre=Rock:#ice-Name=X` (GPAC's PID properties)
+/// into the source and its properties as flags (`--ice-Genre=Rock`).
+fn split_props(source: &str) -> (String, Vec<String>) {
+    let mut parts = source.split(":#");
+    let file = parts.next().unwrap_or_default().to_owned();
+    (file, parts.map(|p| format!("--{p}")).collect())
 }
 
 /// `--ice-NAME=VALUE` (the reference's `#ice-NAME=VALUE` PID property, as a
@@ -109,8 +170,16 @@ fn flags(opts: &str, is_option: &impl Fn(&str) -> bool) -> Vec<String> {
         if piece == "gpac" {
             continue;
         }
+        // `foo=bar` reads as an option even when `foo` is none (clap then
+        // says "unknown option"); anything else that is no option name is
+        // part of the previous value (an IPv6 address, a URL, a title).
+        let looks_like_option = piece.contains('=')
+            && name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         match items.last_mut() {
-            Some(last) if !is_option(name) && last.contains('=') => {
+            Some(last) if !is_option(name) && !looks_like_option && last.contains('=') => {
                 last.push(':');
                 last.push_str(piece);
             }
@@ -134,6 +203,7 @@ mod tests {
 
     fn run(args: &[&str]) -> Vec<String> {
         rewrite(args.iter().copied(), known)
+            .args
             .into_iter()
             .map(|s| s.into_string().unwrap())
             .collect()
@@ -156,31 +226,91 @@ mod tests {
     }
 
     #[test]
-    fn output_suffixes() {
+    fn an_unknown_key_is_an_option_not_part_of_a_value() {
         assert_eq!(
-            run(&["x", "-o", "http://localhost:8080/live.mp3:hold"]),
-            ["x", "-o", "http://localhost:8080/live.mp3", "--hold"]
+            run(&["x", "httpout:port=18161:foo=bar"]),
+            ["x", "--port=18161", "--foo=bar"]
         );
+        // Pieces that are no `name=value` still glue (IPv6, URLs).
+        assert_eq!(
+            run(&["x", "httpout:ifce=fe80::dead:beef:port=1"]),
+            ["x", "--ifce=fe80::dead:beef", "--port=1"]
+        );
+    }
+
+    #[test]
+    fn output_suffixes_stay_with_their_output() {
+        let r = rewrite(
+            [
+                "x",
+                "-o",
+                "http://localhost:8080/a.mp3:hold",
+                "--output=http://[::1]:9/b:sutc:port=7",
+                "-o",
+                "http://h/c",
+            ],
+            known,
+        );
+        let args: Vec<_> = r.args.iter().map(|a| a.to_str().unwrap()).collect();
+        assert_eq!(
+            args,
+            [
+                "x",
+                "--output=http://localhost:8080/a.mp3",
+                "--output=http://[::1]:9/b",
+                "--output=http://h/c"
+            ]
+        );
+        assert_eq!(
+            r.outputs,
+            [
+                vec!["--hold".to_owned()],
+                vec!["--sutc".into(), "--port=7".into()],
+                vec![]
+            ]
+        );
+        // The run mode is the whole process's.
         assert_eq!(
             run(&["x", "-o", "http://h:8080/live.mpd:gpac:hmode=push"]),
-            ["x", "-o", "http://h:8080/live.mpd", "--hmode=push"]
+            ["x", "--output=http://h:8080/live.mpd", "--hmode=push"]
         );
-        assert_eq!(
-            run(&["x", "--output=http://[::1]:9/a:sutc"]),
-            ["x", "--output=http://[::1]:9/a", "--sutc"]
-        );
-        assert_eq!(run(&["x", "-o", "http://h/a"]), ["x", "-o", "http://h/a"]);
         assert_eq!(
             run(&["x", "-o", "http://h:hold"]),
-            ["x", "-o", "http://h", "--hold"]
+            ["x", "--output=http://h"]
+        );
+    }
+
+    #[test]
+    fn input_properties_stay_with_their_input() {
+        let r = rewrite(
+            [
+                "x",
+                "-i",
+                "source.mp3:#ice-Genre=CoolRock:#ice-name=A",
+                "-i",
+                "b.aac",
+            ],
+            known,
+        );
+        let args: Vec<_> = r.args.iter().map(|a| a.to_str().unwrap()).collect();
+        assert_eq!(args, ["x", "--input=source.mp3", "--input=b.aac"]);
+        assert_eq!(
+            r.inputs,
+            [
+                vec![
+                    "--ice_hdr=Genre=CoolRock".to_owned(),
+                    "--ice_hdr=name=A".into()
+                ],
+                vec![]
+            ]
         );
     }
 
     #[test]
     fn other_arguments_untouched() {
         assert_eq!(
-            run(&["x", "--port", "8080", "-i", "a.mp3"]),
-            ["x", "--port", "8080", "-i", "a.mp3"]
+            run(&["x", "--port", "8080", "--rdirs", "a"]),
+            ["x", "--port", "8080", "--rdirs", "a"]
         );
     }
 }

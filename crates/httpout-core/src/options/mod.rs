@@ -352,6 +352,23 @@ pub struct Options {
     /// Options given on the command line (clap ids), for "not built yet" checks.
     #[arg(skip)]
     pub given: BTreeSet<String>,
+
+    /// Per `-o` output in order, the options its URL suffixes give, as long
+    /// flags (`-o URL:hold` → `["--hold"]`); they apply to that output (and
+    /// its server) only: see [`Options::scoped`].
+    #[arg(skip)]
+    pub output_flags: Vec<Vec<String>>,
+
+    /// Per `-i` input in order, the options its `:#NAME=VALUE` properties
+    /// give, as long flags (`-i a.mp3:#ice-Genre=Rock` →
+    /// `["--ice_hdr=Genre=Rock"]`).
+    #[arg(skip)]
+    pub input_flags: Vec<Vec<String>>,
+
+    /// The command line as clap read it (suffixes taken out), re-read with
+    /// scoped flags by [`Options::scoped`].
+    #[arg(skip)]
+    argv: Vec<OsString>,
 }
 
 /// Which part of httpout an option belongs to.
@@ -406,22 +423,83 @@ impl Options {
         I: IntoIterator<Item = T>,
         T: Into<OsString>,
     {
-        let mut cmd = Self::command();
-        let longs: Vec<String> = cmd
+        let longs: Vec<String> = Self::command()
             .get_arguments()
             .filter_map(|a| a.get_long().map(str::to_owned))
             .collect();
-        let argv = gpac::rewrite(args, |name| {
+        let rewritten = gpac::rewrite(args, |name| {
             name.starts_with("ice-") || longs.iter().any(|l| l == name)
         });
-        let matches = cmd.try_get_matches_from_mut(argv)?;
+        let mut opts = Self::parse_flags(rewritten.args)?;
+        opts.output_flags = rewritten.outputs;
+        opts.input_flags = rewritten.inputs;
+        // Suffixes are checked now, so that a bad one is a start-up error.
+        for i in 0..opts.outputs.len().max(opts.inputs.len()) {
+            opts.pair(i)?;
+        }
+        Ok(opts)
+    }
+
+    /// Runs clap on long flags; records which options were given and
+    /// checks the rules that span several options.
+    fn parse_flags(argv: Vec<OsString>) -> Result<Self, clap::Error> {
+        let matches = Self::command().try_get_matches_from(&argv)?;
         let mut opts = Self::from_arg_matches(&matches)?;
         opts.given = matches
             .ids()
             .filter(|id| matches.value_source(id.as_str()) == Some(ValueSource::CommandLine))
             .map(|id| id.as_str().to_owned())
             .collect();
+        opts.argv = argv;
         opts.validate()
+    }
+
+    /// These options with `flags` (long flags, as in [`Options::output_flags`])
+    /// added after the command line's own, so that they win.
+    pub fn scoped(&self, flags: &[String]) -> Result<Self, clap::Error> {
+        if flags.is_empty() {
+            return Ok(self.clone());
+        }
+        let argv = self
+            .argv
+            .iter()
+            .cloned()
+            .chain(flags.iter().map(OsString::from))
+            .collect();
+        let mut opts = Self::parse_flags(argv)?;
+        opts.argv.clone_from(&self.argv);
+        opts.output_flags.clone_from(&self.output_flags);
+        opts.input_flags.clone_from(&self.input_flags);
+        Ok(opts)
+    }
+
+    /// The options of the `index`-th `-i`/`-o` pair: the command line's,
+    /// then its input's properties, then its output's suffixes.
+    pub fn pair(&self, index: usize) -> Result<Self, clap::Error> {
+        let none = Vec::new();
+        let flags: Vec<String> = self
+            .input_flags
+            .get(index)
+            .unwrap_or(&none)
+            .iter()
+            .chain(self.output_flags.get(index).unwrap_or(&none))
+            .cloned()
+            .collect();
+        self.scoped(&flags)
+    }
+
+    /// The clap id of a long flag (`--max-client-errors=3` →
+    /// `max_client_errors`), or `None` for an unknown one.
+    pub fn flag_id(flag: &str) -> Option<String> {
+        let name = flag.trim_start_matches('-');
+        let name = name.split('=').next().unwrap_or(name);
+        Self::command()
+            .get_arguments()
+            .find(|a| {
+                a.get_long() == Some(name)
+                    || a.get_all_aliases().is_some_and(|al| al.contains(&name))
+            })
+            .map(|a| a.get_id().to_string())
     }
 
     /// Cross-option rules; each error names the options involved.
@@ -677,9 +755,11 @@ mod tests {
             "http://127.0.0.1:8000/live.mp3:ice:ice-genre=Cool Rock",
             "--ice-name=Radio",
         ])
+        .unwrap()
+        .pair(0)
         .unwrap();
         assert!(o.ice);
-        assert_eq!(o.ice_hdr, ["genre=Cool Rock", "name=Radio"]);
+        assert_eq!(o.ice_hdr, ["name=Radio", "genre=Cool Rock"]);
         let e = parse(&["httpout", "--burst=fast"]).unwrap_err();
         assert!(e.contains("--burst") && e.contains("2s"), "{e}");
         let e = parse(&["httpout", "--rate=0"]).unwrap_err();
@@ -698,20 +778,60 @@ mod tests {
         ])
         .unwrap();
         let gpac = parse(&["httpout", "httpout:port=9000:sutc:cors=on:maxc=7"]).unwrap();
-        let mut url = parse(&[
+        let url = parse(&[
             "httpout",
             "-o",
             "http://127.0.0.1:9000/x.mp3:sutc:cors=on:maxc=7",
         ])
         .unwrap();
-        assert_eq!(flags, gpac);
+        let plain = |mut o: Options| {
+            o.argv.clear();
+            o.output_flags.clear();
+            o.outputs.clear();
+            o.given.remove("outputs");
+            o
+        };
+        assert_eq!(plain(flags.clone()), plain(gpac));
+        // The URL's suffixes are its output's: not the command line's...
+        assert!(!url.sutc && url.maxc == 100);
         assert_eq!(url.effective_port(), 9000);
-        // The URL form also records its output; everything else is identical.
-        url.outputs.clear();
-        url.given.remove("outputs");
-        url.given.insert("port".into());
-        url.port = Some(9000);
-        assert_eq!(flags, url);
+        // ...but that output's options are the same as the flags'.
+        let mut scoped = plain(url.pair(0).unwrap());
+        scoped.given.insert("port".into());
+        scoped.port = Some(9000);
+        assert_eq!(plain(flags), scoped);
+    }
+
+    #[test]
+    fn suffixes_apply_to_their_pair_only() {
+        let o = parse(&[
+            "httpout",
+            "-i",
+            "a.mp3",
+            "-o",
+            "http://127.0.0.1:1/a.mp3",
+            "-i",
+            "b.aac:#ice-Name=B",
+            "-o",
+            "http://127.0.0.1:2/b.aac:ice-Genre=Rock:sink=live",
+            "--ice-url=http://radio",
+        ])
+        .unwrap();
+        let a = o.pair(0).unwrap();
+        let b = o.pair(1).unwrap();
+        assert_eq!(a.ice_hdr, ["url=http://radio"]);
+        assert_eq!(b.ice_hdr, ["url=http://radio", "Name=B", "Genre=Rock"]);
+        assert_eq!((a.sink, b.sink), (SinkKind::Auto, SinkKind::Live));
+        assert_eq!(
+            Options::flag_id("--max-client-errors=3").as_deref(),
+            Some("max_client_errors")
+        );
+        assert_eq!(Options::flag_id("--bogus"), None);
+        // A bad suffix is a start-up error naming the option.
+        let e = parse(&["httpout", "-o", "http://h:1/a.mp3:maxc=lots"]).unwrap_err();
+        assert!(e.contains("'lots' for --maxc"), "{e}");
+        let e = parse(&["httpout", "httpout:port=18161:foo=bar"]).unwrap_err();
+        assert!(e.starts_with("unknown option '--foo'"), "{e}");
     }
 
     #[test]
