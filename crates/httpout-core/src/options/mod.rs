@@ -349,7 +349,8 @@ pub struct Options {
     #[arg(long, value_name = "PATH", help_heading = "GPAC only")]
     pub js: Option<String>,
 
-    /// Options given on the command line (clap ids), for "not built yet" checks.
+    /// Options given on the command line (clap ids), to refuse those that
+    /// no mode in use reads.
     #[arg(skip)]
     pub given: BTreeSet<String>,
 
@@ -652,8 +653,10 @@ pub fn markdown() -> String {
          file drifts from the code.\n\n\
          Every option can be given as a long flag (`--port=8080` or `--port 8080`), in a GPAC \
          filter string (`httpout:port=8080`), or as a suffix of an output URL \
-         (`-o http://localhost:8080/live.mp3:hold`; `-o` itself belongs to the sink modes, \
-         refused until they are built). Lists are comma-separated. Sizes take \
+         (`-o http://localhost:8080/live.mp3:hold`). A suffix applies to its own output only; \
+         the server's options among them (`port`, `maxc`, `cert`, `hdrs`...) to that output's \
+         server. An input takes GPAC's properties the same way: \
+         `-i 'music.mp3:#ice-Genre=Rock'`. Lists are comma-separated. Sizes take \
          `K`, `M` or `G` suffixes, binary (`50M` = 52 428 800 bytes). A boolean flag alone means \
          true (`--dlist`); `--dlist=false` turns it off.\n",
     );
