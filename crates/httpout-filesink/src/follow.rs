@@ -1,29 +1,32 @@
 //! Local writers followed with inotify: a packager writing into a read
 //! directory (`ffmpeg -f dash out/live.mpd` beside `httpout --rdirs=out`)
-//! makes a live origin without HTTP ingest.
+//! makes a live origin without HTTP ingest. The watching itself is
+//! httpout-follow's [`Follower`], shared with the push client.
 //!
 //! A file that is created or modified under the directory is registered in
 //! the [`Live`] registry while it is written, so GETs follow it at the live
 //! edge; its length is read (`fstat`) at each modification event and
-//! announced to readers; it is finished at `IN_CLOSE_WRITE`. Writers that
-//! write `NAME.tmp` and rename it to `NAME` when done (ffmpeg's DASH and HLS
-//! muxers do, to avoid readers seeing partial files) are followed under
-//! `NAME`: readers get the segment while it is produced instead of a 404.
+//! announced to readers; it is finished at `IN_CLOSE_WRITE`, or when it is
+//! renamed or removed. Writers that write `NAME.tmp` and rename it to
+//! `NAME` when done (ffmpeg's DASH and HLS muxers do, to avoid readers
+//! seeing partial files) are followed under `NAME`: readers get the segment
+//! while it is produced instead of a 404. A file found in a directory that
+//! was just created (written before the directory's watch existed) is
+//! followed too.
 //!
-//! A writer that never closes its file: the file is taken as finished after
-//! `idle` without a modification, so readers' responses end.
+//! A writer that never closes its file (or one whose close was lost when
+//! inotify's queue overflowed): the file is taken as finished after `idle`
+//! without a modification, so readers' responses end.
 
 use std::collections::HashMap;
-use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
+use httpout_follow::{Change, Follower, final_path};
 use httpout_store::{Live, LiveWriter, TEMP_PREFIX};
-use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
 
 /// A file being written by another process.
 struct Tracked {
@@ -40,38 +43,15 @@ pub fn follow(
     live: Arc<Live>,
     idle: Duration,
 ) -> io::Result<tokio::task::JoinHandle<()>> {
-    let inotify = Inotify::init()?;
-    let mut stream = inotify.into_event_stream(vec![0u8; 64 * 1024])?;
-    let mut watches = stream.watches();
-    let mut dirs: HashMap<WatchDescriptor, PathBuf> = HashMap::new();
-    watch_tree(&mut watches, &mut dirs, root)?;
+    let mut follower = Follower::new(root)?;
     Ok(tokio::spawn(async move {
         let mut files: HashMap<PathBuf, Tracked> = HashMap::new();
         let mut sweep = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
-                event = stream.next() => {
-                    let Some(Ok(event)) = event else { break };
-                    let Some(dir) = dirs.get(&event.wd).cloned() else { continue };
-                    let Some(name) = event.name.as_deref() else { continue };
-                    let path = dir.join(name);
-                    if event.mask.contains(EventMask::ISDIR) {
-                        if event.mask.intersects(EventMask::CREATE | EventMask::MOVED_TO) {
-                            let _ = watch_tree(&mut watches, &mut dirs, &path);
-                        }
-                        continue;
-                    }
-                    if is_ours(name) {
-                        continue;
-                    }
-                    if event.mask.intersects(EventMask::CREATE | EventMask::MODIFY) {
-                        changed(&live, &mut files, &path);
-                    } else if event.mask.contains(EventMask::CLOSE_WRITE) {
-                        if let Some(mut t) = files.remove(&path) {
-                            report(&mut t);
-                            t.writer.done();
-                        }
-                    }
+                change = follower.next() => {
+                    let Some(change) = change else { break };
+                    on_change(&live, &mut files, change);
                 }
                 _ = sweep.tick() => {
                     let stale: Vec<PathBuf> = files
@@ -80,10 +60,7 @@ pub fn follow(
                         .map(|(p, _)| p.clone())
                         .collect();
                     for path in stale {
-                        if let Some(mut t) = files.remove(&path) {
-                            report(&mut t);
-                            t.writer.done();
-                        }
+                        finish(&mut files, &path);
                     }
                 }
             }
@@ -91,17 +68,31 @@ pub fn follow(
     }))
 }
 
-/// httpout's own upload temporaries are registered by the upload itself.
-fn is_ours(name: &OsStr) -> bool {
-    name.to_string_lossy().starts_with(TEMP_PREFIX)
+fn on_change(live: &Arc<Live>, files: &mut HashMap<PathBuf, Tracked>, change: Change) {
+    match change {
+        Change::Created(path) | Change::Written(path) | Change::Found(path) => {
+            if !is_ours(&path) {
+                changed(live, files, &path);
+            }
+        }
+        Change::Closed(path) | Change::Gone(path) => finish(files, &path),
+        Change::MovedIn(_) => {}
+        // Lost events: announce what each file holds now; closes that were
+        // lost end at `idle`, files that are gone end now.
+        Change::Rescan => {
+            let gone: Vec<PathBuf> = files.keys().filter(|p| !p.exists()).cloned().collect();
+            for path in gone {
+                finish(files, &path);
+            }
+            files.values_mut().for_each(report);
+        }
+    }
 }
 
-/// The path readers ask for: `NAME` for a `NAME.tmp` being written.
-fn served_path(path: &Path) -> PathBuf {
-    match path.to_str().and_then(|p| p.strip_suffix(".tmp")) {
-        Some(stripped) if !stripped.ends_with('/') => PathBuf::from(stripped),
-        _ => path.to_owned(),
-    }
+/// httpout's own upload temporaries are registered by the upload itself.
+fn is_ours(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with(TEMP_PREFIX))
 }
 
 fn changed(live: &Arc<Live>, files: &mut HashMap<PathBuf, Tracked>, path: &Path) {
@@ -111,7 +102,7 @@ fn changed(live: &Arc<Live>, files: &mut HashMap<PathBuf, Tracked>, path: &Path)
             return;
         }
         let Ok(reader) = file.try_clone() else { return };
-        let writer = live.begin(served_path(path), reader);
+        let writer = live.begin(final_path(path), reader);
         files.insert(
             path.to_owned(),
             Tracked {
@@ -128,6 +119,14 @@ fn changed(live: &Arc<Live>, files: &mut HashMap<PathBuf, Tracked>, path: &Path)
     }
 }
 
+/// The writer of `path` is done: what it wrote is announced, then the end.
+fn finish(files: &mut HashMap<PathBuf, Tracked>, path: &Path) {
+    if let Some(mut t) = files.remove(path) {
+        report(&mut t);
+        t.writer.done();
+    }
+}
+
 /// Announces bytes written since the last report.
 fn report(t: &mut Tracked) {
     let len = t.file.metadata().map_or(t.reported, |m| m.len());
@@ -135,26 +134,6 @@ fn report(t: &mut Tracked) {
         t.writer.advance(len - t.reported);
         t.reported = len;
     }
-}
-
-fn watch_tree(
-    watches: &mut Watches,
-    dirs: &mut HashMap<WatchDescriptor, PathBuf>,
-    dir: &Path,
-) -> io::Result<()> {
-    let mask = WatchMask::CREATE
-        | WatchMask::MODIFY
-        | WatchMask::CLOSE_WRITE
-        | WatchMask::MOVED_TO
-        | WatchMask::ONLYDIR;
-    let wd = watches.add(dir, mask)?;
-    dirs.insert(wd, dir.to_owned());
-    for entry in std::fs::read_dir(dir)?.flatten() {
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            let _ = watch_tree(watches, dirs, &entry.path());
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -200,9 +179,9 @@ mod tests {
         .unwrap();
         std::fs::rename(root.join("sub/seg_1.m4s.tmp"), root.join("sub/seg_1.m4s")).unwrap();
 
-        // A directory created later is watched too.
+        // A directory created later is watched too, and a file written in
+        // it right after the mkdir (before its watch can exist) is followed.
         std::fs::create_dir(root.join("new")).unwrap();
-        tokio::time::sleep(Duration::from_millis(100)).await;
         let mut g = File::create(root.join("new/x.ts")).unwrap();
         g.write_all(b"x").unwrap();
         assert!(
