@@ -1,8 +1,12 @@
 //! The HTTP client: hyper's pooled client over rustls (HTTP/1.1 and HTTP/2
 //! by ALPN), system roots plus `--cafile`, connections kept alive and
-//! reused between uploads.
+//! reused between uploads. A certificate of `--cafile` that the server
+//! presents as its own is trusted as is ([`Pinned`]): a self-signed
+//! certificate made with `openssl req -x509` is a CA certificate, which
+//! WebPKI refuses as a server's (`CaUsedAsEndEntity`).
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{CONTENT_TYPE, USER_AGENT};
@@ -13,8 +17,11 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as Hyper;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use rustls_pki_types::CertificateDer;
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::error::PushError;
 
@@ -30,6 +37,95 @@ fn handshake_failed(e: &std::io::Error) -> bool {
         || e.get_ref()
             .and_then(|inner| inner.downcast_ref::<std::io::Error>())
             .is_some_and(handshake_failed)
+}
+
+/// The TLS settings: the system's roots, plus `cafile`'s certificates as
+/// roots and pinned.
+fn tls_config(cafile: Option<&Path>) -> Result<rustls::ClientConfig, PushError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| PushError::Config(format!("TLS: {e}")))?;
+    let Some(path) = cafile else {
+        return Ok(builder.with_root_certificates(roots).with_no_client_auth());
+    };
+    let bad = |e: &dyn std::fmt::Display| {
+        PushError::Config(format!(
+            "invalid value '{}' for --cafile: {e}",
+            path.display()
+        ))
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| bad(&e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(&e))?;
+    if certs.is_empty() {
+        return Err(bad(&"no certificate in the file"));
+    }
+    for cert in &certs {
+        roots.add(cert.clone()).map_err(|e| bad(&e))?;
+    }
+    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .map_err(|e| bad(&e))?;
+    Ok(builder
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Pinned {
+            certs,
+            inner: webpki,
+        }))
+        .with_no_client_auth())
+}
+
+/// A server certificate that is exactly one of `--cafile`'s is trusted,
+/// whatever name it was reached by (the user named this very certificate);
+/// any other is verified by WebPKI against the system's roots and
+/// `--cafile`'s. Handshake signatures are always checked.
+#[derive(Debug)]
+struct Pinned {
+    certs: Vec<CertificateDer<'static>>,
+    inner: Arc<WebPkiServerVerifier>,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if self.certs.iter().any(|c| c.as_ref() == end_entity.as_ref()) {
+            return Ok(ServerCertVerified::assertion());
+        }
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
 }
 
 /// Uploads bodies to an origin.
@@ -49,32 +145,7 @@ impl Client {
         headers: Vec<(HeaderName, HeaderValue)>,
         cafile: Option<&Path>,
     ) -> Result<Self, PushError> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-        if let Some(path) = cafile {
-            let bad = |e: &dyn std::fmt::Display| {
-                PushError::Config(format!(
-                    "invalid value '{}' for --cafile: {e}",
-                    path.display()
-                ))
-            };
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                .map_err(|e| bad(&e))?
-                .collect::<Result<_, _>>()
-                .map_err(|e| bad(&e))?;
-            if certs.is_empty() {
-                return Err(bad(&"no certificate in the file"));
-            }
-            for cert in certs {
-                roots.add(cert).map_err(|e| bad(&e))?;
-            }
-        }
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| PushError::Config(format!("TLS: {e}")))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls = tls_config(cafile)?;
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
