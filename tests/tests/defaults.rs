@@ -6,6 +6,7 @@
 
 use std::io::Write as _;
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -406,4 +407,35 @@ fn the_banner_says_what_is_served_where_on_stderr() {
         "{err}"
     );
     assert!(!err.contains("every network interface"), "{err}");
+}
+
+#[test]
+fn gmem_is_a_private_fresh_directory_and_dead_runs_leftovers_go() {
+    use std::os::unix::fs::PermissionsExt;
+    // A leftover of a crashed run whose process is gone (no such PID).
+    let leftover = Path::new("/dev/shm/httpout-gmem-4194999-crashed");
+    std::fs::create_dir_all(leftover).unwrap();
+    // The name the old code used for this process's PID is no obstacle.
+    let server = Httpout::start(&["--ifce=127.0.0.1", "--port=0", "--rdirs=gmem"], 1);
+    assert!(
+        !leftover.exists(),
+        "the dead run's directory was not removed"
+    );
+    let err = server.stderr();
+    let dir = err
+        .lines()
+        .find_map(|l| l.split(": / -> ").nth(1))
+        .and_then(|rest| rest.strip_suffix(" (read)"))
+        .unwrap_or_else(|| panic!("no gmem mount in the banner: {err}"))
+        .to_owned();
+    let prefix = format!("/dev/shm/httpout-gmem-{}-", server.pid());
+    assert!(
+        dir.starts_with(&prefix) && dir.len() > prefix.len(),
+        "{dir}"
+    );
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "{dir}");
+    let (code, _) = server.terminate();
+    assert_eq!(code, Some(0));
+    assert!(!Path::new(&dir).exists(), "{dir} left after a clean exit");
 }
