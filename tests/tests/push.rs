@@ -337,16 +337,6 @@ fn an_origin_that_starts_late_is_retried() {
     same(&file, &dst.join("late.bin"));
 }
 
-/// Writes `path` in `parts` pieces, `gap` apart, then closes it.
-fn write_slowly(path: &Path, data: &[u8], parts: usize, gap: Duration) {
-    let mut f = std::fs::File::create(path).unwrap();
-    for piece in data.chunks(data.len().div_ceil(parts)) {
-        f.write_all(piece).unwrap();
-        f.flush().unwrap();
-        std::thread::sleep(gap);
-    }
-}
-
 #[test]
 fn a_directory_being_written_is_pushed_as_it_grows_and_read_live() {
     let dir = tempfile::tempdir().unwrap();
@@ -369,41 +359,37 @@ fn a_directory_being_written_is_pushed_as_it_grows_and_read_live() {
         assert!(Instant::now() < deadline, "init.mp4 not pushed");
         std::thread::sleep(Duration::from_millis(50));
     }
-    // A segment written in 6 pieces, 300 ms apart.
+    // A segment whose writer stops after its first piece until told to go on.
     let mut data = vec![0u8; 600_000];
     data.iter_mut()
         .enumerate()
         .for_each(|(i, b)| *b = (i % 251) as u8);
     let seg = src.join("seg1.m4s");
+    let (go_on, held) = std::sync::mpsc::channel::<()>();
     let writer = {
         let data = data.clone();
-        std::thread::spawn(move || write_slowly(&seg, &data, 6, Duration::from_millis(300)))
+        std::thread::spawn(move || {
+            let mut f = std::fs::File::create(&seg).unwrap();
+            let (head, rest) = data.split_at(100_000);
+            f.write_all(head).unwrap();
+            held.recv_timeout(Duration::from_secs(20)).unwrap();
+            for piece in rest.chunks(100_000) {
+                f.write_all(piece).unwrap();
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
     };
     // Read it live from the origin while it is pushed: the first bytes
-    // come long before the writer is done.
-    std::thread::sleep(Duration::from_millis(400));
-    let started = Instant::now();
-    let mut s = TcpStream::connect(url.trim_start_matches("http://")).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET /live/seg1.m4s HTTP/1.0\r\n\r\n").unwrap();
-    let mut first = [0u8; 4096];
-    let n = s.read(&mut first).unwrap();
-    assert!(n > 0);
-    let first_at = started.elapsed();
+    // come while the writer is held in the middle of the file.
+    let (first, mut s) = first_body_bytes(url.trim_start_matches("http://"), "/live/seg1.m4s");
+    assert!(data.starts_with(&first), "the segment's first bytes");
+    go_on.send(()).unwrap();
     let mut rest = Vec::new();
     s.read_to_end(&mut rest).unwrap();
     writer.join().unwrap();
-    assert!(
-        first_at < Duration::from_millis(1200),
-        "first bytes after {first_at:?}: not live"
-    );
-    let mut got = first[..n].to_vec();
-    got.extend_from_slice(&rest);
-    let body = &got[got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
-    assert!(
-        body == data.as_slice(),
-        "the live reader got the whole segment"
-    );
+    let mut body = first;
+    body.extend_from_slice(&rest);
+    assert!(body == data, "the live reader got the whole segment");
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::fs::read(dst.join("live/seg1.m4s")).ok().as_deref() != Some(data.as_slice()) {
         assert!(
@@ -470,28 +456,12 @@ fn pushes_over_tls_and_http2_trusting_the_cafile() {
     let url = server.url().replace("127.0.0.1", "localhost");
     // Without the CA the certificate is refused, and not retried as if the
     // network had failed for ever: reported.
-    let (code, err) = push(
-        &[
-            "--hmode=push",
-            "-i",
-            src.to_str().unwrap(),
-            &format!("--dst={url}/a.bin"),
-        ],
-        None,
-    );
+    let (code, err) = push_file(&src, &format!("{url}/a.bin"), &[]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.to_lowercase().contains("certificate"), "{err}");
     // With it: over HTTP/2 (ALPN), byte for byte.
-    let (code, err) = push(
-        &[
-            "--hmode=push",
-            "-i",
-            src.to_str().unwrap(),
-            &format!("--cafile={}", cert.display()),
-            &format!("--dst={url}/a.bin"),
-        ],
-        None,
-    );
+    let cafile = format!("--cafile={}", cert.display());
+    let (code, err) = push_file(&src, &format!("{url}/a.bin"), &[&cafile]);
     assert_eq!(code, Some(0), "{err}");
     same(&src, &dst.join("a.bin"));
     assert!(
@@ -547,48 +517,10 @@ fn ffmpeg_dash_written_locally_is_pushed_and_plays_from_the_origin() {
     std::fs::create_dir_all(&dst).unwrap();
     let server = origin(&dst, 0, &[]);
     let url = server.url().to_owned();
-    let mut pusher = Command::new(binary())
-        .args(["--hmode=push", "--watch", "-i"])
-        .arg(&out)
-        .arg(format!("--dst={url}/live/"))
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let _pusher = watching_pusher(&out, &dst, &url);
     // The packager writes low-latency DASH locally, as it would for a CDN.
-    let status = Command::new("timeout")
-        .args(["30", "ffmpeg", "-hide_banner", "-loglevel", "error", "-re"])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=320x240:rate=25",
-            "-t",
-            "4",
-        ])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-tune",
-            "zerolatency",
-            "-g",
-            "25",
-        ])
-        .args([
-            "-f",
-            "dash",
-            "-seg_duration",
-            "1",
-            "-streaming",
-            "1",
-            "-ldash",
-            "1",
-        ])
-        .arg(out.join("live.mpd"))
-        .status()
-        .unwrap();
+    let mut ffmpeg = Killed(ffmpeg_ldash(&out, "4", "1"));
+    let status = wait_child(&mut ffmpeg.0, "ffmpeg");
     assert!(status.success());
     // Every file the packager wrote reaches the origin, byte for byte.
     let mut names: Vec<_> = std::fs::read_dir(&out)
@@ -624,6 +556,335 @@ fn ffmpeg_dash_written_locally_is_pushed_and_plays_from_the_origin() {
         "{}",
         String::from_utf8_lossy(&probe.stderr)
     );
-    let _ = Command::new("kill").arg(pusher.id().to_string()).status();
-    let _ = pusher.wait();
+}
+
+/// A child process killed (and reaped) when dropped.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        if self.0.try_wait().is_ok_and(|s| s.is_none()) {
+            kill("CONT", self.0.id());
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Waits (bounded: 30 s) for `child` to exit.
+fn wait_child(child: &mut Child, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "{what} did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// ffmpeg writing `seconds` of low-latency DASH (segments of `segment`
+/// seconds) into `out/live.mpd`, at the media rate, as it would for a CDN.
+fn ffmpeg_ldash(out: &Path, seconds: &str, segment: &str) -> Child {
+    Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-re"])
+        .args(["-f", "lavfi", "-i", "testsrc=size=320x240:rate=25"])
+        .args(["-t", seconds, "-c:v", "libx264", "-preset", "ultrafast"])
+        .args(["-tune", "zerolatency", "-g", "25", "-f", "dash"])
+        .args(["-seg_duration", segment, "-streaming", "1", "-ldash", "1"])
+        .arg(out.join("live.mpd"))
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("ffmpeg is installed (see scripts/test.sh)")
+}
+
+/// Pushes the file `src` to `dst` with `extra` options: (exit code, stderr).
+fn push_file(src: &Path, dst: &str, extra: &[&str]) -> (Option<i32>, String) {
+    let dst = format!("--dst={dst}");
+    let mut args = vec!["--hmode=push", "-i", src.to_str().unwrap(), &dst];
+    args.extend_from_slice(extra);
+    push(&args, None)
+}
+
+/// Sends `kill -NAME` to `pid`.
+fn kill(name: &str, pid: u32) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+/// Waits (bounded) until `done` holds, polling.
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A pusher following `src` into `url/live/`; returns once its watch is in
+/// place (a file written after its start has reached the origin).
+fn watching_pusher(src: &Path, dst: &Path, url: &str) -> Httpout {
+    let src_arg = src.to_str().unwrap();
+    let pusher = Httpout::start(
+        &[
+            "--hmode=push",
+            "--watch",
+            "-i",
+            src_arg,
+            &format!("--dst={url}/live/"),
+        ],
+        0,
+    );
+    // The watch is set before the first pass: once this file is at the
+    // origin (by either), every later write is seen.
+    std::fs::write(src.join("ready"), b"ready").unwrap();
+    wait_until("the pusher's start", Duration::from_secs(10), || {
+        dst.join("live/ready").exists()
+    });
+    pusher
+}
+
+/// The first `.m4s.tmp` segment ffmpeg is writing in `out`, with bytes in it.
+fn segment_being_written(out: &Path) -> Option<String> {
+    let mut names: Vec<String> = std::fs::read_dir(out)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.metadata().is_ok_and(|m| m.len() > 0))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("chunk-") && n.ends_with(".m4s.tmp"))
+        .collect();
+    names.sort();
+    names.into_iter().next()
+}
+
+/// GETs `path` from the origin until it answers 200 with body bytes (a
+/// growing file: the answer goes on): the first body bytes, and the
+/// connection for the rest.
+fn first_body_bytes(addr: &str, path: &str) -> (Vec<u8>, TcpStream) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(Instant::now() < deadline, "{path} never served");
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(s, "GET {path} HTTP/1.0\r\n\r\n").unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = s.read(&mut buf).unwrap_or(0);
+            got.extend_from_slice(&buf[..n]);
+            let body_at = got.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4);
+            match body_at {
+                Some(at) if got.get(8..13) == Some(b" 200 ") && got.len() > at => {
+                    return (got[at..].to_vec(), s);
+                }
+                _ if n == 0 => break,
+                _ => {}
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn ffmpeg_segments_reach_the_origin_while_written_before_their_rename() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, dst) = (dir.path().join("out"), dir.path().join("origin"));
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::create_dir_all(&dst).unwrap();
+    let server = origin(&dst, 0, &["--reqlog=PUT"]);
+    let url = server.url().to_owned();
+    let _pusher = watching_pusher(&out, &dst, &url);
+    // ffmpeg's own low-latency DASH: each segment is written as
+    // NAME.m4s.tmp, fragment by fragment, and renamed when complete.
+    let mut ffmpeg = Killed(ffmpeg_ldash(&out, "6", "2"));
+    let pid = ffmpeg.0.id();
+    // Freeze ffmpeg in the middle of a segment: it cannot rename it until
+    // it is let go.
+    let mut frozen = None;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while frozen.is_none() {
+        assert!(Instant::now() < deadline, "no segment being written seen");
+        if let Some(tmp) = segment_being_written(&out) {
+            kill("STOP", pid);
+            if out.join(&tmp).exists() {
+                frozen = Some(tmp);
+            } else {
+                kill("CONT", pid);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let tmp = frozen.unwrap();
+    let name = tmp.trim_end_matches(".tmp").to_owned();
+    // The origin serves the segment's first bytes while it is still
+    // NAME.tmp here.
+    let (first, _) = first_body_bytes(url.trim_start_matches("http://"), &format!("/live/{name}"));
+    let local = std::fs::read(out.join(&tmp)).unwrap();
+    assert!(
+        local.starts_with(&first),
+        "the origin's first bytes are the segment's"
+    );
+    assert!(!out.join(&name).exists(), "{name} renamed before the check");
+    kill("CONT", pid);
+    assert!(wait_child(&mut ffmpeg.0, "ffmpeg").success());
+    // Every file ffmpeg left reaches the origin byte for byte, each
+    // segment in one PUT, and no .tmp name is ever pushed.
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 4, "{names:?}");
+    for file in &names {
+        wait_until(
+            &format!("{file} byte for byte at the origin"),
+            Duration::from_secs(10),
+            || {
+                std::fs::read(dst.join("live").join(file)).ok()
+                    == std::fs::read(out.join(file)).ok()
+            },
+        );
+    }
+    let log = server.stderr();
+    let puts = log
+        .lines()
+        .filter(|l| l.contains(&format!("PUT /live/{name} 20")))
+        .count();
+    assert_eq!(puts, 1, "{name} PUT {puts} times:\n{log}");
+    assert!(
+        !log.contains(".m4s.tmp") && !log.contains(".mpd.tmp"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_signal_stops_a_push_retrying_a_down_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let file = src.join("a.bin");
+    make_file(&file, 10_000, 10);
+    // Nobody listens there: every attempt is refused, and the back-off
+    // would go on for 15 s.
+    let port = free_port();
+    for (input, dst, watch) in [
+        (&file, format!("--dst=http://127.0.0.1:{port}/a.bin"), None),
+        (
+            &src,
+            format!("--dst=http://127.0.0.1:{port}/dir/"),
+            Some("--watch"),
+        ),
+    ] {
+        let mut args = vec!["--hmode=push", "-i", input.to_str().unwrap(), &dst];
+        args.extend(watch);
+        let pusher = Httpout::start(&args, 0);
+        wait_until("a retry", Duration::from_secs(10), || {
+            pusher.stderr().contains("retrying in")
+        });
+        pusher.signal("TERM");
+        // Far less than the back-off left: the stop does not wait for it.
+        let (code, err) = pusher.wait_exit(Duration::from_secs(5));
+        assert_eq!(code, Some(1), "{err}");
+        assert!(err.contains("not pushed: stopped by a signal"), "{err}");
+        assert!(err.contains("pushed 0 file(s), 0 bytes; 1 failed"), "{err}");
+    }
+}
+
+#[test]
+fn the_cte_false_spool_has_no_name_in_tmpdir() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool_dir, dst) = (dir.path().join("tmp"), dir.path().join("dst"));
+    std::fs::create_dir_all(&spool_dir).unwrap();
+    std::fs::create_dir_all(&dst).unwrap();
+    let spool_dir = spool_dir.canonicalize().unwrap();
+    let server = origin(&dst, 0, &[]);
+    let data: Vec<u8> = (0..2_000_000u32).map(|i| (i % 253) as u8).collect();
+    let child = Command::new(binary())
+        .args(["--hmode=push", "-i", "-", "--cte=false"])
+        .arg(format!("--dst={}/spooled.bin", server.url()))
+        .env("TMPDIR", &spool_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Killed(child);
+    let mut stdin = child.0.stdin.take().unwrap();
+    stdin.write_all(&data[..1_000_000]).unwrap();
+    // The spool is open in $TMPDIR...
+    let fds = format!("/proc/{}/fd", child.0.id());
+    wait_until("the spool file", Duration::from_secs(10), || {
+        std::fs::read_dir(&fds).unwrap().any(|fd| {
+            std::fs::read_link(fd.unwrap().path()).is_ok_and(|to| to.starts_with(&spool_dir))
+        })
+    });
+    // ... and has no name there that anyone could guess or plant a link at.
+    let names: Vec<_> = std::fs::read_dir(&spool_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(names.is_empty(), "named spool files: {names:?}");
+    stdin.write_all(&data[1_000_000..]).unwrap();
+    drop(stdin);
+    assert!(wait_child(&mut child.0, "the push").success());
+    assert!(std::fs::read(dst.join("spooled.bin")).unwrap() == data);
+}
+
+/// A self-signed certificate made as people make them, with `openssl req
+/// -x509` (a CA certificate, which WebPKI refuses as a server's own).
+fn openssl_self_signed(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    );
+    let status = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec"])
+        .args(["-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"])
+        .args(["-subj", "/CN=localhost", "-days", "2"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("the openssl command is installed");
+    assert!(status.success(), "openssl req -x509 failed");
+    (cert, key)
+}
+
+#[test]
+fn a_self_signed_openssl_certificate_given_as_cafile_is_pinned() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = openssl_self_signed(dir.path(), "origin");
+    let (other, _) = openssl_self_signed(dir.path(), "other");
+    let (src, dst) = (dir.path().join("a.bin"), dir.path().join("dst"));
+    std::fs::create_dir_all(&dst).unwrap();
+    make_file(&src, 300_000, 11);
+    let server = origin(
+        &dst,
+        0,
+        &[
+            "--listen=https://127.0.0.1:0",
+            &format!("--cert={}", cert.display()),
+            &format!("--pkey={}", key.display()),
+        ],
+    );
+    let by_ip = server.url().to_owned();
+    let by_name = by_ip.replace("127.0.0.1", "localhost");
+    let cafile = format!("--cafile={}", cert.display());
+    for (base, name) in [(&by_name, "name.bin"), (&by_ip, "ip.bin")] {
+        let (code, err) = push_file(&src, &format!("{base}/{name}"), &[&cafile]);
+        assert_eq!(code, Some(0), "{err}");
+        same(&src, &dst.join(name));
+    }
+    // Another self-signed certificate is no key to this server.
+    let other = format!("--cafile={}", other.display());
+    let (code, err) = push_file(&src, &format!("{by_name}/other.bin"), &[&other]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    assert!(!dst.join("other.bin").exists());
 }

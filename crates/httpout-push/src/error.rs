@@ -41,6 +41,12 @@ pub enum PushError {
         #[source]
         source: std::io::Error,
     },
+    /// A stop (SIGINT/SIGTERM) came before the upload was confirmed.
+    #[error("{url}: not pushed: stopped by a signal")]
+    Stopped {
+        /// The URL that was to be uploaded to.
+        url: String,
+    },
     /// A bad destination or TLS setting.
     #[error("{0}")]
     Config(String),
@@ -56,7 +62,7 @@ impl PushError {
                     || *status == StatusCode::REQUEST_TIMEOUT
                     || *status == StatusCode::TOO_MANY_REQUESTS
             }
-            Self::Tls { .. } | Self::Input { .. } | Self::Config(_) => false,
+            Self::Tls { .. } | Self::Input { .. } | Self::Stopped { .. } | Self::Config(_) => false,
         }
     }
 }

@@ -9,11 +9,14 @@
 //!   path, a bounded number at once over kept-alive connections; with
 //!   `--watch` the directory is then followed ([`watch`]): new files are
 //!   uploaded as they appear, a file still being written is sent chunk by
-//!   chunk as it grows and ends when its writer closes it.
+//!   chunk as it grows and ends when its writer closes it (a packager's
+//!   `NAME.tmp` is sent as `NAME`, and ends at its rename).
 //!
 //! Failures (refused connection, 5xx, 408, 429) are retried with back-off;
 //! each file ends confirmed by a 2xx or reported with the URL, the status
-//! and the start of the origin's answer. Never a silent loss.
+//! and the start of the origin's answer. Never a silent loss. A stop
+//! (SIGINT/SIGTERM) ends retries at once and uploads in progress within
+//! half a second; what was not confirmed is reported as not pushed.
 
 mod client;
 mod error;
@@ -22,6 +25,7 @@ pub mod watch;
 
 pub use error::PushError;
 
+use std::io::{Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,8 +35,9 @@ use futures_util::TryStreamExt as _;
 use http::{HeaderName, HeaderValue, Method, Uri};
 use http_body_util::StreamBody;
 use httpout_core::Body;
-use tokio::io::{AsyncRead, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
+use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
 
@@ -82,6 +87,8 @@ pub struct Pusher {
     client: Client,
     config: Arc<PushConfig>,
     report: Arc<Report>,
+    /// Cancelled by the caller to stop ([`Pusher::run`]'s `stop`).
+    stop: CancellationToken,
 }
 
 impl Pusher {
@@ -102,6 +109,7 @@ impl Pusher {
             client,
             config: Arc::new(config),
             report: Arc::new(Report::default()),
+            stop: CancellationToken::new(),
         })
     }
 
@@ -111,13 +119,20 @@ impl Pusher {
     }
 
     /// Pushes `source` (`-`, a file, a FIFO or a directory). With `watch`,
-    /// a directory is followed until `stop` is cancelled. Returns an error
-    /// when a file failed for good (after the others, with `ka`).
-    pub async fn run(
-        &self,
-        source: &str,
-        stop: tokio_util::sync::CancellationToken,
-    ) -> Result<(), PushError> {
+    /// a directory is followed until `stop` is cancelled. Cancelling `stop`
+    /// also ends retries at once and uploads in progress within half a
+    /// second; they are reported as not pushed. Returns an
+    /// error when a file failed for good (after the others, with `ka`) or
+    /// was not pushed before the stop.
+    pub async fn run(&self, source: &str, stop: CancellationToken) -> Result<(), PushError> {
+        let pusher = Self {
+            stop,
+            ..self.clone()
+        };
+        pusher.run_source(source).await
+    }
+
+    async fn run_source(&self, source: &str) -> Result<(), PushError> {
         if source == "-" {
             return self.stream(Box::new(tokio::io::stdin()), "stdin").await;
         }
@@ -127,7 +142,7 @@ impl Pusher {
             source: e,
         })?;
         if meta.is_dir() {
-            return watch::push_dir(self, path, stop).await;
+            return watch::push_dir(self, path).await;
         }
         if meta.is_file() {
             let dst = self.config.dst.clone();
@@ -146,9 +161,24 @@ impl Pusher {
     /// Uploads a complete file with its length, retrying, with a progress
     /// line when asked.
     async fn single_file(&self, path: &Path, uri: &Uri) -> Result<(), PushError> {
-        let len = std::fs::metadata(path).map(|m| m.len()).ok();
+        let file = std::fs::File::open(path).map_err(|e| input(path, e));
+        self.account(match file {
+            Ok(file) => self.single_handle(&file, path, uri).await,
+            Err(e) => Err(e),
+        })
+    }
+
+    /// [`Pusher::single_file`] for an open file (`path` names it in
+    /// messages and for its media type); not counted yet.
+    async fn single_handle(
+        &self,
+        file: &std::fs::File,
+        path: &Path,
+        uri: &Uri,
+    ) -> Result<u64, PushError> {
+        let len = file.metadata().map(|m| m.len()).ok();
         let bar = self.progress_bar(len);
-        let sent = self.file_with(path, uri, bar.as_ref()).await;
+        let sent = self.handle_with(file, path, uri, bar.as_ref()).await;
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
@@ -178,37 +208,50 @@ impl Pusher {
         Some(bar)
     }
 
-    /// Uploads a complete file with its length, retrying.
-    pub(crate) async fn file(&self, path: &Path, uri: &Uri) -> Result<(), PushError> {
-        self.file_with(path, uri, None).await
+    /// Uploads a complete file with its length, retrying. When confirmed:
+    /// the length sent and the modification time when it was opened, for
+    /// "already pushed" checks; a failure is counted and reported.
+    pub(crate) async fn file(&self, path: &Path, uri: &Uri) -> Option<watch::Stamp> {
+        let opened = std::fs::File::open(path)
+            .and_then(|f| Ok((f.metadata()?.modified()?, f)))
+            .map_err(|e| input(path, e));
+        let sent = match opened {
+            Ok((modified, file)) => self
+                .handle_with(&file, path, uri, None)
+                .await
+                .map(|len| (len, modified)),
+            Err(e) => Err(e),
+        };
+        let stamp = sent.as_ref().ok().copied();
+        let _ = self.account(sent.map(|(len, _)| len));
+        stamp
     }
 
-    async fn file_with(
+    /// Uploads the whole of an open file with its length, retrying, each
+    /// attempt from its start: the bytes sent.
+    async fn handle_with(
         &self,
+        file: &std::fs::File,
         path: &Path,
         uri: &Uri,
         bar: Option<&indicatif::ProgressBar>,
-    ) -> Result<(), PushError> {
-        let shown = path.display().to_string();
-        let input = |e| PushError::Input {
-            path: shown.clone(),
-            source: e,
-        };
+    ) -> Result<u64, PushError> {
         let content_type = content_type(path);
-        let sent = retry::run(|| async {
-            let file = tokio::fs::File::open(path).await.map_err(input)?;
-            let len = file.metadata().await.map_err(input)?.len();
+        retry::run(&self.stop, uri, || async {
+            let mut file = file.try_clone().map_err(|e| input(path, e))?;
+            file.seek(SeekFrom::Start(0)).map_err(|e| input(path, e))?;
+            let len = file.metadata().map_err(|e| input(path, e))?.len();
             if let Some(bar) = bar {
                 bar.set_position(0);
             }
-            let body = counted_body(file, bar.cloned()).with_exact_size(len);
+            let file = tokio::fs::File::from_std(file);
+            let body = counted_body(file.take(len), bar.cloned()).with_exact_size(len);
             self.client
                 .upload(uri, body, content_type)
                 .await
                 .map(|_| len)
         })
-        .await;
-        self.account(sent)
+        .await
     }
 
     /// Uploads a stream of unknown length: chunked, or spooled first with
@@ -220,33 +263,28 @@ impl Pusher {
     ) -> Result<(), PushError> {
         let uri = self.config.dst.clone();
         if !self.config.cte {
-            let input = |e| PushError::Input {
-                path: name.to_owned(),
-                source: e,
-            };
-            let spool = std::env::temp_dir().join(format!(
-                ".httpout-push-{}-{}",
-                std::process::id(),
-                SPOOLS.fetch_add(1, Ordering::Relaxed)
-            ));
-            let mut file = tokio::fs::File::create(&spool).await.map_err(input)?;
-            let copied = tokio::io::copy(&mut reader, &mut file).await;
-            let flushed = file.flush().await;
-            let result = match copied.and(flushed) {
-                Ok(_) => self.single_file(&spool, &uri).await,
-                Err(e) => Err(input(e)),
-            };
-            let _ = std::fs::remove_file(&spool);
-            return result;
+            let sent = retry::until_stopped(&self.stop, &uri, async {
+                let spool = spool(&mut reader).await.map_err(|e| input(name, e))?;
+                Ok(spool)
+            })
+            .await;
+            return self.account(match sent {
+                Ok(spool) => {
+                    let named = Path::new(self.config.dst.path());
+                    self.single_handle(&spool, named, &uri).await
+                }
+                Err(e) => Err(e),
+            });
         }
         // A stream is read once: no retry once it has started.
         let bar = self
             .progress_bar(None)
             .unwrap_or_else(indicatif::ProgressBar::hidden);
         let body = counted_body(reader, Some(bar.clone()));
-        let sent = self
+        let upload = self
             .client
-            .upload(&uri, body, content_type(self.config.dst.path()))
+            .upload(&uri, body, content_type(self.config.dst.path()));
+        let sent = retry::until_stopped(&self.stop, &uri, upload)
             .await
             .map(|_| bar.position());
         bar.finish_and_clear();
@@ -270,8 +308,26 @@ impl Pusher {
     }
 }
 
-/// Numbers spool files.
-static SPOOLS: AtomicU64 = AtomicU64::new(0);
+/// Copies a stream into a spool file that has no name (`O_TMPFILE` in
+/// `$TMPDIR`, or a random name created exclusively and unlinked at once):
+/// nothing another user can guess or plant a link at.
+async fn spool(reader: &mut (dyn AsyncRead + Unpin + Send)) -> std::io::Result<std::fs::File> {
+    let file = tokio::task::spawn_blocking(tempfile::tempfile)
+        .await
+        .map_err(std::io::Error::other)??;
+    let mut spool = tokio::fs::File::from_std(file);
+    tokio::io::copy(reader, &mut spool).await?;
+    spool.flush().await?;
+    Ok(spool.into_std().await)
+}
+
+/// An error reading the input `path`.
+fn input(path: impl AsRef<Path>, source: std::io::Error) -> PushError {
+    PushError::Input {
+        path: path.as_ref().display().to_string(),
+        source,
+    }
+}
 
 /// A body reading `reader` block by block, counting into `bar`.
 fn counted_body(

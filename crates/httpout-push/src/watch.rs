@@ -1,19 +1,29 @@
 //! Directories: every file pushed once, then (with `--watch`) the
-//! directory followed with inotify.
+//! directory followed with httpout-follow's [`Follower`] (the file sink's
+//! follower too).
 //!
-//! While following, a file that appears is uploaded as it is written: with
-//! `cte` (the default) its upload starts at once, chunked, each write sent
-//! as it lands, and ends when its writer closes it (`IN_CLOSE_WRITE`);
-//! without `cte`, it is sent whole, with a length, once closed. A file
-//! renamed into place (`IN_MOVED_TO`, how packagers publish manifests) is
-//! sent whole. Names ending in `.tmp` (a packager's file before its rename)
-//! are not pushed. A file is not pushed again while its length and
-//! modification time are those of its last confirmed upload. With
-//! `--delete`, removing a pushed file deletes it at the origin.
+//! While following:
+//! - with `cte` (the default) a file that appears is uploaded as it is
+//!   written: its upload starts at once, chunked, each write sent as it
+//!   lands, and ends when its writer closes it (`IN_CLOSE_WRITE`) or
+//!   renames it; without `cte`, it is sent whole, with a length, once
+//!   closed;
+//! - a writer's `NAME.tmp` (ffmpeg's DASH and HLS muxers write each segment
+//!   and manifest so, then rename it to `NAME`) is pushed as `NAME` while
+//!   it grows, ending at its close or its rename; the rename itself sends
+//!   nothing more. Without `cte` it is sent whole, as `NAME`, at the rename;
+//! - a file renamed into place (`IN_MOVED_TO`) is sent whole;
+//! - a file is not pushed again while its length and modification time are
+//!   those of its last confirmed upload;
+//! - what is kept about pushed files is dropped when they are removed (at
+//!   their event, or at the rescan that follows lost events): memory
+//!   follows what is on disk, not every file ever pushed;
+//! - with `--delete`, removing a pushed file deletes it at the origin.
 
 use std::collections::HashMap;
-use std::ffi::OsStr;
+use std::io::{Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
@@ -22,29 +32,31 @@ use futures_util::StreamExt as _;
 use http::Uri;
 use http_body_util::StreamBody;
 use httpout_core::Body;
-use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
+use httpout_follow::{Change, Follower, final_path, is_temporary};
 use tokio::io::AsyncReadExt as _;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
 use crate::error::PushError;
-use crate::{Pusher, join, retry};
+use crate::{Pusher, input, join, retry};
+
+/// Length and modification time of a file as pushed.
+pub(crate) type Stamp = (u64, SystemTime);
 
 /// How a file being written is doing.
 #[derive(Debug, Clone, Copy, Default)]
 struct Growth {
     /// Bumped on each write seen.
     writes: u64,
-    /// Its writer closed it.
+    /// Its writer closed (or renamed) it.
     closed: bool,
 }
 
-/// What the follower knows.
+/// What the follower knows, by the name each file is pushed as.
 #[derive(Debug, Default)]
 struct State {
-    /// Length and modification time of each file's last confirmed upload.
-    done: HashMap<PathBuf, (u64, SystemTime)>,
+    /// The stamp of each file's last confirmed upload, for files on disk.
+    done: HashMap<PathBuf, Stamp>,
     /// Files being uploaded as they grow.
     growing: HashMap<PathBuf, watch::Sender<Growth>>,
 }
@@ -55,59 +67,37 @@ fn lock(state: &Shared) -> std::sync::MutexGuard<'_, State> {
     state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Length and modification time, for "already pushed" checks.
-fn stamp(path: &Path) -> Option<(u64, SystemTime)> {
-    let m = std::fs::metadata(path).ok()?;
+/// Length and modification time of an open file.
+fn stamp(file: &std::fs::File) -> Option<Stamp> {
+    let m = file.metadata().ok()?;
     Some((m.len(), m.modified().ok()?))
 }
 
-fn skipped(path: &Path) -> bool {
-    path.extension() == Some(OsStr::new("tmp"))
-        || path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with(".httpout-"))
+/// httpout's own temporaries (an upload into a directory being pushed).
+fn is_ours(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with(".httpout-"))
 }
 
-/// Regular files under `dir`, recursively, sorted.
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for path in paths {
-        match std::fs::symlink_metadata(&path) {
-            Ok(m) if m.is_dir() => walk(&path, out),
-            Ok(m) if m.is_file() && !skipped(&path) => out.push(path),
-            _ => {}
-        }
-    }
+/// The files of `root` to push as they are: not temporaries.
+fn pushable(root: &Path) -> Vec<PathBuf> {
+    let mut files = httpout_follow::files(root);
+    files.retain(|p| !is_ours(p) && !is_temporary(p));
+    files
 }
 
-/// Pushes a directory, and follows it with `watch` until `stop`.
-pub(crate) async fn push_dir(
-    pusher: &Pusher,
-    root: &Path,
-    stop: CancellationToken,
-) -> Result<(), PushError> {
-    let input = |e| PushError::Input {
-        path: root.display().to_string(),
-        source: e,
-    };
-    let root = root.canonicalize().map_err(input)?;
-    let state: Shared = Arc::default();
-    let jobs = Arc::new(Semaphore::new(pusher.config.jobs.max(1)));
-    let mut tasks = JoinSet::new();
+/// Pushes a directory, and follows it with `watch` until the pusher's stop.
+pub(crate) async fn push_dir(pusher: &Pusher, root: &Path) -> Result<(), PushError> {
+    let root = root.canonicalize().map_err(|e| input(root, e))?;
     // Watch before the first pass, so that nothing written meanwhile is missed.
     let mut follower = if pusher.config.watch {
-        Some(Follower::new(&root).map_err(input)?)
+        Some(Follower::new(&root).map_err(|e| input(&root, e))?)
     } else {
         None
     };
-    let mut files = Vec::new();
-    walk(&root, &mut files);
-    for path in files {
-        spawn_whole(pusher, &state, &jobs, &root, path, &mut tasks);
+    let mut dir = Dir::new(pusher, root);
+    for path in pushable(&dir.root) {
+        dir.whole(path);
         if !pusher.config.ka && failed(pusher) {
             break;
         }
@@ -115,181 +105,242 @@ pub(crate) async fn push_dir(
     if let Some(follower) = &mut follower {
         loop {
             tokio::select! {
-                () = stop.cancelled() => break,
-                Some(Ok(event)) = follower.events.next() => {
-                    let Some(dir) = follower.dirs.get(&event.wd).cloned() else { continue };
-                    let Some(name) = event.name else { continue };
-                    let path = dir.join(name);
-                    if event.mask.contains(EventMask::ISDIR) {
-                        if event.mask.intersects(EventMask::CREATE | EventMask::MOVED_TO) {
-                            follower.add(&path);
-                            let mut more = Vec::new();
-                            walk(&path, &mut more);
-                            for file in more {
-                                spawn_whole(pusher, &state, &jobs, &root, file, &mut tasks);
-                            }
-                        }
-                        continue;
-                    }
-                    if skipped(&path) {
-                        continue;
-                    }
-                    on_event(pusher, &state, &jobs, &root, path, event.mask, &mut tasks);
+                () = pusher.stop.cancelled() => break,
+                change = follower.next() => {
+                    let Some(change) = change else {
+                        eprintln!("httpout: push: inotify failed: no longer following {}", dir.root.display());
+                        break;
+                    };
+                    dir.on_change(change);
                 }
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                Some(_) = dir.tasks.join_next(), if !dir.tasks.is_empty() => {}
             }
             if !pusher.config.ka && failed(pusher) {
                 break;
             }
         }
         // Growing uploads end with what their files hold now.
-        for tx in lock(&state).growing.values() {
+        for tx in lock(&dir.state).growing.values() {
             tx.send_modify(|g| g.closed = true);
         }
     }
-    while tasks.join_next().await.is_some() {}
-    let failures = pusher
-        .report
-        .failed
-        .load(std::sync::atomic::Ordering::Relaxed);
+    while dir.tasks.join_next().await.is_some() {}
+    let failures = pusher.report.failed.load(Ordering::Relaxed);
     if failures > 0 {
         return Err(PushError::Config(format!(
             "{failures} file(s) of {} were not pushed",
-            root.display()
+            dir.root.display()
         )));
     }
     Ok(())
 }
 
 fn failed(pusher: &Pusher) -> bool {
-    pusher
-        .report
-        .failed
-        .load(std::sync::atomic::Ordering::Relaxed)
-        > 0
+    pusher.report.failed.load(Ordering::Relaxed) > 0
 }
 
-fn on_event(
-    pusher: &Pusher,
-    state: &Shared,
-    jobs: &Arc<Semaphore>,
-    root: &Path,
-    path: PathBuf,
-    mask: EventMask,
-    tasks: &mut JoinSet<()>,
-) {
-    let growing = lock(state).growing.get(&path).cloned();
-    if mask.contains(EventMask::CREATE) && pusher.config.cte {
-        spawn_growing(pusher, state, root, path, tasks);
-    } else if mask.contains(EventMask::MODIFY) {
-        if let Some(tx) = growing {
-            tx.send_modify(|g| g.writes += 1);
+/// A directory being pushed: its uploads, and what is known of its files.
+struct Dir {
+    pusher: Pusher,
+    root: PathBuf,
+    state: Shared,
+    /// Bounds whole-file uploads at once (`jobs`).
+    jobs: Arc<Semaphore>,
+    tasks: JoinSet<()>,
+}
+
+impl Dir {
+    fn new(pusher: &Pusher, root: PathBuf) -> Self {
+        Self {
+            jobs: Arc::new(Semaphore::new(pusher.config.jobs.max(1))),
+            pusher: pusher.clone(),
+            root,
+            state: Arc::default(),
+            tasks: JoinSet::new(),
         }
-    } else if mask.contains(EventMask::CLOSE_WRITE) {
-        match growing {
-            Some(tx) => tx.send_modify(|g| g.closed = true),
-            None => spawn_whole(pusher, state, jobs, root, path, tasks),
+    }
+
+    fn on_change(&mut self, change: Change) {
+        let cte = self.pusher.config.cte;
+        match change {
+            Change::Created(path) if cte => self.grow(&path),
+            // In a directory just created: its writer may still be at it,
+            // and a temporary ends at its rename.
+            Change::Found(path) if cte && is_temporary(&path) => self.grow(&path),
+            Change::Found(path) => self.whole(path),
+            Change::Created(_) => {}
+            Change::Written(path) => {
+                self.signal(&final_path(&path), |g| g.writes += 1);
+            }
+            Change::Closed(path) => {
+                let growing = self.signal(&final_path(&path), |g| g.closed = true);
+                if !growing {
+                    self.whole(path);
+                }
+            }
+            // The end of a `NAME.tmp` followed as `NAME`; anything else
+            // arrives whole.
+            Change::MovedIn(path) => {
+                if !self.signal(&path, |g| g.closed = true) {
+                    self.whole(path);
+                }
+            }
+            Change::Gone(path) => {
+                self.signal(&final_path(&path), |g| g.closed = true);
+                self.forget(&path);
+            }
+            Change::Rescan => self.rescan(),
         }
-    } else if mask.contains(EventMask::MOVED_TO) {
-        spawn_whole(pusher, state, jobs, root, path, tasks);
-    } else if mask.intersects(EventMask::DELETE | EventMask::MOVED_FROM)
-        && pusher.config.delete
-        && lock(state).done.remove(&path).is_some()
-    {
-        let Ok(uri) = remote(pusher, root, &path) else {
+    }
+
+    /// Tells the growing upload of `name`, if any: whether there was one.
+    fn signal(&self, name: &Path, change: impl FnOnce(&mut Growth)) -> bool {
+        match lock(&self.state).growing.get(name) {
+            Some(tx) => {
+                tx.send_modify(change);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// After lost events: forgets the files that are gone, and pushes what
+    /// changed meanwhile.
+    fn rescan(&mut self) {
+        let gone: Vec<PathBuf> = lock(&self.state)
+            .done
+            .keys()
+            .filter(|p| !p.exists())
+            .cloned()
+            .collect();
+        for path in gone {
+            self.forget(&path);
+        }
+        for path in pushable(&self.root) {
+            if !lock(&self.state).growing.contains_key(&path) {
+                self.whole(path);
+            }
+        }
+    }
+
+    /// A file is gone: forgotten, and deleted at the origin with `delete`.
+    fn forget(&mut self, path: &Path) {
+        let pushed = lock(&self.state).done.remove(path).is_some();
+        if !pushed || !self.pusher.config.delete {
+            return;
+        }
+        let Ok(uri) = self.remote(path) else {
             return;
         };
-        let pusher = pusher.clone();
-        tasks.spawn(async move {
-            let deleted = retry::run(|| pusher.client.delete(&uri)).await;
+        let pusher = self.pusher.clone();
+        self.tasks.spawn(async move {
+            let deleted = retry::run(&pusher.stop, &uri, || pusher.client.delete(&uri)).await;
             if let Err(e) = deleted {
                 eprintln!("httpout: push: delete failed: {e}");
             }
         });
     }
-}
 
-fn remote(pusher: &Pusher, root: &Path, path: &Path) -> Result<Uri, PushError> {
-    let rel = path.strip_prefix(root).unwrap_or(path);
-    join(&pusher.config.dst, rel)
-}
-
-/// Uploads a complete file (bounded by `jobs`) unless it was pushed as is.
-fn spawn_whole(
-    pusher: &Pusher,
-    state: &Shared,
-    jobs: &Arc<Semaphore>,
-    root: &Path,
-    path: PathBuf,
-    tasks: &mut JoinSet<()>,
-) {
-    let now = stamp(&path);
-    if now.is_some() && lock(state).done.get(&path).copied() == now {
-        return;
+    fn remote(&self, path: &Path) -> Result<Uri, PushError> {
+        let rel = path.strip_prefix(&self.root).unwrap_or(path);
+        join(&self.pusher.config.dst, rel)
     }
-    let uri = match remote(pusher, root, &path) {
-        Ok(u) => u,
-        Err(e) => {
-            let _ = pusher.account(Err(e));
+
+    /// The URL of `name`, or the failure counted.
+    fn remote_or_report(&self, name: &Path) -> Option<Uri> {
+        self.remote(name)
+            .map_err(|e| {
+                let _ = self.pusher.account(Err(e));
+            })
+            .ok()
+    }
+
+    /// Uploads a complete file (bounded by `jobs`) unless it was pushed as is.
+    fn whole(&mut self, path: PathBuf) {
+        if is_ours(&path) || is_temporary(&path) {
             return;
         }
-    };
-    let (pusher, state, jobs) = (pusher.clone(), Arc::clone(state), Arc::clone(jobs));
-    tasks.spawn(async move {
-        let Ok(_permit) = jobs.acquire_owned().await else {
+        let now = std::fs::File::open(&path).ok().as_ref().and_then(stamp);
+        if now.is_some() && lock(&self.state).done.get(&path).copied() == now {
+            return;
+        }
+        let Some(uri) = self.remote_or_report(&path) else {
             return;
         };
-        if pusher.file(&path, &uri).await.is_ok() {
-            if let Some(s) = now {
-                lock(&state).done.insert(path, s);
+        let (pusher, state, jobs) = (
+            self.pusher.clone(),
+            Arc::clone(&self.state),
+            Arc::clone(&self.jobs),
+        );
+        self.tasks.spawn(async move {
+            let Ok(_permit) = jobs.acquire_owned().await else {
+                return;
+            };
+            if let Some(s) = pusher.file(&path, &uri).await {
+                // Removed meanwhile: nothing to remember.
+                if path.exists() {
+                    lock(&state).done.insert(path, s);
+                }
             }
-        }
-    });
-}
+        });
+    }
 
-/// Uploads a file as it is written, chunk by chunk, until its writer
-/// closes it.
-fn spawn_growing(
-    pusher: &Pusher,
-    state: &Shared,
-    root: &Path,
-    path: PathBuf,
-    tasks: &mut JoinSet<()>,
-) {
-    let uri = match remote(pusher, root, &path) {
-        Ok(u) => u,
-        Err(e) => {
-            let _ = pusher.account(Err(e));
+    /// Uploads a file as it is written, chunk by chunk, as its final name,
+    /// until its writer closes or renames it.
+    fn grow(&mut self, path: &Path) {
+        if is_ours(path) {
             return;
         }
-    };
-    let (tx, rx) = watch::channel(Growth::default());
-    lock(state).growing.insert(path.clone(), tx);
-    let (pusher, state) = (pusher.clone(), Arc::clone(state));
-    tasks.spawn(async move {
-        let shown = path.display().to_string();
-        let sent = retry::run(|| async {
-            let file = tokio::fs::File::open(&path)
-                .await
-                .map_err(|e| PushError::Input {
-                    path: shown.clone(),
-                    source: e,
-                })?;
-            let counted = Arc::new(std::sync::atomic::AtomicU64::new(0));
-            let body = growing_body(file, rx.clone(), Arc::clone(&counted));
-            let content_type = crate::content_type(&path);
-            pusher.client.upload(&uri, body, content_type).await?;
-            Ok(counted.load(std::sync::atomic::Ordering::Relaxed))
-        })
-        .await;
-        let ok = sent.is_ok();
-        let _ = pusher.account(sent);
-        let mut st = lock(&state);
-        st.growing.remove(&path);
-        if let (true, Some(s)) = (ok, stamp(&path)) {
-            st.done.insert(path, s);
+        let name = final_path(path);
+        // Seen twice (found, then created): one upload. A new version of a
+        // file whose last upload is ending (a manifest rewritten): another.
+        if lock(&self.state)
+            .growing
+            .get(&name)
+            .is_some_and(|tx| !tx.borrow().closed)
+        {
+            return;
         }
-    });
+        // Opened now: a `NAME.tmp` is soon renamed. Already gone: its
+        // rename or removal is on its way.
+        let Ok(file) = std::fs::File::open(path) else {
+            return;
+        };
+        let Some(uri) = self.remote_or_report(&name) else {
+            return;
+        };
+        let (tx, rx) = watch::channel(Growth::default());
+        lock(&self.state).growing.insert(name.clone(), tx.clone());
+        let (pusher, state) = (self.pusher.clone(), Arc::clone(&self.state));
+        let shown = path.to_owned();
+        self.tasks.spawn(async move {
+            let sent = retry::run(&pusher.stop, &uri, || async {
+                let mut from_start = file.try_clone().map_err(|e| input(&shown, e))?;
+                from_start
+                    .seek(SeekFrom::Start(0))
+                    .map_err(|e| input(&shown, e))?;
+                let counted = Arc::new(AtomicU64::new(0));
+                let body = growing_body(
+                    tokio::fs::File::from_std(from_start),
+                    rx.clone(),
+                    Arc::clone(&counted),
+                );
+                let content_type = crate::content_type(&name);
+                pusher.client.upload(&uri, body, content_type).await?;
+                Ok(counted.load(Ordering::Relaxed))
+            })
+            .await;
+            let done = sent.as_ref().ok().and_then(|_| stamp(&file));
+            let _ = pusher.account(sent);
+            let mut st = lock(&state);
+            if st.growing.get(&name).is_some_and(|t| t.same_channel(&tx)) {
+                st.growing.remove(&name);
+            }
+            if let Some(s) = done {
+                st.done.insert(name, s);
+            }
+        });
+    }
 }
 
 /// A body that reads `file` as it grows, until `growth` says it is closed
@@ -297,7 +348,7 @@ fn spawn_growing(
 fn growing_body(
     file: tokio::fs::File,
     growth: watch::Receiver<Growth>,
-    counted: Arc<std::sync::atomic::AtomicU64>,
+    counted: Arc<AtomicU64>,
 ) -> Body {
     let frames =
         futures_util::stream::unfold(Some((file, growth, vec![0u8; 64 * 1024])), move |state| {
@@ -309,7 +360,7 @@ fn growing_body(
                     match file.read(&mut buf).await {
                         Err(e) => return Some((Err(e), None)),
                         Ok(n) if n > 0 => {
-                            counted.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+                            counted.fetch_add(n as u64, Ordering::Relaxed);
                             let data = Bytes::copy_from_slice(&buf[..n]);
                             return Some((Ok(data), Some((file, growth, buf))));
                         }
@@ -328,43 +379,52 @@ fn growing_body(
     Body::new(StreamBody::new(frames))
 }
 
-/// The inotify watches of a directory tree, and their events.
-struct Follower {
-    events: inotify::EventStream<Vec<u8>>,
-    watches: inotify::Watches,
-    dirs: HashMap<WatchDescriptor, PathBuf>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PushConfig;
 
-impl Follower {
-    fn new(root: &Path) -> std::io::Result<Self> {
-        let events = Inotify::init()?.into_event_stream(vec![0u8; 64 * 1024])?;
-        let watches = events.watches();
-        let mut follower = Self {
-            events,
-            watches,
-            dirs: HashMap::new(),
-        };
-        follower.add(root);
-        Ok(follower)
+    /// A pusher that never reaches its origin (nothing here uploads).
+    fn pusher() -> Pusher {
+        Pusher::new(PushConfig {
+            dst: "http://127.0.0.1:9/live/".parse().unwrap(),
+            post: false,
+            cte: true,
+            ka: true,
+            user_agent: "test".to_owned(),
+            headers: Vec::new(),
+            cafile: None,
+            watch: true,
+            delete: false,
+            jobs: 1,
+            progress: false,
+        })
+        .unwrap()
     }
 
-    /// Watches `dir` and the directories under it.
-    fn add(&mut self, dir: &Path) {
-        let mask = WatchMask::CREATE
-            | WatchMask::MODIFY
-            | WatchMask::CLOSE_WRITE
-            | WatchMask::MOVED_TO
-            | WatchMask::MOVED_FROM
-            | WatchMask::DELETE;
-        if let Ok(wd) = self.watches.add(dir, mask) {
-            self.dirs.insert(wd, dir.to_path_buf());
+    #[tokio::test]
+    async fn files_removed_from_disk_are_forgotten() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let mut dir = Dir::new(&pusher(), root.clone());
+        let names = ["seg1.m4s", "seg2.m4s", "seg3.m4s", "live.mpd"];
+        for name in names {
+            let path = root.join(name);
+            std::fs::write(&path, name).unwrap();
+            let s = stamp(&std::fs::File::open(&path).unwrap()).unwrap();
+            lock(&dir.state).done.insert(path, s);
         }
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            for e in entries.flatten() {
-                if e.file_type().is_ok_and(|t| t.is_dir()) {
-                    self.add(&e.path());
-                }
-            }
-        }
+        // A segment removed with its event: forgotten at once.
+        std::fs::remove_file(root.join("seg1.m4s")).unwrap();
+        dir.on_change(Change::Gone(root.join("seg1.m4s")));
+        assert_eq!(lock(&dir.state).done.len(), 3);
+        // Two removed while events were lost: forgotten at the rescan,
+        // and what is still there is not pushed again.
+        std::fs::remove_file(root.join("seg2.m4s")).unwrap();
+        std::fs::remove_file(root.join("seg3.m4s")).unwrap();
+        dir.on_change(Change::Rescan);
+        let left: Vec<PathBuf> = lock(&dir.state).done.keys().cloned().collect();
+        assert_eq!(left, vec![root.join("live.mpd")]);
+        assert!(dir.tasks.is_empty(), "nothing pushed again");
     }
 }
