@@ -289,6 +289,26 @@ fn an_input_fifo_is_served_while_it_is_written() {
     );
 }
 
+/// `curl ARGS -o /dev/null -w %{http_code}`: the status alone.
+fn curl_status(args: &[&str]) -> String {
+    let mut all = vec!["-o", "/dev/null", "-w", "%{http_code}"];
+    all.extend_from_slice(args);
+    String::from_utf8_lossy(&curl(&all).stdout).into_owned()
+}
+
+/// PUT of `body` to `base` + `path` with curl: the status.
+fn put_to(base: &str, path: &str, body: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("b");
+    std::fs::write(&f, body).unwrap();
+    curl_status(&["-T", &f.display().to_string(), &format!("{base}{path}")])
+}
+
+/// GET of `base` + `path` with curl: the status.
+fn status_of(base: &str, path: &str) -> String {
+    curl_status(&[&format!("{base}{path}")])
+}
+
 #[test]
 fn gmem_keeps_the_last_segments_in_memory_and_never_cuts_a_reader() {
     let server = Httpout::start(
@@ -302,37 +322,8 @@ fn gmem_keeps_the_last_segments_in_memory_and_never_cuts_a_reader() {
         1,
     );
     let base = server.url().to_owned();
-    let put = |path: &str, body: &[u8]| {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("b");
-        std::fs::write(&f, body).unwrap();
-        String::from_utf8_lossy(
-            &curl(&[
-                "-T",
-                &f.display().to_string(),
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                &format!("{base}{path}"),
-            ])
-            .stdout,
-        )
-        .into_owned()
-    };
-    let status = |path: &str| {
-        String::from_utf8_lossy(
-            &curl(&[
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                &format!("{base}{path}"),
-            ])
-            .stdout,
-        )
-        .into_owned()
-    };
+    let put = |path: &str, body: &[u8]| put_to(&base, path, body);
+    let status = |path: &str| status_of(&base, path);
     assert_eq!(put("/live/live.mpd", b"<MPD/>"), "201");
     assert_eq!(put("/live/init.mp4", b"init"), "201");
     // A big first segment, then a slow reader of it.
@@ -393,4 +384,121 @@ fn gmem_keeps_the_last_segments_in_memory_and_never_cuts_a_reader() {
     let (code, _) = server.terminate();
     assert_eq!(code, Some(0));
     assert_eq!(pid_dirs(), before - 1, "removed at exit");
+}
+
+/// PUTs segments `v_N.m4s` for N in `range` under `/live/`.
+fn put_segments(base: &str, range: std::ops::RangeInclusive<u32>) {
+    for i in range {
+        let body = format!("segment {i}");
+        assert_eq!(
+            put_to(base, &format!("/live/v_{i}.m4s"), body.as_bytes()),
+            "201"
+        );
+    }
+}
+
+/// The numbers N in `range` whose `/live/v_N.m4s` is still served.
+fn kept_segments(base: &str, range: std::ops::RangeInclusive<u32>) -> Vec<u32> {
+    range
+        .filter(|i| status_of(base, &format!("/live/v_{i}.m4s")) == "200")
+        .collect()
+}
+
+/// A live MPD of 2 s segments (a `SegmentTemplate`) with `depth` of time shift.
+fn mpd_with_time_shift(depth: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="dynamic" minimumUpdatePeriod="PT2S"
+     timeShiftBufferDepth="{depth}" availabilityStartTime="1970-01-01T00:00:00Z">
+  <Period id="0"><AdaptationSet mimeType="video/mp4">
+    <SegmentTemplate timescale="1000" duration="2000" media="v_$Number$.m4s" startNumber="1"/>
+    <Representation id="v" bandwidth="100000"/>
+  </AdaptationSet></Period>
+</MPD>
+"#
+    )
+}
+
+/// Issue 11 item 8: in memory, `max_cache_segs=0` keeps one segment, not
+/// all, and the time-shift depth of the manifest uploaded beside the
+/// segments bounds the count: MIN(N, depth).
+#[test]
+fn gmem_retention_is_bounded_and_follows_the_manifest_time_shift() {
+    let gmem = [
+        "--ifce=127.0.0.1",
+        "--port=0",
+        "--rdirs=gmem",
+        "--wdir=gmem",
+    ];
+    let server = Httpout::start(&[&gmem[..], &["--max_cache_segs=0"]].concat(), 1);
+    put_segments(server.url(), 1..=4);
+    assert_eq!(
+        kept_segments(server.url(), 1..=4),
+        [4],
+        "max_cache_segs=0 in memory"
+    );
+    // 5, and 4 s of time shift in 2 s segments: MIN(5, 2).
+    let server = Httpout::start(&[&gmem[..], &["--max_cache_segs=5"]].concat(), 1);
+    let mpd = mpd_with_time_shift("PT4S");
+    assert_eq!(
+        put_to(server.url(), "/live/live.mpd", mpd.as_bytes()),
+        "201"
+    );
+    put_segments(server.url(), 1..=6);
+    assert_eq!(
+        kept_segments(server.url(), 1..=6),
+        [5, 6],
+        "MIN(N, depth) in memory"
+    );
+}
+
+/// Issue 11 item 8: on disk a positive `max_cache_segs` keeps everything
+/// until a manifest gives a time-shift depth, then MAX(N, depth); an HLS
+/// media playlist's window counts the segments it lists.
+#[test]
+fn disk_retention_follows_the_manifest_time_shift() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let (rdirs, wdir) = (format!("--rdirs={d}"), format!("--wdir={d}"));
+    let disk = [
+        "--ifce=127.0.0.1",
+        "--port=0",
+        &rdirs,
+        &wdir,
+        "--max_cache_segs=2",
+    ];
+    let server = Httpout::start(&disk, 1);
+    put_segments(server.url(), 1..=3);
+    assert_eq!(
+        kept_segments(server.url(), 1..=3),
+        [1, 2, 3],
+        "no time shift: all"
+    );
+    // 10 s of time shift in 2 s segments: MAX(2, 5).
+    let mpd = mpd_with_time_shift("PT10S");
+    assert_eq!(
+        put_to(server.url(), "/live/live.mpd", mpd.as_bytes()),
+        "201"
+    );
+    put_segments(server.url(), 4..=8);
+    assert_eq!(
+        kept_segments(server.url(), 1..=8),
+        [4, 5, 6, 7, 8],
+        "MAX(N, depth) on disk"
+    );
+
+    std::fs::remove_file(dir.path().join("live/live.mpd")).unwrap();
+    let server = Httpout::start(&disk, 1);
+    let playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:8\n\
+                    #EXTINF:2.0,\nv_8.m4s\n#EXTINF:2.0,\nv_9.m4s\n#EXTINF:2.0,\nv_10.m4s\n";
+    assert_eq!(
+        put_to(server.url(), "/live/index.m3u8", playlist.as_bytes()),
+        "201"
+    );
+    put_segments(server.url(), 9..=10);
+    assert_eq!(
+        kept_segments(server.url(), 1..=10),
+        [8, 9, 10],
+        "the playlist window"
+    );
 }

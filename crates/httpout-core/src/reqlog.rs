@@ -7,6 +7,16 @@
 //! httpout: #3 127.0.0.1:40112 GET /live.mpd HTTP/1.1
 //! httpout: #3 127.0.0.1:40112 GET /live.mpd 200 1234B 0.41ms
 //! ```
+//!
+//! `REC` in the list logs files being written instead of requests, in the
+//! same shape (path, bytes, duration, ` (aborted)`); those lines come from
+//! where every writer registers, the store's live registry
+//! (`httpout_store::live`, turned on by the static server's mounts):
+//!
+//! ```text
+//! httpout: REC start /srv/live/seg_12.m4s
+//! httpout: REC end /srv/live/seg_12.m4s 183244B 1002.31ms
+//! ```
 
 use std::fmt;
 use std::time::Instant;

@@ -153,12 +153,7 @@ impl StaticConfig {
             etags,
             cors: opts.cors,
             wait_new: std::time::Duration::from_millis(opts.wait_new),
-            // `--reqlog=REC`: every writer registers here, so this logs them all.
-            live: if opts.reqlog.as_ref().is_some_and(|r| r.rec) {
-                Live::logging_writes()
-            } else {
-                Live::new()
-            },
+            live: Live::new(),
             retention: Retention {
                 max_cache_segs: opts.max_cache_segs,
                 in_memory: opts.wdir.as_ref().is_some_and(|w| w.as_os_str() == "gmem"),
@@ -322,6 +317,12 @@ pub fn mounts(opts: &Options) -> Result<Vec<Mount>, String> {
 /// [`Live`] registry with the file sink's inputs.
 pub fn mounts_with(opts: &Options, config: &StaticConfig) -> Result<Vec<Mount>, String> {
     let config = config.clone();
+    if opts.reqlog.as_ref().is_some_and(|r| r.rec) {
+        // `--reqlog=REC`: every writer (uploads, `-i` inputs, local writers)
+        // registers in the live registry, shared with the file sink, so
+        // this logs them all.
+        config.live.log_writes();
+    }
     let timeout = (opts.timeout > 0).then(|| std::time::Duration::from_secs(opts.timeout));
     let write = match &opts.wdir {
         Some(dir) => {

@@ -461,3 +461,57 @@ async fn concurrent_range_uploads_of_one_file_take_turns() {
         "both halves kept"
     );
 }
+
+/// Issue 11 item 8, over a socket: in memory, `max_cache_segs=0` keeps
+/// one segment of a stream, not all; a manifest's time-shift depth (an MPD
+/// uploaded beside the segments) bounds it further: MIN(N, depth).
+#[tokio::test]
+async fn memory_retention_keeps_at_least_one_and_at_most_the_time_shift() {
+    let mpd = r#"<?xml version="1.0"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="dynamic" timeShiftBufferDepth="PT4S">
+  <Period><AdaptationSet><SegmentTemplate timescale="90000" duration="180000" media="v_$Number$.m4s"/></AdaptationSet></Period>
+</MPD>"#;
+    for (max_cache_segs, manifest, want) in [(0, None, vec![4]), (5, Some(mpd), vec![5, 6])] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = httpout_static::StaticConfig {
+            retention: httpout_static::Retention {
+                max_cache_segs,
+                in_memory: true,
+            },
+            ..Default::default()
+        };
+        let handler = httpout_static::StaticHandler::new(dir.path(), config)
+            .unwrap()
+            .with_write_dir(dir.path(), 1 << 20, None)
+            .unwrap();
+        let (_s, addr) = start_with(httpout_test::config(), handler).await;
+        if let Some(text) = manifest {
+            let (s, _, _) = send(addr, "PUT", "/live/live.mpd", &[], text.as_bytes()).await;
+            assert_eq!(s, 201);
+        }
+        let last = want[want.len() - 1];
+        for i in 1..=last {
+            let path = format!("/live/v_{i}.m4s");
+            let (s, _, _) = send(addr, "PUT", &path, &[], b"segment").await;
+            assert_eq!(s, 201);
+        }
+        let mut kept = Vec::new();
+        for i in 1..=last {
+            let (s, _, _) = send(addr, "GET", &format!("/live/v_{i}.m4s"), &[], b"").await;
+            if s == 200 {
+                kept.push(i);
+            }
+        }
+        assert_eq!(
+            kept,
+            want,
+            "max_cache_segs={max_cache_segs} manifest: {}",
+            manifest.is_some()
+        );
+        assert_eq!(
+            send(addr, "GET", "/live/live.mpd", &[], b"").await.0,
+            if manifest.is_some() { 200 } else { 404 },
+            "manifests are never evicted"
+        );
+    }
+}

@@ -11,7 +11,7 @@
 //!
 //! Since every writer of the server passes here (uploads, the file sink's
 //! `-i` inputs, followed local writers), so does the `REC` request log
-//! (`--reqlog=REC`, [`Live::logging_writes`]): a line when a file starts
+//! (`--reqlog=REC`, [`Live::log_writes`]): a line when a file starts
 //! being written and one when it ends, with its path, bytes and duration
 //! ([`Recording`]; writes that readers do not follow, such as range uploads
 //! and form parts, log through [`Live::record`]):
@@ -25,7 +25,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -61,7 +61,7 @@ pub struct Live {
     /// Woken whenever a new file starts, for readers waiting for one.
     started: Notify,
     /// Whether writes are logged (`--reqlog=REC`).
-    log_writes: bool,
+    log_writes: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -106,19 +106,18 @@ impl Live {
         Arc::new(Self::default())
     }
 
-    /// A new, empty registry that logs each file written on stderr (the
-    /// `REC` lines of `--reqlog`, see the module docs).
-    pub fn logging_writes() -> Arc<Self> {
-        Arc::new(Self {
-            log_writes: true,
-            ..Self::default()
-        })
+    /// From now on, logs each file written on stderr (the `REC` lines of
+    /// `--reqlog`, see the module docs). A registry shared by several
+    /// servers logs if any of them asks.
+    pub fn log_writes(&self) {
+        self.log_writes.store(true, Ordering::Relaxed);
     }
 
     /// Starts the `REC` log of a write readers do not follow (a range
     /// upload, a form part): end it with [`Recording::end`].
     pub fn record(&self, path: &Path) -> Recording {
-        Recording::start(self.log_writes.then(|| path.to_owned()))
+        let logged = self.log_writes.load(Ordering::Relaxed);
+        Recording::start(logged.then(|| path.to_owned()))
     }
 
     /// Registers a file being written to become `path`; `file` is a handle
