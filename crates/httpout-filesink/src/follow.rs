@@ -70,8 +70,15 @@ pub fn follow(
 
 fn on_change(live: &Arc<Live>, files: &mut HashMap<PathBuf, Tracked>, change: Change) {
     match change {
-        Change::Created(path) | Change::Written(path) | Change::Found(path) => {
+        Change::Created(path) | Change::Written(path) => {
             if !is_ours(&path) {
+                changed(live, files, &path);
+            }
+        }
+        // Found in a directory just watched: growing only if a writer
+        // still has it open (else it is complete, and served as a file).
+        Change::Found(path) => {
+            if !is_ours(&path) && (files.contains_key(&path) || httpout_follow::has_writer(&path)) {
                 changed(live, files, &path);
             }
         }
@@ -190,5 +197,35 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
+    }
+
+    #[tokio::test]
+    async fn a_complete_file_found_in_a_new_directory_is_not_held_as_growing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let live = Live::new();
+        let _task = follow(&root, Arc::clone(&live), Duration::from_secs(30)).unwrap();
+        let limit = Duration::from_secs(5);
+        // Written and closed right after its directory appeared: complete.
+        std::fs::create_dir(root.join("done")).unwrap();
+        std::fs::write(root.join("done/z.ts"), b"whole").unwrap();
+        // Then a directory whose file still has its writer: growing.
+        std::fs::create_dir(root.join("growing")).unwrap();
+        let mut w = File::create(root.join("growing/y.ts")).unwrap();
+        w.write_all(b"y").unwrap();
+        assert!(
+            tokio::time::timeout(limit, live.wait_for(&root.join("growing/y.ts"), limit))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // The events of `done` came first and are handled by now.
+        assert!(
+            live.wait_for(&root.join("done/z.ts"), Duration::ZERO)
+                .await
+                .is_none(),
+            "a complete file would hold its readers until the idle timeout"
+        );
+        drop(w);
     }
 }

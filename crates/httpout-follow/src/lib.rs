@@ -18,6 +18,10 @@
 //!   (ffmpeg's DASH and HLS muxers) are reported under their real names;
 //!   [`final_path`] gives the name readers and origins know them by.
 
+mod writers;
+
+pub use writers::has_writer;
+
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
 use std::io;

@@ -323,7 +323,7 @@ pub fn mounts_with(opts: &Options, config: &StaticConfig) -> Result<Vec<Mount>, 
         // this logs them all.
         config.live.log_writes();
     }
-    let timeout = (opts.timeout > 0).then(|| std::time::Duration::from_secs(opts.timeout));
+    let timeout = httpout_core::timeout::from_secs(opts.timeout);
     let write = match &opts.wdir {
         Some(dir) => {
             let root = WriteRoot::new(dir).map_err(|e| {

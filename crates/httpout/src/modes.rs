@@ -434,6 +434,11 @@ pub(crate) fn build(plan: &ServerPlan, shared: &Shared) -> Result<Modes, String>
     };
     let mut config = StaticConfig::from_options(opts)?;
     config.live = Arc::clone(&shared.live);
+    // `gmem` was replaced by its directory above: retention still counts
+    // segments in memory (the reference's MIN rule).
+    config.retention.in_memory = shared.gmem.is_some()
+        && (plan.opts.rdirs.iter().any(|p| is_gmem(p))
+            || plan.opts.wdir.as_deref().is_some_and(is_gmem));
     let file_pairs: Vec<&Pair> = plan.pairs.iter().filter(|p| file_sink(&p.opts)).collect();
     let live_pairs: Vec<&Pair> = plan.pairs.iter().filter(|p| !file_sink(&p.opts)).collect();
     // The main server serves the directories; another serves them too when
@@ -478,12 +483,14 @@ pub(crate) fn build(plan: &ServerPlan, shared: &Shared) -> Result<Modes, String>
     }
     let mut inputs = Vec::new();
     if let (Some(first), false) = (opts.rdirs.first(), file_pairs.is_empty()) {
-        let root = WriteRoot::new(first).map_err(|e| {
-            format!(
-                "invalid value '{}' for --rdirs: the file sink writes there ({e})",
-                first.display()
-            )
-        })?;
+        let root = WriteRoot::new(first)
+            .map(|r| r.with_fsync(opts.fsync))
+            .map_err(|e| {
+                format!(
+                    "invalid value '{}' for --rdirs: the file sink writes there ({e})",
+                    first.display()
+                )
+            })?;
         for pair in file_pairs {
             let target = output_path(&pair.output)?;
             banner.push(format!(
