@@ -20,12 +20,35 @@ pub(crate) const MAX_REJECTING: usize = 64;
 pub(crate) struct Limits {
     /// `maxc`: one permit per open connection; `None` when unlimited.
     total: Option<Arc<Semaphore>>,
+    /// `maxc`, 0 unlimited (for the reason of a refusal).
+    maxc: u32,
     /// `maxp`, 0 unlimited.
     maxp: u32,
     /// Open connections per peer IP (only while `maxp` > 0).
     per_peer: Mutex<HashMap<IpAddr, u32>>,
     /// Permits for connections being answered 503.
     pub(crate) rejecting: Arc<Semaphore>,
+}
+
+/// Which limit refused a connection, with its configured value: said in
+/// the 503's body and in the log line, so that a client and an operator
+/// know which option to look at (an Icecast source client counts like any
+/// other connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// Every one of the `maxc` connections is taken.
+    Maxc(u32),
+    /// The peer's address has `maxp` connections open.
+    Maxp(u32),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Maxc(n) => write!(f, "server full (maxc={n})"),
+            Self::Maxp(n) => write!(f, "too many connections from your address (maxp={n})"),
+        }
+    }
 }
 
 /// Proof that a connection was admitted; dropping it frees its place.
@@ -62,6 +85,7 @@ impl Limits {
     pub(crate) fn new(maxc: u32, maxp: u32) -> Self {
         Self {
             total: (maxc > 0).then(|| Arc::new(Semaphore::new(maxc as usize))),
+            maxc,
             maxp,
             per_peer: Mutex::new(HashMap::new()),
             rejecting: Arc::new(Semaphore::new(MAX_REJECTING)),
@@ -69,10 +93,15 @@ impl Limits {
     }
 
     /// Admits a connection from `ip` (`None`: a Unix socket, not counted per
-    /// peer), or `None` when a limit is reached.
-    pub(crate) fn admit(self: &Arc<Self>, ip: Option<IpAddr>) -> Option<Admission> {
+    /// peer), or says which limit is reached (`maxc` first: when the server
+    /// is full, that is the reason whoever asks).
+    pub(crate) fn admit(self: &Arc<Self>, ip: Option<IpAddr>) -> Result<Admission, Refused> {
         let total = match &self.total {
-            Some(sem) => Some(Arc::clone(sem).try_acquire_owned().ok()?),
+            Some(sem) => Some(
+                Arc::clone(sem)
+                    .try_acquire_owned()
+                    .map_err(|_| Refused::Maxc(self.maxc))?,
+            ),
             None => None,
         };
         let peer = match ip {
@@ -80,7 +109,7 @@ impl Limits {
                 let mut map = self.per_peer.lock().unwrap_or_else(PoisonError::into_inner);
                 let n = map.entry(ip).or_insert(0);
                 if *n >= self.maxp {
-                    return None;
+                    return Err(Refused::Maxp(self.maxp));
                 }
                 *n += 1;
                 Some(PeerSlot {
@@ -90,7 +119,7 @@ impl Limits {
             }
             _ => None,
         };
-        Some(Admission {
+        Ok(Admission {
             _total: total,
             _peer: peer,
         })
@@ -108,11 +137,14 @@ mod tests {
         let b: IpAddr = [127, 0, 0, 2].into();
         let a1 = limits.admit(Some(a)).unwrap();
         let _a2 = limits.admit(Some(a)).unwrap();
-        assert!(limits.admit(Some(a)).is_none(), "maxp");
+        assert_eq!(limits.admit(Some(a)).unwrap_err(), Refused::Maxp(2));
         let _b1 = limits.admit(Some(b)).unwrap();
-        assert!(limits.admit(Some(b)).is_none(), "maxc");
+        assert_eq!(limits.admit(Some(b)).unwrap_err(), Refused::Maxc(3));
+        // A full server is the reason even for a peer over its own limit.
+        assert_eq!(limits.admit(Some(a)).unwrap_err(), Refused::Maxc(3));
+        assert_eq!(limits.admit(None).unwrap_err(), Refused::Maxc(3));
         drop(a1);
-        assert!(limits.admit(Some(a)).is_some());
+        assert!(limits.admit(Some(a)).is_ok());
         let unlimited = Arc::new(Limits::new(0, 0));
         let held: Vec<_> = (0..1000)
             .map(|_| unlimited.admit(Some(a)).unwrap())

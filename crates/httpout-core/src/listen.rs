@@ -4,10 +4,12 @@
 //! admit the connection against `maxc`/`maxp` ([`Limits`](crate::limit)),
 //! set TCP_NODELAY (live chunks must not wait for Nagle, hyper#1212), finish
 //! the TLS handshake within `timeout` in the connection's own task, then
-//! serve it ([`conn::serve`]). Over a limit, the connection gets a 503. Accept
+//! serve it ([`conn::serve`]). Over a limit, the connection gets a 503 whose
+//! body names the limit and its value, and one log line says the same. Accept
 //! errors that concern one connection are skipped; others (e.g. out of file
 //! descriptors) pause the loop for a second instead of spinning.
 
+use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
@@ -22,8 +24,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 
+use crate::body::Body;
 use crate::conn::{self, ConnState, Phase};
 use crate::error::StartError;
+use crate::limit::Refused;
 use crate::options::value::ListenSpec;
 use crate::service::{self, Shared};
 use crate::tls::Tls;
@@ -141,7 +145,7 @@ pub(crate) async fn accept_loop(
         let shared = Arc::clone(&shared);
         let phase = phase.clone();
         match (stream, admission) {
-            (Stream::Tcp(s), Some(admission)) => {
+            (Stream::Tcp(s), Ok(admission)) => {
                 tokio::spawn(async move {
                     let _admission = admission;
                     let state = Arc::new(ConnState::new(peer, tls.is_some()));
@@ -155,14 +159,14 @@ pub(crate) async fn accept_loop(
                     }
                 });
             }
-            (Stream::Unix(s), Some(admission)) => {
+            (Stream::Unix(s), Ok(admission)) => {
                 tokio::spawn(async move {
                     let _admission = admission;
                     let state = Arc::new(ConnState::new(None, false));
                     conn::serve(s, state, shared, phase).await;
                 });
             }
-            (stream, None) => reject(stream, tls, shared),
+            (stream, Err(refused)) => reject(stream, peer, refused, tls, shared),
         }
     }
     if let Listener::Unix { path, inode, .. } = &listener {
@@ -221,10 +225,19 @@ const REJECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Answers an over-limit connection with 503 + `Retry-After` and closes it;
 /// closes it at once when too many rejections are already in progress.
-fn reject(stream: Stream, tls: Option<Arc<Tls>>, shared: Arc<Shared>) {
+/// The body and a log line on stderr name the limit (`maxc` or `maxp`) and
+/// its value.
+fn reject(
+    stream: Stream,
+    peer: Option<SocketAddr>,
+    refused: Refused,
+    tls: Option<Arc<Tls>>,
+    shared: Arc<Shared>,
+) {
     let Ok(permit) = Arc::clone(&shared.limits.rejecting).try_acquire_owned() else {
         return; // dropping the stream closes it
     };
+    eprintln!("{}", log_line(peer, refused));
     tokio::spawn(async move {
         let _permit = permit;
         let config = Arc::new(shared.config.clone());
@@ -232,23 +245,62 @@ fn reject(stream: Stream, tls: Option<Arc<Tls>>, shared: Arc<Shared>) {
             match (stream, tls) {
                 (Stream::Tcp(s), Some(tls)) => {
                     if let Some(s) = handshake(&tls, s, Some(REJECT_TIMEOUT)).await {
-                        serve_busy(s, config).await;
+                        serve_busy(s, config, refused).await;
                     }
                 }
-                (Stream::Tcp(s), None) => serve_busy(s, config).await,
-                (Stream::Unix(s), _) => serve_busy(s, config).await,
+                (Stream::Tcp(s), None) => serve_busy(s, config, refused).await,
+                (Stream::Unix(s), _) => serve_busy(s, config, refused).await,
             }
         };
         let _ = tokio::time::timeout(REJECT_TIMEOUT, answer).await;
     });
 }
 
-async fn serve_busy<I>(io: I, config: Arc<crate::config::ServerConfig>)
+/// The log line of a refused connection: who, and which limit with its value.
+fn log_line(peer: Option<SocketAddr>, refused: Refused) -> String {
+    let who = peer.map_or_else(|| "a unix socket client".to_owned(), |p| p.to_string());
+    let why = match (refused, peer) {
+        (Refused::Maxp(n), Some(p)) => format!("too many connections from {} (maxp={n})", p.ip()),
+        _ => refused.to_string(),
+    };
+    format!("httpout: 503 to {who}: {why}")
+}
+
+async fn serve_busy<I>(io: I, config: Arc<crate::config::ServerConfig>, refused: Refused)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().keep_alive(false);
-    let svc = service_fn(move |req| service::busy(Arc::clone(&config), req));
+    let svc = service_fn(move |req| {
+        let config = Arc::clone(&config);
+        async move {
+            let mut res = service::busy(config, req).await?;
+            *res.body_mut() = Body::full(format!("{refused}\n"));
+            Ok::<_, Infallible>(res)
+        }
+    });
     let _ = builder.serve_connection(TokioIo::new(io), svc).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_line_names_the_peer_and_the_limit() {
+        let peer: SocketAddr = "192.0.2.7:4242".parse().unwrap();
+        assert_eq!(
+            log_line(Some(peer), Refused::Maxp(6)),
+            "httpout: 503 to 192.0.2.7:4242: too many connections from 192.0.2.7 (maxp=6)"
+        );
+        assert_eq!(
+            log_line(Some(peer), Refused::Maxc(100)),
+            "httpout: 503 to 192.0.2.7:4242: server full (maxc=100)"
+        );
+        assert_eq!(
+            log_line(None, Refused::Maxc(1)),
+            "httpout: 503 to a unix socket client: server full (maxc=1)"
+        );
+    }
 }

@@ -162,6 +162,8 @@ async fn over_maxc_gets_503_with_retry_after() {
     let reply = raw(addr, b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").await;
     assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
     assert!(reply.to_lowercase().contains("retry-after: 1"), "{reply}");
+    // The body says which limit, with its value.
+    assert!(reply.ends_with("\r\n\r\nserver full (maxc=2)\n"), "{reply}");
     drop(held);
     // Places are freed when connections close.
     let ok = bounded(async {
@@ -197,6 +199,17 @@ async fn over_maxp_gets_503() {
     );
     let reply = raw(addr, b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").await;
     assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
+    assert!(reply.to_lowercase().contains("retry-after: 1"), "{reply}");
+    assert!(
+        reply.ends_with("\r\n\r\ntoo many connections from your address (maxp=1)\n"),
+        "{reply}"
+    );
+    // Over h2c (prior knowledge) too.
+    let mut c = h2(TcpStream::connect(addr).await.unwrap()).await;
+    let (status, headers, body) = read(bounded(c.send_request(get("/"))).await.unwrap()).await;
+    assert_eq!(status, 503);
+    assert_eq!(headers["retry-after"], "1");
+    assert_eq!(body, "too many connections from your address (maxp=1)\n");
 }
 
 #[tokio::test]
