@@ -207,12 +207,20 @@ async fn a_stalled_upload_times_out_and_changes_nothing() {
     let w = tempfile::tempdir().unwrap();
     std::fs::write(w.path().join("a.bin"), "good").unwrap();
     let (_s, addr) = serve(&[&arg("wdir", w.path()), "--timeout=1"]).await;
+    let timeout = Duration::from_secs(1);
     let mut s = TcpStream::connect(addr).await.unwrap();
+    let started = std::time::Instant::now();
     s.write_all(b"PUT /a.bin HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabc")
         .await
         .unwrap();
     let (head, _) = read_response(&mut s).await;
     assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    // After the timeout, and not much later.
+    let waited = started.elapsed();
+    assert!(
+        waited >= timeout && waited <= 2 * timeout + Duration::from_secs(2),
+        "408 after {waited:?}, timeout {timeout:?}"
+    );
     no_temporaries(w.path()).await;
     assert_eq!(std::fs::read(w.path().join("a.bin")).unwrap(), b"good");
 }
