@@ -1021,11 +1021,11 @@ mod tests {
         assert_eq!(framer.info(), None);
     }
 
-    /// What `ffmpeg` encodes of a 2-second sine with `args`; None if it
-    /// cannot.
     /// What `ffmpeg` encodes of a 2-second sine with `args`, written to a
-    /// pipe or, with `ext`, to a (seekable) file; None if it cannot.
-    fn ffmpeg(args: &[&str], ext: Option<&str>) -> Option<Vec<u8>> {
+    /// pipe or, with `ext`, to a (seekable) file. A test that needs it fails,
+    /// naming ffmpeg, when ffmpeg is missing or cannot encode: it never
+    /// passes without having run.
+    fn ffmpeg(args: &[&str], ext: Option<&str>) -> Vec<u8> {
         static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let file = ext.map(|ext| {
             let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -1046,21 +1046,30 @@ mod tests {
             .args(args)
             .arg(file.as_deref().map_or("-".as_ref(), |f| f.as_os_str()))
             .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
             .output()
-            .ok()?;
+            .unwrap_or_else(|e| {
+                panic!(
+                    "this test needs ffmpeg (scripts/test.sh installs it): cannot run ffmpeg: {e}"
+                )
+            });
         let data = match &file {
             Some(f) => {
-                let data = std::fs::read(f).ok();
+                let data = std::fs::read(f);
                 let _ = std::fs::remove_file(f);
-                data?
+                data.unwrap_or_default()
             }
             None => out.stdout,
         };
-        (out.status.success() && !data.is_empty()).then_some(data)
+        assert!(
+            out.status.success() && !data.is_empty(),
+            "ffmpeg {args:?} made nothing ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        data
     }
 
-    /// Real streams: (format, bytes).
+    /// Real streams made by ffmpeg: (format, bytes).
     fn real_streams() -> Vec<(Format, Vec<u8>)> {
         let mp3 = &["-c:a", "libmp3lame", "-b:a", "128k", "-f", "mp3", "-y"][..];
         [
@@ -1072,19 +1081,14 @@ mod tests {
             (Format::Ts, &["-f", "mpegts"][..], None),
         ]
         .into_iter()
-        .filter_map(|(f, args, ext)| ffmpeg(args, ext).map(|b| (f, b)))
+        .map(|(f, args, ext)| (f, ffmpeg(args, ext)))
         .collect()
     }
 
     #[test]
     fn real_streams_from_ffmpeg() {
-        let streams = real_streams();
-        if streams.is_empty() {
-            eprintln!("ffmpeg is missing: skipped");
-            return;
-        }
         let mut infos = 0;
-        for (format, data) in streams {
+        for (format, data) in real_streams() {
             let units = split_every_way(format, &data);
             match format {
                 Format::Mp3 | Format::Adts => {
@@ -1142,19 +1146,18 @@ mod tests {
         let mut lcg = Lcg(0x5EED);
         let noise = lcg.bytes(2 << 20);
         let mut inputs = vec![noise];
-        let mut streams = real_streams();
-        if streams.is_empty() {
-            streams = vec![
-                (Format::Mp3, mp3_frames(100).concat()),
-                (
-                    Format::Adts,
-                    (0..100)
-                        .flat_map(|i| adts::tests::stereo_44k(300 + i))
-                        .collect(),
-                ),
-                (Format::Ts, ts_stream(300, 7)),
-            ];
-        }
+        // Made-up streams and real ones (ffmpeg is required, as above).
+        let mut streams = vec![
+            (Format::Mp3, mp3_frames(100).concat()),
+            (
+                Format::Adts,
+                (0..100)
+                    .flat_map(|i| adts::tests::stereo_44k(300 + i))
+                    .collect(),
+            ),
+            (Format::Ts, ts_stream(300, 7)),
+        ];
+        streams.extend(real_streams());
         for (_, data) in &streams {
             for rate in [50, 500, 5000] {
                 let mut m = data.clone();
