@@ -25,6 +25,8 @@
 //! - `config`: [`ServerConfig`], the engine's part of the options;
 //! - `listen`, `limit`, `tls`, `conn`, `service`, `response`, `reqlog`: the steps above;
 //! - [`timeout`]: the one rule for `--timeout` (0: none);
+//! - [`media_type`]: the one table of media types by file name; [`html`]: escaping
+//!   for generated pages;
 //! - `path`: [`SafePath`]; `router`: [`Router`]; `handler`: [`Handler`], [`Ctx`];
 //! - `body`: [`Body`]; `error`: [`Error`], [`StartError`]; `server`: [`Server`], [`Running`].
 //!
@@ -47,6 +49,8 @@
 //! ```
 
 pub mod auth;
+pub mod html;
+pub mod media_type;
 pub mod options;
 
 mod body;

@@ -17,6 +17,7 @@
 //!
 //! Comparisons of secrets are constant-time.
 
+pub mod basic;
 mod digest;
 pub mod rules;
 pub mod users;
@@ -27,7 +28,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use http::{HeaderValue, Method, request::Parts};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -192,9 +192,8 @@ impl Access {
 
     /// Checks Basic credentials; the argon2 check runs in the blocking pool.
     async fn basic(self: &Arc<Self>, b64: &str) -> Option<String> {
-        let decoded = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
-        let text = String::from_utf8(decoded).ok()?;
-        let (user, password) = text.split_once(':')?;
+        let basic::Credentials { user, password } = basic::decode_token(b64)?;
+        let (user, password) = (user.as_str(), password.as_str());
         let Some(phc) = self.users.get(user).map(|u| u.phc.clone()) else {
             // An unknown user costs the same argon2 run as a known one, so
             // timing does not tell which names exist.
