@@ -8,6 +8,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use httpout_e2e::{Httpout, curl, mkfifo, run_to_exit};
@@ -66,6 +68,18 @@ fn has_mount(v: &serde_json::Value, mount: &str) -> bool {
 /// An HTTP/1.0 listener (close-delimited body) reading for `secs`:
 /// (response head, body bytes).
 fn listen(addr: &str, path: &str, extra: &str, secs: f64) -> (String, Vec<u8>) {
+    listen_counting(addr, path, extra, secs, &AtomicUsize::new(0))
+}
+
+/// [`listen`], adding every byte it receives (head included) to `got` as
+/// it goes.
+fn listen_counting(
+    addr: &str,
+    path: &str,
+    extra: &str,
+    secs: f64,
+    got: &AtomicUsize,
+) -> (String, Vec<u8>) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
@@ -76,7 +90,10 @@ fn listen(addr: &str, path: &str, extra: &str, secs: f64) -> (String, Vec<u8>) {
     while Instant::now() < deadline {
         match s.read(&mut buf) {
             Ok(0) => break,
-            Ok(n) => all.extend_from_slice(&buf[..n]),
+            Ok(n) => {
+                all.extend_from_slice(&buf[..n]);
+                got.fetch_add(n, Ordering::Release);
+            }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
             Err(e) => panic!("listener read: {e}"),
@@ -539,33 +556,61 @@ fn a_listener_that_never_reads_costs_bounded_memory() {
             "http://127.0.0.1/big.ts",
             "--max_async_buf=1M",
             "--burst=0",
+            // The stalled listener's stall limit (10 s: the stream's rate is
+            // unknown when it connects) and the engine's own, so the drop
+            // below comes at the same time whichever cuts first.
+            "--timeout=10",
         ],
         1,
     );
     let addr = host(server.url()).to_owned();
     let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-    // 100 MB of TS packets, written as fast as the relay takes them.
+    // What the reading listener has received so far.
+    let received = Arc::new(AtomicUsize::new(0));
+    // 100 MB of TS packets, written as fast as the reading listener takes
+    // them: at most AHEAD bytes (plus one block) ahead of what it received,
+    // so it can never fall 1 MiB (max_async_buf) behind the live point,
+    // however loaded the machine. The stalled listener falls behind all the
+    // same: 100 MB pass it by.
     const TOTAL: usize = 100 << 20;
+    const AHEAD: usize = 256 << 10;
+    let progress = Arc::clone(&received);
     let writer = std::thread::spawn(move || {
         let mut f = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
         go_rx.recv().unwrap();
         let mut packet = [0x11u8; 188];
         packet[0] = 0x47;
         let block: Vec<u8> = packet.iter().copied().cycle().take(188 * 348).collect();
+        let deadline = Instant::now() + Duration::from_secs(60);
         let mut sent = 0;
         while sent < TOTAL {
+            while sent > progress.load(Ordering::Acquire) + AHEAD {
+                assert!(
+                    Instant::now() < deadline,
+                    "the reading listener stopped at {} of {sent} bytes",
+                    progress.load(Ordering::Acquire)
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
             f.write_all(&block).unwrap();
             sent += block.len();
         }
         sent
     });
-    std::thread::sleep(Duration::from_millis(300));
     // The stalled listener asks and never reads.
     let mut stalled = TcpStream::connect(&addr).unwrap();
     write!(stalled, "GET /big.ts HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     // The reading listener reads everything until the input ends.
-    let reader = std::thread::spawn(move || listen(&addr, "/big.ts", "", 60.0));
-    std::thread::sleep(Duration::from_millis(300));
+    let reader = std::thread::spawn(move || listen_counting(&addr, "/big.ts", "", 60.0, &received));
+    // Both listen before the first byte is written (with --burst=0, a
+    // listener gets what comes after it joined).
+    wait_status(server.url(), |v| {
+        v["icestats"]["source"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|s| s["mount"] == "/big.ts" && s["listeners"] == 2)
+        })
+    });
+    let started = Instant::now();
     go_tx.send(()).unwrap();
     let sent = writer.join().unwrap();
     let (head, body) = reader.join().unwrap();
@@ -575,12 +620,23 @@ fn a_listener_that_never_reads_costs_bounded_memory() {
     assert!(peak < 64 * 1024, "peak RSS {peak} KiB for 100 MB relayed");
     // It is dropped once its socket has refused bytes for the time its lag
     // limit stands for (10 s while the stream's rate was unknown when it
-    // connected), and logged.
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // connected, the --timeout above), and logged: not before that (its
+    // socket refuses bytes only once they flow, after `started`), and
+    // within twice that and 2 s more.
+    let timeout = Duration::from_secs(10);
     while !server.stderr().contains("behind the live point, dropped") {
-        assert!(Instant::now() < deadline, "{}", server.stderr());
+        assert!(
+            started.elapsed() < 2 * timeout + Duration::from_secs(2),
+            "not dropped: {}",
+            server.stderr()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
+    let dropped = started.elapsed();
+    assert!(
+        dropped + Duration::from_millis(5) >= timeout,
+        "dropped {dropped:?} after the bytes began to flow"
+    );
     drop(stalled);
 }
 
