@@ -119,7 +119,7 @@ fn decode(path: &Path) -> Result<f64, String> {
         .args(["-of", "default=nw=1"])
         .arg(path)
         .output()
-        .unwrap();
+        .expect("ffprobe is installed (see scripts/test.sh)");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     if !text.contains("codec_name=mp3") || !err.trim().is_empty() {
@@ -130,7 +130,7 @@ fn decode(path: &Path) -> Result<f64, String> {
         .arg(path)
         .args(["-f", "null", "-"])
         .output()
-        .unwrap();
+        .expect("ffmpeg is installed (see scripts/test.sh)");
     let err = String::from_utf8_lossy(&full.stderr);
     if !full.status.success() || !err.trim().is_empty() {
         return Err(format!("ffmpeg decode: {err}"));
@@ -167,7 +167,7 @@ fn ffmpeg_source(input: &Path, output: &[&str]) -> Killed {
             .args(output)
             .stdin(Stdio::null())
             .spawn()
-            .unwrap(),
+            .expect("ffmpeg is installed (see scripts/test.sh)"),
     )
 }
 
@@ -246,7 +246,7 @@ fn ffmpeg_put_source_with_basic_auth() {
         .arg(format!("http://source:wrong@{addr}/put.mp3"))
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .expect("ffmpeg is installed (see scripts/test.sh)");
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
         if let Some(s) = bad.try_wait().unwrap() {
@@ -309,7 +309,7 @@ fn rt_file_inputs_are_sent_at_their_bitrate() {
         .args(["-c:a", "aac", "-b:a", "64k", "-f", "adts"])
         .arg(&aac)
         .status()
-        .unwrap();
+        .expect("ffmpeg is installed (see scripts/test.sh)");
     assert!(made.success());
     let server = Httpout::start(
         &[
@@ -363,7 +363,7 @@ fn rt_file_inputs_are_sent_at_their_bitrate() {
         ])
         .arg(&path)
         .output()
-        .unwrap();
+        .expect("ffprobe is installed (see scripts/test.sh)");
     let secs: f64 = String::from_utf8_lossy(&out.stdout)
         .trim()
         .parse()
