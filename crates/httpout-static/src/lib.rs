@@ -13,9 +13,10 @@
 //!
 //! # Layout
 //! - `handler`: method dispatch, OPTIONS;
-//! - `read`: the GET/HEAD pipeline — `conditional`, `range`, `encoding`,
-//!   `listing`, `body`;
-//! - `mime`: media types and what is compressible;
+//! - `read`: the GET/HEAD pipeline — `resolve` decides an `outcome`,
+//!   `respond` builds the one response; `conditional`, `range`, `encoding`,
+//!   `precompressed` (siblings, cached per directory), `growing`,
+//!   `listing`, `body`; media types come from `httpout_core::media_type`;
 //! - `hidden`: dotfiles, neither served, listed nor written (`hidden`);
 //! - `site`: one root and its options; `error`: store errors → statuses.
 //!
@@ -35,7 +36,6 @@
 mod error;
 mod handler;
 mod hidden;
-mod mime;
 mod read;
 mod site;
 mod write;
@@ -189,11 +189,10 @@ impl StaticHandler {
     pub fn new(dir: impl AsRef<Path>, config: StaticConfig) -> std::io::Result<Self> {
         let config = Arc::new(config);
         Ok(Self {
-            reads: Reads::Dir(Arc::new(Site {
-                root: DiskRoot::new(dir)?,
-                config: Arc::clone(&config),
-                upload_form: false,
-            })),
+            reads: Reads::Dir(Arc::new(Site::new(
+                DiskRoot::new(dir)?,
+                Arc::clone(&config),
+            ))),
             write: None,
             config,
         })
@@ -254,7 +253,7 @@ impl Handler for StaticHandler {
                 }
                 (&Method::GET | &Method::HEAD, Reads::Mounts(names), _) => {
                     if ctx.path.is_root() {
-                        Ok(mount_list(&this.config, &req, names))
+                        mount_list(&this.config, &req, names)
                     } else {
                         Err(Error::NotFound)
                     }
@@ -285,7 +284,7 @@ fn mount_list(
     config: &StaticConfig,
     req: &http::request::Parts,
     names: &[String],
-) -> http::Response<Body> {
+) -> Result<http::Response<Body>, Error> {
     let entries: Vec<DirEntryInfo> = names
         .iter()
         .map(|n| DirEntryInfo {
@@ -295,9 +294,15 @@ fn mount_list(
             modified: None,
         })
         .collect();
-    let mut res = read::listing_response(req, "/", &entries, false, false);
-    config.set_cache_control(res.headers_mut());
-    res
+    let listing = read::Listing {
+        title: "/".to_owned(),
+        json: read::listing::wants_json(&req.headers),
+        entries,
+        parent: false,
+        upload_form: false,
+        cache_control: true,
+    };
+    read::respond::respond(config, &req.method, read::Outcome::Listing(listing))
 }
 
 /// A URL prefix and the handler mounted there.

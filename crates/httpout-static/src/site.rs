@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::StaticConfig;
+use crate::read::precompressed::Siblings;
 use httpout_store::DiskRoot;
 
 /// A read directory with its configuration.
@@ -12,18 +13,26 @@ pub(crate) struct Site {
     pub(crate) config: Arc<StaticConfig>,
     /// Whether listings offer an upload form (a write directory is set).
     pub(crate) upload_form: bool,
+    /// Which of its directories hold precompressed siblings (shared by the
+    /// clones of this site).
+    pub(crate) siblings: Arc<Siblings>,
 }
 
 impl Site {
+    /// A read directory without an upload form.
+    pub(crate) fn new(root: DiskRoot, config: Arc<StaticConfig>) -> Self {
+        Self {
+            root,
+            config,
+            upload_form: false,
+            siblings: Arc::default(),
+        }
+    }
+
     /// Files up to this size are read whole when opened (one trip to the
     /// blocking pool instead of two).
     pub(crate) fn small_file(&self) -> u64 {
         self.config.block_size as u64
-    }
-
-    /// Bytes per read for larger files.
-    pub(crate) fn block(&self) -> usize {
-        self.config.block_size
     }
 
     /// Whether ETags are sent (`cache_control=none` turns them off).

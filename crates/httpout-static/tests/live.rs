@@ -365,6 +365,10 @@ async fn growing_files_get_the_cache_control_of_complete_files() {
     );
     for res in [&whole, &ranged] {
         assert_eq!(res.headers()["cache-control"], "max-age=1, public");
+        // Issue 13: the one response builder gives them the other headers
+        // of a complete file too.
+        assert_eq!(res.headers()["accept-ranges"], "bytes");
+        assert_eq!(res.headers()["content-type"], "video/mp4");
     }
     chunk(&tx, b" done").await;
     drop(tx);
@@ -380,4 +384,5 @@ async fn growing_files_get_the_cache_control_of_complete_files() {
     assert_eq!(s, 200);
     assert_eq!(h["content-length"], "12");
     assert_eq!(h["cache-control"], "max-age=1, public");
+    assert_eq!(h["accept-ranges"], "bytes");
 }

@@ -15,7 +15,7 @@ pub(crate) enum Coding {
 
 impl Coding {
     /// Ours by preference when the client weighs them the same.
-    const ALL: [Self; 4] = [Self::Br, Self::Zstd, Self::Gzip, Self::Deflate];
+    pub(crate) const ALL: [Self; 4] = [Self::Br, Self::Zstd, Self::Gzip, Self::Deflate];
 
     /// The token in `Accept-Encoding` / `Content-Encoding`.
     pub(crate) fn token(self) -> &'static str {

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::time::UNIX_EPOCH;
 
 use http::HeaderMap;
+use httpout_core::html::escape;
 use httpout_store::DirEntryInfo;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
@@ -111,22 +112,6 @@ pub(crate) fn json(path: &str, entries: &[DirEntryInfo]) -> String {
         })
         .collect();
     serde_json::json!({ "path": path, "entries": list }).to_string() + "\n"
-}
-
-/// Escapes text for HTML content and attribute values.
-pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

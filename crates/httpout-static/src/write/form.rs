@@ -136,7 +136,7 @@ fn respond(req: &Parts, dir: &[String], stored: &[String]) -> Response<Body> {
     let (text, ct) = if html {
         let items: String = stored
             .iter()
-            .map(|n| format!("<li>{}</li>", crate::read::listing::escape(n)))
+            .map(|n| format!("<li>{}</li>", httpout_core::html::escape(n)))
             .collect();
         (
             format!(
