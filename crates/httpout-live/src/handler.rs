@@ -12,12 +12,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
 use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
+use httpout_core::auth::basic;
 use httpout_core::options::value::Amount;
-use httpout_core::{Body, Ctx, Error, Handler, HandlerFuture, StallLimit};
+use httpout_core::{Body, Ctx, Error, Handler, HandlerFuture, StallLimit, media_type};
 use subtle::ConstantTimeEq;
 
 use crate::error::LiveError;
@@ -232,16 +232,11 @@ impl Inner {
             .headers()
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-            .and_then(|(_, b64)| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(b64.trim())
-                    .ok()
-            })
+            .and_then(basic::decode)
+            .map(|c| format!("{}:{}", c.user, c.password))
             .unwrap_or_default();
         let expected = format!("source:{password}");
-        if bool::from(given.as_slice().ct_eq(expected.as_bytes())) {
+        if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
             Ok(())
         } else {
             Err(LiveError::BadCredentials)
@@ -268,7 +263,7 @@ impl Inner {
         };
         let content_type = content_type
             .or_else(|| format.mime().map(str::to_owned))
-            .unwrap_or_else(|| "application/octet-stream".to_owned());
+            .unwrap_or_else(|| media_type::for_path(&path).to_owned());
         let facts = Facts::new(
             content_type,
             StreamMeta::from_source(req.headers()),

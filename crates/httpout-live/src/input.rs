@@ -196,8 +196,7 @@ fn format_of(config: &LiveConfig, name: &str) -> (Format, String) {
         .mime
         .clone()
         .or_else(|| format.mime().map(str::to_owned))
-        .or_else(|| mime_guess::from_path(&named).first_raw().map(str::to_owned))
-        .unwrap_or_else(|| "application/octet-stream".to_owned());
+        .unwrap_or_else(|| httpout_core::media_type::for_path(&named).to_owned());
     (format, content_type)
 }
 

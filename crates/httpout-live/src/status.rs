@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Response};
 use httpout_core::Body;
+use httpout_core::html::escape;
 use serde_json::{Value, json};
 
 use crate::hub::{Hub, Phase, Stream};
@@ -80,13 +81,6 @@ pub(crate) fn json(hub: &Hub) -> Response<Body> {
         }
     });
     page(format!("{doc:#}\n"), "application/json")
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// `/status.xsl`: the same facts as a small HTML table.

@@ -345,20 +345,11 @@ fn counted_body(
     ))
 }
 
-/// The media type of a name, for the origin's benefit.
+/// The media type of a name, for the origin's benefit: one of the
+/// streaming and web types of [`httpout_core::media_type::ours`], else none
+/// (the origin decides).
 fn content_type(name: impl AsRef<Path>) -> Option<&'static str> {
-    let ext = name.as_ref().extension()?.to_str()?.to_ascii_lowercase();
-    Some(match ext.as_str() {
-        "mpd" => "application/dash+xml",
-        "m3u8" => "application/vnd.apple.mpegurl",
-        "m4s" | "mp4" | "m4v" => "video/mp4",
-        "m4a" => "audio/mp4",
-        "ts" => "video/mp2t",
-        "mp3" => "audio/mpeg",
-        "aac" => "audio/aac",
-        "vtt" => "text/vtt",
-        _ => return None,
-    })
+    httpout_core::media_type::ours(name.as_ref().to_str()?)
 }
 
 /// `base` (a directory URL) joined with a relative path, each segment
