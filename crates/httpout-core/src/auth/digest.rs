@@ -62,7 +62,8 @@ pub(crate) fn params(text: &str) -> HashMap<String, String> {
         rest = rest.trim_start_matches([' ', '\t', ',']);
         let Some(eq) = rest.find('=') else { break };
         let key = rest[..eq].trim().to_ascii_lowercase();
-        rest = &rest[eq + 1..];
+        // RFC 9110 §11.2: `auth-param = token BWS "=" BWS ( token / quoted-string )`.
+        rest = rest[eq + 1..].trim_start_matches([' ', '\t']);
         let value;
         if let Some(quoted) = rest.strip_prefix('"') {
             let mut v = String::new();
@@ -207,5 +208,21 @@ mod tests {
         assert_eq!(p["nc"], "00000001");
         assert_eq!(p["uri"], "/x,y");
         assert!(params("garbage without equals").is_empty());
+    }
+}
+
+/// Cases found by `tests/fuzz_digest.rs`.
+#[cfg(test)]
+mod found_by_fuzzing {
+    use super::*;
+
+    /// `cnonce= "x"`: RFC 9110 allows spaces after `=`, and the quoted
+    /// value was read as the token `"x"`, quotes included.
+    #[test]
+    fn spaces_after_equals_before_a_quoted_value() {
+        let p = params("cnonce= \" a,b\", nc=\t00000001, uri =  \"/x\"");
+        assert_eq!(p["cnonce"], " a,b");
+        assert_eq!(p["nc"], "00000001");
+        assert_eq!(p["uri"], "/x");
     }
 }

@@ -196,7 +196,10 @@ fn parse(text: &str, base: &Path) -> Result<Vec<Section>, String> {
             }
         }
     }
-    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    // A directory that does not exist (it only protects a route) is
+    // normalised by its spelling: `[media/../media/x]` is `media/x`, so its
+    // URL prefix never holds a `..` that no request path could match.
+    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| lexical(p));
     let dirs: Vec<PathBuf> = raws.iter().map(|r| real(&r.dir)).collect();
     // Each section's closest enclosing section, by directory.
     let parents: Vec<Option<usize>> = (0..raws.len())
@@ -242,6 +245,12 @@ fn parse(text: &str, base: &Path) -> Result<Vec<Section>, String> {
             }
             (None, None) => (Vec::new(), false, raw.read.clone(), raw.write.clone()),
         };
+        if SafePath::from_segments(prefix.clone()).is_err() {
+            return Err(format!(
+                "[{}] cannot be served at a URL: a path segment cannot be empty, '.' or '..' or hold a backslash",
+                raw.dir.display()
+            ));
+        }
         let section = Section {
             dir: dirs[i].clone(),
             prefix,
@@ -264,6 +273,22 @@ fn parse(text: &str, base: &Path) -> Result<Vec<Section>, String> {
     }
     let out: Vec<Section> = resolved.into_iter().flatten().collect();
     Ok(out)
+}
+
+/// `p` with `.` dropped and `..` taken off the path before it, by spelling
+/// only (for paths that do not exist).
+fn lexical(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -338,5 +363,40 @@ mod tests {
                 .unwrap_err()
                 .contains("two directories")
         );
+    }
+}
+
+/// Cases found by `tests/fuzz_rules.rs`.
+#[cfg(test)]
+mod found_by_fuzzing {
+    use super::*;
+
+    /// A sub-section spelled with `..` whose directory does not exist got
+    /// the URL prefix `/../media/x`: no request path can match it, so its
+    /// rights silently protected nothing.
+    #[test]
+    fn a_missing_directory_spelled_with_dot_dot_is_normalised() {
+        let base = tempfile::tempdir().unwrap();
+        std::fs::create_dir(base.path().join("media")).unwrap();
+        let file = base.path().join("r.ini");
+        std::fs::write(&file, "[media]\nname=v\n[media/../media/x]\nru=bob\n").unwrap();
+        let mut rules = Rules::default();
+        rules.load(&file).unwrap();
+        let x = rules
+            .find(&SafePath::parse("/v/x/a").unwrap())
+            .expect("the sub-section is found");
+        assert_eq!(x.prefix, ["v", "x"]);
+        assert_eq!(x.read.users.as_deref(), Some(&["bob".to_owned()][..]));
+    }
+
+    /// A directory name that cannot be a URL segment is refused at load,
+    /// not kept as a section no request can reach.
+    #[test]
+    fn a_prefix_that_is_no_url_path_is_refused() {
+        let base = tempfile::tempdir().unwrap();
+        let file = base.path().join("r.ini");
+        std::fs::write(&file, "[media]\nname=v\n[media/a\\b]\nru=bob\n").unwrap();
+        let err = Rules::default().load(&file).unwrap_err();
+        assert!(err.contains("cannot be served at a URL"), "{err}");
     }
 }
