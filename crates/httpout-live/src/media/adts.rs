@@ -9,9 +9,7 @@
 //! P raw data blocks in the frame − 1  Q CRC when protection is present
 //! ```
 
-use std::time::Duration;
-
-use super::{AudioFrame, Probe};
+use super::{AudioFrame, FrameHeader, Probe};
 
 /// The longest frame `frame_length`'s 13 bits allow.
 pub(crate) const MAX_FRAME: usize = 8191;
@@ -23,26 +21,9 @@ const RATES: [u32; 13] = [
     7_350,
 ];
 
-/// The facts of one frame header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Header {
-    /// Samples per second (of the AAC core: HE-AAC doubles it on output).
-    sample_rate: u32,
-    /// From the channel configuration; 0 when a program config element in
-    /// the payload tells.
-    channels: u8,
-    /// Bytes in the frame, header included.
-    len: usize,
-    /// Samples per channel in the frame.
-    samples: u32,
-    /// ID, sampling frequency and channel configuration bits: what the
-    /// next frame of the same stream repeats.
-    key: u32,
-}
-
 /// Reads the frame header at the start of `b`; `NeedMore` while the bytes
 /// seen so far could still begin one.
-pub(crate) fn parse(b: &[u8]) -> Probe<Header> {
+pub(crate) fn parse(b: &[u8]) -> Probe<FrameHeader> {
     let Some(&b0) = b.first() else {
         return Probe::NeedMore;
     };
@@ -75,37 +56,23 @@ pub(crate) fn parse(b: &[u8]) -> Probe<Header> {
     let Some(&b6) = b.get(6) else {
         return Probe::NeedMore;
     };
-    Probe::Valid(Header {
+    Probe::Valid(FrameHeader {
         sample_rate,
         channels: if config == 7 { 8 } else { config },
         len,
         samples: 1024 * (u32::from(b6 & 3) + 1),
         key: (u32::from(b1 & 0x08) << 16) | (u32::from(b2 & 0x3D) << 8) | u32::from(b3 & 0xC0),
+        bitrate: None,
     })
 }
 
-impl AudioFrame for Header {
+/// ADTS, for the framer.
+pub(crate) struct Adts;
+
+impl AudioFrame for Adts {
     const MAX_FRAME: usize = MAX_FRAME;
-    fn parse(b: &[u8]) -> Probe<Self> {
+    fn parse(b: &[u8]) -> Probe<FrameHeader> {
         parse(b)
-    }
-    fn frame_len(&self) -> usize {
-        self.len
-    }
-    fn key(&self) -> u32 {
-        self.key
-    }
-    fn duration(&self) -> Duration {
-        super::samples_duration(self.samples, self.sample_rate)
-    }
-    fn sample_rate(&self) -> u32 {
-        self.sample_rate
-    }
-    fn channels(&self) -> u8 {
-        self.channels
-    }
-    fn bitrate(&self) -> Option<u32> {
-        None
     }
 }
 
@@ -137,7 +104,7 @@ pub(crate) mod tests {
         frame(4, 2, 1, len)
     }
 
-    fn header(b: &[u8]) -> Header {
+    fn header(b: &[u8]) -> FrameHeader {
         match parse(b) {
             Probe::Valid(h) => h,
             other => panic!("not a header: {other:?}"),

@@ -9,9 +9,7 @@
 //! I channel mode         J mode extension      K copyright L original  M emphasis
 //! ```
 
-use std::time::Duration;
-
-use super::{AudioFrame, Probe};
+use super::{AudioFrame, FrameHeader, Probe};
 
 /// The longest frame: MPEG-2.5 Layer II at 160 kbit/s, 8000 Hz, padded
 /// (144 × 160000 / 8000 + 1).
@@ -47,26 +45,16 @@ const RATES: [[u32; 3]; 3] = [
     [11_025, 12_000, 8_000],
 ];
 
-/// The facts of one frame header.
+/// A frame header: what the framer reads, and the version and layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Header {
     /// 0 for MPEG-1, 1 for MPEG-2, 2 for MPEG-2.5.
     version: u8,
     /// 1, 2 or 3.
     layer: u8,
-    /// Bits per second.
-    bitrate: u32,
-    /// Samples per second.
-    sample_rate: u32,
-    /// 1 for single channel, else 2.
-    channels: u8,
-    /// Bytes in the frame, header included.
-    len: usize,
-    /// Samples per channel in the frame.
-    samples: u32,
-    /// Version, layer and sampling frequency bits: what the next frame of
-    /// the same stream repeats.
-    key: u32,
+    /// Length, samples, rate, channels, bit rate and key (version, layer
+    /// and sampling frequency bits).
+    frame: FrameHeader,
 }
 
 /// Reads the frame header at the start of `b`; `NeedMore` while the bytes
@@ -124,37 +112,28 @@ pub(crate) fn parse(b: &[u8]) -> Probe<Header> {
     Probe::Valid(Header {
         version,
         layer,
-        bitrate,
-        sample_rate,
-        channels: if b3 >> 6 == 3 { 1 } else { 2 },
-        len: len as usize,
-        samples,
-        key: (u32::from(b1 & 0x1E) << 8) | u32::from(b2 & 0x0C),
+        frame: FrameHeader {
+            sample_rate,
+            channels: if b3 >> 6 == 3 { 1 } else { 2 },
+            len: len as usize,
+            samples,
+            key: (u32::from(b1 & 0x1E) << 8) | u32::from(b2 & 0x0C),
+            bitrate: Some(bitrate),
+        },
     })
 }
 
-impl AudioFrame for Header {
+/// MPEG audio, for the framer.
+pub(crate) struct Mp3;
+
+impl AudioFrame for Mp3 {
     const MAX_FRAME: usize = MAX_FRAME;
-    fn parse(b: &[u8]) -> Probe<Self> {
-        parse(b)
-    }
-    fn frame_len(&self) -> usize {
-        self.len
-    }
-    fn key(&self) -> u32 {
-        self.key
-    }
-    fn duration(&self) -> Duration {
-        super::samples_duration(self.samples, self.sample_rate)
-    }
-    fn sample_rate(&self) -> u32 {
-        self.sample_rate
-    }
-    fn channels(&self) -> u8 {
-        self.channels
-    }
-    fn bitrate(&self) -> Option<u32> {
-        Some(self.bitrate)
+    fn parse(b: &[u8]) -> Probe<FrameHeader> {
+        match parse(b) {
+            Probe::Valid(h) => Probe::Valid(h.frame),
+            Probe::NeedMore => Probe::NeedMore,
+            Probe::Invalid => Probe::Invalid,
+        }
     }
 }
 
@@ -181,18 +160,22 @@ pub(crate) mod tests {
         frame(0xF3, 0x80, 0xC4, 208)
     }
 
-    fn header(b: &[u8]) -> Header {
+    fn full(b: &[u8]) -> Header {
         match parse(b) {
             Probe::Valid(h) => h,
             other => panic!("not a header: {other:?}"),
         }
     }
 
+    fn header(b: &[u8]) -> FrameHeader {
+        full(b).frame
+    }
+
     #[test]
     fn mpeg1_layer3() {
         let h = header(&[0xFF, 0xFB, 0x90, 0x64]);
         assert_eq!(h.len, 417);
-        assert_eq!(h.bitrate, 128_000);
+        assert_eq!(h.bitrate, Some(128_000));
         assert_eq!(h.sample_rate, 44_100);
         assert_eq!(h.channels, 2);
         assert_eq!(h.samples, 1152);
@@ -210,7 +193,7 @@ pub(crate) mod tests {
             (h.len, h.sample_rate, h.channels, h.samples),
             (208, 22_050, 1, 576)
         );
-        assert_eq!(h.bitrate, 64_000);
+        assert_eq!(h.bitrate, Some(64_000));
         // MPEG-2.5 Layer III 8 kbit/s 8000 Hz.
         let h = header(&[0xFF, 0xE3, 0x18, 0x00]);
         assert_eq!((h.len, h.sample_rate, h.samples), (72, 8_000, 576));
@@ -222,13 +205,16 @@ pub(crate) mod tests {
     #[test]
     fn layers_1_and_2() {
         // MPEG-1 Layer I 384 kbit/s 48000 Hz.
-        let h = header(&[0xFF, 0xFF, 0xC4, 0x00]);
-        assert_eq!((h.len, h.samples, h.layer), (384, 384, 1));
+        let h = full(&[0xFF, 0xFF, 0xC4, 0x00]);
+        assert_eq!((h.frame.len, h.frame.samples, h.layer), (384, 384, 1));
         // Padded Layer I adds a 4-byte slot.
         assert_eq!(header(&[0xFF, 0xFF, 0xC6, 0x00]).len, 388);
         // MPEG-1 Layer II 192 kbit/s 48000 Hz.
-        let h = header(&[0xFF, 0xFD, 0xA4, 0x00]);
-        assert_eq!((h.len, h.samples, h.layer, h.version), (576, 1152, 2, 0));
+        let h = full(&[0xFF, 0xFD, 0xA4, 0x00]);
+        assert_eq!(
+            (h.frame.len, h.frame.samples, h.layer, h.version),
+            (576, 1152, 2, 0)
+        );
         // MPEG-2 Layer I 256 kbit/s 16000 Hz.
         assert_eq!(header(&[0xFF, 0xF7, 0xE8, 0x00]).len, 768);
     }
@@ -253,7 +239,7 @@ pub(crate) mod tests {
         for b1 in 0xE0..=0xFF_u8 {
             for b2 in 0..=0xFF_u8 {
                 if let Probe::Valid(h) = parse(&[0xFF, b1, b2, 0]) {
-                    assert!(h.len > 4 && h.len <= MAX_FRAME, "{b1:x} {b2:x}");
+                    assert!(h.frame.len > 4 && h.frame.len <= MAX_FRAME, "{b1:x} {b2:x}");
                 }
             }
         }
