@@ -27,9 +27,10 @@ pub struct Rewritten {
     pub inputs: Vec<Vec<String>>,
 }
 
-/// Options that choose what the whole process does: given as a suffix
-/// (`-o URL:gpac:hmode=push`), they still apply to the whole command line.
-const PROCESS_WIDE: &[&str] = &["hmode"];
+/// Options that decide what the whole process does: given as a suffix
+/// (`-o URL:gpac:hmode=push`, `-o URL:quit`), they still apply to the
+/// whole command line (the mode, when to exit, how long shutdown waits).
+const PROCESS_WIDE: &[&str] = &["hmode", "quit", "grace"];
 
 /// Rewrites GPAC filter strings, `-o URL:opt` suffixes and `-i SOURCE:#PROP`
 /// properties in `args` into long flags. `is_option` tells whether a name is
@@ -277,6 +278,10 @@ mod tests {
         assert_eq!(
             run(&["x", "-o", "http://h:hold"]),
             ["x", "--output=http://h"]
+        );
+        assert_eq!(
+            run(&["x", "-o", "http://h/a.mp3:hold:quit:grace=2"]),
+            ["x", "--output=http://h/a.mp3", "--quit", "--grace=2"]
         );
     }
 
