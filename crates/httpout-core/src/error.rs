@@ -9,7 +9,7 @@ use http::header::{ALLOW, CONTENT_RANGE, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTI
 use http::{HeaderValue, Response, StatusCode};
 
 use crate::body::{Body, BoxError};
-use crate::options::value::ListenSpec;
+use crate::config::ListenSpec;
 
 /// Why a request failed. [`Error::status`] and [`Error::into_response`] are
 /// the one mapping from failures to HTTP responses; mode crates convert their

@@ -21,8 +21,10 @@
 //!    request log end when the body is done.
 //!
 //! # Layout
-//! - [`options`]: every option (clap), GPAC string rewriting, value parsers, docs;
-//! - `config`: [`ServerConfig`], the engine's part of the options;
+//! - [`config`]: [`ServerConfig`] and its value types ([`ListenSpec`],
+//!   [`Cors`], [`ReqLog`]), [`ConfigError`]; no clap;
+//! - `options` (feature `cli`): `CoreArgs`, the engine's clap option group,
+//!   and the value parsers of every mode's group;
 //! - `listen`, `limit`, `tls`, `conn`, `service`, `response`, `reqlog`: the steps above;
 //! - [`timeout`]: the one rule for `--timeout` (0: none);
 //! - [`media_type`]: the one table of media types by file name; [`html`]: escaping
@@ -51,10 +53,11 @@
 pub mod auth;
 pub mod html;
 pub mod media_type;
+#[cfg(feature = "cli")]
 pub mod options;
 
 mod body;
-mod config;
+pub mod config;
 mod conn;
 mod error;
 mod handler;
@@ -71,12 +74,10 @@ pub mod timeout;
 mod tls;
 
 pub use body::{Body, BoxError};
-pub use config::{ServerConfig, TlsFiles};
+pub use config::{ConfigError, Cors, ListenSpec, ReqLog, ServerConfig, TlsFiles};
 pub use conn::StallLimit;
 pub use error::{Error, StartError};
 pub use handler::{Ctx, Handler, HandlerFuture};
-pub use options::Options;
-pub use options::value::{Cors, ListenSpec};
 pub use path::SafePath;
 pub use response::{SERVER_NAME, SERVER_UTC};
 pub use router::Router;

@@ -25,10 +25,10 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 
 use crate::body::Body;
+use crate::config::ListenSpec;
 use crate::conn::{self, ConnState, Phase};
 use crate::error::StartError;
 use crate::limit::Refused;
-use crate::options::value::ListenSpec;
 use crate::service::{self, Shared};
 use crate::tls::Tls;
 

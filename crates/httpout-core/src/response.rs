@@ -7,8 +7,8 @@ use http::header::{
 };
 use http::{HeaderName, HeaderValue, Response, Version};
 
+use crate::config::Cors;
 use crate::config::ServerConfig;
-use crate::options::value::Cors;
 
 /// `Server: httpout/VERSION`.
 pub const SERVER_NAME: &str = concat!("httpout/", env!("CARGO_PKG_VERSION"));

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::config::ListenSpec;
 use crate::config::ServerConfig;
 use crate::conn::Phase;
 use crate::error::StartError;
 use crate::handler::Handler;
 use crate::listen::{self, Listener};
-use crate::options::value::ListenSpec;
 use crate::service::Shared;
 use crate::tls::Tls;
 

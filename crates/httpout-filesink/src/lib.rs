@@ -16,6 +16,8 @@
 //! - [`write_input`]: the copy loop;
 //! - [`mod@follow`]: local writers followed with inotify.
 
+mod args;
+pub use args::{FileSinkArgs, SinkKind};
 pub mod follow;
 
 pub use follow::follow;

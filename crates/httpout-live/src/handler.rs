@@ -16,10 +16,10 @@ use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
 use httpout_core::auth::basic;
-use httpout_core::options::value::Amount;
 use httpout_core::{Body, Ctx, Error, Handler, HandlerFuture, StallLimit, media_type};
 use subtle::ConstantTimeEq;
 
+use crate::args::Amount;
 use crate::error::LiveError;
 use crate::hub::{Facts, Feed, Hub, Phase, Stream};
 use crate::icy::StreamMeta;

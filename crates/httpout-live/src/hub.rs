@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::args::Amount;
 use bytes::Bytes;
-use httpout_core::options::value::Amount;
 use tokio::sync::{Notify, watch};
 
 use crate::error::LiveError;

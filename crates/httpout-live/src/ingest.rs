@@ -14,8 +14,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::args::Amount;
 use bytes::{Bytes, BytesMut};
-use httpout_core::options::value::Amount;
 use tokio::time::sleep_until;
 
 use crate::hub::Stream;

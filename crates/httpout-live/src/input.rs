@@ -36,17 +36,21 @@ impl Input {
     /// Checks, before anything listens, that `source` can feed a mount
     /// with these settings: it exists, `reopen` can play it again, `rt`
     /// can pace it. The error names the option and says what would work.
-    pub fn check(config: &LiveConfig, source: &str) -> Result<(), String> {
+    pub fn check(config: &LiveConfig, source: &str) -> Result<(), httpout_core::ConfigError> {
+        use httpout_core::ConfigError;
         if source == "-" {
             return Ok(());
         }
         let meta = std::fs::metadata(source)
-            .map_err(|e| format!("invalid value '{source}' for -i: {}", io_reason(&e)))?;
+            .map_err(|e| ConfigError::invalid("-i", source, io_reason(&e)))?;
         let regular = meta.is_file();
         if config.reopen && regular && !config.rt {
-            return Err(format!(
-                "--reopen plays the file '{source}' again only when it is paced: add --rt \
-                 (or feed a FIFO, which --reopen waits on for its next writer)"
+            return Err(ConfigError::option(
+                "--reopen",
+                format!(
+                    "plays the file '{source}' again only when it is paced: add --rt \
+                     (or feed a FIFO, which --reopen waits on for its next writer)"
+                ),
             ));
         }
         if config.rt
@@ -54,10 +58,13 @@ impl Input {
             && config.rate.is_none()
             && format_of(config, source).0 == Format::Other
         {
-            return Err(format!(
-                "--rt cannot pace '{source}': its format gives no timing (httpout reads MP3, \
-                 AAC in ADTS and MPEG-TS); give --rate=BITS (e.g. 128k), or --ext/--mime if the \
-                 name does not say the format"
+            return Err(ConfigError::option(
+                "--rt",
+                format!(
+                    "cannot pace '{source}': its format gives no timing (httpout reads MP3, \
+                     AAC in ADTS and MPEG-TS); give --rate=BITS (e.g. 128k), or --ext/--mime \
+                     if the name does not say the format"
+                ),
             ));
         }
         Ok(())

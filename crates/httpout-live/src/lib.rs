@@ -23,6 +23,7 @@
 //!   internals), `/admin/metadata` updates, `/status-json.xsl` and
 //!   `/status.xsl` pages as Icecast has them.
 
+mod args;
 mod error;
 mod handler;
 mod hub;
@@ -33,14 +34,15 @@ mod listener;
 pub mod media;
 mod status;
 
+pub use args::{Amount, LiveArgs, parse_amount, parse_bitrate};
 pub use error::LiveError;
 pub use handler::LiveHandler;
 pub use hub::{Hub, Stream};
 
 use std::time::Duration;
 
-use httpout_core::Options;
-use httpout_core::options::value::Amount;
+use httpout_core::ConfigError;
+use httpout_core::options::CoreArgs;
 
 /// The live sink's settings, from the options.
 #[derive(Debug, Clone)]
@@ -78,7 +80,7 @@ pub struct LiveConfig {
 
 impl LiveConfig {
     /// The settings the options give; errors name the option.
-    pub fn from_options(opts: &Options) -> Result<Self, String> {
+    pub fn from_args(core: &CoreArgs, opts: &LiveArgs) -> Result<Self, ConfigError> {
         let too_big = match (opts.burst, opts.max_async_buf) {
             (Amount::Bytes(b), Amount::Bytes(q)) => b >= q,
             (Amount::Time(b), Amount::Time(q)) => b >= q,
@@ -86,11 +88,14 @@ impl LiveConfig {
         };
         {
             if too_big {
-                return Err(format!(
-                    "invalid value for --burst: {} must be smaller than --max_async_buf ({}), \
-                     or new listeners would be dropped at once",
+                return Err(ConfigError::invalid(
+                    "--burst",
                     show(opts.burst),
-                    show(opts.max_async_buf)
+                    format!(
+                        "must be smaller than --max_async_buf ({}), or new listeners would be \
+                         dropped at once",
+                        show(opts.max_async_buf)
+                    ),
                 ));
             }
         }
@@ -104,13 +109,17 @@ impl LiveConfig {
                 })
                 .filter(|(_, v)| http::HeaderValue::from_str(v).is_ok())
                 .ok_or_else(|| {
-                    format!("invalid value '{item}' for --ice_hdr: expected NAME=VALUE (a header name and value)")
+                    ConfigError::invalid(
+                        "--ice_hdr",
+                        item,
+                        "expected NAME=VALUE (a header name and value)",
+                    )
                 })?;
             ice_values.push((name.to_ascii_lowercase(), value.to_owned()));
         }
         if let Some(mime) = &opts.mime {
             http::HeaderValue::from_str(mime)
-                .map_err(|_| format!("invalid value '{mime}' for --mime: expected a media type"))?;
+                .map_err(|_| ConfigError::invalid("--mime", mime, "expected a media type"))?;
         }
         Ok(Self {
             burst: opts.burst,
@@ -126,7 +135,7 @@ impl LiveConfig {
             rate: opts.rate,
             mime: opts.mime.clone(),
             ext: opts.ext.clone(),
-            source_timeout: httpout_core::timeout::from_secs(opts.timeout),
+            source_timeout: httpout_core::timeout::from_secs(core.timeout),
         })
     }
 }

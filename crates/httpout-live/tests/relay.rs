@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
-use httpout_core::options::value::Amount;
 use httpout_core::{Running, ServerConfig};
+use httpout_live::Amount;
 use httpout_live::{Hub, LiveConfig, LiveHandler};
 use httpout_test::{bounded, h1, read_until, request, start_with};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

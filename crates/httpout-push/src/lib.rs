@@ -18,6 +18,8 @@
 //! (SIGINT/SIGTERM) ends retries at once and uploads in progress within
 //! half a second; what was not confirmed is reported as not pushed.
 
+mod args;
+pub use args::PushArgs;
 mod client;
 mod error;
 mod retry;

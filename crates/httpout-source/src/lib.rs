@@ -16,6 +16,8 @@
 //! takes it, so a slow consumer slows the uploader through TCP flow control
 //! and memory stays one frame per upload.
 
+mod args;
+pub use args::SourceArgs;
 mod error;
 mod sink;
 

@@ -23,16 +23,15 @@
 //! # Example
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use httpout_core::{Options, Router, Server, ServerConfig};
-//! let opts = Options::try_parse_args(["httpout", "--rdirs=public", "--dlist"])?;
-//! let mut router = Router::new();
-//! for (prefix, handler) in httpout_static::mounts(&opts)? {
-//!     router = router.mount_path(prefix, handler);
-//! }
-//! let running = Server::bind(ServerConfig::from_options(&opts)?).await?.serve(router);
+//! use httpout_core::{Router, Server, ServerConfig};
+//! use httpout_static::{StaticConfig, StaticHandler};
+//! let config = StaticConfig { dlist: true, ..StaticConfig::default() };
+//! let router = Router::new().mount("/", StaticHandler::new("public", config)?);
+//! let running = Server::bind(ServerConfig::default()).await?.serve(router);
 //! # Ok(()) }
 //! ```
 
+mod args;
 mod error;
 mod handler;
 mod hidden;
@@ -46,9 +45,11 @@ use std::sync::Arc;
 use http::header::CACHE_CONTROL;
 use http::{HeaderValue, Method, Request};
 use httpout_core::auth::rules::Rules;
-use httpout_core::{Body, Cors, Ctx, Error, Handler, HandlerFuture, Options, SafePath};
+use httpout_core::options::CoreArgs;
+use httpout_core::{Body, ConfigError, Cors, Ctx, Error, Handler, HandlerFuture, SafePath};
 use httpout_store::{DirEntryInfo, DiskRoot, Live, WriteRoot};
 
+pub use args::StaticArgs;
 use site::Site;
 use write::WriteSite;
 pub use write::cache::Retention;
@@ -92,6 +93,14 @@ pub struct StaticConfig {
     /// Sync uploads to disk before answering (`fsync`): see
     /// [`WriteRoot::with_fsync`]. Default false.
     pub fsync: bool,
+    /// An upload that sends nothing for this long is aborted (`timeout`;
+    /// `None`: never). Default 30 s.
+    pub upload_timeout: Option<std::time::Duration>,
+    /// Log each file written, at its start and end (`reqlog=REC`), through
+    /// the [`Live`] registry every writer registers in. Default false.
+    pub log_writes: bool,
+    /// Largest upload in bytes (`maxs`). Default 50 MiB.
+    pub maxs: u64,
 }
 
 impl Default for StaticConfig {
@@ -109,6 +118,9 @@ impl Default for StaticConfig {
             retention: Retention::default(),
             hidden: false,
             fsync: false,
+            upload_timeout: Some(std::time::Duration::from_secs(30)),
+            log_writes: false,
+            maxs: 50 << 20,
         }
     }
 }
@@ -123,43 +135,52 @@ impl StaticConfig {
         }
     }
 
-    /// The static part of a parsed command line; errors name the option.
-    pub fn from_options(opts: &Options) -> Result<Self, String> {
-        let (cache_control, etags) = match opts.cache_control.as_deref() {
+    /// The static server's part of a parsed command line (with the
+    /// engine's `cors`, `timeout` and `reqlog`); errors name the option.
+    pub fn from_args(core: &CoreArgs, args: &StaticArgs) -> Result<Self, ConfigError> {
+        let (cache_control, etags) = match args.cache_control.as_deref() {
             None => (None, true),
             Some("none") => (None, false),
             Some(v) => (
                 Some(HeaderValue::from_str(v).map_err(|_| {
-                    format!("invalid value '{v}' for --cache_control: expected a header value (visible ASCII)")
+                    ConfigError::invalid(
+                        "--cache_control",
+                        v,
+                        "expected a header value (visible ASCII)",
+                    )
                 })?),
                 true,
             ),
         };
-        let block_size = usize::try_from(opts.block_size)
+        let block_size = usize::try_from(args.block_size)
             .ok()
             .filter(|b| (512..=16 << 20).contains(b))
             .ok_or_else(|| {
-                format!(
-                    "invalid value '{}' for --block_size: expected a size from 512 bytes to 16M",
-                    opts.block_size
+                ConfigError::invalid(
+                    "--block_size",
+                    args.block_size,
+                    "expected a size from 512 bytes to 16M",
                 )
             })?;
         Ok(Self {
-            dlist: opts.dlist,
-            norange: opts.norange,
-            zmax: opts.zmax,
+            dlist: args.dlist,
+            norange: args.norange,
+            zmax: args.zmax,
             block_size,
             cache_control,
             etags,
-            cors: opts.cors,
-            wait_new: std::time::Duration::from_millis(opts.wait_new),
+            cors: core.cors,
+            wait_new: std::time::Duration::from_millis(args.wait_new),
             live: Live::new(),
             retention: Retention {
-                max_cache_segs: opts.max_cache_segs,
-                in_memory: opts.wdir.as_ref().is_some_and(|w| w.as_os_str() == "gmem"),
+                max_cache_segs: args.max_cache_segs,
+                in_memory: args.wdir.as_ref().is_some_and(|w| w.as_os_str() == "gmem"),
             },
-            hidden: opts.hidden,
-            fsync: opts.fsync,
+            hidden: args.hidden,
+            fsync: args.fsync,
+            upload_timeout: httpout_core::timeout::from_secs(core.timeout),
+            log_writes: core.reqlog.as_ref().is_some_and(|r| r.rec),
+            maxs: args.maxs,
         })
     }
 }
@@ -309,52 +330,50 @@ fn mount_list(
 pub type Mount = (SafePath, Arc<dyn Handler>);
 
 /// The mounts for `--rdirs` and `--wdir`: one read directory at `/`, or
-/// each at `/NAME` (its directory name); the sections of rules files at
+/// each at `/NAME` (its directory name); the sections of `rules` (read
+/// once from the rules files among `--rdirs`, [`StaticArgs::rules`]) at
 /// their URL names (a section with write rights is writable in place); a
 /// listing of the mounts at `/` when nothing else is there; the write
 /// directory, if any, behind every other mount (or alone at `/`). Errors
 /// name the option and the value.
-pub fn mounts(opts: &Options) -> Result<Vec<Mount>, String> {
-    mounts_with(opts, &StaticConfig::from_options(opts)?)
-}
-
-/// [`mounts`] with a configuration made beforehand, e.g. to share its
-/// [`Live`] registry with the file sink's inputs.
-pub fn mounts_with(opts: &Options, config: &StaticConfig) -> Result<Vec<Mount>, String> {
+pub fn mounts(
+    args: &StaticArgs,
+    rules: &Rules,
+    config: &StaticConfig,
+) -> Result<Vec<Mount>, ConfigError> {
     let config = config.clone();
-    if opts.reqlog.as_ref().is_some_and(|r| r.rec) {
+    if config.log_writes {
         // `--reqlog=REC`: every writer (uploads, `-i` inputs, local writers)
         // registers in the live registry, shared with the file sink, so
         // this logs them all.
         config.live.log_writes();
     }
-    let timeout = httpout_core::timeout::from_secs(opts.timeout);
-    let write = match &opts.wdir {
+    let (maxs, timeout) = (config.maxs, config.upload_timeout);
+    let write = match &args.wdir {
         Some(dir) => {
             let root = WriteRoot::new(dir).map_err(|e| {
-                format!(
-                    "invalid value '{}' for --wdir: expected a directory that can be created ({e})",
-                    dir.display()
+                ConfigError::invalid(
+                    "--wdir",
+                    dir.display(),
+                    format!("expected a directory that can be created ({e})"),
                 )
             })?;
             Some(Arc::new(WriteSite::new(
-                root, &config, opts.maxs, timeout, false,
+                root, &config, maxs, timeout, false,
             )))
         }
         None => None,
     };
-    let bad =
-        |dir: &Path, why: String| format!("invalid value '{}' for --rdirs: {why}", dir.display());
+    let bad = |dir: &Path, why: String| ConfigError::invalid("--rdirs", dir.display(), why);
     // (URL prefix, directory, its own write root when a rules section grants writes)
     let mut dirs: Vec<(Vec<String>, std::path::PathBuf, Option<Arc<WriteSite>>)> = Vec::new();
-    let plain: Vec<&std::path::PathBuf> = opts.rdirs.iter().filter(|p| !p.is_file()).collect();
-    let has_rules = opts.rdirs.iter().any(|p| p.is_file());
+    let plain: Vec<&std::path::PathBuf> = args.rdirs.iter().filter(|p| !p.is_file()).collect();
+    let has_rules = args.rdirs.iter().any(|p| p.is_file());
     for dir in &plain {
         if dir.as_os_str() == "gmem" {
             return Err(bad(
                 dir,
-                "the memory store belongs to the file sink, which is not built yet in this version"
-                    .into(),
+                "`gmem` is the command line's in-memory directory: give a directory".into(),
             ));
         }
         let real = std::fs::canonicalize(dir)
@@ -370,24 +389,19 @@ pub fn mounts_with(opts: &Options, config: &StaticConfig) -> Result<Vec<Mount>, 
             };
         dirs.push((prefix, real, None));
     }
-    for file in opts.rdirs.iter().filter(|p| p.is_file()) {
-        let mut rules = Rules::default();
-        rules.load(file).map_err(|e| bad(file, e))?;
-        for section in rules
-            .sections()
-            .iter()
-            .filter(|s| !s.refines && s.dir.is_dir())
-        {
-            let own_write = if section.write.is_open() {
-                None
-            } else {
-                let root = WriteRoot::new(&section.dir).map_err(|e| bad(file, e.to_string()))?;
-                Some(Arc::new(WriteSite::new(
-                    root, &config, opts.maxs, timeout, true,
-                )))
-            };
-            dirs.push((section.prefix.clone(), section.dir.clone(), own_write));
-        }
+    for section in rules
+        .sections()
+        .iter()
+        .filter(|s| !s.refines && s.dir.is_dir())
+    {
+        let own_write = if section.write.is_open() {
+            None
+        } else {
+            let root =
+                WriteRoot::new(&section.dir).map_err(|e| bad(&section.dir, e.to_string()))?;
+            Some(Arc::new(WriteSite::new(root, &config, maxs, timeout, true)))
+        };
+        dirs.push((section.prefix.clone(), section.dir.clone(), own_write));
     }
     let mut out: Vec<Mount> = Vec::new();
     let mut names = Vec::new();

@@ -12,7 +12,6 @@ use async_compression::tokio::bufread::{BrotliDecoder, DeflateDecoder, GzipDecod
 use bytes::Bytes;
 use common::serve;
 use http::{HeaderMap, StatusCode, Version};
-use httpout_core::Options;
 use httpout_test::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -737,8 +736,10 @@ async fn several_read_directories_are_mounted_by_name() {
     assert_eq!(s, 404);
 
     let dup = format!("--rdirs={},{}", a.path().display(), a.path().display());
-    let opts = Options::try_parse_args(["httpout", &dup]).unwrap();
-    let err = httpout_static::mounts(&opts).err().unwrap();
+    let err = common::mounts_of(&["httpout", &dup])
+        .err()
+        .unwrap()
+        .to_string();
     assert!(
         err.contains("--rdirs") && err.contains("two read directories"),
         "{err}"
@@ -760,14 +761,13 @@ async fn directory_names_with_percent_and_spaces_mount_cleanly() {
     assert!(String::from_utf8_lossy(&page).contains("href=\"./media%20100%25/\""));
     let bad = base.path().join("back\\slash");
     std::fs::create_dir(&bad).unwrap();
-    let opts = Options::try_parse_args([
+    let err = common::mounts_of(&[
         "httpout",
         &format!("--rdirs={},{}", bad.display(), b.display()),
     ])
-    .unwrap();
-    let err = httpout_static::mounts(&opts)
-        .err()
-        .expect("refused, not a panic");
+    .err()
+    .expect("refused, not a panic")
+    .to_string();
     assert!(err.contains("--rdirs"), "{err}");
 }
 

@@ -7,6 +7,7 @@
 //! error (bad option, bad certificate), 1 for a runtime error (port in use).
 
 mod modes;
+mod options;
 mod plan;
 mod users;
 
@@ -14,9 +15,9 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::options::{HMode, Options, error_line};
 use clap::error::ErrorKind;
-use httpout_core::options::{Options, error_line};
-use httpout_core::{Server, ServerConfig, Shutdown};
+use httpout_core::{Server, Shutdown};
 use tokio::signal::unix::{SignalKind, signal};
 
 fn main() -> ExitCode {
@@ -34,7 +35,7 @@ fn main() -> ExitCode {
     };
     let plans = match modes::check(&opts) {
         Ok(plans) => plans,
-        Err(msg) => return usage_error(&msg),
+        Err(e) => return usage_error(&e.to_string()),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -46,7 +47,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = if opts.hmode == httpout_core::options::value::HMode::Push {
+    let code = if opts.hmode == HMode::Push {
         runtime.block_on(push(&opts))
     } else {
         runtime.block_on(run(opts, plans))
@@ -62,7 +63,7 @@ fn main() -> ExitCode {
 async fn push(opts: &Options) -> ExitCode {
     let (input, config) = match modes::push_config(opts) {
         Ok(c) => c,
-        Err(msg) => return usage_error(&msg),
+        Err(e) => return usage_error(&e.to_string()),
     };
     let pusher = match httpout_push::Pusher::new(config) {
         Ok(p) => p,
@@ -118,20 +119,24 @@ struct Serving {
 async fn run(opts: Options, plans: Vec<plan::ServerPlan>) -> ExitCode {
     let shared = match modes::Shared::new(&opts) {
         Ok(s) => s,
-        Err(msg) => return usage_error(&msg),
+        Err(e) => return usage_error(&e.to_string()),
     };
     // Everything is built and bound before anything is served, so that an
     // error leaves nothing half-started.
     let mut bound = Vec::new();
     for plan in &plans {
-        let mut config = match ServerConfig::from_options(&plan.opts) {
-            Ok(c) => c,
-            Err(msg) => return usage_error(&msg),
-        };
-        config.listeners.clone_from(&plan.listeners);
-        let modes = match modes::build(plan, &shared) {
-            Ok(m) => m,
-            Err(msg) => return usage_error(&msg),
+        // Rules files are read once per server: they decide access (the
+        // engine) and where their sections are mounted (the static server).
+        let built = plan.opts.statics.rules().and_then(|rules| {
+            let config = plan
+                .opts
+                .core
+                .server_config(plan.listeners.clone(), &rules)?;
+            Ok((config, modes::build(plan, &shared, &rules)?))
+        });
+        let (mut config, modes) = match built {
+            Ok(b) => b,
+            Err(e) => return usage_error(&e.to_string()),
         };
         config.source_clients = modes.hub.is_some();
         let server = match Server::bind(config).await {
@@ -177,7 +182,7 @@ async fn run(opts: Options, plans: Vec<plan::ServerPlan>) -> ExitCode {
         }
         let _ = out.flush();
     }
-    let follow_idle = httpout_core::timeout::from_secs(opts.timeout);
+    let follow_idle = httpout_core::timeout::from_secs(opts.core.timeout);
     for (inputs, live_inputs, followed) in starts {
         for input in inputs {
             tokio::spawn(input.run());
@@ -202,7 +207,7 @@ async fn run(opts: Options, plans: Vec<plan::ServerPlan>) -> ExitCode {
     // listeners gone.
     let quit = async {
         let hubs: Vec<_> = servers.iter().filter_map(|s| s.hub.clone()).collect();
-        if opts.quit && !hubs.is_empty() {
+        if opts.live.quit && !hubs.is_empty() {
             for hub in hubs {
                 hub.done().await;
             }
@@ -226,7 +231,7 @@ async fn run(opts: Options, plans: Vec<plan::ServerPlan>) -> ExitCode {
         }
     }
     eprintln!("httpout: shutting down");
-    let grace = Duration::from_secs(opts.grace);
+    let grace = Duration::from_secs(opts.core.grace);
     let handles: Vec<_> = servers.iter().map(|s| s.running.handle()).collect();
     let shutdowns = handles.iter().map(|h| h.shutdown(grace));
     let forced = futures_util::future::join_all(shutdowns)
@@ -236,7 +241,7 @@ async fn run(opts: Options, plans: Vec<plan::ServerPlan>) -> ExitCode {
     if forced {
         eprintln!(
             "httpout: grace period of {} s over, remaining connections closed",
-            opts.grace
+            opts.core.grace
         );
     }
     drop(shared);

@@ -16,8 +16,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 
-use httpout_core::ListenSpec;
-use httpout_core::options::{Area, Options, area};
+use crate::options::{Group, Options, group_of};
+use httpout_core::{ConfigError, ListenSpec};
 
 /// One `-i SOURCE -o URL` pair and its own options.
 #[derive(Debug, Clone)]
@@ -47,7 +47,7 @@ pub(crate) struct ServerPlan {
 
 /// The pairs of the command line with their options. `-i` and `-o` are
 /// checked to go in pairs before this runs.
-pub(crate) fn pairs(opts: &Options) -> Result<Vec<Pair>, String> {
+pub(crate) fn pairs(opts: &Options) -> Result<Vec<Pair>, ConfigError> {
     opts.inputs
         .iter()
         .zip(&opts.outputs)
@@ -59,19 +59,19 @@ pub(crate) fn pairs(opts: &Options) -> Result<Vec<Pair>, String> {
                 output: output.clone(),
                 opts: opts
                     .pair(i)
-                    .map_err(|e| httpout_core::options::error_line(&e))?,
+                    .map_err(|e| ConfigError::general(crate::options::error_line(&e)))?,
             })
         })
         .collect()
 }
 
 /// The servers the options ask for, the main one first.
-pub(crate) fn servers(opts: &Options, pairs: Vec<Pair>) -> Result<Vec<ServerPlan>, String> {
-    if pairs.is_empty() || !opts.listen.is_empty() {
+pub(crate) fn servers(opts: &Options, pairs: Vec<Pair>) -> Result<Vec<ServerPlan>, ConfigError> {
+    if pairs.is_empty() || !opts.core.listen.is_empty() {
         let flags: Vec<String> = pairs.iter().flat_map(|p| server_flags(opts, p)).collect();
         let opts = opts
             .scoped(&flags)
-            .map_err(|e| httpout_core::options::error_line(&e))?;
+            .map_err(|e| ConfigError::general(crate::options::error_line(&e)))?;
         return Ok(vec![ServerPlan {
             listeners: opts.listeners(),
             opts,
@@ -95,7 +95,7 @@ pub(crate) fn servers(opts: &Options, pairs: Vec<Pair>) -> Result<Vec<ServerPlan
             Ok(ServerPlan {
                 opts: opts
                     .scoped(&flags)
-                    .map_err(|e| httpout_core::options::error_line(&e))?,
+                    .map_err(|e| ConfigError::general(crate::options::error_line(&e)))?,
                 listeners,
                 pairs,
                 main: i == 0,
@@ -115,8 +115,7 @@ fn server_flags(opts: &Options, pair: &Pair) -> Vec<String> {
     own.into_iter()
         .filter(|f| {
             Options::flag_id(f).is_some_and(|id| {
-                matches!(area(&id), Area::Core | Area::Static | Area::StaticWrite)
-                    || id == "source_password"
+                matches!(group_of(&id), Group::Core | Group::Static) || id == "source_password"
             })
         })
         .collect()
@@ -124,9 +123,9 @@ fn server_flags(opts: &Options, pair: &Pair) -> Vec<String> {
 
 /// The listeners of an output: its URL's host (or `--ifce`) and port (or
 /// `--port`); HTTPS with `--cert`.
-fn output_listeners(pair: &Pair) -> Result<Vec<ListenSpec>, String> {
+fn output_listeners(pair: &Pair) -> Result<Vec<ListenSpec>, ConfigError> {
     let url = &pair.output;
-    let bad = || format!("invalid value '{url}' for -o: expected http://HOST:PORT/NAME");
+    let bad = || ConfigError::invalid("-o", url, "expected http://HOST:PORT/NAME");
     let (https, rest) = match url.strip_prefix("https://") {
         Some(rest) => (true, rest),
         None => (false, url.strip_prefix("http://").ok_or_else(bad)?),
@@ -135,18 +134,22 @@ fn output_listeners(pair: &Pair) -> Result<Vec<ListenSpec>, String> {
     let (host, port) = split_authority(authority).ok_or_else(bad)?;
     let port = pair
         .opts
+        .core
         .port
         .unwrap_or_else(|| port.unwrap_or(if https { 443 } else { 80 }));
-    let tls = pair.opts.cert.is_some();
+    let tls = pair.opts.core.cert.is_some();
     if https && !tls {
-        return Err(format!(
-            "-o {url} is an https:// output: give --cert and --pkey"
+        return Err(ConfigError::invalid(
+            "-o",
+            url,
+            "an https:// output needs --cert and --pkey",
         ));
     }
-    let ips = match pair.opts.ifce {
+    let ips = match pair.opts.core.ifce {
         Some(ip) => vec![ip],
-        None => resolve(host, port)
-            .map_err(|e| format!("invalid value '{url}' for -o: cannot resolve '{host}' ({e})"))?,
+        None => resolve(host, port).map_err(|e| {
+            ConfigError::invalid("-o", url, format!("cannot resolve '{host}' ({e})"))
+        })?,
     };
     // Port 0 picks a free port per socket: one address, so one port.
     let ips = if port == 0 { ips[..1].to_vec() } else { ips };
@@ -225,8 +228,9 @@ mod tests {
 
     fn plan(args: &[&str]) -> Result<Vec<ServerPlan>, String> {
         let opts = Options::try_parse_args(args.iter().copied())
-            .map_err(|e| httpout_core::options::error_line(&e))?;
-        servers(&opts, pairs(&opts)?)
+            .map_err(|e| crate::options::error_line(&e))?;
+        let pairs = pairs(&opts).map_err(|e| e.to_string())?;
+        servers(&opts, pairs).map_err(|e| e.to_string())
     }
 
     fn addrs(p: &ServerPlan) -> Vec<String> {
@@ -285,10 +289,10 @@ mod tests {
         assert_eq!(outputs(&p[0]), ["a.mp3", "c.mp3"]);
         assert_eq!(outputs(&p[1]), ["b.aac"]);
         // maxc is the server's; the ICE value is b.aac's alone.
-        assert_eq!((p[0].opts.maxc, p[1].opts.maxc), (3, 100));
-        assert!(p[0].pairs.iter().all(|x| x.opts.ice_hdr.is_empty()));
-        assert!(p[1].opts.ice_hdr.is_empty());
-        assert_eq!(p[1].pairs[0].opts.ice_hdr, ["Genre=Rock"]);
+        assert_eq!((p[0].opts.core.maxc, p[1].opts.core.maxc), (3, 100));
+        assert!(p[0].pairs.iter().all(|x| x.opts.live.ice_hdr.is_empty()));
+        assert!(p[1].opts.live.ice_hdr.is_empty());
+        assert_eq!(p[1].pairs[0].opts.live.ice_hdr, ["Genre=Rock"]);
     }
 
     #[test]

@@ -14,9 +14,9 @@ use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::options::error_line;
 use clap::{Parser, Subcommand};
 use httpout_core::auth::users::Users;
-use httpout_core::options::error_line;
 
 /// Manage an httpout users file (argon2id password hashes, groups).
 #[derive(Debug, Parser)]

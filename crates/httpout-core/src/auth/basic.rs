@@ -54,7 +54,10 @@ mod tests {
     fn basic_headers() {
         // "source:hack:me"
         let c = decode("basic  c291cmNlOmhhY2s6bWU= ").unwrap();
-        assert_eq!((c.user.as_str(), c.password.as_str()), ("source", "hack:me"));
+        assert_eq!(
+            (c.user.as_str(), c.password.as_str()),
+            ("source", "hack:me")
+        );
         assert!(!format!("{c:?}").contains("hack"));
         assert_eq!(decode("Digest c291cmNlOmhhY2s6bWU="), None);
         assert_eq!(decode("Basic !!!"), None);

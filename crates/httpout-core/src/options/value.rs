@@ -1,15 +1,11 @@
-//! Value parsers and value types for [`Options`](super::Options).
+//! Value parsers for the option groups of every mode.
 //!
 //! Each parser returns `Err(String)` saying what was expected, so that clap's
-//! error (and our one-line rendering of it) names the option, the value and
-//! the expectation. This is the only place option values are interpreted.
+//! error (and the CLI's one-line rendering of it) names the option, the
+//! value and the expectation. The value types themselves are the engine's
+//! ([`crate::config`]) or their mode's.
 
-use std::fmt;
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::str::FromStr;
-
-use http::Method;
+use crate::config::{ListenSpec, ReqLog};
 
 /// Parses a boolean: `true/false`, `yes/no`, `on/off`, `1/0` (any case).
 pub fn parse_bool(s: &str) -> Result<bool, String> {
@@ -89,188 +85,10 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{EXPECTED}; {t} is too large"))
 }
 
-/// An amount of stream: bytes, or seconds of media (`burst`, `max_async_buf`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Amount {
-    /// A number of bytes.
-    Bytes(u64),
-    /// A span of media time, converted to bytes with the stream's own rate.
-    Time(std::time::Duration),
-}
-
-/// Parses an [`Amount`]: a size as [`parse_size`] takes it (`64K`), or a
-/// duration of media ending in `s` or `ms` (`2s`, `1.5s`, `500ms`).
-pub fn parse_amount(s: &str) -> Result<Amount, String> {
-    const EXPECTED: &str = "expected a size (e.g. 64K) or a duration of media (e.g. 2s, 500ms)";
-    let t = s.trim().to_ascii_lowercase();
-    let secs = if let Some(ms) = t.strip_suffix("ms") {
-        Some(ms.trim().parse::<f64>().map(|v| v / 1000.0))
-    } else {
-        t.strip_suffix('s').map(|v| v.trim().parse::<f64>())
-    };
-    match secs {
-        Some(Ok(v)) if v.is_finite() && (0.0..=3600.0).contains(&v) => {
-            Ok(Amount::Time(std::time::Duration::from_secs_f64(v)))
-        }
-        Some(_) => Err(format!("{EXPECTED}; durations go up to 3600s")),
-        None => parse_size(&t)
-            .map(Amount::Bytes)
-            .map_err(|_| EXPECTED.to_owned()),
-    }
-}
-
-/// Parses a bit rate in bits per second with an optional decimal suffix:
-/// `k` (1000) or `M` (1 000 000), e.g. `128k`.
-pub fn parse_bitrate(s: &str) -> Result<u64, String> {
-    const EXPECTED: &str =
-        "expected a bit rate in bits/s, optionally with a k or M suffix (e.g. 128k)";
-    let t = s.trim().trim_end_matches("bps").trim_end_matches("bit/s");
-    let (digits, mult) = match t.chars().last() {
-        Some('k' | 'K') => (&t[..t.len() - 1], 1000u64),
-        Some('m' | 'M') => (&t[..t.len() - 1], 1_000_000),
-        _ => (t, 1),
-    };
-    digits
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .filter(|n| (1..=10_000_000_000).contains(n))
-        .ok_or_else(|| EXPECTED.to_owned())
-}
-
-/// What `-i SOURCE -o URL` pairs feed (`sink`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum SinkKind {
-    /// The file sink when `rdirs` is given (as GPAC), the live sink otherwise.
-    #[default]
-    Auto,
-    /// The live sink: each input relayed to the listeners of its URL.
-    Live,
-    /// The file sink: each input written into the first read directory.
-    File,
-}
-
-/// When CORS headers are added to responses (`cors`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Cors {
-    /// Never add CORS headers.
-    Off,
-    /// Always add CORS headers.
-    On,
-    /// Add CORS headers when the request carries an `Origin` header.
-    #[default]
-    Auto,
-}
-
-/// How the process runs (`hmode`), as in the reference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum HMode {
-    /// Server mode: static files, live sink, file sink.
-    #[default]
-    Default,
-    /// Client mode: upload inputs to `dst` with PUT or POST.
-    Push,
-    /// Incoming PUT/POST bodies become input streams.
-    Source,
-}
-
-/// Which requests the short request log (`reqlog`) shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReqLog {
-    /// Methods to log; `None` means every method (`*`).
-    pub methods: Option<Vec<Method>>,
-    /// `REC`: log file writing start and end.
-    pub rec: bool,
-    /// Log the end of a request (status, bytes, duration); false with a `-` prefix.
-    pub log_end: bool,
-}
-
-impl ReqLog {
-    /// Whether requests with this method are logged.
-    pub fn wants(&self, method: &Method) -> bool {
-        match &self.methods {
-            None => true,
-            Some(list) => list.contains(method),
-        }
-    }
-}
-
 /// Parses `reqlog`: `*`, or a comma-separated list of methods and `REC`,
 /// optionally prefixed by `-` (do not log request ends).
 pub fn parse_reqlog(s: &str) -> Result<ReqLog, String> {
-    let (log_end, rest) = match s.strip_prefix('-') {
-        Some(rest) => (false, rest),
-        None => (true, s),
-    };
-    let mut methods = Some(Vec::new());
-    let mut rec = false;
-    for item in rest.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-        if item == "*" {
-            methods = None;
-        } else if item.eq_ignore_ascii_case("REC") {
-            rec = true;
-        } else {
-            let m = Method::from_bytes(item.to_ascii_uppercase().as_bytes())
-                .map_err(|_| format!("expected `*`, REC or HTTP method names, got {item:?}"))?;
-            if let Some(list) = methods.as_mut() {
-                list.push(m);
-            }
-        }
-    }
-    Ok(ReqLog {
-        methods,
-        rec,
-        log_end,
-    })
-}
-
-/// One listener given with `--listen`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ListenSpec {
-    /// Plain HTTP (HTTP/1.1 and h2c) on a TCP address.
-    Http(SocketAddr),
-    /// HTTPS (TLS with ALPN h2 / http/1.1) on a TCP address; needs `cert` and `pkey`.
-    Https(SocketAddr),
-    /// Plain HTTP on a Unix domain socket.
-    Unix(PathBuf),
-}
-
-impl fmt::Display for ListenSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Http(a) => write!(f, "http://{a}"),
-            Self::Https(a) => write!(f, "https://{a}"),
-            Self::Unix(p) => write!(f, "unix:{}", p.display()),
-        }
-    }
-}
-
-impl FromStr for ListenSpec {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        const EXPECTED: &str = "expected http://IP:PORT, https://IP:PORT or unix:PATH";
-        if let Some(path) = s.strip_prefix("unix:") {
-            if path.is_empty() {
-                return Err(EXPECTED.into());
-            }
-            return Ok(Self::Unix(PathBuf::from(path)));
-        }
-        let (tls, rest) = if let Some(rest) = s.strip_prefix("https://") {
-            (true, rest)
-        } else if let Some(rest) = s.strip_prefix("http://") {
-            (false, rest)
-        } else {
-            return Err(EXPECTED.into());
-        };
-        let addr: SocketAddr = rest.trim_end_matches('/').parse().map_err(|_| EXPECTED)?;
-        Ok(if tls {
-            Self::Https(addr)
-        } else {
-            Self::Http(addr)
-        })
-    }
+    s.parse()
 }
 
 /// Parses one `--listen` entry.
@@ -302,35 +120,6 @@ mod tests {
         assert!(parse_size("M").is_err());
         assert!(parse_size("99999999999999999999G").is_err());
         assert!(parse_size("18014398509481984G").is_err());
-    }
-
-    #[test]
-    fn reqlog() {
-        let all = parse_reqlog("*").unwrap();
-        assert!(all.wants(&Method::DELETE) && all.log_end && !all.rec);
-        let some = parse_reqlog("-GET,put,REC").unwrap();
-        assert!(some.wants(&Method::PUT) && !some.wants(&Method::POST));
-        assert!(!some.log_end && some.rec);
-        assert!(parse_reqlog("GE T").is_err());
-    }
-
-    #[test]
-    fn listen_specs() {
-        assert_eq!(
-            "http://127.0.0.1:0".parse(),
-            Ok(ListenSpec::Http("127.0.0.1:0".parse().unwrap()))
-        );
-        assert_eq!(
-            "https://[::1]:8443".parse(),
-            Ok(ListenSpec::Https("[::1]:8443".parse().unwrap()))
-        );
-        assert_eq!(
-            "unix:/tmp/x.sock".parse(),
-            Ok(ListenSpec::Unix("/tmp/x.sock".into()))
-        );
-        assert!("ftp://1.2.3.4:5".parse::<ListenSpec>().is_err());
-        assert!("http://localhost".parse::<ListenSpec>().is_err());
-        assert!("unix:".parse::<ListenSpec>().is_err());
     }
 
     #[test]

@@ -3,7 +3,33 @@
 
 use std::net::SocketAddr;
 
-use httpout_core::{ListenSpec, Options, Router, Running, Server, ServerConfig};
+use clap::{CommandFactory, FromArgMatches, Parser};
+use httpout_core::options::{CoreArgs, boolean_flags};
+use httpout_core::{ConfigError, ListenSpec, Router, Running, Server};
+use httpout_static::{Mount, StaticArgs, StaticConfig};
+
+/// The engine's and the static server's options, as the CLI flattens them.
+#[derive(Debug, Parser)]
+struct Args {
+    #[command(flatten)]
+    core: CoreArgs,
+    #[command(flatten)]
+    statics: StaticArgs,
+}
+
+fn parse(argv: &[&str]) -> Args {
+    let matches = boolean_flags(Args::command())
+        .try_get_matches_from(argv)
+        .expect("options");
+    Args::from_arg_matches(&matches).expect("options")
+}
+
+/// The static mounts of a command line, as the CLI makes them.
+pub(crate) fn mounts_of(argv: &[&str]) -> Result<Vec<Mount>, ConfigError> {
+    let args = parse(argv);
+    let config = StaticConfig::from_args(&args.core, &args.statics)?;
+    httpout_static::mounts(&args.statics, &args.statics.rules()?, &config)
+}
 
 /// Starts the static mounts for `extra` options on the given listener
 /// (`http://127.0.0.1:0` or `https://127.0.0.1:0`, no per-peer limit).
@@ -11,14 +37,17 @@ async fn start(listen: &str, extra: &[&str]) -> (Running, SocketAddr) {
     let listen = format!("--listen={listen}");
     let mut argv = vec!["httpout", listen.as_str(), "--maxp=0"];
     argv.extend_from_slice(extra);
-    let opts = Options::try_parse_args(argv).expect("options");
+    let args = parse(&argv);
     let mut router = Router::new();
-    for (prefix, handler) in httpout_static::mounts(&opts).expect("mounts") {
+    for (prefix, handler) in mounts_of(&argv).expect("mounts") {
         router = router.mount_path(prefix, handler);
     }
-    let server = Server::bind(ServerConfig::from_options(&opts).unwrap())
-        .await
-        .expect("bind");
+    let rules = args.statics.rules().unwrap();
+    let config = args
+        .core
+        .server_config(args.core.listeners(0), &rules)
+        .unwrap();
+    let server = Server::bind(config).await.expect("bind");
     let (ListenSpec::Http(addr) | ListenSpec::Https(addr)) = server.local_addrs()[0] else {
         unreachable!("TCP listener")
     };

@@ -15,16 +15,16 @@ use std::ffi::OsString;
 
 /// A command line with its GPAC strings rewritten into long flags.
 #[derive(Debug, Default)]
-pub struct Rewritten {
+pub(crate) struct Rewritten {
     /// The command line, every option a long flag; `-o` URLs and `-i`
     /// sources without their suffixes.
-    pub args: Vec<OsString>,
+    pub(crate) args: Vec<OsString>,
     /// Per `-o` output in order, the options its URL suffixes give
     /// (`-o URL:hold:port=9000` → `--hold --port=9000`).
-    pub outputs: Vec<Vec<String>>,
+    pub(crate) outputs: Vec<Vec<String>>,
     /// Per `-i` input in order, the options its `:#NAME=VALUE` properties
     /// give (`-i a.mp3:#ice-Genre=Rock` → `--ice_hdr=Genre=Rock`).
-    pub inputs: Vec<Vec<String>>,
+    pub(crate) inputs: Vec<Vec<String>>,
 }
 
 /// Options that decide what the whole process does: given as a suffix
@@ -38,7 +38,7 @@ const PROCESS_WIDE: &[&str] = &["hmode", "quit", "grace"];
 /// ([`Rewritten::outputs`], [`Rewritten::inputs`]); filter strings apply to
 /// everything. Arguments that are not valid UTF-8 are passed through
 /// untouched.
-pub fn rewrite<I, T>(args: I, is_option: impl Fn(&str) -> bool) -> Rewritten
+pub(crate) fn rewrite<I, T>(args: I, is_option: impl Fn(&str) -> bool) -> Rewritten
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString>,

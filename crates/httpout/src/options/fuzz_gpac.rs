@@ -1,15 +1,15 @@
 //! Property tests of GPAC string rewriting (`options::gpac::rewrite`), the
 //! only place `httpout:a=b:c`, `-o URL:opt` and `-i SRC:#prop` are split.
 //!
-//! 10 000 cases per property and run (`cargo test -p httpout-core --test
-//! fuzz_gpac`): arbitrary command lines never panic and rewriting is
+//! 10 000 cases per property and run (`cargo test -p httpout
+//! options::fuzz_gpac`): arbitrary command lines never panic and rewriting is
 //! idempotent; generated filter strings and output suffixes come out as
 //! exactly the flags they spell, `:` inside values (IPv6, URLs) included.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 
-use httpout_core::options::gpac::{Rewritten, rewrite};
+use super::gpac::{Rewritten, rewrite};
 use proptest::prelude::*;
 
 /// Option names the tests treat as known.

@@ -1,0 +1,84 @@
+//! The engine's configuration: built by an embedder, or by the command
+//! line's `CoreArgs` (`options`, with the `cli` feature). Nothing here
+//! knows the command line.
+
+mod error;
+mod value;
+
+pub use error::ConfigError;
+pub use value::{Cors, ListenSpec, ReqLog};
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue};
+
+use crate::auth::Access;
+
+/// PEM files for TLS listeners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain (`cert`).
+    pub cert: PathBuf,
+    /// Private key (`pkey`).
+    pub key: PathBuf,
+}
+
+/// Everything the engine needs to know: listeners, limits, common headers.
+///
+/// `ServerConfig::default()` listens on `http://127.0.0.1:0` with the
+/// reference's defaults.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Listeners to open. Default: `http://127.0.0.1:0`.
+    pub listeners: Vec<ListenSpec>,
+    /// Certificate and key for `https://` listeners. Default: none.
+    pub tls: Option<TlsFiles>,
+    /// Maximum connections in all, 0 unlimited. Default 100.
+    pub maxc: u32,
+    /// Maximum connections per peer IP, 0 unlimited. Default 6.
+    pub maxp: u32,
+    /// Idle keep-alive, request-header and TLS-handshake timeout; `None`
+    /// disables it. Default 30 s.
+    pub timeout: Option<Duration>,
+    /// Close every HTTP/1 connection after one response. Default false.
+    pub close: bool,
+    /// Close an HTTP/1 connection after this many consecutive error
+    /// responses, 0 never. Default 20.
+    pub max_client_errors: u32,
+    /// Extra headers on every response (`hdrs`). Default none.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Add `Server-UTC` to every response. Default false.
+    pub sutc: bool,
+    /// CORS policy. Default auto.
+    pub cors: Cors,
+    /// Request log on stderr. Default none.
+    pub reqlog: Option<ReqLog>,
+    /// Access rules, users and credentials checks. Default none: everything
+    /// is open.
+    pub access: Option<Arc<Access>>,
+    /// Read Icecast source clients' bodies, which run to the end of the
+    /// connection without a length (see `source_body.rs`). Default false.
+    pub source_clients: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listeners: vec![ListenSpec::Http(([127, 0, 0, 1], 0).into())],
+            tls: None,
+            maxc: 100,
+            maxp: 6,
+            timeout: Some(Duration::from_secs(30)),
+            close: false,
+            max_client_errors: 20,
+            headers: Vec::new(),
+            sutc: false,
+            cors: Cors::Auto,
+            reqlog: None,
+            access: None,
+            source_clients: false,
+        }
+    }
+}

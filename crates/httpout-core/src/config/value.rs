@@ -1,0 +1,159 @@
+//! The engine's value types: what a listener, a CORS policy and a request
+//! log setting are. Parsed from text by their `FromStr`; the command line's
+//! parsers (`options`, with the `cli` feature) build on these.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use http::Method;
+
+/// When CORS headers are added to responses (`cors`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum Cors {
+    /// Never add CORS headers.
+    Off,
+    /// Always add CORS headers.
+    On,
+    /// Add CORS headers when the request carries an `Origin` header.
+    #[default]
+    Auto,
+}
+
+/// Which requests the short request log (`reqlog`) shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReqLog {
+    /// Methods to log; `None` means every method (`*`).
+    pub methods: Option<Vec<Method>>,
+    /// `REC`: log file writing start and end.
+    pub rec: bool,
+    /// Log the end of a request (status, bytes, duration); false with a `-` prefix.
+    pub log_end: bool,
+}
+
+impl ReqLog {
+    /// Whether requests with this method are logged.
+    pub fn wants(&self, method: &Method) -> bool {
+        match &self.methods {
+            None => true,
+            Some(list) => list.contains(method),
+        }
+    }
+}
+
+impl FromStr for ReqLog {
+    type Err = String;
+
+    /// `*`, or a comma-separated list of methods and `REC`, optionally
+    /// prefixed by `-` (do not log request ends).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (log_end, rest) = match s.strip_prefix('-') {
+            Some(rest) => (false, rest),
+            None => (true, s),
+        };
+        let mut methods = Some(Vec::new());
+        let mut rec = false;
+        for item in rest.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            if item == "*" {
+                methods = None;
+            } else if item.eq_ignore_ascii_case("REC") {
+                rec = true;
+            } else {
+                let m = Method::from_bytes(item.to_ascii_uppercase().as_bytes())
+                    .map_err(|_| format!("expected `*`, REC or HTTP method names, got {item:?}"))?;
+                if let Some(list) = methods.as_mut() {
+                    list.push(m);
+                }
+            }
+        }
+        Ok(Self {
+            methods,
+            rec,
+            log_end,
+        })
+    }
+}
+
+/// One listener given with `--listen`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ListenSpec {
+    /// Plain HTTP (HTTP/1.1 and h2c) on a TCP address.
+    Http(SocketAddr),
+    /// HTTPS (TLS with ALPN h2 / http/1.1) on a TCP address; needs `cert` and `pkey`.
+    Https(SocketAddr),
+    /// Plain HTTP on a Unix domain socket.
+    Unix(PathBuf),
+}
+
+impl fmt::Display for ListenSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Http(a) => write!(f, "http://{a}"),
+            Self::Https(a) => write!(f, "https://{a}"),
+            Self::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+impl FromStr for ListenSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        const EXPECTED: &str = "expected http://IP:PORT, https://IP:PORT or unix:PATH";
+        if let Some(path) = s.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err(EXPECTED.into());
+            }
+            return Ok(Self::Unix(PathBuf::from(path)));
+        }
+        let (tls, rest) = if let Some(rest) = s.strip_prefix("https://") {
+            (true, rest)
+        } else if let Some(rest) = s.strip_prefix("http://") {
+            (false, rest)
+        } else {
+            return Err(EXPECTED.into());
+        };
+        let addr: SocketAddr = rest.trim_end_matches('/').parse().map_err(|_| EXPECTED)?;
+        Ok(if tls {
+            Self::Https(addr)
+        } else {
+            Self::Http(addr)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reqlog() {
+        let all: ReqLog = "*".parse().unwrap();
+        assert!(all.wants(&Method::DELETE) && all.log_end && !all.rec);
+        let some: ReqLog = "-GET,put,REC".parse().unwrap();
+        assert!(some.wants(&Method::PUT) && !some.wants(&Method::POST));
+        assert!(!some.log_end && some.rec);
+        assert!("GE T".parse::<ReqLog>().is_err());
+    }
+
+    #[test]
+    fn listen_specs() {
+        assert_eq!(
+            "http://127.0.0.1:0".parse(),
+            Ok(ListenSpec::Http("127.0.0.1:0".parse().unwrap()))
+        );
+        assert_eq!(
+            "https://[::1]:8443".parse(),
+            Ok(ListenSpec::Https("[::1]:8443".parse().unwrap()))
+        );
+        assert_eq!(
+            "unix:/tmp/x.sock".parse(),
+            Ok(ListenSpec::Unix("/tmp/x.sock".into()))
+        );
+        assert!("ftp://1.2.3.4:5".parse::<ListenSpec>().is_err());
+        assert!("http://localhost".parse::<ListenSpec>().is_err());
+        assert!("unix:".parse::<ListenSpec>().is_err());
+    }
+}

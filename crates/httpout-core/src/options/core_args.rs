@@ -1,0 +1,247 @@
+//! The engine's options: listeners, limits, common headers, access.
+
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use http::{HeaderName, HeaderValue};
+
+use super::value::{parse_ifce, parse_listen, parse_port, parse_reqlog, parse_seconds, parse_u32};
+use crate::auth::Access;
+use crate::auth::rules::Rules;
+use crate::auth::users::Users;
+use crate::config::{ConfigError, Cors, ListenSpec, ReqLog, ServerConfig, TlsFiles};
+
+/// The engine's options (see `docs/options.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct CoreArgs {
+    // ----- Listening -----
+    /// Server port; 0 picks a free one. Default 8080 unless an `-o` URL gives one.
+    #[arg(long, value_name = "PORT", value_parser = parse_port, help_heading = "Listening")]
+    pub port: Option<u16>,
+
+    /// Network interface (IP address) to bind; all interfaces when unset.
+    #[arg(long, value_name = "IP", value_parser = parse_ifce, help_heading = "Listening")]
+    pub ifce: Option<IpAddr>,
+
+    /// Listeners, comma-separated: `http://IP:PORT`, `https://IP:PORT`, `unix:PATH` (replaces ifce/port).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_listen, help_heading = "Listening")]
+    pub listen: Vec<ListenSpec>,
+
+    /// Certificate chain file in PEM format; enables HTTPS with `pkey`.
+    #[arg(long, value_name = "PATH", help_heading = "Listening")]
+    pub cert: Option<PathBuf>,
+
+    /// Private key file in PEM format for `cert`.
+    #[arg(long, value_name = "PATH", help_heading = "Listening")]
+    pub pkey: Option<PathBuf>,
+
+    // ----- Connections -----
+    /// Maximum number of connections, 0 is unlimited.
+    #[arg(long, value_name = "N", value_parser = parse_u32, default_value = "100", help_heading = "Connections")]
+    pub maxc: u32,
+
+    /// Maximum number of connections for one peer address, 0 is unlimited.
+    #[arg(long, value_name = "N", value_parser = parse_u32, default_value = "6", help_heading = "Connections")]
+    pub maxp: u32,
+
+    /// Timeout in seconds for idle persistent connections and request headers (0 disables).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "30", help_heading = "Connections")]
+    pub timeout: u64,
+
+    /// Close the HTTP connection after each request.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value = "false",
+        help_heading = "Connections"
+    )]
+    pub close: bool,
+
+    /// Disconnect an HTTP/1.1 client after this many consecutive error responses (0 never).
+    #[arg(long = "max_client_errors", alias = "max-client-errors", value_name = "N", value_parser = parse_u32, default_value = "20", help_heading = "Connections")]
+    pub max_client_errors: u32,
+
+    /// Seconds given to in-flight requests to finish on SIGINT/SIGTERM before the process exits.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "10", help_heading = "Connections")]
+    pub grace: u64,
+
+    // ----- Responses -----
+    /// Additional headers on every response, comma-separated: name,value,name,value...
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        help_heading = "Responses"
+    )]
+    pub hdrs: Vec<String>,
+
+    /// Insert the server clock as `Server-UTC: <ms since the epoch>` in responses.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value = "false",
+        help_heading = "Responses"
+    )]
+    pub sutc: bool,
+
+    /// CORS headers allowing all origins: off, on, or auto (when the request has an `Origin`).
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = Cors::Auto, help_heading = "Responses")]
+    pub cors: Cors,
+
+    /// Short request log on stderr: `*` or methods (comma-separated), `REC` for writes, `-` prefix: no end line.
+    #[arg(long, value_name = "LIST", value_parser = parse_reqlog, help_heading = "Responses")]
+    pub reqlog: Option<ReqLog>,
+
+    // ----- Access -----
+    /// Users file (argon2id hashes), managed with `httpout users`; needed by rules files.
+    #[arg(long, value_name = "PATH", help_heading = "Access")]
+    pub users: Option<PathBuf>,
+
+    /// File of accepted `Authorization` header values, one per line (simple mode).
+    #[arg(
+        long = "auth_file",
+        alias = "auth-file",
+        value_name = "PATH",
+        help_heading = "Access"
+    )]
+    pub auth_file: Option<PathBuf>,
+}
+
+impl CoreArgs {
+    /// The rules that span several of these options.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.cert.is_some() != self.pkey.is_some() {
+            return Err(ConfigError::option(
+                "--cert",
+                "and --pkey go together: give both PEM files, or neither",
+            ));
+        }
+        let https = self
+            .listen
+            .iter()
+            .any(|l| matches!(l, ListenSpec::Https(_)));
+        if https && self.cert.is_none() {
+            return Err(ConfigError::option(
+                "--listen",
+                "has an https:// listener but no --cert/--pkey were given",
+            ));
+        }
+        if !self.listen.is_empty() && (self.port.is_some() || self.ifce.is_some()) {
+            return Err(ConfigError::option(
+                "--listen",
+                "replaces --ifce and --port: give one or the other",
+            ));
+        }
+        self.headers().map(|_| ())
+    }
+
+    /// The `hdrs` option as (name, value) pairs; errors say which item is wrong.
+    pub fn headers(&self) -> Result<Vec<(HeaderName, HeaderValue)>, ConfigError> {
+        if self.hdrs.len() % 2 != 0 {
+            return Err(ConfigError::invalid(
+                "--hdrs",
+                self.hdrs.join(","),
+                format!(
+                    "expected name,value pairs, got an odd number of items ({})",
+                    self.hdrs.len()
+                ),
+            ));
+        }
+        self.hdrs
+            .chunks(2)
+            .map(|pair| {
+                let name = HeaderName::from_bytes(pair[0].trim().as_bytes()).map_err(|_| {
+                    ConfigError::invalid("--hdrs", &pair[0], "expected a header name")
+                })?;
+                let value = HeaderValue::from_str(pair[1].trim()).map_err(|_| {
+                    ConfigError::invalid(
+                        "--hdrs",
+                        &pair[1],
+                        "expected a header value (visible ASCII)",
+                    )
+                })?;
+                Ok((name, value))
+            })
+            .collect()
+    }
+
+    /// The listeners to open: `--listen` as given, else one from `ifce`
+    /// (all interfaces when unset) and `--port` (else `default_port`),
+    /// HTTPS when `cert` is set.
+    pub fn listeners(&self, default_port: u16) -> Vec<ListenSpec> {
+        if !self.listen.is_empty() {
+            return self.listen.clone();
+        }
+        let ip = self.ifce.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+        let addr = SocketAddr::new(ip, self.port.unwrap_or(default_port));
+        if self.cert.is_some() {
+            vec![ListenSpec::Https(addr)]
+        } else {
+            vec![ListenSpec::Http(addr)]
+        }
+    }
+
+    /// The engine's configuration for `listeners`, with access checked by
+    /// `rules` (the rules files among `--rdirs`, read once by the caller),
+    /// `--users` and `--auth_file`.
+    pub fn server_config(
+        &self,
+        listeners: Vec<ListenSpec>,
+        rules: &Rules,
+    ) -> Result<ServerConfig, ConfigError> {
+        Ok(ServerConfig {
+            listeners,
+            tls: match (&self.cert, &self.pkey) {
+                (Some(cert), Some(key)) => Some(TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                }),
+                _ => None,
+            },
+            maxc: self.maxc,
+            maxp: self.maxp,
+            timeout: crate::timeout::from_secs(self.timeout),
+            close: self.close,
+            max_client_errors: self.max_client_errors,
+            // Set by whoever mounts a live sink (the CLI does).
+            source_clients: false,
+            headers: self.headers()?,
+            sutc: self.sutc,
+            cors: self.cors,
+            reqlog: self.reqlog.clone(),
+            access: self.access(rules)?,
+        })
+    }
+
+    /// The access policy: `rules`, `--users`, `--auth_file`; `None` when
+    /// there is nothing to check.
+    fn access(&self, rules: &Rules) -> Result<Option<Arc<Access>>, ConfigError> {
+        let users = match &self.users {
+            Some(path) => {
+                Users::load(path).map_err(|e| ConfigError::invalid("--users", path.display(), e))?
+            }
+            None if rules.restricts() => {
+                return Err(ConfigError::option(
+                    "--rdirs",
+                    "has a rules file that restricts access, but no --users file was given",
+                ));
+            }
+            None => Users::default(),
+        };
+        let auth_lines = match &self.auth_file {
+            Some(path) => Some(
+                Access::load_auth_file(path)
+                    .map_err(|e| ConfigError::invalid("--auth_file", path.display(), e))?,
+            ),
+            None => None,
+        };
+        if rules.sections().is_empty() && auth_lines.is_none() {
+            return Ok(None);
+        }
+        Access::new(rules.clone(), users, auth_lines)
+            .map(|a| Some(Arc::new(a)))
+            .map_err(|e| ConfigError::option("--users", e))
+    }
+}

@@ -1,0 +1,105 @@
+//! The static server's options (`--rdirs`, `--wdir` and what shapes their
+//! answers), a clap group the `httpout` binary flattens beside the others.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use httpout_core::ConfigError;
+use httpout_core::auth::rules::Rules;
+use httpout_core::options::value::{parse_i64, parse_millis, parse_size};
+
+/// The static server's options (see `docs/options.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct StaticArgs {
+    /// Directories (or rules files) to expose for read, comma-separated; `gmem`: a private in-memory directory.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        help_heading = "Static server"
+    )]
+    pub rdirs: Vec<PathBuf>,
+
+    /// Directory to expose for write (PUT, POST, DELETE); `gmem`: the in-memory directory.
+    #[arg(long, value_name = "PATH", help_heading = "Static server")]
+    pub wdir: Option<PathBuf>,
+
+    /// Enable HTML listing for GET requests on directories.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value = "false",
+        help_heading = "Static server"
+    )]
+    pub dlist: bool,
+
+    /// Ignore byte ranges in GET (reply 200 to range requests).
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value = "false",
+        help_heading = "Static server"
+    )]
+    pub norange: bool,
+
+    /// Largest uncompressed size compressed on the fly for text files; 0 disables compression.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "50000", help_heading = "Static server")]
+    pub zmax: u64,
+
+    /// Milliseconds a GET for a missing file waits for an upload of it to start (0: 404 at once).
+    #[arg(long = "wait_new", alias = "wait-new", value_name = "MS", value_parser = parse_millis, default_value = "0", help_heading = "Static server")]
+    pub wait_new: u64,
+
+    /// Maximum upload size in bytes.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "50M", help_heading = "Static server")]
+    pub maxs: u64,
+
+    /// Serve, list and accept uploads of names starting with `.` (dotfiles); off by default.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value = "false",
+        help_heading = "Static server"
+    )]
+    pub hidden: bool,
+
+    /// Sync each upload's data before its rename and the directory after it (survives a power loss).
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value = "false",
+        help_heading = "Static server"
+    )]
+    pub fsync: bool,
+
+    /// Bytes read from a file per step (512 to 16M); files up to this size are read at once.
+    #[arg(long = "block_size", alias = "block-size", value_name = "SIZE", value_parser = parse_size, default_value = "64K", help_heading = "Static server")]
+    pub block_size: u64,
+
+    /// `Cache-Control` value for served files; `none` drops Cache-Control and ETag.
+    #[arg(
+        long = "cache_control",
+        alias = "cache-control",
+        value_name = "STR",
+        help_heading = "Static server"
+    )]
+    pub cache_control: Option<String>,
+
+    /// Segments kept per stream after each upload: in memory (gmem) at most N (at least 1); on disk -N keeps the last N, N ≥ 0 all.
+    #[arg(long = "max_cache_segs", alias = "max-cache-segs", value_name = "N", value_parser = parse_i64, default_value = "5", allow_negative_numbers = true, help_heading = "Static server")]
+    pub max_cache_segs: i64,
+}
+
+impl StaticArgs {
+    /// The rules files among `--rdirs`, read once: they decide access (the
+    /// engine) and where their sections are mounted ([`crate::mounts`]).
+    pub fn rules(&self) -> Result<Rules, ConfigError> {
+        let mut rules = Rules::default();
+        for file in self.rdirs.iter().filter(|p| p.is_file()) {
+            rules
+                .load(file)
+                .map_err(|e| ConfigError::invalid("--rdirs", file.display(), e))?;
+        }
+        Ok(rules)
+    }
+}
