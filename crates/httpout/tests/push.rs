@@ -10,7 +10,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use httpout_e2e::{Httpout, binary};
+mod support;
+
+use support::{Httpout, binary};
 
 /// Runs `httpout ARGS` to its end (bounded): (exit code, stderr).
 fn push(args: &[&str], stdin: Option<&[u8]>) -> (Option<i32>, String) {
@@ -137,7 +139,7 @@ fn files_directories_and_stdin_arrive_byte_for_byte() {
 
     // A FIFO: streamed as its writer writes.
     let fifo = dir.path().join("in.fifo");
-    httpout_e2e::mkfifo(&fifo);
+    support::mkfifo(&fifo);
     let writer = {
         let (fifo, big) = (fifo.clone(), big.clone());
         std::thread::spawn(move || {
@@ -439,7 +441,7 @@ fn a_directory_being_written_is_pushed_as_it_grows_and_read_live() {
 #[test]
 fn pushes_over_tls_and_http2_trusting_the_cafile() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = httpout_e2e::self_signed(dir.path());
+    let (cert, key) = support::self_signed(dir.path());
     let (src, dst) = (dir.path().join("a.bin"), dir.path().join("dst"));
     std::fs::create_dir_all(&dst).unwrap();
     make_file(&src, 1_000_000, 8);

@@ -1,6 +1,8 @@
 //! The built binary: start-up contract, options, bad input, signals.
 
-use httpout_e2e::{Httpout, curl, run_to_exit, self_signed};
+mod support;
+
+use support::{Httpout, curl, run_to_exit, self_signed};
 
 /// `--rdirs=` an empty directory: a server with something to serve (a bare
 /// `httpout` refuses to start) that answers 404 to every file.

@@ -1,40 +1,22 @@
-//! Helpers for end-to-end tests: build and run the real `httpout` binary,
-//! wait for its `listening on` lines, drive it with curl. Every wait is
-//! bounded; children are killed on drop.
+//! Helpers for the end-to-end tests: run the real `httpout` binary (built
+//! by Cargo for this crate's tests), wait for its `listening on` lines,
+//! drive it with curl. Every wait is bounded; children are killed on drop.
+//! Each test file includes this module (`mod support;`) and uses a part.
+#![allow(dead_code, reason = "each test file uses a part of the support")]
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long the binary may take to print its listeners.
-pub const START_LIMIT: Duration = Duration::from_secs(20);
+pub(crate) const START_LIMIT: Duration = Duration::from_secs(20);
 
-/// The path of the `httpout` binary, built once per test process with the
-/// same profile as the tests (a no-op when it is up to date).
-pub fn binary() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test executable path");
-        // target/<profile>/deps/<test> -> target/<profile>/httpout
-        let profile_dir = exe
-            .parent()
-            .and_then(|d| d.parent())
-            .expect("target dir")
-            .to_path_buf();
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut build = Command::new(cargo);
-        build.args(["build", "--quiet", "-p", "httpout", "--bin", "httpout"]);
-        if profile_dir.ends_with("release") {
-            build.arg("--release");
-        }
-        let status = build.status().expect("run cargo build");
-        assert!(status.success(), "cargo build -p httpout failed");
-        profile_dir.join("httpout")
-    })
-    .clone()
+/// The path of the `httpout` binary Cargo built for these tests.
+pub(crate) fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_httpout"))
 }
 
 /// Starts `httpout ARGS` with stdout and stderr piped.
@@ -50,16 +32,16 @@ fn spawn(args: &[&str]) -> Child {
 
 /// A running `httpout` process.
 #[derive(Debug)]
-pub struct Httpout {
+pub(crate) struct Httpout {
     child: Child,
     /// What it printed after `listening on `, one entry per listener.
-    pub listeners: Vec<String>,
+    pub(crate) listeners: Vec<String>,
     stderr: Arc<Mutex<String>>,
 }
 
 impl Httpout {
     /// Starts `httpout ARGS` and waits for `expected` listener lines.
-    pub fn start(args: &[&str], expected: usize) -> Self {
+    pub(crate) fn start(args: &[&str], expected: usize) -> Self {
         let mut child = spawn(args);
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut err_pipe = child.stderr.take().expect("stderr");
@@ -109,17 +91,17 @@ impl Httpout {
     }
 
     /// The first listener's URL (`http://127.0.0.1:PORT`).
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         &self.listeners[0]
     }
 
     /// What the process wrote on stderr so far.
-    pub fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
 
     /// Sends a signal (`"HUP"`, `"TERM"`...) to the process.
-    pub fn signal(&self, name: &str) {
+    pub(crate) fn signal(&self, name: &str) {
         let pid = self.child.id().to_string();
         let status = Command::new("kill")
             .args([&format!("-{name}"), &pid])
@@ -128,26 +110,26 @@ impl Httpout {
     }
 
     /// The process id.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Waits (bounded) for the process to exit on its own: its exit
     /// status and stderr.
-    pub fn wait_exit(mut self, limit: Duration) -> (Option<i32>, String) {
+    pub(crate) fn wait_exit(mut self, limit: Duration) -> (Option<i32>, String) {
         let code = wait_bounded(&mut self.child, limit);
         std::thread::sleep(Duration::from_millis(50));
         (code, self.stderr())
     }
 
     /// Kills the process at once (SIGKILL), as a crash would, and waits.
-    pub fn crash(mut self) {
+    pub(crate) fn crash(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
     /// Sends SIGTERM and waits (bounded) for the exit status.
-    pub fn terminate(mut self) -> (Option<i32>, String) {
+    pub(crate) fn terminate(mut self) -> (Option<i32>, String) {
         self.signal("TERM");
         let code = wait_bounded(&mut self.child, Duration::from_secs(15));
         std::thread::sleep(Duration::from_millis(50));
@@ -178,7 +160,7 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
 
 /// Runs `httpout ARGS` expecting it to exit on its own (bad options...):
 /// returns its exit code and stderr.
-pub fn run_to_exit(args: &[&str]) -> (Option<i32>, String, String) {
+pub(crate) fn run_to_exit(args: &[&str]) -> (Option<i32>, String, String) {
     let mut child = spawn(args);
     let code = wait_bounded(&mut child, Duration::from_secs(15));
     let mut out = String::new();
@@ -189,7 +171,7 @@ pub fn run_to_exit(args: &[&str]) -> (Option<i32>, String, String) {
 }
 
 /// Runs curl with a 10 s limit; `-sS` is added.
-pub fn curl(args: &[&str]) -> Output {
+pub(crate) fn curl(args: &[&str]) -> Output {
     Command::new("curl")
         .args(["-sS", "--max-time", "10"])
         .args(args)
@@ -199,7 +181,7 @@ pub fn curl(args: &[&str]) -> Output {
 
 /// A self-signed certificate for 127.0.0.1 and localhost written as PEM
 /// files in `dir`: (cert path, key path).
-pub fn self_signed(dir: &std::path::Path) -> (PathBuf, PathBuf) {
+pub(crate) fn self_signed(dir: &std::path::Path) -> (PathBuf, PathBuf) {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
         .expect("rcgen");
     let cert_path = dir.join("cert.pem");
@@ -210,14 +192,14 @@ pub fn self_signed(dir: &std::path::Path) -> (PathBuf, PathBuf) {
 }
 
 /// Makes a FIFO at `path` (with `mkfifo`).
-pub fn mkfifo(path: &std::path::Path) {
+pub(crate) fn mkfifo(path: &std::path::Path) {
     let made = Command::new("mkfifo").arg(path).status();
     assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", path.display());
 }
 
 /// An MP3 of `secs` seconds of a 440 Hz sine at 64 kbit/s, made by ffmpeg
 /// as `dir/name`.
-pub fn mp3_tone(dir: &std::path::Path, name: &str, secs: u32) -> PathBuf {
+pub(crate) fn mp3_tone(dir: &std::path::Path, name: &str, secs: u32) -> PathBuf {
     let path = dir.join(name);
     let status = Command::new("ffmpeg")
         .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i"])

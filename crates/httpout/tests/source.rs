@@ -6,7 +6,9 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use httpout_e2e::{Httpout, binary, run_to_exit};
+mod support;
+
+use support::{Httpout, binary, run_to_exit};
 
 #[test]
 fn curl_uploads_100_mib_into_sha256sum() {

@@ -3,7 +3,9 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use httpout_e2e::{Httpout, curl};
+mod support;
+
+use support::{Httpout, curl};
 
 fn temporaries(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir)
@@ -342,7 +344,7 @@ fn sync_calls(args: &[&str], uploads: impl FnOnce(&str)) -> String {
     let mut strace = Command::new("strace")
         .args(["-f", "-y", "-e", "trace=fsync,fdatasync", "-o"])
         .arg(log.path())
-        .arg(httpout_e2e::binary())
+        .arg(support::binary())
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -356,7 +358,7 @@ fn sync_calls(args: &[&str], uploads: impl FnOnce(&str)) -> String {
             let _ = tx.send(line);
         }
     });
-    let Ok(line) = rx.recv_timeout(httpout_e2e::START_LIMIT) else {
+    let Ok(line) = rx.recv_timeout(support::START_LIMIT) else {
         let _ = strace.kill();
         panic!("httpout under strace did not start");
     };

@@ -5,7 +5,9 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use httpout_e2e::{Httpout, binary, curl};
+mod support;
+
+use support::{Httpout, binary, curl};
 
 /// `echo PASSWORD | httpout users --users=FILE ARGS...`
 fn users(file: &Path, args: &[&str], stdin: &str) -> (Option<i32>, String) {
@@ -237,7 +239,7 @@ fn auth_file_lines_must_match_exactly() {
 #[test]
 fn rules_without_users_file_are_refused_at_start() {
     let (dir, _) = site();
-    let (code, _, err) = httpout_e2e::run_to_exit(&[
+    let (code, _, err) = support::run_to_exit(&[
         "--port=0",
         &format!("--rdirs={}", dir.path().join("rules.ini").display()),
     ]);

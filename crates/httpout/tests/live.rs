@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use httpout_e2e::{Httpout, curl, mkfifo, run_to_exit};
+mod support;
+
+use support::{Httpout, curl, mkfifo, run_to_exit};
 
 /// A 128 kbit/s MP3 of `secs` seconds of a sine, made by ffmpeg in `dir`.
 fn tone(dir: &Path, secs: u32) -> PathBuf {

@@ -6,7 +6,9 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use httpout_e2e::{Httpout, curl};
+mod support;
+
+use support::{Httpout, curl};
 
 /// Runs a tool with a time limit; returns (success, stderr).
 fn run_bounded(cmd: &mut Command, limit: Duration) -> (bool, String) {
@@ -231,7 +233,7 @@ fn ffmpeg_writing_locally_is_served_live_through_inotify() {
 fn an_input_fifo_is_served_while_it_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("in.fifo");
-    httpout_e2e::mkfifo(&fifo);
+    support::mkfifo(&fifo);
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
     let server = Httpout::start(

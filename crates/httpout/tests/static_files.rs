@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use httpout_e2e::{Httpout, curl, self_signed};
+mod support;
+
+use support::{Httpout, curl, self_signed};
 use httpout_test::parse_multipart;
 
 fn pattern(len: usize) -> Vec<u8> {

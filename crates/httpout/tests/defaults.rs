@@ -10,7 +10,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use httpout_e2e::{Httpout, curl, mkfifo, mp3_tone as tone, run_to_exit};
+mod support;
+
+use support::{Httpout, curl, mkfifo, mp3_tone as tone, run_to_exit};
 
 /// A port that was free a moment ago.
 fn free_port() -> u16 {
@@ -308,7 +310,7 @@ fn mime_chooses_the_pacer_for_a_name_without_extension() {
 
 /// Starts httpout with a standard input that stays open and silent.
 fn start_with_idle_stdin(args: &[&str]) -> (std::process::Child, std::process::ChildStdin) {
-    let mut child = Command::new(httpout_e2e::binary())
+    let mut child = Command::new(support::binary())
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
