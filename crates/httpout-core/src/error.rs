@@ -126,30 +126,22 @@ impl Error {
     }
 
     /// The response for this error: the status, a short `text/plain` reason,
-    /// and the headers the RFC asks for with that status. Server errors are
-    /// logged on stderr with their cause; their body stays generic.
+    /// and the headers the RFC asks for with that status. Nothing is
+    /// logged here: a server error's cause is logged by the engine when its
+    /// request ends; its body stays generic (a 502's says what the consumer
+    /// said).
     pub fn into_response(self) -> Response<Body> {
         let status = self.status();
-        let text = if let Self::BadGateway(reason) = &self {
-            // The consumer's own words are the useful part: logged and sent.
-            eprintln!("httpout: {status}: {reason}");
-            reason.to_string()
-        } else if status.is_server_error() {
-            let mut line = format!("httpout: {status}: {self}");
-            let mut source = std::error::Error::source(&self);
-            while let Some(s) = source {
-                line.push_str(&format!(": {s}"));
-                source = s.source();
+        let text = match &self {
+            Self::BadGateway(reason) => reason.to_string(),
+            Self::Forbidden(reason) | Self::Missing(reason) => reason.to_string(),
+            _ if status.is_server_error()
+                || status == StatusCode::NOT_FOUND
+                || status == StatusCode::FORBIDDEN =>
+            {
+                status.canonical_reason().unwrap_or("error").to_owned()
             }
-            eprintln!("{line}");
-            status.canonical_reason().unwrap_or("error").to_owned()
-        } else if status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN {
-            match &self {
-                Self::Forbidden(r) | Self::Missing(r) => r.to_string(),
-                _ => status.canonical_reason().unwrap_or("error").to_owned(),
-            }
-        } else {
-            self.to_string()
+            _ => self.to_string(),
         };
         let mut res = Response::new(Body::full(text + "\n"));
         *res.status_mut() = status;

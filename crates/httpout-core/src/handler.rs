@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use http::{Request, Response};
+use http::{HeaderValue, Method, Request, Response};
 
 use crate::body::Body;
 use crate::error::Error;
@@ -39,7 +39,7 @@ pub struct Ctx {
 ///
 /// ```
 /// use httpout_core::{Body, Ctx, Error, Handler};
-/// use http::{Request, Response};
+/// use http::{HeaderValue, Method, Request, Response};
 ///
 /// let hello = |_req: Request<Body>, ctx: Ctx| async move {
 ///     Ok::<_, Error>(Response::new(Body::full(format!("hello {}\n", ctx.path))))
@@ -50,6 +50,102 @@ pub struct Ctx {
 pub trait Handler: Send + Sync + 'static {
     /// Answers one request. Takes `&self`: shared state lives behind `Arc`s.
     fn handle(&self, req: Request<Body>, ctx: Ctx) -> HandlerFuture;
+
+    /// The methods the resource at `path` (below the handler's mount)
+    /// accepts. Unless it is [`Allow::any`] (the default: the handler
+    /// answers every method itself), the engine answers `OPTIONS` and CORS
+    /// preflights with it, and a method outside it with 405 and `Allow`
+    /// (501 for a method HTTP does not define); [`Handler::handle`] sees
+    /// only the methods listed, `OPTIONS` never. HEAD responses lose their
+    /// body in the engine in every case.
+    fn allow(&self, path: &SafePath) -> Allow {
+        let _ = path;
+        Allow::any()
+    }
+}
+
+/// The methods a resource accepts ([`Handler::allow`]), in the order the
+/// `Allow` header lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allow(Option<Vec<Method>>);
+
+impl Allow {
+    /// Every method: the handler answers each, `OPTIONS` included.
+    pub fn any() -> Self {
+        Self(None)
+    }
+
+    /// Exactly these methods (list `HEAD` with `GET`, and `OPTIONS`, for
+    /// them to appear in `Allow`; the engine answers `OPTIONS` anyway).
+    pub fn only(methods: impl IntoIterator<Item = Method>) -> Self {
+        let mut list = Vec::new();
+        for m in methods {
+            if !list.contains(&m) {
+                list.push(m);
+            }
+        }
+        Self(Some(list))
+    }
+
+    /// Whether this is [`Allow::any`].
+    pub fn is_any(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// Whether `method` is accepted (always, for [`Allow::any`]).
+    pub fn contains(&self, method: &Method) -> bool {
+        self.0.as_ref().is_none_or(|list| list.contains(method))
+    }
+
+    /// Both sets: `self`'s methods, then those of `other` not in it
+    /// ([`Allow::any`] if either is).
+    #[must_use]
+    pub fn union(self, other: Self) -> Self {
+        match (self.0, other.0) {
+            (Some(mut a), Some(b)) => {
+                for m in b {
+                    if !a.contains(&m) {
+                        a.push(m);
+                    }
+                }
+                Self(Some(a))
+            }
+            _ => Self::any(),
+        }
+    }
+
+    /// The `Allow` header value (`GET, HEAD, OPTIONS`); `None` for
+    /// [`Allow::any`].
+    pub fn header(&self) -> Option<HeaderValue> {
+        let list = self.0.as_ref()?;
+        let text = list
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        HeaderValue::from_str(&text).ok()
+    }
+
+    /// The error for a request whose method is not accepted: 405 with this
+    /// `Allow`, or 501 for a method HTTP does not define (RFC 9110 §15.6.2).
+    pub fn refuse(&self, method: &Method) -> Error {
+        let known = matches!(
+            *method,
+            Method::GET
+                | Method::HEAD
+                | Method::POST
+                | Method::PUT
+                | Method::DELETE
+                | Method::OPTIONS
+                | Method::PATCH
+                | Method::TRACE
+                | Method::CONNECT
+        );
+        match self.header() {
+            Some(allow) if known => Error::MethodNotAllowed { allow },
+            _ => Error::NotImplemented,
+        }
+    }
 }
 
 impl<F, Fut> Handler for F
@@ -65,5 +161,9 @@ where
 impl Handler for Arc<dyn Handler> {
     fn handle(&self, req: Request<Body>, ctx: Ctx) -> HandlerFuture {
         (**self).handle(req, ctx)
+    }
+
+    fn allow(&self, path: &SafePath) -> Allow {
+        (**self).allow(path)
     }
 }

@@ -4,7 +4,7 @@
 //! admit the connection against `maxc`/`maxp` ([`Limits`](crate::limit)),
 //! set TCP_NODELAY (live chunks must not wait for Nagle, hyper#1212), finish
 //! the TLS handshake within `timeout` in the connection's own task, then
-//! serve it ([`conn::serve`]). Over a limit, the connection gets a 503 whose
+//! serve it (`conn::serve`). Over a limit, the connection gets a 503 whose
 //! body names the limit and its value, and one log line says the same. Accept
 //! errors that concern one connection are skipped; others (e.g. out of file
 //! descriptors) pause the loop for a second instead of spinning.
@@ -20,17 +20,39 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 
-use crate::body::Body;
-use crate::config::ListenSpec;
-use crate::conn::{self, ConnState, Phase};
+use crate::config::{ListenSpec, ServerConfig};
+use crate::conn::{self, state::Phase};
 use crate::error::StartError;
-use crate::limit::Refused;
-use crate::service::{self, Shared};
+use crate::hook::Io;
+use crate::limit::{Limits, Refused};
+use crate::service;
 use crate::tls::Tls;
+
+/// What every accept loop of a server shares.
+pub(crate) struct Shared {
+    config: Arc<ServerConfig>,
+    limits: Arc<Limits>,
+    tls: Option<Arc<Tls>>,
+    conns: Arc<conn::Shared>,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        config: Arc<ServerConfig>,
+        tls: Option<Arc<Tls>>,
+        conns: Arc<conn::Shared>,
+    ) -> Self {
+        Self {
+            limits: Arc::new(Limits::new(config.maxc, config.maxp)),
+            config,
+            tls,
+            conns,
+        }
+    }
+}
 
 /// A bound listener.
 #[derive(Debug)]
@@ -118,7 +140,6 @@ fn remove_stale_socket(path: &std::path::Path) -> io::Result<()> {
 pub(crate) async fn accept_loop(
     listener: Listener,
     shared: Arc<Shared>,
-    tls: Option<Arc<Tls>>,
     mut phase: watch::Receiver<Phase>,
 ) {
     loop {
@@ -138,35 +159,24 @@ pub(crate) async fn accept_loop(
             }
         };
         let tls = match &listener {
-            Listener::Tcp { tls: true, .. } => tls.clone(),
+            Listener::Tcp { tls: true, .. } => shared.tls.clone(),
             _ => None,
         };
         let admission = shared.limits.admit(peer.map(|p| p.ip()));
-        let shared = Arc::clone(&shared);
-        let phase = phase.clone();
-        match (stream, admission) {
-            (Stream::Tcp(s), Ok(admission)) => {
+        match admission {
+            Ok(admission) => {
+                let conns = Arc::clone(&shared.conns);
+                let timeout = shared.config.timeout;
+                let phase = phase.clone();
                 tokio::spawn(async move {
                     let _admission = admission;
-                    let state = Arc::new(ConnState::new(peer, tls.is_some()));
-                    match tls {
-                        Some(tls) => {
-                            if let Some(s) = handshake(&tls, s, shared.config.timeout).await {
-                                conn::serve(s, state, shared, phase).await;
-                            }
-                        }
-                        None => conn::serve(s, state, shared, phase).await,
+                    let is_tls = tls.is_some();
+                    if let Some(io) = open(stream, tls, timeout).await {
+                        conn::serve(io, peer, is_tls, conns, phase).await;
                     }
                 });
             }
-            (Stream::Unix(s), Ok(admission)) => {
-                tokio::spawn(async move {
-                    let _admission = admission;
-                    let state = Arc::new(ConnState::new(None, false));
-                    conn::serve(s, state, shared, phase).await;
-                });
-            }
-            (stream, Err(refused)) => reject(stream, peer, refused, tls, shared),
+            Err(refused) => reject(stream, peer, refused, tls, &shared),
         }
     }
     if let Listener::Unix { path, inode, .. } = &listener {
@@ -208,6 +218,20 @@ fn is_per_connection(e: &io::Error) -> bool {
     )
 }
 
+/// The connection's byte stream, after the TLS handshake (within
+/// `timeout`) on a TLS listener; `None` when the handshake failed.
+async fn open(
+    stream: Stream,
+    tls: Option<Arc<Tls>>,
+    timeout: Option<Duration>,
+) -> Option<Box<dyn Io>> {
+    match (stream, tls) {
+        (Stream::Tcp(s), Some(tls)) => Some(Box::new(handshake(&tls, s, timeout).await?)),
+        (Stream::Tcp(s), None) => Some(Box::new(s)),
+        (Stream::Unix(s), _) => Some(Box::new(s)),
+    }
+}
+
 async fn handshake(
     tls: &Tls,
     stream: tokio::net::TcpStream,
@@ -232,24 +256,18 @@ fn reject(
     peer: Option<SocketAddr>,
     refused: Refused,
     tls: Option<Arc<Tls>>,
-    shared: Arc<Shared>,
+    shared: &Shared,
 ) {
     let Ok(permit) = Arc::clone(&shared.limits.rejecting).try_acquire_owned() else {
         return; // dropping the stream closes it
     };
     eprintln!("{}", log_line(peer, refused));
+    let config = Arc::clone(&shared.config);
     tokio::spawn(async move {
         let _permit = permit;
-        let config = Arc::new(shared.config.clone());
         let answer = async move {
-            match (stream, tls) {
-                (Stream::Tcp(s), Some(tls)) => {
-                    if let Some(s) = handshake(&tls, s, Some(REJECT_TIMEOUT)).await {
-                        serve_busy(s, config, refused).await;
-                    }
-                }
-                (Stream::Tcp(s), None) => serve_busy(s, config, refused).await,
-                (Stream::Unix(s), _) => serve_busy(s, config, refused).await,
+            if let Some(io) = open(stream, tls, Some(REJECT_TIMEOUT)).await {
+                serve_busy(io, config, refused).await;
             }
         };
         let _ = tokio::time::timeout(REJECT_TIMEOUT, answer).await;
@@ -266,19 +284,12 @@ fn log_line(peer: Option<SocketAddr>, refused: Refused) -> String {
     format!("httpout: 503 to {who}: {why}")
 }
 
-async fn serve_busy<I>(io: I, config: Arc<crate::config::ServerConfig>, refused: Refused)
-where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
+async fn serve_busy(io: Box<dyn Io>, config: Arc<ServerConfig>, refused: Refused) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().keep_alive(false);
     let svc = service_fn(move |req| {
-        let config = Arc::clone(&config);
-        async move {
-            let mut res = service::busy(config, req).await?;
-            *res.body_mut() = Body::full(format!("{refused}\n"));
-            Ok::<_, Infallible>(res)
-        }
+        let res = service::busy(&config, &req, format!("{refused}\n"));
+        async move { Ok::<_, Infallible>(res) }
     });
     let _ = builder.serve_connection(TokioIo::new(io), svc).await;
 }

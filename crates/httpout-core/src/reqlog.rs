@@ -13,6 +13,13 @@
 //! where every writer registers, the store's live registry
 //! (`httpout_store::live`, turned on by the static server's mounts):
 //!
+//! A server error (5xx) is logged with its cause when its request ends,
+//! whatever `reqlog` says ([`failure`], [`log_failure`]):
+//!
+//! ```text
+//! httpout: 500 Internal Server Error: internal error: disk on fire
+//! ```
+//!
 //! ```text
 //! httpout: REC start /srv/live/seg_12.m4s
 //! httpout: REC end /srv/live/seg_12.m4s 183244B 1002.31ms
@@ -22,6 +29,29 @@ use std::fmt;
 use std::time::Instant;
 
 use http::{Method, StatusCode, Version};
+
+use crate::error::Error;
+
+/// The log line of a server error: its status, what it says and each
+/// cause below it; `None` for a client error (nothing to log).
+pub(crate) fn failure(e: &Error) -> Option<String> {
+    let status = e.status();
+    if !status.is_server_error() {
+        return None;
+    }
+    let mut line = format!("{status}: {e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        line.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    Some(line)
+}
+
+/// Logs a [`failure`] line on stderr.
+pub(crate) fn log_failure(line: &str) {
+    eprintln!("httpout: {line}");
+}
 
 /// One logged request, from start to end.
 #[derive(Debug)]

@@ -23,6 +23,17 @@ pub static SERVER_UTC: HeaderName = HeaderName::from_static("server-utc");
 const EXPOSED: &str =
     "Content-Length, Content-Range, Accept-Ranges, ETag, Last-Modified, Date, Server-UTC";
 
+/// Whether the server's CORS policy applies to a request: always (`on`),
+/// never (`off`), or when it carries `Origin` (`auto`). The one place CORS
+/// is decided, for the common headers and for preflights.
+pub(crate) fn cors_applies(config: &ServerConfig, has_origin: bool) -> bool {
+    match config.cors {
+        Cors::On => true,
+        Cors::Off => false,
+        Cors::Auto => has_origin,
+    }
+}
+
 /// Adds the common headers: `Server`, `hdrs`, `Server-UTC`, CORS, and
 /// `Connection: close` on HTTP/1 when `close_connection` is set. A header the
 /// handler set already is kept, except those named in `hdrs`, which win.
@@ -44,12 +55,7 @@ pub(crate) fn finish<B>(
             .map_or(0, |d| d.as_millis());
         headers.insert(SERVER_UTC.clone(), HeaderValue::from(ms as u64));
     }
-    let cors = match config.cors {
-        Cors::On => true,
-        Cors::Off => false,
-        Cors::Auto => has_origin,
-    };
-    if cors {
+    if cors_applies(config, has_origin) {
         headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
         headers.insert(
             ACCESS_CONTROL_EXPOSE_HEADERS,

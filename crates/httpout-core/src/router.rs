@@ -6,7 +6,7 @@ use http::Request;
 
 use crate::body::Body;
 use crate::error::Error;
-use crate::handler::{Ctx, Handler, HandlerFuture};
+use crate::handler::{Allow, Ctx, Handler, HandlerFuture};
 use crate::path::SafePath;
 
 /// Maps the longest matching mount prefix (whole segments) to a handler.
@@ -59,22 +59,38 @@ impl Router {
     }
 }
 
+impl Router {
+    /// The handler for `path` and the path below its mount.
+    fn find(&self, path: &SafePath) -> Option<(&SafePath, &Arc<dyn Handler>, SafePath)> {
+        if path.is_asterisk() {
+            // `OPTIONS *` concerns the server, not a mount: the root mount's.
+            return self
+                .mounts
+                .iter()
+                .find(|(m, _)| m.is_root())
+                .map(|(m, h)| (m, h, path.clone()));
+        }
+        self.mounts
+            .iter()
+            .find_map(|(m, h)| path.strip_prefix(m).map(|rest| (m, h, rest)))
+    }
+}
+
 impl Handler for Router {
+    fn allow(&self, path: &SafePath) -> Allow {
+        // Under no mount: every method gets the router's 404.
+        self.find(path)
+            .map_or_else(Allow::any, |(_, h, rest)| h.allow(&rest))
+    }
+
     fn handle(&self, req: Request<Body>, mut ctx: Ctx) -> HandlerFuture {
-        if ctx.path.is_asterisk() {
-            // `OPTIONS *` concerns the server, not a mount: give it to the root mount.
-            return match self.mounts.iter().find(|(m, _)| m.is_root()) {
-                Some((_, h)) => h.handle(req, ctx),
-                None => Box::pin(async { Err(Error::NotFound) }),
-            };
-        }
-        for (mount, handler) in &self.mounts {
-            if let Some(rest) = ctx.path.strip_prefix(mount) {
-                ctx.path = rest;
+        match self.find(&ctx.path) {
+            Some((mount, handler, rest)) => {
                 ctx.mount = mount.clone();
-                return handler.handle(req, ctx);
+                ctx.path = rest;
+                handler.handle(req, ctx)
             }
+            None => Box::pin(async { Err(Error::NotFound) }),
         }
-        Box::pin(async { Err(Error::NotFound) })
     }
 }

@@ -7,11 +7,11 @@ use tokio::sync::watch;
 
 use crate::config::ListenSpec;
 use crate::config::ServerConfig;
-use crate::conn::Phase;
+use crate::conn::{self, state::Phase};
 use crate::error::StartError;
 use crate::handler::Handler;
 use crate::listen::{self, Listener};
-use crate::service::Shared;
+use crate::service;
 use crate::tls::Tls;
 
 /// A server whose listeners are bound but not yet accepting.
@@ -80,13 +80,19 @@ impl Server {
     /// Starts accepting on every listener (spawned on the current tokio
     /// runtime) and returns at once.
     pub fn serve(self, handler: impl Handler) -> Running {
-        let shared = Arc::new(Shared::new(self.config, Arc::new(handler)));
+        // One state per layer, each holding the one below: requests
+        // (config, handler), connections (hyper's builder, the mode's
+        // hook), accept loops (limits, TLS). The configuration is shared,
+        // never copied.
+        let config = Arc::new(self.config);
+        let requests = Arc::new(service::Shared::new(Arc::clone(&config), Arc::new(handler)));
+        let conns = Arc::new(conn::Shared::new(&config, requests));
+        let shared = Arc::new(listen::Shared::new(config, self.tls.clone(), conns));
         let (phase_tx, phase_rx) = watch::channel(Phase::Running);
         for listener in self.listeners {
             tokio::spawn(listen::accept_loop(
                 listener,
                 Arc::clone(&shared),
-                self.tls.clone(),
                 phase_rx.clone(),
             ));
         }

@@ -18,7 +18,8 @@
 //! - [`media`]: MP3/ADTS frame and TS packet boundaries, durations, PCR.
 //! - Inputs: `-i` sources ([`input`]), optionally paced at their media rate
 //!   (`rt`); HTTP source clients ([`LiveHandler`]: PUT/POST, Icecast's
-//!   `SOURCE`, Basic `source:PASSWORD`).
+//!   `SOURCE`, Basic `source:PASSWORD`); [`SourceClients`], the engine hook
+//!   that frames their length-less bodies and makes `SOURCE` a write.
 //! - ICE/ICY headers and in-band `StreamTitle` blocks (`icy.rs`
 //!   internals), `/admin/metadata` updates, `/status-json.xsl` and
 //!   `/status.xsl` pages as Icecast has them.
@@ -31,6 +32,7 @@ mod icy;
 mod ingest;
 pub mod input;
 mod listener;
+mod source_clients;
 pub mod media;
 mod status;
 
@@ -38,6 +40,7 @@ pub use args::{Amount, LiveArgs, parse_amount, parse_bitrate};
 pub use error::LiveError;
 pub use handler::LiveHandler;
 pub use hub::{Hub, Stream};
+pub use source_clients::SourceClients;
 
 use std::time::Duration;
 

@@ -410,7 +410,7 @@ async fn with_reopen_listeners_stay_through_a_source_change() {
 #[tokio::test]
 async fn an_icecast_source_without_a_length_streams_until_it_closes() {
     let server = ServerConfig {
-        source_clients: true,
+        conn_hook: Some(httpout_live::SourceClients::hook()),
         ..ServerConfig::default()
     };
     let (_server, addr, hub) = serve_with(config(), server).await;

@@ -138,7 +138,7 @@ async fn run(opts: Options, plans: Vec<plan::ServerPlan>) -> ExitCode {
             Ok(b) => b,
             Err(e) => return usage_error(&e.to_string()),
         };
-        config.source_clients = modes.hub.is_some();
+        config.conn_hook = modes.hub.is_some().then(httpout_live::SourceClients::hook);
         let server = match Server::bind(config).await {
             Ok(s) => s,
             Err(e) if e.is_config() => return usage_error(&e.to_string()),

@@ -37,6 +37,15 @@ use crate::path::SafePath;
 use rules::Rules;
 use users::{REALM, Users};
 
+/// Whether HTTP's `method` asks for write rights: `PUT`, `POST`, `DELETE`,
+/// `PATCH`. Every other method is checked against read rights.
+pub fn is_write(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::PUT | Method::POST | Method::DELETE | Method::PATCH
+    )
+}
+
 /// Failed attempts a peer may make in [`FAILURE_WINDOW`] before 429.
 pub const MAX_FAILURES: u32 = 10;
 /// argon2 verifications run at the same time, at most.
@@ -115,12 +124,26 @@ impl Access {
     }
 
     /// Decides whether the request may go on; `Ok(Some(user))` names the
-    /// signed-in user.
+    /// signed-in user. Its method asks for write rights when [`is_write`]
+    /// says so (see [`Access::check_as`] for more write methods).
     pub async fn check(
         self: &Arc<Self>,
         req: &Parts,
         path: &SafePath,
         peer: Option<IpAddr>,
+    ) -> Result<Option<String>, Error> {
+        self.check_as(req, path, peer, is_write(&req.method)).await
+    }
+
+    /// [`Access::check`], `write` saying whether the method asks for write
+    /// rights (the engine adds the methods a mode's
+    /// [`ConnHook`](crate::ConnHook) declares).
+    pub async fn check_as(
+        self: &Arc<Self>,
+        req: &Parts,
+        path: &SafePath,
+        peer: Option<IpAddr>,
+        write: bool,
     ) -> Result<Option<String>, Error> {
         if req.method == Method::OPTIONS {
             return Ok(None);
@@ -143,11 +166,6 @@ impl Access {
                 return Err(self.fail(peer, false));
             }
         }
-        // `SOURCE` is the legacy Icecast source client's upload method.
-        let write = matches!(
-            req.method,
-            Method::PUT | Method::POST | Method::DELETE | Method::PATCH
-        ) || req.method.as_str() == "SOURCE";
         let Some(section) = self.rules.find(path) else {
             return Ok(None);
         };

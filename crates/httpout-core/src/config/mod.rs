@@ -15,6 +15,7 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue};
 
 use crate::auth::Access;
+use crate::hook::ConnHook;
 
 /// PEM files for TLS listeners.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,9 +59,10 @@ pub struct ServerConfig {
     /// Access rules, users and credentials checks. Default none: everything
     /// is open.
     pub access: Option<Arc<Access>>,
-    /// Read Icecast source clients' bodies, which run to the end of the
-    /// connection without a length (see `source_body.rs`). Default false.
-    pub source_clients: bool,
+    /// A mode's protocol quirks: an adapter under hyper on every
+    /// connection, methods that write (the live sink installs its Icecast
+    /// source clients' this way). Default none.
+    pub conn_hook: Option<Arc<dyn ConnHook>>,
 }
 
 impl Default for ServerConfig {
@@ -78,7 +80,7 @@ impl Default for ServerConfig {
             cors: Cors::Auto,
             reqlog: None,
             access: None,
-            source_clients: false,
+            conn_hook: None,
         }
     }
 }

@@ -206,7 +206,7 @@ impl CoreArgs {
             close: self.close,
             max_client_errors: self.max_client_errors,
             // Set by whoever mounts a live sink (the CLI does).
-            source_clients: false,
+            conn_hook: None,
             headers: self.headers()?,
             sutc: self.sutc,
             cors: self.cors,

@@ -1,8 +1,8 @@
-//! Property tests of the Icecast request-head rewrite (`source_body.rs`),
-//! through the public engine: a server with `source_clients` on a Unix
-//! socket, and the same server without it.
+//! Property tests of the Icecast request-head rewrite (`source_clients.rs`),
+//! through the public engine: a server with the [`SourceClients`] hook on a
+//! Unix socket, and the same server without it.
 //!
-//! 10 000 cases per run (`cargo test -p httpout-core --test
+//! 10 000 cases per run (`cargo test -p httpout-live --test
 //! fuzz_source_body`): a source client's length-less body (`SOURCE`, or
 //! `PUT`/`POST` with an `ice-*` header), sent in arbitrary pieces until the
 //! client closes, reaches the handler byte for byte; any other request
@@ -15,6 +15,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::BodyExt;
 use httpout_core::{Body, Ctx, Error, ListenSpec, Running, Server, ServerConfig};
+use httpout_live::SourceClients;
 use proptest::prelude::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
@@ -57,7 +58,7 @@ fn fixture() -> &'static Fixture {
                     listeners: vec![ListenSpec::Unix(sock.clone())],
                     maxc: 0,
                     maxp: 0,
-                    source_clients: on,
+                    conn_hook: on.then(SourceClients::hook),
                     ..ServerConfig::default()
                 };
                 servers.push(Server::bind(config).await.unwrap().serve(echo));

@@ -1,4 +1,6 @@
-//! Icecast source clients' request bodies, made readable by hyper.
+//! Icecast source clients, installed in the engine as a
+//! [`ConnHook`]: their length-less request bodies made readable by hyper,
+//! and `SOURCE` counted as a write method by the access rules.
 //!
 //! Icecast source clients — ffmpeg's `icecast://` output, libshout, and the
 //! legacy `SOURCE` method — send a request head with neither
@@ -6,8 +8,9 @@
 //! they close the connection. HTTP/1.1 says such a request has no body
 //! (RFC 9112 §6.3), so hyper would read the audio as the next request.
 //!
-//! When enabled ([`ServerConfig::source_clients`](crate::ServerConfig)),
-//! this adapter sits under hyper on the read side of each connection and
+//! With [`SourceClients`] in `ServerConfig::conn_hook` (the CLI installs it
+//! when the live sink runs), this adapter sits under hyper on the read side
+//! of each connection and
 //! looks at the first request head only: if it is a `SOURCE`, or a
 //! `PUT`/`POST` carrying an `ice-*` header, and it has no length of its
 //! own, `Transfer-Encoding: chunked` is added to the head (and the version
@@ -17,10 +20,36 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, BytesMut};
+use http::Method;
+use httpout_core::{ConnHook, Io};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// The live sink's [`ConnHook`]: Icecast source clients' bodies framed for
+/// hyper ([`SourceBody`]), `SOURCE` a write method.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SourceClients;
+
+impl SourceClients {
+    /// The hook, ready for `ServerConfig::conn_hook`.
+    pub fn hook() -> Arc<dyn ConnHook> {
+        Arc::new(Self)
+    }
+}
+
+impl ConnHook for SourceClients {
+    fn wrap(&self, io: Box<dyn Io>) -> Box<dyn Io> {
+        Box::new(SourceBody::new(io))
+    }
+
+    /// `SOURCE`, the legacy Icecast upload method, asks for write rights.
+    fn writes(&self, method: &Method) -> bool {
+        method.as_str() == "SOURCE"
+    }
+}
 
 /// A request head longer than this is not looked at (it passes through).
 const MAX_HEAD: usize = 64 * 1024;
@@ -38,25 +67,23 @@ enum Stage {
     Pass,
 }
 
-pin_project_lite::pin_project! {
-    /// See the module docs.
-    pub(crate) struct SourceBody<I> {
-        #[pin]
-        inner: I,
-        stage: Stage,
-        // Bytes read from `inner` not handed to hyper yet (the head).
-        pending: BytesMut,
-        // Bytes ready for hyper (rewritten head, chunk framing).
-        out: BytesMut,
-    }
+/// A connection's byte stream with a source client's body framed as
+/// chunks (see the module docs).
+struct SourceBody<I> {
+    inner: I,
+    stage: Stage,
+    /// Bytes read from `inner` not handed to hyper yet (the head).
+    pending: BytesMut,
+    /// Bytes ready for hyper (rewritten head, chunk framing).
+    out: BytesMut,
 }
 
 impl<I> SourceBody<I> {
-    /// Wraps `inner`; `enabled: false` passes everything through.
-    pub(crate) fn new(inner: I, enabled: bool) -> Self {
+    /// Wraps `inner`, looking at its first request head.
+    fn new(inner: I) -> Self {
         Self {
             inner,
-            stage: if enabled { Stage::Head } else { Stage::Pass },
+            stage: Stage::Head,
             pending: BytesMut::new(),
             out: BytesMut::new(),
         }
@@ -105,13 +132,13 @@ fn chunk(out: &mut BytesMut, data: &[u8]) {
     }
 }
 
-impl<I: AsyncRead> AsyncRead for SourceBody<I> {
+impl<I: AsyncRead + Unpin> AsyncRead for SourceBody<I> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let mut this = self.project();
+        let this = self.get_mut();
         loop {
             if !this.out.is_empty() {
                 let n = this.out.len().min(buf.remaining());
@@ -120,24 +147,24 @@ impl<I: AsyncRead> AsyncRead for SourceBody<I> {
                 return Poll::Ready(Ok(()));
             }
             match this.stage {
-                Stage::Pass | Stage::Done => return this.inner.poll_read(cx, buf),
+                Stage::Pass | Stage::Done => return Pin::new(&mut this.inner).poll_read(cx, buf),
                 Stage::Head | Stage::Chunking => {}
             }
             let mut tmp = [0u8; 16 * 1024];
             let mut rb = ReadBuf::new(&mut tmp);
-            std::task::ready!(this.inner.as_mut().poll_read(cx, &mut rb))?;
+            std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb))?;
             let got = rb.filled();
             match this.stage {
                 Stage::Chunking if got.is_empty() => {
                     this.out.extend_from_slice(b"0\r\n\r\n");
-                    *this.stage = Stage::Done;
+                    this.stage = Stage::Done;
                 }
-                Stage::Chunking => chunk(this.out, got),
+                Stage::Chunking => chunk(&mut this.out, got),
                 Stage::Head if got.is_empty() => {
                     // Closed before a full head: hand over what came.
                     let rest = this.pending.split();
                     this.out.extend_from_slice(&rest);
-                    *this.stage = Stage::Pass;
+                    this.stage = Stage::Pass;
                     if this.out.is_empty() {
                         return Poll::Ready(Ok(()));
                     }
@@ -152,21 +179,21 @@ impl<I: AsyncRead> AsyncRead for SourceBody<I> {
                                 Some(new_head) => {
                                     this.out.extend_from_slice(&new_head);
                                     let body = this.pending.split();
-                                    chunk(this.out, &body);
-                                    *this.stage = Stage::Chunking;
+                                    chunk(&mut this.out, &body);
+                                    this.stage = Stage::Chunking;
                                 }
                                 None => {
                                     this.out.extend_from_slice(&head);
                                     let rest = this.pending.split();
                                     this.out.extend_from_slice(&rest);
-                                    *this.stage = Stage::Pass;
+                                    this.stage = Stage::Pass;
                                 }
                             }
                         }
                         None if this.pending.len() > MAX_HEAD => {
                             let rest = this.pending.split();
                             this.out.extend_from_slice(&rest);
-                            *this.stage = Stage::Pass;
+                            this.stage = Stage::Pass;
                         }
                         None => {}
                     }
@@ -177,33 +204,33 @@ impl<I: AsyncRead> AsyncRead for SourceBody<I> {
     }
 }
 
-impl<I: AsyncWrite> AsyncWrite for SourceBody<I> {
+impl<I: AsyncWrite + Unpin> AsyncWrite for SourceBody<I> {
     fn poll_write(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.project().inner.poll_write(cx, buf)
+        Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.project().inner.poll_write_vectored(cx, bufs)
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().inner.poll_flush(cx)
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().inner.poll_shutdown(cx)
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -212,6 +239,8 @@ mod tests {
     use super::*;
     use tokio::io::AsyncReadExt;
 
+    /// `input` written in pieces of `step` bytes, read through the adapter
+    /// (`enabled`) or straight.
     async fn through(input: &[u8], enabled: bool, step: usize) -> Vec<u8> {
         let (mut tx, rx) = tokio::io::duplex(64);
         let data = input.to_vec();
@@ -222,10 +251,12 @@ mod tests {
             }
         });
         let mut out = Vec::new();
-        SourceBody::new(rx, enabled)
-            .read_to_end(&mut out)
-            .await
-            .unwrap();
+        if enabled {
+            SourceBody::new(rx).read_to_end(&mut out).await.unwrap();
+        } else {
+            let mut rx = rx;
+            rx.read_to_end(&mut out).await.unwrap();
+        }
         writer.await.unwrap();
         out
     }

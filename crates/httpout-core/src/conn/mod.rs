@@ -1,0 +1,130 @@
+//! One connection, from the first byte to the close.
+//!
+//! hyper-util's auto builder serves HTTP/1.1 or HTTP/2 on the socket (h2c by
+//! prior knowledge on plain TCP, ALPN on TLS), each request through the
+//! [`service`](crate::service). Around it this module adds what hyper does
+//! not have, timed by the connection's state ([`state`]):
+//! - an idle timeout (`timeout`): a connection with no request in flight for
+//!   that long since its last request ended is shut down (hyper has none,
+//!   hyper#1628). Bytes alone (an HTTP/2 PING every few seconds) do not keep
+//!   a connection open;
+//! - a write-stall timeout: a response the client does not read (the socket
+//!   has refused bytes for `timeout`, or for a response's shorter
+//!   [`StallLimit`](state::StallLimit)) closes the connection, so a reader
+//!   that never reads cannot hold its place and its buffers forever. A
+//!   response that is merely waiting for data (a live stream) is not stalled;
+//! - a first-request deadline: a client must complete its first request head
+//!   within `timeout` of connecting, however slowly it trickles bytes
+//!   (slowloris); later request heads are bounded by hyper's
+//!   `header_read_timeout`, set to the same value;
+//! - the server's shutdown signal: graceful first (in-flight requests
+//!   finish, HTTP/2 gets GOAWAY), then forced.
+//!
+//! The byte stream goes through the mode's [`ConnHook`] first, if one is
+//! installed ([`io`]).
+
+pub(crate) mod io;
+pub(crate) mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::sync::watch;
+use tokio::time::{Instant, sleep_until};
+
+use crate::config::ServerConfig;
+use crate::hook::{ConnHook, Io};
+use crate::service::{self, Service};
+use state::{ConnState, Cut, Phase};
+
+/// Concurrent streams per HTTP/2 connection (hyper's default is 200).
+pub(crate) const H2_MAX_STREAMS: u32 = 32;
+/// Bytes hyper may buffer per HTTP/2 stream (its default is 400 KiB).
+pub(crate) const H2_SEND_BUF: usize = 64 * 1024;
+
+/// What every connection of a server shares.
+pub(crate) struct Shared {
+    builder: auto::Builder<TokioExecutor>,
+    timeout: Option<Duration>,
+    hook: Option<Arc<dyn ConnHook>>,
+    service: Arc<service::Shared>,
+}
+
+impl Shared {
+    pub(crate) fn new(config: &ServerConfig, service: Arc<service::Shared>) -> Self {
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(config.timeout)
+            .keep_alive(!config.close)
+            // A client may shut its side down once its request is sent
+            // (uploaders do): finish reading and answering it.
+            .half_close(true);
+        // Bound what one HTTP/2 connection may hold: streams at once, and the
+        // bytes hyper buffers per stream ahead of the client's window.
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(H2_MAX_STREAMS)
+            .max_send_buf_size(H2_SEND_BUF);
+        Self {
+            builder,
+            timeout: config.timeout,
+            hook: config.conn_hook.clone(),
+            service,
+        }
+    }
+}
+
+/// Serves one accepted (and, for TLS, handshaken) connection until it closes.
+pub(crate) async fn serve(
+    io: Box<dyn Io>,
+    peer: Option<SocketAddr>,
+    tls: bool,
+    shared: Arc<Shared>,
+    mut phase: watch::Receiver<Phase>,
+) {
+    let state = Arc::new(ConnState::new(peer, tls));
+    let timeout = shared.timeout;
+    let io = TokioIo::new(io::wrap(io, shared.hook.as_deref(), Arc::clone(&state)));
+    let service = Service::new(Arc::clone(&shared.service), Arc::clone(&state));
+    let conn = shared.builder.serve_connection_with_upgrades(io, service);
+    tokio::pin!(conn);
+    let mut closing_since: Option<Instant> = None;
+    let forever = Duration::from_secs(u64::from(u32::MAX));
+    let idle_for = timeout.unwrap_or(forever);
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => break,
+            changed = phase.changed() => {
+                let now = if changed.is_err() { Phase::Force } else { *phase.borrow_and_update() };
+                match now {
+                    Phase::Force => break,
+                    Phase::Graceful if closing_since.is_none() => {
+                        conn.as_mut().graceful_shutdown();
+                        closing_since = Some(Instant::now());
+                    }
+                    _ => {}
+                }
+            }
+            cut = state.watch(idle_for), if closing_since.is_none() && timeout.is_some() => {
+                if cut == Cut::Stalled || state.requests() == 0 {
+                    // A reader that does not read, or a client that never
+                    // completed a request head: nothing to finish.
+                    break;
+                }
+                conn.as_mut().graceful_shutdown();
+                closing_since = Some(Instant::now());
+            }
+            () = sleep_until(closing_since.map_or_else(Instant::now, |t| t + idle_for)),
+                if closing_since.is_some() && timeout.is_some() && !state.busy() => {
+                // An idle connection that did not close after shutdown was asked.
+                break;
+            }
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The single hyper service every request passes through.
+//!
+//! For each request, in order:
+//! 1. count it on its connection (idle timeout, graceful shutdown) and start
+//!    its log record ([`reqlog`](crate::reqlog));
+//! 2. decode and normalise its path once ([`SafePath`]); a bad path is a 400
+//!    and the connection stays usable; check access once (`auth`);
+//! 3. answer `OPTIONS`, CORS preflights and methods the resource does not
+//!    accept from the handler's [`Allow`](crate::Allow) ([`methods`]);
+//! 4. hand it to the handler (usually the [`Router`](crate::Router));
+//! 5. turn an [`Error`] into its status ([`Error::into_response`]); a server
+//!    error's cause is kept for the log;
+//! 6. drop a HEAD response's body, add the common headers
+//!    ([`response::finish`]), and `Connection: close` after
+//!    `max_client_errors` consecutive errors or with `close`;
+//! 7. wrap the body so that its end (or abort) is counted and logged, with
+//!    the cause of a server error ([`tracked`]).
+
+mod methods;
+mod tracked;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+
+use crate::body::Body;
+use crate::config::ServerConfig;
+use crate::conn::state::{ConnState, StallLimit};
+use crate::error::Error;
+use crate::handler::{Ctx, Handler};
+use crate::path::SafePath;
+use crate::reqlog::{self, Peer, Record};
+use crate::response;
+use tracked::{RequestGuard, TrackedBody};
+
+/// What every request of a running server shares.
+pub(crate) struct Shared {
+    config: Arc<ServerConfig>,
+    handler: Arc<dyn Handler>,
+    /// Request ids for the log.
+    next_id: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Arc<ServerConfig>, handler: Arc<dyn Handler>) -> Self {
+        Self {
+            config,
+            handler,
+            next_id: AtomicU64::new(1),
+        }
+    }
+}
+
+/// The per-connection service: shared state plus this connection's state.
+#[derive(Clone)]
+pub(crate) struct Service {
+    shared: Arc<Shared>,
+    conn: Arc<ConnState>,
+}
+
+impl Service {
+    pub(crate) fn new(shared: Arc<Shared>, conn: Arc<ConnState>) -> Self {
+        Self { shared, conn }
+    }
+}
+
+impl hyper::service::Service<Request<Incoming>> for Service {
+    type Response = Response<TrackedBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let shared = Arc::clone(&self.shared);
+        let conn = Arc::clone(&self.conn);
+        let record = shared
+            .config
+            .reqlog
+            .as_ref()
+            .filter(|spec| spec.wants(req.method()))
+            .map(|spec| {
+                Record::start(
+                    shared.next_id.fetch_add(1, Ordering::Relaxed),
+                    Peer(conn.peer),
+                    req.method().clone(),
+                    req.uri().path().to_owned(),
+                    req.version(),
+                    spec.log_end,
+                )
+            });
+        let is_head = req.method() == http::Method::HEAD;
+        // A HEAD response has no body to send: done once its head is.
+        let mut guard = RequestGuard::new(Arc::clone(&conn), record, is_head);
+        Box::pin(async move {
+            let version = req.version();
+            let has_origin = req.headers().contains_key(http::header::ORIGIN);
+            let config = &shared.config;
+            let answer = match admit(&shared, &conn, req).await {
+                Ok((req, ctx)) => {
+                    let allow = shared.handler.allow(&ctx.path);
+                    let cors = response::cors_applies(config, has_origin);
+                    match methods::answer(&req, &ctx.path, &allow, cors) {
+                        Some(answer) => answer,
+                        None => shared.handler.handle(req, ctx).await,
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            let mut res = answer.unwrap_or_else(|e| {
+                guard.failed(reqlog::failure(&e));
+                e.into_response()
+            });
+            if is_head {
+                methods::strip_body(&mut res);
+            }
+            if let Some(StallLimit(limit)) = res.extensions().get() {
+                conn.limit_stall(*limit);
+            }
+            let too_many_errors = conn.note_status(res.status(), config.max_client_errors);
+            response::finish(
+                &mut res,
+                config,
+                has_origin,
+                version,
+                config.close || too_many_errors,
+            );
+            let status = res.status();
+            Ok(res.map(|body| TrackedBody::new(body, guard.with_status(status))))
+        })
+    }
+}
+
+/// Decodes the path once and checks access: the request and its context,
+/// or the error that answers it.
+async fn admit(
+    shared: &Shared,
+    conn: &ConnState,
+    req: Request<Incoming>,
+) -> Result<(Request<Body>, Ctx), Error> {
+    let path = SafePath::parse(req.uri().path())?;
+    let (parts, body) = req.into_parts();
+    let config = &shared.config;
+    let user = match &config.access {
+        Some(access) => {
+            let write = crate::auth::is_write(&parts.method)
+                || config
+                    .conn_hook
+                    .as_ref()
+                    .is_some_and(|h| h.writes(&parts.method));
+            access
+                .check_as(&parts, &path, conn.peer.map(|p| p.ip()), write)
+                .await?
+        }
+        None => None,
+    };
+    let ctx = Ctx {
+        peer: conn.peer,
+        tls: conn.tls,
+        path,
+        mount: SafePath::root(),
+        user,
+    };
+    Ok((Request::from_parts(parts, Body::from(body)), ctx))
+}
+
+/// The service for connections over `maxc`/`maxp`: every request gets a
+/// 503 with `Retry-After` and `reason` as its body, and the connection is
+/// closed. Nothing is logged here: the accept loop said it once.
+pub(crate) fn busy(
+    config: &ServerConfig,
+    req: &Request<Incoming>,
+    reason: String,
+) -> Response<Body> {
+    let has_origin = req.headers().contains_key(http::header::ORIGIN);
+    let mut res = Error::Busy.into_response();
+    *res.body_mut() = Body::full(reason);
+    response::finish(&mut res, config, has_origin, req.version(), true);
+    res
+}

@@ -1,0 +1,117 @@
+//! A request from arrival to the end of its response body: counted in
+//! flight on its connection, and logged when it ends (the request log's end
+//! line, and the cause of a server error).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::StatusCode;
+use http_body::{Frame, SizeHint};
+
+use crate::body::{Body, BoxError};
+use crate::conn::state::ConnState;
+use crate::reqlog::{self, Record};
+
+/// Marks a request in flight on its connection from arrival until its
+/// response body ends or is dropped, then logs its end.
+pub(super) struct RequestGuard {
+    conn: Arc<ConnState>,
+    record: Option<Record>,
+    status: StatusCode,
+    bytes: u64,
+    complete: bool,
+    /// A server error's description, logged when the request ends.
+    failure: Option<String>,
+}
+
+impl RequestGuard {
+    /// Counts the request on `conn`; `complete`: it has no body to send
+    /// (HEAD).
+    pub(super) fn new(conn: Arc<ConnState>, record: Option<Record>, complete: bool) -> Self {
+        conn.request_started();
+        Self {
+            conn,
+            record,
+            status: StatusCode::OK,
+            bytes: 0,
+            complete,
+            failure: None,
+        }
+    }
+
+    /// Keeps a failure to log at the end (`None`: nothing to log).
+    pub(super) fn failed(&mut self, failure: Option<String>) {
+        self.failure = failure;
+    }
+
+    pub(super) fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+}
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        self.conn.request_finished();
+        if let Some(line) = &self.failure {
+            reqlog::log_failure(line);
+        }
+        if let Some(record) = &self.record {
+            record.end(self.status, self.bytes, self.complete);
+        }
+    }
+}
+
+/// A response body that reports its end to its [`RequestGuard`].
+pub(crate) struct TrackedBody {
+    inner: Body,
+    guard: RequestGuard,
+}
+
+impl TrackedBody {
+    pub(super) fn new(inner: Body, guard: RequestGuard) -> Self {
+        Self { inner, guard }
+    }
+}
+
+impl http_body::Body for TrackedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        let poll = Pin::new(&mut this.inner).poll_frame(cx);
+        match &poll {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.guard.bytes += data.len() as u64;
+                }
+                if this.inner.is_end_stream() {
+                    this.guard.complete = true;
+                }
+            }
+            Poll::Ready(None) => this.guard.complete = true,
+            _ => {}
+        }
+        poll
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for TrackedBody {
+    fn drop(&mut self) {
+        self.guard.complete |= http_body::Body::is_end_stream(&self.inner);
+    }
+}
