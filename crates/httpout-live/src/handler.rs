@@ -13,10 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
-use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderValue, Method, Request, Response};
 use http_body_util::BodyExt as _;
 use httpout_core::auth::basic;
-use httpout_core::{Body, Ctx, Error, Handler, HandlerFuture, StallLimit, media_type};
+use httpout_core::{
+    Allow, Body, Ctx, Error, Handler, HandlerFuture, SafePath, StallLimit, media_type,
+};
 use subtle::ConstantTimeEq;
 
 use crate::args::Amount;
@@ -92,6 +94,34 @@ impl Handler for LiveHandler {
         let inner = Arc::clone(&self.inner);
         Box::pin(async move { inner.route(req, ctx).await })
     }
+
+    /// The live sink's methods (listeners, status pages, source clients),
+    /// and the fallback's for its paths: the engine answers `OPTIONS`,
+    /// CORS preflights (a browser's upload to a live mount), 405 and 501.
+    fn allow(&self, path: &SafePath) -> Allow {
+        let own = live_methods();
+        match &self.inner.fallback {
+            Some(f) => own.union(f.allow(path)),
+            None => own,
+        }
+    }
+}
+
+/// `SOURCE`, the legacy Icecast source client's upload method.
+fn source() -> Method {
+    Method::from_bytes(b"SOURCE").expect("a valid method name")
+}
+
+/// What the live sink itself answers, at any path.
+fn live_methods() -> Allow {
+    Allow::only([
+        Method::GET,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::PUT,
+        Method::POST,
+        source(),
+    ])
 }
 
 fn is_source_method(m: &Method) -> bool {
@@ -128,15 +158,9 @@ impl Inner {
         }
         match &self.fallback {
             Some(f) => f.handle(req, ctx).await,
-            None if method == Method::OPTIONS => Ok(Response::builder()
-                .status(StatusCode::NO_CONTENT)
-                .header(http::header::ALLOW, "GET, HEAD, OPTIONS, PUT, POST, SOURCE")
-                .body(Body::empty())
-                .expect("static headers")),
             None if read => Err(LiveError::NoStream(path).into()),
-            None => Err(Error::MethodNotAllowed {
-                allow: HeaderValue::from_static("GET, HEAD, OPTIONS, PUT, POST, SOURCE"),
-            }),
+            // Called directly, not through the engine: what it would answer.
+            None => Err(live_methods().refuse(&method)),
         }
     }
 

@@ -27,8 +27,8 @@ pub use sink::{Done, Upload};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderValue, Method, Request, Response, StatusCode};
-use httpout_core::{Body, Ctx, Error, Handler, HandlerFuture};
+use http::{Method, Request};
+use httpout_core::{Allow, Body, Ctx, Error, Handler, HandlerFuture, SafePath};
 use tokio::sync::mpsc;
 
 /// Where uploads go.
@@ -67,22 +67,21 @@ impl SourceHandler {
     }
 }
 
-const ALLOW: &str = "PUT, POST, OPTIONS";
-
 impl Handler for SourceHandler {
+    /// `PUT`, `POST`, `OPTIONS`: the engine answers `OPTIONS` (and a
+    /// browser's CORS preflight), 405 and 501.
+    fn allow(&self, _path: &SafePath) -> Allow {
+        Allow::only([Method::PUT, Method::POST, Method::OPTIONS])
+    }
+
     fn handle(&self, req: Request<Body>, ctx: Ctx) -> HandlerFuture {
         let inner = Arc::clone(&self.inner);
+        let allow = self.allow(&ctx.path);
         Box::pin(async move {
             match *req.method() {
                 Method::PUT | Method::POST => inner.take(req, ctx).await.map_err(Error::from),
-                Method::OPTIONS => Ok(Response::builder()
-                    .status(StatusCode::NO_CONTENT)
-                    .header(http::header::ALLOW, ALLOW)
-                    .body(Body::empty())
-                    .expect("static headers")),
-                _ => Err(Error::MethodNotAllowed {
-                    allow: HeaderValue::from_static(ALLOW),
-                }),
+                // Called directly, not through the engine: what it would answer.
+                _ => Err(allow.refuse(req.method())),
             }
         })
     }

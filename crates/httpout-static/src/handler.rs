@@ -1,63 +1,64 @@
-//! Method dispatch for the static server, and OPTIONS (with CORS preflight).
+//! Method dispatch for the static server: GET/HEAD → read, PUT/POST →
+//! upload, DELETE → delete. The methods a mount accepts are declared
+//! ([`Handler::allow`]); the engine answers OPTIONS, CORS preflights, 405
+//! and 501 from them, and drops HEAD bodies.
 
-use http::header::{
-    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_MAX_AGE,
-    ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ALLOW, ORIGIN,
-};
-use http::request::Parts;
-use http::{HeaderValue, Method, Response, StatusCode};
-use httpout_core::{Body, Cors, Ctx, Error};
+use std::sync::Arc;
 
-use crate::StaticConfig;
+use http::{Method, Request};
+use httpout_core::{Allow, Body, Ctx, Error, Handler, HandlerFuture, SafePath};
 
-/// Methods this server knows; others are 501 rather than 405 (RFC 9110 §15.6.2).
-fn is_known(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET
-            | Method::HEAD
-            | Method::POST
-            | Method::PUT
-            | Method::DELETE
-            | Method::OPTIONS
-            | Method::PATCH
-            | Method::TRACE
-            | Method::CONNECT
-    )
-}
+use crate::{Reads, StaticHandler, mount_list, read, write};
 
-/// The error for a method the resource does not accept.
-pub(crate) fn not_allowed(method: &Method, allow: HeaderValue) -> Error {
-    if is_known(method) {
-        Error::MethodNotAllowed { allow }
-    } else {
-        Error::NotImplemented
-    }
-}
-
-/// OPTIONS on a resource or `*`: `Allow`, and for a CORS preflight the
-/// `Access-Control-Allow-*` answers (the core adds `Allow-Origin`).
-pub(crate) fn options(
-    config: &StaticConfig,
-    req: &Parts,
-    _ctx: &Ctx,
-    allow: HeaderValue,
-) -> Response<Body> {
-    let mut res = Response::new(Body::empty());
-    *res.status_mut() = StatusCode::NO_CONTENT;
-    let h = res.headers_mut();
-    let cors = match config.cors {
-        Cors::On => true,
-        Cors::Off => false,
-        Cors::Auto => req.headers.contains_key(ORIGIN),
-    };
-    if cors && req.headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD) {
-        h.insert(ACCESS_CONTROL_ALLOW_METHODS, allow.clone());
-        if let Some(asked) = req.headers.get(ACCESS_CONTROL_REQUEST_HEADERS) {
-            h.insert(ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+impl StaticHandler {
+    /// The methods this mount accepts.
+    fn methods(&self) -> Allow {
+        use Method as M;
+        match (&self.reads, &self.write) {
+            (Reads::Nothing, Some(_)) => Allow::only([M::PUT, M::POST, M::DELETE, M::OPTIONS]),
+            (_, Some(_)) => Allow::only([M::GET, M::HEAD, M::PUT, M::POST, M::DELETE, M::OPTIONS]),
+            (_, None) => Allow::only([M::GET, M::HEAD, M::OPTIONS]),
         }
-        h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
     }
-    h.insert(ALLOW, allow);
-    res
+}
+
+impl Handler for StaticHandler {
+    fn allow(&self, _path: &SafePath) -> Allow {
+        self.methods()
+    }
+
+    fn handle(&self, req: Request<Body>, ctx: Ctx) -> HandlerFuture {
+        let this = self.clone();
+        let (req, body) = req.into_parts();
+        Box::pin(async move {
+            match (&req.method, &this.reads, &this.write) {
+                (&Method::GET | &Method::HEAD, Reads::Dir(site), _) => {
+                    read::get(site, &req, &ctx).await
+                }
+                (&Method::GET | &Method::HEAD, Reads::Mounts(names), _) => {
+                    if ctx.path.is_root() {
+                        mount_list(&this.config, &req, names)
+                    } else {
+                        Err(Error::NotFound)
+                    }
+                }
+                (&Method::PUT | &Method::POST, _, Some(w)) => {
+                    // In a task of its own: an upload whose body has fully
+                    // arrived is committed even if the client closes the
+                    // connection without waiting for the answer (ffmpeg's
+                    // DASH output does).
+                    let (w, target) = (Arc::clone(w), w.target(&ctx));
+                    let dir_url = req.uri.path().ends_with('/');
+                    tokio::spawn(
+                        async move { write::upload(&w, &req, body, &target, dir_url).await },
+                    )
+                    .await
+                    .map_err(|e| Error::Internal(Box::new(e)))?
+                }
+                (&Method::DELETE, _, Some(w)) => write::delete(w, &w.target(&ctx)),
+                // Called directly, not through the engine: what it would answer.
+                _ => Err(this.methods().refuse(&req.method)),
+            }
+        })
+    }
 }

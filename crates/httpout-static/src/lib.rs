@@ -42,11 +42,11 @@ mod write;
 use std::path::Path;
 use std::sync::Arc;
 
+use http::HeaderValue;
 use http::header::CACHE_CONTROL;
-use http::{HeaderValue, Method, Request};
 use httpout_core::auth::rules::Rules;
 use httpout_core::options::CoreArgs;
-use httpout_core::{Body, ConfigError, Cors, Ctx, Error, Handler, HandlerFuture, SafePath};
+use httpout_core::{Body, ConfigError, Cors, Error, Handler, SafePath};
 use httpout_store::{DirEntryInfo, DiskRoot, Live, WriteRoot};
 
 pub use args::StaticArgs;
@@ -247,56 +247,6 @@ impl StaticHandler {
         }
         self.write = Some(write);
     }
-
-    /// The methods this mount accepts, for `Allow`.
-    fn allow(&self) -> HeaderValue {
-        match (&self.reads, &self.write) {
-            (Reads::Nothing, Some(_)) => HeaderValue::from_static("PUT, POST, DELETE, OPTIONS"),
-            (_, Some(_)) => HeaderValue::from_static("GET, HEAD, PUT, POST, DELETE, OPTIONS"),
-            (_, None) => HeaderValue::from_static("GET, HEAD, OPTIONS"),
-        }
-    }
-}
-
-impl Handler for StaticHandler {
-    fn handle(&self, req: Request<Body>, ctx: Ctx) -> HandlerFuture {
-        let this = self.clone();
-        let (req, body) = req.into_parts();
-        Box::pin(async move {
-            let allow = this.allow();
-            match (&req.method, &this.reads, &this.write) {
-                (&Method::OPTIONS, _, _) => Ok(handler::options(&this.config, &req, &ctx, allow)),
-                (_, _, _) if ctx.path.is_asterisk() => {
-                    Err(handler::not_allowed(&req.method, allow))
-                }
-                (&Method::GET | &Method::HEAD, Reads::Dir(site), _) => {
-                    read::get(site, &req, &ctx).await
-                }
-                (&Method::GET | &Method::HEAD, Reads::Mounts(names), _) => {
-                    if ctx.path.is_root() {
-                        mount_list(&this.config, &req, names)
-                    } else {
-                        Err(Error::NotFound)
-                    }
-                }
-                (&Method::PUT | &Method::POST, _, Some(w)) => {
-                    // In a task of its own: an upload whose body has fully
-                    // arrived is committed even if the client closes the
-                    // connection without waiting for the answer (ffmpeg's
-                    // DASH output does).
-                    let (w, target) = (Arc::clone(w), w.target(&ctx));
-                    let dir_url = req.uri.path().ends_with('/');
-                    tokio::spawn(
-                        async move { write::upload(&w, &req, body, &target, dir_url).await },
-                    )
-                    .await
-                    .map_err(|e| Error::Internal(Box::new(e)))?
-                }
-                (&Method::DELETE, _, Some(w)) => write::delete(w, &w.target(&ctx)),
-                _ => Err(handler::not_allowed(&req.method, allow)),
-            }
-        })
-    }
 }
 
 /// The listing of the mount points, at `/` of a server with several read
@@ -323,7 +273,7 @@ fn mount_list(
         upload_form: false,
         cache_control: true,
     };
-    read::respond::respond(config, &req.method, read::Outcome::Listing(listing))
+    read::respond::respond(config, read::Outcome::Listing(listing))
 }
 
 /// A URL prefix and the handler mounted there.

@@ -38,5 +38,5 @@ pub(crate) use outcome::{Listing, Outcome};
 /// Answers a GET or HEAD.
 pub(crate) async fn get(site: &Site, req: &Parts, ctx: &Ctx) -> Result<Response<Body>, Error> {
     let outcome = resolve::resolve(site, req, ctx).await?;
-    respond::respond(&site.config, &req.method, outcome)
+    respond::respond(&site.config, outcome)
 }

@@ -9,7 +9,7 @@ use http::header::{
     ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG,
     LAST_MODIFIED, LOCATION, VARY,
 };
-use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use httpout_core::{Body, Error};
 use httpout_store::OpenFile;
 
@@ -19,13 +19,10 @@ use super::listing;
 use super::outcome::{Listing, Outcome, Part, Representation};
 use crate::StaticConfig;
 
-/// Builds the response for `outcome`; HEAD gets the same headers and no
-/// body. 412 and 416 are the engine's error responses.
-pub(crate) fn respond(
-    config: &StaticConfig,
-    method: &Method,
-    outcome: Outcome,
-) -> Result<Response<Body>, Error> {
+/// Builds the response for `outcome` (HEAD too: the engine drops the body,
+/// which is lazy, and keeps its length). 412 and 416 are the engine's
+/// error responses.
+pub(crate) fn respond(config: &StaticConfig, outcome: Outcome) -> Result<Response<Body>, Error> {
     let mut res = Response::new(Body::empty());
     match outcome {
         Outcome::Redirect { location } => {
@@ -34,7 +31,7 @@ pub(crate) fn respond(
                 res.headers_mut().insert(LOCATION, location);
             }
         }
-        Outcome::Listing(l) => listing(config, method, &mut res, &l),
+        Outcome::Listing(l) => listing(config, &mut res, &l),
         Outcome::PreconditionFailed => return Err(Error::PreconditionFailed),
         Outcome::RangeNotSatisfiable { size } => return Err(Error::RangeNotSatisfiable { size }),
         Outcome::NotModified(rep) => {
@@ -44,7 +41,7 @@ pub(crate) fn respond(
         Outcome::File { rep, file, part } => {
             validators(config, res.headers_mut(), &rep);
             content(config, res.headers_mut(), &rep);
-            file_part(config, method, &mut res, &rep, file, part);
+            file_part(config, &mut res, &rep, file, part);
         }
         Outcome::Growing { rep, live, range } => {
             validators(config, res.headers_mut(), &rep);
@@ -60,9 +57,7 @@ pub(crate) fn respond(
                         .insert(CONTENT_LENGTH, HeaderValue::from(end - start));
                 }
             }
-            if method != Method::HEAD {
-                *res.body_mut() = body::growing(live, start, end, config.block_size);
-            }
+            *res.body_mut() = body::growing(live, start, end, config.block_size);
         }
     }
     Ok(res)
@@ -102,7 +97,6 @@ fn content(config: &StaticConfig, h: &mut HeaderMap, rep: &Representation) {
 /// The status and body of a complete file's response.
 fn file_part(
     config: &StaticConfig,
-    method: &Method,
     res: &mut Response<Body>,
     rep: &Representation,
     file: Box<OpenFile>,
@@ -111,22 +105,14 @@ fn file_part(
     let (file, block) = (*file, config.block_size);
     match part {
         Part::Whole { len } => match file.content {
-            Some(bytes) => with_body(res, method, bytes),
-            None => send_pieces(
-                res,
-                method,
-                file,
-                vec![Piece::File { offset: 0, len }],
-                block,
-            ),
+            Some(bytes) => with_body(res, bytes),
+            None => send_pieces(res, file, vec![Piece::File { offset: 0, len }], block),
         },
         Part::OnTheFly(coding) => {
-            if method != Method::HEAD {
-                *res.body_mut() = match file.content {
-                    Some(bytes) => body::compressed_bytes(bytes, coding),
-                    None => body::compressed(file.file, coding, block),
-                };
-            }
+            *res.body_mut() = match file.content {
+                Some(bytes) => body::compressed_bytes(bytes, coding),
+                None => body::compressed(file.file, coding, block),
+            };
         }
         Part::Range { range, size } => {
             *res.status_mut() = StatusCode::PARTIAL_CONTENT;
@@ -136,7 +122,7 @@ fn file_part(
                 offset: range.start,
                 len: range.end - range.start,
             };
-            send_pieces(res, method, file, vec![piece], block);
+            send_pieces(res, file, vec![piece], block);
         }
         Part::Ranges { ranges, size } => {
             *res.status_mut() = StatusCode::PARTIAL_CONTENT;
@@ -145,13 +131,13 @@ fn file_part(
             res.headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_str(&ct).expect("ascii"));
             let pieces = multipart_pieces(&ranges, size, &rep.content_type, &boundary);
-            send_pieces(res, method, file, pieces, block);
+            send_pieces(res, file, pieces, block);
         }
     }
 }
 
 /// A listing as HTML or JSON (by `Accept`), with `Vary: Accept`.
-fn listing(config: &StaticConfig, method: &Method, res: &mut Response<Body>, l: &Listing) {
+fn listing(config: &StaticConfig, res: &mut Response<Body>, l: &Listing) {
     let (text, content_type) = if l.json {
         (listing::json(&l.title, &l.entries), "application/json")
     } else {
@@ -166,24 +152,14 @@ fn listing(config: &StaticConfig, method: &Method, res: &mut Response<Body>, l: 
     if l.cache_control {
         config.set_cache_control(h);
     }
-    with_body(res, method, Bytes::from(text));
+    with_body(res, Bytes::from(text));
 }
 
 /// `pieces` of the file as the body, from memory when the file was read
-/// whole at open time; HEAD gets the length only.
-fn send_pieces(
-    res: &mut Response<Body>,
-    method: &Method,
-    file: OpenFile,
-    pieces: Vec<Piece>,
-    block: usize,
-) {
+/// whole at open time.
+fn send_pieces(res: &mut Response<Body>, file: OpenFile, pieces: Vec<Piece>, block: usize) {
     let total: u64 = pieces.iter().map(Piece::len).sum();
-    if method == Method::HEAD {
-        res.headers_mut()
-            .insert(CONTENT_LENGTH, HeaderValue::from(total));
-        return;
-    }
+    empty_length(res, total);
     *res.body_mut() = match &file.content {
         Some(bytes) => {
             let mut out = Vec::with_capacity(total as usize);
@@ -201,13 +177,19 @@ fn send_pieces(
     };
 }
 
-/// Bytes already in memory as the body; HEAD gets the length only.
-fn with_body(res: &mut Response<Body>, method: &Method, bytes: Bytes) {
-    if method == Method::HEAD {
+/// Bytes already in memory as the body.
+fn with_body(res: &mut Response<Body>, bytes: Bytes) {
+    empty_length(res, bytes.len() as u64);
+    *res.body_mut() = Body::full(bytes);
+}
+
+/// An empty representation says so: `Content-Length: 0` (for a HEAD too,
+/// where the engine gives only non-zero lengths: an empty body there may
+/// stand for one of unknown length).
+fn empty_length(res: &mut Response<Body>, len: u64) {
+    if len == 0 {
         res.headers_mut()
-            .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-    } else {
-        *res.body_mut() = Body::full(bytes);
+            .insert(CONTENT_LENGTH, HeaderValue::from(0u64));
     }
 }
 
