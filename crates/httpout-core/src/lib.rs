@@ -10,22 +10,31 @@
 //! # Request path
 //! 1. accept: `listen` — `maxc`/`maxp` admission, TCP_NODELAY;
 //! 2. TLS: `tls` — handshake within `timeout`, ALPN;
-//! 3. connection: `conn` — hyper-util auto (h1 | h2), idle and header
-//!    timeouts, graceful shutdown;
-//! 4. admit: `service` — request log start, [`SafePath`] (decode once);
-//! 5. route: [`Router`] — longest mount prefix → handler;
-//! 6. mode: the mount's [`Handler`] decides and builds a response;
-//! 7. body: [`Body`], pulled by hyper with backpressure;
-//! 8. finish: `response` — `Server`, `hdrs`, `Server-UTC`, CORS,
-//!    `Connection: close`; [`Error`] → status in [`Error::into_response`];
-//!    request log end when the body is done.
+//! 3. connection: `conn` — a mode's [`ConnHook`], hyper-util auto (h1 |
+//!    h2), idle, first-request and write-stall deadlines, graceful shutdown;
+//! 4. admit: `service` — request log start, [`SafePath`] (decode once),
+//!    access;
+//! 5. methods: `service::methods` — `OPTIONS`, CORS preflights, 405/501
+//!    from the handler's [`Allow`];
+//! 6. route: [`Router`] — longest mount prefix → handler;
+//! 7. mode: the mount's [`Handler`] decides and builds a response;
+//! 8. body: [`Body`], pulled by hyper with backpressure;
+//! 9. finish: HEAD bodies dropped; `response` — `Server`, `hdrs`,
+//!    `Server-UTC`, CORS, `Connection: close`; [`Error`] → status in
+//!    [`Error::into_response`]; request log end, and a server error's
+//!    cause, when the body is done.
 //!
 //! # Layout
 //! - [`config`]: [`ServerConfig`] and its value types ([`ListenSpec`],
 //!   [`Cors`], [`ReqLog`]), [`ConfigError`]; no clap;
 //! - `options` (feature `cli`): `CoreArgs`, the engine's clap option group,
 //!   and the value parsers of every mode's group;
-//! - `listen`, `limit`, `tls`, `conn`, `service`, `response`, `reqlog`: the steps above;
+//! - layers, each file importing only from below it: `server` → `listen`
+//!   (with `limit`, `tls`) → `conn` (`mod`: the loop; `io`: the hook and
+//!   the write watch) → `service` (`mod`: one request; `methods`;
+//!   `tracked`: its end) → `conn::state` (the connection's deadlines) and
+//!   the value types; `response`, `reqlog`: the common headers and the log;
+//! - [`ConnHook`], [`Io`]: the hook a mode installs for its clients' quirks;
 //! - [`timeout`]: the one rule for `--timeout` (0: none);
 //! - [`media_type`]: the one table of media types by file name; [`html`]: escaping
 //!   for generated pages;

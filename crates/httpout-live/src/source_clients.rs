@@ -28,8 +28,11 @@ use http::Method;
 use httpout_core::{ConnHook, Io};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// The live sink's [`ConnHook`]: Icecast source clients' bodies framed for
-/// hyper ([`SourceBody`]), `SOURCE` a write method.
+/// The live sink's [`ConnHook`]: an Icecast source client's body without a
+/// length (a connection's first request head is a `SOURCE`, or a `PUT` or
+/// `POST` with an `ice-*` header, and has neither `Content-Length` nor
+/// `Transfer-Encoding`) is framed as chunks under hyper until the client
+/// closes; `SOURCE` needs write rights in the access rules.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SourceClients;
 
