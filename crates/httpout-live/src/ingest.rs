@@ -293,3 +293,138 @@ mod tests {
         assert!(Pacer::new(None).due(&unit(10, None, None)).is_none());
     }
 }
+
+/// Pacing and batching, without waiting in real time (issue 13).
+///
+/// The pacer and the batch timer read `std::time::Instant`, which
+/// `tokio::time::pause` does not stop, so these tests fix the times they
+/// depend on (the pacer's start, when a batch began) instead of sleeping;
+/// the paced write runs under `start_paused`, where its sleeps take no
+/// real time.
+#[cfg(test)]
+mod timing {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::hub::{Facts, Hub};
+    use crate::icy::StreamMeta;
+
+    /// A 128 kbit/s, 44.1 kHz MP3 frame: 417 bytes, 1152 samples.
+    const FRAME: usize = 417;
+    const FRAME_TIME: Duration = Duration::from_nanos(1152 * 1_000_000_000 / 44_100);
+
+    fn mp3(n: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(n * FRAME);
+        for i in 0..n {
+            out.extend_from_slice(&[0xFF, 0xFB, 0x90, 0x00]);
+            out.extend(std::iter::repeat_n((i % 200) as u8, FRAME - 4));
+        }
+        out
+    }
+
+    fn publisher(pace: bool) -> (Arc<Stream>, Publisher) {
+        let config = crate::LiveConfig {
+            burst: Amount::Bytes(0),
+            max_lag: Amount::Bytes(8 << 20),
+            hold: false,
+            reopen: false,
+            ice: false,
+            ice_values: Vec::new(),
+            metaint: 0,
+            title: None,
+            source_password: None,
+            rt: pace,
+            rate: None,
+            mime: None,
+            ext: None,
+            source_timeout: None,
+        };
+        let hub = Hub::new();
+        let facts = Facts::new("audio/mpeg".into(), StreamMeta::default(), None);
+        let stream = hub.declare("/t.mp3", facts);
+        let p = Publisher::new(Arc::clone(&stream), Format::Mp3, pace, &config);
+        (stream, p)
+    }
+
+    /// The published chunks, in order.
+    fn chunks(stream: &Stream) -> Vec<Bytes> {
+        let rx = stream.subscribe();
+        let ring = rx.borrow();
+        let mut out = Vec::new();
+        let mut cursor = ring.front();
+        while let Some(b) = ring.read_from(cursor, 0) {
+            cursor += b.len() as u64;
+            out.push(b);
+        }
+        out
+    }
+
+    #[test]
+    fn the_pacer_schedules_frames_at_media_time_from_its_start() {
+        let mut p = Pacer::new(None);
+        let t0 = Instant::now();
+        p.start = Some(t0);
+        let unit = |n: usize| Unit {
+            bytes: Bytes::from(vec![0; n]),
+            duration: Some(FRAME_TIME),
+            pcr: None,
+            sync: true,
+        };
+        for i in 0..10u32 {
+            assert_eq!(p.due(&unit(FRAME)), Some(t0 + FRAME_TIME * i));
+        }
+        // `hold` paused the input for 3 s: the schedule moves with it.
+        p.delay(Duration::from_secs(3));
+        assert_eq!(
+            p.due(&unit(FRAME)),
+            Some(t0 + Duration::from_secs(3) + FRAME_TIME * 10)
+        );
+    }
+
+    #[tokio::test]
+    async fn unpaced_frames_wait_for_the_batch_time_or_a_full_chunk() {
+        let (stream, mut p) = publisher(false);
+        // A batch that began "later" never times out: only size flushes it.
+        p.batch_since = Some(Instant::now() + Duration::from_secs(3600));
+        p.write(&mp3(10)).await;
+        assert!(
+            chunks(&stream).is_empty(),
+            "held: under BATCH and CHUNK_MAX"
+        );
+        assert!(p.deadline().is_some());
+        p.write(&mp3(40)).await;
+        let sizes: Vec<usize> = chunks(&stream).iter().map(Bytes::len).collect();
+        assert!(!sizes.is_empty(), "a full chunk goes out at once");
+        assert!(sizes.iter().all(|&n| n <= CHUNK_MAX), "{sizes:?}");
+        // A batch that began BATCH ago goes out with the next write.
+        let before = chunks(&stream).len();
+        p.batch_since = Some(Instant::now() - BATCH);
+        p.write(&mp3(1)).await;
+        assert!(chunks(&stream).len() > before, "flushed on time");
+        assert_eq!(p.deadline(), None);
+        p.finish().await;
+        let all: Vec<u8> = chunks(&stream).concat();
+        // 10 + 40 + 1 frames; the framer holds the last until `finish`.
+        assert_eq!(all.len(), 51 * FRAME);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_paced_input_is_published_whole_in_order_and_in_bounded_chunks() {
+        let (stream, mut p) = publisher(true);
+        let data = mp3(200); // 5.2 s of media
+        let started = tokio::time::Instant::now();
+        for piece in data.chunks(1000) {
+            p.write(piece).await;
+        }
+        p.finish().await;
+        assert!(
+            started.elapsed() >= Duration::from_secs(2),
+            "paced: the sleeps ran in virtual time ({:?})",
+            started.elapsed()
+        );
+        let published = chunks(&stream);
+        assert!(published.iter().all(|c| c.len() <= CHUNK_MAX));
+        assert!(published.len() > 1, "released over time, not at once");
+        assert_eq!(published.concat(), data);
+    }
+}

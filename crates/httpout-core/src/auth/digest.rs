@@ -226,3 +226,45 @@ mod found_by_fuzzing {
         assert_eq!(p["uri"], "/x");
     }
 }
+
+/// Nonce lifetime (issue 13). Nonces carry wall-clock seconds
+/// (`SystemTime`, which no test clock controls), so these tests make nonces
+/// of a chosen age instead of waiting, with a margin of 10 s either side
+/// of [`NONCE_LIFE`].
+#[cfg(test)]
+mod nonce_life {
+    use super::*;
+
+    fn now() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    /// A nonce of ours issued `age` seconds ago (negative: in the future).
+    fn aged(secret: &[u8; 32], age: i64) -> String {
+        let t = now().saturating_add_signed(-age);
+        format!("{t:x}.{}", sign(secret, t))
+    }
+
+    #[test]
+    fn fresh_within_its_life_stale_after_forged_otherwise() {
+        let secret = [3u8; 32];
+        let life = NONCE_LIFE.as_secs() as i64;
+        assert_eq!(check_nonce(&secret, &nonce(&secret)), Some(true));
+        assert_eq!(check_nonce(&secret, &aged(&secret, life - 10)), Some(true));
+        assert_eq!(check_nonce(&secret, &aged(&secret, life + 10)), Some(false));
+        assert_eq!(
+            check_nonce(&secret, &aged(&secret, 30 * 24 * 3600)),
+            Some(false)
+        );
+        // The clock stepped back: still ours, not stale.
+        assert_eq!(check_nonce(&secret, &aged(&secret, -60)), Some(true));
+        // Another server's, or made up.
+        assert_eq!(check_nonce(&[4u8; 32], &aged(&secret, 0)), None);
+        for forged in ["", ".", "zz.00", "1", "ffffffffffffffffff.ab"] {
+            assert_eq!(check_nonce(&secret, forged), None, "{forged:?}");
+        }
+    }
+}

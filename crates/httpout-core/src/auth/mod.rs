@@ -300,3 +300,74 @@ fn getrandom(buf: &mut [u8]) {
     use argon2::password_hash::rand_core::{OsRng, RngCore};
     OsRng.fill_bytes(buf);
 }
+
+/// The per-peer failure window (issue 13). Failures are timed with
+/// `std::time::Instant`, which `tokio::time::pause` does not stop, so the
+/// window's end is reached by dating the recorded failures back rather
+/// than by waiting a minute.
+#[cfg(test)]
+mod failure_window {
+    use super::*;
+
+    fn request(auth: &str) -> Parts {
+        let (parts, ()) = http::Request::get("/x")
+            .header(http::header::AUTHORIZATION, auth)
+            .body(())
+            .unwrap()
+            .into_parts();
+        parts
+    }
+
+    /// Moves every recorded failure `by` into the past.
+    fn age(access: &Access, by: Duration) {
+        let mut map = access.failures.lock().unwrap();
+        for (_, t) in map.values_mut() {
+            *t = t.checked_sub(by).expect("monotonic clock past the window");
+        }
+    }
+
+    #[tokio::test]
+    async fn too_many_failures_are_429_until_the_window_ends() {
+        let access = Arc::new(
+            Access::new(
+                Rules::default(),
+                Users::default(),
+                Some(vec!["Basic good".into()]),
+            )
+            .unwrap(),
+        );
+        let (peer, other) = (
+            Some(IpAddr::from([192, 0, 2, 1])),
+            Some(IpAddr::from([192, 0, 2, 2])),
+        );
+        let path = SafePath::root();
+        for _ in 0..MAX_FAILURES {
+            let r = access.check(&request("Basic bad"), &path, peer).await;
+            assert!(matches!(r, Err(Error::Unauthorized { .. })), "{r:?}");
+        }
+        // Throttled, even with the right credentials; other peers are not.
+        let r = access.check(&request("Basic good"), &path, peer).await;
+        assert!(matches!(r, Err(Error::TooManyRequests)), "{r:?}");
+        assert!(
+            access
+                .check(&request("Basic good"), &path, other)
+                .await
+                .is_ok()
+        );
+        // Just inside the window: still throttled.
+        age(&access, FAILURE_WINDOW - Duration::from_secs(5));
+        let r = access.check(&request("Basic good"), &path, peer).await;
+        assert!(matches!(r, Err(Error::TooManyRequests)), "{r:?}");
+        // Past it: let in, and a new failure counts from one again.
+        age(&access, Duration::from_secs(10));
+        assert!(
+            access
+                .check(&request("Basic good"), &path, peer)
+                .await
+                .is_ok()
+        );
+        let r = access.check(&request("Basic bad"), &path, peer).await;
+        assert!(matches!(r, Err(Error::Unauthorized { .. })));
+        assert_eq!(access.failures.lock().unwrap()[&peer.unwrap()].0, 1);
+    }
+}
