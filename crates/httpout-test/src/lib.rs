@@ -2,6 +2,8 @@
 //! talk to it with hyper's client (HTTP/1.1, h2c, TLS) or raw bytes, always
 //! bounded in time.
 
+pub mod media;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
