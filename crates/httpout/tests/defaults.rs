@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{Httpout, curl, mkfifo, mp3_tone as tone, run_to_exit};
+use httpout_test::media::mp3_tone;
+use support::{Httpout, curl, mkfifo, run_to_exit};
 
 /// A port that was free a moment ago.
 fn free_port() -> u16 {
@@ -51,7 +52,7 @@ fn mounts(base: &str) -> Vec<String> {
 #[test]
 fn the_output_host_is_bound_not_every_interface() {
     let dir = tempfile::tempdir().unwrap();
-    let mp3 = tone(dir.path(), "a.mp3", 20);
+    let mp3 = mp3_tone(dir.path(), "a.mp3", 20, 64);
     let mp3 = mp3.to_str().unwrap();
     let port = free_port();
     let server = Httpout::start(
@@ -65,7 +66,9 @@ fn the_output_host_is_bound_not_every_interface() {
         1,
     );
     assert_eq!(server.listeners, [format!("http://127.0.0.1:{port}")]);
-    assert!(!server.stderr().contains("every network interface"));
+    // The banner (the mount line) is all in before the check.
+    let err = server.stderr_once(" <- -i ");
+    assert!(!err.contains("every network interface"), "{err}");
     drop(server);
     // `localhost` means loopback only.
     let server = Httpout::start(&["-i", mp3, "--rt", "-o", "http://localhost:0/live.mp3"], 1);
@@ -84,16 +87,16 @@ fn the_output_host_is_bound_not_every_interface() {
         server.listeners[0].starts_with("http://[::]:")
             || server.listeners[0].starts_with("http://0.0.0.0:")
     );
-    let err = server.stderr();
+    let err = server.stderr_once("every network interface");
     assert!(err.contains("every network interface"), "{err}");
 }
 
 #[test]
 fn each_address_gets_its_own_server_and_suffixes_stay_with_their_output() {
     let dir = tempfile::tempdir().unwrap();
-    let a = tone(dir.path(), "a.mp3", 30);
-    let b = tone(dir.path(), "b.mp3", 30);
-    let c = tone(dir.path(), "c.mp3", 30);
+    let a = mp3_tone(dir.path(), "a.mp3", 30, 64);
+    let b = mp3_tone(dir.path(), "b.mp3", 30, 64);
+    let c = mp3_tone(dir.path(), "c.mp3", 30, 64);
     let (pa, pb) = (free_port(), free_port());
     let server = Httpout::start(
         &[
@@ -149,8 +152,8 @@ fn a_sink_suffix_turns_only_its_own_pair_live() {
     let dir = tempfile::tempdir().unwrap();
     let www = dir.path().join("www");
     std::fs::create_dir(&www).unwrap();
-    let a = tone(dir.path(), "a.mp3", 2);
-    let b = tone(dir.path(), "b.mp3", 30);
+    let a = mp3_tone(dir.path(), "a.mp3", 2, 64);
+    let b = mp3_tone(dir.path(), "b.mp3", 30, 64);
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let server = Httpout::start(
@@ -187,7 +190,7 @@ fn a_sink_suffix_turns_only_its_own_pair_live() {
 #[test]
 fn nothing_to_serve_and_inputs_that_cannot_work_are_refused_before_listening() {
     let dir = tempfile::tempdir().unwrap();
-    let mp3 = tone(dir.path(), "a.mp3", 1);
+    let mp3 = mp3_tone(dir.path(), "a.mp3", 1, 64);
     let bare = dir.path().join("noext");
     std::fs::copy(&mp3, &bare).unwrap();
     let rules = dir.path().join("rules.ini");
@@ -274,7 +277,7 @@ fn nothing_to_serve_and_inputs_that_cannot_work_are_refused_before_listening() {
 #[test]
 fn mime_chooses_the_pacer_for_a_name_without_extension() {
     let dir = tempfile::tempdir().unwrap();
-    let mp3 = tone(dir.path(), "a.mp3", 30);
+    let mp3 = mp3_tone(dir.path(), "a.mp3", 30, 64);
     let bare = dir.path().join("stream");
     std::fs::copy(&mp3, &bare).unwrap();
     let port = free_port();
@@ -301,7 +304,7 @@ fn mime_chooses_the_pacer_for_a_name_without_extension() {
     ]);
     let got = out.stdout.len();
     assert!(got > 4_000 && got < 120_000, "{got} bytes in 3 s");
-    let err = server.stderr();
+    let err = server.stderr_once("(live, paced)");
     assert!(
         err.contains("/live <- -i") && err.contains("(live, paced)"),
         "{err}"
@@ -399,7 +402,7 @@ fn the_banner_says_what_is_served_where_on_stderr() {
         1,
     );
     // Standard output had only the listening line (Httpout::start checks).
-    let err = server.stderr();
+    let err = server.stderr_once(&format!("uploads -> {}", inbox.display()));
     assert!(
         err.contains(&format!("/ -> {} (read)", www.display())),
         "{err}"
@@ -423,7 +426,7 @@ fn gmem_is_a_private_fresh_directory_and_dead_runs_leftovers_go() {
         !leftover.exists(),
         "the dead run's directory was not removed"
     );
-    let err = server.stderr();
+    let err = server.stderr_once(" (read)");
     let dir = err
         .lines()
         .find_map(|l| l.split(": / -> ").nth(1))

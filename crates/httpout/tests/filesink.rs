@@ -8,111 +8,12 @@ use std::time::{Duration, Instant};
 
 mod support;
 
+use httpout_test::media;
 use support::{Httpout, curl};
 
-/// Runs a tool with a time limit; returns (success, stderr).
-fn run_bounded(cmd: &mut Command, limit: Duration) -> (bool, String) {
-    let mut child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ffmpeg/ffprobe are installed (see scripts/test.sh)");
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            use std::io::Read;
-            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
-            return (status.success(), err);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return (false, format!("timed out after {limit:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// ffmpeg making a live DASH stream (1 s segments, low-latency chunks) of a
-/// test pattern for `seconds`, into `output` (a URL or a local file).
-fn packager(seconds: &str, extra: &[&str], output: &str) -> std::process::Child {
-    Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-re",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=320x240:rate=25",
-        ])
-        .args([
-            "-t",
-            seconds,
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-tune",
-            "zerolatency",
-            "-g",
-            "25",
-        ])
-        .args([
-            "-f",
-            "dash",
-            "-seg_duration",
-            "1",
-            "-streaming",
-            "1",
-            "-ldash",
-            "1",
-        ])
-        .args([
-            "-use_template",
-            "1",
-            "-use_timeline",
-            "0",
-            "-window_size",
-            "5",
-        ])
-        .args(extra)
-        .arg(output)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("ffmpeg is installed (see scripts/test.sh)")
-}
-
-/// ffmpeg decoding 3 s of a live stream from httpout (bounded).
-fn decode(mpd: &str) -> (bool, String) {
-    run_bounded(
-        Command::new("ffmpeg").args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-i",
-            mpd,
-            "-t",
-            "3",
-            "-f",
-            "null",
-            "-",
-        ]),
-        Duration::from_secs(30),
-    )
-}
-
-/// Waits (bounded) for the packager to finish.
-fn wait_for_end(packager: &mut std::process::Child) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while packager.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the packager did not finish");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+/// How long the packager may take to finish after the test has read the
+/// stream (it runs at the media rate, for 10 s at most).
+const PACKAGER_END: Duration = Duration::from_secs(30);
 
 #[test]
 fn ffmpeg_pushes_live_dash_and_ffprobe_reads_it_back() {
@@ -130,25 +31,16 @@ fn ffmpeg_pushes_live_dash_and_ffprobe_reads_it_back() {
         1,
     );
     let mpd = format!("{}/live/live.mpd", server.url());
-    let mut packager = packager("10", &["-method", "PUT"], &mpd);
+    let mut packager = media::ll_dash(10, 1, &["-method", "PUT"], &mpd);
     std::thread::sleep(Duration::from_secs(3));
     // While the packager is still pushing: probe, then decode 3 s.
-    let (ok, err) = run_bounded(
-        Command::new("ffprobe").args([
-            "-v",
-            "error",
-            "-show_entries",
-            "stream=codec_name",
-            "-of",
-            "csv=p=0",
-            &mpd,
-        ]),
-        Duration::from_secs(30),
-    );
-    assert!(ok, "ffprobe failed: {err}");
-    let (ok, err) = decode(&mpd);
-    assert!(ok && err.trim().is_empty(), "live decode failed: {err}");
-    wait_for_end(&mut packager);
+    if let Err(e) = media::probe(&mpd, "stream=codec_name") {
+        panic!("live probe failed: {e}");
+    }
+    if let Err(e) = media::decode(&mpd, Some(3)) {
+        panic!("live decode failed: {e}");
+    }
+    packager.wait(PACKAGER_END);
     let live = dir.path().join("live");
     assert!(live.join("init-stream0.m4s").exists());
     let segments = std::fs::read_dir(&live)
@@ -179,7 +71,7 @@ fn ffmpeg_writing_locally_is_served_live_through_inotify() {
         1,
     );
     let local_mpd = dir.path().join("live/live.mpd").display().to_string();
-    let mut packager = packager("8", &[], &local_mpd);
+    let mut packager = media::ll_dash(8, 1, &[], &local_mpd);
     // ffmpeg writes each segment as NAME.tmp and renames it when done: the
     // segment in progress is served under NAME (no 404, no wait).
     let live_dir = dir.path().join("live");
@@ -224,9 +116,10 @@ fn ffmpeg_writing_locally_is_served_live_through_inotify() {
         "the live copy equals the final segment"
     );
     let mpd = format!("{}/live/live.mpd", server.url());
-    let (ok, err) = decode(&mpd);
-    assert!(ok && err.trim().is_empty(), "live decode failed: {err}");
-    wait_for_end(&mut packager);
+    if let Err(e) = media::decode(&mpd, Some(3)) {
+        panic!("live decode failed: {e}");
+    }
+    packager.wait(PACKAGER_END);
 }
 
 #[test]
@@ -248,20 +141,38 @@ fn an_input_fifo_is_served_while_it_is_written() {
         ],
         1,
     );
+    // The writer holds the rest of its input until the reader has had the
+    // first bytes: they can only have come while the input was being
+    // written (not once it ended).
+    let (first_read, go_on) = std::sync::mpsc::channel::<()>();
     let writer = std::thread::spawn(move || {
         let mut f = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
         f.write_all(b"first|").unwrap();
-        std::thread::sleep(Duration::from_millis(1500));
+        let read = go_on.recv_timeout(Duration::from_secs(20));
         f.write_all(b"second").unwrap();
+        read.expect("the reader got the first bytes while the input was open");
     });
-    std::thread::sleep(Duration::from_millis(500));
-    let started = Instant::now();
+    // The reader joins once the first bytes are in the sink's file (a
+    // temporary name in live/, renamed when the input ends).
+    let live = out.join("live");
+    let holds_first = || {
+        std::fs::read_dir(&live).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.metadata().is_ok_and(|m| m.len() >= 6))
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !holds_first() {
+        assert!(Instant::now() < deadline, "the input was not written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let mut reader = Command::new("curl")
         .args([
             "-sS",
             "-N",
             "--max-time",
-            "10",
+            "20",
             &format!("{}/live/a.ts", server.url()),
         ])
         .stdout(Stdio::piped())
@@ -270,12 +181,14 @@ fn an_input_fifo_is_served_while_it_is_written() {
     let mut stdout = reader.stdout.take().unwrap();
     let mut first = [0u8; 6];
     use std::io::Read;
-    stdout.read_exact(&mut first).unwrap();
+    // Bounded: curl gives up after 20 s, and the writer after 20 s.
+    stdout
+        .read_exact(&mut first)
+        .expect("the first bytes before the input ended");
     assert_eq!(&first, b"first|");
-    assert!(
-        started.elapsed() < Duration::from_millis(1200),
-        "the first bytes came before the input ended"
-    );
+    first_read
+        .send(())
+        .expect("the writer gave up waiting: the first bytes came after 20 s");
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
     assert_eq!(rest, "second");

@@ -2,13 +2,14 @@
 //! `--exec='sha256sum'`, ffmpeg pushes MP3 into `--exec='ffprobe -'`,
 //! uploads to standard output come out whole and in order.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{Httpout, binary, run_to_exit};
+use httpout_test::media;
+use support::{Httpout, START_LIMIT, binary, run_to_exit};
 
 #[test]
 fn curl_uploads_100_mib_into_sha256sum() {
@@ -67,22 +68,7 @@ fn ffmpeg_pushes_mp3_into_ffprobe() {
         &["--ifce=127.0.0.1", "--port=0", "--hmode=source", &exec],
         1,
     );
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i"])
-        .args([
-            "sine=duration=3",
-            "-c:a",
-            "libmp3lame",
-            "-b:a",
-            "128k",
-            "-ar",
-            "44100",
-        ])
-        .args(["-f", "mp3", "-method", "PUT"])
-        .arg(format!("{}/in.mp3", server.url()))
-        .status()
-        .unwrap();
-    assert!(status.success());
+    media::put_mp3_tone(&format!("{}/in.mp3", server.url()), 3, 128);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let text = std::fs::read_to_string(&report).unwrap_or_default();
@@ -103,24 +89,24 @@ fn uploads_to_stdout_come_out_whole_and_in_order() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The listening line goes to stderr: stdout is the uploads'.
-    let mut err = child.stderr.take().unwrap();
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !line.ends_with(b"\n") {
-        assert!(Instant::now() < deadline);
-        if err.read(&mut byte).unwrap() == 0 {
-            break;
+    // The listening line goes to stderr, after the banner: stdout is the
+    // uploads'. What follows on stderr is read (and dropped) to its end.
+    let err = child.stderr.take().unwrap();
+    let (lines, line) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = lines.send(l);
         }
-        line.push(byte[0]);
-    }
-    let line = String::from_utf8(line).unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_owned();
+    });
+    let deadline = Instant::now() + START_LIMIT;
+    let url = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "no listening line on stderr");
+        let l = line.recv_timeout(left).expect("a listening line on stderr");
+        if let Some(url) = l.strip_prefix("listening on ") {
+            break url.to_owned();
+        }
+    };
     // Read stdout meanwhile, as a consumer would (a full pipe holds uploads back).
     let mut stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {

@@ -100,6 +100,20 @@ impl Httpout {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// What the process wrote on stderr, once `seen` is in it or after
+    /// 10 s (stderr is read by a thread: what was written before the
+    /// listening lines may not be in yet when [`Self::start`] returns).
+    pub(crate) fn stderr_once(&self, seen: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let err = self.stderr();
+            if err.contains(seen) || std::time::Instant::now() > deadline {
+                return err;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Sends a signal (`"HUP"`, `"TERM"`...) to the process.
     pub(crate) fn signal(&self, name: &str) {
         let pid = self.child.id().to_string();
@@ -195,19 +209,4 @@ pub(crate) fn self_signed(dir: &std::path::Path) -> (PathBuf, PathBuf) {
 pub(crate) fn mkfifo(path: &std::path::Path) {
     let made = Command::new("mkfifo").arg(path).status();
     assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", path.display());
-}
-
-/// An MP3 of `secs` seconds of a 440 Hz sine at 64 kbit/s, made by ffmpeg
-/// as `dir/name`.
-pub(crate) fn mp3_tone(dir: &std::path::Path, name: &str, secs: u32) -> PathBuf {
-    let path = dir.join(name);
-    let status = Command::new("ffmpeg")
-        .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("sine=frequency=440:duration={secs}"))
-        .args(["-c:a", "libmp3lame", "-b:a", "64k", "-f", "mp3"])
-        .arg(&path)
-        .status()
-        .expect("ffmpeg is installed (see scripts/test.sh)");
-    assert!(status.success(), "ffmpeg failed to make {}", path.display());
-    path
 }
