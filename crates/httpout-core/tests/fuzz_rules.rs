@@ -30,7 +30,10 @@ fn load(dir: &Path, text: &str) -> Result<Rules, String> {
 fn base() -> &'static Path {
     static DIR: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
     let (_, path) = DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
+        // In memory where there is a tmpfs: 20 000 small files written.
+        let dir = tempfile::tempdir_in("/dev/shm")
+            .or_else(|_| tempfile::tempdir())
+            .unwrap();
         std::fs::create_dir_all(dir.path().join("media/sub")).unwrap();
         let real = std::fs::canonicalize(dir.path()).unwrap();
         (dir, real)
