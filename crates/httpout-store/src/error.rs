@@ -19,9 +19,27 @@ pub enum StoreError {
     /// The operating system refused access.
     #[error("permission denied")]
     PermissionDenied,
+    /// The file system is full, or the user's quota is (`ENOSPC`, `EDQUOT`).
+    #[error("no space left on the file system")]
+    NoSpace,
+    /// The file would be larger than the file system allows (`EFBIG`).
+    #[error("file too large for the file system")]
+    TooLarge,
+    /// A name is longer than the file system allows (`ENAMETOOLONG`).
+    #[error("name too long")]
+    NameTooLong,
+    /// The operation was cancelled (its request went away).
+    #[error("cancelled")]
+    Cancelled,
     /// Any other I/O failure.
     #[error("i/o error")]
     Io(#[source] io::Error),
+}
+
+impl From<rustix::io::Errno> for StoreError {
+    fn from(e: rustix::io::Errno) -> Self {
+        io::Error::from(e).into()
+    }
 }
 
 impl From<io::Error> for StoreError {
@@ -29,6 +47,12 @@ impl From<io::Error> for StoreError {
         // ENAMETOOLONG and ELOOP: a path that cannot name anything.
         if matches!(e.raw_os_error(), Some(36 | 40)) {
             return Self::NotFound;
+        }
+        // ENOSPC, EDQUOT, EFBIG: writes that the file system refuses.
+        match e.raw_os_error() {
+            Some(28 | 122) => return Self::NoSpace,
+            Some(27) => return Self::TooLarge,
+            _ => {}
         }
         match e.kind() {
             io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => Self::NotFound,
