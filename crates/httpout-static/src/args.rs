@@ -54,6 +54,16 @@ pub struct StaticArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "50M", help_heading = "Static server")]
     pub maxs: u64,
 
+    /// Most directory levels below the write directory that a PUT, POST or form may name (deeper: 414).
+    #[arg(
+        long = "max_depth",
+        alias = "max-depth",
+        value_name = "N",
+        default_value = "32",
+        help_heading = "Static server"
+    )]
+    pub max_depth: usize,
+
     /// Serve, list and accept uploads of names starting with `.` (dotfiles); off by default.
     #[arg(
         long,

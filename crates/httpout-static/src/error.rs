@@ -1,6 +1,14 @@
-//! How store failures become HTTP errors.
+//! How store failures become HTTP errors, statuses the engine's error has
+//! no variant for (414, 507), and the rate-limited log of server errors.
 
-use httpout_core::Error;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use http::header::CONTENT_TYPE;
+use http::{HeaderValue, Response, StatusCode};
+use httpout_core::{Body, Error};
 use httpout_store::StoreError;
 
 /// Maps a store failure to its HTTP error: a missing file and a path that
@@ -8,9 +16,200 @@ use httpout_store::StoreError;
 /// a refused one 403, anything else 500.
 pub(crate) fn store_error(e: StoreError) -> Error {
     match e {
-        StoreError::NotFound | StoreError::Escape => Error::NotFound,
+        StoreError::NotFound | StoreError::Escape | StoreError::NameTooLong => Error::NotFound,
         StoreError::PermissionDenied => Error::Forbidden("permission denied".into()),
         StoreError::Io(io) => Error::Io(io),
         other => Error::Internal(Box::new(other)),
+    }
+}
+
+/// A refusal with a status or reason [`Error`] has no variant for (414,
+/// 507, 413 with the file system's reason), carried
+/// through `?` inside [`Error::Internal`] and turned into its response by
+/// [`respond`].
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    status: StatusCode,
+    reason: Cow<'static, str>,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+impl Refusal {
+    /// 414 URI Too Long: a path too deep, or a name too long, to write.
+    pub(crate) fn uri_too_long(reason: impl Into<Cow<'static, str>>) -> Error {
+        Self::error(StatusCode::URI_TOO_LONG, reason)
+    }
+
+    /// 413 Content Too Large, with a reason (the file system's limit).
+    pub(crate) fn too_large(reason: impl Into<Cow<'static, str>>) -> Error {
+        Self::error(StatusCode::PAYLOAD_TOO_LARGE, reason)
+    }
+
+    /// 507 Insufficient Storage: the file system (or a quota) is full.
+    pub(crate) fn insufficient_storage() -> Error {
+        Self::error(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "no space left on the file system",
+        )
+    }
+
+    fn error(status: StatusCode, reason: impl Into<Cow<'static, str>>) -> Error {
+        Error::Internal(Box::new(Self {
+            status,
+            reason: reason.into(),
+        }))
+    }
+}
+
+/// The outcome of a write request, with the errors this crate answers
+/// itself: a [`Refusal`] gets its own status, and a server error (5xx) is
+/// logged through [`log_server_error`] (at most one identical line a
+/// second) rather than by the engine on every occurrence. Other errors go
+/// to the engine unchanged.
+pub(crate) fn respond(result: Result<Response<Body>, Error>) -> Result<Response<Body>, Error> {
+    let e = match result {
+        Ok(res) => return Ok(res),
+        Err(e) => e,
+    };
+    let refusal = match &e {
+        Error::Internal(inner) => inner.downcast_ref::<Refusal>(),
+        _ => None,
+    };
+    let (status, reason) = match refusal {
+        Some(r) => (r.status, r.reason.to_string()),
+        None if e.status().is_server_error() => (e.status(), String::new()),
+        None => return Err(e),
+    };
+    if !status.is_server_error() {
+        return Ok(plain(status, reason));
+    }
+    let mut line = format!("httpout: {status}: ");
+    if refusal.is_some() {
+        line.push_str(&reason);
+    } else {
+        line.push_str(&e.to_string());
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            line.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+    }
+    log_server_error(&line);
+    let text = if reason.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        reason
+    };
+    Ok(plain(status, text))
+}
+
+/// A short `text/plain` answer.
+fn plain(status: StatusCode, text: String) -> Response<Body> {
+    let mut res = Response::new(Body::full(text + "\n"));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    res
+}
+
+/// Logs `line` on stderr unless the same line was logged less than a
+/// second ago; the next one logged says how many were left out.
+pub(crate) fn log_server_error(line: &str) {
+    static LOG: Mutex<Option<RateLimit>> = Mutex::new(None);
+    let mut log = LOG
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(out) = log
+        .get_or_insert_with(RateLimit::default)
+        .check(line, Instant::now())
+    {
+        eprintln!("{out}");
+    }
+}
+
+/// At most one identical line per [`RateLimit::EVERY`], with the count of
+/// those left out; remembers up to [`RateLimit::LINES`] distinct lines.
+#[derive(Debug, Default)]
+struct RateLimit {
+    /// Per line: when it was last written, and how many were left out since.
+    seen: HashMap<String, (Instant, u64)>,
+}
+
+impl RateLimit {
+    const EVERY: Duration = Duration::from_secs(1);
+    const LINES: usize = 256;
+
+    /// The line to write for `line` at `now`, if any.
+    fn check(&mut self, line: &str, now: Instant) -> Option<String> {
+        if let Some((last, left_out)) = self.seen.get_mut(line) {
+            if now.duration_since(*last) < Self::EVERY {
+                *left_out += 1;
+                return None;
+            }
+            let out = match std::mem::take(left_out) {
+                0 => line.to_owned(),
+                n => format!("{line} ({n} identical lines left out)"),
+            };
+            *last = now;
+            return Some(out);
+        }
+        if self.seen.len() >= Self::LINES {
+            self.seen
+                .retain(|_, (last, _)| now.duration_since(*last) < Self::EVERY);
+        }
+        if self.seen.len() < Self::LINES {
+            self.seen.insert(line.to_owned(), (now, 0));
+        }
+        Some(line.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 12 item 11: repeated identical lines are written once a second,
+    /// with the count of those left out; other lines are not held back.
+    #[test]
+    fn identical_lines_are_rate_limited() {
+        let mut log = RateLimit::default();
+        let t0 = Instant::now();
+        assert_eq!(log.check("a", t0).as_deref(), Some("a"));
+        for i in 1..=5 {
+            assert_eq!(log.check("a", t0 + Duration::from_millis(i * 100)), None);
+        }
+        assert_eq!(
+            log.check("b", t0 + Duration::from_millis(600)).as_deref(),
+            Some("b")
+        );
+        assert_eq!(
+            log.check("a", t0 + Duration::from_millis(1_000)).as_deref(),
+            Some("a (5 identical lines left out)")
+        );
+        assert_eq!(
+            log.check("a", t0 + Duration::from_millis(2_500)).as_deref(),
+            Some("a")
+        );
+    }
+
+    #[test]
+    fn refusals_get_their_status_and_server_errors_are_answered_here() {
+        let res = respond(Err(Refusal::insufficient_storage())).unwrap();
+        assert_eq!(res.status(), StatusCode::INSUFFICIENT_STORAGE);
+        let res = respond(Err(Refusal::uri_too_long("deep"))).unwrap();
+        assert_eq!(res.status(), StatusCode::URI_TOO_LONG);
+        let res = respond(Err(Error::Io(std::io::Error::other("x")))).unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let e = respond(Err(Error::NotFound)).unwrap_err();
+        assert_eq!(e.status(), StatusCode::NOT_FOUND);
     }
 }

@@ -101,6 +101,9 @@ pub struct StaticConfig {
     pub log_writes: bool,
     /// Largest upload in bytes (`maxs`). Default 50 MiB.
     pub maxs: u64,
+    /// Most directory levels below the write directory that a write may
+    /// name (`max_depth`); deeper is 414. Default 32.
+    pub max_depth: usize,
 }
 
 impl Default for StaticConfig {
@@ -121,6 +124,7 @@ impl Default for StaticConfig {
             upload_timeout: Some(std::time::Duration::from_secs(30)),
             log_writes: false,
             maxs: 50 << 20,
+            max_depth: 32,
         }
     }
 }
@@ -181,6 +185,7 @@ impl StaticConfig {
             upload_timeout: httpout_core::timeout::from_secs(core.timeout),
             log_writes: core.reqlog.as_ref().is_some_and(|r| r.rec),
             maxs: args.maxs,
+            max_depth: args.max_depth,
         })
     }
 }

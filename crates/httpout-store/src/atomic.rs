@@ -178,17 +178,27 @@ impl ParentDir {
     }
 
     /// A temporary file that starts as a copy of the current `name` (for a
-    /// partial upload), or empty when there is none.
-    pub fn copy_to_temp(&self, name: &str) -> Result<AtomicFile, StoreError> {
+    /// partial upload), or empty when there is none. The copy keeps the
+    /// file's holes (a reflink where the file system has one, else only the
+    /// extents `SEEK_DATA` finds, with `copy_file_range`), and checks
+    /// `cancelled` between steps of [`COPY_STEP`] bytes: when it says so,
+    /// the copy stops with [`StoreError::Cancelled`] and the temporary file
+    /// is removed.
+    pub fn copy_to_temp(
+        &self,
+        name: &str,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<AtomicFile, StoreError> {
         let mut temp = self.create_temp(name)?;
         let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
         match rustix::fs::openat(&*self.fd, name, flags, Mode::empty()) {
             Ok(fd) => {
-                let mut current = File::from(fd);
-                if !current.metadata()?.is_file() {
+                let current = File::from(fd);
+                let meta = current.metadata()?;
+                if !meta.is_file() {
                     return Err(StoreError::Conflict);
                 }
-                io::copy(&mut current, temp.file())?;
+                copy::sparse(&current, temp.file(), meta.len(), cancelled)?;
             }
             Err(Errno::NOENT) => {}
             Err(e) => return Err(map_errno(e)),
@@ -196,20 +206,20 @@ impl ParentDir {
         Ok(temp)
     }
 
-    /// Removes the file `name`: [`StoreError::NotFound`] when absent,
-    /// [`StoreError::Conflict`] for a directory.
+    /// Removes the file or empty directory `name`: [`StoreError::NotFound`]
+    /// when absent, [`StoreError::Conflict`] for a directory that is not
+    /// empty.
     pub fn remove(&self, name: &str) -> Result<(), StoreError> {
-        match self.kind(name)? {
-            None => Err(StoreError::NotFound),
-            Some(Kind::Dir) => Err(StoreError::Conflict),
-            Some(_) => {
-                rustix::fs::unlinkat(&*self.fd, name, AtFlags::empty()).map_err(map_errno)?;
-                if self.fsync {
-                    sync::dir(&self.fd)?;
-                }
-                Ok(())
-            }
+        let flags = match self.kind(name)? {
+            None => return Err(StoreError::NotFound),
+            Some(Kind::Dir) => AtFlags::REMOVEDIR,
+            Some(_) => AtFlags::empty(),
+        };
+        rustix::fs::unlinkat(&*self.fd, name, flags).map_err(map_errno)?;
+        if self.fsync {
+            sync::dir(&self.fd)?;
         }
+        Ok(())
     }
 }
 
@@ -262,6 +272,105 @@ impl Drop for AtomicFile {
     }
 }
 
+/// Bytes copied per step of [`ParentDir::copy_to_temp`], between two
+/// checks of its cancellation.
+pub const COPY_STEP: u64 = 8 << 20;
+
+/// Copies that keep holes, in cancellable steps.
+mod copy {
+    use std::fs::File;
+    use std::os::unix::fs::FileExt;
+
+    use rustix::fs::SeekFrom;
+    use rustix::io::Errno;
+
+    use super::COPY_STEP;
+    use crate::error::StoreError;
+
+    /// Copies the `len` bytes of `src` into the empty `dst`, holes kept.
+    pub(super) fn sparse(
+        src: &File,
+        dst: &File,
+        len: u64,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<(), StoreError> {
+        if len == 0 {
+            return Ok(());
+        }
+        // A reflink shares the blocks (btrfs, XFS): no byte is written.
+        if rustix::fs::ioctl_ficlone(dst, src).is_ok() {
+            return Ok(());
+        }
+        // The length first: what is not copied below stays a hole.
+        dst.set_len(len)?;
+        let mut pos = 0;
+        while pos < len {
+            let data = match rustix::fs::seek(src, SeekFrom::Data(pos)) {
+                Ok(at) => at,
+                // Nothing but a hole up to the end.
+                Err(Errno::NXIO) => break,
+                // No SEEK_DATA on this file system: everything is data.
+                Err(_) => pos,
+            };
+            if data >= len {
+                break;
+            }
+            let hole = rustix::fs::seek(src, SeekFrom::Hole(data)).map_or(len, |h| h.min(len));
+            range(src, dst, data, hole.max(data + 1), cancelled)?;
+            pos = hole.max(data + 1);
+        }
+        Ok(())
+    }
+
+    /// Copies bytes `from..to` of `src` to the same offsets of `dst`.
+    fn range(
+        src: &File,
+        dst: &File,
+        from: u64,
+        to: u64,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<(), StoreError> {
+        let (mut off_in, mut off_out) = (from, from);
+        while off_in < to {
+            if cancelled() {
+                return Err(StoreError::Cancelled);
+            }
+            let n = (to - off_in).min(COPY_STEP) as usize;
+            match rustix::fs::copy_file_range(src, Some(&mut off_in), dst, Some(&mut off_out), n) {
+                // The file shrank meanwhile.
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(Errno::XDEV | Errno::NOSYS | Errno::INVAL | Errno::OPNOTSUPP) => {
+                    let copied = by_hand(src, dst, off_in, n)?;
+                    if copied == 0 {
+                        break;
+                    }
+                    off_in += copied;
+                    off_out += copied;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// `pread` and `pwrite` of up to `n` bytes at `at`, 64 KiB at a time.
+    fn by_hand(src: &File, dst: &File, at: u64, n: usize) -> Result<u64, StoreError> {
+        let mut buf = vec![0u8; 64 << 10];
+        let mut done = 0u64;
+        while (done as usize) < n {
+            let want = buf.len().min(n - done as usize);
+            let got = src.read_at(&mut buf[..want], at + done)?;
+            if got == 0 {
+                break;
+            }
+            dst.write_all_at(&buf[..got], at + done)?;
+            done += got as u64;
+        }
+        Ok(done)
+    }
+}
+
 /// The sync calls of the `fsync` option, in one place (and counted in
 /// tests, which cannot see a disk's cache).
 mod sync {
@@ -309,6 +418,9 @@ fn map_errno(e: Errno) -> StoreError {
         Errno::NOTDIR | Errno::ISDIR | Errno::EXIST | Errno::NOTEMPTY => StoreError::Conflict,
         Errno::XDEV | Errno::LOOP => StoreError::Escape,
         Errno::ACCESS | Errno::PERM | Errno::ROFS => StoreError::PermissionDenied,
+        Errno::NOSPC | Errno::DQUOT => StoreError::NoSpace,
+        Errno::FBIG => StoreError::TooLarge,
+        Errno::NAMETOOLONG => StoreError::NameTooLong,
         e => StoreError::Io(io::Error::from(e)),
     }
 }
@@ -371,7 +483,7 @@ mod tests {
             .collect();
         assert_eq!(names.len(), 1, "temporary removed: {names:?}");
 
-        let mut f = parent.copy_to_temp("x.txt").unwrap();
+        let mut f = parent.copy_to_temp("x.txt", &|| false).unwrap();
         f.file().seek(SeekFrom::Start(1)).unwrap();
         f.file().write_all(b"NE+").unwrap();
         assert!(f.commit().unwrap(), "replaced");
@@ -383,7 +495,20 @@ mod tests {
         assert!(matches!(parent.remove("nope"), Err(StoreError::NotFound)));
         parent.remove("x.txt").unwrap();
         let top = root.dir(&[], false).unwrap();
-        assert!(matches!(top.remove("a"), Err(StoreError::Conflict)));
+        assert!(
+            matches!(top.remove("a"), Err(StoreError::Conflict)),
+            "a directory that is not empty"
+        );
+        parent.create_temp("y").unwrap().commit().unwrap();
+        let a = root.dir(&segs("/a"), false).unwrap();
+        assert!(matches!(a.remove("b"), Err(StoreError::Conflict)));
+        parent.remove("y").unwrap();
+        a.remove("b").unwrap();
+        assert!(
+            !root.path().join("a/b").exists(),
+            "an empty directory is removed"
+        );
+        root.dir(&segs("/a/b"), true).unwrap();
         let f = top.create_temp("a").unwrap();
         assert!(
             matches!(f.commit(), Err(StoreError::Conflict)),
@@ -469,7 +594,7 @@ mod fsync_tests {
         f.commit().unwrap();
         assert_eq!(sync::tests::take(), ["data", "rename", "dir"]);
         assert_eq!(std::fs::read(durable.path().join("a/x")).unwrap(), b"x");
-        let mut f = parent.copy_to_temp("x").unwrap();
+        let mut f = parent.copy_to_temp("x", &|| false).unwrap();
         f.file().write_all(b"y").unwrap();
         f.commit().unwrap();
         assert_eq!(
@@ -479,5 +604,71 @@ mod fsync_tests {
         );
         parent.remove("x").unwrap();
         assert_eq!(sync::tests::take(), ["dir"], "a removal is synced");
+    }
+}
+
+#[cfg(test)]
+mod copy_tests {
+    use std::io::Write;
+    use std::os::unix::fs::{FileExt, MetadataExt};
+
+    use super::*;
+
+    /// Issue 12 item 9: a range upload's copy of a sparse file writes its
+    /// data, not its holes.
+    #[test]
+    fn copies_keep_holes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = WriteRoot::new(dir.path()).unwrap();
+        let parent = root.dir(&[], false).unwrap();
+        let big = 4u64 << 30;
+        let mut f = parent.create_temp("sparse").unwrap();
+        f.file().write_all(b"head").unwrap();
+        f.file().write_all_at(b"tail", big - 4).unwrap();
+        f.commit().unwrap();
+        let copy = parent.copy_to_temp("sparse", &|| false).unwrap();
+        let meta = copy.file.as_ref().unwrap().metadata().unwrap();
+        assert_eq!(meta.len(), big);
+        assert!(
+            meta.blocks() * 512 < 1 << 20,
+            "{} bytes allocated for a copy of 8 bytes of data",
+            meta.blocks() * 512
+        );
+        let mut buf = [0u8; 4];
+        let file = copy.file.as_ref().unwrap();
+        file.read_exact_at(&mut buf, 0).unwrap();
+        assert_eq!(&buf, b"head");
+        file.read_exact_at(&mut buf, big - 4).unwrap();
+        assert_eq!(&buf, b"tail");
+        file.read_exact_at(&mut buf, big / 2).unwrap();
+        assert_eq!(buf, [0; 4]);
+    }
+
+    /// Issue 12 item 9: the copy stops at the first check after its
+    /// request went away, and leaves no temporary file.
+    #[test]
+    fn copies_stop_when_cancelled() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = WriteRoot::new(dir.path()).unwrap();
+        let parent = root.dir(&[], false).unwrap();
+        let mut f = parent.create_temp("dense").unwrap();
+        let chunk = vec![7u8; 1 << 20];
+        for _ in 0..((3 * COPY_STEP) >> 20) {
+            f.file().write_all(&chunk).unwrap();
+        }
+        f.commit().unwrap();
+        let checks = std::cell::Cell::new(0);
+        let cancelled = || {
+            checks.set(checks.get() + 1);
+            checks.get() > 1
+        };
+        let err = parent.copy_to_temp("dense", &cancelled).unwrap_err();
+        assert!(matches!(err, StoreError::Cancelled), "{err:?}");
+        assert_eq!(checks.get(), 2, "one step copied, then stopped");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["dense"], "no temporary file left");
     }
 }

@@ -9,7 +9,9 @@
 //! - `Range: bytes=A-B,C-D` (GPAC's own push client): the body is those
 //!   ranges' bytes one after the other, each written at its offset.
 //!
-//! Malformed values are 400; END beyond TOTAL is 416.
+//! Malformed values are 400, and so are offsets of 2^63 or more (no file
+//! system takes them); END beyond TOTAL is 416. The caller refuses ranges
+//! that end past `maxs` (413).
 
 use http::HeaderMap;
 use http::header::{CONTENT_RANGE, RANGE};
@@ -21,12 +23,22 @@ pub(crate) type Span = (u64, u64);
 
 /// Parses the partial-upload headers; `None` for a whole-resource upload.
 pub(crate) fn parse(headers: &HeaderMap) -> Result<Option<Vec<Span>>, Error> {
-    match (headers.get(CONTENT_RANGE), headers.get(RANGE)) {
-        (None, None) => Ok(None),
-        (Some(_), Some(_)) => Err(Error::bad_request("give Content-Range or Range, not both")),
-        (Some(v), None) => content_range(v.to_str().unwrap_or_default()).map(|s| Some(vec![s])),
-        (None, Some(v)) => gpac_range(v.to_str().unwrap_or_default()).map(Some),
+    let spans = match (headers.get(CONTENT_RANGE), headers.get(RANGE)) {
+        (None, None) => return Ok(None),
+        (Some(_), Some(_)) => {
+            return Err(Error::bad_request("give Content-Range or Range, not both"));
+        }
+        (Some(v), None) => vec![content_range(v.to_str().unwrap_or_default())?],
+        (None, Some(v)) => gpac_range(v.to_str().unwrap_or_default())?,
+    };
+    // File offsets are signed 64-bit numbers.
+    if spans
+        .iter()
+        .any(|&(at, len)| at.checked_add(len).is_none_or(|end| end > i64::MAX as u64))
+    {
+        return Err(Error::bad_request("range offsets must be below 2^63"));
     }
+    Ok(Some(spans))
 }
 
 /// `bytes START-END/TOTAL` or `bytes START-END/*`.
@@ -107,6 +119,17 @@ mod tests {
         );
         assert_eq!(p("range", "bytes=100-"), Err(400));
         assert_eq!(p("range", "bytes=-5"), Err(400));
+        assert_eq!(
+            p(
+                "content-range",
+                "bytes 9223372036854775808-9223372036854775808/*"
+            ),
+            Err(400)
+        );
+        assert_eq!(
+            p("range", "bytes=9223372036854775800-9223372036854775810"),
+            Err(400)
+        );
         assert!(parse(&HeaderMap::new()).unwrap().is_none());
     }
 }

@@ -3,6 +3,15 @@
 //! each through its own temporary file (atomic, like any upload). A part
 //! named like a dotfile is refused (403) without `hidden`.
 //! Parsing is multer's.
+//!
+//! Memory per form is bounded by a constant (issue 12 item 4): multer
+//! buffers what it has not handed out yet, so the body reaches it through
+//! [`Budgeted`], which lets at most [`FORM_HEAD_LIMIT`] bytes in without
+//! multer producing anything (a part or a piece of one). The preamble, a
+//! part's headers and the boundary between two parts must fit (400
+//! otherwise); part data is handed out as it comes, and written to its
+//! temporary file at once. A missing or invalid boundary is refused before
+//! any byte is read.
 
 use http::header::{ACCEPT, CONTENT_TYPE, LOCATION};
 use http::request::Parts;
@@ -13,8 +22,15 @@ use httpout_store::{Kind, TEMP_PREFIX};
 use multer::{Constraints, Multipart, SizeLimit};
 use percent_encoding::utf8_percent_encode;
 use std::io::Write;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 
-use super::{WriteSite, write_error};
+use bytes::Bytes;
+use futures_util::Stream;
+
+use super::{WriteSite, io_error, write_error};
 use crate::read::listing::SEGMENT;
 
 /// Whether the request body is `multipart/form-data`.
@@ -42,20 +58,43 @@ pub(crate) async fn upload(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let boundary = multer::parse_boundary(content_type)
-        .map_err(|_| Error::bad_request("multipart/form-data without a boundary"))?;
+        .ok()
+        .filter(|b| (1..=70).contains(&b.len()))
+        .ok_or_else(|| Error::bad_request("multipart/form-data without a valid boundary"))?;
     let constraints = Constraints::new().size_limit(SizeLimit::new().whole_stream(site.maxs));
-    let mut form = Multipart::with_constraints(BodyDataStream::new(body), boundary, constraints);
+    let budget = Arc::new(Budget::default());
+    let body = Budgeted {
+        inner: BodyDataStream::new(body),
+        budget: Arc::clone(&budget),
+    };
+    let mut form = Multipart::with_constraints(body, boundary, constraints);
+    let form_error = |e| {
+        if budget.over.load(Ordering::Relaxed) {
+            Error::bad_request(format!(
+                "form preamble or part headers longer than {FORM_HEAD_LIMIT} bytes"
+            ))
+        } else {
+            form_error(site, e)
+        }
+    };
     let parent = site.root.dir(dir, true).map_err(write_error)?;
     let dir_path = site
         .root
         .path()
         .join(dir.iter().collect::<std::path::PathBuf>());
     let mut stored = Vec::new();
-    while let Some(mut field) = timed(site, form.next_field())
-        .await?
-        .map_err(|e| form_error(site, e))?
-    {
+    while let Some(mut field) = timed(site, form.next_field()).await?.map_err(form_error)? {
+        budget.progress();
         let Some(raw) = field.file_name() else {
+            // Not a file: read through (it counts against `maxs`), so that
+            // it is not held back as part of the next part's head.
+            while timed(site, field.chunk())
+                .await?
+                .map_err(form_error)?
+                .is_some()
+            {
+                budget.progress();
+            }
             continue;
         };
         let name = sanitize(raw)?;
@@ -68,11 +107,9 @@ pub(crate) async fn upload(
         let mut temp = parent.create_temp(&name).map_err(write_error)?;
         let mut record = site.live.record(&dir_path.join(&name));
         // Written on the worker as it arrives, like any upload (write/mod.rs).
-        while let Some(chunk) = timed(site, field.chunk())
-            .await?
-            .map_err(|e| form_error(site, e))?
-        {
-            temp.file().write_all(&chunk)?;
+        while let Some(chunk) = timed(site, field.chunk()).await?.map_err(form_error)? {
+            budget.progress();
+            temp.file().write_all(&chunk).map_err(io_error)?;
             record.add(chunk.len() as u64);
         }
         temp.commit().map_err(write_error)?;
@@ -83,6 +120,66 @@ pub(crate) async fn upload(
         return Err(Error::bad_request("the form has no file"));
     }
     Ok(respond(req, dir, &stored))
+}
+
+/// Bytes the parser may take in without handing anything out: enough for
+/// a boundary and a part's headers (browsers send a few hundred bytes).
+pub(crate) const FORM_HEAD_LIMIT: usize = 16 << 10;
+
+/// What the parser took in since it last handed something out.
+#[derive(Debug, Default)]
+struct Budget {
+    /// Bytes taken in since the last [`Budget::progress`].
+    since: AtomicUsize,
+    /// Whether the parser was made to look at what it holds since then.
+    paused: AtomicBool,
+    /// Whether the limit was crossed (the stream failed for that).
+    over: AtomicBool,
+}
+
+impl Budget {
+    /// The parser handed out a part or a piece of one.
+    fn progress(&self) {
+        self.since.store(0, Ordering::Relaxed);
+        self.paused.store(false, Ordering::Relaxed);
+    }
+}
+
+/// The body as multer reads it: past [`FORM_HEAD_LIMIT`] bytes without
+/// progress, it first pauses once (multer reads while data is ready, so
+/// this makes it process what it holds), then fails.
+struct Budgeted<S> {
+    inner: S,
+    budget: Arc<Budget>,
+}
+
+impl<S, E> Stream for Budgeted<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: Into<httpout_core::BoxError>,
+{
+    type Item = Result<Bytes, httpout_core::BoxError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let budget = Arc::clone(&self.budget);
+        if budget.since.load(Ordering::Relaxed) >= FORM_HEAD_LIMIT {
+            if !budget.paused.swap(true, Ordering::Relaxed) {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            budget.over.store(true, Ordering::Relaxed);
+            return Poll::Ready(Some(Err("form head too long".into())));
+        }
+        match Pin::new(&mut self.inner).poll_next(cx) {
+            Poll::Ready(Some(Ok(data))) => {
+                budget.since.fetch_add(data.len(), Ordering::Relaxed);
+                Poll::Ready(Some(Ok(data)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 async fn timed<T>(site: &WriteSite, fut: impl std::future::Future<Output = T>) -> Result<T, Error> {

@@ -2,18 +2,25 @@
 //!
 //! The URL path names the file inside the write directory (the directory's
 //! own name is not in the URL, as in the reference). In order:
+//! 0. a path deeper than `max_depth` directories, or with a name over 255
+//!    bytes, is 414 (one PUT must not make thousands of directories);
 //! 1. a directory URL: a `multipart/form-data` POST stores each file part
 //!    there ([`form`]); anything else is 409;
 //! 2. a declared `Content-Length` over `maxs` is 413 before any byte is read
 //!    (so no `100 Continue` is sent);
-//! 3. partial uploads are parsed ([`content_range`]);
+//! 3. partial uploads are parsed ([`content_range`]); a range ending past
+//!    `maxs` is 413 (two 1-byte uploads must not make a 4 GiB file);
 //! 4. the parent directories are opened (created when missing) below the
 //!    write root, never through a symlink;
 //! 5. the body streams into a temporary file beside the target — a copy of
-//!    the current file for a partial upload — and is renamed over the target
-//!    only when complete. Abort, timeout or size limit: the temporary file is
-//!    removed and the previous version stays;
+//!    the current file for a partial upload, holes kept, stopped when the
+//!    request goes away — and is renamed over the target only when
+//!    complete. Abort, timeout or size limit: the temporary file is removed
+//!    and the previous version stays; a full disk is 507;
 //! 6. 201 Created with `Location` for a new file, 204 for a replaced one.
+//!
+//! Server errors of writes are answered here and logged at most once a
+//! second per identical line (`crate::error::respond`).
 
 pub(crate) mod cache;
 pub(crate) mod content_range;
@@ -23,6 +30,7 @@ pub(crate) mod manifest;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -34,8 +42,13 @@ use httpout_core::{Body, Error};
 use httpout_store::{AtomicFile, Kind, Live, LiveWriter, StoreError, WriteRoot};
 use percent_encoding::utf8_percent_encode;
 
+use crate::error::Refusal;
 use crate::read::listing::SEGMENT;
 use content_range::Span;
+
+/// Longest name of a file or directory written, in bytes (Linux's
+/// `NAME_MAX`).
+pub(crate) const NAME_MAX: usize = 255;
 
 /// The write directory and its limits.
 #[derive(Debug)]
@@ -56,6 +69,8 @@ pub(crate) struct WriteSite {
     pub(crate) depths: Arc<cache::Depths>,
     /// Whether dotfiles may be written (`hidden`).
     pub(crate) hidden: bool,
+    /// `max_depth`: most directories below the root a write may name.
+    pub(crate) max_depth: usize,
     /// One lock per file with range uploads in progress.
     pub(crate) partial:
         std::sync::Mutex<std::collections::HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
@@ -80,6 +95,7 @@ impl WriteSite {
             retention: config.retention,
             depths: Arc::default(),
             hidden: config.hidden,
+            max_depth: config.max_depth,
             partial: Default::default(),
         }
     }
@@ -111,16 +127,48 @@ impl WriteSite {
 }
 
 /// Store failures on the write path: a symlink in the way is 403 (the
-/// client named it; it may know it is there), a file in the way 409.
+/// client named it; it may know it is there), a file in the way 409, a
+/// name too long 414, a file larger than the file system allows 413, a
+/// full file system 507.
 pub(crate) fn write_error(e: StoreError) -> Error {
     match e {
         StoreError::Conflict => Error::conflict("a file or directory is in the way"),
         StoreError::Escape => Error::Forbidden("the path leads through a symbolic link".into()),
         StoreError::NotFound => Error::NotFound,
         StoreError::PermissionDenied => Error::Forbidden("permission denied".into()),
+        StoreError::NameTooLong => Refusal::uri_too_long("a name is too long for the file system"),
+        StoreError::TooLarge => {
+            Refusal::too_large("the file would be larger than the file system allows")
+        }
+        StoreError::NoSpace => Refusal::insufficient_storage(),
+        StoreError::Cancelled => Error::bad_request("the request went away"),
         StoreError::Io(io) => Error::Io(io),
         other => Error::Internal(Box::new(other)),
     }
+}
+
+/// An I/O failure while writing an upload, mapped as [`write_error`] does.
+pub(crate) fn io_error(e: std::io::Error) -> Error {
+    write_error(StoreError::from(e))
+}
+
+/// Refuses (414) a path that names a directory deeper than `max_depth`
+/// below the root, or a name longer than [`NAME_MAX`] bytes. `dirs` is the
+/// number of directories the write names (a form's target directory, or
+/// the parents of a file).
+fn check_path(site: &WriteSite, segments: &[String], dirs: usize) -> Result<(), Error> {
+    if segments.iter().any(|s| s.len() > NAME_MAX) {
+        return Err(Refusal::uri_too_long(format!(
+            "a name is longer than {NAME_MAX} bytes"
+        )));
+    }
+    if dirs > site.max_depth {
+        return Err(Refusal::uri_too_long(format!(
+            "the path is {dirs} directories deep; at most {} (max_depth) are written",
+            site.max_depth
+        )));
+    }
+    Ok(())
 }
 
 /// PUT or POST of `segments` (the full URL path); `dir_url` when the URL
@@ -132,13 +180,25 @@ pub(crate) async fn upload(
     segments: &[String],
     dir_url: bool,
 ) -> Result<Response<Body>, Error> {
+    crate::error::respond(upload_inner(site, req, body, segments, dir_url).await)
+}
+
+async fn upload_inner(
+    site: &WriteSite,
+    req: &Parts,
+    mut body: Body,
+    segments: &[String],
+    dir_url: bool,
+) -> Result<Response<Body>, Error> {
     reserved(site, segments)?;
+    let form_dir = dir_url || segments.is_empty();
+    check_path(site, segments, segments.len() - usize::from(!form_dir))?;
     if let Some(declared) = declared_length(req)? {
         if declared > site.maxs {
             return Err(Error::PayloadTooLarge { limit: site.maxs });
         }
     }
-    if dir_url || segments.is_empty() {
+    if form_dir {
         if form::is_form(&req.headers) && req.method == http::Method::POST {
             return form::upload(site, req, body, segments).await;
         }
@@ -152,6 +212,13 @@ pub(crate) async fn upload(
         }
     }
     let spans = content_range::parse(&req.headers)?;
+    // The offset counts against `maxs` too: else a 1-byte body at offset
+    // 2^32 makes a 4 GiB file, and the next range upload copies it.
+    if let Some(end) = spans.iter().flatten().map(|(at, len)| at + len).max() {
+        if end > site.maxs {
+            return Err(Error::PayloadTooLarge { limit: site.maxs });
+        }
+    }
     if let (Some(spans), Some(declared)) = (&spans, declared_length(req)?) {
         let total = spans
             .iter()
@@ -176,13 +243,9 @@ pub(crate) async fn upload(
         Some(_) => Some(site.partial_turn(&target_path).lock_owned().await),
         None => None,
     };
-    let mut temp = match &spans {
-        None => parent.create_temp(&name).map_err(write_error)?,
-        // Copying the current file may take a while: not on the worker.
-        Some(_) => tokio::task::spawn_blocking(move || parent.copy_to_temp(&name))
-            .await
-            .map_err(|e| Error::Internal(Box::new(e)))?
-            .map_err(write_error)?,
+    let (mut temp, first) = match &spans {
+        None => (parent.create_temp(&name).map_err(write_error)?, None),
+        Some(_) => copy_current(site, parent, name, &mut body).await?,
     };
     // A whole-file upload is readable while it arrives (file sink): readers
     // of the target follow the temporary file until it is renamed. A range
@@ -194,7 +257,15 @@ pub(crate) async fn upload(
         }
         Some(_) => (None, Some(site.live.record(&target_path))),
     };
-    let received = receive_into(site, body, &mut temp, spans.as_deref(), live.as_ref()).await?;
+    let received = receive_into(
+        site,
+        body,
+        first,
+        &mut temp,
+        spans.as_deref(),
+        live.as_ref(),
+    )
+    .await?;
     let replaced = temp.commit().map_err(write_error)?;
     if let Some(live) = live {
         live.done();
@@ -213,6 +284,45 @@ pub(crate) async fn upload(
         .await;
     }
     Ok(written(segments, replaced))
+}
+
+/// The copy of the current file that a range upload patches, made in the
+/// blocking pool (it may take a while) while the body is watched: if the
+/// client goes away before its body has arrived, the copy stops at its
+/// next step ([`httpout_store::atomic::COPY_STEP`]) and the upload ends.
+/// A body that has fully arrived is committed whatever the client does
+/// next, as any upload is. Returns the temporary file and the body's first
+/// piece when it came during the copy (`Some(None)`: the body ended).
+async fn copy_current(
+    site: &WriteSite,
+    parent: httpout_store::ParentDir,
+    name: String,
+    body: &mut Body,
+) -> Result<(AtomicFile, Option<Option<Bytes>>), Error> {
+    let gone = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&gone);
+    let copy = tokio::task::spawn_blocking(move || {
+        parent.copy_to_temp(&name, &|| flag.load(Ordering::Relaxed))
+    });
+    tokio::pin!(copy);
+    let mut first = None;
+    let temp = loop {
+        tokio::select! {
+            done = &mut copy => break done,
+            next = next_data(body, site.timeout), if first.is_none() => match next {
+                Ok(piece) => first = Some(piece),
+                Err(e) => {
+                    gone.store(true, Ordering::Relaxed);
+                    let _ = copy.await;
+                    return Err(e);
+                }
+            },
+        }
+    };
+    let temp = temp
+        .map_err(|e| Error::Internal(Box::new(e)))?
+        .map_err(write_error)?;
+    Ok((temp, first))
 }
 
 /// Names of uploads in progress belong to the server, and dotfiles are
@@ -246,7 +356,8 @@ fn declared_length(req: &Parts) -> Result<Option<u64>, Error> {
         .transpose()
 }
 
-/// Streams `body` into `temp`: appended, or at each span's offset. Each
+/// Streams `body` (after `first`, a piece already taken from it, if any)
+/// into `temp`: appended, or at each span's offset. Each
 /// piece is written with `pwrite` on the worker as it arrives (into the page
 /// cache, as nginx writes request bodies), then announced to live readers:
 /// no trip to the blocking pool between a chunk's arrival and its readers.
@@ -254,6 +365,7 @@ fn declared_length(req: &Parts) -> Result<Option<u64>, Error> {
 pub(crate) async fn receive_into(
     site: &WriteSite,
     mut body: Body,
+    mut first: Option<Option<Bytes>>,
     temp: &mut AtomicFile,
     spans: Option<&[Span]>,
     live: Option<&LiveWriter>,
@@ -267,13 +379,18 @@ pub(crate) async fn receive_into(
     });
     // Where the next byte goes, and how many the current span still takes.
     let (mut at, mut left_in_span) = (0u64, 0u64);
-    while let Some(mut data) = next_data(&mut body, site.timeout).await? {
+    loop {
+        let next = match first.take() {
+            Some(piece) => piece,
+            None => next_data(&mut body, site.timeout).await?,
+        };
+        let Some(mut data) = next else { break };
         received += data.len() as u64;
         if received > site.maxs {
             return Err(Error::PayloadTooLarge { limit: site.maxs });
         }
         let Some(spans) = spans.as_mut() else {
-            file.write_all_at(&data, at)?;
+            file.write_all_at(&data, at).map_err(io_error)?;
             at += data.len() as u64;
             if let Some(live) = live {
                 live.advance(data.len() as u64);
@@ -288,7 +405,7 @@ pub(crate) async fn receive_into(
                 (at, left_in_span) = (offset, len);
             }
             let n = (data.len() as u64).min(left_in_span) as usize;
-            file.write_all_at(&data.split_to(n), at)?;
+            file.write_all_at(&data.split_to(n), at).map_err(io_error)?;
             at += n as u64;
             left_in_span -= n as u64;
         }
@@ -350,8 +467,13 @@ fn written(segments: &[String], replaced: bool) -> Response<Body> {
 }
 
 /// DELETE of `segments`: 204, 404 when missing (GPAC says 204; clients need
-/// the truth), 409 for a directory.
+/// the truth); an empty directory is removed too (a client can clean what
+/// it made), one that is not empty is 409.
 pub(crate) fn delete(site: &WriteSite, segments: &[String]) -> Result<Response<Body>, Error> {
+    crate::error::respond(delete_inner(site, segments))
+}
+
+fn delete_inner(site: &WriteSite, segments: &[String]) -> Result<Response<Body>, Error> {
     reserved(site, segments)?;
     let Some((name, dirs)) = segments.split_last() else {
         return Err(Error::conflict("cannot delete the root directory"));
