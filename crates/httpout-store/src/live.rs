@@ -164,6 +164,8 @@ impl Live {
     }
 
     /// Like [`Live::get`], waiting up to `wait` for a writer to start.
+    /// `None` at once when the file is on disk by then: a writer that
+    /// started and finished while this waited (the caller reads the disk).
     pub async fn wait_for(&self, path: &Path, wait: Duration) -> Option<LiveFile> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
@@ -174,7 +176,11 @@ impl Live {
                 return Some(f);
             }
             tokio::select! {
-                () = started => {}
+                () = started => {
+                    if self.get(path).is_none() && path.exists() {
+                        return None;
+                    }
+                }
                 () = tokio::time::sleep_until(deadline) => return self.get(path),
             }
         }
@@ -309,5 +315,32 @@ mod tests {
                 .await
                 .is_none()
         );
+    }
+
+    /// A writer that starts and finishes while a reader waits for it: the
+    /// reader is answered then, from the disk, not at the end of its wait.
+    #[tokio::test(start_paused = true)]
+    async fn a_writer_done_during_the_wait_ends_it_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seg_7.m4s");
+        let live = Live::new();
+        let wait = Duration::from_secs(60);
+        let waiter = {
+            let (live, path) = (Arc::clone(&live), path.clone());
+            tokio::spawn(async move {
+                let asked = tokio::time::Instant::now();
+                let got = live.wait_for(&path, wait).await;
+                (got.is_some(), asked.elapsed())
+            })
+        };
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // The whole upload happens before the waiter runs again.
+        std::fs::write(&path, b"whole").unwrap();
+        let writer = live.begin(path.clone(), File::open(&path).unwrap());
+        writer.advance(5);
+        writer.done();
+        let (live_edge, waited) = waiter.await.unwrap();
+        assert!(!live_edge, "the file is complete: read it from the disk");
+        assert!(waited < wait, "answered at the end of the wait ({waited:?})");
     }
 }
