@@ -12,7 +12,9 @@
 //! per listener low (a 128 kbit/s MP3 source writes a 418-byte frame every
 //! 26 ms: 38 writes per listener per second unbatched, 10 batched).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::args::Amount;
 use bytes::{Bytes, BytesMut};
@@ -164,7 +166,7 @@ impl Publisher {
     /// When the pending batch of an unpaced input is due; the caller
     /// calls [`Publisher::flush`] then if no data came meanwhile.
     pub(crate) fn deadline(&self) -> Option<tokio::time::Instant> {
-        self.batch_since.map(|t| (t + BATCH).into())
+        self.batch_since.map(|t| t + BATCH)
     }
 
     /// Publishes what is held, at the end of the input.
@@ -296,11 +298,10 @@ mod tests {
 
 /// Pacing and batching, without waiting in real time (issue 13).
 ///
-/// The pacer and the batch timer read `std::time::Instant`, which
-/// `tokio::time::pause` does not stop, so these tests fix the times they
-/// depend on (the pacer's start, when a batch began) instead of sleeping;
-/// the paced write runs under `start_paused`, where its sleeps take no
-/// real time.
+/// The pacer and the batch timer read tokio's clock: these tests fix the
+/// times they depend on (the pacer's start, when a batch began), and the
+/// paced write runs under `start_paused`, where its sleeps take no real
+/// time.
 #[cfg(test)]
 mod timing {
     use std::sync::Arc;
