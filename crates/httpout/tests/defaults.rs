@@ -361,7 +361,10 @@ fn sigterm_ends_every_input_kind_within_the_grace_period() {
                 .unwrap()
                 .success()
         );
-        let limit = Duration::from_secs(GRACE + 1);
+        // The promise is --grace + 1 s (here it takes milliseconds: nothing
+        // is in flight); 2 s more of margin for a loaded machine. Before
+        // the fix it never exited.
+        let limit = Duration::from_secs(GRACE + 3);
         let status = loop {
             if let Some(s) = child.try_wait().unwrap() {
                 break s;
@@ -378,7 +381,7 @@ fn sigterm_ends_every_input_kind_within_the_grace_period() {
         let took = asked.elapsed();
         assert!(
             took <= limit,
-            "{case:?}: exit took {took:?}, more than --grace + 1 s"
+            "{case:?}: exit took {took:?}, more than --grace + 3 s"
         );
         assert_eq!(status.code(), Some(0), "{case:?}");
         drop(stdin);

@@ -266,11 +266,14 @@ fn rt_file_inputs_are_sent_at_their_bitrate() {
     let aac_listener = std::thread::spawn(move || listen(&aac_addr, "/live.aac", "", 5.0));
     let (head, body) = listen(&addr, "/live.mp3", "", 5.0);
     assert!(head.starts_with("HTTP/1.0 200"), "{head}");
-    // 128 kbit/s for 5 s = 80 000 bytes; within 10 %.
+    // 128 kbit/s for 5 s = 80 000 bytes. The bounds leave room for a
+    // loaded machine (a late connect, a slow reader) yet are far from the
+    // 480 000 bytes of the whole file read at disk speed; the schedule
+    // itself is checked exactly in virtual time (ingest.rs tests).
     let expected = 128_000.0 / 8.0 * 5.0;
     let ratio = body.len() as f64 / expected;
     assert!(
-        (0.9..=1.1).contains(&ratio),
+        (0.6..=1.3).contains(&ratio),
         "{} bytes in 5 s, {ratio:.3} of the bitrate",
         body.len()
     );
@@ -288,7 +291,7 @@ fn rt_file_inputs_are_sent_at_their_bitrate() {
     let secs: f64 = media::field(&probed, "duration")
         .and_then(|d| d.parse().ok())
         .unwrap_or(0.0);
-    assert!((4.5..=5.5).contains(&secs), "{secs} s of AAC in 5 s");
+    assert!((3.0..=6.5).contains(&secs), "{secs} s of AAC in 5 s");
 }
 
 #[test]
