@@ -24,19 +24,11 @@ const RATES: [u32; 13] = [
 /// Reads the frame header at the start of `b`; `NeedMore` while the bytes
 /// seen so far could still begin one.
 pub(crate) fn parse(b: &[u8]) -> Probe<FrameHeader> {
-    let Some(&b0) = b.first() else {
-        return Probe::NeedMore;
-    };
-    if b0 != 0xFF {
-        return Probe::Invalid;
-    }
-    let Some(&b1) = b.get(1) else {
-        return Probe::NeedMore;
-    };
     // Syncword's last 4 bits, layer 00.
-    if b1 & 0xF6 != 0xF0 {
-        return Probe::Invalid;
-    }
+    let b1 = match super::sync_byte(b, 0xF6, 0xF0) {
+        Ok(b1) => b1,
+        Err(probe) => return probe,
+    };
     let Some(&b2) = b.get(2) else {
         return Probe::NeedMore;
     };

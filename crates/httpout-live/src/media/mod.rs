@@ -134,6 +134,19 @@ enum Probe<T> {
     Valid(T),
 }
 
+/// The second byte of a frame that starts with the `0xFF` of an MPEG audio
+/// sync word (MP3 and ADTS both do), when it is there and `mask` of it is
+/// `want`: the check both frame parsers begin with. `Err` is the parser's
+/// answer when it is not.
+fn sync_byte<T>(b: &[u8], mask: u8, want: u8) -> Result<u8, Probe<T>> {
+    match (b.first(), b.get(1)) {
+        (Some(&b0), _) if b0 != 0xFF => Err(Probe::Invalid),
+        (Some(_), Some(&b1)) if b1 & mask == want => Ok(b1),
+        (Some(_), Some(_)) => Err(Probe::Invalid),
+        _ => Err(Probe::NeedMore),
+    }
+}
+
 /// What the framer reads in an MP3 or ADTS frame header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FrameHeader {

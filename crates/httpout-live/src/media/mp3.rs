@@ -60,18 +60,11 @@ pub(crate) struct Header {
 /// Reads the frame header at the start of `b`; `NeedMore` while the bytes
 /// seen so far could still begin one.
 pub(crate) fn parse(b: &[u8]) -> Probe<Header> {
-    let Some(&b0) = b.first() else {
-        return Probe::NeedMore;
+    // The sync word's last 3 bits.
+    let b1 = match super::sync_byte(b, 0xE0, 0xE0) {
+        Ok(b1) => b1,
+        Err(probe) => return probe,
     };
-    if b0 != 0xFF {
-        return Probe::Invalid;
-    }
-    let Some(&b1) = b.get(1) else {
-        return Probe::NeedMore;
-    };
-    if b1 & 0xE0 != 0xE0 {
-        return Probe::Invalid;
-    }
     let version: u8 = match (b1 >> 3) & 3 {
         3 => 0,
         2 => 1,
