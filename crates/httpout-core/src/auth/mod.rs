@@ -3,30 +3,40 @@
 //! [`Access::check`] runs once per request, after the path is decoded and
 //! before any mode sees the request:
 //! 1. `OPTIONS` passes (CORS preflights carry no credentials);
-//! 2. peers with too many recent failures get 429 ([`MAX_FAILURES`] per
-//!    [`FAILURE_WINDOW`]);
-//! 3. with `--auth_file`, the `Authorization` header must equal one of its
+//! 2. with `--auth_file`, the `Authorization` header must equal one of its
 //!    lines (the seed upload server's simple mode);
-//! 4. the rules section with the longest URL prefix gives the read or write
-//!    rights for the method; open rights pass;
-//! 5. otherwise credentials are checked — Basic against the argon2id hash
-//!    (off the async workers; a success is remembered so the next request
-//!    skips the hash), Digest (RFC 7616, SHA-256) against HA1 — and the
-//!    user must be listed: missing or wrong credentials are 401 with both
-//!    challenges, a known user without the right is 403.
+//! 3. the rules section with the longest URL prefix gives the read or write
+//!    rights for the method; open rights pass, whatever the failure
+//!    counters say;
+//! 4. otherwise credentials are checked — Basic against the argon2id hash
+//!    (off the async workers, into a fixed pool of memory; a success is
+//!    remembered so the next request skips the hash), Digest (RFC 7616,
+//!    SHA-256) against HA1 — and the user must be listed: missing or wrong
+//!    credentials are 401 with both challenges, a known user without the
+//!    right is 403.
+//!
+//! Each check of credentials is an attempt counted by the failure limits
+//! (`limit.rs`): per (address, user name) refused with 429 past
+//! [`USER_FAILURES`], per address slowed past [`ADDRESS_FAILURES`]; Basic
+//! credentials that match the last verified ones of their user pass
+//! without a check, so a user who signed in is never locked out.
 //!
 //! Comparisons of secrets are constant-time.
 
 pub mod basic;
 mod digest;
+mod hashing;
+mod limit;
 pub mod rules;
 pub mod users;
+
+pub use hashing::MAX_HASHING;
+pub use limit::{ADDRESS_FAILURES, FAILURE_WINDOW, MAX_TRACKED, SLOW_DELAY, USER_FAILURES};
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
 
 use http::{HeaderValue, Method, request::Parts};
 use sha2::{Digest, Sha256};
@@ -34,6 +44,8 @@ use subtle::ConstantTimeEq;
 
 use crate::error::Error;
 use crate::path::SafePath;
+use hashing::Hashing;
+use limit::Failures;
 use rules::Rules;
 use users::{REALM, Users};
 
@@ -46,13 +58,6 @@ pub fn is_write(method: &Method) -> bool {
     )
 }
 
-/// Failed attempts a peer may make in [`FAILURE_WINDOW`] before 429.
-pub const MAX_FAILURES: u32 = 10;
-/// argon2 verifications run at the same time, at most.
-pub const MAX_HASHING: usize = 4;
-/// The window of [`MAX_FAILURES`].
-pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
-
 /// The access policy of a server.
 #[derive(Debug)]
 pub struct Access {
@@ -62,12 +67,12 @@ pub struct Access {
     auth_lines: Option<Vec<String>>,
     /// Key for Digest nonces.
     secret: [u8; 32],
-    /// Recent failures per peer.
-    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    /// Recent failures per address and per (address, user).
+    failures: Failures,
     /// Last verified Basic credentials per user: SHA-256(password | hash).
     verified: Mutex<HashMap<String, [u8; 32]>>,
-    /// Bounds the argon2 runs in progress.
-    hashing: tokio::sync::Semaphore,
+    /// Bounds the argon2 runs in progress and holds their memory.
+    hashing: Arc<Hashing>,
 }
 
 impl Access {
@@ -91,14 +96,15 @@ impl Access {
         }
         let mut secret = [0u8; 32];
         getrandom(&mut secret);
+        let hashing = Arc::new(Hashing::new(users.memory_blocks()));
         Ok(Self {
             rules,
             users,
             auth_lines,
             secret,
-            failures: Mutex::new(HashMap::new()),
+            failures: Failures::new(),
             verified: Mutex::new(HashMap::new()),
-            hashing: tokio::sync::Semaphore::new(MAX_HASHING),
+            hashing,
         })
     }
 
@@ -148,22 +154,29 @@ impl Access {
         if req.method == Method::OPTIONS {
             return Ok(None);
         }
-        if let Some(ip) = peer {
-            if self.throttled(ip) {
-                return Err(Error::TooManyRequests);
-            }
-        }
         let header = req
             .headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         if let Some(lines) = &self.auth_lines {
-            let given = header.unwrap_or_default().as_bytes();
-            let ok = lines
-                .iter()
-                .fold(false, |acc, l| acc | bool::from(l.as_bytes().ct_eq(given)));
+            let Some(given) = header else {
+                return Err(basic_challenge());
+            };
+            // A token names no user; Basic credentials do.
+            let name = basic::decode(given).map(|c| c.user).unwrap_or_default();
+            let attempt = self.begin(peer, &name)?;
+            let _turn = match &attempt {
+                Some(a) => a.pace().await,
+                None => None,
+            };
+            let ok = lines.iter().fold(false, |acc, l| {
+                acc | bool::from(l.as_bytes().ct_eq(given.as_bytes()))
+            });
+            if let Some(a) = attempt {
+                a.finish(ok);
+            }
             if !ok {
-                return Err(self.fail(peer, false));
+                return Err(basic_challenge());
             }
         }
         let Some(section) = self.rules.find(path) else {
@@ -178,22 +191,16 @@ impl Access {
         };
         let user = match header.split_once(' ') {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("Basic") => {
-                self.basic(rest.trim()).await
+                self.basic(rest.trim(), peer).await?
             }
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("Digest") => {
                 let uri = req.uri.path_and_query().map_or("/", |p| p.as_str());
-                match digest::verify(&self.secret, rest, req.method.as_str(), uri, |u| {
-                    self.users.get(u).map(|x| x.ha1.clone())
-                }) {
-                    digest::DigestCheck::Valid(user) => Some(user),
-                    digest::DigestCheck::Stale => return Err(self.challenge(true)),
-                    digest::DigestCheck::Invalid => None,
-                }
+                self.digest(rest, req.method.as_str(), uri, peer).await?
             }
             _ => None,
         };
         let Some(user) = user else {
-            return Err(self.fail(peer, true));
+            return Err(self.challenge(false));
         };
         if acl.allows(&user, &self.users) {
             Ok(Some(user))
@@ -208,50 +215,112 @@ impl Access {
         }
     }
 
-    /// Checks Basic credentials; the argon2 check runs in the blocking pool.
-    async fn basic(self: &Arc<Self>, b64: &str) -> Option<String> {
-        let basic::Credentials { user, password } = basic::decode_token(b64)?;
-        let (user, password) = (user.as_str(), password.as_str());
-        let Some(phc) = self.users.get(user).map(|u| u.phc.clone()) else {
-            // An unknown user costs the same argon2 run as a known one, so
-            // timing does not tell which names exist.
-            let _permit = self.hashing.acquire().await.ok()?;
-            let this = Arc::clone(self);
-            let (u, p) = (user.to_owned(), password.to_owned());
-            let _ = tokio::task::spawn_blocking(move || this.users.verify_password(&u, &p)).await;
-            return None;
+    /// Starts an attempt of `user` from `peer` (none without an address:
+    /// a Unix socket's peers are local); 429 when that name is refused
+    /// from there.
+    fn begin(&self, peer: Option<IpAddr>, user: &str) -> Result<Option<limit::Attempt<'_>>, Error> {
+        match peer {
+            Some(ip) => self
+                .failures
+                .begin(ip, user)
+                .map(Some)
+                .ok_or(Error::TooManyRequests),
+            None => Ok(None),
+        }
+    }
+
+    /// Checks Basic credentials: the signed-in user, `None` when wrong. The
+    /// argon2 check runs in the blocking pool, into the pool's memory.
+    async fn basic(
+        self: &Arc<Self>,
+        b64: &str,
+        peer: Option<IpAddr>,
+    ) -> Result<Option<String>, Error> {
+        let Some(basic::Credentials { user, password }) = basic::decode_token(b64) else {
+            return Ok(None);
         };
-        let phc = &phc;
-        let mut h = Sha256::new();
-        h.update(password.as_bytes());
-        h.update(b"|");
-        h.update(phc.as_bytes());
-        let fingerprint: [u8; 32] = h.finalize().into();
-        let known = self
-            .verified
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(user)
-            .copied();
-        if known.is_some_and(|k| bool::from(k.ct_eq(&fingerprint))) {
-            return Some(user.to_owned());
+        let fingerprint = self.users.get(&user).map(|u| {
+            let mut h = Sha256::new();
+            h.update(password.as_bytes());
+            h.update(b"|");
+            h.update(u.phc.as_bytes());
+            <[u8; 32]>::from(h.finalize())
+        });
+        if let Some(fingerprint) = &fingerprint {
+            let known = self
+                .verified
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&user)
+                .copied();
+            // The credentials last verified: no attempt, no argon2.
+            if known.is_some_and(|k| bool::from(k.ct_eq(fingerprint))) {
+                return Ok(Some(user));
+            }
         }
-        // At most a few argon2 runs (19 MiB each) at a time, whatever the
-        // number of connections and streams asking.
-        let _permit = self.hashing.acquire().await.ok()?;
+        let attempt = self.begin(peer, &user)?;
+        let _turn = match &attempt {
+            Some(a) => a.pace().await,
+            None => None,
+        };
+        // An unknown user costs the same argon2 run as a known one, so
+        // timing does not tell which names exist.
         let this = Arc::clone(self);
-        let (u, p) = (user.to_owned(), password.to_owned());
-        let ok = tokio::task::spawn_blocking(move || this.users.verify_password(&u, &p))
+        let name = user.clone();
+        let ok = self
+            .hashing
+            .run(move |memory| this.users.verify_password_in(&name, &password, memory))
             .await
-            .ok()?;
-        if !ok {
-            return None;
+            .unwrap_or(false);
+        if let Some(a) = attempt {
+            a.finish(ok);
         }
+        let Some(fingerprint) = fingerprint.filter(|_| ok) else {
+            return Ok(None);
+        };
         self.verified
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(user.to_owned(), fingerprint);
-        Some(user.to_owned())
+            .insert(user.clone(), fingerprint);
+        Ok(Some(user))
+    }
+
+    /// Checks Digest credentials: the signed-in user, `None` when wrong; a
+    /// stale nonce is a new challenge, not a failure.
+    async fn digest(
+        &self,
+        params: &str,
+        method: &str,
+        uri: &str,
+        peer: Option<IpAddr>,
+    ) -> Result<Option<String>, Error> {
+        let name = digest::params(params)
+            .remove("username")
+            .unwrap_or_default();
+        let attempt = self.begin(peer, &name)?;
+        let _turn = match &attempt {
+            Some(a) => a.pace().await,
+            None => None,
+        };
+        let checked = digest::verify(&self.secret, params, method, uri, |u| {
+            self.users.get(u).map(|x| x.ha1.clone())
+        });
+        match checked {
+            digest::DigestCheck::Valid(user) => {
+                if let Some(a) = attempt {
+                    a.finish(true);
+                }
+                Ok(Some(user))
+            }
+            // Dropped unfinished: not a failure.
+            digest::DigestCheck::Stale => Err(self.challenge(true)),
+            digest::DigestCheck::Invalid => {
+                if let Some(a) = attempt {
+                    a.finish(false);
+                }
+                Ok(None)
+            }
+        }
     }
 
     /// 401 with a Basic and a Digest challenge.
@@ -263,35 +332,13 @@ impl Access {
             challenges: vec![digest, basic],
         }
     }
+}
 
-    /// Counts a failure for the peer and answers 401.
-    fn fail(&self, peer: Option<IpAddr>, with_challenge: bool) -> Error {
-        if let Some(ip) = peer {
-            let mut map = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-            let now = Instant::now();
-            let entry = map.entry(ip).or_insert((0, now));
-            if now.duration_since(entry.1) > FAILURE_WINDOW {
-                *entry = (0, now);
-            }
-            entry.0 += 1;
-            if map.len() > 10_000 {
-                map.retain(|_, (_, t)| now.duration_since(*t) <= FAILURE_WINDOW);
-            }
-        }
-        if with_challenge {
-            self.challenge(false)
-        } else {
-            let basic = HeaderValue::from_str(&format!("Basic realm=\"{REALM}\"")).expect("ascii");
-            Error::Unauthorized {
-                challenges: vec![basic],
-            }
-        }
-    }
-
-    fn throttled(&self, ip: IpAddr) -> bool {
-        let map = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        map.get(&ip)
-            .is_some_and(|(n, t)| *n >= MAX_FAILURES && t.elapsed() <= FAILURE_WINDOW)
+/// 401 with a Basic challenge (`--auth_file`).
+fn basic_challenge() -> Error {
+    let basic = HeaderValue::from_str(&format!("Basic realm=\"{REALM}\"")).expect("ascii");
+    Error::Unauthorized {
+        challenges: vec![basic],
     }
 }
 
@@ -301,73 +348,125 @@ fn getrandom(buf: &mut [u8]) {
     OsRng.fill_bytes(buf);
 }
 
-/// The per-peer failure window (issue 13). Failures are timed with
-/// `std::time::Instant`, which `tokio::time::pause` does not stop, so the
-/// window's end is reached by dating the recorded failures back rather
-/// than by waiting a minute.
+/// The failure limits through [`Access::check`], in virtual time.
 #[cfg(test)]
-mod failure_window {
+mod failure_limits {
     use super::*;
+    use std::time::Duration;
 
-    fn request(auth: &str) -> Parts {
-        let (parts, ()) = http::Request::get("/x")
-            .header(http::header::AUTHORIZATION, auth)
-            .body(())
-            .unwrap()
-            .into_parts();
-        parts
-    }
-
-    /// Moves every recorded failure `by` into the past.
-    fn age(access: &Access, by: Duration) {
-        let mut map = access.failures.lock().unwrap();
-        for (_, t) in map.values_mut() {
-            *t = t.checked_sub(by).expect("monotonic clock past the window");
+    fn request(path: &str, auth: Option<&str>) -> Parts {
+        let mut req = http::Request::get(path);
+        if let Some(auth) = auth {
+            req = req.header(http::header::AUTHORIZATION, auth);
         }
+        req.body(()).unwrap().into_parts().0
     }
 
-    #[tokio::test]
-    async fn too_many_failures_are_429_until_the_window_ends() {
-        let access = Arc::new(
+    fn token_access() -> Arc<Access> {
+        Arc::new(
             Access::new(
                 Rules::default(),
                 Users::default(),
-                Some(vec!["Basic good".into()]),
+                Some(vec!["Bearer good".into()]),
             )
             .unwrap(),
-        );
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wrong_token_is_refused_from_its_address_until_the_window_ends() {
+        let access = token_access();
         let (peer, other) = (
             Some(IpAddr::from([192, 0, 2, 1])),
             Some(IpAddr::from([192, 0, 2, 2])),
         );
         let path = SafePath::root();
-        for _ in 0..MAX_FAILURES {
-            let r = access.check(&request("Basic bad"), &path, peer).await;
+        let check = |auth: &'static str, peer| {
+            let access = Arc::clone(&access);
+            let path = path.clone();
+            async move { access.check(&request("/x", Some(auth)), &path, peer).await }
+        };
+        for _ in 0..USER_FAILURES {
+            let r = check("Bearer bad", peer).await;
             assert!(matches!(r, Err(Error::Unauthorized { .. })), "{r:?}");
         }
-        // Throttled, even with the right credentials; other peers are not.
-        let r = access.check(&request("Basic good"), &path, peer).await;
+        let r = check("Bearer bad", peer).await;
         assert!(matches!(r, Err(Error::TooManyRequests)), "{r:?}");
+        assert!(check("Bearer good", other).await.is_ok());
+        // No header is no attempt: a challenge, never 429.
+        let r = access.check(&request("/x", None), &path, peer).await;
+        assert!(matches!(r, Err(Error::Unauthorized { .. })), "{r:?}");
+        tokio::time::advance(FAILURE_WINDOW - Duration::from_secs(1)).await;
+        let r = check("Bearer good", peer).await;
+        assert!(matches!(r, Err(Error::TooManyRequests)), "{r:?}");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(check("Bearer good", peer).await.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn open_paths_pass_and_a_known_user_is_not_locked_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rules.ini");
+        std::fs::write(&file, "[pub]\nname=pub\n[priv]\nname=priv\nru=alice\n").unwrap();
+        let mut rules = Rules::default();
+        rules.load(&file).unwrap();
+        let mut users = Users::default();
+        users.set_password("alice", "s3cret").unwrap();
+        let access = Arc::new(Access::new(rules, users, None).unwrap());
+        let basic = |user: &str, pw: &str| {
+            use base64::Engine as _;
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"))
+            )
+        };
+        let peer = Some(IpAddr::from([192, 0, 2, 1]));
+        let public = SafePath::parse("/pub/a").unwrap();
+        let private = SafePath::parse("/priv/a").unwrap();
+        // Lock the address: failures over many names.
+        for i in 0..ADDRESS_FAILURES {
+            let auth = basic(&format!("u{i}"), "x");
+            let r = access
+                .check(&request("/priv/a", Some(&auth)), &private, peer)
+                .await;
+            assert!(matches!(r, Err(Error::Unauthorized { .. })), "{r:?}");
+        }
+        // A public path needs nothing: served, with or without credentials.
+        let wrong = basic("alice", "bad");
         assert!(
             access
-                .check(&request("Basic good"), &path, other)
+                .check(&request("/pub/a", None), &public, peer)
                 .await
                 .is_ok()
         );
-        // Just inside the window: still throttled.
-        age(&access, FAILURE_WINDOW - Duration::from_secs(5));
-        let r = access.check(&request("Basic good"), &path, peer).await;
-        assert!(matches!(r, Err(Error::TooManyRequests)), "{r:?}");
-        // Past it: let in, and a new failure counts from one again.
-        age(&access, Duration::from_secs(10));
         assert!(
             access
-                .check(&request("Basic good"), &path, peer)
+                .check(&request("/pub/a", Some(&wrong)), &public, peer)
                 .await
                 .is_ok()
         );
-        let r = access.check(&request("Basic bad"), &path, peer).await;
-        assert!(matches!(r, Err(Error::Unauthorized { .. })));
-        assert_eq!(access.failures.lock().unwrap()[&peer.unwrap()].0, 1);
+        // The right password gets through the address's lock, slowed.
+        let right = basic("alice", "s3cret");
+        let start = tokio::time::Instant::now();
+        let r = access
+            .check(&request("/priv/a", Some(&right)), &private, peer)
+            .await;
+        assert_eq!(r.unwrap().as_deref(), Some("alice"));
+        assert!(start.elapsed() >= SLOW_DELAY);
+        // Ten wrong passwords for alice from here refuse her name here...
+        for _ in 0..USER_FAILURES {
+            let _ = access
+                .check(&request("/priv/a", Some(&wrong)), &private, peer)
+                .await;
+        }
+        let r = access
+            .check(&request("/priv/a", Some(&wrong)), &private, peer)
+            .await;
+        assert!(matches!(r, Err(Error::TooManyRequests)), "{r:?}");
+        // ...but the password she signed in with still opens, unchecked.
+        let r = access
+            .check(&request("/priv/a", Some(&right)), &private, peer)
+            .await;
+        assert_eq!(r.unwrap().as_deref(), Some("alice"));
     }
 }

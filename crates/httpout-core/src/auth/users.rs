@@ -19,10 +19,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use argon2::Argon2;
-use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::rand_core::{OsRng, RngCore as _};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq as _;
 
 /// The realm of Basic and Digest challenges; part of every stored HA1.
 pub const REALM: &str = "httpout";
@@ -222,8 +223,47 @@ impl Users {
             .collect()
     }
 
+    /// The memory (1 KiB blocks) an argon2 check of any user's hash needs:
+    /// the largest `m` of the file, at least argon2's default (19 MiB), the
+    /// cost of the check spent on unknown names.
+    pub(crate) fn memory_blocks(&self) -> usize {
+        self.users
+            .values()
+            .filter_map(|u| {
+                let hash = PasswordHash::new(&u.phc).ok()?;
+                Params::try_from(&hash).ok().map(|p| p.block_count())
+            })
+            .fold(Params::DEFAULT.block_count(), usize::max)
+    }
+
+    /// Checks a password against the argon2 hash with `memory` as
+    /// argon2's working memory (at least [`Users::memory_blocks`] long):
+    /// slow by design, call it off the async workers. An unknown name costs
+    /// a check with the default parameters.
+    pub(crate) fn verify_password_in(
+        &self,
+        name: &str,
+        password: &str,
+        memory: &mut [Block],
+    ) -> bool {
+        let Some(user) = self.users.get(name) else {
+            let mut salt = [0u8; 16];
+            OsRng.fill_bytes(&mut salt);
+            let mut out = [0u8; 32];
+            let _ = Argon2::default().hash_password_into_with_memory(
+                password.as_bytes(),
+                &salt,
+                &mut out,
+                memory,
+            );
+            return false;
+        };
+        verify_in(&user.phc, password, memory).unwrap_or(false)
+    }
+
     /// Checks a password against the argon2id hash (slow by design: call it
-    /// off the async workers).
+    /// off the async workers). Allocates argon2's memory for this one check;
+    /// the server uses a fixed pool instead.
     pub fn verify_password(&self, name: &str, password: &str) -> bool {
         let Some(user) = self.users.get(name) else {
             // Spend the same time on unknown users.
@@ -237,6 +277,27 @@ impl Users {
                 .is_ok()
         })
     }
+}
+
+/// Checks `password` against the PHC string `phc`, argon2 filling
+/// `memory`; `None` when the string or its parameters are not argon2's or
+/// `memory` is too small.
+fn verify_in(phc: &str, password: &str, memory: &mut [Block]) -> Option<bool> {
+    let hash = PasswordHash::new(phc).ok()?;
+    let algorithm = Algorithm::try_from(hash.algorithm).ok()?;
+    let version = match hash.version {
+        Some(v) => Version::try_from(v).ok()?,
+        None => Version::default(),
+    };
+    let params = Params::try_from(&hash).ok()?;
+    let expected = hash.hash?;
+    let mut salt = [0u8; 64];
+    let salt = hash.salt?.decode_b64(&mut salt).ok()?;
+    let mut out = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, memory)
+        .ok()?;
+    Some(bool::from(out.ct_eq(expected.as_bytes())))
 }
 
 /// `SHA-256(name:REALM:password)` in lower-case hex.
@@ -275,6 +336,13 @@ mod tests {
         assert!(parsed.verify_password("alice", "s3cret"));
         assert!(!parsed.verify_password("alice", "wrong"));
         assert!(!parsed.verify_password("nobody", "s3cret"));
+        // The same answers into caller-given memory.
+        let mut memory = vec![Block::new(); parsed.memory_blocks()];
+        assert_eq!(parsed.memory_blocks(), 19 * 1024);
+        assert!(parsed.verify_password_in("alice", "s3cret", &mut memory));
+        assert!(!parsed.verify_password_in("alice", "wrong", &mut memory));
+        assert!(!parsed.verify_password_in("nobody", "s3cret", &mut memory));
+        assert!(!parsed.verify_password_in("alice", "s3cret", &mut memory[..64]));
         assert!(parsed.in_group("bob", "editors") && !parsed.in_group("alice", "editors"));
         assert_eq!(parsed.get("alice").unwrap().ha1, ha1("alice", "s3cret"));
         let mut p = parsed;
