@@ -17,6 +17,10 @@ pub enum SourceError {
     /// The embedding program no longer takes uploads: 503.
     #[error("uploads are not taken now")]
     Closed,
+    /// Every `--exec` slot is taken and the queue is full: 503 with
+    /// `Retry-After`.
+    #[error("every command slot is busy")]
+    Busy,
     /// The command could not be started: 500.
     #[error("cannot start the command: {0}")]
     Spawn(#[source] std::io::Error),
@@ -28,7 +32,7 @@ impl From<SourceError> for Error {
             SourceError::Aborted(_) => Self::BadRequest(e.to_string().into()),
             SourceError::Stalled => Self::RequestTimeout,
             SourceError::Consumer(_) => Self::BadGateway(e.to_string().into()),
-            SourceError::Closed => Self::Busy,
+            SourceError::Closed | SourceError::Busy => Self::Busy,
             SourceError::Spawn(_) => Self::Internal(Box::new(e)),
         }
     }

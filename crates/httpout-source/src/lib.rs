@@ -7,7 +7,13 @@
 //!   upload (`sh -c`), the body on its standard input, the request facts in
 //!   `HTTPOUT_*` environment variables; its exit status decides the answer:
 //!   `201` with its standard output (the last 64 KiB) on success, `502` with
-//!   the tail of its standard error otherwise;
+//!   the tail of its standard error otherwise. At most `exec_max` commands
+//!   run at once ([`SourceHandler::with_exec_max`]; the number of cores by
+//!   default); later uploads wait their turn in arrival order, unread (TCP
+//!   holds their clients back), up to [`QUEUED_PER_SLOT`] per slot, beyond
+//!   which they are answered `503`. Once the command exits its output
+//!   pipes are read for [`PIPE_GRACE`] more at most, so a background
+//!   process that keeps them open cannot hold the answer;
 //! - [`Sink::Channel`]: a Rust stream of [`Upload`]s for programs embedding
 //!   the server, each with its request head and a body read with
 //!   backpressure; the program answers with [`Done::send`].
@@ -22,7 +28,7 @@ mod error;
 mod sink;
 
 pub use error::SourceError;
-pub use sink::{Done, Upload};
+pub use sink::{Done, PIPE_GRACE, QUEUED_PER_SLOT, Upload};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,10 +65,21 @@ pub struct SourceHandler {
 
 impl SourceHandler {
     /// Uploads go to `sink`; an uploader that sends nothing for `timeout`
-    /// is answered 408 (stdout and exec sinks).
+    /// is answered 408 (stdout and exec sinks). Commands of
+    /// [`Sink::Exec`] run as many at once as the machine has cores.
     pub fn new(sink: Sink, timeout: Option<Duration>) -> Self {
+        Self::with_exec_max(sink, timeout, 0)
+    }
+
+    /// [`SourceHandler::new`] with at most `exec_max` commands of
+    /// [`Sink::Exec`] at once (`--exec_max`; 0 means the number of cores).
+    pub fn with_exec_max(sink: Sink, timeout: Option<Duration>, exec_max: usize) -> Self {
+        let exec_max = match exec_max {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
         Self {
-            inner: Arc::new(sink::Inner::new(sink, timeout)),
+            inner: Arc::new(sink::Inner::new(sink, timeout, exec_max)),
         }
     }
 }

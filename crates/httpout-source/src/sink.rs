@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,7 +12,8 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
 use httpout_core::{Body, Ctx};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{Mutex, oneshot};
+use tokio::sync::{Mutex, Semaphore, oneshot, watch};
+use tokio::task::JoinHandle;
 
 use crate::Sink;
 use crate::error::SourceError;
@@ -20,6 +22,11 @@ use crate::error::SourceError;
 const STDOUT_TAIL: usize = 64 * 1024;
 /// What a failed command's standard error may give back.
 const STDERR_TAIL: usize = 4 * 1024;
+/// Uploads that may wait for a command slot, per slot; past them, `503`.
+pub const QUEUED_PER_SLOT: usize = 4;
+/// How long a command's output pipes are still read after it exits: what
+/// a process it left in the background writes later is not waited for.
+pub const PIPE_GRACE: Duration = Duration::from_secs(1);
 
 /// One upload handed to an embedding program ([`Sink::Channel`]).
 #[derive(Debug)]
@@ -52,15 +59,39 @@ pub(crate) struct Inner {
     /// Standard output, taken by one upload at a time, in arrival order
     /// (tokio's mutex is fair).
     stdout: Mutex<tokio::io::Stdout>,
+    /// Command slots (`exec_max`), taken in arrival order.
+    slots: Semaphore,
+    /// Uploads waiting for a slot, at most `exec_max` × [`QUEUED_PER_SLOT`].
+    queued: AtomicUsize,
+    queue_max: usize,
 }
 
 impl Inner {
-    pub(crate) fn new(sink: Sink, timeout: Option<Duration>) -> Self {
+    pub(crate) fn new(sink: Sink, timeout: Option<Duration>, exec_max: usize) -> Self {
+        let exec_max = exec_max.max(1);
         Self {
             sink,
             timeout,
             stdout: Mutex::new(tokio::io::stdout()),
+            slots: Semaphore::new(exec_max),
+            queued: AtomicUsize::new(0),
+            queue_max: exec_max.saturating_mul(QUEUED_PER_SLOT),
         }
+    }
+
+    /// A command slot: at once when one is free, else after the uploads
+    /// queued before; `Busy` when the queue is full.
+    async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, SourceError> {
+        if let Ok(permit) = self.slots.try_acquire() {
+            return Ok(permit);
+        }
+        let waiting = self.queued.fetch_add(1, Ordering::AcqRel);
+        // Counted out however the wait ends (its client may leave).
+        let _queued = Queued(&self.queued);
+        if waiting >= self.queue_max {
+            return Err(SourceError::Busy);
+        }
+        self.slots.acquire().await.map_err(|_| SourceError::Closed)
     }
 
     pub(crate) async fn take(
@@ -128,6 +159,7 @@ impl Inner {
         req: Request<Body>,
         ctx: &Ctx,
     ) -> Result<Response<Body>, SourceError> {
+        let _slot = self.slot().await?;
         let (parts, body) = req.into_parts();
         let header = |name: http::HeaderName| {
             parts
@@ -158,18 +190,24 @@ impl Inner {
             .kill_on_drop(true)
             .spawn()
             .map_err(SourceError::Spawn)?;
-        let out = tokio::spawn(tail(child.stdout.take(), STDOUT_TAIL));
-        let err = tokio::spawn(tail(child.stderr.take(), STDERR_TAIL));
+        let (stop, stopped) = watch::channel(false);
+        let out = tokio::spawn(tail(child.stdout.take(), STDOUT_TAIL, stopped.clone()));
+        let err = tokio::spawn(tail(child.stderr.take(), STDERR_TAIL, stopped));
         let mut stdin = child.stdin.take().expect("stdin is piped");
         let copied = self.copy(body, &mut stdin).await;
         drop(stdin);
         if let Err(e) = copied {
             let _ = child.start_kill();
+            let _ = stop.send(true);
             return Err(e);
         }
         let exit = child.wait().await.map_err(SourceError::Spawn)?;
-        let out = out.await.unwrap_or_default();
-        let err = err.await.unwrap_or_default();
+        // The pipes end when the command exits, unless a process it left
+        // behind still holds them: then what was read within the grace.
+        let grace = tokio::time::sleep(PIPE_GRACE);
+        tokio::pin!(grace);
+        let out = until(out, grace.as_mut(), &stop).await;
+        let err = until(err, grace.as_mut(), &stop).await;
         if exit.success() {
             Ok(status(StatusCode::CREATED, out))
         } else {
@@ -182,17 +220,50 @@ impl Inner {
     }
 }
 
-/// The last `max` bytes of a pipe, read to its end.
-async fn tail<R: AsyncRead + Unpin>(pipe: Option<R>, max: usize) -> Bytes {
+/// Counts an upload out of the queue when dropped.
+struct Queued<'a>(&'a AtomicUsize);
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The result of a pipe reader, or, once `grace` is over, what it read
+/// until told to `stop`.
+async fn until(
+    reader: JoinHandle<Bytes>,
+    grace: std::pin::Pin<&mut tokio::time::Sleep>,
+    stop: &watch::Sender<bool>,
+) -> Bytes {
+    tokio::pin!(reader);
+    tokio::select! {
+        read = &mut reader => return read.unwrap_or_default(),
+        () = grace => {}
+    }
+    let _ = stop.send(true);
+    reader.await.unwrap_or_default()
+}
+
+/// The last `max` bytes of a pipe, read to its end or until `stop`.
+async fn tail<R: AsyncRead + Unpin>(
+    pipe: Option<R>,
+    max: usize,
+    mut stop: watch::Receiver<bool>,
+) -> Bytes {
     let Some(mut pipe) = pipe else {
         return Bytes::new();
     };
     let mut kept = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];
-    while let Ok(n) = pipe.read(&mut buf).await {
-        if n == 0 {
-            break;
-        }
+    loop {
+        let n = tokio::select! {
+            read = pipe.read(&mut buf) => match read {
+                Ok(n) if n > 0 => n,
+                _ => break,
+            },
+            _ = stop.wait_for(|s| *s) => break,
+        };
         kept.extend_from_slice(&buf[..n]);
         if kept.len() > 2 * max {
             kept.drain(..kept.len() - max);

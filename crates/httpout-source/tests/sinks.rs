@@ -91,3 +91,143 @@ async fn an_embedder_reads_uploads_with_backpressure() {
     let (head, _) = bounded(uploader).await.unwrap();
     assert!(head.starts_with("HTTP/1.1 204"), "{head}");
 }
+
+/// An upload whose head is sent at once and whose 5-byte body waits for
+/// `release`; an answer that comes before (a refusal) is returned as is.
+async fn held_upload(
+    addr: SocketAddr,
+    mut release: tokio::sync::watch::Receiver<bool>,
+) -> (String, String) {
+    let mut s = bounded(TcpStream::connect(addr)).await.unwrap();
+    let head = "PUT /held HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\n";
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut probe = [0u8; 1];
+    // The server answered before the body: a refusal (nothing else
+    // answers before the body has been read).
+    let early = tokio::select! {
+        _ = s.peek(&mut probe) => true,
+        released = release.wait_for(|r| *r) => {
+            drop(released);
+            false
+        }
+    };
+    if early {
+        return read_response(&mut s).await;
+    }
+    let _ = s.write_all(b"hello").await;
+    read_response(&mut s).await
+}
+
+/// Files named `run.*` in `dir`: commands running now.
+fn running(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("run."))
+        })
+        .count()
+}
+
+/// A command that marks itself running in `dir` while it reads its input.
+fn marking(dir: &std::path::Path) -> Sink {
+    let d = dir.display();
+    Sink::Exec(format!(
+        "touch '{d}/run.'$$; cat >/dev/null; rm '{d}/run.'$$"
+    ))
+}
+
+/// Waits (bounded) until `n` commands run in `dir`.
+async fn until_running(dir: &std::path::Path, n: usize) {
+    bounded(async {
+        while running(dir) < n {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
+/// Held uploads against a server running [`marking`] commands, at most
+/// `exec_max` at once.
+struct Held {
+    dir: tempfile::TempDir,
+    _server: httpout_core::Running,
+    release: tokio::sync::watch::Sender<bool>,
+    uploads: Vec<tokio::task::JoinHandle<(String, String)>>,
+}
+
+/// Starts `n` [`held_upload`]s.
+async fn held(exec_max: usize, n: usize) -> Held {
+    let dir = tempfile::tempdir().unwrap();
+    let timeout = Some(Duration::from_secs(10));
+    let handler = SourceHandler::with_exec_max(marking(dir.path()), timeout, exec_max);
+    let (server, addr) = start_with(ServerConfig::default(), handler).await;
+    let (release, rx) = tokio::sync::watch::channel(false);
+    let uploads = (0..n)
+        .map(|_| tokio::spawn(held_upload(addr, rx.clone())))
+        .collect();
+    Held {
+        dir,
+        _server: server,
+        release,
+        uploads,
+    }
+}
+
+#[tokio::test]
+async fn commands_run_at_most_exec_max_at_once_and_later_uploads_wait() {
+    let h = held(2, 6).await;
+    until_running(h.dir.path(), 2).await;
+    // Six uploads in, two commands: the others wait (before the cap, all
+    // six started at once).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(running(h.dir.path()), 2);
+    h.release.send(true).unwrap();
+    for u in h.uploads {
+        let (head, _) = bounded(u).await.unwrap();
+        assert!(head.starts_with("HTTP/1.1 201"), "{head}");
+    }
+    assert_eq!(running(h.dir.path()), 0);
+}
+
+#[tokio::test]
+async fn a_full_queue_is_refused_with_503() {
+    // One running, QUEUED_PER_SLOT waiting, one too many.
+    let mut h = held(1, 2 + httpout_source::QUEUED_PER_SLOT).await;
+    let uploads = &mut h.uploads;
+    // The refusal comes before any body is sent.
+    let refused = bounded(async {
+        loop {
+            if let Some(i) = uploads.iter().position(|u| u.is_finished()) {
+                break uploads.remove(i).await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(refused.0.starts_with("HTTP/1.1 503"), "{}", refused.0);
+    assert!(refused.0.to_ascii_lowercase().contains("retry-after"));
+    h.release.send(true).unwrap();
+    for u in h.uploads {
+        let (head, _) = bounded(u).await.unwrap();
+        assert!(head.starts_with("HTTP/1.1 201"), "{head}");
+    }
+}
+
+#[tokio::test]
+async fn a_background_process_holding_stdout_does_not_hold_the_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid = dir.path().join("pid");
+    // The background sleep inherits standard output and keeps it open for
+    // 60 s: before, the answer waited for it (past the 10 s test bound).
+    let (_s, addr) = serve(Sink::Exec(format!(
+        "cat >/dev/null; sleep 60 & echo $! > '{}'; echo done",
+        pid.display()
+    )))
+    .await;
+    let (head, text) = put(addr, "/x", b"hello").await;
+    assert!(head.starts_with("HTTP/1.1 201"), "{head}");
+    assert_eq!(text, "done\n");
+    let pid = std::fs::read_to_string(&pid).unwrap();
+    let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+}

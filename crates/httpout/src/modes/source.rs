@@ -47,7 +47,7 @@ pub(super) fn build(opts: &Options) -> Modes {
         None => httpout_source::Sink::Stdout,
     };
     let timeout = httpout_core::timeout::from_secs(opts.core.timeout);
-    let handler = httpout_source::SourceHandler::new(sink, timeout);
+    let handler = httpout_source::SourceHandler::with_exec_max(sink, timeout, opts.source.exec_max);
     let banner = match &opts.source.exec {
         Some(cmd) => format!("uploads -> command: {cmd}"),
         None => "uploads -> standard output".to_owned(),
