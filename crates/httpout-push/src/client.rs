@@ -6,13 +6,18 @@
 //! WebPKI refuses as a server's (`CaUsedAsEndEntity`).
 
 use std::path::Path;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::header::{CONTENT_TYPE, USER_AGENT};
 use http::{HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
+use http_body::Frame;
 use http_body_util::BodyExt as _;
 use httpout_core::Body;
+use httpout_core::BoxError;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as Hyper;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -128,6 +133,44 @@ impl ServerCertVerifier for Pinned {
     }
 }
 
+/// When a request's body last moved, and whether it waits for its input.
+#[derive(Debug)]
+struct Progress {
+    at: tokio::time::Instant,
+    /// The body's input has nothing yet: the origin is not the one late.
+    waiting_input: bool,
+}
+
+/// A request body that records its [`Progress`] each time hyper polls it.
+struct Watched {
+    inner: Body,
+    progress: Arc<Mutex<Progress>>,
+}
+
+impl http_body::Body for Watched {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        let mut p = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
+        p.at = tokio::time::Instant::now();
+        p.waiting_input = polled.is_pending();
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// Uploads bodies to an origin.
 #[derive(Debug, Clone)]
 pub(crate) struct Client {
@@ -135,15 +178,21 @@ pub(crate) struct Client {
     method: Method,
     user_agent: HeaderValue,
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// `--timeout`: how long the origin may leave a request without
+    /// progress (taking body bytes, or answering once it has them all), and
+    /// each read of its answer.
+    timeout: Option<Duration>,
 }
 
 impl Client {
-    /// A client sending `method`, with system roots and `cafile`'s.
+    /// A client sending `method`, with system roots and `cafile`'s, giving
+    /// the origin `timeout` for each step of an answer.
     pub(crate) fn new(
         method: Method,
         user_agent: &str,
         headers: Vec<(HeaderName, HeaderValue)>,
         cafile: Option<&Path>,
+        timeout: Option<Duration>,
     ) -> Result<Self, PushError> {
         let tls = tls_config(cafile)?;
         let mut http = HttpConnector::new();
@@ -169,6 +218,7 @@ impl Client {
             method,
             user_agent,
             headers,
+            timeout,
         })
     }
 
@@ -228,12 +278,57 @@ impl Client {
                 PushError::Network { url, reason }
             }
         };
-        let res = self.inner.request(req).await.map_err(|e| network(&e))?;
+        let progress = Arc::new(Mutex::new(Progress {
+            at: tokio::time::Instant::now(),
+            waiting_input: false,
+        }));
+        let req = req.map(|body| {
+            Body::new(Watched {
+                inner: body,
+                progress: Arc::clone(&progress),
+            })
+        });
+        let late = || PushError::Network {
+            url: uri.to_string(),
+            reason: format!(
+                "no answer within {} s (--timeout)",
+                self.timeout.unwrap_or_default().as_secs()
+            ),
+        };
+        let res = self.inner.request(req);
+        let res = match self.timeout {
+            None => res.await,
+            Some(limit) => {
+                tokio::pin!(res);
+                loop {
+                    let deadline = {
+                        let p = progress.lock().unwrap_or_else(PoisonError::into_inner);
+                        // A body waiting for its input (a growing file, a
+                        // stream) is not the origin's delay.
+                        (!p.waiting_input).then_some(p.at + limit)
+                    };
+                    let check = deadline.unwrap_or_else(|| tokio::time::Instant::now() + limit);
+                    tokio::select! {
+                        done = &mut res => break done,
+                        () = tokio::time::sleep_until(check) => {}
+                    }
+                    let p = progress.lock().unwrap_or_else(PoisonError::into_inner);
+                    if !p.waiting_input && p.at + limit <= tokio::time::Instant::now() {
+                        return Err(late());
+                    }
+                }
+            }
+        }
+        .map_err(|e| network(&e))?;
         let status = res.status();
         let mut body = res.into_body();
         let mut message = Vec::new();
-        while let Some(frame) = body.frame().await {
-            let Ok(frame) = frame else { break };
+        loop {
+            let Some(frame) = httpout_core::timeout::within(self.timeout, body.frame()).await
+            else {
+                return Err(late());
+            };
+            let Some(Ok(frame)) = frame else { break };
             if let Ok(data) = frame.into_data() {
                 if message.len() < MESSAGE_MAX {
                     message.extend_from_slice(&data);

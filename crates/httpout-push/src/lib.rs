@@ -12,7 +12,8 @@
 //!   chunk as it grows and ends when its writer closes it (a packager's
 //!   `NAME.tmp` is sent as `NAME`, and ends at its rename).
 //!
-//! Failures (refused connection, 5xx, 408, 429) are retried with back-off;
+//! Failures (refused connection, 5xx, 408, 429, an origin silent for
+//! `--timeout`) are retried with back-off;
 //! each file ends confirmed by a 2xx or reported with the URL, the status
 //! and the start of the origin's answer. Never a silent loss. A stop
 //! (SIGINT/SIGTERM) ends retries at once and uploads in progress within
@@ -67,6 +68,11 @@ pub struct PushConfig {
     pub delete: bool,
     /// Uploads at once, at most (`jobs`).
     pub jobs: usize,
+    /// How long the origin may leave an upload without progress (taking
+    /// its body, or answering once it has it all), and each read of its
+    /// answer (the engine's `--timeout`; `None`: no limit). Running out is
+    /// a network failure: retried.
+    pub timeout: Option<std::time::Duration>,
     /// Draw a progress line (bytes, rate, ETA) on stderr for single
     /// uploads; the CLI sets it when stderr is a terminal.
     pub progress: bool,
@@ -106,6 +112,7 @@ impl Pusher {
             &config.user_agent,
             config.headers.clone(),
             config.cafile.as_deref(),
+            config.timeout,
         )?;
         Ok(Self {
             client,
@@ -376,4 +383,123 @@ pub(crate) fn join(base: &Uri, rel: &Path) -> Result<Uri, PushError> {
     out.push_str(&segments.join("/"));
     out.parse()
         .map_err(|e| PushError::Config(format!("{out}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tokio::net::TcpListener;
+
+    /// Reads a request with a `Content-Length` body from `s`.
+    async fn read_request(s: &mut tokio::net::TcpStream) -> String {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = s.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed mid-request");
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                if body.len() >= len {
+                    return text;
+                }
+            }
+        }
+    }
+
+    /// An origin that accepts and never answers is cut after `timeout`
+    /// and retried like a network failure: the next attempt lands.
+    #[tokio::test]
+    async fn a_silent_origin_times_out_and_the_upload_is_retried() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let origin = tokio::spawn(async move {
+            // First connection: read the upload, answer nothing, hold it.
+            let (mut silent, _) = listener.accept().await.unwrap();
+            let first = read_request(&mut silent).await;
+            // Second: answer 201.
+            let (mut s, _) = listener.accept().await.unwrap();
+            let second = read_request(&mut s).await;
+            s.write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            drop(silent);
+            (first, second)
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.bin");
+        std::fs::write(&file, b"payload").unwrap();
+        let pusher = Pusher::new(PushConfig {
+            dst: format!("http://{addr}/in/a.bin").parse().unwrap(),
+            post: false,
+            cte: true,
+            ka: true,
+            user_agent: "test".to_owned(),
+            headers: Vec::new(),
+            cafile: None,
+            watch: false,
+            delete: false,
+            jobs: 1,
+            progress: false,
+            timeout: Some(Duration::from_secs(1)),
+        })
+        .unwrap();
+        // Before: no timeout, the push waited for ever (past this bound).
+        let pushed = tokio::time::timeout(
+            Duration::from_secs(20),
+            pusher.run(file.to_str().unwrap(), CancellationToken::new()),
+        )
+        .await
+        .expect("the silent origin was not cut");
+        pushed.unwrap();
+        let (first, second) = origin.await.unwrap();
+        assert!(
+            first.starts_with("PUT /in/a.bin") && first.ends_with("payload"),
+            "{first}"
+        );
+        assert!(second.starts_with("PUT /in/a.bin") && second.ends_with("payload"));
+        assert_eq!(pusher.report().uploaded.load(Ordering::Relaxed), 1);
+    }
+
+    /// The response's body is bounded too: a head then silence is cut.
+    #[tokio::test]
+    async fn a_silent_answer_body_times_out() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            read_request(&mut s).await;
+            s.write_all(b"HTTP/1.1 500 Oops\r\nContent-Length: 100\r\n\r\npartial")
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        let client = Client::new(
+            Method::PUT,
+            "test",
+            Vec::new(),
+            None,
+            Some(Duration::from_secs(1)),
+        )
+        .unwrap();
+        let uri: Uri = format!("http://{addr}/x").parse().unwrap();
+        let got = tokio::time::timeout(
+            Duration::from_secs(10),
+            client.upload(&uri, Body::full("x"), None),
+        )
+        .await
+        .expect("the silent answer was not cut");
+        let err = got.unwrap_err();
+        assert!(err.retryable(), "{err}");
+        assert!(err.to_string().contains("no answer within 1 s"), "{err}");
+    }
 }

@@ -398,6 +398,7 @@ mod tests {
             delete: false,
             jobs: 1,
             progress: false,
+            timeout: None,
         })
         .unwrap()
     }

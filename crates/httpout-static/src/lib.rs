@@ -46,7 +46,7 @@ use http::HeaderValue;
 use http::header::CACHE_CONTROL;
 use httpout_core::auth::rules::Rules;
 use httpout_core::options::CoreArgs;
-use httpout_core::{Body, ConfigError, Cors, Error, Handler, SafePath};
+use httpout_core::{Body, ConfigError, Error, Handler, SafePath};
 use httpout_store::{DirEntryInfo, DiskRoot, Live, WriteRoot};
 
 pub use args::StaticArgs;
@@ -74,8 +74,6 @@ pub struct StaticConfig {
     pub cache_control: Option<HeaderValue>,
     /// Send `ETag` (false with `cache_control=none`, as the reference says).
     pub etags: bool,
-    /// CORS policy, for preflight answers.
-    pub cors: Cors,
     /// How long a GET for a missing file waits for an upload of it to start
     /// (`wait_new`). Default zero: 404 at once.
     pub wait_new: std::time::Duration,
@@ -115,7 +113,6 @@ impl Default for StaticConfig {
             block_size: DEFAULT_BLOCK,
             cache_control: None,
             etags: true,
-            cors: Cors::Auto,
             wait_new: std::time::Duration::ZERO,
             live: Live::new(),
             retention: Retention::default(),
@@ -140,7 +137,7 @@ impl StaticConfig {
     }
 
     /// The static server's part of a parsed command line (with the
-    /// engine's `cors`, `timeout` and `reqlog`); errors name the option.
+    /// engine's `timeout` and `reqlog`); errors name the option.
     pub fn from_args(core: &CoreArgs, args: &StaticArgs) -> Result<Self, ConfigError> {
         let (cache_control, etags) = match args.cache_control.as_deref() {
             None => (None, true),
@@ -173,7 +170,6 @@ impl StaticConfig {
             block_size,
             cache_control,
             etags,
-            cors: core.cors,
             wait_new: std::time::Duration::from_millis(args.wait_new),
             live: Live::new(),
             retention: Retention {

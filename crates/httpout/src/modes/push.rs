@@ -75,6 +75,7 @@ pub(crate) fn push_config(
             delete: opts.push.delete,
             jobs: opts.push.jobs.max(1) as usize,
             progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            timeout: httpout_core::timeout::from_secs(opts.core.timeout),
         },
     ))
 }
