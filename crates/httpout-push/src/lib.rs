@@ -391,6 +391,24 @@ mod tests {
     use std::time::Duration;
     use tokio::net::TcpListener;
 
+    /// The settings of a test push to `dst`: one job, no watch, no limit.
+    pub(crate) fn config(dst: &str) -> PushConfig {
+        PushConfig {
+            dst: dst.parse().unwrap(),
+            post: false,
+            cte: true,
+            ka: true,
+            user_agent: "test".to_owned(),
+            headers: Vec::new(),
+            cafile: None,
+            watch: false,
+            delete: false,
+            jobs: 1,
+            progress: false,
+            timeout: None,
+        }
+    }
+
     /// Reads a request with a `Content-Length` body from `s`.
     async fn read_request(s: &mut tokio::net::TcpStream) -> String {
         let mut got = Vec::new();
@@ -439,18 +457,8 @@ mod tests {
         let file = dir.path().join("a.bin");
         std::fs::write(&file, b"payload").unwrap();
         let pusher = Pusher::new(PushConfig {
-            dst: format!("http://{addr}/in/a.bin").parse().unwrap(),
-            post: false,
-            cte: true,
-            ka: true,
-            user_agent: "test".to_owned(),
-            headers: Vec::new(),
-            cafile: None,
-            watch: false,
-            delete: false,
-            jobs: 1,
-            progress: false,
             timeout: Some(Duration::from_secs(1)),
+            ..config(&format!("http://{addr}/in/a.bin"))
         })
         .unwrap();
         // Before: no timeout, the push waited for ever (past this bound).

@@ -387,18 +387,8 @@ mod tests {
     /// A pusher that never reaches its origin (nothing here uploads).
     fn pusher() -> Pusher {
         Pusher::new(PushConfig {
-            dst: "http://127.0.0.1:9/live/".parse().unwrap(),
-            post: false,
-            cte: true,
-            ka: true,
-            user_agent: "test".to_owned(),
-            headers: Vec::new(),
-            cafile: None,
             watch: true,
-            delete: false,
-            jobs: 1,
-            progress: false,
-            timeout: None,
+            ..crate::tests::config("http://127.0.0.1:9/live/")
         })
         .unwrap()
     }
