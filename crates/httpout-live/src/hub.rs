@@ -11,9 +11,14 @@
 //!
 //! The ring sits in a [`watch`] channel: appending wakes every waiting
 //! listener once, and a listener reads under the channel's read lock.
+//!
+//! A stream that has ended and has no listener left is removed from the
+//! hub, ring and all, so mounts that come and go (source clients, `-i`
+//! inputs that end) do not pile up; an `-i` input with `reopen` waits
+//! between its runs and never ends, so its mount stays.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -24,6 +29,10 @@ use tokio::sync::{Notify, watch};
 use crate::error::LiveError;
 use crate::icy::StreamMeta;
 use crate::media::AudioInfo;
+
+/// Paths of removed streams remembered, so that a late listener is told
+/// the stream is over rather than unknown (paths only, no ring).
+const ENDED_PATHS: usize = 256;
 
 /// Hard cap of a ring, whatever the lag limit says (a limit in seconds on a
 /// stream whose timing is unknown must not grow it without bound).
@@ -271,6 +280,7 @@ impl Stream {
             changed
         });
         if phase == Phase::Ended {
+            self.retire();
             self.poke_hub();
         }
     }
@@ -315,6 +325,26 @@ impl Stream {
         self.started
     }
 
+    /// Removes this stream from its hub when it has ended and nobody
+    /// listens (and the hub still holds this very stream at its path).
+    fn retire(&self) {
+        let Some(hub) = self.hub.upgrade() else {
+            return;
+        };
+        let mut streams = hub.streams.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = streams
+            .get(&self.path)
+            .is_some_and(|s| std::ptr::eq(Arc::as_ptr(s), self));
+        if current && self.phase() == Phase::Ended && self.listeners() == 0 {
+            streams.remove(&self.path);
+            let mut ended = hub.ended.lock().unwrap_or_else(PoisonError::into_inner);
+            if ended.len() >= ENDED_PATHS {
+                ended.pop_front();
+            }
+            ended.push_back(self.path.clone());
+        }
+    }
+
     fn poke_hub(&self) {
         if let Some(hub) = self.hub.upgrade() {
             hub.changed.notify_waiters();
@@ -329,6 +359,7 @@ pub(crate) struct Joined(Arc<Stream>);
 impl Drop for Joined {
     fn drop(&mut self) {
         self.0.listeners.send_modify(|n| *n = n.saturating_sub(1));
+        self.0.retire();
         self.0.poke_hub();
     }
 }
@@ -338,6 +369,10 @@ struct HubShared {
     streams: Mutex<HashMap<String, Arc<Stream>>>,
     /// Poked when a stream ends or a listener leaves (`quit`).
     changed: Notify,
+    /// A stream has been made (ended streams leave the map).
+    seen: AtomicBool,
+    /// Paths of the last removed streams, oldest first.
+    ended: Mutex<VecDeque<String>>,
 }
 
 /// Every mount of a server.
@@ -360,6 +395,8 @@ impl Hub {
             shared: Arc::new(HubShared {
                 streams: Mutex::new(HashMap::new()),
                 changed: Notify::new(),
+                seen: AtomicBool::new(false),
+                ended: Mutex::new(VecDeque::new()),
             }),
             started: Instant::now(),
         }
@@ -372,9 +409,24 @@ impl Hub {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The stream at `path`, ended or not.
+    /// The stream at `path`: live, waiting for its input, or ended (with
+    /// listeners still reading its ring, or an empty stand-in for one
+    /// removed lately).
     pub fn get(&self, path: &str) -> Option<Arc<Stream>> {
-        self.streams().get(path).cloned()
+        if let Some(s) = self.streams().get(path) {
+            return Some(Arc::clone(s));
+        }
+        let ended = self
+            .shared
+            .ended
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .any(|p| p == path);
+        ended.then(|| {
+            let facts = Facts::new(String::new(), StreamMeta::default(), None);
+            self.new_stream(path, Feed::Http, facts, Phase::Ended)
+        })
     }
 
     /// Every stream, sorted by path.
@@ -426,6 +478,12 @@ impl Hub {
     }
 
     fn new_stream(&self, path: &str, feed: Feed, facts: Facts, phase: Phase) -> Arc<Stream> {
+        self.shared.seen.store(true, Ordering::Release);
+        self.shared
+            .ended
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|p| p != path);
         Arc::new(Stream {
             path: path.to_owned(),
             feed,
@@ -446,7 +504,7 @@ impl Hub {
             let notified = self.shared.changed.notified();
             let streams = self.all();
             // Before any input or source came there is nothing done yet.
-            let busy = streams.is_empty()
+            let busy = !self.shared.seen.load(Ordering::Acquire)
                 || streams
                     .iter()
                     .any(|s| s.phase() != Phase::Ended || s.listeners() > 0);
@@ -531,6 +589,56 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), hub.done())
             .await
             .expect("ended and nobody listening: done");
+    }
+
+    #[test]
+    fn ended_mounts_leave_once_nobody_listens() {
+        let hub = Hub::new();
+        let facts = || Facts::new("audio/mpeg".into(), StreamMeta::default(), None);
+        // Ended with no listener: gone, ring and all.
+        let a = hub.attach("/a.mp3", facts()).unwrap();
+        a.publish(
+            Bytes::from(vec![0u8; 1000]),
+            true,
+            Duration::ZERO,
+            Amount::Bytes(1 << 20),
+        );
+        a.set_phase(Phase::Ended);
+        assert!(hub.all().is_empty());
+        // A late listener is told it is over (an empty stand-in).
+        let stand_in = hub.get("/a.mp3").expect("remembered as ended");
+        assert_eq!(stand_in.phase(), Phase::Ended);
+        assert_eq!(stand_in.start_point(Amount::Bytes(0)), 0);
+        assert!(hub.get("/never.mp3").is_none());
+        // Ended while listened to: kept until the last listener leaves.
+        let b = hub.attach("/b.mp3", facts()).unwrap();
+        let (one, two) = (b.join(), b.join());
+        b.set_phase(Phase::Ended);
+        drop(one);
+        assert_eq!(hub.all().len(), 1, "a listener is left");
+        drop(two);
+        assert!(hub.all().is_empty());
+        // A new source at an ended mount's path is not removed by the
+        // old stream's last listener.
+        let c = hub.attach("/c.mp3", facts()).unwrap();
+        let old = c.join();
+        c.set_phase(Phase::Ended);
+        let fresh = hub.attach("/c.mp3", facts()).unwrap();
+        drop(old);
+        assert!(hub.get("/c.mp3").is_some_and(|s| Arc::ptr_eq(&s, &fresh)));
+        // An input waiting to reopen stays.
+        let d = hub.declare("/d.mp3", facts());
+        d.set_phase(Phase::Live);
+        d.set_phase(Phase::Waiting);
+        assert!(hub.get("/d.mp3").is_some());
+        assert_eq!(hub.all().len(), 2);
+        // The paths remembered are bounded.
+        for i in 0..2 * ENDED_PATHS {
+            hub.attach(&format!("/e{i}"), facts())
+                .unwrap()
+                .set_phase(Phase::Ended);
+        }
+        assert_eq!(hub.shared.ended.lock().unwrap().len(), ENDED_PATHS);
     }
 
     #[test]
