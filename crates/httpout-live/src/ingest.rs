@@ -148,7 +148,7 @@ impl Publisher {
                 // it and those due within BATCH after it make the next chunk.
                 if due > Instant::now() + BATCH {
                     self.flush().await;
-                    sleep_until(due.into()).await;
+                    sleep_until(due).await;
                 }
             }
             self.pending_bytes += unit.bytes.len();
