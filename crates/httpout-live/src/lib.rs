@@ -32,8 +32,8 @@ mod icy;
 mod ingest;
 pub mod input;
 mod listener;
-mod source_clients;
 pub mod media;
+mod source_clients;
 mod status;
 
 pub use args::{Amount, LiveArgs, parse_amount, parse_bitrate};

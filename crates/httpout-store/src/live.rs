@@ -341,6 +341,9 @@ mod tests {
         writer.done();
         let (live_edge, waited) = waiter.await.unwrap();
         assert!(!live_edge, "the file is complete: read it from the disk");
-        assert!(waited < wait, "answered at the end of the wait ({waited:?})");
+        assert!(
+            waited < wait,
+            "answered at the end of the wait ({waited:?})"
+        );
     }
 }
