@@ -84,7 +84,7 @@ mod tls;
 
 pub use body::{Body, BoxError};
 pub use config::{ConfigError, Cors, ListenSpec, ReqLog, ServerConfig, TlsFiles};
-pub use conn::state::StallLimit;
+pub use conn::state::{SendBuffer, StallLimit};
 pub use error::{Error, StartError};
 pub use handler::{Allow, Ctx, Handler, HandlerFuture};
 pub use hook::{ConnHook, Io};

@@ -1,4 +1,5 @@
-//! Connection limits: `maxc` in all and `maxp` per peer address.
+//! Connection limits: `maxc` in all, `maxp` per peer address, and
+//! `max_conn_rate` new connections per second per peer address.
 //!
 //! A connection is admitted at accept time and holds its [`Admission`] until
 //! it closes. One over a limit is not left hanging and not silently closed
@@ -9,8 +10,10 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 /// How many over-limit connections may be answered 503 at the same time.
 pub(crate) const MAX_REJECTING: usize = 64;
@@ -26,6 +29,13 @@ pub(crate) struct Limits {
     maxp: u32,
     /// Open connections per peer IP (only while `maxp` > 0).
     per_peer: Mutex<HashMap<IpAddr, u32>>,
+    /// `max_conn_rate`, 0 unlimited.
+    rate: u32,
+    /// Per peer IP: the start of its current one-second window and the
+    /// connections it opened in it (only while `rate` > 0; windows older
+    /// than a second are pruned, so it holds the addresses of the last
+    /// second at most, plus [`RATE_PRUNE_AT`]).
+    recent: Mutex<HashMap<IpAddr, (Instant, u32)>>,
     /// Permits for connections being answered 503.
     pub(crate) rejecting: Arc<Semaphore>,
 }
@@ -40,13 +50,26 @@ pub(crate) enum Refused {
     Maxc(u32),
     /// The peer's address has `maxp` connections open.
     Maxp(u32),
+    /// The peer's address opened `max_conn_rate` connections this second.
+    Rate(u32),
 }
+
+/// The per-address rate map is pruned of windows older than a second when
+/// it holds more addresses than this.
+const RATE_PRUNE_AT: usize = 1024;
+
+/// The window of `max_conn_rate`.
+const RATE_WINDOW: Duration = Duration::from_secs(1);
 
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Maxc(n) => write!(f, "server full (maxc={n})"),
             Self::Maxp(n) => write!(f, "too many connections from your address (maxp={n})"),
+            Self::Rate(n) => write!(
+                f,
+                "too many new connections from your address (max_conn_rate={n} per second)"
+            ),
         }
     }
 }
@@ -82,8 +105,10 @@ impl Drop for PeerSlot {
 }
 
 impl Limits {
-    pub(crate) fn new(maxc: u32, maxp: u32) -> Self {
+    pub(crate) fn new(maxc: u32, maxp: u32, rate: u32) -> Self {
         Self {
+            rate,
+            recent: Mutex::new(HashMap::new()),
             total: (maxc > 0).then(|| Arc::new(Semaphore::new(maxc as usize))),
             maxc,
             maxp,
@@ -94,8 +119,10 @@ impl Limits {
 
     /// Admits a connection from `ip` (`None`: a Unix socket, not counted per
     /// peer), or says which limit is reached (`maxc` first: when the server
-    /// is full, that is the reason whoever asks).
+    /// is full, that is the reason whoever asks). Every attempt counts
+    /// against the address's rate, refused ones too.
     pub(crate) fn admit(self: &Arc<Self>, ip: Option<IpAddr>) -> Result<Admission, Refused> {
+        let rate_ok = ip.is_none_or(|ip| self.count_rate(ip, Instant::now()));
         let total = match &self.total {
             Some(sem) => Some(
                 Arc::clone(sem)
@@ -104,6 +131,9 @@ impl Limits {
             ),
             None => None,
         };
+        if !rate_ok {
+            return Err(Refused::Rate(self.rate));
+        }
         let peer = match ip {
             Some(ip) if self.maxp > 0 => {
                 let mut map = self.per_peer.lock().unwrap_or_else(PoisonError::into_inner);
@@ -126,13 +156,62 @@ impl Limits {
     }
 }
 
+/// File descriptors kept aside for listeners, standard streams, the logs
+/// and the like when sizing `maxc` against the process's limit.
+const FD_RESERVE: u64 = 64;
+
+/// A warning when `maxc` connections, each with `streams` responses that
+/// may hold a file open, could need more descriptors than `soft` (the
+/// process's `RLIMIT_NOFILE`; `None`: unlimited).
+pub(crate) fn fd_warning(maxc: u32, streams: u32, soft: Option<u64>) -> Option<String> {
+    let soft = soft?;
+    let per_conn = 1 + u64::from(streams);
+    if maxc == 0 {
+        return Some(format!(
+            "httpout: warning: maxc=0 (unlimited) with {soft} file descriptors: past about {} \
+             connections new ones wait until descriptors are free; set --maxc",
+            soft.saturating_sub(FD_RESERVE) / per_conn
+        ));
+    }
+    let need = u64::from(maxc) * per_conn + FD_RESERVE;
+    (need > soft).then(|| {
+        format!(
+            "httpout: warning: maxc={maxc} connections with up to {streams} HTTP/2 streams each \
+             may need {need} file descriptors, the limit is {soft}: raise it (ulimit -n) or \
+             lower --maxc to {}",
+            soft.saturating_sub(FD_RESERVE) / per_conn
+        )
+    })
+}
+
+impl Limits {
+    /// Counts a connection from `ip` at `now`; false when it is over the
+    /// address's rate this second.
+    fn count_rate(&self, ip: IpAddr, now: Instant) -> bool {
+        if self.rate == 0 {
+            return true;
+        }
+        let mut map = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= RATE_PRUNE_AT {
+            map.retain(|_, (start, _)| now.duration_since(*start) < RATE_WINDOW);
+        }
+        let (start, n) = map.entry(ip).or_insert((now, 0));
+        if now.duration_since(*start) >= RATE_WINDOW {
+            *start = now;
+            *n = 0;
+        }
+        *n = n.saturating_add(1);
+        *n <= self.rate
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn counts_and_frees() {
-        let limits = Arc::new(Limits::new(3, 2));
+        let limits = Arc::new(Limits::new(3, 2, 0));
         let a: IpAddr = [127, 0, 0, 1].into();
         let b: IpAddr = [127, 0, 0, 2].into();
         let a1 = limits.admit(Some(a)).unwrap();
@@ -145,10 +224,44 @@ mod tests {
         assert_eq!(limits.admit(None).unwrap_err(), Refused::Maxc(3));
         drop(a1);
         assert!(limits.admit(Some(a)).is_ok());
-        let unlimited = Arc::new(Limits::new(0, 0));
+        let unlimited = Arc::new(Limits::new(0, 0, 0));
         let held: Vec<_> = (0..1000)
             .map(|_| unlimited.admit(Some(a)).unwrap())
             .collect();
         assert_eq!(held.len(), 1000);
+    }
+
+    #[test]
+    fn warns_when_maxc_could_exhaust_the_descriptors() {
+        assert_eq!(fd_warning(100, 32, None), None);
+        assert_eq!(fd_warning(100, 32, Some(1 << 20)), None);
+        let low = fd_warning(100, 32, Some(1024)).unwrap();
+        assert!(low.contains("maxc=100") && low.contains("3364") && low.contains("to 29"));
+        assert!(fd_warning(0, 32, Some(1024)).unwrap().contains("unlimited"));
+    }
+
+    #[test]
+    fn the_rate_is_per_address_and_per_second() {
+        let limits = Arc::new(Limits::new(0, 0, 2));
+        let a: IpAddr = [127, 0, 0, 1].into();
+        let b: IpAddr = [127, 0, 0, 2].into();
+        let t0 = Instant::now();
+        assert!(limits.count_rate(a, t0));
+        assert!(limits.count_rate(a, t0));
+        assert!(!limits.count_rate(a, t0 + Duration::from_millis(500)));
+        assert!(limits.count_rate(b, t0 + Duration::from_millis(500)));
+        // The next second starts afresh.
+        assert!(limits.count_rate(a, t0 + Duration::from_millis(1000)));
+        // Many addresses: the map is pruned of old windows.
+        for i in 0..3000u32 {
+            let ip: IpAddr = std::net::Ipv4Addr::from(0x0a00_0000 + i).into();
+            assert!(limits.count_rate(ip, t0 + Duration::from_secs(u64::from(i / 500) * 2)));
+        }
+        assert!(limits.recent.lock().unwrap().len() <= RATE_PRUNE_AT + 500);
+        // Over the rate through `admit`: refused with its value.
+        let now = Arc::new(Limits::new(0, 0, 1));
+        let _first = now.admit(Some(a)).unwrap();
+        assert_eq!(now.admit(Some(a)).unwrap_err(), Refused::Rate(1));
+        assert!(now.admit(None).is_ok());
     }
 }

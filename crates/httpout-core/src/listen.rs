@@ -6,8 +6,11 @@
 //! the TLS handshake within `timeout` in the connection's own task, then
 //! serve it (`conn::serve`). Over a limit, the connection gets a 503 whose
 //! body names the limit and its value, and one log line says the same. Accept
-//! errors that concern one connection are skipped; others (e.g. out of file
-//! descriptors) pause the loop for a second instead of spinning.
+//! errors that concern one connection are skipped; others (out of file
+//! descriptors: EMFILE, ENFILE; out of memory) pause accepting for
+//! [`ACCEPT_PAUSE`] instead of spinning, logged once a second at most:
+//! new connections wait in the kernel's backlog meanwhile, and the
+//! connections already open are not touched.
 
 use std::convert::Infallible;
 use std::io;
@@ -24,7 +27,7 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 
 use crate::config::{ListenSpec, ServerConfig};
-use crate::conn::{self, state::Phase};
+use crate::conn::{self, io::SharedTcp, state::Phase};
 use crate::error::StartError;
 use crate::hook::Io;
 use crate::limit::{Limits, Refused};
@@ -46,7 +49,7 @@ impl Shared {
         conns: Arc<conn::Shared>,
     ) -> Self {
         Self {
-            limits: Arc::new(Limits::new(config.maxc, config.maxp)),
+            limits: Arc::new(Limits::new(config.maxc, config.maxp, config.max_conn_rate)),
             config,
             tls,
             conns,
@@ -142,6 +145,7 @@ pub(crate) async fn accept_loop(
     shared: Arc<Shared>,
     mut phase: watch::Receiver<Phase>,
 ) {
+    let mut errors = AcceptErrors::default();
     loop {
         let accepted = tokio::select! {
             a = accept(&listener) => a,
@@ -149,14 +153,15 @@ pub(crate) async fn accept_loop(
         };
         let (stream, peer) = match accepted {
             Ok(ok) => ok,
-            Err(e) if is_per_connection(&e) => continue,
-            Err(e) => {
-                eprintln!("httpout: accept failed: {e}; pausing 1 s");
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                    _ = phase.wait_for(|p| *p != Phase::Running) => break,
+            Err(e) => match errors.on_error(&e, tokio::time::Instant::now()) {
+                None => continue,
+                Some(pause) => {
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => continue,
+                        _ = phase.wait_for(|p| *p != Phase::Running) => break,
+                    }
                 }
-            }
+            },
         };
         let tls = match &listener {
             Listener::Tcp { tls: true, .. } => shared.tls.clone(),
@@ -171,8 +176,12 @@ pub(crate) async fn accept_loop(
                 tokio::spawn(async move {
                     let _admission = admission;
                     let is_tls = tls.is_some();
+                    let socket = match &stream {
+                        Stream::Tcp(s) => Some(Arc::clone(s)),
+                        Stream::Unix(_) => None,
+                    };
                     if let Some(io) = open(stream, tls, timeout).await {
-                        conn::serve(io, peer, is_tls, conns, phase).await;
+                        conn::serve(io, socket, peer, is_tls, conns, phase).await;
                     }
                 });
             }
@@ -188,7 +197,8 @@ pub(crate) async fn accept_loop(
 
 /// An accepted socket.
 enum Stream {
-    Tcp(tokio::net::TcpStream),
+    /// Shared with the connection's state, for its socket options.
+    Tcp(Arc<tokio::net::TcpStream>),
     Unix(tokio::net::UnixStream),
 }
 
@@ -198,13 +208,65 @@ async fn accept(listener: &Listener) -> io::Result<(Stream, Option<SocketAddr>)>
             let (s, peer) = inner.accept().await?;
             // Nagle would hold back small live chunks (hyper#1212).
             s.set_nodelay(true)?;
-            Ok((Stream::Tcp(s), Some(peer)))
+            Ok((Stream::Tcp(Arc::new(s)), Some(peer)))
         }
         Listener::Unix { inner, .. } => {
             let (s, _) = inner.accept().await?;
             Ok((Stream::Unix(s), None))
         }
     }
+}
+
+/// How long accepting pauses after an error that is not one connection's
+/// (out of file descriptors or memory).
+pub(crate) const ACCEPT_PAUSE: Duration = Duration::from_millis(250);
+
+/// What the accept loop does about its errors: skip one connection's,
+/// pause on the others, and log those once a second at most (with how
+/// many were not logged).
+#[derive(Debug, Default)]
+struct AcceptErrors {
+    last_log: Option<tokio::time::Instant>,
+    unlogged: u64,
+}
+
+impl AcceptErrors {
+    /// `None`: skip and accept the next one; `Some(pause)`: stop accepting
+    /// for that long, then go on. Never ends the loop.
+    fn on_error(&mut self, e: &io::Error, now: tokio::time::Instant) -> Option<Duration> {
+        if is_per_connection(e) {
+            return None;
+        }
+        let due = self
+            .last_log
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1));
+        if due {
+            let more = match self.unlogged {
+                0 => String::new(),
+                n => format!(" ({n} more since the last line)"),
+            };
+            eprintln!("{}{more}", accept_error_line(e));
+            self.last_log = Some(now);
+            self.unlogged = 0;
+        } else {
+            self.unlogged += 1;
+        }
+        Some(ACCEPT_PAUSE)
+    }
+}
+
+/// The log line of an accept error that pauses accepting.
+fn accept_error_line(e: &io::Error) -> String {
+    let hint = match e.raw_os_error() {
+        Some(24 | 23) => {
+            ": out of file descriptors (raise the limit, `ulimit -n`, or lower --maxc)"
+        }
+        _ => "",
+    };
+    format!(
+        "httpout: accept failed: {e}{hint}; new connections wait {} ms, open ones go on",
+        ACCEPT_PAUSE.as_millis()
+    )
 }
 
 /// Errors that concern one connection only: skip it and go on.
@@ -226,17 +288,19 @@ async fn open(
     timeout: Option<Duration>,
 ) -> Option<Box<dyn Io>> {
     match (stream, tls) {
-        (Stream::Tcp(s), Some(tls)) => Some(Box::new(handshake(&tls, s, timeout).await?)),
-        (Stream::Tcp(s), None) => Some(Box::new(s)),
+        (Stream::Tcp(s), Some(tls)) => {
+            Some(Box::new(handshake(&tls, SharedTcp(s), timeout).await?))
+        }
+        (Stream::Tcp(s), None) => Some(Box::new(SharedTcp(s))),
         (Stream::Unix(s), _) => Some(Box::new(s)),
     }
 }
 
 async fn handshake(
     tls: &Tls,
-    stream: tokio::net::TcpStream,
+    stream: SharedTcp,
     timeout: Option<Duration>,
-) -> Option<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
+) -> Option<tokio_rustls::server::TlsStream<SharedTcp>> {
     let accept = tls.acceptor.accept(stream);
     match timeout {
         Some(t) => tokio::time::timeout(t, accept).await.ok()?.ok(),
@@ -279,6 +343,10 @@ fn log_line(peer: Option<SocketAddr>, refused: Refused) -> String {
     let who = peer.map_or_else(|| "a unix socket client".to_owned(), |p| p.to_string());
     let why = match (refused, peer) {
         (Refused::Maxp(n), Some(p)) => format!("too many connections from {} (maxp={n})", p.ip()),
+        (Refused::Rate(n), Some(p)) => format!(
+            "too many new connections from {} (max_conn_rate={n} per second)",
+            p.ip()
+        ),
         _ => refused.to_string(),
     };
     format!("httpout: 503 to {who}: {why}")
@@ -313,5 +381,31 @@ mod tests {
             log_line(None, Refused::Maxc(1)),
             "httpout: 503 to a unix socket client: server full (maxc=1)"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn out_of_file_descriptors_pauses_and_never_ends_the_loop() {
+        let mut errors = AcceptErrors::default();
+        let emfile = io::Error::from_raw_os_error(24);
+        let enfile = io::Error::from_raw_os_error(23);
+        let t0 = tokio::time::Instant::now();
+        // Many in a row: each a pause (the loop goes on), one log line.
+        for i in 0..100u64 {
+            let e = if i % 2 == 0 { &emfile } else { &enfile };
+            let at = t0 + Duration::from_millis(i);
+            assert_eq!(errors.on_error(e, at), Some(ACCEPT_PAUSE));
+        }
+        assert_eq!(errors.last_log, Some(t0));
+        assert_eq!(errors.unlogged, 99);
+        // A second later: logged again.
+        assert_eq!(
+            errors.on_error(&emfile, t0 + Duration::from_secs(1)),
+            Some(ACCEPT_PAUSE)
+        );
+        assert_eq!(errors.unlogged, 0);
+        // One connection's error is skipped without a pause.
+        let reset = io::Error::from(io::ErrorKind::ConnectionAborted);
+        assert_eq!(errors.on_error(&reset, t0), None);
+        assert!(accept_error_line(&emfile).contains("out of file descriptors"));
     }
 }

@@ -40,7 +40,8 @@ pub struct Server {
 
 impl Server {
     /// Loads TLS files (if an `https://` listener needs them) and binds every
-    /// listener. Connections that arrive before [`Server::serve`] wait in the
+    /// listener. Warns on stderr when `maxc` connections could need more
+    /// file descriptors than the process may open (`RLIMIT_NOFILE`). Connections that arrive before [`Server::serve`] wait in the
     /// kernel's backlog.
     pub async fn bind(config: ServerConfig) -> Result<Self, StartError> {
         let wants_tls = config
@@ -56,6 +57,12 @@ impl Server {
             }
             (_, false) => None,
         };
+        let nofile = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+        if let Some(warning) =
+            crate::limit::fd_warning(config.maxc, conn::H2_MAX_STREAMS, nofile.current)
+        {
+            eprintln!("{warning}");
+        }
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
         for spec in &config.listeners {

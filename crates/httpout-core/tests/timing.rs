@@ -13,10 +13,13 @@ use tokio::time::Instant;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A server answering 200 to anything, with `timeout` = [`TIMEOUT`].
+/// A server answering 200 to anything, with `timeout` = [`TIMEOUT`] (and
+/// no shorter first-request deadline: `header_timeout` has its own tests,
+/// in attack.rs).
 async fn server() -> (httpout_core::Running, std::net::SocketAddr) {
     let config = ServerConfig {
         timeout: Some(TIMEOUT),
+        header_timeout: None,
         maxp: 0,
         ..ServerConfig::default()
     };

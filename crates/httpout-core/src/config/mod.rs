@@ -40,9 +40,17 @@ pub struct ServerConfig {
     pub maxc: u32,
     /// Maximum connections per peer IP, 0 unlimited. Default 6.
     pub maxp: u32,
-    /// Idle keep-alive, request-header and TLS-handshake timeout; `None`
-    /// disables it. Default 30 s.
+    /// Idle keep-alive, request-header, TLS-handshake and response-stall
+    /// timeout; `None` disables it. Default 30 s.
     pub timeout: Option<Duration>,
+    /// Deadline of a connection's first request head, from accept, when
+    /// shorter than `timeout` (a client that connects must ask soon; one
+    /// that keeps its connection open between requests gets `timeout`);
+    /// `None`: `timeout`. Default 10 s.
+    pub header_timeout: Option<Duration>,
+    /// New connections per second from one peer address, 0 unlimited; over
+    /// it a connection is answered 503 like one over `maxp`. Default 0.
+    pub max_conn_rate: u32,
     /// Close every HTTP/1 connection after one response. Default false.
     pub close: bool,
     /// Close an HTTP/1 connection after this many consecutive error
@@ -73,6 +81,8 @@ impl Default for ServerConfig {
             maxc: 100,
             maxp: 6,
             timeout: Some(Duration::from_secs(30)),
+            header_timeout: Some(Duration::from_secs(10)),
+            max_conn_rate: 0,
             close: false,
             max_client_errors: 20,
             headers: Vec::new(),

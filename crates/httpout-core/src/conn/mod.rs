@@ -8,21 +8,32 @@
 //!   that long since its last request ended is shut down (hyper has none,
 //!   hyper#1628). Bytes alone (an HTTP/2 PING every few seconds) do not keep
 //!   a connection open;
-//! - a write-stall timeout: a response the client does not read (the socket
-//!   has refused bytes for `timeout`, or for a response's shorter
-//!   [`StallLimit`](state::StallLimit)) closes the connection, so a reader
-//!   that never reads cannot hold its place and its buffers forever. A
-//!   response that is merely waiting for data (a live stream) is not stalled;
+//! - a stall timeout per response: a response whose body hyper has not
+//!   taken for `timeout` (or the response's shorter
+//!   [`StallLimit`](state::StallLimit)) while it had data to give is ended:
+//!   a client that reads nothing, grants no HTTP/2 flow-control window, or
+//!   never reads a body at all cannot hold its place and its buffers
+//!   forever. On HTTP/2 that stream alone is reset (each stream runs in its
+//!   own task, spawned by [`exec`], which the watchdog can end) unless
+//!   every stream in flight is stalled, which closes the connection; on
+//!   HTTP/1.1 the connection is closed, as it is when the socket has
+//!   refused bytes for that long. A response that is merely waiting for
+//!   data (a live stream) is not stalled;
 //! - a first-request deadline: a client must complete its first request head
-//!   within `timeout` of connecting, however slowly it trickles bytes
-//!   (slowloris); later request heads are bounded by hyper's
-//!   `header_read_timeout`, set to the same value;
+//!   within `header_timeout` (or `timeout` when shorter) of connecting,
+//!   however slowly it trickles bytes (slowloris); later request heads are
+//!   bounded by hyper's `header_read_timeout`, set to `timeout`;
+//! - bounded buffers: an HTTP/1.1 request head over [`H1_MAX_BUF`] bytes or
+//!   [`H1_MAX_HEADERS`] fields is answered 431, and hyper buffers at most
+//!   about [`H1_MAX_BUF`] of a response ahead of the socket; an HTTP/2
+//!   header list is bounded the same way;
 //! - the server's shutdown signal: graceful first (in-flight requests
 //!   finish, HTTP/2 gets GOAWAY), then forced.
 //!
 //! The byte stream goes through the mode's [`ConnHook`] first, if one is
 //! installed ([`io`]).
 
+pub(crate) mod exec;
 pub(crate) mod io;
 pub(crate) mod state;
 
@@ -30,7 +41,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};
@@ -38,28 +49,40 @@ use tokio::time::{Instant, sleep_until};
 use crate::config::ServerConfig;
 use crate::hook::{ConnHook, Io};
 use crate::service::{self, Service};
+use exec::StreamExec;
 use state::{ConnState, Cut, Phase};
 
 /// Concurrent streams per HTTP/2 connection (hyper's default is 200).
 pub(crate) const H2_MAX_STREAMS: u32 = 32;
 /// Bytes hyper may buffer per HTTP/2 stream (its default is 400 KiB).
 pub(crate) const H2_SEND_BUF: usize = 64 * 1024;
+/// hyper's HTTP/1.1 read and write buffer limit (its default is about 400
+/// KiB): the largest request head (431 over it), and about what it queues
+/// of a response ahead of the socket.
+pub(crate) const H1_MAX_BUF: usize = 32 * 1024;
+/// Header fields per HTTP/1.1 request head (431 over it).
+pub(crate) const H1_MAX_HEADERS: usize = 100;
+/// The largest HTTP/2 header list, decoded (hyper's default is 16 KiB).
+pub(crate) const H2_MAX_HEADER_LIST: u32 = 32 * 1024;
 
 /// What every connection of a server shares.
 pub(crate) struct Shared {
-    builder: auto::Builder<TokioExecutor>,
+    builder: auto::Builder<StreamExec>,
     timeout: Option<Duration>,
+    header_timeout: Option<Duration>,
     hook: Option<Arc<dyn ConnHook>>,
     service: Arc<service::Shared>,
 }
 
 impl Shared {
     pub(crate) fn new(config: &ServerConfig, service: Arc<service::Shared>) -> Self {
-        let mut builder = auto::Builder::new(TokioExecutor::new());
+        let mut builder = auto::Builder::new(StreamExec);
         builder
             .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(config.timeout)
+            .max_buf_size(H1_MAX_BUF)
+            .max_headers(H1_MAX_HEADERS)
             .keep_alive(!config.close)
             // A client may shut its side down once its request is sent
             // (uploaders do): finish reading and answering it.
@@ -70,25 +93,30 @@ impl Shared {
             .http2()
             .timer(TokioTimer::new())
             .max_concurrent_streams(H2_MAX_STREAMS)
-            .max_send_buf_size(H2_SEND_BUF);
+            .max_send_buf_size(H2_SEND_BUF)
+            .max_header_list_size(H2_MAX_HEADER_LIST);
         Self {
             builder,
             timeout: config.timeout,
+            header_timeout: config.header_timeout,
             hook: config.conn_hook.clone(),
             service,
         }
     }
 }
 
-/// Serves one accepted (and, for TLS, handshaken) connection until it closes.
+/// Serves one accepted (and, for TLS, handshaken) connection until it
+/// closes. `socket`: the TCP socket under `io`, for the options a response
+/// may set on it.
 pub(crate) async fn serve(
     io: Box<dyn Io>,
+    socket: Option<Arc<tokio::net::TcpStream>>,
     peer: Option<SocketAddr>,
     tls: bool,
     shared: Arc<Shared>,
     mut phase: watch::Receiver<Phase>,
 ) {
-    let state = Arc::new(ConnState::new(peer, tls));
+    let state = Arc::new(ConnState::new(peer, tls, socket));
     let timeout = shared.timeout;
     let io = TokioIo::new(io::wrap(io, shared.hook.as_deref(), Arc::clone(&state)));
     let service = Service::new(Arc::clone(&shared.service), Arc::clone(&state));
@@ -97,6 +125,7 @@ pub(crate) async fn serve(
     let mut closing_since: Option<Instant> = None;
     let forever = Duration::from_secs(u64::from(u32::MAX));
     let idle_for = timeout.unwrap_or(forever);
+    let first = shared.header_timeout.unwrap_or(idle_for);
     loop {
         tokio::select! {
             _ = conn.as_mut() => break,
@@ -111,7 +140,7 @@ pub(crate) async fn serve(
                     _ => {}
                 }
             }
-            cut = state.watch(idle_for), if closing_since.is_none() && timeout.is_some() => {
+            cut = state.watch(idle_for, first), if closing_since.is_none() && timeout.is_some() => {
                 if cut == Cut::Stalled || state.requests() == 0 {
                     // A reader that does not read, or a client that never
                     // completed a request head: nothing to finish.

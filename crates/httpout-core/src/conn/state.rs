@@ -1,10 +1,12 @@
-//! What the tasks of one connection share: its requests in flight, when it
-//! was last active, whether writes are refused, and from that the deadline
-//! its watchdog waits for. A leaf: the service (one request) updates it,
-//! the connection loop (`conn`) waits on it.
+//! What the tasks of one connection share: its requests in flight (each a
+//! [`Stream`], with when its body last made progress), when it was last
+//! active, whether writes are refused, and from that the deadline its
+//! watchdog waits for. A leaf: the service (one request) updates it, the
+//! connection loop (`conn`) waits on it.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use http::StatusCode;
@@ -29,6 +31,91 @@ pub(crate) enum Phase {
 /// falls that far behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StallLimit(pub Duration);
+
+/// A response extension: bound the kernel's send buffer of the HTTP/1.x
+/// connection carrying this response to about this many bytes
+/// (`SO_SNDBUF`; Linux grows an unbounded one to megabytes). With a
+/// [`StallLimit`], a reader that stops reading refuses writes, and is cut,
+/// once this much is queued instead of after megabytes: a live stream sets
+/// it from the lag its listeners may have. Ignored on HTTP/2 (the socket is
+/// shared by other streams) and on Unix sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendBuffer(pub usize);
+
+tokio::task_local! {
+    /// The cancel handle of the HTTP/2 stream whose task is running (set by
+    /// the connection's executor, read by the service when a request starts).
+    pub(crate) static STREAM_CANCEL: Arc<Cancel>;
+}
+
+/// Ends one HTTP/2 stream's task from outside: the task (hyper's, spawned
+/// by the connection's executor) stops at its next poll and drops the
+/// stream, which h2 then resets (`RST_STREAM`, `CANCEL`).
+#[derive(Debug, Default)]
+pub(crate) struct Cancel {
+    fired: AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Cancel {
+    /// Ends the stream.
+    pub(crate) fn fire(&self) {
+        self.fired.store(true, Ordering::Release);
+        // A permit is stored if the task is not waiting yet.
+        self.notify.notify_one();
+    }
+
+    fn is_fired(&self) -> bool {
+        self.fired.load(Ordering::Acquire)
+    }
+
+    /// Resolves once [`Cancel::fire`] was called.
+    pub(crate) async fn fired(&self) {
+        while !self.fired.load(Ordering::Acquire) {
+            self.notify.notified().await;
+        }
+    }
+}
+
+/// One response in flight, as its connection's watchdog sees it: whether
+/// hyper owes its body a poll (the body handed out data, or the response
+/// head was made, and hyper has not asked for more since), since when, and
+/// how to end it alone.
+#[derive(Debug)]
+pub(crate) struct Stream {
+    /// Milliseconds after the connection's epoch since when the body waits
+    /// for hyper to take more; 0 while it is not waiting (not built yet, or
+    /// itself waiting for data: a live stream between chunks).
+    owed_since_ms: AtomicU64,
+    /// This response's stall limit ([`StallLimit`]), ms; `u64::MAX`: none.
+    limit_ms: AtomicU64,
+    /// Set on HTTP/2, where each stream runs in its own task.
+    cancel: OnceLock<Arc<Cancel>>,
+}
+
+impl Stream {
+    fn new() -> Self {
+        Self {
+            owed_since_ms: AtomicU64::new(0),
+            limit_ms: AtomicU64::new(u64::MAX),
+            cancel: OnceLock::new(),
+        }
+    }
+
+    /// Lets the watchdog end this stream alone (HTTP/2).
+    pub(crate) fn set_cancel(&self, cancel: Arc<Cancel>) {
+        let _ = self.cancel.set(cancel);
+    }
+
+    /// A response's own stall limit ([`StallLimit`]).
+    pub(crate) fn limit(&self, limit: Duration) {
+        self.limit_ms.store(to_ms(limit).max(1), Ordering::Relaxed);
+    }
+}
+
+fn to_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
 
 /// Why the watchdog closes a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,13 +147,21 @@ pub(crate) struct ConnState {
     /// A shorter write-stall limit asked by a response ([`StallLimit`]),
     /// in milliseconds; `u64::MAX` when none did.
     stall_limit_ms: AtomicU64,
+    /// The responses in flight (at most the HTTP/2 stream limit).
+    streams: Mutex<Vec<Arc<Stream>>>,
+    /// The socket, when it is TCP: a response may bound its send buffer.
+    socket: Option<Arc<tokio::net::TcpStream>>,
     /// Wakes the watchdog when its deadline may have moved: a request
     /// started or ended, writes started being refused, a stall limit was set.
     changed: Notify,
 }
 
 impl ConnState {
-    pub(crate) fn new(peer: Option<SocketAddr>, tls: bool) -> Self {
+    pub(crate) fn new(
+        peer: Option<SocketAddr>,
+        tls: bool,
+        socket: Option<Arc<tokio::net::TcpStream>>,
+    ) -> Self {
         Self {
             peer,
             tls,
@@ -77,6 +172,8 @@ impl ConnState {
             requests: AtomicU64::new(0),
             consecutive_errors: AtomicU32::new(0),
             stall_limit_ms: AtomicU64::new(u64::MAX),
+            streams: Mutex::new(Vec::new()),
+            socket,
             changed: Notify::new(),
         }
     }
@@ -88,8 +185,32 @@ impl ConnState {
         self.changed.notify_one();
     }
 
+    /// Bounds the kernel's send buffer of this connection's socket to about
+    /// `bytes` (Linux doubles it for its bookkeeping), so that a reader that
+    /// stops reading refuses writes once that much is queued. False when
+    /// the connection is not TCP or the option could not be set.
+    pub(crate) fn limit_send_buffer(&self, bytes: usize) -> bool {
+        self.socket
+            .as_ref()
+            .is_some_and(|s| rustix::net::sockopt::set_socket_send_buffer_size(&**s, bytes).is_ok())
+    }
+
     fn now_ms(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+        to_ms(self.epoch.elapsed())
+    }
+
+    /// The body of `stream` handed out data (or its response head was
+    /// made): hyper owes it a poll from now on.
+    pub(crate) fn owed(&self, stream: &Stream) {
+        stream
+            .owed_since_ms
+            .store(self.now_ms().max(1), Ordering::Relaxed);
+    }
+
+    /// The body of `stream` waits for its own data, or has ended: not
+    /// stalled, whatever the client does.
+    pub(crate) fn not_owed(&self, stream: &Stream) {
+        stream.owed_since_ms.store(0, Ordering::Relaxed);
     }
 
     fn at(&self, ms: u64) -> Instant {
@@ -120,15 +241,25 @@ impl ConnState {
     }
 
     /// A request arrived: it is in flight until its response body ends.
-    pub(crate) fn request_started(&self) {
+    pub(crate) fn request_started(&self) -> Arc<Stream> {
+        let stream = Arc::new(Stream::new());
+        self.streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Arc::clone(&stream));
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.touch();
         self.changed.notify_one();
+        stream
     }
 
     /// A response body ended or was dropped.
-    pub(crate) fn request_finished(&self) {
+    pub(crate) fn request_finished(&self, stream: &Arc<Stream>) {
+        self.streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|s| !Arc::ptr_eq(s, stream));
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
         self.touch();
         self.changed.notify_one();
@@ -156,48 +287,98 @@ impl ConnState {
         }
     }
 
-    /// The next cut as things stand, if nothing changes: a response that
-    /// cannot write is cut its stall limit (the shorter of `timeout` and a
-    /// [`StallLimit`]) after writes started being refused; with nothing in
-    /// flight, a connection is cut `timeout` after accept before its first
-    /// request, or `timeout` after its last request ended. `None`: a
-    /// response is being written, no deadline.
-    fn next_cut(&self, timeout: Duration) -> Option<(Instant, Cut)> {
+    /// The next cut as things stand, if nothing changes, and the responses
+    /// to end alone now.
+    ///
+    /// Busy: a response whose body hyper has not polled for its stall limit
+    /// (the shorter of `timeout` and its [`StallLimit`]) while it had data
+    /// to give (a client that reads nothing, or grants no HTTP/2 window) is
+    /// stalled: on HTTP/2 it is returned to be reset alone, unless every
+    /// response in flight is stalled, which cuts the connection; on
+    /// HTTP/1.1 it cuts the connection. So does a socket that has refused
+    /// writes for the connection's stall limit. Without a stalled response
+    /// the watchdog looks again after the shortest stall limit (a body
+    /// becoming owed does not wake it: that happens at every chunk).
+    ///
+    /// Idle: cut `first` after accept before the first request, or
+    /// `timeout` after the last request ended.
+    fn next_cut(&self, timeout: Duration, first: Duration) -> (Instant, Cut, Vec<Arc<Cancel>>) {
+        let timeout_ms = to_ms(timeout);
         if self.busy() {
+            let now = self.now_ms();
+            let mut next = u64::MAX;
             let since = self.stalled_since_ms.load(Ordering::Relaxed);
-            if since == 0 {
-                return None;
+            if since != 0 {
+                let limit = timeout_ms.min(self.stall_limit_ms.load(Ordering::Relaxed));
+                next = since.saturating_add(limit);
+                if now >= next {
+                    return (Instant::now(), Cut::Stalled, Vec::new());
+                }
             }
-            let limit_ms = u64::try_from(timeout.as_millis())
-                .unwrap_or(u64::MAX)
-                .min(self.stall_limit_ms.load(Ordering::Relaxed));
-            return Some((self.at(since.saturating_add(limit_ms)), Cut::Stalled));
+            let streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut stalled = Vec::new();
+            let mut alone = true;
+            let mut live = 0;
+            for stream in streams.iter() {
+                if stream.cancel.get().is_some_and(|c| c.is_fired()) {
+                    continue; // reset, its task is going away
+                }
+                live += 1;
+                let limit = timeout_ms.min(stream.limit_ms.load(Ordering::Relaxed));
+                let owed = stream.owed_since_ms.load(Ordering::Relaxed);
+                if owed == 0 {
+                    next = next.min(now.saturating_add(limit));
+                    continue;
+                }
+                let due = owed.saturating_add(limit);
+                if now >= due {
+                    match stream.cancel.get() {
+                        Some(cancel) => stalled.push(Arc::clone(cancel)),
+                        None => alone = false,
+                    }
+                } else {
+                    next = next.min(due);
+                }
+            }
+            if !alone || (!stalled.is_empty() && stalled.len() == live) {
+                return (Instant::now(), Cut::Stalled, Vec::new());
+            }
+            let next = next.min(now.saturating_add(timeout_ms));
+            return (self.at(next), Cut::Stalled, stalled);
         }
         let from = if self.requests() == 0 {
-            self.epoch
+            return (self.epoch + first.min(timeout), Cut::Idle, Vec::new());
         } else {
             self.at(self.last_activity_ms.load(Ordering::Relaxed))
         };
-        Some((from + timeout, Cut::Idle))
+        (from + timeout, Cut::Idle, Vec::new())
     }
 
     /// Resolves when the connection should be cut (see `next_cut`). The
     /// deadline is recomputed whenever it may have moved, so a request that
     /// starts while the watchdog waits for the first-request deadline, or a
     /// response with a shorter [`StallLimit`], is timed from then on.
-    pub(crate) async fn watch(&self, timeout: Duration) -> Cut {
+    ///
+    /// `first`: the deadline of the first request head (`header_timeout`,
+    /// when shorter than `timeout`). Stalled HTTP/2 streams are reset here,
+    /// one by one, while others still make progress.
+    pub(crate) async fn watch(&self, timeout: Duration, first: Duration) -> Cut {
         loop {
             // Created before the state is read: a change from now on wakes it.
             let changed = self.changed.notified();
-            match self.next_cut(timeout) {
-                Some((at, cut)) if Instant::now() >= at => return cut,
-                Some((at, _)) => {
-                    tokio::select! {
-                        () = sleep_until(at) => {}
-                        () = changed => {}
-                    }
+            let (at, cut, stalled) = self.next_cut(timeout, first);
+            if !stalled.is_empty() {
+                for cancel in stalled {
+                    cancel.fire();
                 }
-                None => changed.await,
+                continue;
+            }
+            if Instant::now() >= at {
+                return cut;
+            }
+            tokio::select! {
+                () = sleep_until(at) => {}
+                () = changed => {}
             }
         }
     }

@@ -50,6 +50,14 @@ pub struct CoreArgs {
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "30", help_heading = "Connections")]
     pub timeout: u64,
 
+    /// Seconds a new connection has to send its first request head (0: `timeout`); shorter of the two applies.
+    #[arg(long = "header_timeout", alias = "header-timeout", value_name = "SECONDS", value_parser = parse_seconds, default_value = "10", help_heading = "Connections")]
+    pub header_timeout: u64,
+
+    /// New connections per second accepted from one peer address, 0 is unlimited (over it: 503).
+    #[arg(long = "max_conn_rate", alias = "max-conn-rate", value_name = "N", value_parser = parse_u32, default_value = "0", help_heading = "Connections")]
+    pub max_conn_rate: u32,
+
     /// Close the HTTP connection after each request.
     #[arg(
         long,
@@ -203,6 +211,8 @@ impl CoreArgs {
             maxc: self.maxc,
             maxp: self.maxp,
             timeout: crate::timeout::from_secs(self.timeout),
+            header_timeout: crate::timeout::from_secs(self.header_timeout),
+            max_conn_rate: self.max_conn_rate,
             close: self.close,
             max_client_errors: self.max_client_errors,
             // Set by whoever mounts a live sink (the CLI does).

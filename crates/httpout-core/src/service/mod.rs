@@ -30,7 +30,7 @@ use hyper::body::Incoming;
 
 use crate::body::Body;
 use crate::config::ServerConfig;
-use crate::conn::state::{ConnState, StallLimit};
+use crate::conn::state::{ConnState, STREAM_CANCEL, SendBuffer, StallLimit};
 use crate::error::Error;
 use crate::handler::{Ctx, Handler};
 use crate::path::SafePath;
@@ -96,6 +96,11 @@ impl hyper::service::Service<Request<Incoming>> for Service {
         // A HEAD response has no body to send: done once its head is.
         let mut guard = RequestGuard::new(Arc::clone(&conn), record, is_head);
         Box::pin(async move {
+            // On HTTP/2 this future runs in the stream's own task, which the
+            // watchdog can end alone when the stream stalls.
+            if let Ok(cancel) = STREAM_CANCEL.try_with(Arc::clone) {
+                guard.stream.set_cancel(cancel);
+            }
             let version = req.version();
             let has_origin = req.headers().contains_key(http::header::ORIGIN);
             let config = &shared.config;
@@ -119,6 +124,13 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             }
             if let Some(StallLimit(limit)) = res.extensions().get() {
                 conn.limit_stall(*limit);
+                guard.stream.limit(*limit);
+            }
+            // HTTP/1.x only: an HTTP/2 socket is shared by other streams.
+            if let Some(SendBuffer(bytes)) = res.extensions().get() {
+                if version < http::Version::HTTP_2 {
+                    conn.limit_send_buffer(*bytes);
+                }
             }
             let too_many_errors = conn.note_status(res.status(), config.max_client_errors);
             response::finish(

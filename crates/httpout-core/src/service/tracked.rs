@@ -1,6 +1,9 @@
 //! A request from arrival to the end of its response body: counted in
-//! flight on its connection, and logged when it ends (the request log's end
-//! line, and the cause of a server error).
+//! flight on its connection, watched for stalls (whether hyper keeps taking
+//! its body: the connection's watchdog ends a response hyper has owed a
+//! poll for its stall limit, on HTTP/1.1 and HTTP/2 alike), and logged
+//! when it ends (the request log's end line, and the cause of a server
+//! error).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,13 +14,15 @@ use http::StatusCode;
 use http_body::{Frame, SizeHint};
 
 use crate::body::{Body, BoxError};
-use crate::conn::state::ConnState;
+use crate::conn::state::{ConnState, Stream};
 use crate::reqlog::{self, Record};
 
 /// Marks a request in flight on its connection from arrival until its
 /// response body ends or is dropped, then logs its end.
 pub(super) struct RequestGuard {
     conn: Arc<ConnState>,
+    /// This response, as the connection's watchdog sees it.
+    pub(super) stream: Arc<Stream>,
     record: Option<Record>,
     status: StatusCode,
     bytes: u64,
@@ -30,9 +35,10 @@ impl RequestGuard {
     /// Counts the request on `conn`; `complete`: it has no body to send
     /// (HEAD).
     pub(super) fn new(conn: Arc<ConnState>, record: Option<Record>, complete: bool) -> Self {
-        conn.request_started();
+        let stream = conn.request_started();
         Self {
             conn,
+            stream,
             record,
             status: StatusCode::OK,
             bytes: 0,
@@ -54,7 +60,7 @@ impl RequestGuard {
 
 impl Drop for RequestGuard {
     fn drop(&mut self) {
-        self.conn.request_finished();
+        self.conn.request_finished(&self.stream);
         if let Some(line) = &self.failure {
             reqlog::log_failure(line);
         }
@@ -64,7 +70,10 @@ impl Drop for RequestGuard {
     }
 }
 
-/// A response body that reports its end to its [`RequestGuard`].
+/// A response body that reports its end to its [`RequestGuard`], and to
+/// its connection's watchdog whether hyper owes it a poll: from the moment
+/// the response is built (a client that never reads its body at all) and
+/// after every chunk it hands out, until hyper asks for more.
 pub(crate) struct TrackedBody {
     inner: Body,
     guard: RequestGuard,
@@ -72,6 +81,7 @@ pub(crate) struct TrackedBody {
 
 impl TrackedBody {
     pub(super) fn new(inner: Body, guard: RequestGuard) -> Self {
+        guard.conn.owed(&guard.stream);
         Self { inner, guard }
     }
 }
@@ -86,17 +96,25 @@ impl http_body::Body for TrackedBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         let poll = Pin::new(&mut this.inner).poll_frame(cx);
+        let guard = &mut this.guard;
         match &poll {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
-                    this.guard.bytes += data.len() as u64;
+                    guard.bytes += data.len() as u64;
                 }
                 if this.inner.is_end_stream() {
-                    this.guard.complete = true;
+                    guard.complete = true;
+                    guard.conn.not_owed(&guard.stream);
+                } else {
+                    guard.conn.owed(&guard.stream);
                 }
             }
-            Poll::Ready(None) => this.guard.complete = true,
-            _ => {}
+            Poll::Ready(None) => {
+                guard.complete = true;
+                guard.conn.not_owed(&guard.stream);
+            }
+            // Waiting for its own data (a live edge, the disk), or failed.
+            Poll::Pending | Poll::Ready(Some(Err(_))) => guard.conn.not_owed(&guard.stream),
         }
         poll
     }
