@@ -17,7 +17,7 @@ use http::{HeaderValue, Method, Request, Response};
 use http_body_util::BodyExt as _;
 use httpout_core::auth::basic;
 use httpout_core::{
-    Allow, Body, Ctx, Error, Handler, HandlerFuture, SafePath, StallLimit, media_type,
+    Allow, Body, Ctx, Error, Handler, HandlerFuture, SafePath, SendBuffer, StallLimit, media_type,
 };
 use subtle::ConstantTimeEq;
 
@@ -33,6 +33,21 @@ use crate::{LiveConfig, listener, status};
 const DEFAULT_STALL: Duration = Duration::from_secs(10);
 /// A listener is never cut for stalling shorter than this.
 const MIN_STALL: Duration = Duration::from_secs(2);
+/// Bounds of a listener socket's send buffer (`SO_SNDBUF`, HTTP/1.x).
+const SEND_BUF_MIN: usize = 16 * 1024;
+const SEND_BUF_MAX: usize = 1024 * 1024;
+
+/// The send buffer of a listener's socket: a quarter of what its stall
+/// limit stands for at `rate` (bytes per second), within
+/// [`SEND_BUF_MIN`, `SEND_BUF_MAX`]. The kernel would otherwise grow it to
+/// megabytes, minutes of a low-bitrate stream, before a listener that stops
+/// reading refuses a write; bounded, it refuses within about its budget
+/// (the client's own receive buffer and hyper's take the rest), at any
+/// bitrate.
+fn send_buffer(rate: Option<u64>, stall: Duration) -> usize {
+    let bytes = rate.map_or(0, |r| (r as f64 * stall.as_secs_f64() / 4.0) as usize);
+    bytes.clamp(SEND_BUF_MIN, SEND_BUF_MAX)
+}
 
 /// Serves the live mounts of a [`Hub`]; see the module docs for routing.
 #[derive(Debug, Clone)]
@@ -209,8 +224,10 @@ impl Inner {
         if icy {
             headers.insert("icy-metaint", HeaderValue::from(self.config.metaint));
         }
+        let stall = self.stall_limit(&facts);
+        res.extensions_mut().insert(StallLimit(stall));
         res.extensions_mut()
-            .insert(StallLimit(self.stall_limit(&facts)));
+            .insert(SendBuffer(send_buffer(self.byte_rate(&facts), stall)));
         if req.method() == Method::GET {
             let start = stream.start_point(self.config.burst);
             *res.body_mut() =
@@ -224,23 +241,25 @@ impl Inner {
     fn stall_limit(&self, facts: &Facts) -> Duration {
         let limit = match self.config.max_lag {
             Amount::Time(t) => t,
-            Amount::Bytes(n) => {
-                let rate = facts
-                    .byte_rate
-                    .or_else(|| {
-                        facts
-                            .audio
-                            .and_then(|a| a.bitrate)
-                            .map(|b| u64::from(b) / 8)
-                    })
-                    .or(self.config.rate.map(|r| r / 8))
-                    .filter(|r| *r > 0);
-                rate.map_or(DEFAULT_STALL, |r| {
-                    Duration::from_secs_f64(n as f64 / r as f64)
-                })
-            }
+            Amount::Bytes(n) => self.byte_rate(facts).map_or(DEFAULT_STALL, |r| {
+                Duration::from_secs_f64(n as f64 / r as f64)
+            }),
         };
         limit.max(MIN_STALL)
+    }
+
+    /// The stream's rate in bytes per second, when known.
+    fn byte_rate(&self, facts: &Facts) -> Option<u64> {
+        facts
+            .byte_rate
+            .or_else(|| {
+                facts
+                    .audio
+                    .and_then(|a| a.bitrate)
+                    .map(|b| u64::from(b) / 8)
+            })
+            .or(self.config.rate.map(|r| r / 8))
+            .filter(|r| *r > 0)
     }
 
     /// Checks a source client: a user the access rules let write, or
@@ -403,5 +422,20 @@ impl Drop for Ending {
         } else {
             Phase::Ended
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_send_buffer_is_a_quarter_of_the_budget_within_bounds() {
+        // 128 kbit/s, 512K of lag: 32 s of budget, 128 KiB of buffer.
+        let stall = Duration::from_secs(32);
+        assert_eq!(send_buffer(Some(16_000), stall), 128_000);
+        assert_eq!(send_buffer(Some(16_000), MIN_STALL), SEND_BUF_MIN);
+        assert_eq!(send_buffer(None, DEFAULT_STALL), SEND_BUF_MIN);
+        assert_eq!(send_buffer(Some(10_000_000), stall), SEND_BUF_MAX);
     }
 }
