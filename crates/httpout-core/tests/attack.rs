@@ -128,6 +128,43 @@ async fn a_zero_window_http2_connection_is_closed_at_the_timeout() {
     assert_eq!(good_client(addr).await, StatusCode::OK);
 }
 
+/// The stock reproducer, in real time: `nghttp -n -w 0 -m 32` (Debian's
+/// nghttp2-client, which scripts/test.sh installs; the test fails without
+/// it) is cut within [timeout, 2 x timeout + 2 s] while a good client from
+/// 127.0.0.2 is served.
+#[tokio::test]
+async fn nghttp_with_a_zero_window_is_cut_at_the_timeout() {
+    let timeout = Duration::from_secs(2);
+    let (_server, addr) = start(ServerConfig {
+        timeout: Some(timeout),
+        maxp: 0,
+        ..config()
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let mut nghttp = tokio::process::Command::new("nghttp")
+        .args(["-n", "-w", "0", "-m", "32"])
+        .arg(format!("http://{addr}/endless"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("nghttp (Debian package nghttp2-client; scripts/test.sh installs it)");
+    tokio::time::sleep(timeout / 2).await;
+    assert_eq!(good_client(addr).await, StatusCode::OK);
+    tokio::time::timeout(late(timeout) + Duration::from_secs(10), nghttp.wait())
+        .await
+        .expect("nghttp's streams still held")
+        .unwrap();
+    let took = started.elapsed();
+    assert!(
+        took >= timeout && took <= late(timeout),
+        "nghttp -w 0 ended after {took:?}, timeout {timeout:?}"
+    );
+    assert_eq!(good_client(addr).await, StatusCode::OK);
+}
+
 /// A body of `chunk` bytes every `period`, for ever (tokio's clock): a
 /// stream that waits for its own data between chunks, like a live one;
 /// says when it is dropped (the stream or connection ended).

@@ -20,7 +20,30 @@ use clap::error::ErrorKind;
 use httpout_core::{Server, Shutdown};
 use tokio::signal::unix::{SignalKind, signal};
 
+/// Raises the soft limit of open files to the hard limit, as nginx's
+/// `worker_rlimit_nofile` does: the usual soft limit (1 024) is a few dozen
+/// HTTP/2 connections with open files. `Server::bind` warns when `maxc`
+/// could still exceed it.
+fn raise_fd_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if let (Some(soft), Some(hard)) = (limit.current, limit.maximum) {
+        if soft < hard {
+            let raised = Rlimit {
+                current: Some(hard),
+                maximum: Some(hard),
+            };
+            if let Err(e) = setrlimit(Resource::Nofile, raised) {
+                eprintln!(
+                    "httpout: warning: cannot raise the open files limit from {soft} to {hard}: {e}"
+                );
+            }
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    raise_fd_limit();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == "users") {
         return users::run(&args[1..]);
