@@ -62,8 +62,9 @@ pub(crate) const H2_SEND_BUF: usize = 64 * 1024;
 pub(crate) const H1_MAX_BUF: usize = 32 * 1024;
 /// Header fields per HTTP/1.1 request head (431 over it).
 pub(crate) const H1_MAX_HEADERS: usize = 100;
-/// The largest HTTP/2 header list, decoded (hyper's default is 16 KiB).
-pub(crate) const H2_MAX_HEADER_LIST: u32 = 32 * 1024;
+/// The largest HTTP/2 header list, decoded (hyper's default, set here so
+/// that it stays bounded whatever hyper's default becomes).
+pub(crate) const H2_MAX_HEADER_LIST: u32 = 16 * 1024;
 
 /// What every connection of a server shares.
 pub(crate) struct Shared {
