@@ -89,6 +89,7 @@ pub use error::{Error, StartError};
 pub use handler::{Allow, Ctx, Handler, HandlerFuture};
 pub use hook::{ConnHook, Io};
 pub use path::SafePath;
+pub use reqlog::log_server_error;
 pub use response::{SERVER_NAME, SERVER_UTC};
 pub use router::Router;
 pub use server::{Running, Server, Shutdown, ShutdownHandle};

@@ -25,8 +25,10 @@
 //! httpout: REC end /srv/live/seg_12.m4s 183244B 1002.31ms
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
-use std::time::Instant;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode, Version};
 
@@ -48,9 +50,62 @@ pub(crate) fn failure(e: &Error) -> Option<String> {
     Some(line)
 }
 
-/// Logs a [`failure`] line on stderr.
+/// Logs a [`failure`] line on stderr (rate-limited, see
+/// [`log_server_error`]).
 pub(crate) fn log_failure(line: &str) {
-    eprintln!("httpout: {line}");
+    log_server_error(&format!("httpout: {line}"));
+}
+
+/// Logs `line` on stderr unless the same line was logged less than a
+/// second ago; the next one logged says how many were left out.
+pub fn log_server_error(line: &str) {
+    static LOG: Mutex<Option<RateLimit>> = Mutex::new(None);
+    let mut log = LOG
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(out) = log
+        .get_or_insert_with(RateLimit::default)
+        .check(line, Instant::now())
+    {
+        eprintln!("{out}");
+    }
+}
+
+/// At most one identical line per [`RateLimit::EVERY`], with the count of
+/// those left out; remembers up to [`RateLimit::LINES`] distinct lines.
+#[derive(Debug, Default)]
+struct RateLimit {
+    /// Per line: when it was last written, and how many were left out since.
+    seen: HashMap<String, (Instant, u64)>,
+}
+
+impl RateLimit {
+    const EVERY: Duration = Duration::from_secs(1);
+    const LINES: usize = 256;
+
+    /// The line to write for `line` at `now`, if any.
+    fn check(&mut self, line: &str, now: Instant) -> Option<String> {
+        if let Some((last, left_out)) = self.seen.get_mut(line) {
+            if now.duration_since(*last) < Self::EVERY {
+                *left_out += 1;
+                return None;
+            }
+            let out = match std::mem::take(left_out) {
+                0 => line.to_owned(),
+                n => format!("{line} ({n} identical lines left out)"),
+            };
+            *last = now;
+            return Some(out);
+        }
+        if self.seen.len() >= Self::LINES {
+            self.seen
+                .retain(|_, (last, _)| now.duration_since(*last) < Self::EVERY);
+        }
+        if self.seen.len() < Self::LINES {
+            self.seen.insert(line.to_owned(), (now, 0));
+        }
+        Some(line.to_owned())
+    }
 }
 
 /// One logged request, from start to end.
@@ -112,6 +167,33 @@ impl Record {
             self.method,
             self.path,
             status.as_u16()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_lines_are_rate_limited() {
+        let mut log = RateLimit::default();
+        let t0 = Instant::now();
+        assert_eq!(log.check("a", t0).as_deref(), Some("a"));
+        for i in 1..=5 {
+            assert_eq!(log.check("a", t0 + Duration::from_millis(i * 100)), None);
+        }
+        assert_eq!(
+            log.check("b", t0 + Duration::from_millis(600)).as_deref(),
+            Some("b")
+        );
+        assert_eq!(
+            log.check("a", t0 + Duration::from_millis(1_000)).as_deref(),
+            Some("a (5 identical lines left out)")
+        );
+        assert_eq!(
+            log.check("a", t0 + Duration::from_millis(2_500)).as_deref(),
+            Some("a")
         );
     }
 }

@@ -1,14 +1,12 @@
 //! How store failures become HTTP errors, statuses the engine's error has
-//! no variant for (414, 507), and the rate-limited log of server errors.
+//! no variant for (414, 507); server errors are logged through the
+//! engine's rate-limited log.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Response, StatusCode};
-use httpout_core::{Body, Error};
+use httpout_core::{Body, Error, log_server_error};
 use httpout_store::StoreError;
 
 /// Maps a store failure to its HTTP error: a missing file and a path that
@@ -70,7 +68,7 @@ impl Refusal {
 
 /// The outcome of a write request, with the errors this crate answers
 /// itself: a [`Refusal`] gets its own status, and a server error (5xx) is
-/// logged through [`log_server_error`] (at most one identical line a
+/// logged through [`httpout_core::log_server_error`] (at most one identical line a
 /// second) rather than by the engine on every occurrence. Other errors go
 /// to the engine unchanged.
 pub(crate) fn respond(result: Result<Response<Body>, Error>) -> Result<Response<Body>, Error> {
@@ -121,85 +119,12 @@ fn plain(status: StatusCode, text: String) -> Response<Body> {
     res
 }
 
-/// Logs `line` on stderr unless the same line was logged less than a
-/// second ago; the next one logged says how many were left out.
-pub(crate) fn log_server_error(line: &str) {
-    static LOG: Mutex<Option<RateLimit>> = Mutex::new(None);
-    let mut log = LOG
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(out) = log
-        .get_or_insert_with(RateLimit::default)
-        .check(line, Instant::now())
-    {
-        eprintln!("{out}");
-    }
-}
-
-/// At most one identical line per [`RateLimit::EVERY`], with the count of
-/// those left out; remembers up to [`RateLimit::LINES`] distinct lines.
-#[derive(Debug, Default)]
-struct RateLimit {
-    /// Per line: when it was last written, and how many were left out since.
-    seen: HashMap<String, (Instant, u64)>,
-}
-
-impl RateLimit {
-    const EVERY: Duration = Duration::from_secs(1);
-    const LINES: usize = 256;
-
-    /// The line to write for `line` at `now`, if any.
-    fn check(&mut self, line: &str, now: Instant) -> Option<String> {
-        if let Some((last, left_out)) = self.seen.get_mut(line) {
-            if now.duration_since(*last) < Self::EVERY {
-                *left_out += 1;
-                return None;
-            }
-            let out = match std::mem::take(left_out) {
-                0 => line.to_owned(),
-                n => format!("{line} ({n} identical lines left out)"),
-            };
-            *last = now;
-            return Some(out);
-        }
-        if self.seen.len() >= Self::LINES {
-            self.seen
-                .retain(|_, (last, _)| now.duration_since(*last) < Self::EVERY);
-        }
-        if self.seen.len() < Self::LINES {
-            self.seen.insert(line.to_owned(), (now, 0));
-        }
-        Some(line.to_owned())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// Issue 12 item 11: repeated identical lines are written once a second,
     /// with the count of those left out; other lines are not held back.
-    #[test]
-    fn identical_lines_are_rate_limited() {
-        let mut log = RateLimit::default();
-        let t0 = Instant::now();
-        assert_eq!(log.check("a", t0).as_deref(), Some("a"));
-        for i in 1..=5 {
-            assert_eq!(log.check("a", t0 + Duration::from_millis(i * 100)), None);
-        }
-        assert_eq!(
-            log.check("b", t0 + Duration::from_millis(600)).as_deref(),
-            Some("b")
-        );
-        assert_eq!(
-            log.check("a", t0 + Duration::from_millis(1_000)).as_deref(),
-            Some("a (5 identical lines left out)")
-        );
-        assert_eq!(
-            log.check("a", t0 + Duration::from_millis(2_500)).as_deref(),
-            Some("a")
-        );
-    }
 
     #[test]
     fn refusals_get_their_status_and_server_errors_are_answered_here() {
