@@ -168,7 +168,7 @@ pub(crate) fn fd_warning(maxc: u32, streams: u32, soft: Option<u64>) -> Option<S
     let per_conn = 1 + u64::from(streams);
     if maxc == 0 {
         return Some(format!(
-            "httpout: warning: maxc=0 (unlimited) with {soft} file descriptors: past about {} \
+            "warning: maxc=0 (unlimited) with {soft} file descriptors: past about {} \
              connections new ones wait until descriptors are free; set --maxc",
             soft.saturating_sub(FD_RESERVE) / per_conn
         ));
@@ -176,7 +176,7 @@ pub(crate) fn fd_warning(maxc: u32, streams: u32, soft: Option<u64>) -> Option<S
     let need = u64::from(maxc) * per_conn + FD_RESERVE;
     (need > soft).then(|| {
         format!(
-            "httpout: warning: maxc={maxc} connections with up to {streams} HTTP/2 streams each \
+            "warning: maxc={maxc} connections with up to {streams} HTTP/2 streams each \
              may need {need} file descriptors, the limit is {soft}: raise it (ulimit -n) or \
              lower --maxc to {}",
             soft.saturating_sub(FD_RESERVE) / per_conn

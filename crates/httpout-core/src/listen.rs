@@ -245,7 +245,7 @@ impl AcceptErrors {
                 0 => String::new(),
                 n => format!(" ({n} more since the last line)"),
             };
-            eprintln!("{}{more}", accept_error_line(e));
+            tracing::warn!(target: "httpout::conn", "{}{more}", accept_error_line(e));
             self.last_log = Some(now);
             self.unlogged = 0;
         } else {
@@ -264,7 +264,7 @@ fn accept_error_line(e: &io::Error) -> String {
         _ => "",
     };
     format!(
-        "httpout: accept failed: {e}{hint}; new connections wait {} ms, open ones go on",
+        "accept failed: {e}{hint}; new connections wait {} ms, open ones go on",
         ACCEPT_PAUSE.as_millis()
     )
 }
@@ -325,7 +325,7 @@ fn reject(
     let Ok(permit) = Arc::clone(&shared.limits.rejecting).try_acquire_owned() else {
         return; // dropping the stream closes it
     };
-    eprintln!("{}", log_line(peer, refused));
+    tracing::warn!(target: "httpout::conn", "{}", log_line(peer, refused));
     let config = Arc::clone(&shared.config);
     tokio::spawn(async move {
         let _permit = permit;
@@ -349,7 +349,7 @@ fn log_line(peer: Option<SocketAddr>, refused: Refused) -> String {
         ),
         _ => refused.to_string(),
     };
-    format!("httpout: 503 to {who}: {why}")
+    format!("503 to {who}: {why}")
 }
 
 async fn serve_busy(io: Box<dyn Io>, config: Arc<ServerConfig>, refused: Refused) {
@@ -371,15 +371,15 @@ mod tests {
         let peer: SocketAddr = "192.0.2.7:4242".parse().unwrap();
         assert_eq!(
             log_line(Some(peer), Refused::Maxp(6)),
-            "httpout: 503 to 192.0.2.7:4242: too many connections from 192.0.2.7 (maxp=6)"
+            "503 to 192.0.2.7:4242: too many connections from 192.0.2.7 (maxp=6)"
         );
         assert_eq!(
             log_line(Some(peer), Refused::Maxc(100)),
-            "httpout: 503 to 192.0.2.7:4242: server full (maxc=100)"
+            "503 to 192.0.2.7:4242: server full (maxc=100)"
         );
         assert_eq!(
             log_line(None, Refused::Maxc(1)),
-            "httpout: 503 to a unix socket client: server full (maxc=1)"
+            "503 to a unix socket client: server full (maxc=1)"
         );
     }
 

@@ -53,7 +53,7 @@ pub(crate) fn failure(e: &Error) -> Option<String> {
 /// Logs a [`failure`] line on stderr (rate-limited, see
 /// [`log_server_error`]).
 pub(crate) fn log_failure(line: &str) {
-    log_server_error(&format!("httpout: {line}"));
+    log_server_error(line);
 }
 
 /// Logs `line` on stderr unless the same line was logged less than a
@@ -67,7 +67,7 @@ pub fn log_server_error(line: &str) {
         .get_or_insert_with(RateLimit::default)
         .check(line, Instant::now())
     {
-        eprintln!("{out}");
+        tracing::error!(target: "httpout::http", "{out}");
     }
 }
 
@@ -142,7 +142,7 @@ impl Record {
         version: Version,
         log_end: bool,
     ) -> Self {
-        eprintln!("httpout: #{id} {peer} {method} {path} {version:?}");
+        tracing::info!(target: "httpout::access", "#{id} {peer} {method} {path} {version:?}");
         Self {
             id,
             peer,
@@ -160,8 +160,9 @@ impl Record {
         }
         let ms = self.start.elapsed().as_secs_f64() * 1000.0;
         let cut = if complete { "" } else { " (aborted)" };
-        eprintln!(
-            "httpout: #{} {} {} {} {} {bytes}B {ms:.2}ms{cut}",
+        tracing::info!(
+            target: "httpout::access",
+            "#{} {} {} {} {} {bytes}B {ms:.2}ms{cut}",
             self.id,
             self.peer,
             self.method,

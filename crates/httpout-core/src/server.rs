@@ -61,7 +61,7 @@ impl Server {
         if let Some(warning) =
             crate::limit::fd_warning(config.maxc, conn::H2_MAX_STREAMS, nofile.current)
         {
-            eprintln!("{warning}");
+            tracing::warn!(target: "httpout::conn", "{warning}");
         }
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();

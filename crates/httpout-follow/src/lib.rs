@@ -222,8 +222,9 @@ impl Follower {
         if self.watch_errors > 1 {
             return false;
         }
-        eprintln!(
-            "httpout: {}; further directories that cannot be watched are not reported",
+        tracing::warn!(
+            target: "httpout::follow",
+            "{}; further directories that cannot be watched are not reported",
             explain(dir, e)
         );
         true

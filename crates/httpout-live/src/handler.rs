@@ -316,7 +316,7 @@ impl Inner {
         let who = ctx
             .peer
             .map_or_else(|| "a source".to_owned(), |p| format!("source {p}"));
-        eprintln!("httpout: {who} started {path}");
+        tracing::info!(target: "httpout::live", "{who} started {path}");
         let ending = Ending {
             stream: Arc::clone(&stream),
             reopen: self.config.reopen,
@@ -359,7 +359,7 @@ impl Inner {
             .bytes_in
             .load(std::sync::atomic::Ordering::Relaxed)
             - before;
-        eprintln!("httpout: {who} on {path} {why} ({sent} bytes)");
+        tracing::info!(target: "httpout::live", "{who} on {path} {why} ({sent} bytes)");
         Ok(Response::new(Body::empty()))
     }
 

@@ -117,22 +117,24 @@ impl Input {
             let (reader, regular) = match open(&self.source).await {
                 Ok(r) => r,
                 Err(e) => {
-                    eprintln!("httpout: input {} for {path}: {e}", self.source);
+                    tracing::error!(target: "httpout::live", "input {} for {path}: {e}", self.source);
                     break;
                 }
             };
             self.stream.set_phase(Phase::Live);
             let sent = self.relay(reader).await;
-            eprintln!(
-                "httpout: input {} for {path} ended ({sent} bytes)",
+            tracing::info!(
+                target: "httpout::live",
+                "input {} for {path} ended ({sent} bytes)",
                 self.source
             );
             if !self.config.reopen || stdin {
                 break;
             }
             if regular && (!self.config.rt || sent == 0) {
-                eprintln!(
-                    "httpout: input {}: reopen plays a file again only with --rt (and when it is not empty)",
+                tracing::warn!(
+                    target: "httpout::live",
+                    "input {}: reopen plays a file again only with --rt (and when it is not empty)",
                     self.source
                 );
                 break;
@@ -169,7 +171,7 @@ impl Input {
                     publisher.write(&buf[..n]).await;
                 }
                 Err(e) => {
-                    eprintln!("httpout: input {}: {e}", self.source);
+                    tracing::error!(target: "httpout::live", "input {}: {e}", self.source);
                     break;
                 }
             }

@@ -63,8 +63,9 @@ impl Cursor {
         let who = self
             .peer
             .map_or_else(|| "a listener".to_owned(), |p| p.to_string());
-        eprintln!(
-            "httpout: {who} on {} fell {behind} bytes behind the live point, dropped",
+        tracing::info!(
+            target: "httpout::live",
+            "{who} on {} fell {behind} bytes behind the live point, dropped",
             self.stream.path()
         );
     }

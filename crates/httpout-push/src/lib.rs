@@ -310,7 +310,7 @@ impl Pusher {
             }
             Err(e) => {
                 self.report.failed.fetch_add(1, Ordering::Relaxed);
-                eprintln!("httpout: push failed: {e}");
+                tracing::error!(target: "httpout::push", "push failed: {e}");
                 Err(e)
             }
         }

@@ -44,7 +44,7 @@ where
         match until_stopped(stop, uri, attempt()).await {
             Err(e) if e.retryable() => match waits.next() {
                 Some(wait) => {
-                    eprintln!("httpout: {e}; retrying in {} ms", wait.as_millis());
+                    tracing::warn!(target: "httpout::push", "{e}; retrying in {} ms", wait.as_millis());
                     tokio::select! {
                         () = tokio::time::sleep(*wait) => {}
                         () = stop.cancelled() => return Err(stopped(uri)),

@@ -108,7 +108,7 @@ pub(crate) async fn push_dir(pusher: &Pusher, root: &Path) -> Result<(), PushErr
                 () = pusher.stop.cancelled() => break,
                 change = follower.next() => {
                     let Some(change) = change else {
-                        eprintln!("httpout: push: inotify failed: no longer following {}", dir.root.display());
+                        tracing::error!(target: "httpout::push", "push: inotify failed: no longer following {}", dir.root.display());
                         break;
                     };
                     dir.on_change(change);
@@ -236,7 +236,7 @@ impl Dir {
         self.tasks.spawn(async move {
             let deleted = retry::run(&pusher.stop, &uri, || pusher.client.delete(&uri)).await;
             if let Err(e) = deleted {
-                eprintln!("httpout: push: delete failed: {e}");
+                tracing::warn!(target: "httpout::push", "push: delete failed: {e}");
             }
         });
     }

@@ -88,7 +88,7 @@ pub(crate) fn respond(result: Result<Response<Body>, Error>) -> Result<Response<
     if !status.is_server_error() {
         return Ok(plain(status, reason));
     }
-    let mut line = format!("httpout: {status}: ");
+    let mut line = format!("{status}: ");
     if refusal.is_some() {
         line.push_str(&reason);
     } else {

@@ -220,7 +220,7 @@ impl LiveWriter {
 impl Recording {
     fn start(path: Option<PathBuf>) -> Self {
         if let Some(p) = &path {
-            eprintln!("httpout: REC start {}", p.display());
+            tracing::info!(target: "httpout::access", "REC start {}", p.display());
         }
         Self {
             path,
@@ -247,8 +247,9 @@ impl Recording {
             } else {
                 " (aborted)"
             };
-            eprintln!(
-                "httpout: REC end {} {}B {ms:.2}ms{cut}",
+            tracing::info!(
+                target: "httpout::access",
+                "REC end {} {}B {ms:.2}ms{cut}",
                 p.display(),
                 self.bytes
             );

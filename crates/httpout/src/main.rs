@@ -6,6 +6,7 @@
 //! Exit status: 0 after a clean shutdown, 2 for a usage or configuration
 //! error (bad option, bad certificate), 1 for a runtime error (port in use).
 
+mod log;
 mod modes;
 mod options;
 mod plan;
@@ -43,6 +44,7 @@ fn raise_fd_limit() {
 }
 
 fn main() -> ExitCode {
+    log::init();
     raise_fd_limit();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == "users") {
