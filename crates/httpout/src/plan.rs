@@ -16,7 +16,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 
-use crate::options::{Group, Options, group_of};
+use crate::options::{Group, Options, config_error, group_of};
 use httpout_core::{ConfigError, ListenSpec};
 
 /// One `-i SOURCE -o URL` pair and its own options.
@@ -57,9 +57,7 @@ pub(crate) fn pairs(opts: &Options) -> Result<Vec<Pair>, ConfigError> {
                 index: i,
                 input: input.clone(),
                 output: output.clone(),
-                opts: opts
-                    .pair(i)
-                    .map_err(|e| ConfigError::general(crate::options::error_line(&e)))?,
+                opts: opts.pair(i).map_err(|e| config_error(&e))?,
             })
         })
         .collect()
@@ -67,40 +65,33 @@ pub(crate) fn pairs(opts: &Options) -> Result<Vec<Pair>, ConfigError> {
 
 /// The servers the options ask for, the main one first.
 pub(crate) fn servers(opts: &Options, pairs: Vec<Pair>) -> Result<Vec<ServerPlan>, ConfigError> {
-    if pairs.is_empty() || !opts.core.listen.is_empty() {
+    // A server's options: the command line's and its outputs' server-wide
+    // suffixes.
+    let plan = |listeners: Option<Vec<ListenSpec>>, pairs: Vec<Pair>, main: bool| {
         let flags: Vec<String> = pairs.iter().flat_map(|p| server_flags(opts, p)).collect();
-        let opts = opts
-            .scoped(&flags)
-            .map_err(|e| ConfigError::general(crate::options::error_line(&e)))?;
-        return Ok(vec![ServerPlan {
-            listeners: opts.listeners(),
+        let opts = opts.scoped(&flags).map_err(|e| config_error(&e))?;
+        Ok(ServerPlan {
+            listeners: listeners.unwrap_or_else(|| opts.listeners()),
             opts,
             pairs,
-            main: true,
-        }]);
+            main,
+        })
+    };
+    if pairs.is_empty() || !opts.core.listen.is_empty() {
+        return Ok(vec![plan(None, pairs, true)?]);
     }
-    let mut plans: Vec<(Vec<ListenSpec>, Vec<Pair>)> = Vec::new();
+    let mut groups: Vec<(Vec<ListenSpec>, Vec<Pair>)> = Vec::new();
     for pair in pairs {
         let listeners = output_listeners(&pair)?;
-        match plans.iter_mut().find(|(l, _)| *l == listeners) {
+        match groups.iter_mut().find(|(l, _)| *l == listeners) {
             Some((_, group)) => group.push(pair),
-            None => plans.push((listeners, vec![pair])),
+            None => groups.push((listeners, vec![pair])),
         }
     }
-    plans
+    groups
         .into_iter()
         .enumerate()
-        .map(|(i, (listeners, pairs))| {
-            let flags: Vec<String> = pairs.iter().flat_map(|p| server_flags(opts, p)).collect();
-            Ok(ServerPlan {
-                opts: opts
-                    .scoped(&flags)
-                    .map_err(|e| ConfigError::general(crate::options::error_line(&e)))?,
-                listeners,
-                pairs,
-                main: i == 0,
-            })
-        })
+        .map(|(i, (listeners, pairs))| plan(Some(listeners), pairs, i == 0))
         .collect()
 }
 

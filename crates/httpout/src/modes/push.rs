@@ -3,7 +3,7 @@
 use httpout_core::ConfigError;
 
 use super::flag_name;
-use crate::options::{Group, Options, error_line, group_of};
+use crate::options::{Group, Options, config_error, group_of};
 
 /// The push client's settings: one `-i` input, a destination (`--dst`
 /// or one `-o URL`), nothing of the server's modes.
@@ -18,9 +18,7 @@ pub(crate) fn push_config(
         .flatten()
         .cloned()
         .collect();
-    let opts = &opts
-        .scoped(&all)
-        .map_err(|e| ConfigError::general(error_line(&e)))?;
+    let opts = &opts.scoped(&all).map_err(|e| config_error(&e))?;
     let [input] = opts.inputs.as_slice() else {
         return Err(ConfigError::option(
             "--hmode=push",

@@ -46,3 +46,9 @@ pub(crate) fn error_line(err: &clap::Error) -> String {
         }
     }
 }
+
+/// A clap error met after start-up parsing (re-reading scoped options), as
+/// the one configuration error type.
+pub(crate) fn config_error(err: &clap::Error) -> httpout_core::ConfigError {
+    httpout_core::ConfigError::general(error_line(err))
+}

@@ -37,7 +37,7 @@ use httpout_push::PushArgs;
 use httpout_source::SourceArgs;
 use httpout_static::StaticArgs;
 
-pub(crate) use error::error_line;
+pub(crate) use error::{config_error, error_line};
 
 /// Port used when neither `--port`, `--listen` nor an `-o` URL gives one.
 pub(crate) const DEFAULT_PORT: u16 = 8080;
