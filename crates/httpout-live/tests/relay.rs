@@ -2,109 +2,22 @@
 //! PUT, as Icecast source clients send) and listeners (hyper's client and
 //! raw TCP) on 127.0.0.1. Every wait is bounded.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::{
+    AUTH, FRAME_LEN, config, end_source, frames, read_n, send_chunk, serve, serve_with, source,
+    wait_mount,
+};
 use http_body_util::BodyExt as _;
-use httpout_core::{Running, ServerConfig};
+use httpout_core::ServerConfig;
 use httpout_live::Amount;
-use httpout_live::{Hub, LiveConfig, LiveHandler};
+use httpout_live::{Hub, LiveHandler};
 use httpout_test::{bounded, h1, read_until, request, start_with};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// `source:hackme` in Basic.
-const AUTH: &str = "Basic c291cmNlOmhhY2ttZQ==";
-/// MPEG-1 Layer III, 128 kbit/s, 44.1 kHz, no padding: 417-byte frames.
-const FRAME_LEN: usize = 417;
-
-fn config() -> LiveConfig {
-    LiveConfig {
-        burst: Amount::Bytes(4096),
-        max_lag: Amount::Bytes(64 * 1024),
-        hold: false,
-        reopen: false,
-        ice: true,
-        ice_values: vec![("genre".into(), "Test".into())],
-        metaint: 1000,
-        title: None,
-        source_password: Some("hackme".into()),
-        rt: false,
-        rate: None,
-        mime: None,
-        ext: None,
-        source_timeout: Some(Duration::from_secs(10)),
-    }
-}
-
-/// `n` MP3 frames; frame `i`'s payload bytes are `i % 200` (never 0xFF).
-fn frames(from: usize, n: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(n * FRAME_LEN);
-    for i in from..from + n {
-        out.extend_from_slice(&[0xFF, 0xFB, 0x90, 0x00]);
-        out.extend(std::iter::repeat_n((i % 200) as u8, FRAME_LEN - 4));
-    }
-    out
-}
-
-async fn serve(config: LiveConfig) -> (Running, SocketAddr, Hub) {
-    serve_with(config, ServerConfig::default()).await
-}
-
-async fn serve_with(config: LiveConfig, server: ServerConfig) -> (Running, SocketAddr, Hub) {
-    let hub = Hub::new();
-    let handler = LiveHandler::new(hub.clone(), config);
-    let (running, addr) = start_with(server, handler).await;
-    (running, addr, hub)
-}
-
-/// A source client: the request head of a chunked PUT.
-async fn source(addr: SocketAddr, path: &str, auth: &str) -> TcpStream {
-    let mut s = bounded(TcpStream::connect(addr)).await.unwrap();
-    let head = format!(
-        "PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nContent-Type: audio/mpeg\r\n\
-         ice-name: Test Radio\r\nice-public: 0\r\nTransfer-Encoding: chunked\r\n\r\n"
-    );
-    s.write_all(head.as_bytes()).await.unwrap();
-    s
-}
-
-async fn send_chunk(s: &mut TcpStream, data: &[u8]) {
-    let mut msg = format!("{:x}\r\n", data.len()).into_bytes();
-    msg.extend_from_slice(data);
-    msg.extend_from_slice(b"\r\n");
-    bounded(s.write_all(&msg)).await.unwrap();
-}
-
-/// Ends a source's body and returns its response's status line.
-async fn end_source(mut s: TcpStream) -> String {
-    s.write_all(b"0\r\n\r\n").await.unwrap();
-    let head = bounded(read_until(&mut s, "\r\n\r\n")).await;
-    head.lines().next().unwrap_or_default().to_owned()
-}
-
-/// Waits (bounded) until the hub has a live stream at `path`.
-async fn wait_mount(hub: &Hub, path: &str) {
-    bounded(async {
-        while hub.get(path).is_none() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
-}
-
-/// Reads body frames until `n` bytes came (bounded).
-async fn read_n(body: &mut hyper::body::Incoming, n: usize) -> Vec<u8> {
-    let mut got = Vec::new();
-    while got.len() < n {
-        match bounded(body.frame()).await {
-            Some(Ok(f)) => got.extend_from_slice(&f.into_data().unwrap_or_default()),
-            other => panic!("body ended after {} bytes: {other:?}", got.len()),
-        }
-    }
-    got
-}
 
 #[tokio::test]
 async fn listeners_get_the_burst_from_a_frame_boundary_then_live() {
