@@ -1,11 +1,15 @@
 //! `httpout`: the command line. Parses options, refuses what this build
 //! cannot do, binds the listeners, prints one `listening on URL` line per
 //! listener, serves until SIGINT/SIGTERM, and reloads TLS files on SIGHUP.
-//! `httpout users ...` manages a users file instead (see `users`).
+//! `httpout users ...` manages a users file instead (see `users`);
+//! `httpout completions SHELL` and `httpout man` print what `generate`
+//! makes. Options come from the command line over `HTTPOUT_<OPTION>`
+//! variables over `--config=FILE` (see `options::layers`).
 //!
 //! Exit status: 0 after a clean shutdown, 2 for a usage or configuration
 //! error (bad option, bad certificate), 1 for a runtime error (port in use).
 
+mod generate;
 mod log;
 mod modes;
 mod options;
@@ -50,7 +54,16 @@ fn main() -> ExitCode {
     if args.get(1).is_some_and(|a| a == "users") {
         return users::run(&args[1..]);
     }
-    let opts = match Options::try_parse_args(args) {
+    if args
+        .get(1)
+        .is_some_and(|a| a == "completions" || a == "man")
+    {
+        return generate::run(&args[1..]);
+    }
+    let env: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let opts = match Options::try_parse_layers(args, &env) {
         Ok(opts) => opts,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
             let _ = e.print();
@@ -58,6 +71,13 @@ fn main() -> ExitCode {
         }
         Err(e) => return usage_error(&error_line(&e)),
     };
+    for warning in &opts.layers.warnings {
+        tracing::warn!(target: "httpout::init", "warning: {warning}");
+    }
+    if opts.print_config {
+        print!("{}", options::print::render(&opts));
+        return ExitCode::SUCCESS;
+    }
     let plans = match modes::check(&opts) {
         Ok(plans) => plans,
         Err(e) => return usage_error(&e.to_string()),

@@ -49,6 +49,8 @@ pub(crate) fn markdown() -> String {
             .collect();
         let value = if possible.is_empty() {
             value
+        } else if matches!(arg.get_action(), clap::ArgAction::SetTrue) {
+            "(none)".to_owned()
         } else {
             format!("{value}: {}", possible.join(" \\| "))
         };

@@ -122,7 +122,7 @@ fn split_props(source: &str) -> (String, Vec<String>) {
 
 /// `--ice-NAME=VALUE` (the reference's `#ice-NAME=VALUE` PID property, as a
 /// flag) becomes `--ice_hdr=NAME=VALUE`.
-fn ice_value(arg: OsString) -> OsString {
+pub(crate) fn ice_value(arg: OsString) -> OsString {
     match arg.to_str().and_then(|s| s.strip_prefix("--ice-")) {
         Some(rest) if rest.contains('=') => format!("--ice_hdr={rest}").into(),
         _ => arg,

@@ -16,17 +16,21 @@
 //! consumer only. Names, types and defaults follow the reference unless
 //! `docs/options.md` says why ours differ.
 
+mod config_file;
 // docs/options.md is generated, and checked, by the tests.
 #[cfg(test)]
 mod docs;
 pub(crate) mod error;
 pub(crate) mod gpac;
+pub(crate) mod layers;
+pub(crate) mod print;
 // Property tests of the GPAC string rewriting.
 #[cfg(test)]
 mod fuzz_gpac;
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
+use std::path::PathBuf;
 
 use clap::parser::ValueSource;
 use clap::{Args, Command, CommandFactory, FromArgMatches, Parser};
@@ -38,6 +42,13 @@ use httpout_source::SourceArgs;
 use httpout_static::StaticArgs;
 
 pub(crate) use error::{config_error, error_line};
+
+/// `httpout --version`: the version and what this build carries.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nprotocols: HTTP/1.1, HTTP/2 (h2c, TLS ALPN), TLS 1.2 and 1.3 (rustls, ring)",
+    "\nfeatures: gzip, deflate, br and zstd compression; argon2id users; Icecast source clients and ICY metadata; inotify live edge; PUT/POST uploads with range and multipart",
+);
 
 /// Port used when neither `--port`, `--listen` nor an `-o` URL gives one.
 pub(crate) const DEFAULT_PORT: u16 = 8080;
@@ -77,6 +88,7 @@ pub(crate) struct GpacOnlyArgs {
 #[command(
     name = "httpout",
     version,
+    long_version = LONG_VERSION,
     about = "Media HTTP server: static files, live relay, low-latency file sink, push client, source mode.",
     long_about = None,
     after_help = "Options can also be given GPAC-style: `httpout httpout:rdirs=out:port=8080`, or as \
@@ -135,6 +147,19 @@ pub(crate) struct Options {
     #[command(flatten)]
     pub(crate) gpac: GpacOnlyArgs,
 
+    /// TOML file of options (same names; `[[pair]]` tables for `-i`/`-o`); `HTTPOUT_<OPTION>` variables and the command line override it.
+    #[arg(long, value_name = "FILE", help_heading = "Configuration")]
+    pub(crate) config: Option<PathBuf>,
+
+    /// Print the effective settings (as a config file, each with where it came from) and exit.
+    #[arg(long = "print-config", help_heading = "Configuration")]
+    pub(crate) print_config: bool,
+
+    /// Where the options came from besides the command line (`--config`,
+    /// `HTTPOUT_<OPTION>`), for `--print-config`; warnings to log.
+    #[arg(skip)]
+    pub(crate) layers: Layers,
+
     /// Options given on the command line (clap ids), to refuse those that
     /// no mode in use reads.
     #[arg(skip)]
@@ -156,6 +181,19 @@ pub(crate) struct Options {
     /// scoped flags by [`Options::scoped`].
     #[arg(skip)]
     argv: Vec<OsString>,
+}
+
+/// What the config file and the environment gave ([`layers::merge`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Layers {
+    /// Options (clap ids) the config file gave.
+    pub(crate) from_file: BTreeSet<String>,
+    /// Options (clap ids) `HTTPOUT_<OPTION>` variables gave.
+    pub(crate) from_env: BTreeSet<String>,
+    /// How many of the first outputs are the file's `[[pair]]` tables.
+    pub(crate) file_pairs: usize,
+    /// Unknown `HTTPOUT_` variables, to warn about once logging runs.
+    pub(crate) warnings: Vec<String>,
 }
 
 /// The clap command of the whole table, boolean flags shaped.
@@ -217,24 +255,49 @@ impl Default for Options {
 }
 
 impl Options {
-    /// Parses a command line (`args[0]` is the program name): rewrites GPAC
-    /// strings, runs clap, records which options were given and checks the
-    /// rules that span several options.
+    /// Parses a command line (`args[0]` is the program name) alone: no
+    /// config file, no environment. See [`Options::try_parse_layers`].
     pub(crate) fn try_parse_args<I, T>(args: I) -> Result<Self, clap::Error>
     where
         I: IntoIterator<Item = T>,
         T: Into<OsString>,
     {
-        let longs: Vec<String> = command()
-            .get_arguments()
-            .filter_map(|a| a.get_long().map(str::to_owned))
-            .collect();
-        let rewritten = gpac::rewrite(args, |name| {
-            name.starts_with("ice-") || longs.iter().any(|l| l == name)
-        });
+        Self::parse_merged(args.into_iter().map(Into::into).collect(), &[])
+    }
+
+    /// Parses a command line over the config file it names and the
+    /// `HTTPOUT_<OPTION>` variables of `env` ([`layers`]).
+    pub(crate) fn try_parse_layers(
+        args: Vec<OsString>,
+        env: &[(String, String)],
+    ) -> Result<Self, clap::Error> {
+        let merged = layers::merge(args, env)?;
+        let mut opts = Self::parse_merged(merged.args, &merged.pair_flags)?;
+        opts.config = merged.file;
+        opts.layers = Layers {
+            from_file: merged.from_file,
+            from_env: merged.from_env,
+            file_pairs: merged.pair_flags.len(),
+            warnings: merged.warnings,
+        };
+        Ok(opts)
+    }
+
+    /// Rewrites GPAC strings, runs clap, records which options were given
+    /// and checks the rules that span several options. The first outputs
+    /// get `pair_flags` (a config file's `[[pair]]` options) before their
+    /// own suffixes.
+    fn parse_merged(args: Vec<OsString>, pair_flags: &[Vec<String>]) -> Result<Self, clap::Error> {
+        let rewritten = gpac::rewrite(args, layers::is_option);
         let mut opts = Self::parse_flags(rewritten.args)?;
         opts.output_flags = rewritten.outputs;
         opts.input_flags = rewritten.inputs;
+        for (own, file) in opts.output_flags.iter_mut().zip(pair_flags) {
+            let file = file
+                .iter()
+                .map(|f| gpac::ice_value(f.into()).to_string_lossy().into_owned());
+            own.splice(0..0, file);
+        }
         // Suffixes are checked now, so that a bad one is a start-up error.
         for i in 0..opts.outputs.len().max(opts.inputs.len()) {
             opts.pair(i)?;
@@ -275,6 +338,8 @@ impl Options {
         opts.argv.clone_from(&self.argv);
         opts.output_flags.clone_from(&self.output_flags);
         opts.input_flags.clone_from(&self.input_flags);
+        opts.config.clone_from(&self.config);
+        opts.layers.clone_from(&self.layers);
         Ok(opts)
     }
 

@@ -1,0 +1,73 @@
+complete -c httpout -s i -l input -d 'Input to serve: a file, a FIFO, or `-` for stdin (live sink, file sink, push)' -r
+complete -c httpout -s o -l output -d 'Output URL (`http://HOST:PORT/NAME`), optionally followed by `:opt=value` suffixes' -r
+complete -c httpout -l hmode -d 'Run mode: `default` (server), `push` (upload to `dst`) or `source` (uploads become inputs)' -r -f -a "default\t'Server mode: static files, live sink, file sink'
+push\t'Client mode: upload inputs to `dst` with PUT or POST'
+source\t'Incoming PUT/POST bodies become input streams'"
+complete -c httpout -l port -d 'Server port; 0 picks a free one. Default 8080 unless an `-o` URL gives one' -r
+complete -c httpout -l ifce -d 'Network interface (IP address) to bind; all interfaces when unset' -r
+complete -c httpout -l listen -d 'Listeners, comma-separated: `http://IP:PORT`, `https://IP:PORT`, `unix:PATH` (replaces ifce/port)' -r
+complete -c httpout -l cert -d 'Certificate chain file in PEM format; enables HTTPS with `pkey`' -r -F
+complete -c httpout -l pkey -d 'Private key file in PEM format for `cert`' -r -F
+complete -c httpout -l maxc -d 'Maximum number of connections, 0 is unlimited' -r
+complete -c httpout -l maxp -d 'Maximum number of connections for one peer address, 0 is unlimited' -r
+complete -c httpout -l timeout -d 'Timeout in seconds for idle persistent connections and request headers (0 disables)' -r
+complete -c httpout -l header_timeout -d 'Seconds a new connection has to send its first request head (0: `timeout`); shorter of the two applies' -r
+complete -c httpout -l max_conn_rate -d 'New connections per second accepted from one peer address, 0 is unlimited (over it: 503)' -r
+complete -c httpout -l close -d 'Close the HTTP connection after each request' -r
+complete -c httpout -l max_client_errors -d 'Disconnect an HTTP/1.1 client after this many consecutive error responses (0 never)' -r
+complete -c httpout -l grace -d 'Seconds given to in-flight requests to finish on SIGINT/SIGTERM before the process exits' -r
+complete -c httpout -l hdrs -d 'Additional headers on every response, comma-separated: name,value,name,value...' -r
+complete -c httpout -l sutc -d 'Insert the server clock as `Server-UTC: <ms since the epoch>` in responses' -r
+complete -c httpout -l cors -d 'CORS headers allowing all origins: off, on, or auto (when the request has an `Origin`)' -r -f -a "off\t'Never add CORS headers'
+on\t'Always add CORS headers'
+auto\t'Add CORS headers when the request carries an `Origin` header'"
+complete -c httpout -l reqlog -d 'Short request log on stderr: `*` or methods (comma-separated), `REC` for writes, `-` prefix: no end line' -r
+complete -c httpout -l users -d 'Users file (argon2id hashes), managed with `httpout users`; needed by rules files' -r -F
+complete -c httpout -l auth_file -d 'File of accepted `Authorization` header values, one per line (simple mode)' -r -F
+complete -c httpout -l rdirs -d 'Directories (or rules files) to expose for read, comma-separated; `gmem`: a private in-memory directory' -r -F
+complete -c httpout -l wdir -d 'Directory to expose for write (PUT, POST, DELETE); `gmem`: the in-memory directory' -r -F
+complete -c httpout -l dlist -d 'Enable HTML listing for GET requests on directories' -r
+complete -c httpout -l norange -d 'Ignore byte ranges in GET (reply 200 to range requests)' -r
+complete -c httpout -l zmax -d 'Largest uncompressed size compressed on the fly for text files; 0 disables compression' -r
+complete -c httpout -l wait_new -d 'Milliseconds a GET for a missing file waits for an upload of it to start (0: 404 at once)' -r
+complete -c httpout -l maxs -d 'Maximum upload size in bytes' -r
+complete -c httpout -l max_depth -d 'Most directory levels below the write directory that a PUT, POST or form may name (deeper: 414)' -r
+complete -c httpout -l hidden -d 'Serve, list and accept uploads of names starting with `.` (dotfiles); off by default' -r
+complete -c httpout -l fsync -d 'Sync each upload\'s data before its rename and the directory after it (survives a power loss)' -r
+complete -c httpout -l block_size -d 'Bytes read from a file per step (512 to 16M); files up to this size are read at once' -r
+complete -c httpout -l cache_control -d '`Cache-Control` value for served files; `none` drops Cache-Control and ETag' -r
+complete -c httpout -l max_cache_segs -d 'Segments kept per stream after each upload: in memory (gmem) at most N (at least 1); on disk -N keeps the last N, N ≥ 0 all' -r
+complete -c httpout -l sink -d 'What `-i SOURCE -o URL` pairs feed: `file` (written to the first of `rdirs`), `live` (relayed to listeners), `auto` (file when `rdirs` is given)' -r -f -a "auto\t'The file sink when `rdirs` is given (as GPAC), the live sink otherwise'
+live\t'The live sink: each input relayed to the listeners of its URL'
+file\t'The file sink: each input written into the first read directory'"
+complete -c httpout -l hold -d 'Hold input until the first client connects (live sink)' -r
+complete -c httpout -l reopen -d 'Accept requests on an input already sent while it is not over (live sink)' -r
+complete -c httpout -l quit -d 'Exit once all inputs are done and clients have disconnected' -r
+complete -c httpout -l ice -d 'Insert ICE meta-data in response headers (live sink)' -r
+complete -c httpout -l max_async_buf -d 'How far a live listener may fall behind before it is dropped: bytes (`512K`) or seconds of media (`10s`)' -r
+complete -c httpout -l burst -d 'What a new live listener gets at once from before the live point: bytes (`64K`) or seconds of media (`2s`); 0 for none' -r
+complete -c httpout -l source_password -d 'Password of HTTP source clients (user `source`, PUT/POST/SOURCE to a mount); enables live ingest over HTTP' -r
+complete -c httpout -l rt -d 'Send live file inputs at their media rate (MP3/ADTS frame durations, TS PCR, else `rate`)' -r
+complete -c httpout -l rate -d 'Bit rate of live inputs whose format gives no timing (bits/s, e.g. 128k); used by `rt` and by seconds in `burst`' -r
+complete -c httpout -l metaint -d 'Audio bytes between in-band ICY metadata blocks for listeners sending `Icy-MetaData: 1`; 0 disables' -r
+complete -c httpout -l title -d 'Initial stream title of live mounts (ICY `StreamTitle`), until a source updates it' -r
+complete -c httpout -l ice_hdr -d 'Extra ICE value for live listeners, `NAME=VALUE` (also written `--ice-NAME=VALUE`): sent as `icy-NAME`' -r
+complete -c httpout -l ext -d 'Extension of the input, regardless of its file name (sets the served media type)' -r
+complete -c httpout -l mime -d 'Media type of the input (live sink `Content-Type`, and how it is framed and paced)' -r
+complete -c httpout -l exec -d 'Source mode: a shell command run per upload, the body on its stdin (`201` on exit 0, else `502`)' -r
+complete -c httpout -l exec_max -d 'Source mode: commands of `--exec` running at once (0 = the number of cores); later uploads wait, up to 4 per slot, then `503`' -r
+complete -c httpout -l dst -d 'Location of the destination resource (push mode)' -r
+complete -c httpout -l post -d 'Use POST instead of PUT for uploads (push mode)' -r
+complete -c httpout -l ka -d 'Keep the input alive when an upload fails (push mode)' -r
+complete -c httpout -l cte -d 'Use chunked transfer-encoding when possible (push mode)' -r
+complete -c httpout -l watch -d 'Push mode: after pushing a directory, follow it and push files as they are written' -r
+complete -c httpout -l delete -d 'Push mode: delete the remote copy of a pushed file removed locally (with `watch`)' -r
+complete -c httpout -l cafile -d 'Push mode: extra trusted CA certificates (PEM) besides the system\'s' -r -F
+complete -c httpout -l jobs -d 'Push mode: uploads of complete files at once, at most' -r
+complete -c httpout -l user_agent -d 'User agent of the push client' -r
+complete -c httpout -l blockio -d 'GPAC\'s blocking-IO switch. Not supported: httpout\'s I/O is always asynchronous' -r
+complete -c httpout -l js -d 'GPAC\'s JavaScript request hook. Not supported: embed httpout-core as a library instead' -r
+complete -c httpout -l config -d 'TOML file of options (same names; `[[pair]]` tables for `-i`/`-o`); `HTTPOUT_<OPTION>` variables and the command line override it' -r -F
+complete -c httpout -l print-config -d 'Print the effective settings (as a config file, each with where it came from) and exit'
+complete -c httpout -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c httpout -s V -l version -d 'Print version'

@@ -1,0 +1,281 @@
+//! `--config=FILE`: a TOML file of options, read into long flags.
+//!
+//! Every key is an option of the table, with its command-line name
+//! (`maxc = 200`, `rdirs = ["/srv/a", "/srv/b"]`, `cors = "on"`,
+//! `dlist = true`); an array gives the option once per element. `[[pair]]`
+//! tables are `-i`/`-o` pairs, each with its own options (what a suffix of
+//! the `-o` URL gives on the command line):
+//!
+//! ```toml
+//! port = 8000
+//! [[pair]]
+//! input = "radio.mp3"
+//! output = "http://127.0.0.1:8000/live.mp3"
+//! ice-genre = "Rock"
+//! ```
+//!
+//! `[mount."/path"]` tables are kept for the live sink's per-mount settings
+//! and refused until they exist. Errors name the file, the line, the key
+//! and what was expected, on one line.
+
+use std::path::Path;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+/// Options whose place is the command line or the environment, not a file.
+const NOT_IN_A_FILE: &[&str] = &["config", "print-config"];
+
+/// One `[[pair]]` table: an `-i`/`-o` pair and its own options.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct FilePair {
+    /// `input`: the pair's source, if any.
+    pub(crate) input: Option<String>,
+    /// `output`: the pair's URL.
+    pub(crate) output: String,
+    /// The pair's options, as long flags.
+    pub(crate) flags: Vec<String>,
+}
+
+/// A config file, read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct ConfigFile {
+    /// Per option (its long name) in the file, its long flags
+    /// (`--maxc=200`; one per array element).
+    pub(crate) options: Vec<(String, Vec<String>)>,
+    /// The `[[pair]]` tables, in order.
+    pub(crate) pairs: Vec<FilePair>,
+}
+
+/// What `check` says of one flag: `Ok`, or what was expected.
+pub(crate) type Check<'a> = &'a dyn Fn(&str) -> Result<(), String>;
+
+/// Reads `path`. `long_of` gives the long name of an option from a key
+/// (a long name or an alias), `None` for an unknown one; `check` parses one
+/// long flag alone, so that a bad value is reported at its line.
+pub(crate) fn read(
+    path: &Path,
+    long_of: &dyn Fn(&str) -> Option<String>,
+    check: Check<'_>,
+) -> Result<ConfigFile, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("--config: cannot read {}: {e}", path.display()))?;
+    parse(&text, &path.display().to_string(), long_of, check)
+}
+
+/// Parses the text of a config file named `name` (for errors).
+pub(crate) fn parse(
+    text: &str,
+    name: &str,
+    long_of: &dyn Fn(&str) -> Option<String>,
+    check: Check<'_>,
+) -> Result<ConfigFile, String> {
+    let at = |offset: usize| format!("{name}:{}", line_of(text, offset));
+    let table = DeTable::parse(text).map_err(|e| {
+        let line = e.span().map_or_else(|| name.to_owned(), |s| at(s.start));
+        format!("{line}: {}", e.message().trim())
+    })?;
+    let mut file = ConfigFile::default();
+    for (key, value) in table.get_ref() {
+        let where_ = at(key.span().start);
+        match key.get_ref().as_ref() {
+            "pair" => {
+                let Some(tables) = value.get_ref().as_array() else {
+                    return Err(format!(
+                        "{where_}: `pair` is a list of tables: write [[pair]]"
+                    ));
+                };
+                for table in tables.iter() {
+                    file.pairs.push(pair(table, &at, long_of, check)?);
+                }
+            }
+            "mount" => {
+                return Err(format!(
+                    "{where_}: [mount] tables are reserved for per-mount live settings, not supported yet"
+                ));
+            }
+            key => {
+                let long = option(key, &where_, long_of)?;
+                let flags = flags(&long, value, &at)?;
+                for flag in &flags {
+                    check(flag).map_err(|e| format!("{where_}: `{key}`: {e}"))?;
+                }
+                file.options.push((long, flags));
+            }
+        }
+    }
+    Ok(file)
+}
+
+/// One `[[pair]]` table.
+fn pair(
+    table: &Spanned<DeValue<'_>>,
+    at: &dyn Fn(usize) -> String,
+    long_of: &dyn Fn(&str) -> Option<String>,
+    check: Check<'_>,
+) -> Result<FilePair, String> {
+    let start = at(table.span().start);
+    let Some(entries) = table.get_ref().as_table() else {
+        return Err(format!(
+            "{start}: `pair` is a list of tables: write [[pair]]"
+        ));
+    };
+    let mut out = FilePair::default();
+    let mut output = None;
+    for (key, value) in entries {
+        let where_ = at(key.span().start);
+        let text = || {
+            value
+                .get_ref()
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("{where_}: `{}` expects a string", key.get_ref()))
+        };
+        match key.get_ref().as_ref() {
+            "input" => out.input = Some(text()?),
+            "output" => output = Some(text()?),
+            name => {
+                let long = option(name, &where_, long_of)?;
+                for flag in flags(&long, value, at)? {
+                    check(&flag).map_err(|e| format!("{where_}: `{name}`: {e}"))?;
+                    out.flags.push(flag);
+                }
+            }
+        }
+    }
+    out.output = output.ok_or_else(|| format!("{start}: a [[pair]] needs an `output` URL"))?;
+    Ok(out)
+}
+
+/// The long name of option `key`, or the error of an unknown one.
+fn option(
+    key: &str,
+    where_: &str,
+    long_of: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    if NOT_IN_A_FILE.contains(&key) {
+        return Err(format!(
+            "{where_}: `{key}` belongs on the command line, not in a config file"
+        ));
+    }
+    long_of(key).ok_or_else(|| {
+        format!("{where_}: unknown option `{key}`: expected an option of httpout --help")
+    })
+}
+
+/// The long flags `value` gives option `long`: one per array element.
+fn flags(
+    long: &str,
+    value: &Spanned<DeValue<'_>>,
+    at: &dyn Fn(usize) -> String,
+) -> Result<Vec<String>, String> {
+    match value.get_ref() {
+        DeValue::Array(items) => items
+            .iter()
+            .map(|item| scalar(item, at).map(|v| format!("--{long}={v}")))
+            .collect(),
+        _ => Ok(vec![format!("--{long}={}", scalar(value, at)?)]),
+    }
+}
+
+/// A scalar as the command line writes it.
+fn scalar(value: &Spanned<DeValue<'_>>, at: &dyn Fn(usize) -> String) -> Result<String, String> {
+    match value.get_ref() {
+        DeValue::String(s) => Ok(s.to_string()),
+        DeValue::Integer(i) => {
+            let digits = i.as_str().replace('_', "");
+            i64::from_str_radix(&digits, i.radix())
+                .map(|n| n.to_string())
+                .map_err(|e| format!("{}: {e}", at(value.span().start)))
+        }
+        DeValue::Float(f) => Ok(f.as_str().replace('_', "")),
+        DeValue::Boolean(b) => Ok(b.to_string()),
+        other => Err(format!(
+            "{}: expected a string, a number or a boolean, not {}",
+            at(value.span().start),
+            other.type_str()
+        )),
+    }
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn long_of(key: &str) -> Option<String> {
+        if key.starts_with("ice-") {
+            return Some(key.to_owned());
+        }
+        let key = key.replace('-', "_");
+        ["maxc", "rdirs", "dlist", "cors", "hold", "port"]
+            .contains(&key.as_str())
+            .then_some(key)
+    }
+
+    fn read(text: &str) -> Result<ConfigFile, String> {
+        let check = |flag: &str| {
+            if flag.starts_with("--maxc=") && flag[7..].parse::<u32>().is_err() {
+                Err("expected a number".to_owned())
+            } else {
+                Ok(())
+            }
+        };
+        parse(text, "test.toml", &long_of, &check)
+    }
+
+    #[test]
+    fn keys_become_long_flags() {
+        let f = read(
+            "maxc = 200\nrdirs = [\"/a\", \"/b\"]\ndlist = true\ncors = \"on\"\n\
+             [[pair]]\ninput = \"a.mp3\"\noutput = \"http://127.0.0.1:8000/a.mp3\"\nhold = true\nice-genre = \"Rock\"\n",
+        )
+        .unwrap();
+        let get = |name: &str| {
+            f.options
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(get("maxc").unwrap(), ["--maxc=200"]);
+        assert_eq!(get("rdirs").unwrap(), ["--rdirs=/a", "--rdirs=/b"]);
+        assert_eq!(get("dlist").unwrap(), ["--dlist=true"]);
+        assert_eq!(get("cors").unwrap(), ["--cors=on"]);
+        assert_eq!(
+            f.pairs,
+            [FilePair {
+                input: Some("a.mp3".into()),
+                output: "http://127.0.0.1:8000/a.mp3".into(),
+                flags: vec!["--hold=true".into(), "--ice-genre=Rock".into()],
+            }]
+        );
+    }
+
+    #[test]
+    fn errors_name_the_file_the_line_the_key_and_what_was_expected() {
+        let e = read("port = 80\nmaxcc = 3\n").unwrap_err();
+        assert_eq!(
+            e,
+            "test.toml:2: unknown option `maxcc`: expected an option of httpout --help"
+        );
+        let e = read("\n\nmaxc = \"lots\"\n").unwrap_err();
+        assert_eq!(e, "test.toml:3: `maxc`: expected a number");
+        let e = read("maxc = 3\nport = [\n").unwrap_err();
+        assert!(e.starts_with("test.toml:"), "{e}");
+        assert!(!e.contains('\n'), "one line: {e}");
+        let e = read("[mount.\"/live.mp3\"]\nmax_listeners = 3\n").unwrap_err();
+        assert!(e.starts_with("test.toml:1: [mount]"), "{e}");
+        let e = read("[[pair]]\ninput = \"a.mp3\"\n").unwrap_err();
+        assert_eq!(e, "test.toml:1: a [[pair]] needs an `output` URL");
+        let e = read("rdirs = [[1]]\n").unwrap_err();
+        assert!(e.contains("test.toml:1: expected a string"), "{e}");
+    }
+}
