@@ -68,6 +68,7 @@ pub mod options;
 mod body;
 pub mod config;
 mod conn;
+mod current;
 mod error;
 mod handler;
 mod hook;

@@ -2,17 +2,21 @@
 //! `max_conn_rate` new connections per second per peer address.
 //!
 //! A connection is admitted at accept time and holds its [`Admission`] until
-//! it closes. One over a limit is not left hanging and not silently closed
+//! it closes. Open connections are counted whatever the limits, so that a
+//! reload that changes them ([`Limits::update`]) applies at once to the
+//! connections already open: lowering `maxc` below what is open refuses new
+//! ones until enough have closed, and closes none. One over a limit is not left hanging and not silently closed
 //! (GPAC closes silently): it is answered `503` with `Retry-After` by a
 //! short-lived connection of its own. Those rejections are themselves
 //! bounded ([`MAX_REJECTING`]); beyond that, the socket is closed at once.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 /// How many over-limit connections may be answered 503 at the same time.
@@ -21,16 +25,16 @@ pub(crate) const MAX_REJECTING: usize = 64;
 /// The limits of one server.
 #[derive(Debug)]
 pub(crate) struct Limits {
-    /// `maxc`: one permit per open connection; `None` when unlimited.
-    total: Option<Arc<Semaphore>>,
-    /// `maxc`, 0 unlimited (for the reason of a refusal).
-    maxc: u32,
+    /// Connections open.
+    open: AtomicU32,
+    /// `maxc`, 0 unlimited.
+    maxc: AtomicU32,
     /// `maxp`, 0 unlimited.
-    maxp: u32,
-    /// Open connections per peer IP (only while `maxp` > 0).
+    maxp: AtomicU32,
+    /// Open connections per peer IP.
     per_peer: Mutex<HashMap<IpAddr, u32>>,
     /// `max_conn_rate`, 0 unlimited.
-    rate: u32,
+    rate: AtomicU32,
     /// Per peer IP: the start of its current one-second window and the
     /// connections it opened in it (only while `rate` > 0; windows older
     /// than a second are pruned, so it holds the addresses of the last
@@ -77,28 +81,24 @@ impl std::fmt::Display for Refused {
 /// Proof that a connection was admitted; dropping it frees its place.
 #[derive(Debug)]
 pub(crate) struct Admission {
-    _total: Option<OwnedSemaphorePermit>,
-    _peer: Option<PeerSlot>,
-}
-
-/// One connection's place in the per-peer count.
-#[derive(Debug)]
-struct PeerSlot {
     limits: Arc<Limits>,
-    ip: IpAddr,
+    /// Its place in the per-peer count.
+    ip: Option<IpAddr>,
 }
 
-impl Drop for PeerSlot {
+impl Drop for Admission {
     fn drop(&mut self) {
+        self.limits.open.fetch_sub(1, Ordering::AcqRel);
+        let Some(ip) = self.ip else { return };
         let mut map = self
             .limits
             .per_peer
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(n) = map.get_mut(&self.ip) {
+        if let Some(n) = map.get_mut(&ip) {
             *n -= 1;
             if *n == 0 {
-                map.remove(&self.ip);
+                map.remove(&ip);
             }
         }
     }
@@ -107,14 +107,22 @@ impl Drop for PeerSlot {
 impl Limits {
     pub(crate) fn new(maxc: u32, maxp: u32, rate: u32) -> Self {
         Self {
-            rate,
+            open: AtomicU32::new(0),
+            rate: AtomicU32::new(rate),
             recent: Mutex::new(HashMap::new()),
-            total: (maxc > 0).then(|| Arc::new(Semaphore::new(maxc as usize))),
-            maxc,
-            maxp,
+            maxc: AtomicU32::new(maxc),
+            maxp: AtomicU32::new(maxp),
             per_peer: Mutex::new(HashMap::new()),
             rejecting: Arc::new(Semaphore::new(MAX_REJECTING)),
         }
+    }
+
+    /// New limits (a reload), for the connections that come next; the
+    /// open ones count against them and are not closed.
+    pub(crate) fn update(&self, maxc: u32, maxp: u32, rate: u32) {
+        self.maxc.store(maxc, Ordering::Release);
+        self.maxp.store(maxp, Ordering::Release);
+        self.rate.store(rate, Ordering::Release);
     }
 
     /// Admits a connection from `ip` (`None`: a Unix socket, not counted per
@@ -123,36 +131,34 @@ impl Limits {
     /// against the address's rate, refused ones too.
     pub(crate) fn admit(self: &Arc<Self>, ip: Option<IpAddr>) -> Result<Admission, Refused> {
         let rate_ok = ip.is_none_or(|ip| self.count_rate(ip, Instant::now()));
-        let total = match &self.total {
-            Some(sem) => Some(
-                Arc::clone(sem)
-                    .try_acquire_owned()
-                    .map_err(|_| Refused::Maxc(self.maxc))?,
-            ),
-            None => None,
+        let maxc = self.maxc.load(Ordering::Acquire);
+        self.open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (maxc == 0 || n < maxc).then_some(n + 1)
+            })
+            .map_err(|_| Refused::Maxc(maxc))?;
+        // From here, dropping `admission` gives the place back.
+        let mut admission = Admission {
+            limits: Arc::clone(self),
+            ip: None,
         };
         if !rate_ok {
-            return Err(Refused::Rate(self.rate));
+            return Err(Refused::Rate(self.rate.load(Ordering::Acquire)));
         }
-        let peer = match ip {
-            Some(ip) if self.maxp > 0 => {
-                let mut map = self.per_peer.lock().unwrap_or_else(PoisonError::into_inner);
-                let n = map.entry(ip).or_insert(0);
-                if *n >= self.maxp {
-                    return Err(Refused::Maxp(self.maxp));
+        if let Some(ip) = ip {
+            let maxp = self.maxp.load(Ordering::Acquire);
+            let mut map = self.per_peer.lock().unwrap_or_else(PoisonError::into_inner);
+            let n = map.entry(ip).or_insert(0);
+            if maxp > 0 && *n >= maxp {
+                if *n == 0 {
+                    map.remove(&ip);
                 }
-                *n += 1;
-                Some(PeerSlot {
-                    limits: Arc::clone(self),
-                    ip,
-                })
+                return Err(Refused::Maxp(maxp));
             }
-            _ => None,
-        };
-        Ok(Admission {
-            _total: total,
-            _peer: peer,
-        })
+            *n += 1;
+            admission.ip = Some(ip);
+        }
+        Ok(admission)
     }
 }
 
@@ -188,7 +194,8 @@ impl Limits {
     /// Counts a connection from `ip` at `now`; false when it is over the
     /// address's rate this second.
     fn count_rate(&self, ip: IpAddr, now: Instant) -> bool {
-        if self.rate == 0 {
+        let rate = self.rate.load(Ordering::Acquire);
+        if rate == 0 {
             return true;
         }
         let mut map = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
@@ -201,7 +208,7 @@ impl Limits {
             *n = 0;
         }
         *n = n.saturating_add(1);
-        *n <= self.rate
+        *n <= rate
     }
 }
 
@@ -229,6 +236,24 @@ mod tests {
             .map(|_| unlimited.admit(Some(a)).unwrap())
             .collect();
         assert_eq!(held.len(), 1000);
+    }
+
+    /// A reload's new limits count the connections already open and close
+    /// none of them.
+    #[test]
+    fn new_limits_apply_to_what_is_open() {
+        let limits = Arc::new(Limits::new(0, 0, 0));
+        let a: IpAddr = [127, 0, 0, 1].into();
+        let held: Vec<_> = (0..4).map(|_| limits.admit(Some(a)).unwrap()).collect();
+        limits.update(3, 0, 0);
+        assert_eq!(limits.admit(Some(a)).unwrap_err(), Refused::Maxc(3));
+        limits.update(10, 4, 0);
+        assert_eq!(limits.admit(Some(a)).unwrap_err(), Refused::Maxp(4));
+        drop(held);
+        let again: Vec<_> = (0..4).map(|_| limits.admit(Some(a)).unwrap()).collect();
+        assert_eq!(again.len(), 4);
+        limits.update(0, 0, 0);
+        assert!(limits.admit(Some(a)).is_ok());
     }
 
     #[test]

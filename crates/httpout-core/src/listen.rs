@@ -28,6 +28,7 @@ use tokio::sync::watch;
 
 use crate::config::{ListenSpec, ServerConfig};
 use crate::conn::{self, io::SharedTcp, state::Phase};
+use crate::current::Current;
 use crate::error::StartError;
 use crate::hook::Io;
 use crate::limit::{Limits, Refused};
@@ -36,9 +37,16 @@ use crate::tls::Tls;
 
 /// What every accept loop of a server shares.
 pub(crate) struct Shared {
-    config: Arc<ServerConfig>,
+    /// The configuration and connection state of the moment; a reload
+    /// replaces them for the connections accepted after it.
+    current: Current<Layer>,
     limits: Arc<Limits>,
     tls: Option<Arc<Tls>>,
+}
+
+/// What an accepted connection reads when it starts.
+struct Layer {
+    config: Arc<ServerConfig>,
     conns: Arc<conn::Shared>,
 }
 
@@ -50,10 +58,17 @@ impl Shared {
     ) -> Self {
         Self {
             limits: Arc::new(Limits::new(config.maxc, config.maxp, config.max_conn_rate)),
-            config,
+            current: Current::new(Arc::new(Layer { config, conns })),
             tls,
-            conns,
         }
+    }
+
+    /// Connections accepted from now on get `config` and `conns`; those
+    /// open keep theirs. The counts of open connections carry over.
+    pub(crate) fn replace(&self, config: Arc<ServerConfig>, conns: Arc<conn::Shared>) {
+        self.limits
+            .update(config.maxc, config.maxp, config.max_conn_rate);
+        self.current.store(Arc::new(Layer { config, conns }));
     }
 }
 
@@ -170,8 +185,9 @@ pub(crate) async fn accept_loop(
         let admission = shared.limits.admit(peer.map(|p| p.ip()));
         match admission {
             Ok(admission) => {
-                let conns = Arc::clone(&shared.conns);
-                let timeout = shared.config.timeout;
+                let layer = shared.current.load();
+                let conns = Arc::clone(&layer.conns);
+                let timeout = layer.config.timeout;
                 let phase = phase.clone();
                 tokio::spawn(async move {
                     let _admission = admission;
@@ -326,7 +342,7 @@ fn reject(
         return; // dropping the stream closes it
     };
     tracing::warn!(target: "httpout::conn", "{}", log_line(peer, refused));
-    let config = Arc::clone(&shared.config);
+    let config = Arc::clone(&shared.current.load().config);
     tokio::spawn(async move {
         let _permit = permit;
         let answer = async move {

@@ -91,9 +91,10 @@ impl Server {
         // (config, handler), connections (hyper's builder, the mode's
         // hook), accept loops (limits, TLS). The configuration is shared,
         // never copied.
+        let listeners = self.config.listeners.clone();
         let config = Arc::new(self.config);
         let requests = Arc::new(service::Shared::new(Arc::clone(&config), Arc::new(handler)));
-        let conns = Arc::new(conn::Shared::new(&config, requests));
+        let conns = Arc::new(conn::Shared::new(&config, Arc::clone(&requests)));
         let shared = Arc::new(listen::Shared::new(config, self.tls.clone(), conns));
         let (phase_tx, phase_rx) = watch::channel(Phase::Running);
         for listener in self.listeners {
@@ -109,6 +110,9 @@ impl Server {
                 phase: Arc::new(phase_tx),
             },
             tls: self.tls,
+            listeners,
+            requests,
+            accepts: shared,
         }
     }
 }
@@ -116,11 +120,24 @@ impl Server {
 /// A serving server. Dropping it (and every [`ShutdownHandle`]) closes every
 /// listener and connection at once; [`ShutdownHandle::shutdown`] does it
 /// gracefully.
-#[derive(Debug)]
 pub struct Running {
     addrs: Vec<ListenSpec>,
     handle: ShutdownHandle,
     tls: Option<Arc<Tls>>,
+    /// The listeners as configured (a reload may not change them).
+    listeners: Vec<ListenSpec>,
+    /// Where a reload puts the new configuration and handler.
+    requests: Arc<service::Shared>,
+    accepts: Arc<listen::Shared>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("addrs", &self.addrs)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Running {
@@ -142,6 +159,39 @@ impl Running {
             Some(tls) => tls.reload().map(|()| true),
             None => Ok(false),
         }
+    }
+
+    /// Applies a new configuration and handler without closing anything:
+    /// requests that start from now on (on new connections and on those
+    /// already open) get `config` and `handler`; connections accepted from
+    /// now on get its timeouts and limits; new TLS handshakes its
+    /// certificate. Requests in flight, their bodies (a live listener, an
+    /// upload) and open connections keep what they started with; the open
+    /// connections count against the new `maxc`/`maxp`.
+    ///
+    /// The listeners cannot change (that needs a restart): a `config`
+    /// whose `listeners` differ is refused, as is one whose certificate
+    /// cannot be read. On error nothing has changed.
+    pub fn reload(&self, config: ServerConfig, handler: impl Handler) -> Result<(), StartError> {
+        if config.listeners != self.listeners {
+            return Err(StartError::Config(format!(
+                "the listeners cannot change without a restart (running: {}; new: {})",
+                list(&self.listeners),
+                list(&config.listeners)
+            )));
+        }
+        if let Some(tls) = &self.tls {
+            let files = config.tls.as_ref().ok_or_else(|| {
+                StartError::Config("an https:// listener needs --cert and --pkey".into())
+            })?;
+            tls.reload_from(files)?;
+        }
+        let config = Arc::new(config);
+        self.requests
+            .replace(Arc::clone(&config), Arc::new(handler));
+        let conns = Arc::new(conn::Shared::new(&config, Arc::clone(&self.requests)));
+        self.accepts.replace(config, conns);
+        Ok(())
     }
 
     /// Waits until a shutdown started by a handle has finished.
@@ -189,4 +239,13 @@ impl ShutdownHandle {
         drop(rx);
         self.phase.closed().await;
     }
+}
+
+/// Listeners as one line.
+fn list(specs: &[ListenSpec]) -> String {
+    specs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

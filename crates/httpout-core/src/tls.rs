@@ -21,7 +21,8 @@ use crate::error::StartError;
 
 /// TLS state of a server: the acceptor and the swappable certificate.
 pub(crate) struct Tls {
-    files: TlsFiles,
+    /// The files read last (a reload may name others).
+    files: RwLock<TlsFiles>,
     provider: Arc<CryptoProvider>,
     resolver: Arc<Resolver>,
     pub(crate) acceptor: TlsAcceptor,
@@ -60,7 +61,7 @@ impl Tls {
             .with_cert_resolver(Arc::clone(&resolver) as Arc<dyn ResolvesServerCert>);
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Self {
-            files: files.clone(),
+            files: RwLock::new(files.clone()),
             provider,
             resolver,
             acceptor: TlsAcceptor::from(Arc::new(config)),
@@ -70,12 +71,25 @@ impl Tls {
     /// Re-reads the PEM files; on success new handshakes use the new
     /// certificate, on failure the old one stays in use.
     pub(crate) fn reload(&self) -> Result<(), StartError> {
-        let key = load_key(&self.files, &self.provider)?;
+        let files = self
+            .files
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        self.reload_from(&files)
+    }
+
+    /// Reads `files` (which may be other paths than before); on success
+    /// new handshakes use them and later [`Tls::reload`]s read them, on
+    /// failure nothing changes.
+    pub(crate) fn reload_from(&self, files: &TlsFiles) -> Result<(), StartError> {
+        let key = load_key(files, &self.provider)?;
         *self
             .resolver
             .0
             .write()
             .unwrap_or_else(PoisonError::into_inner) = key;
+        *self.files.write().unwrap_or_else(PoisonError::into_inner) = files.clone();
         Ok(())
     }
 }

@@ -31,6 +31,7 @@ use hyper::body::Incoming;
 use crate::body::Body;
 use crate::config::ServerConfig;
 use crate::conn::state::{ConnState, STREAM_CANCEL, SendBuffer, StallLimit};
+use crate::current::Current;
 use crate::error::Error;
 use crate::handler::{Ctx, Handler};
 use crate::path::SafePath;
@@ -40,19 +41,31 @@ use tracked::{RequestGuard, TrackedBody};
 
 /// What every request of a running server shares.
 pub(crate) struct Shared {
+    /// The configuration and handler of the moment; a reload replaces them
+    /// for the requests that start after it.
+    current: Current<Settings>,
+    /// Request ids for the log, across reloads.
+    next_id: AtomicU64,
+}
+
+/// What a request reads when it starts.
+struct Settings {
     config: Arc<ServerConfig>,
     handler: Arc<dyn Handler>,
-    /// Request ids for the log.
-    next_id: AtomicU64,
 }
 
 impl Shared {
     pub(crate) fn new(config: Arc<ServerConfig>, handler: Arc<dyn Handler>) -> Self {
         Self {
-            config,
-            handler,
+            current: Current::new(Arc::new(Settings { config, handler })),
             next_id: AtomicU64::new(1),
         }
+    }
+
+    /// Requests that start from now on get `config` and `handler`; those
+    /// in flight keep theirs.
+    pub(crate) fn replace(&self, config: Arc<ServerConfig>, handler: Arc<dyn Handler>) {
+        self.current.store(Arc::new(Settings { config, handler }));
     }
 }
 
@@ -75,7 +88,7 @@ impl hyper::service::Service<Request<Incoming>> for Service {
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
-        let shared = Arc::clone(&self.shared);
+        let shared = self.shared.current.load();
         let conn = Arc::clone(&self.conn);
         let record = shared
             .config
@@ -84,7 +97,7 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             .filter(|spec| spec.wants(req.method()))
             .map(|spec| {
                 Record::start(
-                    shared.next_id.fetch_add(1, Ordering::Relaxed),
+                    self.shared.next_id.fetch_add(1, Ordering::Relaxed),
                     Peer(conn.peer),
                     req.method().clone(),
                     req.uri().path().to_owned(),
@@ -149,7 +162,7 @@ impl hyper::service::Service<Request<Incoming>> for Service {
 /// Decodes the path once and checks access: the request and its context,
 /// or the error that answers it.
 async fn admit(
-    shared: &Shared,
+    shared: &Settings,
     conn: &ConnState,
     req: Request<Incoming>,
 ) -> Result<(Request<Body>, Ctx), Error> {
