@@ -102,6 +102,22 @@ pub struct StaticConfig {
     /// Most directory levels below the write directory that a write may
     /// name (`max_depth`); deeper is 414. Default 32.
     pub max_depth: usize,
+    /// The write directories are opened again by a reload: their temporary
+    /// files are uploads in progress, kept ([`WriteRoot::open`]). Default
+    /// false: those an earlier run left are removed ([`WriteRoot::new`]).
+    pub reopen: bool,
+}
+
+impl StaticConfig {
+    /// Opens a write directory: its leftovers removed, unless
+    /// [`StaticConfig::reopen`].
+    fn write_root(&self, dir: impl AsRef<Path>) -> std::io::Result<WriteRoot> {
+        if self.reopen {
+            WriteRoot::open(dir)
+        } else {
+            WriteRoot::new(dir)
+        }
+    }
 }
 
 impl Default for StaticConfig {
@@ -122,6 +138,7 @@ impl Default for StaticConfig {
             log_writes: false,
             maxs: 50 << 20,
             max_depth: 32,
+            reopen: false,
         }
     }
 }
@@ -182,6 +199,7 @@ impl StaticConfig {
             log_writes: core.reqlog.as_ref().is_some_and(|r| r.rec),
             maxs: args.maxs,
             max_depth: args.max_depth,
+            reopen: false,
         })
     }
 }
@@ -229,7 +247,7 @@ impl StaticHandler {
         maxs: u64,
         timeout: Option<std::time::Duration>,
     ) -> std::io::Result<Self> {
-        let root = WriteRoot::new(dir)?;
+        let root = self.config.write_root(dir)?;
         self.attach(Arc::new(WriteSite::new(
             root,
             &self.config,
@@ -302,7 +320,7 @@ pub fn mounts(
     let (maxs, timeout) = (config.maxs, config.upload_timeout);
     let write = match &args.wdir {
         Some(dir) => {
-            let root = WriteRoot::new(dir).map_err(|e| {
+            let root = config.write_root(dir).map_err(|e| {
                 ConfigError::invalid(
                     "--wdir",
                     dir.display(),
@@ -348,8 +366,9 @@ pub fn mounts(
         let own_write = if section.write.is_open() {
             None
         } else {
-            let root =
-                WriteRoot::new(&section.dir).map_err(|e| bad(&section.dir, e.to_string()))?;
+            let root = config
+                .write_root(&section.dir)
+                .map_err(|e| bad(&section.dir, e.to_string()))?;
             Some(Arc::new(WriteSite::new(root, &config, maxs, timeout, true)))
         };
         dirs.push((section.prefix.clone(), section.dir.clone(), own_write));

@@ -79,6 +79,15 @@ impl WriteRoot {
     /// Opens (creating it if needed) the write directory, and removes
     /// temporary files an earlier run left behind.
     pub fn new(dir: impl AsRef<Path>) -> io::Result<Self> {
+        let root = Self::open(dir)?;
+        remove_leftovers(&root.root, 0);
+        Ok(root)
+    }
+
+    /// Opens (creating it if needed) the write directory and keeps its
+    /// temporary files: they belong to uploads in progress of this process
+    /// (a reload opens its write directories again).
+    pub fn open(dir: impl AsRef<Path>) -> io::Result<Self> {
         std::fs::create_dir_all(dir.as_ref())?;
         let root = std::fs::canonicalize(dir.as_ref())?;
         let handle = File::open(&root)?;
@@ -88,7 +97,6 @@ impl WriteRoot {
                 "not a directory",
             ));
         }
-        remove_leftovers(&root, 0);
         Ok(Self {
             root,
             dir: Arc::new(handle.into()),
