@@ -14,6 +14,7 @@ mod log;
 mod modes;
 mod options;
 mod plan;
+mod reload;
 mod users;
 
 use std::io::Write;
@@ -63,7 +64,7 @@ fn main() -> ExitCode {
     let env: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
-    let opts = match Options::try_parse_layers(args, &env) {
+    let opts = match Options::try_parse_layers(args.clone(), &env) {
         Ok(opts) => opts,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
             let _ = e.print();
@@ -95,7 +96,7 @@ fn main() -> ExitCode {
     let code = if opts.hmode == HMode::Push {
         runtime.block_on(push(&opts))
     } else {
-        runtime.block_on(run(opts, plans))
+        runtime.block_on(run(opts, plans, args))
     };
     // Inputs may sit in tokio's blocking pool (a terminal on stdin): they
     // must not hold the exit past the grace period.
@@ -161,7 +162,12 @@ struct Serving {
     hub: Option<httpout_live::Hub>,
 }
 
-async fn run(opts: Options, plans: Vec<plan::ServerPlan>) -> ExitCode {
+async fn run(
+    opts: Options,
+    plans: Vec<plan::ServerPlan>,
+    args: Vec<std::ffi::OsString>,
+) -> ExitCode {
+    let fixed = reload::fixed(&plans);
     let shared = match modes::Shared::new(&opts) {
         Ok(s) => s,
         Err(e) => return usage_error(&e.to_string()),
@@ -266,13 +272,22 @@ async fn run(opts: Options, plans: Vec<plan::ServerPlan>) -> ExitCode {
             _ = term.recv() => break,
             _ = int.recv() => break,
             () = &mut quit => break,
-            _ = hup.recv() => for s in &servers {
-                match s.running.reload_tls() {
-                    Ok(true) => eprintln!("httpout: TLS certificate reloaded"),
-                    Ok(false) => {}
-                    Err(e) => eprintln!("httpout: TLS reload failed, keeping the old certificate: {e}"),
+            _ = hup.recv() => {
+                let env: Vec<(String, String)> = std::env::vars_os()
+                    .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                    .collect();
+                let targets: Vec<reload::Target<'_>> = servers
+                    .iter()
+                    .map(|s| reload::Target { running: &s.running, hub: s.hub.clone() })
+                    .collect();
+                match reload::reload(&args, &env, &fixed, &targets, &shared) {
+                    Ok(()) => tracing::info!(target: "httpout::init", "configuration reloaded"),
+                    Err(e) => tracing::warn!(
+                        target: "httpout::init",
+                        "reload failed, keeping the old settings: {e}"
+                    ),
                 }
-            },
+            }
         }
     }
     eprintln!("httpout: shutting down");

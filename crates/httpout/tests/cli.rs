@@ -272,7 +272,7 @@ fn sighup_reloads_the_certificate() {
         !out.status.success(),
         "the old certificate is no longer served"
     );
-    assert!(server.stderr().contains("TLS certificate reloaded"));
+    assert!(server.stderr().contains("configuration reloaded"));
 }
 
 #[test]

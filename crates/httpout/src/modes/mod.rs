@@ -13,7 +13,7 @@ mod server;
 mod source;
 
 pub(crate) use push::push_config;
-pub(crate) use server::{Shared, build};
+pub(crate) use server::{Shared, build, rebuild};
 
 use httpout_core::{ConfigError, SafePath};
 use httpout_filesink::SinkKind;

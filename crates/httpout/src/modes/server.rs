@@ -92,6 +92,38 @@ pub(crate) fn build(
     shared: &Shared,
     rules: &Rules,
 ) -> Result<Modes, ConfigError> {
+    build_with(plan, shared, rules, &Build::Start)
+}
+
+/// The handler tree of a running server, built anew by a reload from
+/// `plan`: its live mounts stay in `hub` (listeners and inputs are not
+/// touched), its write directories keep their uploads in progress, and no
+/// input is declared or started.
+pub(crate) fn rebuild(
+    plan: &ServerPlan,
+    shared: &Shared,
+    rules: &Rules,
+    hub: Option<httpout_live::Hub>,
+) -> Result<Router, ConfigError> {
+    build_with(plan, shared, rules, &Build::Reload { hub }).map(|m| m.router)
+}
+
+/// Whether a server is built at start, or again by a reload.
+enum Build {
+    /// At start: inputs are declared, write directories cleaned.
+    Start,
+    /// By a reload: the running server's live mounts (`hub`) are kept.
+    Reload { hub: Option<httpout_live::Hub> },
+}
+
+/// [`build`] or [`rebuild`].
+fn build_with(
+    plan: &ServerPlan,
+    shared: &Shared,
+    rules: &Rules,
+    build: &Build,
+) -> Result<Modes, ConfigError> {
+    let reloading = matches!(build, Build::Reload { .. });
     let opts = &plan.opts;
     if opts.hmode == HMode::Source {
         return Ok(super::source::build(opts));
@@ -112,6 +144,7 @@ pub(crate) fn build(
     };
     let mut config = StaticConfig::from_args(&opts.core, &opts.statics)?;
     config.live = Arc::clone(&shared.live);
+    config.reopen = reloading;
     // `gmem` was replaced by its directory above: retention still counts
     // segments in memory (the reference's MIN rule).
     config.retention.in_memory = shared.gmem.is_some()
@@ -138,8 +171,13 @@ pub(crate) fn build(
         plan.main && (opts.live.source_password.is_some() || opts.filesink.sink == SinkKind::Live);
     if !live_pairs.is_empty() || http_sources {
         let live_config = httpout_live::LiveConfig::from_args(&opts.core, &opts.live)?;
-        let live_hub = httpout_live::Hub::new();
-        for pair in &live_pairs {
+        let reused = match build {
+            Build::Reload { hub } => hub.clone(),
+            Build::Start => None,
+        };
+        let declare = !reloading;
+        let live_hub = reused.unwrap_or_default();
+        for pair in live_pairs.iter().filter(|_| declare) {
             let mount = format!("/{}", output_path(&pair.output)?.join("/"));
             let input = httpout_live::input::Input::declare(
                 &live_hub,
@@ -161,7 +199,9 @@ pub(crate) fn build(
         hub = Some(live_hub);
     }
     let mut inputs = Vec::new();
-    if let (Some(first), false) = (opts.statics.rdirs.first(), file_pairs.is_empty()) {
+    if reloading {
+        // A reload starts no input: those of the start run on.
+    } else if let (Some(first), false) = (opts.statics.rdirs.first(), file_pairs.is_empty()) {
         let root = WriteRoot::new(first)
             .map(|r| r.with_fsync(opts.statics.fsync))
             .map_err(|e| {
