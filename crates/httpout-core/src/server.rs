@@ -11,6 +11,7 @@ use crate::conn::{self, state::Phase};
 use crate::error::StartError;
 use crate::handler::Handler;
 use crate::listen::{self, Listener};
+use crate::metrics::Metrics;
 use crate::service;
 use crate::tls::Tls;
 
@@ -92,10 +93,15 @@ impl Server {
         // hook), accept loops (limits, TLS). The configuration is shared,
         // never copied.
         let config = Arc::new(self.config);
-        let requests = Arc::new(service::Shared::new(Arc::clone(&config), Arc::new(handler)));
+        let metrics = Arc::clone(&config.metrics);
+        let (phase_tx, phase_rx) = watch::channel(Phase::Running);
+        let requests = Arc::new(service::Shared::new(
+            Arc::clone(&config),
+            Arc::new(handler),
+            phase_rx.clone(),
+        ));
         let conns = Arc::new(conn::Shared::new(&config, requests));
         let shared = Arc::new(listen::Shared::new(config, self.tls.clone(), conns));
-        let (phase_tx, phase_rx) = watch::channel(Phase::Running);
         for listener in self.listeners {
             tokio::spawn(listen::accept_loop(
                 listener,
@@ -109,6 +115,7 @@ impl Server {
                 phase: Arc::new(phase_tx),
             },
             tls: self.tls,
+            metrics,
         }
     }
 }
@@ -121,12 +128,19 @@ pub struct Running {
     addrs: Vec<ListenSpec>,
     handle: ShutdownHandle,
     tls: Option<Arc<Tls>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Running {
     /// The bound addresses (see [`Server::local_addrs`]).
     pub fn local_addrs(&self) -> &[ListenSpec] {
         &self.addrs
+    }
+
+    /// The metrics this server updates ([`ServerConfig::metrics`]): read
+    /// them with [`Metrics::encode`] or [`Metrics::registry`].
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// A handle that can shut the server down from another task.

@@ -14,6 +14,7 @@ mod users;
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::options::{HMode, Options, error_line};
@@ -164,6 +165,7 @@ async fn run(opts: Options, plans: Vec<plan::ServerPlan>) -> ExitCode {
             Err(e) => return usage_error(&e.to_string()),
         };
         config.conn_hook = modes.hub.is_some().then(httpout_live::SourceClients::hook);
+        config.metrics = Arc::clone(&shared.metrics);
         let server = match Server::bind(config).await {
             Ok(s) => s,
             Err(e) if e.is_config() => return usage_error(&e.to_string()),

@@ -40,6 +40,9 @@ pub(crate) struct Shared {
     pub(crate) live: Arc<Live>,
     /// The in-memory directory standing for `gmem`, removed when dropped.
     pub(crate) gmem: Option<tempfile::TempDir>,
+    /// The one metrics registry of the process, which every server
+    /// updates and serves (`--metrics`).
+    pub(crate) metrics: Arc<httpout_core::Metrics>,
 }
 
 impl Shared {
@@ -50,6 +53,7 @@ impl Shared {
         Ok(Self {
             live: Live::new(),
             gmem: if uses_gmem { Some(gmem_dir()?) } else { None },
+            metrics: Arc::default(),
         })
     }
 }
