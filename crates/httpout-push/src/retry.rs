@@ -7,6 +7,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use http::Uri;
+use httpout_core::Metrics;
+use httpout_core::metrics::PushOutcome;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::PushError;
@@ -30,6 +32,7 @@ pub(crate) const STOP_GRACE: Duration = Duration::from_millis(500);
 pub(crate) async fn run<T, F, Fut>(
     stop: &CancellationToken,
     uri: &Uri,
+    metrics: &Metrics,
     mut attempt: F,
 ) -> Result<T, PushError>
 where
@@ -44,6 +47,7 @@ where
         match until_stopped(stop, uri, attempt()).await {
             Err(e) if e.retryable() => match waits.next() {
                 Some(wait) => {
+                    metrics.push(PushOutcome::Retry);
                     tracing::warn!(target: "httpout::push", "{e}; retrying in {} ms", wait.as_millis());
                     tokio::select! {
                         () = tokio::time::sleep(*wait) => {}

@@ -65,11 +65,13 @@ pub(crate) struct FileInput {
     root: WriteRoot,
     live: Arc<Live>,
     block: usize,
+    metrics: Arc<httpout_core::Metrics>,
 }
 
 impl FileInput {
     /// Copies the input into its file, served live meanwhile; logs the end.
     pub(crate) async fn run(self) {
+        let _writing = self.metrics.filesink_writer();
         let shown = self.target.join("/");
         let source = match &self.source {
             Source::Stdin => "-".to_owned(),
@@ -189,6 +191,7 @@ pub(crate) fn build(
                 root: root.clone(),
                 live: Arc::clone(&config.live),
                 block: config.block_size,
+                metrics: Arc::clone(&shared.metrics),
             });
         }
     }
