@@ -190,7 +190,7 @@ impl Metrics {
             Unit::Bytes,
             bytes_out.clone(),
         );
-        // 1 ms to about 2 minutes; live listeners land in +Inf.
+        // 1 ms to about a minute (x4 a bucket); live listeners land in +Inf.
         let duration = Histogram::new(exponential_buckets(0.001, 4.0, 9));
         r.register_with_unit(
             "request_duration",

@@ -108,7 +108,8 @@ mod tests {
             })
         };
         let mut attempts = 0;
-        let got = run(&stop, &uri, || {
+        let metrics = Metrics::new();
+        let got = run(&stop, &uri, &metrics, || {
             attempts += 1;
             std::future::ready(down(&uri))
         })
@@ -118,6 +119,12 @@ mod tests {
         // Attempts at 0, 0.5 and 1.5 s; the 2 s wait is cut by the stop.
         assert_eq!(attempts, 3);
         assert_eq!(started.elapsed(), Duration::from_secs(2));
+        // Each failed attempt was followed by a wait: three retries.
+        let text = metrics.encode();
+        assert!(
+            text.contains("httpout_push_attempts_total{outcome=\"retry\"} 3"),
+            "{text}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -65,7 +65,13 @@ fn get(m: &BTreeMap<String, f64>, key: &str) -> f64 {
 
 /// The status code and body bytes of one curl request.
 fn request(args: &[&str]) -> (String, u64) {
-    let out = curl(&[&["-o", "/dev/null", "-w", "%{http_code} %{size_download}"], args].concat());
+    let out = curl(
+        &[
+            &["-o", "/dev/null", "-w", "%{http_code} %{size_download}"],
+            args,
+        ]
+        .concat(),
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let (code, size) = text.split_once(' ').unwrap();
     (code.to_owned(), size.parse().unwrap())
@@ -118,9 +124,18 @@ fn the_scrape_parses_and_counts_what_was_served() {
     let after = scrape(&base);
     let delta = |key: &str| get(&after, key) - get(&before, key);
     // The three files, the health check and the first scrape.
-    assert_eq!(delta(r#"httpout_requests_total{code="2xx",method="GET"}"#), 5.0);
-    assert_eq!(delta(r#"httpout_requests_total{code="4xx",method="GET"}"#), 2.0);
-    assert_eq!(delta(r#"httpout_requests_total{code="2xx",method="PUT"}"#), 1.0);
+    assert_eq!(
+        delta(r#"httpout_requests_total{code="2xx",method="GET"}"#),
+        5.0
+    );
+    assert_eq!(
+        delta(r#"httpout_requests_total{code="4xx",method="GET"}"#),
+        2.0
+    );
+    assert_eq!(
+        delta(r#"httpout_requests_total{code="2xx",method="PUT"}"#),
+        1.0
+    );
     assert_eq!(delta("httpout_sent_bytes_total{}"), sent as f64);
     assert_eq!(delta("httpout_received_bytes_total{}"), 5000.0);
     assert_eq!(delta(r#"httpout_uploads_total{outcome="committed"}"#), 1.0);
@@ -129,7 +144,13 @@ fn the_scrape_parses_and_counts_what_was_served() {
     assert_eq!(delta("httpout_connections_accepted_total{}"), 8.0);
     assert_eq!(get(&after, "httpout_connections_open{}"), 1.0);
     assert_eq!(delta("httpout_request_duration_seconds_count{}"), 8.0);
-    assert_eq!(get(&after, r#"httpout_connections_rejected_total{reason="maxp"}"#), 0.0);
+    assert_eq!(
+        get(
+            &after,
+            r#"httpout_connections_rejected_total{reason="maxp"}"#
+        ),
+        0.0
+    );
 
     // An upload whose client goes away mid-body is counted aborted.
     let addr = base.trim_start_matches("http://");
@@ -152,8 +173,14 @@ fn the_scrape_parses_and_counts_what_was_served() {
         assert!(Instant::now() < deadline, "the cut upload was never ended");
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert_eq!(get(&ended, r#"httpout_uploads_total{outcome="aborted"}"#), 1.0);
-    assert_eq!(get(&ended, r#"httpout_uploads_total{outcome="committed"}"#), 1.0);
+    assert_eq!(
+        get(&ended, r#"httpout_uploads_total{outcome="aborted"}"#),
+        1.0
+    );
+    assert_eq!(
+        get(&ended, r#"httpout_uploads_total{outcome="committed"}"#),
+        1.0
+    );
     assert!(!www.join("cut.bin").exists());
 
     // Health checks are not logged; other requests are.
@@ -185,7 +212,10 @@ fn metrics_answer_only_the_allowed_addresses() {
     assert_eq!(from("127.0.0.2", &health), "200");
     // The scrape of 127.0.0.1 counted the 403.
     let m = scrape(server.url());
-    assert_eq!(get(&m, r#"httpout_requests_total{code="4xx",method="GET"}"#), 1.0);
+    assert_eq!(
+        get(&m, r#"httpout_requests_total{code="4xx",method="GET"}"#),
+        1.0
+    );
     let (code, _) = request(&["-X", "POST", &url]);
     assert_eq!(code, "405");
 }
