@@ -24,6 +24,9 @@ auto\t'Add CORS headers when the request carries an `Origin` header'"
 complete -c httpout -l reqlog -d 'Short request log on stderr: `*` or methods (comma-separated), `REC` for writes, `-` prefix: no end line' -r
 complete -c httpout -l users -d 'Users file (argon2id hashes), managed with `httpout users`; needed by rules files' -r -F
 complete -c httpout -l auth_file -d 'File of accepted `Authorization` header values, one per line (simple mode)' -r -F
+complete -c httpout -l metrics -d 'Path serving the metrics in the Prometheus text format (e.g. `/metrics`), to `metrics_allow` only; off when unset' -r
+complete -c httpout -l metrics_allow -d 'Addresses allowed to read `metrics`, comma-separated CIDR blocks or addresses; others get 403' -r
+complete -c httpout -l health -d 'Path of the readiness check (e.g. `/healthz`): 200 `ok` while serving, 503 once stopping; open to all, not logged' -r
 complete -c httpout -l rdirs -d 'Directories (or rules files) to expose for read, comma-separated; `gmem`: a private in-memory directory' -r -F
 complete -c httpout -l wdir -d 'Directory to expose for write (PUT, POST, DELETE); `gmem`: the in-memory directory' -r -F
 complete -c httpout -l dlist -d 'Enable HTML listing for GET requests on directories' -r

@@ -9,6 +9,7 @@ use http::{HeaderValue, Method, Request, Response};
 
 use crate::body::Body;
 use crate::error::Error;
+use crate::metrics::Metrics;
 use crate::path::SafePath;
 
 /// The future a [`Handler`] returns.
@@ -28,6 +29,9 @@ pub struct Ctx {
     pub mount: SafePath,
     /// The signed-in user, when the access rules asked for one.
     pub user: Option<String>,
+    /// The server's metrics, for the mode to count what it does
+    /// (uploads, live listeners).
+    pub metrics: Arc<Metrics>,
 }
 
 /// Answers requests. Handlers see neither TLS nor the HTTP version nor the

@@ -35,6 +35,8 @@
 //!   `tracked`: its end) → `conn::state` (the connection's deadlines) and
 //!   the value types; `response`, `reqlog`: the common headers and the log;
 //! - [`ConnHook`], [`Io`]: the hook a mode installs for its clients' quirks;
+//! - [`metrics`]: the [`Metrics`] registry (Prometheus), updated by the
+//!   engine and the modes; `service::builtin` serves it and the health check;
 //! - [`timeout`]: the one rule for `--timeout` (0: none);
 //! - [`media_type`]: the one table of media types by file name; [`html`]: escaping
 //!   for generated pages;
@@ -62,6 +64,7 @@
 pub mod auth;
 pub mod html;
 pub mod media_type;
+pub mod metrics;
 #[cfg(feature = "cli")]
 pub mod options;
 
@@ -89,6 +92,7 @@ pub use conn::state::{SendBuffer, StallLimit};
 pub use error::{Error, StartError};
 pub use handler::{Allow, Ctx, Handler, HandlerFuture};
 pub use hook::{ConnHook, Io};
+pub use metrics::Metrics;
 pub use path::SafePath;
 pub use reqlog::log_server_error;
 pub use response::{SERVER_NAME, SERVER_UTC};

@@ -32,6 +32,7 @@ use crate::current::Current;
 use crate::error::StartError;
 use crate::hook::Io;
 use crate::limit::{Limits, Refused};
+use crate::metrics::{Metrics, Rejected};
 use crate::service;
 use crate::tls::Tls;
 
@@ -186,17 +187,20 @@ pub(crate) async fn accept_loop(
         match admission {
             Ok(admission) => {
                 let layer = shared.current.load();
+                let open_conn = layer.config.metrics.connection();
+                let metrics = Arc::clone(&layer.config.metrics);
                 let conns = Arc::clone(&layer.conns);
                 let timeout = layer.config.timeout;
                 let phase = phase.clone();
                 tokio::spawn(async move {
                     let _admission = admission;
+                    let _open = open_conn;
                     let is_tls = tls.is_some();
                     let socket = match &stream {
                         Stream::Tcp(s) => Some(Arc::clone(s)),
                         Stream::Unix(_) => None,
                     };
-                    if let Some(io) = open(stream, tls, timeout).await {
+                    if let Some(io) = open(stream, tls, timeout, Some(&metrics)).await {
                         conn::serve(io, socket, peer, is_tls, conns, phase).await;
                     }
                 });
@@ -297,16 +301,24 @@ fn is_per_connection(e: &io::Error) -> bool {
 }
 
 /// The connection's byte stream, after the TLS handshake (within
-/// `timeout`) on a TLS listener; `None` when the handshake failed.
+/// `timeout`) on a TLS listener; `None` when the handshake failed (counted
+/// in `metrics`, when given).
 async fn open(
     stream: Stream,
     tls: Option<Arc<Tls>>,
     timeout: Option<Duration>,
+    metrics: Option<&Metrics>,
 ) -> Option<Box<dyn Io>> {
     match (stream, tls) {
-        (Stream::Tcp(s), Some(tls)) => {
-            Some(Box::new(handshake(&tls, SharedTcp(s), timeout).await?))
-        }
+        (Stream::Tcp(s), Some(tls)) => match handshake(&tls, SharedTcp(s), timeout).await {
+            Some(io) => Some(Box::new(io)),
+            None => {
+                if let Some(m) = metrics {
+                    m.tls_failed();
+                }
+                None
+            }
+        },
         (Stream::Tcp(s), None) => Some(Box::new(SharedTcp(s))),
         (Stream::Unix(s), _) => Some(Box::new(s)),
     }
@@ -338,6 +350,16 @@ fn reject(
     tls: Option<Arc<Tls>>,
     shared: &Shared,
 ) {
+    shared
+        .current
+        .load()
+        .config
+        .metrics
+        .rejected(match refused {
+            Refused::Maxc(_) => Rejected::Maxc,
+            Refused::Maxp(_) => Rejected::Maxp,
+            Refused::Rate(_) => Rejected::Rate,
+        });
     let Ok(permit) = Arc::clone(&shared.limits.rejecting).try_acquire_owned() else {
         return; // dropping the stream closes it
     };
@@ -346,7 +368,7 @@ fn reject(
     tokio::spawn(async move {
         let _permit = permit;
         let answer = async move {
-            if let Some(io) = open(stream, tls, Some(REJECT_TIMEOUT)).await {
+            if let Some(io) = open(stream, tls, Some(REJECT_TIMEOUT), None).await {
                 serve_busy(io, config, refused).await;
             }
         };

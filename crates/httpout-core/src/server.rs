@@ -1,6 +1,7 @@
 //! The embedding API: bind, serve a handler, shut down.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -11,6 +12,7 @@ use crate::conn::{self, state::Phase};
 use crate::error::StartError;
 use crate::handler::Handler;
 use crate::listen::{self, Listener};
+use crate::metrics::Metrics;
 use crate::service;
 use crate::tls::Tls;
 
@@ -93,10 +95,16 @@ impl Server {
         // never copied.
         let listeners = self.config.listeners.clone();
         let config = Arc::new(self.config);
-        let requests = Arc::new(service::Shared::new(Arc::clone(&config), Arc::new(handler)));
+        let metrics = Arc::clone(&config.metrics);
+        let (phase_tx, phase_rx) = watch::channel(Phase::Running);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let requests = Arc::new(service::Shared::new(
+            Arc::clone(&config),
+            Arc::new(handler),
+            Arc::clone(&stopping),
+        ));
         let conns = Arc::new(conn::Shared::new(&config, Arc::clone(&requests)));
         let shared = Arc::new(listen::Shared::new(config, self.tls.clone(), conns));
-        let (phase_tx, phase_rx) = watch::channel(Phase::Running);
         for listener in self.listeners {
             tokio::spawn(listen::accept_loop(
                 listener,
@@ -108,11 +116,13 @@ impl Server {
             addrs: self.addrs,
             handle: ShutdownHandle {
                 phase: Arc::new(phase_tx),
+                stopping,
             },
             tls: self.tls,
             listeners,
             requests,
             accepts: shared,
+            metrics,
         }
     }
 }
@@ -129,6 +139,7 @@ pub struct Running {
     /// Where a reload puts the new configuration and handler.
     requests: Arc<service::Shared>,
     accepts: Arc<listen::Shared>,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Running {
@@ -144,6 +155,12 @@ impl Running {
     /// The bound addresses (see [`Server::local_addrs`]).
     pub fn local_addrs(&self) -> &[ListenSpec] {
         &self.addrs
+    }
+
+    /// The metrics this server updates ([`ServerConfig::metrics`]): read
+    /// them with [`Metrics::encode`] or [`Metrics::registry`].
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// A handle that can shut the server down from another task.
@@ -171,8 +188,13 @@ impl Running {
     ///
     /// The listeners cannot change (that needs a restart): a `config`
     /// whose `listeners` differ is refused, as is one whose certificate
-    /// cannot be read. On error nothing has changed.
-    pub fn reload(&self, config: ServerConfig, handler: impl Handler) -> Result<(), StartError> {
+    /// cannot be read. On error nothing has changed. The metrics registry
+    /// carries over: `config.metrics` is replaced by the running one.
+    pub fn reload(
+        &self,
+        mut config: ServerConfig,
+        handler: impl Handler,
+    ) -> Result<(), StartError> {
         if config.listeners != self.listeners {
             return Err(StartError::Config(format!(
                 "the listeners cannot change without a restart (running: {}; new: {})",
@@ -186,6 +208,7 @@ impl Running {
             })?;
             tls.reload_from(files)?;
         }
+        config.metrics = Arc::clone(&self.metrics);
         let config = Arc::new(config);
         self.requests
             .replace(Arc::clone(&config), Arc::new(handler));
@@ -204,6 +227,8 @@ impl Running {
 #[derive(Debug, Clone)]
 pub struct ShutdownHandle {
     phase: Arc<watch::Sender<Phase>>,
+    /// Told to requests (the health check) once shutdown has begun.
+    stopping: Arc<AtomicBool>,
 }
 
 /// How a shutdown ended.
@@ -220,6 +245,7 @@ impl ShutdownHandle {
     /// (HTTP/1 connections close after their current response, HTTP/2 ones
     /// get GOAWAY), then closes whatever is left.
     pub async fn shutdown(&self, grace: Duration) -> Shutdown {
+        self.stopping.store(true, Ordering::Relaxed);
         self.phase.send_replace(Phase::Graceful);
         if tokio::time::timeout(grace, self.phase.closed())
             .await

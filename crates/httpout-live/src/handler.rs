@@ -230,8 +230,13 @@ impl Inner {
             .insert(SendBuffer(send_buffer(self.byte_rate(&facts), stall)));
         if req.method() == Method::GET {
             let start = stream.start_point(self.config.burst);
-            *res.body_mut() =
-                listener::body(stream, start, icy.then_some(self.config.metaint), ctx.peer);
+            *res.body_mut() = listener::body(
+                stream,
+                start,
+                icy.then_some(self.config.metaint),
+                ctx.peer,
+                &ctx.metrics,
+            );
         }
         Ok(res)
     }

@@ -9,7 +9,8 @@ use bytes::Bytes;
 use futures_util::StreamExt as _;
 use http_body::Frame;
 use http_body_util::StreamBody;
-use httpout_core::{Body, BoxError};
+use httpout_core::metrics::{Gauged, MountMetrics};
+use httpout_core::{Body, BoxError, Metrics};
 use tokio::sync::watch;
 
 use crate::hub::{Joined, Phase, Ring, Stream};
@@ -31,6 +32,10 @@ struct Cursor {
     _joined: Joined,
     /// Set once the drop has been counted and logged.
     dropped: bool,
+    /// The mount's series in the server's metrics.
+    metrics: MountMetrics,
+    /// Counted in the mount's `httpout_live_listeners` while this lives.
+    _listening: Gauged,
 }
 
 enum Step {
@@ -60,6 +65,7 @@ impl Cursor {
         }
         self.dropped = true;
         self.stream.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        self.metrics.dropped();
         let who = self
             .peer
             .map_or_else(|| "a listener".to_owned(), |p| p.to_string());
@@ -79,6 +85,7 @@ impl Cursor {
                         .stats
                         .bytes_out
                         .fetch_add(data.len() as u64, Ordering::Relaxed);
+                    self.metrics.sent(data.len() as u64);
                     let data = match &mut self.icy {
                         Some(icy) => {
                             let stream = &self.stream;
@@ -125,8 +132,12 @@ pub(crate) fn body(
     start: u64,
     metaint: Option<u32>,
     peer: Option<SocketAddr>,
+    metrics: &Metrics,
 ) -> Body {
+    let metrics = metrics.live_mount(stream.path());
     let cursor = Cursor {
+        _listening: metrics.listener(),
+        metrics,
         rx: stream.subscribe(),
         next: start,
         icy: metaint.map(Interleave::new),

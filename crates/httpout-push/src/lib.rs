@@ -38,6 +38,7 @@ use futures_util::TryStreamExt as _;
 use http::{HeaderName, HeaderValue, Method, Uri};
 use http_body_util::StreamBody;
 use httpout_core::Body;
+use httpout_core::metrics::PushOutcome;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 use tokio_util::sync::CancellationToken;
@@ -76,6 +77,9 @@ pub struct PushConfig {
     /// Draw a progress line (bytes, rate, ETA) on stderr for single
     /// uploads; the CLI sets it when stderr is a terminal.
     pub progress: bool,
+    /// Where successes, retries and failures are counted
+    /// (`httpout_push_attempts_total`).
+    pub metrics: Arc<httpout_core::Metrics>,
 }
 
 /// What a push did.
@@ -246,7 +250,7 @@ impl Pusher {
         bar: Option<&indicatif::ProgressBar>,
     ) -> Result<u64, PushError> {
         let content_type = content_type(path);
-        retry::run(&self.stop, uri, || async {
+        retry::run(&self.stop, uri, &self.config.metrics, || async {
             let mut file = file.try_clone().map_err(|e| input(path, e))?;
             file.seek(SeekFrom::Start(0)).map_err(|e| input(path, e))?;
             let len = file.metadata().map_err(|e| input(path, e))?.len();
@@ -304,11 +308,13 @@ impl Pusher {
     fn account(&self, sent: Result<u64, PushError>) -> Result<(), PushError> {
         match sent {
             Ok(n) => {
+                self.config.metrics.push(PushOutcome::Success);
                 self.report.uploaded.fetch_add(1, Ordering::Relaxed);
                 self.report.bytes.fetch_add(n, Ordering::Relaxed);
                 Ok(())
             }
             Err(e) => {
+                self.config.metrics.push(PushOutcome::Failure);
                 self.report.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(target: "httpout::push", "push failed: {e}");
                 Err(e)
@@ -406,6 +412,7 @@ mod tests {
             jobs: 1,
             progress: false,
             timeout: None,
+            metrics: Arc::default(),
         }
     }
 

@@ -7,6 +7,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use http::Uri;
+use httpout_core::Metrics;
+use httpout_core::metrics::PushOutcome;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::PushError;
@@ -30,6 +32,7 @@ pub(crate) const STOP_GRACE: Duration = Duration::from_millis(500);
 pub(crate) async fn run<T, F, Fut>(
     stop: &CancellationToken,
     uri: &Uri,
+    metrics: &Metrics,
     mut attempt: F,
 ) -> Result<T, PushError>
 where
@@ -44,6 +47,7 @@ where
         match until_stopped(stop, uri, attempt()).await {
             Err(e) if e.retryable() => match waits.next() {
                 Some(wait) => {
+                    metrics.push(PushOutcome::Retry);
                     tracing::warn!(target: "httpout::push", "{e}; retrying in {} ms", wait.as_millis());
                     tokio::select! {
                         () = tokio::time::sleep(*wait) => {}
@@ -104,7 +108,8 @@ mod tests {
             })
         };
         let mut attempts = 0;
-        let got = run(&stop, &uri, || {
+        let metrics = Metrics::new();
+        let got = run(&stop, &uri, &metrics, || {
             attempts += 1;
             std::future::ready(down(&uri))
         })
@@ -114,6 +119,12 @@ mod tests {
         // Attempts at 0, 0.5 and 1.5 s; the 2 s wait is cut by the stop.
         assert_eq!(attempts, 3);
         assert_eq!(started.elapsed(), Duration::from_secs(2));
+        // Each failed attempt was followed by a wait: three retries.
+        let text = metrics.encode();
+        assert!(
+            text.contains("httpout_push_attempts_total{outcome=\"retry\"} 3"),
+            "{text}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

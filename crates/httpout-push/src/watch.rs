@@ -234,7 +234,10 @@ impl Dir {
         };
         let pusher = self.pusher.clone();
         self.tasks.spawn(async move {
-            let deleted = retry::run(&pusher.stop, &uri, || pusher.client.delete(&uri)).await;
+            let deleted = retry::run(&pusher.stop, &uri, &pusher.config.metrics, || {
+                pusher.client.delete(&uri)
+            })
+            .await;
             if let Err(e) = deleted {
                 tracing::warn!(target: "httpout::push", "push: delete failed: {e}");
             }
@@ -314,7 +317,7 @@ impl Dir {
         let (pusher, state) = (self.pusher.clone(), Arc::clone(&self.state));
         let shown = path.to_owned();
         self.tasks.spawn(async move {
-            let sent = retry::run(&pusher.stop, &uri, || async {
+            let sent = retry::run(&pusher.stop, &uri, &pusher.config.metrics, || async {
                 let mut from_start = file.try_clone().map_err(|e| input(&shown, e))?;
                 from_start
                     .seek(SeekFrom::Start(0))

@@ -49,9 +49,10 @@ impl Handler for StaticHandler {
                     // DASH output does).
                     let (w, target) = (Arc::clone(w), w.target(&ctx));
                     let dir_url = req.uri.path().ends_with('/');
-                    tokio::spawn(
-                        async move { write::upload(&w, &req, body, &target, dir_url).await },
-                    )
+                    let metrics = ctx.metrics;
+                    tokio::spawn(async move {
+                        write::upload(&w, &req, body, &target, dir_url, &metrics).await
+                    })
                     .await
                     .map_err(|e| Error::Internal(Box::new(e)))?
                 }

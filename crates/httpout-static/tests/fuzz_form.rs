@@ -65,6 +65,7 @@ fn post(filename: &[u8], data: &[u8]) -> (StatusCode, String) {
         path: SafePath::root(),
         mount: SafePath::root(),
         user: None,
+        metrics: Default::default(),
     };
     f.rt.block_on(async {
         let res = f

@@ -64,6 +64,7 @@ fn get(size: u64, range: Option<HeaderValue>) -> (StatusCode, http::HeaderMap, V
         path: SafePath::parse(&path).unwrap(),
         mount: SafePath::root(),
         user: None,
+        metrics: Default::default(),
     };
     f.rt.block_on(async {
         let res = f

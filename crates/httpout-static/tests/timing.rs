@@ -37,6 +37,7 @@ async fn call(h: &StaticHandler, method: &str, path: &str, body: Body) -> http::
         path: SafePath::parse(path).unwrap(),
         mount: SafePath::root(),
         user: None,
+        metrics: Default::default(),
     };
     h.handle(req, ctx)
         .await

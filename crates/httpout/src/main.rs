@@ -19,6 +19,7 @@ mod users;
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::options::{HMode, Options, error_line};
@@ -190,6 +191,7 @@ async fn run(
             Err(e) => return usage_error(&e.to_string()),
         };
         config.conn_hook = modes.hub.is_some().then(httpout_live::SourceClients::hook);
+        config.metrics = Arc::clone(&shared.metrics);
         let server = match Server::bind(config).await {
             Ok(s) => s,
             Err(e) if e.is_config() => return usage_error(&e.to_string()),

@@ -16,6 +16,7 @@ use http::{HeaderName, HeaderValue};
 
 use crate::auth::Access;
 use crate::hook::ConnHook;
+use crate::metrics::Metrics;
 
 /// PEM files for TLS listeners.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +72,33 @@ pub struct ServerConfig {
     /// connection, methods that write (the live sink installs its Icecast
     /// source clients' this way). Default none.
     pub conn_hook: Option<Arc<dyn ConnHook>>,
+    /// The metrics this server updates; share one among the servers of a
+    /// process. Default: a registry of its own.
+    pub metrics: Arc<Metrics>,
+    /// Path answering [`ServerConfig::metrics`] in the Prometheus text
+    /// format (`/metrics`), to the addresses of `metrics_allow` only.
+    /// Default none: not served.
+    pub metrics_path: Option<String>,
+    /// Peer addresses the metrics path answers; others get 403. Unix
+    /// socket peers are always allowed. Default: loopback
+    /// (127.0.0.0/8, ::1).
+    pub metrics_allow: Vec<ipnet::IpNet>,
+    /// Path of the readiness check (`/healthz`): 200 `ok` while serving,
+    /// 503 once shutdown has begun, to everyone, without access checks or
+    /// a request log line. Default none.
+    pub health_path: Option<String>,
+}
+
+/// The default of [`ServerConfig::metrics_allow`]: loopback.
+pub fn loopback() -> Vec<ipnet::IpNet> {
+    vec![
+        ipnet::IpNet::V4(
+            ipnet::Ipv4Net::new(std::net::Ipv4Addr::LOCALHOST, 8).expect("valid prefix"),
+        ),
+        ipnet::IpNet::V6(
+            ipnet::Ipv6Net::new(std::net::Ipv6Addr::LOCALHOST, 128).expect("valid prefix"),
+        ),
+    ]
 }
 
 impl Default for ServerConfig {
@@ -91,6 +119,10 @@ impl Default for ServerConfig {
             reqlog: None,
             access: None,
             conn_hook: None,
+            metrics: Arc::default(),
+            metrics_path: None,
+            metrics_allow: loopback(),
+            health_path: None,
         }
     }
 }

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use clap::Args;
 use http::{HeaderName, HeaderValue};
 
-use super::value::{parse_ifce, parse_listen, parse_port, parse_reqlog, parse_seconds, parse_u32};
+use super::value::{
+    parse_cidr, parse_ifce, parse_listen, parse_port, parse_reqlog, parse_resource_path,
+    parse_seconds, parse_u32,
+};
 use crate::auth::Access;
 use crate::auth::rules::Rules;
 use crate::auth::users::Users;
@@ -115,6 +118,19 @@ pub struct CoreArgs {
         help_heading = "Access"
     )]
     pub auth_file: Option<PathBuf>,
+
+    // ----- Operations -----
+    /// Path serving the metrics in the Prometheus text format (e.g. `/metrics`), to `metrics_allow` only; off when unset.
+    #[arg(long, value_name = "PATH", value_parser = parse_resource_path, help_heading = "Operations")]
+    pub metrics: Option<String>,
+
+    /// Addresses allowed to read `metrics`, comma-separated CIDR blocks or addresses; others get 403.
+    #[arg(long = "metrics_allow", alias = "metrics-allow", value_name = "CIDR,...", value_delimiter = ',', value_parser = parse_cidr, default_values = ["127.0.0.0/8", "::1/128"], help_heading = "Operations")]
+    pub metrics_allow: Vec<ipnet::IpNet>,
+
+    /// Path of the readiness check (e.g. `/healthz`): 200 `ok` while serving, 503 once stopping; open to all, not logged.
+    #[arg(long, value_name = "PATH", value_parser = parse_resource_path, help_heading = "Operations")]
+    pub health: Option<String>,
 }
 
 impl CoreArgs {
@@ -140,6 +156,12 @@ impl CoreArgs {
             return Err(ConfigError::option(
                 "--listen",
                 "replaces --ifce and --port: give one or the other",
+            ));
+        }
+        if self.metrics.is_some() && self.metrics == self.health {
+            return Err(ConfigError::option(
+                "--health",
+                "and --metrics name the same path: give each its own",
             ));
         }
         self.headers().map(|_| ())
@@ -222,6 +244,11 @@ impl CoreArgs {
             cors: self.cors,
             reqlog: self.reqlog.clone(),
             access: self.access(rules)?,
+            // The CLI shares one registry among its servers.
+            metrics: Arc::default(),
+            metrics_path: self.metrics.clone(),
+            metrics_allow: self.metrics_allow.clone(),
+            health_path: self.health.clone(),
         })
     }
 

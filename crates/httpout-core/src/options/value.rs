@@ -105,6 +105,32 @@ pub fn parse_ifce(s: &str) -> Result<std::net::IpAddr, String> {
         .map_err(|_| "expected an IP address such as 127.0.0.1 or ::1".into())
 }
 
+/// Parses a CIDR block (`127.0.0.0/8`, `::1/128`) or one address
+/// (`192.0.2.7`: that address alone).
+pub fn parse_cidr(s: &str) -> Result<ipnet::IpNet, String> {
+    let t = s.trim();
+    t.parse::<ipnet::IpNet>()
+        .or_else(|_| t.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| {
+            "expected an address block such as 127.0.0.0/8 or ::1/128, or one address".into()
+        })
+}
+
+/// Parses the path of a resource the engine answers itself (`/metrics`):
+/// absolute, without spaces, query or fragment.
+pub fn parse_resource_path(s: &str) -> Result<String, String> {
+    let ok = s.starts_with('/')
+        && s.len() > 1
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#');
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err("expected an absolute path such as /metrics (no spaces, '?' or '#')".into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,8 @@
 //! The single hyper service every request passes through.
 //!
 //! For each request, in order:
+//! 0. answer the engine's own resources, the metrics and the health
+//!    check ([`builtin`]), before access and routing;
 //! 1. count it on its connection (idle timeout, graceful shutdown) and start
 //!    its log record ([`reqlog`](crate::reqlog));
 //! 2. decode and normalise its path once ([`SafePath`]); a bad path is a 400
@@ -14,8 +16,10 @@
 //!    ([`response::finish`]), and `Connection: close` after
 //!    `max_client_errors` consecutive errors or with `close`;
 //! 7. wrap the body so that its end (or abort) is counted and logged, with
-//!    the cause of a server error ([`tracked`]).
+//!    the cause of a server error, and its metrics: method, status class,
+//!    duration, bytes ([`tracked`]).
 
+mod builtin;
 mod methods;
 mod tracked;
 
@@ -23,7 +27,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -37,7 +41,8 @@ use crate::handler::{Ctx, Handler};
 use crate::path::SafePath;
 use crate::reqlog::{self, Peer, Record};
 use crate::response;
-use tracked::{RequestGuard, TrackedBody};
+use builtin::Builtin;
+use tracked::{CountedBody, RequestGuard, TrackedBody};
 
 /// What every request of a running server shares.
 pub(crate) struct Shared {
@@ -46,6 +51,11 @@ pub(crate) struct Shared {
     current: Current<Settings>,
     /// Request ids for the log, across reloads.
     next_id: AtomicU64,
+    /// Set once shutdown has begun (the health check says 503). A flag,
+    /// not a receiver of the shutdown phase: the server's handle keeps this
+    /// state for reloads, and a receiver held there would keep the
+    /// shutdown waiting.
+    stopping: Arc<AtomicBool>,
 }
 
 /// What a request reads when it starts.
@@ -55,10 +65,15 @@ struct Settings {
 }
 
 impl Shared {
-    pub(crate) fn new(config: Arc<ServerConfig>, handler: Arc<dyn Handler>) -> Self {
+    pub(crate) fn new(
+        config: Arc<ServerConfig>,
+        handler: Arc<dyn Handler>,
+        stopping: Arc<AtomicBool>,
+    ) -> Self {
         Self {
             current: Current::new(Arc::new(Settings { config, handler })),
             next_id: AtomicU64::new(1),
+            stopping,
         }
     }
 
@@ -90,11 +105,14 @@ impl hyper::service::Service<Request<Incoming>> for Service {
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let shared = self.shared.current.load();
         let conn = Arc::clone(&self.conn);
+        let builtin = builtin::which(&shared.config, req.uri().path());
+        let stopping = self.shared.stopping.load(Ordering::Relaxed);
+        // Health checks come every few seconds: not logged.
         let record = shared
             .config
             .reqlog
             .as_ref()
-            .filter(|spec| spec.wants(req.method()))
+            .filter(|spec| builtin != Some(Builtin::Health) && spec.wants(req.method()))
             .map(|spec| {
                 Record::start(
                     self.shared.next_id.fetch_add(1, Ordering::Relaxed),
@@ -107,7 +125,13 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             });
         let is_head = req.method() == http::Method::HEAD;
         // A HEAD response has no body to send: done once its head is.
-        let mut guard = RequestGuard::new(Arc::clone(&conn), record, is_head);
+        let mut guard = RequestGuard::new(
+            Arc::clone(&conn),
+            record,
+            is_head,
+            Arc::clone(&shared.config.metrics),
+            req.method().clone(),
+        );
         Box::pin(async move {
             // On HTTP/2 this future runs in the stream's own task, which the
             // watchdog can end alone when the stream stalls.
@@ -117,16 +141,26 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             let version = req.version();
             let has_origin = req.headers().contains_key(http::header::ORIGIN);
             let config = &shared.config;
-            let answer = match admit(&shared, &conn, req).await {
-                Ok((req, ctx)) => {
-                    let allow = shared.handler.allow(&ctx.path);
-                    let cors = response::cors_applies(config, has_origin);
-                    match methods::answer(&req, &ctx.path, &allow, cors) {
-                        Some(answer) => answer,
-                        None => shared.handler.handle(req, ctx).await,
+            let answer = match builtin {
+                Some(which) => Ok(builtin::answer(
+                    which,
+                    req.method(),
+                    conn.peer,
+                    config,
+                    &config.metrics,
+                    stopping,
+                )),
+                None => match admit(&shared, &conn, req).await {
+                    Ok((req, ctx)) => {
+                        let allow = shared.handler.allow(&ctx.path);
+                        let cors = response::cors_applies(config, has_origin);
+                        match methods::answer(&req, &ctx.path, &allow, cors) {
+                            Some(answer) => answer,
+                            None => shared.handler.handle(req, ctx).await,
+                        }
                     }
-                }
-                Err(e) => Err(e),
+                    Err(e) => Err(e),
+                },
             };
             let mut res = answer.unwrap_or_else(|e| {
                 guard.failed(reqlog::failure(&e));
@@ -169,6 +203,7 @@ async fn admit(
     let path = SafePath::parse(req.uri().path())?;
     let (parts, body) = req.into_parts();
     let config = &shared.config;
+    let metrics = &config.metrics;
     let user = match &config.access {
         Some(access) => {
             let write = crate::auth::is_write(&parts.method)
@@ -176,9 +211,17 @@ async fn admit(
                     .conn_hook
                     .as_ref()
                     .is_some_and(|h| h.writes(&parts.method));
-            access
+            let checked = access
                 .check_as(&parts, &path, conn.peer.map(|p| p.ip()), write)
-                .await?
+                .await;
+            if matches!(
+                checked,
+                Err(Error::Unauthorized { .. } | Error::TooManyRequests)
+            ) && parts.headers.contains_key(http::header::AUTHORIZATION)
+            {
+                metrics.sign_in_failed();
+            }
+            checked?
         }
         None => None,
     };
@@ -188,8 +231,10 @@ async fn admit(
         path,
         mount: SafePath::root(),
         user,
+        metrics: Arc::clone(metrics),
     };
-    Ok((Request::from_parts(parts, Body::from(body)), ctx))
+    let body = Body::new(CountedBody::new(body, Arc::clone(metrics)));
+    Ok((Request::from_parts(parts, body), ctx))
 }
 
 /// The service for connections over `maxc`/`maxp`: every request gets a

@@ -3,18 +3,21 @@
 //! its body: the connection's watchdog ends a response hyper has owed a
 //! poll for its stall limit, on HTTP/1.1 and HTTP/2 alike), and logged
 //! when it ends (the request log's end line, and the cause of a server
-//! error).
+//! error), and measured (its metrics: method, status class, duration,
+//! bytes each way).
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use bytes::Bytes;
-use http::StatusCode;
+use http::{Method, StatusCode};
 use http_body::{Frame, SizeHint};
 
 use crate::body::{Body, BoxError};
 use crate::conn::state::{ConnState, Stream};
+use crate::metrics::Metrics;
 use crate::reqlog::{self, Record};
 
 /// Marks a request in flight on its connection from arrival until its
@@ -29,12 +32,23 @@ pub(super) struct RequestGuard {
     complete: bool,
     /// A server error's description, logged when the request ends.
     failure: Option<String>,
+    metrics: Arc<Metrics>,
+    method: Method,
+    started: Instant,
+    /// A response was made (`status` is its status).
+    answered: bool,
 }
 
 impl RequestGuard {
     /// Counts the request on `conn`; `complete`: it has no body to send
     /// (HEAD).
-    pub(super) fn new(conn: Arc<ConnState>, record: Option<Record>, complete: bool) -> Self {
+    pub(super) fn new(
+        conn: Arc<ConnState>,
+        record: Option<Record>,
+        complete: bool,
+        metrics: Arc<Metrics>,
+        method: Method,
+    ) -> Self {
         let stream = conn.request_started();
         Self {
             conn,
@@ -44,6 +58,10 @@ impl RequestGuard {
             bytes: 0,
             complete,
             failure: None,
+            metrics,
+            method,
+            started: Instant::now(),
+            answered: false,
         }
     }
 
@@ -54,6 +72,7 @@ impl RequestGuard {
 
     pub(super) fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
+        self.answered = true;
         self
     }
 }
@@ -61,6 +80,11 @@ impl RequestGuard {
 impl Drop for RequestGuard {
     fn drop(&mut self) {
         self.conn.request_finished(&self.stream);
+        // A request whose client left before it was answered has no status.
+        if self.answered {
+            self.metrics
+                .request(&self.method, self.status, self.started.elapsed());
+        }
         if let Some(line) = &self.failure {
             reqlog::log_failure(line);
         }
@@ -101,6 +125,7 @@ impl http_body::Body for TrackedBody {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     guard.bytes += data.len() as u64;
+                    guard.metrics.sent(data.len() as u64);
                 }
                 if this.inner.is_end_stream() {
                     guard.complete = true;
@@ -131,5 +156,43 @@ impl http_body::Body for TrackedBody {
 impl Drop for TrackedBody {
     fn drop(&mut self) {
         self.guard.complete |= http_body::Body::is_end_stream(&self.inner);
+    }
+}
+
+/// A request body that counts the bytes it receives into the metrics.
+pub(super) struct CountedBody {
+    inner: hyper::body::Incoming,
+    metrics: Arc<Metrics>,
+}
+
+impl CountedBody {
+    pub(super) fn new(inner: hyper::body::Incoming, metrics: Arc<Metrics>) -> Self {
+        Self { inner, metrics }
+    }
+}
+
+impl http_body::Body for CountedBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let poll = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &poll {
+            if let Some(data) = frame.data_ref() {
+                self.metrics.received(data.len() as u64);
+            }
+        }
+        poll
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }

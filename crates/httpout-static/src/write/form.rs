@@ -17,7 +17,7 @@ use http::header::{ACCEPT, CONTENT_TYPE, LOCATION};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::BodyDataStream;
-use httpout_core::{Body, Error};
+use httpout_core::{Body, Error, Metrics};
 use httpout_store::{Kind, TEMP_PREFIX};
 use multer::{Constraints, Multipart, SizeLimit};
 use percent_encoding::utf8_percent_encode;
@@ -51,6 +51,7 @@ pub(crate) async fn upload(
     req: &Parts,
     body: Body,
     dir: &[String],
+    metrics: &Metrics,
 ) -> Result<Response<Body>, Error> {
     let content_type = req
         .headers
@@ -106,6 +107,7 @@ pub(crate) async fn upload(
         }
         let mut temp = parent.create_temp(&name).map_err(write_error)?;
         let mut record = site.live.record(&dir_path.join(&name));
+        let counted = metrics.upload();
         // Written on the worker as it arrives, like any upload (write/mod.rs).
         while let Some(chunk) = timed(site, field.chunk()).await?.map_err(form_error)? {
             budget.progress();
@@ -113,6 +115,7 @@ pub(crate) async fn upload(
             record.add(chunk.len() as u64);
         }
         temp.commit().map_err(write_error)?;
+        counted.committed();
         record.end();
         stored.push(name);
     }

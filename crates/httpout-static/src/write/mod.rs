@@ -38,7 +38,7 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use http::request::Parts;
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::BodyExt;
-use httpout_core::{Body, Error};
+use httpout_core::{Body, Error, Metrics};
 use httpout_store::{AtomicFile, Kind, Live, LiveWriter, StoreError, WriteRoot};
 use percent_encoding::utf8_percent_encode;
 
@@ -179,8 +179,9 @@ pub(crate) async fn upload(
     body: Body,
     segments: &[String],
     dir_url: bool,
+    metrics: &Metrics,
 ) -> Result<Response<Body>, Error> {
-    crate::error::respond(upload_inner(site, req, body, segments, dir_url).await)
+    crate::error::respond(upload_inner(site, req, body, segments, dir_url, metrics).await)
 }
 
 async fn upload_inner(
@@ -189,6 +190,7 @@ async fn upload_inner(
     mut body: Body,
     segments: &[String],
     dir_url: bool,
+    metrics: &Metrics,
 ) -> Result<Response<Body>, Error> {
     reserved(site, segments)?;
     let form_dir = dir_url || segments.is_empty();
@@ -200,7 +202,7 @@ async fn upload_inner(
     }
     if form_dir {
         if form::is_form(&req.headers) && req.method == http::Method::POST {
-            return form::upload(site, req, body, segments).await;
+            return form::upload(site, req, body, segments, metrics).await;
         }
         return Err(Error::conflict(
             "cannot write over a directory; name a file",
@@ -257,6 +259,8 @@ async fn upload_inner(
         }
         Some(_) => (None, Some(site.live.record(&target_path))),
     };
+    // In flight from here; aborted unless committed below.
+    let counted = metrics.upload();
     let received = receive_into(
         site,
         body,
@@ -267,6 +271,7 @@ async fn upload_inner(
     )
     .await?;
     let replaced = temp.commit().map_err(write_error)?;
+    counted.committed();
     if let Some(live) = live {
         live.done();
     }

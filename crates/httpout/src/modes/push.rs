@@ -74,6 +74,8 @@ pub(crate) fn push_config(
             jobs: opts.push.jobs.max(1) as usize,
             progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             timeout: httpout_core::timeout::from_secs(opts.core.timeout),
+            // No server serves them in push mode; an embedder reads them.
+            metrics: std::sync::Arc::default(),
         },
     ))
 }

@@ -40,6 +40,9 @@ pub(crate) struct Shared {
     pub(crate) live: Arc<Live>,
     /// The in-memory directory standing for `gmem`, removed when dropped.
     pub(crate) gmem: Option<tempfile::TempDir>,
+    /// The one metrics registry of the process, which every server
+    /// updates and serves (`--metrics`).
+    pub(crate) metrics: Arc<httpout_core::Metrics>,
 }
 
 impl Shared {
@@ -50,6 +53,7 @@ impl Shared {
         Ok(Self {
             live: Live::new(),
             gmem: if uses_gmem { Some(gmem_dir()?) } else { None },
+            metrics: Arc::default(),
         })
     }
 }
@@ -61,11 +65,13 @@ pub(crate) struct FileInput {
     root: WriteRoot,
     live: Arc<Live>,
     block: usize,
+    metrics: Arc<httpout_core::Metrics>,
 }
 
 impl FileInput {
     /// Copies the input into its file, served live meanwhile; logs the end.
     pub(crate) async fn run(self) {
+        let _writing = self.metrics.filesink_writer();
         let shown = self.target.join("/");
         let source = match &self.source {
             Source::Stdin => "-".to_owned(),
@@ -225,6 +231,7 @@ fn build_with(
                 root: root.clone(),
                 live: Arc::clone(&config.live),
                 block: config.block_size,
+                metrics: Arc::clone(&shared.metrics),
             });
         }
     }

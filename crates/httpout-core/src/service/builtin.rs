@@ -1,0 +1,111 @@
+//! The engine's own resources, answered before access checks and routing:
+//! the metrics (`--metrics=PATH`, to the addresses of `--metrics_allow`
+//! only) and the readiness check (`--health=PATH`, to everyone). Each
+//! shadows whatever a mode would serve at the same path.
+
+use std::net::SocketAddr;
+
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderValue, Method, Response, StatusCode};
+
+use crate::body::Body;
+use crate::config::ServerConfig;
+use crate::metrics::{self, Metrics};
+
+/// Which built-in resource a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Builtin {
+    Metrics,
+    Health,
+}
+
+/// The built-in resource at `path`, if any.
+pub(super) fn which(config: &ServerConfig, path: &str) -> Option<Builtin> {
+    if config.metrics_path.as_deref() == Some(path) {
+        Some(Builtin::Metrics)
+    } else if config.health_path.as_deref() == Some(path) {
+        Some(Builtin::Health)
+    } else {
+        None
+    }
+}
+
+/// Answers a built-in resource: `GET` and `HEAD` only (405 otherwise);
+/// the metrics to allowed peers (403 otherwise); health 200 `ok`, 503
+/// `stopping` once `stopping`.
+pub(super) fn answer(
+    which: Builtin,
+    method: &Method,
+    peer: Option<SocketAddr>,
+    config: &ServerConfig,
+    metrics: &Metrics,
+    stopping: bool,
+) -> Response<Body> {
+    if method != Method::GET && method != Method::HEAD {
+        let mut res = text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n");
+        res.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return res;
+    }
+    match which {
+        Builtin::Metrics if !allowed(config, peer) => text(
+            StatusCode::FORBIDDEN,
+            "metrics are not served to this address\n",
+        ),
+        Builtin::Metrics => {
+            let mut res = Response::new(Body::full(metrics.encode()));
+            res.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static(metrics::CONTENT_TYPE),
+            );
+            no_store(res)
+        }
+        Builtin::Health if stopping => text(StatusCode::SERVICE_UNAVAILABLE, "stopping\n"),
+        Builtin::Health => text(StatusCode::OK, "ok\n"),
+    }
+}
+
+/// Whether `peer` may read the metrics: in `metrics_allow` (an IPv4
+/// address mapped into IPv6, as a `[::]` listener sees it, counts as the
+/// IPv4 one), or a Unix socket's (local) peer.
+fn allowed(config: &ServerConfig, peer: Option<SocketAddr>) -> bool {
+    peer.is_none_or(|p| {
+        let ip = p.ip().to_canonical();
+        config.metrics_allow.iter().any(|net| net.contains(&ip))
+    })
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    let mut res = Response::new(Body::full(body));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    no_store(res)
+}
+
+fn no_store(mut res: Response<Body>) -> Response<Body> {
+    res.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_listed_addresses_read_the_metrics() {
+        let mut config = ServerConfig::default();
+        let at = |s: &str| Some(s.parse::<SocketAddr>().unwrap());
+        assert!(allowed(&config, at("127.0.0.2:1")));
+        assert!(allowed(&config, at("[::1]:1")));
+        assert!(allowed(&config, at("[::ffff:127.0.0.1]:1")));
+        assert!(!allowed(&config, at("192.0.2.1:1")));
+        assert!(allowed(&config, None));
+        config.metrics_allow = vec!["127.0.0.1/32".parse().unwrap()];
+        assert!(!allowed(&config, at("127.0.0.2:1")));
+        assert!(allowed(&config, at("[::ffff:127.0.0.1]:1")));
+    }
+}
