@@ -1,6 +1,7 @@
 //! `httpout`: the command line. Parses options, refuses what this build
 //! cannot do, binds the listeners, prints one `listening on URL` line per
-//! listener, serves until SIGINT/SIGTERM, and reloads TLS files on SIGHUP.
+//! listener, serves until SIGINT/SIGTERM, reloads TLS files on SIGHUP and
+//! reopens the access log file on SIGUSR1.
 //! `httpout users ...` manages a users file instead (see `users`).
 //!
 //! Exit status: 0 after a clean shutdown, 2 for a usage or configuration
@@ -44,10 +45,10 @@ fn raise_fd_limit() {
 }
 
 fn main() -> ExitCode {
-    log::init();
     raise_fd_limit();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == "users") {
+        let _logging = log::init(&log::Settings::default());
         return users::run(&args[1..]);
     }
     let opts = match Options::try_parse_args(args) {
@@ -57,6 +58,11 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => return usage_error(&error_line(&e)),
+    };
+    // Dropped last: what is queued is written before the exit.
+    let logging = match log::init(&opts.logs.settings()) {
+        Ok(l) => l,
+        Err(e) => return usage_error(&e),
     };
     let plans = match modes::check(&opts) {
         Ok(plans) => plans,
@@ -75,7 +81,7 @@ fn main() -> ExitCode {
     let code = if opts.hmode == HMode::Push {
         runtime.block_on(push(&opts))
     } else {
-        runtime.block_on(run(opts, plans))
+        runtime.block_on(run(opts, plans, &logging))
     };
     // Inputs may sit in tokio's blocking pool (a terminal on stdin): they
     // must not hold the exit past the grace period.
@@ -141,7 +147,7 @@ struct Serving {
     hub: Option<httpout_live::Hub>,
 }
 
-async fn run(opts: Options, plans: Vec<plan::ServerPlan>) -> ExitCode {
+async fn run(opts: Options, plans: Vec<plan::ServerPlan>, logging: &log::Logging) -> ExitCode {
     let shared = match modes::Shared::new(&opts) {
         Ok(s) => s,
         Err(e) => return usage_error(&e.to_string()),
@@ -164,6 +170,7 @@ async fn run(opts: Options, plans: Vec<plan::ServerPlan>) -> ExitCode {
             Err(e) => return usage_error(&e.to_string()),
         };
         config.conn_hook = modes.hub.is_some().then(httpout_live::SourceClients::hook);
+        opts.logs.settings().apply(&mut config.reqlog);
         let server = match Server::bind(config).await {
             Ok(s) => s,
             Err(e) if e.is_config() => return usage_error(&e.to_string()),
@@ -174,10 +181,11 @@ async fn run(opts: Options, plans: Vec<plan::ServerPlan>) -> ExitCode {
         };
         bound.push((server, modes));
     }
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+    let (Ok(mut term), Ok(mut int), Ok(mut hup), Ok(mut usr1)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
         signal(SignalKind::hangup()),
+        signal(SignalKind::user_defined1()),
     ) else {
         eprintln!("httpout: cannot install signal handlers");
         return ExitCode::FAILURE;
@@ -246,6 +254,7 @@ async fn run(opts: Options, plans: Vec<plan::ServerPlan>) -> ExitCode {
             _ = term.recv() => break,
             _ = int.recv() => break,
             () = &mut quit => break,
+            _ = usr1.recv() => logging.reopen(),
             _ = hup.recv() => for s in &servers {
                 match s.running.reload_tls() {
                     Ok(true) => eprintln!("httpout: TLS certificate reloaded"),

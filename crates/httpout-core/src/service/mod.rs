@@ -21,6 +21,7 @@ mod tracked;
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,6 +78,7 @@ impl hyper::service::Service<Request<Incoming>> for Service {
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let shared = Arc::clone(&self.shared);
         let conn = Arc::clone(&self.conn);
+        let client = client_addr(&conn, &req);
         let record = shared
             .config
             .reqlog
@@ -85,10 +87,8 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             .map(|spec| {
                 Record::start(
                     shared.next_id.fetch_add(1, Ordering::Relaxed),
-                    Peer(conn.peer),
-                    req.method().clone(),
-                    req.uri().path().to_owned(),
-                    req.version(),
+                    Peer(client),
+                    &req,
                     spec.log_end,
                 )
             });
@@ -104,8 +104,9 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             let version = req.version();
             let has_origin = req.headers().contains_key(http::header::ORIGIN);
             let config = &shared.config;
-            let answer = match admit(&shared, &conn, req).await {
+            let answer = match admit(&shared, &conn, client, req).await {
                 Ok((req, ctx)) => {
+                    guard.set_user(ctx.user.as_deref());
                     let allow = shared.handler.allow(&ctx.path);
                     let cors = response::cors_applies(config, has_origin);
                     match methods::answer(&req, &ctx.path, &allow, cors) {
@@ -146,11 +147,19 @@ impl hyper::service::Service<Request<Incoming>> for Service {
     }
 }
 
+/// The client's address: the one place that decides it, for the request
+/// log, access checks and the handler's [`Ctx::peer`]. Today the
+/// connection's peer; `None` on a Unix socket.
+fn client_addr<B>(conn: &ConnState, _req: &Request<B>) -> Option<SocketAddr> {
+    conn.peer
+}
+
 /// Decodes the path once and checks access: the request and its context,
-/// or the error that answers it.
+/// or the error that answers it. `client`: see [`client_addr`].
 async fn admit(
     shared: &Shared,
     conn: &ConnState,
+    client: Option<SocketAddr>,
     req: Request<Incoming>,
 ) -> Result<(Request<Body>, Ctx), Error> {
     let path = SafePath::parse(req.uri().path())?;
@@ -163,14 +172,28 @@ async fn admit(
                     .conn_hook
                     .as_ref()
                     .is_some_and(|h| h.writes(&parts.method));
-            access
-                .check_as(&parts, &path, conn.peer.map(|p| p.ip()), write)
-                .await?
+            let decided = access
+                .check_as(&parts, &path, client.map(|p| p.ip()), write)
+                .await;
+            let who = Peer(client);
+            let (method, at) = (&parts.method, parts.uri.path());
+            match &decided {
+                Ok(Some(user)) => {
+                    tracing::debug!(target: "httpout::auth", "{who} {method} {at}: allowed as {user}");
+                }
+                Ok(None) => tracing::debug!(target: "httpout::auth", "{who} {method} {at}: open"),
+                Err(e) => tracing::debug!(
+                    target: "httpout::auth",
+                    "{who} {method} {at}: refused, {}: {e}",
+                    e.status().as_u16()
+                ),
+            }
+            decided?
         }
         None => None,
     };
     let ctx = Ctx {
-        peer: conn.peer,
+        peer: client,
         tls: conn.tls,
         path,
         mount: SafePath::root(),

@@ -24,7 +24,8 @@ pub(super) struct RequestGuard {
     /// This response, as the connection's watchdog sees it.
     pub(super) stream: Arc<Stream>,
     record: Option<Record>,
-    status: StatusCode,
+    /// The response's status, once made.
+    status: Option<StatusCode>,
     bytes: u64,
     complete: bool,
     /// A server error's description, logged when the request ends.
@@ -40,7 +41,7 @@ impl RequestGuard {
             conn,
             stream,
             record,
-            status: StatusCode::OK,
+            status: None,
             bytes: 0,
             complete,
             failure: None,
@@ -52,8 +53,15 @@ impl RequestGuard {
         self.failure = failure;
     }
 
+    /// The signed-in user, for the log.
+    pub(super) fn set_user(&mut self, user: Option<&str>) {
+        if let Some(record) = &mut self.record {
+            record.set_user(user);
+        }
+    }
+
     pub(super) fn with_status(mut self, status: StatusCode) -> Self {
-        self.status = status;
+        self.status = Some(status);
         self
     }
 }

@@ -21,6 +21,7 @@
 mod docs;
 pub(crate) mod error;
 pub(crate) mod gpac;
+mod logs;
 // Property tests of the GPAC string rewriting.
 #[cfg(test)]
 mod fuzz_gpac;
@@ -38,6 +39,7 @@ use httpout_source::SourceArgs;
 use httpout_static::StaticArgs;
 
 pub(crate) use error::{config_error, error_line};
+use logs::LogArgs;
 
 /// Port used when neither `--port`, `--listen` nor an `-o` URL gives one.
 pub(crate) const DEFAULT_PORT: u16 = 8080;
@@ -110,6 +112,10 @@ pub(crate) struct Options {
     /// The engine's options.
     #[command(flatten)]
     pub(crate) core: CoreArgs,
+
+    /// Logs and the access log.
+    #[command(flatten)]
+    pub(crate) logs: LogArgs,
 
     /// The static server's options.
     #[command(flatten)]
