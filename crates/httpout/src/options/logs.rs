@@ -18,7 +18,7 @@ pub(crate) struct LogArgs {
     #[arg(
         long = "access_log",
         alias = "access-log",
-        value_name = "PATH|-",
+        value_name = "PATH",
         help_heading = "Logs"
     )]
     pub(crate) access_log: Option<String>,
