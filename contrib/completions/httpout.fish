@@ -27,6 +27,12 @@ complete -c httpout -l auth_file -d 'File of accepted `Authorization` header val
 complete -c httpout -l metrics -d 'Path serving the metrics in the Prometheus text format (e.g. `/metrics`), to `metrics_allow` only; off when unset' -r
 complete -c httpout -l metrics_allow -d 'Addresses allowed to read `metrics`, comma-separated CIDR blocks or addresses; others get 403' -r
 complete -c httpout -l health -d 'Path of the readiness check (e.g. `/healthz`): 200 `ok` while serving, 503 once stopping; open to all, not logged' -r
+complete -c httpout -l log -d 'Which events reach standard error: a level (`debug`) or `ZONE=LEVEL,...` (`auth=debug,live=trace`; zones conn, tls, http, access, auth, static, live, push, follow, log stand for `httpout::ZONE`; other targets such as `rustls` are given whole). Default `RUST_LOG`, else `info`. Given, lines carry a timestamp, level and target' -r
+complete -c httpout -l access_log -d 'Where the access log goes: a file (appended to; reopened on SIGUSR1) or `-` for standard error. Given without `--reqlog`, every request is logged' -r
+complete -c httpout -l log_format -d 'The access log\'s lines: `gpac` (the `reqlog` lines), `common`, `combined` (Apache/nginx) or `json` (one object per line), the last three one line per request at its end. Not `gpac` without `--reqlog`: every request is logged' -r -f -a "gpac\t'GPAC\'s lines: `httpout: #ID PEER METHOD PATH STATUS BYTESB MSms`, with a start line per request as `reqlog` asks'
+common\t'Common Log Format: `IP - USER [TIME] "REQUEST" STATUS BYTES`'
+combined\t'`common` plus `"REFERER" "USER-AGENT"` (Apache/nginx `combined`)'
+json\t'One JSON object per line'"
 complete -c httpout -l rdirs -d 'Directories (or rules files) to expose for read, comma-separated; `gmem`: a private in-memory directory' -r -F
 complete -c httpout -l wdir -d 'Directory to expose for write (PUT, POST, DELETE); `gmem`: the in-memory directory' -r -F
 complete -c httpout -l dlist -d 'Enable HTML listing for GET requests on directories' -r

@@ -200,7 +200,7 @@ pub(crate) async fn accept_loop(
                         Stream::Tcp(s) => Some(Arc::clone(s)),
                         Stream::Unix(_) => None,
                     };
-                    if let Some(io) = open(stream, tls, timeout, Some(&metrics)).await {
+                    if let Some(io) = open(stream, peer, tls, timeout, Some(&metrics)).await {
                         conn::serve(io, socket, peer, is_tls, conns, phase).await;
                     }
                 });
@@ -305,12 +305,13 @@ fn is_per_connection(e: &io::Error) -> bool {
 /// in `metrics`, when given).
 async fn open(
     stream: Stream,
+    peer: Option<SocketAddr>,
     tls: Option<Arc<Tls>>,
     timeout: Option<Duration>,
     metrics: Option<&Metrics>,
 ) -> Option<Box<dyn Io>> {
     match (stream, tls) {
-        (Stream::Tcp(s), Some(tls)) => match handshake(&tls, SharedTcp(s), timeout).await {
+        (Stream::Tcp(s), Some(tls)) => match handshake(&tls, SharedTcp(s), peer, timeout).await {
             Some(io) => Some(Box::new(io)),
             None => {
                 if let Some(m) = metrics {
@@ -324,15 +325,37 @@ async fn open(
     }
 }
 
+/// The TLS handshake, within `timeout`; a failure is logged at `debug`
+/// under `httpout::tls` (scanners and clients that give up are common:
+/// `--log=tls=debug` shows them; rustls' own alerts come through the `log`
+/// bridge under `rustls`).
 async fn handshake(
     tls: &Tls,
     stream: SharedTcp,
+    peer: Option<SocketAddr>,
     timeout: Option<Duration>,
 ) -> Option<tokio_rustls::server::TlsStream<SharedTcp>> {
+    let peer = crate::reqlog::Peer(peer);
     let accept = tls.acceptor.accept(stream);
-    match timeout {
-        Some(t) => tokio::time::timeout(t, accept).await.ok()?.ok(),
-        None => accept.await.ok(),
+    let done = match timeout {
+        Some(t) => match tokio::time::timeout(t, accept).await {
+            Ok(done) => done,
+            Err(_) => {
+                tracing::debug!(target: "httpout::tls", "TLS handshake with {peer} timed out after {} s", t.as_secs());
+                return None;
+            }
+        },
+        None => accept.await,
+    };
+    match done {
+        Ok(io) => {
+            tracing::trace!(target: "httpout::tls", "TLS handshake with {peer} done");
+            Some(io)
+        }
+        Err(e) => {
+            tracing::debug!(target: "httpout::tls", "TLS handshake with {peer} failed: {e}");
+            None
+        }
     }
 }
 
@@ -368,7 +391,7 @@ fn reject(
     tokio::spawn(async move {
         let _permit = permit;
         let answer = async move {
-            if let Some(io) = open(stream, tls, Some(REJECT_TIMEOUT), None).await {
+            if let Some(io) = open(stream, peer, tls, Some(REJECT_TIMEOUT), None).await {
                 serve_busy(io, config, refused).await;
             }
         };

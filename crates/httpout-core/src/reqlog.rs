@@ -109,12 +109,24 @@ impl RateLimit {
 }
 
 /// One logged request, from start to end.
+///
+/// The end line is a `tracing` event under `httpout::access` whose message
+/// is the GPAC-style line and whose fields are the access log's: `client`,
+/// `user`, `method`, `path` (with the query), `protocol`, `status`,
+/// `bytes`, `duration_us`, `referer`, `user_agent`, `complete`. The binary
+/// formats them as `--log_format` says; an embedder's subscriber gets them
+/// as they are.
 #[derive(Debug)]
 pub(crate) struct Record {
     id: u64,
     peer: Peer,
     method: Method,
     path: String,
+    target: String,
+    version: Version,
+    referer: Option<String>,
+    user_agent: Option<String>,
+    user: Option<String>,
     start: Instant,
     log_end: bool,
 }
@@ -122,6 +134,15 @@ pub(crate) struct Record {
 /// How a peer is shown in the log.
 #[derive(Debug, Clone)]
 pub(crate) struct Peer(pub(crate) Option<std::net::SocketAddr>);
+
+impl Peer {
+    /// The address without its port, as access logs show a client:
+    /// `unix` on a Unix socket.
+    pub(crate) fn ip(&self) -> String {
+        self.0
+            .map_or_else(|| "unix".to_owned(), |a| a.ip().to_string())
+    }
+}
 
 impl fmt::Display for Peer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -132,42 +153,73 @@ impl fmt::Display for Peer {
     }
 }
 
+/// The status logged for a request whose client went away before its
+/// response was ready (an upload cut short): nginx's 499.
+pub(crate) const CLIENT_CLOSED: u16 = 499;
+
 impl Record {
     /// Logs the start line and returns the record for the end line.
-    pub(crate) fn start(
-        id: u64,
-        peer: Peer,
-        method: Method,
-        path: String,
-        version: Version,
-        log_end: bool,
-    ) -> Self {
-        tracing::info!(target: "httpout::access", "#{id} {peer} {method} {path} {version:?}");
+    pub(crate) fn start<B>(id: u64, peer: Peer, req: &http::Request<B>, log_end: bool) -> Self {
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let version = req.version();
+        tracing::info!(target: "httpout::access", start = true, "#{id} {peer} {method} {path} {version:?}");
+        let header = |name| {
+            req.headers()
+                .get(name)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        };
         Self {
             id,
             peer,
             method,
+            target: req
+                .uri()
+                .path_and_query()
+                .map_or_else(|| path.clone(), |p| p.as_str().to_owned()),
             path,
+            version,
+            referer: header(http::header::REFERER),
+            user_agent: header(http::header::USER_AGENT),
+            user: None,
             start: Instant::now(),
             log_end,
         }
     }
 
-    /// Logs the end line, if wanted.
-    pub(crate) fn end(&self, status: StatusCode, bytes: u64, complete: bool) {
+    /// The signed-in user, once access was checked.
+    pub(crate) fn set_user(&mut self, user: Option<&str>) {
+        self.user = user.map(str::to_owned);
+    }
+
+    /// Logs the end line, if wanted: `status` `None` when the request
+    /// ended before its response was made ([`CLIENT_CLOSED`]).
+    pub(crate) fn end(&self, status: Option<StatusCode>, bytes: u64, complete: bool) {
         if !self.log_end {
             return;
         }
-        let ms = self.start.elapsed().as_secs_f64() * 1000.0;
+        let elapsed = self.start.elapsed();
+        let ms = elapsed.as_secs_f64() * 1000.0;
         let cut = if complete { "" } else { " (aborted)" };
+        let status = status.map_or(CLIENT_CLOSED, |s| s.as_u16());
         tracing::info!(
             target: "httpout::access",
-            "#{} {} {} {} {} {bytes}B {ms:.2}ms{cut}",
+            client = %self.peer.ip(),
+            user = self.user.as_deref(),
+            method = %self.method,
+            path = %self.target,
+            protocol = ?self.version,
+            status,
+            bytes,
+            duration_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            referer = self.referer.as_deref(),
+            user_agent = self.user_agent.as_deref(),
+            complete,
+            "#{} {} {} {} {status} {bytes}B {ms:.2}ms{cut}",
             self.id,
             self.peer,
             self.method,
             self.path,
-            status.as_u16()
         );
     }
 }

@@ -31,7 +31,8 @@ impl Handler for StaticHandler {
         let this = self.clone();
         let (req, body) = req.into_parts();
         Box::pin(async move {
-            match (&req.method, &this.reads, &this.write) {
+            let (method, path) = (req.method.clone(), ctx.path.clone());
+            let answer = match (&req.method, &this.reads, &this.write) {
                 (&Method::GET | &Method::HEAD, Reads::Dir(site), _) => {
                     read::get(site, &req, &ctx).await
                 }
@@ -59,7 +60,21 @@ impl Handler for StaticHandler {
                 (&Method::DELETE, _, Some(w)) => write::delete(w, &w.target(&ctx)),
                 // Called directly, not through the engine: what it would answer.
                 _ => Err(this.methods().refuse(&req.method)),
+            };
+            // The `FILE` zone of Net::HTTPServer: what a file request became.
+            match &answer {
+                Ok(res) => tracing::debug!(
+                    target: "httpout::static",
+                    "{method} {path}: {}",
+                    res.status().as_u16()
+                ),
+                Err(e) => tracing::debug!(
+                    target: "httpout::static",
+                    "{method} {path}: {}: {e}",
+                    e.status().as_u16()
+                ),
             }
+            answer
         })
     }
 }

@@ -1,6 +1,7 @@
 //! `httpout`: the command line. Parses options, refuses what this build
 //! cannot do, binds the listeners, prints one `listening on URL` line per
-//! listener, serves until SIGINT/SIGTERM, and reloads TLS files on SIGHUP.
+//! listener, serves until SIGINT/SIGTERM, reloads its settings on SIGHUP
+//! and reopens the access log file on SIGUSR1.
 //! `httpout users ...` manages a users file instead (see `users`);
 //! `httpout completions SHELL` and `httpout man` print what `generate`
 //! makes. Options come from the command line over `HTTPOUT_<OPTION>`
@@ -50,10 +51,10 @@ fn raise_fd_limit() {
 }
 
 fn main() -> ExitCode {
-    log::init();
     raise_fd_limit();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == "users") {
+        let _logging = log::init(&log::Settings::default());
         return users::run(&args[1..]);
     }
     if args
@@ -72,6 +73,11 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => return usage_error(&error_line(&e)),
+    };
+    // Dropped last: what is queued is written before the exit.
+    let logging = match log::init(&opts.logs.settings()) {
+        Ok(l) => l,
+        Err(e) => return usage_error(&e),
     };
     for warning in &opts.layers.warnings {
         tracing::warn!(target: "httpout::init", "warning: {warning}");
@@ -97,7 +103,7 @@ fn main() -> ExitCode {
     let code = if opts.hmode == HMode::Push {
         runtime.block_on(push(&opts))
     } else {
-        runtime.block_on(run(opts, plans, args))
+        runtime.block_on(run(opts, plans, args, &logging))
     };
     // Inputs may sit in tokio's blocking pool (a terminal on stdin): they
     // must not hold the exit past the grace period.
@@ -167,6 +173,7 @@ async fn run(
     opts: Options,
     plans: Vec<plan::ServerPlan>,
     args: Vec<std::ffi::OsString>,
+    logging: &log::Logging,
 ) -> ExitCode {
     let fixed = reload::fixed(&plans);
     let shared = match modes::Shared::new(&opts) {
@@ -192,6 +199,7 @@ async fn run(
         };
         config.conn_hook = modes.hub.is_some().then(httpout_live::SourceClients::hook);
         config.metrics = Arc::clone(&shared.metrics);
+        opts.logs.settings().apply(&mut config.reqlog);
         let server = match Server::bind(config).await {
             Ok(s) => s,
             Err(e) if e.is_config() => return usage_error(&e.to_string()),
@@ -202,10 +210,11 @@ async fn run(
         };
         bound.push((server, modes));
     }
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+    let (Ok(mut term), Ok(mut int), Ok(mut hup), Ok(mut usr1)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
         signal(SignalKind::hangup()),
+        signal(SignalKind::user_defined1()),
     ) else {
         eprintln!("httpout: cannot install signal handlers");
         return ExitCode::FAILURE;
@@ -274,6 +283,7 @@ async fn run(
             _ = term.recv() => break,
             _ = int.recv() => break,
             () = &mut quit => break,
+            _ = usr1.recv() => logging.reopen(),
             _ = hup.recv() => {
                 let env: Vec<(String, String)> = std::env::vars_os()
                     .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
@@ -283,7 +293,10 @@ async fn run(
                     .map(|s| reload::Target { running: &s.running, hub: s.hub.clone() })
                     .collect();
                 match reload::reload(&args, &env, &fixed, &targets, &shared) {
-                    Ok(()) => tracing::info!(target: "httpout::init", "configuration reloaded"),
+                    Ok(logs) => {
+                        logging.set_filter(&logs);
+                        tracing::info!(target: "httpout::init", "configuration reloaded");
+                    }
                     Err(e) => tracing::warn!(
                         target: "httpout::init",
                         "reload failed, keeping the old settings: {e}"

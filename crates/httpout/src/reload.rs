@@ -9,7 +9,9 @@
 //! a configuration that does not load: the old settings stay whole. That
 //! is the listeners, the run mode (`hmode`, `sink`), the `-i`/`-o` pairs
 //! and the directories served and written (`rdirs`, `wdir`), which inputs,
-//! live mounts and directory followers were started from.
+//! live mounts and directory followers were started from, and the access
+//! log's file and format (`--access_log`, `--log_format`). The `--log`
+//! filter is the caller's to apply, from what [`reload`] returns.
 
 use std::ffi::OsString;
 
@@ -29,15 +31,19 @@ pub(crate) fn fixed(plans: &[ServerPlan]) -> Vec<String> {
                 .iter()
                 .map(|p| format!("-i {} -o {}", p.input, p.output))
                 .collect();
+            let logs = o.logs.settings();
             format!(
-                "listeners {}; hmode {:?}; sink {:?}; pairs [{}]; rdirs {:?}; wdir {:?}; sources {}",
+                "listeners {}; hmode {:?}; sink {:?}; pairs [{}]; rdirs {:?}; wdir {:?}; sources {}; \
+                 access_log {:?}; log_format {:?}",
                 listeners.join(", "),
                 o.hmode,
                 o.filesink.sink,
                 pairs.join(", "),
                 o.statics.rdirs,
                 o.statics.wdir,
-                o.live.source_password.is_some()
+                o.live.source_password.is_some(),
+                logs.access_log,
+                logs.format
             )
         })
         .collect()
@@ -52,13 +58,14 @@ pub(crate) struct Target<'a> {
 /// Reads the settings again from `args` and `env` and applies them to
 /// `servers` (in the order of `running_fixed`, what [`fixed`] said at
 /// start). Nothing is applied unless every server's new settings load.
+/// Returns the new log settings, for the caller's log filter.
 pub(crate) fn reload(
     args: &[OsString],
     env: &[(String, String)],
     running_fixed: &[String],
     servers: &[Target<'_>],
     shared: &Shared,
-) -> Result<(), String> {
+) -> Result<crate::log::Settings, String> {
     let opts = Options::try_parse_layers(args.to_vec(), env).map_err(|e| error_line(&e))?;
     let plans = modes::check(&opts).map_err(|e| e.to_string())?;
     let now = fixed(&plans);
@@ -83,6 +90,7 @@ pub(crate) fn reload(
             .core
             .server_config(plan.listeners.clone(), &rules)
             .map_err(|e| e.to_string())?;
+        opts.logs.settings().apply(&mut config.reqlog);
         config.conn_hook = target.hub.is_some().then(httpout_live::SourceClients::hook);
         let router =
             modes::rebuild(plan, shared, &rules, target.hub.clone()).map_err(|e| e.to_string())?;
@@ -94,5 +102,5 @@ pub(crate) fn reload(
             .reload(config, router)
             .map_err(|e| e.to_string())?;
     }
-    Ok(())
+    Ok(opts.logs.settings())
 }

@@ -272,3 +272,31 @@ fn a_reload_that_fails_or_needs_a_restart_keeps_the_old_settings() {
         assert!(head.contains("x-rev: 1"), "{head}");
     }
 }
+
+#[test]
+fn a_reload_applies_a_new_log_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "a\n").unwrap();
+    let config = dir.path().join("httpout.toml");
+    let settings = |extra: &str| {
+        format!(
+            "ifce = \"127.0.0.1\"\nport = 0\nrdirs = [{:?}]\n{extra}",
+            dir.path().display().to_string()
+        )
+    };
+    std::fs::write(&config, settings("")).unwrap();
+    let server = Httpout::start(&[&format!("--config={}", config.display())], 1);
+    let file = format!("{}/a.txt", server.url());
+    assert_eq!(get(&file, None).0, 200);
+    std::fs::write(&config, settings("log = \"static=debug\"\n")).unwrap();
+    server.signal("HUP");
+    let log = server.stderr_once("configuration reloaded");
+    assert!(!log.contains("a.txt"), "no file event before: {log}");
+    assert_eq!(get(&file, None).0, 200);
+    let log = server.stderr_once("a.txt");
+    let line = log.lines().find(|l| l.contains("a.txt"));
+    assert!(
+        line.is_some(),
+        "the static zone at debug after the reload: {log}"
+    );
+}

@@ -25,6 +25,7 @@ mod tracked;
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -107,6 +108,7 @@ impl hyper::service::Service<Request<Incoming>> for Service {
         let conn = Arc::clone(&self.conn);
         let builtin = builtin::which(&shared.config, req.uri().path());
         let stopping = self.shared.stopping.load(Ordering::Relaxed);
+        let client = client_addr(&conn, &req);
         // Health checks come every few seconds: not logged.
         let record = shared
             .config
@@ -116,10 +118,8 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             .map(|spec| {
                 Record::start(
                     self.shared.next_id.fetch_add(1, Ordering::Relaxed),
-                    Peer(conn.peer),
-                    req.method().clone(),
-                    req.uri().path().to_owned(),
-                    req.version(),
+                    Peer(client),
+                    &req,
                     spec.log_end,
                 )
             });
@@ -150,8 +150,9 @@ impl hyper::service::Service<Request<Incoming>> for Service {
                     &config.metrics,
                     stopping,
                 )),
-                None => match admit(&shared, &conn, req).await {
+                None => match admit(&shared, &conn, client, req).await {
                     Ok((req, ctx)) => {
+                        guard.set_user(ctx.user.as_deref());
                         let allow = shared.handler.allow(&ctx.path);
                         let cors = response::cors_applies(config, has_origin);
                         match methods::answer(&req, &ctx.path, &allow, cors) {
@@ -193,11 +194,19 @@ impl hyper::service::Service<Request<Incoming>> for Service {
     }
 }
 
+/// The client's address: the one place that decides it, for the request
+/// log, access checks and the handler's [`Ctx::peer`]. Today the
+/// connection's peer; `None` on a Unix socket.
+fn client_addr<B>(conn: &ConnState, _req: &Request<B>) -> Option<SocketAddr> {
+    conn.peer
+}
+
 /// Decodes the path once and checks access: the request and its context,
-/// or the error that answers it.
+/// or the error that answers it. `client`: see [`client_addr`].
 async fn admit(
     shared: &Settings,
     conn: &ConnState,
+    client: Option<SocketAddr>,
     req: Request<Incoming>,
 ) -> Result<(Request<Body>, Ctx), Error> {
     let path = SafePath::parse(req.uri().path())?;
@@ -211,22 +220,35 @@ async fn admit(
                     .conn_hook
                     .as_ref()
                     .is_some_and(|h| h.writes(&parts.method));
-            let checked = access
-                .check_as(&parts, &path, conn.peer.map(|p| p.ip()), write)
+            let decided = access
+                .check_as(&parts, &path, client.map(|p| p.ip()), write)
                 .await;
             if matches!(
-                checked,
+                decided,
                 Err(Error::Unauthorized { .. } | Error::TooManyRequests)
             ) && parts.headers.contains_key(http::header::AUTHORIZATION)
             {
                 metrics.sign_in_failed();
             }
-            checked?
+            let who = Peer(client);
+            let (method, at) = (&parts.method, parts.uri.path());
+            match &decided {
+                Ok(Some(user)) => {
+                    tracing::debug!(target: "httpout::auth", "{who} {method} {at}: allowed as {user}");
+                }
+                Ok(None) => tracing::debug!(target: "httpout::auth", "{who} {method} {at}: open"),
+                Err(e) => tracing::debug!(
+                    target: "httpout::auth",
+                    "{who} {method} {at}: refused, {}: {e}",
+                    e.status().as_u16()
+                ),
+            }
+            decided?
         }
         None => None,
     };
     let ctx = Ctx {
-        peer: conn.peer,
+        peer: client,
         tls: conn.tls,
         path,
         mount: SafePath::root(),

@@ -27,7 +27,8 @@ pub(super) struct RequestGuard {
     /// This response, as the connection's watchdog sees it.
     pub(super) stream: Arc<Stream>,
     record: Option<Record>,
-    status: StatusCode,
+    /// The response's status, once made.
+    status: Option<StatusCode>,
     bytes: u64,
     complete: bool,
     /// A server error's description, logged when the request ends.
@@ -35,8 +36,6 @@ pub(super) struct RequestGuard {
     metrics: Arc<Metrics>,
     method: Method,
     started: Instant,
-    /// A response was made (`status` is its status).
-    answered: bool,
 }
 
 impl RequestGuard {
@@ -54,14 +53,13 @@ impl RequestGuard {
             conn,
             stream,
             record,
-            status: StatusCode::OK,
+            status: None,
             bytes: 0,
             complete,
             failure: None,
             metrics,
             method,
             started: Instant::now(),
-            answered: false,
         }
     }
 
@@ -70,9 +68,15 @@ impl RequestGuard {
         self.failure = failure;
     }
 
+    /// The signed-in user, for the log.
+    pub(super) fn set_user(&mut self, user: Option<&str>) {
+        if let Some(record) = &mut self.record {
+            record.set_user(user);
+        }
+    }
+
     pub(super) fn with_status(mut self, status: StatusCode) -> Self {
-        self.status = status;
-        self.answered = true;
+        self.status = Some(status);
         self
     }
 }
@@ -81,9 +85,9 @@ impl Drop for RequestGuard {
     fn drop(&mut self) {
         self.conn.request_finished(&self.stream);
         // A request whose client left before it was answered has no status.
-        if self.answered {
+        if let Some(status) = self.status {
             self.metrics
-                .request(&self.method, self.status, self.started.elapsed());
+                .request(&self.method, status, self.started.elapsed());
         }
         if let Some(line) = &self.failure {
             reqlog::log_failure(line);

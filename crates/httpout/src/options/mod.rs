@@ -23,6 +23,7 @@ mod docs;
 pub(crate) mod error;
 pub(crate) mod gpac;
 pub(crate) mod layers;
+mod logs;
 pub(crate) mod print;
 // Property tests of the GPAC string rewriting.
 #[cfg(test)]
@@ -42,6 +43,7 @@ use httpout_source::SourceArgs;
 use httpout_static::StaticArgs;
 
 pub(crate) use error::{config_error, error_line};
+use logs::LogArgs;
 
 /// `httpout --version`: the version and what this build carries.
 const LONG_VERSION: &str = concat!(
@@ -122,6 +124,10 @@ pub(crate) struct Options {
     /// The engine's options.
     #[command(flatten)]
     pub(crate) core: CoreArgs,
+
+    /// Logs and the access log.
+    #[command(flatten)]
+    pub(crate) logs: LogArgs,
 
     /// The static server's options.
     #[command(flatten)]
