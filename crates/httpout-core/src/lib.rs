@@ -74,6 +74,7 @@ mod hook;
 mod limit;
 mod listen;
 mod path;
+mod proxy;
 mod reqlog;
 mod response;
 mod router;
@@ -83,7 +84,7 @@ pub mod timeout;
 mod tls;
 
 pub use body::{Body, BoxError};
-pub use config::{ConfigError, Cors, ListenSpec, ReqLog, ServerConfig, TlsFiles};
+pub use config::{Cidr, ConfigError, Cors, ListenSpec, ReqLog, ServerConfig, TlsFiles};
 pub use conn::state::{SendBuffer, StallLimit};
 pub use error::{Error, StartError};
 pub use handler::{Allow, Ctx, Handler, HandlerFuture};

@@ -6,6 +6,11 @@
 //! (GPAC closes silently): it is answered `503` with `Retry-After` by a
 //! short-lived connection of its own. Those rejections are themselves
 //! bounded ([`MAX_REJECTING`]); beyond that, the socket is closed at once.
+//!
+//! A connection from a trusted proxy (`trusted_proxies`) carries many
+//! clients: it is admitted against `maxc` alone, and each of its requests
+//! against `maxp` for its client's address ([`Limits::admit_request`]),
+//! counted in the same table as direct connections from that address.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -135,24 +140,41 @@ impl Limits {
             return Err(Refused::Rate(self.rate));
         }
         let peer = match ip {
-            Some(ip) if self.maxp > 0 => {
-                let mut map = self.per_peer.lock().unwrap_or_else(PoisonError::into_inner);
-                let n = map.entry(ip).or_insert(0);
-                if *n >= self.maxp {
-                    return Err(Refused::Maxp(self.maxp));
-                }
-                *n += 1;
-                Some(PeerSlot {
-                    limits: Arc::clone(self),
-                    ip,
-                })
-            }
-            _ => None,
+            Some(ip) => self.take_slot(ip)?,
+            None => None,
         };
         Ok(Admission {
             _total: total,
             _peer: peer,
         })
+    }
+
+    /// Admits one request of the client at `ip` that came through a
+    /// trusted proxy: held until its response ends, at most `maxp` at a
+    /// time per address (with that address's direct connections).
+    pub(crate) fn admit_request(self: &Arc<Self>, ip: IpAddr) -> Result<Admission, Refused> {
+        Ok(Admission {
+            _total: None,
+            _peer: self.take_slot(ip)?,
+        })
+    }
+
+    /// One place in `ip`'s `maxp` count (`None` when `maxp` is unlimited).
+    fn take_slot(self: &Arc<Self>, ip: IpAddr) -> Result<Option<PeerSlot>, Refused> {
+        if self.maxp == 0 {
+            return Ok(None);
+        }
+        let ip = ip.to_canonical();
+        let mut map = self.per_peer.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = map.entry(ip).or_insert(0);
+        if *n >= self.maxp {
+            return Err(Refused::Maxp(self.maxp));
+        }
+        *n += 1;
+        Ok(Some(PeerSlot {
+            limits: Arc::clone(self),
+            ip,
+        }))
     }
 }
 
@@ -263,5 +285,25 @@ mod tests {
         let _first = now.admit(Some(a)).unwrap();
         assert_eq!(now.admit(Some(a)).unwrap_err(), Refused::Rate(1));
         assert!(now.admit(None).is_ok());
+    }
+
+    #[test]
+    fn requests_through_a_proxy_share_their_clients_count() {
+        let limits = Arc::new(Limits::new(10, 2, 0));
+        let a: IpAddr = [192, 0, 2, 1].into();
+        let direct = limits.admit(Some(a)).unwrap();
+        let proxied = limits
+            .admit_request("::ffff:192.0.2.1".parse().unwrap())
+            .unwrap();
+        assert_eq!(limits.admit_request(a).unwrap_err(), Refused::Maxp(2));
+        drop(direct);
+        let again = limits.admit_request(a).unwrap();
+        drop((proxied, again));
+        assert!(limits.per_peer.lock().unwrap().is_empty());
+        let unlimited = Arc::new(Limits::new(0, 0, 0));
+        let held: Vec<_> = (0..100)
+            .map(|_| unlimited.admit_request(a).unwrap())
+            .collect();
+        assert_eq!(held.len(), 100);
     }
 }

@@ -1,7 +1,9 @@
 //! Listeners and the accept loop.
 //!
 //! Each listener (TCP plain, TCP with TLS, Unix socket) runs one accept loop:
-//! admit the connection against `maxc`/`maxp` ([`Limits`](crate::limit)),
+//! admit the connection against `maxc`/`maxp` ([`Limits`](crate::limit);
+//! `maxc` alone for a peer in `trusted_proxies`, whose requests are counted
+//! per client instead),
 //! set TCP_NODELAY (live chunks must not wait for Nagle, hyper#1212), finish
 //! the TLS handshake within `timeout` in the connection's own task, then
 //! serve it (`conn::serve`). Over a limit, the connection gets a 503 whose
@@ -31,6 +33,7 @@ use crate::conn::{self, io::SharedTcp, state::Phase};
 use crate::error::StartError;
 use crate::hook::Io;
 use crate::limit::{Limits, Refused};
+use crate::proxy;
 use crate::service;
 use crate::tls::Tls;
 
@@ -47,9 +50,10 @@ impl Shared {
         config: Arc<ServerConfig>,
         tls: Option<Arc<Tls>>,
         conns: Arc<conn::Shared>,
+        limits: Arc<Limits>,
     ) -> Self {
         Self {
-            limits: Arc::new(Limits::new(config.maxc, config.maxp, config.max_conn_rate)),
+            limits,
             config,
             tls,
             conns,
@@ -167,7 +171,12 @@ pub(crate) async fn accept_loop(
             Listener::Tcp { tls: true, .. } => shared.tls.clone(),
             _ => None,
         };
-        let admission = shared.limits.admit(peer.map(|p| p.ip()));
+        // A trusted proxy's connection counts in `maxc` only: its requests
+        // count per client (`service`).
+        let counted = peer
+            .map(|p| p.ip())
+            .filter(|ip| !proxy::is_trusted(&shared.config.trusted_proxies, *ip));
+        let admission = shared.limits.admit(counted);
         match admission {
             Ok(admission) => {
                 let conns = Arc::clone(&shared.conns);

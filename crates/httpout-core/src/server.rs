@@ -10,6 +10,7 @@ use crate::config::ServerConfig;
 use crate::conn::{self, state::Phase};
 use crate::error::StartError;
 use crate::handler::Handler;
+use crate::limit::Limits;
 use crate::listen::{self, Listener};
 use crate::service;
 use crate::tls::Tls;
@@ -88,13 +89,18 @@ impl Server {
     /// runtime) and returns at once.
     pub fn serve(self, handler: impl Handler) -> Running {
         // One state per layer, each holding the one below: requests
-        // (config, handler), connections (hyper's builder, the mode's
+        // (config, handler, limits), connections (hyper's builder, the mode's
         // hook), accept loops (limits, TLS). The configuration is shared,
         // never copied.
         let config = Arc::new(self.config);
-        let requests = Arc::new(service::Shared::new(Arc::clone(&config), Arc::new(handler)));
+        let limits = Arc::new(Limits::new(config.maxc, config.maxp, config.max_conn_rate));
+        let requests = Arc::new(service::Shared::new(
+            Arc::clone(&config),
+            Arc::new(handler),
+            Arc::clone(&limits),
+        ));
         let conns = Arc::new(conn::Shared::new(&config, requests));
-        let shared = Arc::new(listen::Shared::new(config, self.tls.clone(), conns));
+        let shared = Arc::new(listen::Shared::new(config, self.tls.clone(), conns, limits));
         let (phase_tx, phase_rx) = watch::channel(Phase::Running);
         for listener in self.listeners {
             tokio::spawn(listen::accept_loop(

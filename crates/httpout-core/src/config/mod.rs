@@ -6,7 +6,7 @@ mod error;
 mod value;
 
 pub use error::ConfigError;
-pub use value::{Cors, ListenSpec, ReqLog};
+pub use value::{Cidr, Cors, ListenSpec, ReqLog};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -67,6 +67,12 @@ pub struct ServerConfig {
     /// Access rules, users and credentials checks. Default none: everything
     /// is open.
     pub access: Option<Arc<Access>>,
+    /// Peers whose `Forwarded` / `X-Forwarded-*` headers are believed
+    /// (`trusted_proxies`): from them, the client's address, scheme and
+    /// host are taken from those headers, and `maxp` counts requests per
+    /// client address instead of connections per peer (`max_conn_rate`
+    /// does not apply to them). Default none: those headers are ignored.
+    pub trusted_proxies: Vec<Cidr>,
     /// A mode's protocol quirks: an adapter under hyper on every
     /// connection, methods that write (the live sink installs its Icecast
     /// source clients' this way). Default none.
@@ -90,6 +96,7 @@ impl Default for ServerConfig {
             cors: Cors::Auto,
             reqlog: None,
             access: None,
+            trusted_proxies: Vec::new(),
             conn_hook: None,
         }
     }

@@ -3,7 +3,7 @@
 //! parsers (`options`, with the `cli` feature) build on these.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -124,6 +124,78 @@ impl FromStr for ListenSpec {
     }
 }
 
+/// A network: `IP/PREFIX` (`10.0.0.0/8`, `fd00::/8`) or one address
+/// (`192.0.2.7`, the same as `/32` or `/128`). An IPv4 network also matches
+/// the IPv4-mapped IPv6 form of its addresses (`::ffff:10.1.2.3`), which is
+/// how IPv4 peers of a `[::]` listener are seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Whether `ip` is in this network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        const EXPECTED: &str = "expected a network such as 10.0.0.0/8, 192.0.2.7 or fd00::/8";
+        let (ip, prefix) = match s.trim().split_once('/') {
+            Some((ip, prefix)) => (ip, Some(prefix)),
+            None => (s.trim(), None),
+        };
+        let addr: IpAddr = ip
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .map_err(|_| EXPECTED.to_owned())?;
+        // An IPv4-mapped network is its IPv4 network.
+        let (addr, max) = match addr.to_canonical() {
+            IpAddr::V4(v4) => {
+                let shift = if addr.is_ipv6() { 96 } else { 0 };
+                (IpAddr::V4(v4), (32u8, shift))
+            }
+            v6 => (v6, (128, 0)),
+        };
+        let prefix = match prefix {
+            None => max.0,
+            Some(p) => {
+                let p: u8 = p.parse().map_err(|_| EXPECTED.to_owned())?;
+                p.checked_sub(max.1)
+                    .filter(|p| *p <= max.0)
+                    .ok_or_else(|| format!("{EXPECTED}; the prefix is at most {}", max.0 + max.1))?
+            }
+        };
+        Ok(Self { addr, prefix })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +227,28 @@ mod tests {
         assert!("ftp://1.2.3.4:5".parse::<ListenSpec>().is_err());
         assert!("http://localhost".parse::<ListenSpec>().is_err());
         assert!("unix:".parse::<ListenSpec>().is_err());
+    }
+
+    #[test]
+    fn networks() {
+        let net: Cidr = "10.0.0.0/8".parse().unwrap();
+        assert!(net.contains([10, 200, 3, 4].into()));
+        assert!(!net.contains([11, 0, 0, 1].into()));
+        assert!(net.contains("::ffff:10.1.2.3".parse().unwrap()));
+        let one: Cidr = "127.0.0.2".parse().unwrap();
+        assert!(one.contains([127, 0, 0, 2].into()) && !one.contains([127, 0, 0, 1].into()));
+        assert_eq!(one.to_string(), "127.0.0.2/32");
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains([1, 2, 3, 4].into()) && !all.contains("::1".parse().unwrap()));
+        let v6: Cidr = "fd00::/8".parse().unwrap();
+        assert!(
+            v6.contains("fd12::1".parse().unwrap()) && !v6.contains("fe80::1".parse().unwrap())
+        );
+        let mapped: Cidr = "::ffff:192.0.2.0/120".parse().unwrap();
+        assert_eq!(mapped.to_string(), "192.0.2.0/24");
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+        assert!("::/129".parse::<Cidr>().is_err());
+        assert!("example.com".parse::<Cidr>().is_err());
+        assert!("10.0.0.0/x".parse::<Cidr>().is_err());
     }
 }

@@ -7,11 +7,13 @@ use std::sync::Arc;
 use clap::Args;
 use http::{HeaderName, HeaderValue};
 
-use super::value::{parse_ifce, parse_listen, parse_port, parse_reqlog, parse_seconds, parse_u32};
+use super::value::{
+    parse_cidr, parse_ifce, parse_listen, parse_port, parse_reqlog, parse_seconds, parse_u32,
+};
 use crate::auth::Access;
 use crate::auth::rules::Rules;
 use crate::auth::users::Users;
-use crate::config::{ConfigError, Cors, ListenSpec, ReqLog, ServerConfig, TlsFiles};
+use crate::config::{Cidr, ConfigError, Cors, ListenSpec, ReqLog, ServerConfig, TlsFiles};
 
 /// The engine's options (see `docs/options.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
@@ -57,6 +59,10 @@ pub struct CoreArgs {
     /// New connections per second accepted from one peer address, 0 is unlimited (over it: 503).
     #[arg(long = "max_conn_rate", alias = "max-conn-rate", value_name = "N", value_parser = parse_u32, default_value = "0", help_heading = "Connections")]
     pub max_conn_rate: u32,
+
+    /// Proxies whose `Forwarded`/`X-Forwarded-*` headers give the client (networks, comma-separated); maxp then counts requests per client.
+    #[arg(long = "trusted_proxies", alias = "trusted-proxies", value_name = "CIDR,...", value_delimiter = ',', value_parser = parse_cidr, help_heading = "Connections")]
+    pub trusted_proxies: Vec<Cidr>,
 
     /// Close the HTTP connection after each request.
     #[arg(
@@ -222,6 +228,7 @@ impl CoreArgs {
             cors: self.cors,
             reqlog: self.reqlog.clone(),
             access: self.access(rules)?,
+            trusted_proxies: self.trusted_proxies.clone(),
         })
     }
 

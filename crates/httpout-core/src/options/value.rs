@@ -5,7 +5,7 @@
 //! value and the expectation. The value types themselves are the engine's
 //! ([`crate::config`]) or their mode's.
 
-use crate::config::{ListenSpec, ReqLog};
+use crate::config::{Cidr, ListenSpec, ReqLog};
 
 /// Parses a boolean: `true/false`, `yes/no`, `on/off`, `1/0` (any case).
 pub fn parse_bool(s: &str) -> Result<bool, String> {
@@ -93,6 +93,11 @@ pub fn parse_reqlog(s: &str) -> Result<ReqLog, String> {
 
 /// Parses one `--listen` entry.
 pub fn parse_listen(s: &str) -> Result<ListenSpec, String> {
+    s.parse()
+}
+
+/// Parses one network of `trusted_proxies`: `IP/PREFIX` or one address.
+pub fn parse_cidr(s: &str) -> Result<Cidr, String> {
     s.parse()
 }
 

@@ -1,8 +1,11 @@
 //! The single hyper service every request passes through.
 //!
 //! For each request, in order:
-//! 1. count it on its connection (idle timeout, graceful shutdown) and start
-//!    its log record ([`reqlog`](crate::reqlog));
+//! 1. find its client ([`Client::of`]: the peer, or what a trusted proxy
+//!    says): the one client address every later step uses; count it on its
+//!    connection (idle timeout, graceful shutdown), start its log record
+//!    ([`reqlog`](crate::reqlog)), and, through a trusted proxy, hold one of
+//!    its client's `maxp` places until the response ends (503 over it);
 //! 2. decode and normalise its path once ([`SafePath`]); a bad path is a 400
 //!    and the connection stays usable; check access once (`auth`);
 //! 3. answer `OPTIONS`, CORS preflights and methods the resource does not
@@ -33,7 +36,9 @@ use crate::config::ServerConfig;
 use crate::conn::state::{ConnState, STREAM_CANCEL, SendBuffer, StallLimit};
 use crate::error::Error;
 use crate::handler::{Ctx, Handler};
+use crate::limit::{Limits, Refused};
 use crate::path::SafePath;
+use crate::proxy::Client;
 use crate::reqlog::{self, Peer, Record};
 use crate::response;
 use tracked::{RequestGuard, TrackedBody};
@@ -42,15 +47,22 @@ use tracked::{RequestGuard, TrackedBody};
 pub(crate) struct Shared {
     config: Arc<ServerConfig>,
     handler: Arc<dyn Handler>,
+    /// The server's limits: `maxp` per client behind a trusted proxy.
+    limits: Arc<Limits>,
     /// Request ids for the log.
     next_id: AtomicU64,
 }
 
 impl Shared {
-    pub(crate) fn new(config: Arc<ServerConfig>, handler: Arc<dyn Handler>) -> Self {
+    pub(crate) fn new(
+        config: Arc<ServerConfig>,
+        handler: Arc<dyn Handler>,
+        limits: Arc<Limits>,
+    ) -> Self {
         Self {
             config,
             handler,
+            limits,
             next_id: AtomicU64::new(1),
         }
     }
@@ -77,6 +89,12 @@ impl hyper::service::Service<Request<Incoming>> for Service {
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let shared = Arc::clone(&self.shared);
         let conn = Arc::clone(&self.conn);
+        let client = Client::of(
+            conn.peer,
+            conn.tls,
+            req.headers(),
+            &shared.config.trusted_proxies,
+        );
         let record = shared
             .config
             .reqlog
@@ -85,7 +103,7 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             .map(|spec| {
                 Record::start(
                     shared.next_id.fetch_add(1, Ordering::Relaxed),
-                    Peer(conn.peer),
+                    Peer(client.addr),
                     req.method().clone(),
                     req.uri().path().to_owned(),
                     req.version(),
@@ -95,6 +113,16 @@ impl hyper::service::Service<Request<Incoming>> for Service {
         let is_head = req.method() == http::Method::HEAD;
         // A HEAD response has no body to send: done once its head is.
         let mut guard = RequestGuard::new(Arc::clone(&conn), record, is_head);
+        let over_maxp = match client.addr {
+            Some(addr) if client.via_proxy => match shared.limits.admit_request(addr.ip()) {
+                Ok(place) => {
+                    guard.hold(place);
+                    None
+                }
+                Err(refused) => Some(refused),
+            },
+            _ => None,
+        };
         Box::pin(async move {
             // On HTTP/2 this future runs in the stream's own task, which the
             // watchdog can end alone when the stream stalls.
@@ -104,16 +132,19 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             let version = req.version();
             let has_origin = req.headers().contains_key(http::header::ORIGIN);
             let config = &shared.config;
-            let answer = match admit(&shared, &conn, req).await {
-                Ok((req, ctx)) => {
-                    let allow = shared.handler.allow(&ctx.path);
-                    let cors = response::cors_applies(config, has_origin);
-                    match methods::answer(&req, &ctx.path, &allow, cors) {
-                        Some(answer) => answer,
-                        None => shared.handler.handle(req, ctx).await,
+            let answer = match over_maxp {
+                Some(refused) => Ok(over_limit(&client, refused)),
+                None => match admit(&shared, &client, req).await {
+                    Ok((req, ctx)) => {
+                        let allow = shared.handler.allow(&ctx.path);
+                        let cors = response::cors_applies(config, has_origin);
+                        match methods::answer(&req, &ctx.path, &allow, cors) {
+                            Some(answer) => answer,
+                            None => shared.handler.handle(req, ctx).await,
+                        }
                     }
-                }
-                Err(e) => Err(e),
+                    Err(e) => Err(e),
+                },
             };
             let mut res = answer.unwrap_or_else(|e| {
                 guard.failed(reqlog::failure(&e));
@@ -150,7 +181,7 @@ impl hyper::service::Service<Request<Incoming>> for Service {
 /// or the error that answers it.
 async fn admit(
     shared: &Shared,
-    conn: &ConnState,
+    client: &Client,
     req: Request<Incoming>,
 ) -> Result<(Request<Body>, Ctx), Error> {
     let path = SafePath::parse(req.uri().path())?;
@@ -164,19 +195,39 @@ async fn admit(
                     .as_ref()
                     .is_some_and(|h| h.writes(&parts.method));
             access
-                .check_as(&parts, &path, conn.peer.map(|p| p.ip()), write)
+                .check_as(&parts, &path, client.addr.map(|p| p.ip()), write)
                 .await?
         }
         None => None,
     };
     let ctx = Ctx {
-        peer: conn.peer,
-        tls: conn.tls,
+        peer: client.addr,
+        tls: client.tls,
         path,
         mount: SafePath::root(),
         user,
     };
     Ok((Request::from_parts(parts, Body::from(body)), ctx))
+}
+
+/// The answer to a request through a trusted proxy whose client is over
+/// `maxp`: 503 with `Retry-After`, the limit in its body, one log line.
+/// The proxy's connection stays open for its other clients.
+fn over_limit(client: &Client, refused: Refused) -> Response<Body> {
+    let who = client
+        .addr
+        .map_or_else(|| "?".to_owned(), |a| a.ip().to_string());
+    tracing::warn!(
+        target: "httpout::conn",
+        "503 to {who} (through a trusted proxy): too many requests at once from {who} ({})",
+        match refused {
+            Refused::Maxp(n) => format!("maxp={n}"),
+            other => other.to_string(),
+        }
+    );
+    let mut res = Error::Busy.into_response();
+    *res.body_mut() = Body::full(format!("{refused}\n"));
+    res
 }
 
 /// The service for connections over `maxc`/`maxp`: every request gets a

@@ -15,6 +15,7 @@ use http_body::{Frame, SizeHint};
 
 use crate::body::{Body, BoxError};
 use crate::conn::state::{ConnState, Stream};
+use crate::limit::Admission;
 use crate::reqlog::{self, Record};
 
 /// Marks a request in flight on its connection from arrival until its
@@ -29,6 +30,9 @@ pub(super) struct RequestGuard {
     complete: bool,
     /// A server error's description, logged when the request ends.
     failure: Option<String>,
+    /// The request's place in its client's `maxp` count (through a
+    /// trusted proxy), freed when it ends.
+    place: Option<Admission>,
 }
 
 impl RequestGuard {
@@ -44,7 +48,13 @@ impl RequestGuard {
             bytes: 0,
             complete,
             failure: None,
+            place: None,
         }
+    }
+
+    /// Holds `place` until the request ends.
+    pub(super) fn hold(&mut self, place: Admission) {
+        self.place = Some(place);
     }
 
     /// Keeps a failure to log at the end (`None`: nothing to log).
