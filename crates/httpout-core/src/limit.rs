@@ -149,6 +149,25 @@ impl Limits {
         })
     }
 
+    /// Admits a connection whose client is known only now (a PROXY
+    /// protocol header gave it) and that already holds its `maxc` place:
+    /// `max_conn_rate` and `maxp` for `ip` (`None`: not counted).
+    pub(crate) fn admit_peer(self: &Arc<Self>, ip: Option<IpAddr>) -> Result<Admission, Refused> {
+        let Some(ip) = ip else {
+            return Ok(Admission {
+                _total: None,
+                _peer: None,
+            });
+        };
+        if !self.count_rate(ip, Instant::now()) {
+            return Err(Refused::Rate(self.rate));
+        }
+        Ok(Admission {
+            _total: None,
+            _peer: self.take_slot(ip)?,
+        })
+    }
+
     /// Admits one request of the client at `ip` that came through a
     /// trusted proxy: held until its response ends, at most `maxp` at a
     /// time per address (with that address's direct connections).

@@ -64,8 +64,13 @@ impl Shared {
 /// A bound listener.
 #[derive(Debug)]
 pub(crate) enum Listener {
-    /// TCP; TLS when `tls` is set.
-    Tcp { inner: TcpListener, tls: bool },
+    /// TCP; TLS when `tls` is set; a PROXY protocol header first when
+    /// `proxy_protocol` is.
+    Tcp {
+        inner: TcpListener,
+        tls: bool,
+        proxy_protocol: bool,
+    },
     /// A Unix domain socket; the file is removed when the loop ends, if it
     /// is still the one this listener created (`inode`).
     Unix {
@@ -82,7 +87,10 @@ pub(crate) fn bind(spec: &ListenSpec) -> Result<(Listener, ListenSpec), StartErr
         source,
     };
     match spec {
-        ListenSpec::Http(addr) | ListenSpec::Https(addr) => {
+        ListenSpec::Http(addr)
+        | ListenSpec::Https(addr)
+        | ListenSpec::ProxyHttp(addr)
+        | ListenSpec::ProxyHttps(addr) => {
             let std = match std::net::TcpListener::bind(addr) {
                 // `[::]` (the default, all interfaces) on a host without
                 // IPv6: all IPv4 interfaces instead.
@@ -95,13 +103,12 @@ pub(crate) fn bind(spec: &ListenSpec) -> Result<(Listener, ListenSpec), StartErr
             std.set_nonblocking(true).map_err(fail)?;
             let inner = TcpListener::from_std(std).map_err(fail)?;
             let local = inner.local_addr().map_err(fail)?;
-            let tls = matches!(spec, ListenSpec::Https(_));
-            let real = if tls {
-                ListenSpec::Https(local)
-            } else {
-                ListenSpec::Http(local)
+            let listener = Listener::Tcp {
+                inner,
+                tls: spec.is_tls(),
+                proxy_protocol: spec.is_proxy_protocol(),
             };
-            Ok((Listener::Tcp { inner, tls }, real))
+            Ok((listener, spec.with_addr(local)))
         }
         ListenSpec::Unix(path) => {
             remove_stale_socket(path).map_err(fail)?;
@@ -171,35 +178,112 @@ pub(crate) async fn accept_loop(
             Listener::Tcp { tls: true, .. } => shared.tls.clone(),
             _ => None,
         };
-        // A trusted proxy's connection counts in `maxc` only: its requests
-        // count per client (`service`).
-        let counted = peer
-            .map(|p| p.ip())
-            .filter(|ip| !proxy::is_trusted(&shared.config.trusted_proxies, *ip));
-        let admission = shared.limits.admit(counted);
-        match admission {
+        if matches!(
+            listener,
+            Listener::Tcp {
+                proxy_protocol: true,
+                ..
+            }
+        ) {
+            // The client is known once the header is read: `maxc` now (the
+            // connection waits in it), `maxp` then, for the header's address.
+            match shared.limits.admit(None) {
+                Ok(total) => {
+                    let shared = Arc::clone(&shared);
+                    let phase = phase.clone();
+                    tokio::spawn(async move {
+                        let Some(client) = proxy_header(&stream, peer, &shared.config).await else {
+                            return;
+                        };
+                        match shared.limits.admit_peer(counted(&shared, client)) {
+                            Ok(admission) => {
+                                serve(stream, client, tls, (total, admission), &shared, phase)
+                                    .await;
+                            }
+                            Err(refused) => {
+                                drop(total);
+                                reject(stream, client, refused, tls, &shared, false);
+                            }
+                        }
+                    });
+                }
+                Err(refused) => reject(stream, peer, refused, tls, &shared, true),
+            }
+            continue;
+        }
+        match shared.limits.admit(counted(&shared, peer)) {
             Ok(admission) => {
-                let conns = Arc::clone(&shared.conns);
-                let timeout = shared.config.timeout;
+                let shared = Arc::clone(&shared);
                 let phase = phase.clone();
                 tokio::spawn(async move {
-                    let _admission = admission;
-                    let is_tls = tls.is_some();
-                    let socket = match &stream {
-                        Stream::Tcp(s) => Some(Arc::clone(s)),
-                        Stream::Unix(_) => None,
-                    };
-                    if let Some(io) = open(stream, tls, timeout).await {
-                        conn::serve(io, socket, peer, is_tls, conns, phase).await;
-                    }
+                    serve(stream, peer, tls, admission, &shared, phase).await;
                 });
             }
-            Err(refused) => reject(stream, peer, refused, tls, &shared),
+            Err(refused) => reject(stream, peer, refused, tls, &shared, false),
         }
     }
     if let Listener::Unix { path, inode, .. } = &listener {
         if std::fs::symlink_metadata(path).is_ok_and(|m| m.ino() == *inode) {
             let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// The address `peer` counts as in `maxp` and `max_conn_rate`: none for
+/// a Unix socket or a trusted proxy (whose requests count per client, in
+/// `service`).
+fn counted(shared: &Shared, peer: Option<SocketAddr>) -> Option<std::net::IpAddr> {
+    peer.map(|p| p.ip())
+        .filter(|ip| !proxy::is_trusted(&shared.config.trusted_proxies, *ip))
+}
+
+/// Serves an admitted connection (`held`: its admission, kept until it
+/// closes): the TLS handshake on a TLS listener, then HTTP.
+async fn serve(
+    stream: Stream,
+    peer: Option<SocketAddr>,
+    tls: Option<Arc<Tls>>,
+    held: impl Send,
+    shared: &Shared,
+    phase: watch::Receiver<Phase>,
+) {
+    let _held = held;
+    let is_tls = tls.is_some();
+    let socket = match &stream {
+        Stream::Tcp(s) => Some(Arc::clone(s)),
+        Stream::Unix(_) => None,
+    };
+    if let Some(io) = open(stream, tls, shared.config.timeout).await {
+        let conns = Arc::clone(&shared.conns);
+        conn::serve(io, socket, peer, is_tls, conns, phase).await;
+    }
+}
+
+/// Reads the PROXY protocol header of a connection from `peer`, within
+/// the first request head's deadline: the client it gives (`peer` itself
+/// for a proxy's own `LOCAL`/`UNKNOWN` connection); `None`, logged, when
+/// there is no valid header (the connection is then closed).
+async fn proxy_header(
+    stream: &Stream,
+    peer: Option<SocketAddr>,
+    config: &ServerConfig,
+) -> Option<Option<SocketAddr>> {
+    let Stream::Tcp(socket) = stream else {
+        return Some(peer);
+    };
+    let deadline = match (config.header_timeout, config.timeout) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    match proxy::protocol::read(socket, deadline).await {
+        Ok(client) => Some(client.or(peer)),
+        Err(e) => {
+            let who = peer.map_or_else(String::new, |p| format!(" from {p}"));
+            tracing::info!(
+                target: "httpout::conn",
+                "closed a connection{who}: no valid PROXY protocol header ({e})"
+            );
+            None
         }
     }
 }
@@ -323,13 +407,15 @@ const REJECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Answers an over-limit connection with 503 + `Retry-After` and closes it;
 /// closes it at once when too many rejections are already in progress.
 /// The body and a log line on stderr name the limit (`maxc` or `maxp`) and
-/// its value.
+/// its value. `proxy_header`: its PROXY protocol header is still to be
+/// read (and skipped) first.
 fn reject(
     stream: Stream,
     peer: Option<SocketAddr>,
     refused: Refused,
     tls: Option<Arc<Tls>>,
     shared: &Shared,
+    proxy_header: bool,
 ) {
     let Ok(permit) = Arc::clone(&shared.limits.rejecting).try_acquire_owned() else {
         return; // dropping the stream closes it
@@ -339,6 +425,11 @@ fn reject(
     tokio::spawn(async move {
         let _permit = permit;
         let answer = async move {
+            if let (true, Stream::Tcp(socket)) = (proxy_header, &stream) {
+                if proxy::protocol::read(socket, None).await.is_err() {
+                    return;
+                }
+            }
             if let Some(io) = open(stream, tls, Some(REJECT_TIMEOUT)).await {
                 serve_busy(io, config, refused).await;
             }

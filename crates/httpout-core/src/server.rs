@@ -45,10 +45,7 @@ impl Server {
     /// file descriptors than the process may open (`RLIMIT_NOFILE`). Connections that arrive before [`Server::serve`] wait in the
     /// kernel's backlog.
     pub async fn bind(config: ServerConfig) -> Result<Self, StartError> {
-        let wants_tls = config
-            .listeners
-            .iter()
-            .any(|l| matches!(l, ListenSpec::Https(_)));
+        let wants_tls = config.listeners.iter().any(ListenSpec::is_tls);
         let tls = match (&config.tls, wants_tls) {
             (Some(files), true) => Some(Arc::new(Tls::load(files)?)),
             (None, true) => {

@@ -100,15 +100,19 @@ fn host(url: &str) -> &str {
 }
 
 /// A site with one file, served by httpout with the request log on and
-/// `extra` options.
+/// `extra` options (on 127.0.0.1, or the `--listen` among them).
 fn site_server(dir: &Path, extra: &[&str]) -> Httpout {
     let www = dir.join("www");
     std::fs::create_dir_all(&www).unwrap();
     std::fs::write(www.join("hello.txt"), "hello\n").unwrap();
     let www = format!("--rdirs={}", www.display());
-    let mut args = vec!["--ifce=127.0.0.1", "--port=0", "--reqlog=*", &www];
+    let listen = extra.iter().find(|a| a.starts_with("--listen="));
+    let mut args = match listen {
+        Some(_) => vec!["--reqlog=*", &www],
+        None => vec!["--ifce=127.0.0.1", "--port=0", "--reqlog=*", &www],
+    };
     args.extend_from_slice(extra);
-    Httpout::start(&args, 1)
+    Httpout::start(&args, listen.map_or(1, |l| l.split(',').count()))
 }
 
 #[test]
@@ -299,4 +303,152 @@ fn live_listeners_through_nginx_count_per_real_client() {
         log.contains("too many requests at once from 192.0.2.200 (maxp=6)"),
         "{log}"
     );
+}
+
+/// HAProxy in TCP mode on free ports of 127.0.0.1, one frontend for each
+/// of `upstreams` (`host:port`), connecting to it from 127.0.0.2 and
+/// sending a PROXY protocol v2 header first.
+struct Haproxy {
+    child: Child,
+    ports: Vec<u16>,
+}
+
+impl Haproxy {
+    fn start(dir: &Path, upstreams: &[&str]) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let ports: Vec<u16> = upstreams.iter().map(|_| free_port()).collect();
+        let mut conf = String::from(
+            "global\n  maxconn 200\ndefaults\n  mode tcp\n  timeout connect 5s\n  \
+             timeout client 30s\n  timeout server 30s\n",
+        );
+        for (i, (port, upstream)) in ports.iter().zip(upstreams).enumerate() {
+            conf.push_str(&format!(
+                "frontend f{i}\n  bind 127.0.0.1:{port}\n  default_backend b{i}\n\
+                 backend b{i}\n  server s{i} {upstream} send-proxy-v2 source 127.0.0.2\n"
+            ));
+        }
+        let path = dir.join("haproxy.cfg");
+        std::fs::write(&path, conf).unwrap();
+        let child = Command::new("haproxy")
+            .args(["-db", "-f"])
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("haproxy is installed (see scripts/test.sh)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for port in &ports {
+            while TcpStream::connect(("127.0.0.1", *port)).is_err() {
+                assert!(Instant::now() < deadline, "haproxy did not start");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Self { child, ports }
+    }
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw HTTP/1.1 GET of `/hello.txt` on `addr` from 127.0.0.1, kept
+/// open: its status and the connection.
+fn get_held(addr: &str) -> (u16, TcpStream) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(s, "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    (status(&mut s), s)
+}
+
+#[test]
+fn haproxy_proxy_protocol_v2_gives_the_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = support::self_signed(dir.path());
+    let (cert, key) = (
+        format!("--cert={}", cert.display()),
+        format!("--pkey={}", key.display()),
+    );
+    let server = site_server(
+        dir.path(),
+        &[
+            "--listen=proxy+http://127.0.0.1:0,proxy+https://127.0.0.1:0",
+            &cert,
+            &key,
+            "--maxp=1",
+        ],
+    );
+    let plain = server.listeners[0]
+        .trim_start_matches("proxy+http://")
+        .to_owned();
+    let tls = server.listeners[1]
+        .trim_start_matches("proxy+https://")
+        .to_owned();
+    let haproxy = Haproxy::start(&dir.path().join("haproxy"), &[&plain, &tls]);
+
+    // curl through HAProxy: httpout sees curl's address and port.
+    for (scheme, port) in [("http", haproxy.ports[0]), ("https", haproxy.ports[1])] {
+        let out = curl(&[
+            "-k",
+            "-w",
+            "\n%{local_ip}:%{local_port}",
+            &format!("{scheme}://127.0.0.1:{port}/hello.txt"),
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, client) = text
+            .split_once('\n')
+            .map(|(b, c)| (b, c.trim().to_owned()))
+            .unwrap();
+        assert_eq!(
+            body,
+            "hello",
+            "{text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let log = server.stderr_once(&format!("{client} GET /hello.txt 200"));
+        assert!(
+            log.contains(&format!("{client} GET /hello.txt 200")),
+            "{client}: {log}"
+        );
+        assert!(!log.contains("127.0.0.2"), "{log}");
+    }
+
+    // maxp=1 counts the header's address: a second client on 127.0.0.1 is
+    // refused while the first holds its connection, a client on another
+    // address is not, though HAProxy's own address is the same for all.
+    let through = format!("127.0.0.1:{}", haproxy.ports[0]);
+    let (first, _held) = get_held(&through);
+    assert_eq!(first, 200);
+    let (second, _) = get_held(&through);
+    assert_eq!(second, 503);
+    let other = curl(&[
+        "--interface",
+        "127.0.0.2",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &format!("http://{through}/hello.txt"),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&other.stdout), "200");
+
+    // Straight to the listener, without a header: closed, unanswered.
+    let mut raw = TcpStream::connect(&plain).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(raw, "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut got = Vec::new();
+    let read = raw.read_to_end(&mut got);
+    assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
+    // Closed with the request unread: an end of stream or a reset.
+    assert!(
+        read.as_ref().map_or_else(
+            |e| e.kind() == std::io::ErrorKind::ConnectionReset,
+            |_| true
+        ),
+        "{read:?}"
+    );
+    let log = server.stderr_once("no valid PROXY protocol header");
+    assert!(log.contains("no valid PROXY protocol header"), "{log}");
 }

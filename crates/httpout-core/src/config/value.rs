@@ -85,6 +85,44 @@ pub enum ListenSpec {
     Https(SocketAddr),
     /// Plain HTTP on a Unix domain socket.
     Unix(PathBuf),
+    /// `proxy+http://`: plain HTTP behind a proxy that sends the PROXY
+    /// protocol (v1 or v2) first; the address in that header is the client.
+    /// A connection without a valid header is closed.
+    ProxyHttp(SocketAddr),
+    /// `proxy+https://`: the PROXY protocol header, then TLS as `https://`.
+    ProxyHttps(SocketAddr),
+}
+
+impl ListenSpec {
+    /// The TCP address (`None` for a Unix socket).
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Self::Http(a) | Self::Https(a) | Self::ProxyHttp(a) | Self::ProxyHttps(a) => Some(*a),
+            Self::Unix(_) => None,
+        }
+    }
+
+    /// Whether connections use TLS (`https://`, `proxy+https://`).
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Self::Https(_) | Self::ProxyHttps(_))
+    }
+
+    /// Whether connections start with a PROXY protocol header.
+    pub fn is_proxy_protocol(&self) -> bool {
+        matches!(self, Self::ProxyHttp(_) | Self::ProxyHttps(_))
+    }
+
+    /// The same kind of listener on `addr` (a Unix socket stays itself).
+    #[must_use]
+    pub fn with_addr(&self, addr: SocketAddr) -> Self {
+        match self {
+            Self::Http(_) => Self::Http(addr),
+            Self::Https(_) => Self::Https(addr),
+            Self::ProxyHttp(_) => Self::ProxyHttp(addr),
+            Self::ProxyHttps(_) => Self::ProxyHttps(addr),
+            Self::Unix(p) => Self::Unix(p.clone()),
+        }
+    }
 }
 
 impl fmt::Display for ListenSpec {
@@ -93,6 +131,8 @@ impl fmt::Display for ListenSpec {
             Self::Http(a) => write!(f, "http://{a}"),
             Self::Https(a) => write!(f, "https://{a}"),
             Self::Unix(p) => write!(f, "unix:{}", p.display()),
+            Self::ProxyHttp(a) => write!(f, "proxy+http://{a}"),
+            Self::ProxyHttps(a) => write!(f, "proxy+https://{a}"),
         }
     }
 }
@@ -101,25 +141,31 @@ impl FromStr for ListenSpec {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        const EXPECTED: &str = "expected http://IP:PORT, https://IP:PORT or unix:PATH";
+        const EXPECTED: &str = "expected http://IP:PORT, https://IP:PORT, \
+                                proxy+http://IP:PORT, proxy+https://IP:PORT or unix:PATH";
         if let Some(path) = s.strip_prefix("unix:") {
             if path.is_empty() {
                 return Err(EXPECTED.into());
             }
             return Ok(Self::Unix(PathBuf::from(path)));
         }
-        let (tls, rest) = if let Some(rest) = s.strip_prefix("https://") {
+        let (proxy, rest) = match s.strip_prefix("proxy+") {
+            Some(rest) => (true, rest),
+            None => (false, s),
+        };
+        let (tls, rest) = if let Some(rest) = rest.strip_prefix("https://") {
             (true, rest)
-        } else if let Some(rest) = s.strip_prefix("http://") {
+        } else if let Some(rest) = rest.strip_prefix("http://") {
             (false, rest)
         } else {
             return Err(EXPECTED.into());
         };
         let addr: SocketAddr = rest.trim_end_matches('/').parse().map_err(|_| EXPECTED)?;
-        Ok(if tls {
-            Self::Https(addr)
-        } else {
-            Self::Http(addr)
+        Ok(match (proxy, tls) {
+            (false, false) => Self::Http(addr),
+            (false, true) => Self::Https(addr),
+            (true, false) => Self::ProxyHttp(addr),
+            (true, true) => Self::ProxyHttps(addr),
         })
     }
 }
@@ -224,6 +270,18 @@ mod tests {
             "unix:/tmp/x.sock".parse(),
             Ok(ListenSpec::Unix("/tmp/x.sock".into()))
         );
+        let proxied: ListenSpec = "proxy+https://127.0.0.1:8443".parse().unwrap();
+        assert_eq!(
+            proxied,
+            ListenSpec::ProxyHttps("127.0.0.1:8443".parse().unwrap())
+        );
+        assert!(proxied.is_tls() && proxied.is_proxy_protocol());
+        assert_eq!(proxied.to_string(), "proxy+https://127.0.0.1:8443");
+        assert_eq!(
+            "proxy+http://[::1]:80".parse(),
+            Ok(ListenSpec::ProxyHttp("[::1]:80".parse().unwrap()))
+        );
+        assert!("proxy+unix:/x".parse::<ListenSpec>().is_err());
         assert!("ftp://1.2.3.4:5".parse::<ListenSpec>().is_err());
         assert!("http://localhost".parse::<ListenSpec>().is_err());
         assert!("unix:".parse::<ListenSpec>().is_err());

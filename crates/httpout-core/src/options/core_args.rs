@@ -27,7 +27,7 @@ pub struct CoreArgs {
     #[arg(long, value_name = "IP", value_parser = parse_ifce, help_heading = "Listening")]
     pub ifce: Option<IpAddr>,
 
-    /// Listeners, comma-separated: `http://IP:PORT`, `https://IP:PORT`, `unix:PATH` (replaces ifce/port).
+    /// Listeners, comma-separated: `http://IP:PORT`, `https://IP:PORT`, `unix:PATH`, `proxy+http(s)://IP:PORT` (PROXY protocol first); replaces ifce/port.
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_listen, help_heading = "Listening")]
     pub listen: Vec<ListenSpec>,
 
@@ -132,14 +132,11 @@ impl CoreArgs {
                 "and --pkey go together: give both PEM files, or neither",
             ));
         }
-        let https = self
-            .listen
-            .iter()
-            .any(|l| matches!(l, ListenSpec::Https(_)));
+        let https = self.listen.iter().any(ListenSpec::is_tls);
         if https && self.cert.is_none() {
             return Err(ConfigError::option(
                 "--listen",
-                "has an https:// listener but no --cert/--pkey were given",
+                "has an https:// (or proxy+https://) listener but no --cert/--pkey were given",
             ));
         }
         if !self.listen.is_empty() && (self.port.is_some() || self.ifce.is_some()) {

@@ -8,8 +8,12 @@
 //!   every user of the client's address (limits, sign-in failure limits,
 //!   the request log, handlers' [`Ctx::peer`](crate::Ctx)) gets that one
 //!   answer.
+//! - [`protocol`]: the PROXY protocol header (v1 text, v2 binary) that a
+//!   `proxy+http://`/`proxy+https://` listener reads before TLS and HTTP;
+//!   its address becomes the connection's peer.
 
 pub(crate) mod forwarded;
+pub(crate) mod protocol;
 
 use std::net::{IpAddr, SocketAddr};
 
