@@ -34,6 +34,7 @@ use crate::error::StartError;
 use crate::hook::Io;
 use crate::limit::{Limits, Refused};
 use crate::proxy;
+use crate::server::Inherited;
 use crate::service;
 use crate::tls::Tls;
 
@@ -72,11 +73,12 @@ pub(crate) enum Listener {
         proxy_protocol: bool,
     },
     /// A Unix domain socket; the file is removed when the loop ends, if it
-    /// is still the one this listener created (`inode`).
+    /// is still the one this listener created (`inode`; `None`: an
+    /// inherited socket, whose file belongs to whoever made it).
     Unix {
         inner: UnixListener,
         path: PathBuf,
-        inode: u64,
+        inode: Option<u64>,
     },
 }
 
@@ -118,9 +120,57 @@ pub(crate) fn bind(spec: &ListenSpec) -> Result<(Listener, ListenSpec), StartErr
                 Listener::Unix {
                     inner,
                     path: path.clone(),
-                    inode,
+                    inode: Some(inode),
                 },
                 spec.clone(),
+            ))
+        }
+    }
+}
+
+/// Adopts an inherited listening socket (systemd socket activation) as a
+/// listener of `kind` (its scheme: `http`, `https`, `proxy+...`; the
+/// address is the socket's own). A Unix socket serves plain HTTP.
+pub(crate) fn adopt(
+    kind: &ListenSpec,
+    socket: Inherited,
+) -> Result<(Listener, ListenSpec), StartError> {
+    let fail = |source| StartError::Bind {
+        listener: kind.clone(),
+        source,
+    };
+    match socket {
+        Inherited::Tcp(std) => {
+            std.set_nonblocking(true).map_err(fail)?;
+            let inner = TcpListener::from_std(std).map_err(fail)?;
+            let local = inner.local_addr().map_err(fail)?;
+            let real = match kind {
+                ListenSpec::Unix(_) => ListenSpec::Http(local),
+                other => other.with_addr(local),
+            };
+            let listener = Listener::Tcp {
+                inner,
+                tls: real.is_tls(),
+                proxy_protocol: real.is_proxy_protocol(),
+            };
+            Ok((listener, real))
+        }
+        Inherited::Unix(std) => {
+            std.set_nonblocking(true).map_err(fail)?;
+            let inner = UnixListener::from_std(std).map_err(fail)?;
+            let path = inner
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from("(unnamed)"));
+            let real = ListenSpec::Unix(path.clone());
+            Ok((
+                Listener::Unix {
+                    inner,
+                    path,
+                    inode: None,
+                },
+                real,
             ))
         }
     }
@@ -223,7 +273,7 @@ pub(crate) async fn accept_loop(
         }
     }
     if let Listener::Unix { path, inode, .. } = &listener {
-        if std::fs::symlink_metadata(path).is_ok_and(|m| m.ino() == *inode) {
+        if std::fs::symlink_metadata(path).is_ok_and(|m| Some(m.ino()) == *inode) {
             let _ = std::fs::remove_file(path);
         }
     }

@@ -15,6 +15,16 @@ use crate::listen::{self, Listener};
 use crate::service;
 use crate::tls::Tls;
 
+/// A listening socket the process was given instead of binding one
+/// (systemd socket activation, `LISTEN_FDS`), for [`Server::bind_inherited`].
+#[derive(Debug)]
+pub enum Inherited {
+    /// A TCP socket (IPv4 or IPv6).
+    Tcp(std::net::TcpListener),
+    /// A Unix stream socket.
+    Unix(std::os::unix::net::UnixListener),
+}
+
 /// A server whose listeners are bound but not yet accepting.
 ///
 /// ```no_run
@@ -45,6 +55,18 @@ impl Server {
     /// file descriptors than the process may open (`RLIMIT_NOFILE`). Connections that arrive before [`Server::serve`] wait in the
     /// kernel's backlog.
     pub async fn bind(config: ServerConfig) -> Result<Self, StartError> {
+        Self::bind_inherited(config, Vec::new()).await
+    }
+
+    /// [`Server::bind`], with `sockets` (when there are any) instead of
+    /// binding `config.listeners`: socket *i* serves as listener *i* of
+    /// the list (its scheme: `http`, `https`, `proxy+http`, `proxy+https`;
+    /// the address is the socket's own), and sockets past the end of the
+    /// list as its last one. A Unix socket serves plain HTTP.
+    pub async fn bind_inherited(
+        config: ServerConfig,
+        sockets: Vec<Inherited>,
+    ) -> Result<Self, StartError> {
         let wants_tls = config.listeners.iter().any(ListenSpec::is_tls);
         let tls = match (&config.tls, wants_tls) {
             (Some(files), true) => Some(Arc::new(Tls::load(files)?)),
@@ -63,8 +85,21 @@ impl Server {
         }
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
-        for spec in &config.listeners {
-            let (listener, addr) = listen::bind(spec)?;
+        if sockets.is_empty() {
+            for spec in &config.listeners {
+                let (listener, addr) = listen::bind(spec)?;
+                listeners.push(listener);
+                addrs.push(addr);
+            }
+        }
+        let plain = ListenSpec::Http(([0, 0, 0, 0], 0).into());
+        for (i, socket) in sockets.into_iter().enumerate() {
+            let kind = config
+                .listeners
+                .get(i)
+                .or(config.listeners.last())
+                .unwrap_or(&plain);
+            let (listener, addr) = listen::adopt(kind, socket)?;
             listeners.push(listener);
             addrs.push(addr);
         }

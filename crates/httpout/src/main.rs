@@ -10,6 +10,7 @@ mod log;
 mod modes;
 mod options;
 mod plan;
+mod systemd;
 mod users;
 
 use std::io::Write;
@@ -44,6 +45,8 @@ fn raise_fd_limit() {
 }
 
 fn main() -> ExitCode {
+    // First, while the process has one thread: this unsets LISTEN_FDS.
+    let inherited = systemd::inherited();
     log::init();
     raise_fd_limit();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -75,7 +78,10 @@ fn main() -> ExitCode {
     let code = if opts.hmode == HMode::Push {
         runtime.block_on(push(&opts))
     } else {
-        runtime.block_on(run(opts, plans))
+        match inherited {
+            Ok(sockets) => runtime.block_on(run(opts, plans, sockets)),
+            Err(e) => usage_error(&e),
+        }
     };
     // Inputs may sit in tokio's blocking pool (a terminal on stdin): they
     // must not hold the exit past the grace period.
@@ -141,7 +147,12 @@ struct Serving {
     hub: Option<httpout_live::Hub>,
 }
 
-async fn run(opts: Options, plans: Vec<plan::ServerPlan>) -> ExitCode {
+/// `inherited`: listening sockets from systemd, for the first server.
+async fn run(
+    opts: Options,
+    plans: Vec<plan::ServerPlan>,
+    mut inherited: Vec<httpout_core::Inherited>,
+) -> ExitCode {
     let shared = match modes::Shared::new(&opts) {
         Ok(s) => s,
         Err(e) => return usage_error(&e.to_string()),
@@ -164,7 +175,8 @@ async fn run(opts: Options, plans: Vec<plan::ServerPlan>) -> ExitCode {
             Err(e) => return usage_error(&e.to_string()),
         };
         config.conn_hook = modes.hub.is_some().then(httpout_live::SourceClients::hook);
-        let server = match Server::bind(config).await {
+        let sockets = std::mem::take(&mut inherited);
+        let server = match Server::bind_inherited(config, sockets).await {
             Ok(s) => s,
             Err(e) if e.is_config() => return usage_error(&e.to_string()),
             Err(e) => {
@@ -207,6 +219,7 @@ async fn run(opts: Options, plans: Vec<plan::ServerPlan>) -> ExitCode {
         }
         let _ = out.flush();
     }
+    systemd::notify("READY=1");
     let follow_idle = httpout_core::timeout::from_secs(opts.core.timeout);
     for (inputs, live_inputs, followed) in starts {
         for input in inputs {
@@ -246,15 +259,20 @@ async fn run(opts: Options, plans: Vec<plan::ServerPlan>) -> ExitCode {
             _ = term.recv() => break,
             _ = int.recv() => break,
             () = &mut quit => break,
-            _ = hup.recv() => for s in &servers {
-                match s.running.reload_tls() {
-                    Ok(true) => eprintln!("httpout: TLS certificate reloaded"),
-                    Ok(false) => {}
-                    Err(e) => eprintln!("httpout: TLS reload failed, keeping the old certificate: {e}"),
+            _ = hup.recv() => {
+                systemd::notify(&systemd::reloading());
+                for s in &servers {
+                    match s.running.reload_tls() {
+                        Ok(true) => eprintln!("httpout: TLS certificate reloaded"),
+                        Ok(false) => {}
+                        Err(e) => eprintln!("httpout: TLS reload failed, keeping the old certificate: {e}"),
+                    }
                 }
+                systemd::notify("READY=1");
             },
         }
     }
+    systemd::notify("STOPPING=1");
     eprintln!("httpout: shutting down");
     let grace = Duration::from_secs(opts.core.grace);
     let handles: Vec<_> = servers.iter().map(|s| s.running.handle()).collect();
