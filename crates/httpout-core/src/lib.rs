@@ -89,11 +89,12 @@ pub use conn::state::{SendBuffer, StallLimit};
 pub use error::{Error, StartError};
 pub use handler::{Allow, Ctx, Handler, HandlerFuture};
 pub use hook::{ConnHook, Io};
+pub use listen::Inherited;
 pub use path::SafePath;
 pub use reqlog::log_server_error;
 pub use response::{SERVER_NAME, SERVER_UTC};
 pub use router::Router;
-pub use server::{Inherited, Running, Server, Shutdown, ShutdownHandle};
+pub use server::{Running, Server, Shutdown, ShutdownHandle};
 
 /// Re-exported so embedders name the same types.
 pub use http;

@@ -34,7 +34,6 @@ use crate::error::StartError;
 use crate::hook::Io;
 use crate::limit::{Limits, Refused};
 use crate::proxy;
-use crate::server::Inherited;
 use crate::service;
 use crate::tls::Tls;
 
@@ -60,6 +59,16 @@ impl Shared {
             conns,
         }
     }
+}
+
+/// A listening socket the process was given instead of binding one
+/// (systemd socket activation, `LISTEN_FDS`), for [`Server::bind_inherited`](crate::Server::bind_inherited).
+#[derive(Debug)]
+pub enum Inherited {
+    /// A TCP socket (IPv4 or IPv6).
+    Tcp(std::net::TcpListener),
+    /// A Unix stream socket.
+    Unix(std::os::unix::net::UnixListener),
 }
 
 /// A bound listener.

@@ -11,19 +11,9 @@ use crate::conn::{self, state::Phase};
 use crate::error::StartError;
 use crate::handler::Handler;
 use crate::limit::Limits;
-use crate::listen::{self, Listener};
+use crate::listen::{self, Inherited, Listener};
 use crate::service;
 use crate::tls::Tls;
-
-/// A listening socket the process was given instead of binding one
-/// (systemd socket activation, `LISTEN_FDS`), for [`Server::bind_inherited`].
-#[derive(Debug)]
-pub enum Inherited {
-    /// A TCP socket (IPv4 or IPv6).
-    Tcp(std::net::TcpListener),
-    /// A Unix stream socket.
-    Unix(std::os::unix::net::UnixListener),
-}
 
 /// A server whose listeners are bound but not yet accepting.
 ///
