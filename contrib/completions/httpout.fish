@@ -5,7 +5,7 @@ push\t'Client mode: upload inputs to `dst` with PUT or POST'
 source\t'Incoming PUT/POST bodies become input streams'"
 complete -c httpout -l port -d 'Server port; 0 picks a free one. Default 8080 unless an `-o` URL gives one' -r
 complete -c httpout -l ifce -d 'Network interface (IP address) to bind; all interfaces when unset' -r
-complete -c httpout -l listen -d 'Listeners, comma-separated: `http://IP:PORT`, `https://IP:PORT`, `unix:PATH` (replaces ifce/port)' -r
+complete -c httpout -l listen -d 'Listeners, comma-separated: `http://IP:PORT`, `https://IP:PORT`, `unix:PATH`, `proxy+http(s)://IP:PORT` (PROXY protocol first); replaces ifce/port' -r
 complete -c httpout -l cert -d 'Certificate chain file in PEM format; enables HTTPS with `pkey`' -r -F
 complete -c httpout -l pkey -d 'Private key file in PEM format for `cert`' -r -F
 complete -c httpout -l maxc -d 'Maximum number of connections, 0 is unlimited' -r
@@ -13,6 +13,7 @@ complete -c httpout -l maxp -d 'Maximum number of connections for one peer addre
 complete -c httpout -l timeout -d 'Timeout in seconds for idle persistent connections and request headers (0 disables)' -r
 complete -c httpout -l header_timeout -d 'Seconds a new connection has to send its first request head (0: `timeout`); shorter of the two applies' -r
 complete -c httpout -l max_conn_rate -d 'New connections per second accepted from one peer address, 0 is unlimited (over it: 503)' -r
+complete -c httpout -l trusted_proxies -d 'Proxies whose `Forwarded`/`X-Forwarded-*` headers give the client (networks, comma-separated); maxp then counts requests per client' -r
 complete -c httpout -l close -d 'Close the HTTP connection after each request' -r
 complete -c httpout -l max_client_errors -d 'Disconnect an HTTP/1.1 client after this many consecutive error responses (0 never)' -r
 complete -c httpout -l grace -d 'Seconds given to in-flight requests to finish on SIGINT/SIGTERM before the process exits' -r

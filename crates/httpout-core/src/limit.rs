@@ -9,6 +9,11 @@
 //! (GPAC closes silently): it is answered `503` with `Retry-After` by a
 //! short-lived connection of its own. Those rejections are themselves
 //! bounded ([`MAX_REJECTING`]); beyond that, the socket is closed at once.
+//!
+//! A connection from a trusted proxy (`trusted_proxies`) carries many
+//! clients: it is admitted against `maxc` alone, and each of its requests
+//! against `maxp` for its client's address ([`Limits::admit_request`]),
+//! counted in the same table as direct connections from that address.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -82,13 +87,17 @@ impl std::fmt::Display for Refused {
 #[derive(Debug)]
 pub(crate) struct Admission {
     limits: Arc<Limits>,
+    /// It holds a place among the `maxc` open connections.
+    counted: bool,
     /// Its place in the per-peer count.
     ip: Option<IpAddr>,
 }
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        self.limits.open.fetch_sub(1, Ordering::AcqRel);
+        if self.counted {
+            self.limits.open.fetch_sub(1, Ordering::AcqRel);
+        }
         let Some(ip) = self.ip else { return };
         let mut map = self
             .limits
@@ -140,25 +149,64 @@ impl Limits {
         // From here, dropping `admission` gives the place back.
         let mut admission = Admission {
             limits: Arc::clone(self),
+            counted: true,
             ip: None,
         };
         if !rate_ok {
             return Err(Refused::Rate(self.rate.load(Ordering::Acquire)));
         }
         if let Some(ip) = ip {
-            let maxp = self.maxp.load(Ordering::Acquire);
-            let mut map = self.per_peer.lock().unwrap_or_else(PoisonError::into_inner);
-            let n = map.entry(ip).or_insert(0);
-            if maxp > 0 && *n >= maxp {
-                if *n == 0 {
-                    map.remove(&ip);
-                }
-                return Err(Refused::Maxp(maxp));
-            }
-            *n += 1;
-            admission.ip = Some(ip);
+            admission.ip = self.take_slot(ip)?;
         }
         Ok(admission)
+    }
+
+    /// Admits a connection whose client is known only now (a PROXY
+    /// protocol header gave it) and that already holds its `maxc` place:
+    /// `max_conn_rate` and `maxp` for `ip` (`None`: not counted).
+    pub(crate) fn admit_peer(self: &Arc<Self>, ip: Option<IpAddr>) -> Result<Admission, Refused> {
+        let mut admission = Admission {
+            limits: Arc::clone(self),
+            counted: false,
+            ip: None,
+        };
+        let Some(ip) = ip else {
+            return Ok(admission);
+        };
+        if !self.count_rate(ip, Instant::now()) {
+            return Err(Refused::Rate(self.rate.load(Ordering::Acquire)));
+        }
+        admission.ip = self.take_slot(ip)?;
+        Ok(admission)
+    }
+
+    /// Admits one request of the client at `ip` that came through a
+    /// trusted proxy: held until its response ends, at most `maxp` at a
+    /// time per address (with that address's direct connections).
+    pub(crate) fn admit_request(self: &Arc<Self>, ip: IpAddr) -> Result<Admission, Refused> {
+        Ok(Admission {
+            limits: Arc::clone(self),
+            counted: false,
+            ip: self.take_slot(ip)?,
+        })
+    }
+
+    /// One place in `ip`'s count, refused past `maxp` (counted even when
+    /// `maxp` is unlimited, so that a reload that sets it applies to what
+    /// is open). Returns the address counted, for the admission to free.
+    fn take_slot(&self, ip: IpAddr) -> Result<Option<IpAddr>, Refused> {
+        let ip = ip.to_canonical();
+        let maxp = self.maxp.load(Ordering::Acquire);
+        let mut map = self.per_peer.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = map.entry(ip).or_insert(0);
+        if maxp > 0 && *n >= maxp {
+            if *n == 0 {
+                map.remove(&ip);
+            }
+            return Err(Refused::Maxp(maxp));
+        }
+        *n += 1;
+        Ok(Some(ip))
     }
 }
 
@@ -288,5 +336,25 @@ mod tests {
         let _first = now.admit(Some(a)).unwrap();
         assert_eq!(now.admit(Some(a)).unwrap_err(), Refused::Rate(1));
         assert!(now.admit(None).is_ok());
+    }
+
+    #[test]
+    fn requests_through_a_proxy_share_their_clients_count() {
+        let limits = Arc::new(Limits::new(10, 2, 0));
+        let a: IpAddr = [192, 0, 2, 1].into();
+        let direct = limits.admit(Some(a)).unwrap();
+        let proxied = limits
+            .admit_request("::ffff:192.0.2.1".parse().unwrap())
+            .unwrap();
+        assert_eq!(limits.admit_request(a).unwrap_err(), Refused::Maxp(2));
+        drop(direct);
+        let again = limits.admit_request(a).unwrap();
+        drop((proxied, again));
+        assert!(limits.per_peer.lock().unwrap().is_empty());
+        let unlimited = Arc::new(Limits::new(0, 0, 0));
+        let held: Vec<_> = (0..100)
+            .map(|_| unlimited.admit_request(a).unwrap())
+            .collect();
+        assert_eq!(held.len(), 100);
     }
 }

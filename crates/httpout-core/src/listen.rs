@@ -1,7 +1,9 @@
 //! Listeners and the accept loop.
 //!
 //! Each listener (TCP plain, TCP with TLS, Unix socket) runs one accept loop:
-//! admit the connection against `maxc`/`maxp` ([`Limits`](crate::limit)),
+//! admit the connection against `maxc`/`maxp` ([`Limits`](crate::limit);
+//! `maxc` alone for a peer in `trusted_proxies`, whose requests are counted
+//! per client instead),
 //! set TCP_NODELAY (live chunks must not wait for Nagle, hyper#1212), finish
 //! the TLS handshake within `timeout` in the connection's own task, then
 //! serve it (`conn::serve`). Over a limit, the connection gets a 503 whose
@@ -33,6 +35,7 @@ use crate::error::StartError;
 use crate::hook::Io;
 use crate::limit::{Limits, Refused};
 use crate::metrics::{Metrics, Rejected};
+use crate::proxy;
 use crate::service;
 use crate::tls::Tls;
 
@@ -56,9 +59,10 @@ impl Shared {
         config: Arc<ServerConfig>,
         tls: Option<Arc<Tls>>,
         conns: Arc<conn::Shared>,
+        limits: Arc<Limits>,
     ) -> Self {
         Self {
-            limits: Arc::new(Limits::new(config.maxc, config.maxp, config.max_conn_rate)),
+            limits,
             current: Current::new(Arc::new(Layer { config, conns })),
             tls,
         }
@@ -73,17 +77,33 @@ impl Shared {
     }
 }
 
+/// A listening socket the process was given instead of binding one
+/// (systemd socket activation, `LISTEN_FDS`), for [`Server::bind_inherited`](crate::Server::bind_inherited).
+#[derive(Debug)]
+pub enum Inherited {
+    /// A TCP socket (IPv4 or IPv6).
+    Tcp(std::net::TcpListener),
+    /// A Unix stream socket.
+    Unix(std::os::unix::net::UnixListener),
+}
+
 /// A bound listener.
 #[derive(Debug)]
 pub(crate) enum Listener {
-    /// TCP; TLS when `tls` is set.
-    Tcp { inner: TcpListener, tls: bool },
+    /// TCP; TLS when `tls` is set; a PROXY protocol header first when
+    /// `proxy_protocol` is.
+    Tcp {
+        inner: TcpListener,
+        tls: bool,
+        proxy_protocol: bool,
+    },
     /// A Unix domain socket; the file is removed when the loop ends, if it
-    /// is still the one this listener created (`inode`).
+    /// is still the one this listener created (`inode`; `None`: an
+    /// inherited socket, whose file belongs to whoever made it).
     Unix {
         inner: UnixListener,
         path: PathBuf,
-        inode: u64,
+        inode: Option<u64>,
     },
 }
 
@@ -94,7 +114,10 @@ pub(crate) fn bind(spec: &ListenSpec) -> Result<(Listener, ListenSpec), StartErr
         source,
     };
     match spec {
-        ListenSpec::Http(addr) | ListenSpec::Https(addr) => {
+        ListenSpec::Http(addr)
+        | ListenSpec::Https(addr)
+        | ListenSpec::ProxyHttp(addr)
+        | ListenSpec::ProxyHttps(addr) => {
             let std = match std::net::TcpListener::bind(addr) {
                 // `[::]` (the default, all interfaces) on a host without
                 // IPv6: all IPv4 interfaces instead.
@@ -107,13 +130,12 @@ pub(crate) fn bind(spec: &ListenSpec) -> Result<(Listener, ListenSpec), StartErr
             std.set_nonblocking(true).map_err(fail)?;
             let inner = TcpListener::from_std(std).map_err(fail)?;
             let local = inner.local_addr().map_err(fail)?;
-            let tls = matches!(spec, ListenSpec::Https(_));
-            let real = if tls {
-                ListenSpec::Https(local)
-            } else {
-                ListenSpec::Http(local)
+            let listener = Listener::Tcp {
+                inner,
+                tls: spec.is_tls(),
+                proxy_protocol: spec.is_proxy_protocol(),
             };
-            Ok((Listener::Tcp { inner, tls }, real))
+            Ok((listener, spec.with_addr(local)))
         }
         ListenSpec::Unix(path) => {
             remove_stale_socket(path).map_err(fail)?;
@@ -123,9 +145,57 @@ pub(crate) fn bind(spec: &ListenSpec) -> Result<(Listener, ListenSpec), StartErr
                 Listener::Unix {
                     inner,
                     path: path.clone(),
-                    inode,
+                    inode: Some(inode),
                 },
                 spec.clone(),
+            ))
+        }
+    }
+}
+
+/// Adopts an inherited listening socket (systemd socket activation) as a
+/// listener of `kind` (its scheme: `http`, `https`, `proxy+...`; the
+/// address is the socket's own). A Unix socket serves plain HTTP.
+pub(crate) fn adopt(
+    kind: &ListenSpec,
+    socket: Inherited,
+) -> Result<(Listener, ListenSpec), StartError> {
+    let fail = |source| StartError::Bind {
+        listener: kind.clone(),
+        source,
+    };
+    match socket {
+        Inherited::Tcp(std) => {
+            std.set_nonblocking(true).map_err(fail)?;
+            let inner = TcpListener::from_std(std).map_err(fail)?;
+            let local = inner.local_addr().map_err(fail)?;
+            let real = match kind {
+                ListenSpec::Unix(_) => ListenSpec::Http(local),
+                other => other.with_addr(local),
+            };
+            let listener = Listener::Tcp {
+                inner,
+                tls: real.is_tls(),
+                proxy_protocol: real.is_proxy_protocol(),
+            };
+            Ok((listener, real))
+        }
+        Inherited::Unix(std) => {
+            std.set_nonblocking(true).map_err(fail)?;
+            let inner = UnixListener::from_std(std).map_err(fail)?;
+            let path = inner
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from("(unnamed)"));
+            let real = ListenSpec::Unix(path.clone());
+            Ok((
+                Listener::Unix {
+                    inner,
+                    path,
+                    inode: None,
+                },
+                real,
             ))
         }
     }
@@ -183,34 +253,116 @@ pub(crate) async fn accept_loop(
             Listener::Tcp { tls: true, .. } => shared.tls.clone(),
             _ => None,
         };
-        let admission = shared.limits.admit(peer.map(|p| p.ip()));
-        match admission {
+        if matches!(
+            listener,
+            Listener::Tcp {
+                proxy_protocol: true,
+                ..
+            }
+        ) {
+            // The client is known once the header is read: `maxc` now (the
+            // connection waits in it), `maxp` then, for the header's address.
+            match shared.limits.admit(None) {
+                Ok(total) => {
+                    let shared = Arc::clone(&shared);
+                    let phase = phase.clone();
+                    tokio::spawn(async move {
+                        let config = Arc::clone(&shared.current.load().config);
+                        let Some(client) = proxy_header(&stream, peer, &config).await else {
+                            return;
+                        };
+                        match shared.limits.admit_peer(counted(&shared, client)) {
+                            Ok(admission) => {
+                                serve(stream, client, tls, (total, admission), &shared, phase)
+                                    .await;
+                            }
+                            Err(refused) => {
+                                drop(total);
+                                reject(stream, client, refused, tls, &shared, false);
+                            }
+                        }
+                    });
+                }
+                Err(refused) => reject(stream, peer, refused, tls, &shared, true),
+            }
+            continue;
+        }
+        match shared.limits.admit(counted(&shared, peer)) {
             Ok(admission) => {
-                let layer = shared.current.load();
-                let open_conn = layer.config.metrics.connection();
-                let metrics = Arc::clone(&layer.config.metrics);
-                let conns = Arc::clone(&layer.conns);
-                let timeout = layer.config.timeout;
+                let shared = Arc::clone(&shared);
                 let phase = phase.clone();
                 tokio::spawn(async move {
-                    let _admission = admission;
-                    let _open = open_conn;
-                    let is_tls = tls.is_some();
-                    let socket = match &stream {
-                        Stream::Tcp(s) => Some(Arc::clone(s)),
-                        Stream::Unix(_) => None,
-                    };
-                    if let Some(io) = open(stream, peer, tls, timeout, Some(&metrics)).await {
-                        conn::serve(io, socket, peer, is_tls, conns, phase).await;
-                    }
+                    serve(stream, peer, tls, admission, &shared, phase).await;
                 });
             }
-            Err(refused) => reject(stream, peer, refused, tls, &shared),
+            Err(refused) => reject(stream, peer, refused, tls, &shared, false),
         }
     }
     if let Listener::Unix { path, inode, .. } = &listener {
-        if std::fs::symlink_metadata(path).is_ok_and(|m| m.ino() == *inode) {
+        if std::fs::symlink_metadata(path).is_ok_and(|m| Some(m.ino()) == *inode) {
             let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// The address `peer` counts as in `maxp` and `max_conn_rate`: none for
+/// a Unix socket or a trusted proxy (whose requests count per client, in
+/// `service`).
+fn counted(shared: &Shared, peer: Option<SocketAddr>) -> Option<std::net::IpAddr> {
+    peer.map(|p| p.ip())
+        .filter(|ip| !proxy::is_trusted(&shared.current.load().config.trusted_proxies, *ip))
+}
+
+/// Serves an admitted connection (`held`: its admission, kept until it
+/// closes): the TLS handshake on a TLS listener, then HTTP.
+async fn serve(
+    stream: Stream,
+    peer: Option<SocketAddr>,
+    tls: Option<Arc<Tls>>,
+    held: impl Send,
+    shared: &Shared,
+    phase: watch::Receiver<Phase>,
+) {
+    let _held = held;
+    let layer = shared.current.load();
+    let _open = layer.config.metrics.connection();
+    let is_tls = tls.is_some();
+    let socket = match &stream {
+        Stream::Tcp(s) => Some(Arc::clone(s)),
+        Stream::Unix(_) => None,
+    };
+    let metrics = &layer.config.metrics;
+    if let Some(io) = open(stream, peer, tls, layer.config.timeout, Some(metrics)).await {
+        let conns = Arc::clone(&layer.conns);
+        conn::serve(io, socket, peer, is_tls, conns, phase).await;
+    }
+}
+
+/// Reads the PROXY protocol header of a connection from `peer`, within
+/// the first request head's deadline: the client it gives (`peer` itself
+/// for a proxy's own `LOCAL`/`UNKNOWN` connection); `None`, logged, when
+/// there is no valid header (the connection is then closed).
+async fn proxy_header(
+    stream: &Stream,
+    peer: Option<SocketAddr>,
+    config: &ServerConfig,
+) -> Option<Option<SocketAddr>> {
+    let Stream::Tcp(socket) = stream else {
+        return Some(peer);
+    };
+    let deadline = match (config.header_timeout, config.timeout) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    match proxy::protocol::read(socket, deadline).await {
+        Ok(client) => Some(client.or(peer)),
+        Err(e) => {
+            let who = peer.map_or_else(String::new, |p| format!(" from {p}"));
+            tracing::info!(
+                target: "httpout::conn",
+                "closed a connection{who}: no valid PROXY protocol header ({e})"
+            );
+            None
         }
     }
 }
@@ -365,13 +517,15 @@ const REJECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Answers an over-limit connection with 503 + `Retry-After` and closes it;
 /// closes it at once when too many rejections are already in progress.
 /// The body and a log line on stderr name the limit (`maxc` or `maxp`) and
-/// its value.
+/// its value. `proxy_header`: its PROXY protocol header is still to be
+/// read (and skipped) first.
 fn reject(
     stream: Stream,
     peer: Option<SocketAddr>,
     refused: Refused,
     tls: Option<Arc<Tls>>,
     shared: &Shared,
+    proxy_header: bool,
 ) {
     shared
         .current
@@ -391,6 +545,11 @@ fn reject(
     tokio::spawn(async move {
         let _permit = permit;
         let answer = async move {
+            if let (true, Stream::Tcp(socket)) = (proxy_header, &stream) {
+                if proxy::protocol::read(socket, None).await.is_err() {
+                    return;
+                }
+            }
             if let Some(io) = open(stream, peer, tls, Some(REJECT_TIMEOUT), None).await {
                 serve_busy(io, config, refused).await;
             }

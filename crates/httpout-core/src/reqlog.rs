@@ -131,7 +131,8 @@ pub(crate) struct Record {
     log_end: bool,
 }
 
-/// How a peer is shown in the log.
+/// How a client is shown in the log: `IP:PORT`, the IP alone when a proxy
+/// did not give the port (port 0), `unix` on a Unix socket.
 #[derive(Debug, Clone)]
 pub(crate) struct Peer(pub(crate) Option<std::net::SocketAddr>);
 
@@ -147,6 +148,7 @@ impl Peer {
 impl fmt::Display for Peer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
+            Some(a) if a.port() == 0 => write!(f, "{}", a.ip()),
             Some(a) => write!(f, "{a}"),
             None => f.write_str("unix"),
         }

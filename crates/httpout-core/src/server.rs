@@ -11,7 +11,8 @@ use crate::config::ServerConfig;
 use crate::conn::{self, state::Phase};
 use crate::error::StartError;
 use crate::handler::Handler;
-use crate::listen::{self, Listener};
+use crate::limit::Limits;
+use crate::listen::{self, Inherited, Listener};
 use crate::metrics::Metrics;
 use crate::service;
 use crate::tls::Tls;
@@ -46,10 +47,19 @@ impl Server {
     /// file descriptors than the process may open (`RLIMIT_NOFILE`). Connections that arrive before [`Server::serve`] wait in the
     /// kernel's backlog.
     pub async fn bind(config: ServerConfig) -> Result<Self, StartError> {
-        let wants_tls = config
-            .listeners
-            .iter()
-            .any(|l| matches!(l, ListenSpec::Https(_)));
+        Self::bind_inherited(config, Vec::new()).await
+    }
+
+    /// [`Server::bind`], with `sockets` (when there are any) instead of
+    /// binding `config.listeners`: socket *i* serves as listener *i* of
+    /// the list (its scheme: `http`, `https`, `proxy+http`, `proxy+https`;
+    /// the address is the socket's own), and sockets past the end of the
+    /// list as its last one. A Unix socket serves plain HTTP.
+    pub async fn bind_inherited(
+        config: ServerConfig,
+        sockets: Vec<Inherited>,
+    ) -> Result<Self, StartError> {
+        let wants_tls = config.listeners.iter().any(ListenSpec::is_tls);
         let tls = match (&config.tls, wants_tls) {
             (Some(files), true) => Some(Arc::new(Tls::load(files)?)),
             (None, true) => {
@@ -67,8 +77,21 @@ impl Server {
         }
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
-        for spec in &config.listeners {
-            let (listener, addr) = listen::bind(spec)?;
+        if sockets.is_empty() {
+            for spec in &config.listeners {
+                let (listener, addr) = listen::bind(spec)?;
+                listeners.push(listener);
+                addrs.push(addr);
+            }
+        }
+        let plain = ListenSpec::Http(([0, 0, 0, 0], 0).into());
+        for (i, socket) in sockets.into_iter().enumerate() {
+            let kind = config
+                .listeners
+                .get(i)
+                .or(config.listeners.last())
+                .unwrap_or(&plain);
+            let (listener, addr) = listen::adopt(kind, socket)?;
             listeners.push(listener);
             addrs.push(addr);
         }
@@ -90,21 +113,23 @@ impl Server {
     /// runtime) and returns at once.
     pub fn serve(self, handler: impl Handler) -> Running {
         // One state per layer, each holding the one below: requests
-        // (config, handler), connections (hyper's builder, the mode's
+        // (config, handler, limits), connections (hyper's builder, the mode's
         // hook), accept loops (limits, TLS). The configuration is shared,
         // never copied.
         let listeners = self.config.listeners.clone();
         let config = Arc::new(self.config);
         let metrics = Arc::clone(&config.metrics);
+        let limits = Arc::new(Limits::new(config.maxc, config.maxp, config.max_conn_rate));
         let (phase_tx, phase_rx) = watch::channel(Phase::Running);
         let stopping = Arc::new(AtomicBool::new(false));
         let requests = Arc::new(service::Shared::new(
             Arc::clone(&config),
             Arc::new(handler),
             Arc::clone(&stopping),
+            Arc::clone(&limits),
         ));
         let conns = Arc::new(conn::Shared::new(&config, Arc::clone(&requests)));
-        let shared = Arc::new(listen::Shared::new(config, self.tls.clone(), conns));
+        let shared = Arc::new(listen::Shared::new(config, self.tls.clone(), conns, limits));
         for listener in self.listeners {
             tokio::spawn(listen::accept_loop(
                 listener,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Empty};
-use httpout_core::{Body, Ctx, Error, Handler, ListenSpec, Running, Server, ServerConfig};
+use httpout_core::{Body, Ctx, Error, Handler, Running, Server, ServerConfig};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -63,10 +63,9 @@ pub async fn start(config: ServerConfig) -> (Running, SocketAddr) {
 /// TCP address.
 pub async fn start_with(config: ServerConfig, handler: impl Handler) -> (Running, SocketAddr) {
     let server = Server::bind(config).await.expect("bind");
-    let addr = match &server.local_addrs()[0] {
-        ListenSpec::Http(a) | ListenSpec::Https(a) => *a,
-        ListenSpec::Unix(_) => "0.0.0.0:0".parse().unwrap(),
-    };
+    let addr = server.local_addrs()[0]
+        .tcp_addr()
+        .unwrap_or_else(|| "0.0.0.0:0".parse().unwrap());
     (server.serve(handler), addr)
 }
 

@@ -16,6 +16,7 @@ mod modes;
 mod options;
 mod plan;
 mod reload;
+mod systemd;
 mod users;
 
 use std::io::Write;
@@ -51,6 +52,8 @@ fn raise_fd_limit() {
 }
 
 fn main() -> ExitCode {
+    // First, while the process has one thread: this unsets LISTEN_FDS.
+    let inherited = systemd::inherited();
     raise_fd_limit();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == "users") {
@@ -103,7 +106,10 @@ fn main() -> ExitCode {
     let code = if opts.hmode == HMode::Push {
         runtime.block_on(push(&opts))
     } else {
-        runtime.block_on(run(opts, plans, args, &logging))
+        match inherited {
+            Ok(sockets) => runtime.block_on(run(opts, plans, args, &logging, sockets)),
+            Err(e) => usage_error(&e),
+        }
     };
     // Inputs may sit in tokio's blocking pool (a terminal on stdin): they
     // must not hold the exit past the grace period.
@@ -169,11 +175,13 @@ struct Serving {
     hub: Option<httpout_live::Hub>,
 }
 
+/// `inherited`: listening sockets from systemd, for the first server.
 async fn run(
     opts: Options,
     plans: Vec<plan::ServerPlan>,
     args: Vec<std::ffi::OsString>,
     logging: &log::Logging,
+    mut inherited: Vec<httpout_core::Inherited>,
 ) -> ExitCode {
     let fixed = reload::fixed(&plans);
     let shared = match modes::Shared::new(&opts) {
@@ -200,7 +208,8 @@ async fn run(
         config.conn_hook = modes.hub.is_some().then(httpout_live::SourceClients::hook);
         config.metrics = Arc::clone(&shared.metrics);
         opts.logs.settings().apply(&mut config.reqlog);
-        let server = match Server::bind(config).await {
+        let sockets = std::mem::take(&mut inherited);
+        let server = match Server::bind_inherited(config, sockets).await {
             Ok(s) => s,
             Err(e) if e.is_config() => return usage_error(&e.to_string()),
             Err(e) => {
@@ -244,6 +253,7 @@ async fn run(
         }
         let _ = out.flush();
     }
+    systemd::notify("READY=1");
     let follow_idle = httpout_core::timeout::from_secs(opts.core.timeout);
     for (inputs, live_inputs, followed) in starts {
         for input in inputs {
@@ -285,6 +295,7 @@ async fn run(
             () = &mut quit => break,
             _ = usr1.recv() => logging.reopen(),
             _ = hup.recv() => {
+                systemd::notify(&systemd::reloading());
                 let env: Vec<(String, String)> = std::env::vars_os()
                     .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
                     .collect();
@@ -302,9 +313,11 @@ async fn run(
                         "reload failed, keeping the old settings: {e}"
                     ),
                 }
+                systemd::notify("READY=1");
             }
         }
     }
+    systemd::notify("STOPPING=1");
     eprintln!("httpout: shutting down");
     let grace = Duration::from_secs(opts.core.grace);
     let handles: Vec<_> = servers.iter().map(|s| s.running.handle()).collect();

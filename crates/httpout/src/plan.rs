@@ -207,10 +207,7 @@ fn resolve(host: &str, port: u16) -> std::io::Result<Vec<IpAddr>> {
 
 /// Whether a listener is reachable from every interface.
 pub(crate) fn is_wildcard(spec: &ListenSpec) -> bool {
-    match spec {
-        ListenSpec::Http(a) | ListenSpec::Https(a) => a.ip().is_unspecified(),
-        ListenSpec::Unix(_) => false,
-    }
+    spec.tcp_addr().is_some_and(|a| a.ip().is_unspecified())
 }
 
 #[cfg(test)]

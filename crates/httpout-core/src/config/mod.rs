@@ -6,7 +6,7 @@ mod error;
 mod value;
 
 pub use error::ConfigError;
-pub use value::{Cors, ListenSpec, ReqLog};
+pub use value::{Cidr, Cors, ListenSpec, ReqLog};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -68,6 +68,12 @@ pub struct ServerConfig {
     /// Access rules, users and credentials checks. Default none: everything
     /// is open.
     pub access: Option<Arc<Access>>,
+    /// Peers whose `Forwarded` / `X-Forwarded-*` headers are believed
+    /// (`trusted_proxies`): from them, the client's address, scheme and
+    /// host are taken from those headers, and `maxp` counts requests per
+    /// client address instead of connections per peer (`max_conn_rate`
+    /// does not apply to them). Default none: those headers are ignored.
+    pub trusted_proxies: Vec<Cidr>,
     /// A mode's protocol quirks: an adapter under hyper on every
     /// connection, methods that write (the live sink installs its Icecast
     /// source clients' this way). Default none.
@@ -82,7 +88,7 @@ pub struct ServerConfig {
     /// Peer addresses the metrics path answers; others get 403. Unix
     /// socket peers are always allowed. Default: loopback
     /// (127.0.0.0/8, ::1).
-    pub metrics_allow: Vec<ipnet::IpNet>,
+    pub metrics_allow: Vec<Cidr>,
     /// Path of the readiness check (`/healthz`): 200 `ok` while serving,
     /// 503 once shutdown has begun, to everyone, without access checks or
     /// a request log line. Default none.
@@ -90,15 +96,11 @@ pub struct ServerConfig {
 }
 
 /// The default of [`ServerConfig::metrics_allow`]: loopback.
-pub fn loopback() -> Vec<ipnet::IpNet> {
-    vec![
-        ipnet::IpNet::V4(
-            ipnet::Ipv4Net::new(std::net::Ipv4Addr::LOCALHOST, 8).expect("valid prefix"),
-        ),
-        ipnet::IpNet::V6(
-            ipnet::Ipv6Net::new(std::net::Ipv6Addr::LOCALHOST, 128).expect("valid prefix"),
-        ),
-    ]
+pub fn loopback() -> Vec<Cidr> {
+    ["127.0.0.0/8", "::1/128"]
+        .iter()
+        .map(|net| net.parse().expect("valid networks"))
+        .collect()
 }
 
 impl Default for ServerConfig {
@@ -118,6 +120,7 @@ impl Default for ServerConfig {
             cors: Cors::Auto,
             reqlog: None,
             access: None,
+            trusted_proxies: Vec::new(),
             conn_hook: None,
             metrics: Arc::default(),
             metrics_path: None,

@@ -3,7 +3,7 @@
 //! parsers (`options`, with the `cli` feature) build on these.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -85,6 +85,44 @@ pub enum ListenSpec {
     Https(SocketAddr),
     /// Plain HTTP on a Unix domain socket.
     Unix(PathBuf),
+    /// `proxy+http://`: plain HTTP behind a proxy that sends the PROXY
+    /// protocol (v1 or v2) first; the address in that header is the client.
+    /// A connection without a valid header is closed.
+    ProxyHttp(SocketAddr),
+    /// `proxy+https://`: the PROXY protocol header, then TLS as `https://`.
+    ProxyHttps(SocketAddr),
+}
+
+impl ListenSpec {
+    /// The TCP address (`None` for a Unix socket).
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Self::Http(a) | Self::Https(a) | Self::ProxyHttp(a) | Self::ProxyHttps(a) => Some(*a),
+            Self::Unix(_) => None,
+        }
+    }
+
+    /// Whether connections use TLS (`https://`, `proxy+https://`).
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Self::Https(_) | Self::ProxyHttps(_))
+    }
+
+    /// Whether connections start with a PROXY protocol header.
+    pub fn is_proxy_protocol(&self) -> bool {
+        matches!(self, Self::ProxyHttp(_) | Self::ProxyHttps(_))
+    }
+
+    /// The same kind of listener on `addr` (a Unix socket stays itself).
+    #[must_use]
+    pub fn with_addr(&self, addr: SocketAddr) -> Self {
+        match self {
+            Self::Http(_) => Self::Http(addr),
+            Self::Https(_) => Self::Https(addr),
+            Self::ProxyHttp(_) => Self::ProxyHttp(addr),
+            Self::ProxyHttps(_) => Self::ProxyHttps(addr),
+            Self::Unix(p) => Self::Unix(p.clone()),
+        }
+    }
 }
 
 impl fmt::Display for ListenSpec {
@@ -93,6 +131,8 @@ impl fmt::Display for ListenSpec {
             Self::Http(a) => write!(f, "http://{a}"),
             Self::Https(a) => write!(f, "https://{a}"),
             Self::Unix(p) => write!(f, "unix:{}", p.display()),
+            Self::ProxyHttp(a) => write!(f, "proxy+http://{a}"),
+            Self::ProxyHttps(a) => write!(f, "proxy+https://{a}"),
         }
     }
 }
@@ -101,26 +141,104 @@ impl FromStr for ListenSpec {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        const EXPECTED: &str = "expected http://IP:PORT, https://IP:PORT or unix:PATH";
+        const EXPECTED: &str = "expected http://IP:PORT, https://IP:PORT, \
+                                proxy+http://IP:PORT, proxy+https://IP:PORT or unix:PATH";
         if let Some(path) = s.strip_prefix("unix:") {
             if path.is_empty() {
                 return Err(EXPECTED.into());
             }
             return Ok(Self::Unix(PathBuf::from(path)));
         }
-        let (tls, rest) = if let Some(rest) = s.strip_prefix("https://") {
+        let (proxy, rest) = match s.strip_prefix("proxy+") {
+            Some(rest) => (true, rest),
+            None => (false, s),
+        };
+        let (tls, rest) = if let Some(rest) = rest.strip_prefix("https://") {
             (true, rest)
-        } else if let Some(rest) = s.strip_prefix("http://") {
+        } else if let Some(rest) = rest.strip_prefix("http://") {
             (false, rest)
         } else {
             return Err(EXPECTED.into());
         };
         let addr: SocketAddr = rest.trim_end_matches('/').parse().map_err(|_| EXPECTED)?;
-        Ok(if tls {
-            Self::Https(addr)
-        } else {
-            Self::Http(addr)
+        Ok(match (proxy, tls) {
+            (false, false) => Self::Http(addr),
+            (false, true) => Self::Https(addr),
+            (true, false) => Self::ProxyHttp(addr),
+            (true, true) => Self::ProxyHttps(addr),
         })
+    }
+}
+
+/// A network: `IP/PREFIX` (`10.0.0.0/8`, `fd00::/8`) or one address
+/// (`192.0.2.7`, the same as `/32` or `/128`). An IPv4 network also matches
+/// the IPv4-mapped IPv6 form of its addresses (`::ffff:10.1.2.3`), which is
+/// how IPv4 peers of a `[::]` listener are seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Whether `ip` is in this network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        const EXPECTED: &str = "expected a network such as 10.0.0.0/8, 192.0.2.7 or fd00::/8";
+        let (ip, prefix) = match s.trim().split_once('/') {
+            Some((ip, prefix)) => (ip, Some(prefix)),
+            None => (s.trim(), None),
+        };
+        let addr: IpAddr = ip
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .map_err(|_| EXPECTED.to_owned())?;
+        // An IPv4-mapped network is its IPv4 network.
+        let (addr, max) = match addr.to_canonical() {
+            IpAddr::V4(v4) => {
+                let shift = if addr.is_ipv6() { 96 } else { 0 };
+                (IpAddr::V4(v4), (32u8, shift))
+            }
+            v6 => (v6, (128, 0)),
+        };
+        let prefix = match prefix {
+            None => max.0,
+            Some(p) => {
+                let p: u8 = p.parse().map_err(|_| EXPECTED.to_owned())?;
+                p.checked_sub(max.1)
+                    .filter(|p| *p <= max.0)
+                    .ok_or_else(|| format!("{EXPECTED}; the prefix is at most {}", max.0 + max.1))?
+            }
+        };
+        Ok(Self { addr, prefix })
     }
 }
 
@@ -152,8 +270,43 @@ mod tests {
             "unix:/tmp/x.sock".parse(),
             Ok(ListenSpec::Unix("/tmp/x.sock".into()))
         );
+        let proxied: ListenSpec = "proxy+https://127.0.0.1:8443".parse().unwrap();
+        assert_eq!(
+            proxied,
+            ListenSpec::ProxyHttps("127.0.0.1:8443".parse().unwrap())
+        );
+        assert!(proxied.is_tls() && proxied.is_proxy_protocol());
+        assert_eq!(proxied.to_string(), "proxy+https://127.0.0.1:8443");
+        assert_eq!(
+            "proxy+http://[::1]:80".parse(),
+            Ok(ListenSpec::ProxyHttp("[::1]:80".parse().unwrap()))
+        );
+        assert!("proxy+unix:/x".parse::<ListenSpec>().is_err());
         assert!("ftp://1.2.3.4:5".parse::<ListenSpec>().is_err());
         assert!("http://localhost".parse::<ListenSpec>().is_err());
         assert!("unix:".parse::<ListenSpec>().is_err());
+    }
+
+    #[test]
+    fn networks() {
+        let net: Cidr = "10.0.0.0/8".parse().unwrap();
+        assert!(net.contains([10, 200, 3, 4].into()));
+        assert!(!net.contains([11, 0, 0, 1].into()));
+        assert!(net.contains("::ffff:10.1.2.3".parse().unwrap()));
+        let one: Cidr = "127.0.0.2".parse().unwrap();
+        assert!(one.contains([127, 0, 0, 2].into()) && !one.contains([127, 0, 0, 1].into()));
+        assert_eq!(one.to_string(), "127.0.0.2/32");
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains([1, 2, 3, 4].into()) && !all.contains("::1".parse().unwrap()));
+        let v6: Cidr = "fd00::/8".parse().unwrap();
+        assert!(
+            v6.contains("fd12::1".parse().unwrap()) && !v6.contains("fe80::1".parse().unwrap())
+        );
+        let mapped: Cidr = "::ffff:192.0.2.0/120".parse().unwrap();
+        assert_eq!(mapped.to_string(), "192.0.2.0/24");
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+        assert!("::/129".parse::<Cidr>().is_err());
+        assert!("example.com".parse::<Cidr>().is_err());
+        assert!("10.0.0.0/x".parse::<Cidr>().is_err());
     }
 }

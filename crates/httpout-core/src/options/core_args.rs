@@ -14,7 +14,7 @@ use super::value::{
 use crate::auth::Access;
 use crate::auth::rules::Rules;
 use crate::auth::users::Users;
-use crate::config::{ConfigError, Cors, ListenSpec, ReqLog, ServerConfig, TlsFiles};
+use crate::config::{Cidr, ConfigError, Cors, ListenSpec, ReqLog, ServerConfig, TlsFiles};
 
 /// The engine's options (see `docs/options.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
@@ -28,7 +28,7 @@ pub struct CoreArgs {
     #[arg(long, value_name = "IP", value_parser = parse_ifce, help_heading = "Listening")]
     pub ifce: Option<IpAddr>,
 
-    /// Listeners, comma-separated: `http://IP:PORT`, `https://IP:PORT`, `unix:PATH` (replaces ifce/port).
+    /// Listeners, comma-separated: `http://IP:PORT`, `https://IP:PORT`, `unix:PATH`, `proxy+http(s)://IP:PORT` (PROXY protocol first); replaces ifce/port.
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_listen, help_heading = "Listening")]
     pub listen: Vec<ListenSpec>,
 
@@ -60,6 +60,10 @@ pub struct CoreArgs {
     /// New connections per second accepted from one peer address, 0 is unlimited (over it: 503).
     #[arg(long = "max_conn_rate", alias = "max-conn-rate", value_name = "N", value_parser = parse_u32, default_value = "0", help_heading = "Connections")]
     pub max_conn_rate: u32,
+
+    /// Proxies whose `Forwarded`/`X-Forwarded-*` headers give the client (networks, comma-separated); maxp then counts requests per client.
+    #[arg(long = "trusted_proxies", alias = "trusted-proxies", value_name = "CIDR,...", value_delimiter = ',', value_parser = parse_cidr, help_heading = "Connections")]
+    pub trusted_proxies: Vec<Cidr>,
 
     /// Close the HTTP connection after each request.
     #[arg(
@@ -126,7 +130,7 @@ pub struct CoreArgs {
 
     /// Addresses allowed to read `metrics`, comma-separated CIDR blocks or addresses; others get 403.
     #[arg(long = "metrics_allow", alias = "metrics-allow", value_name = "CIDR,...", value_delimiter = ',', value_parser = parse_cidr, default_values = ["127.0.0.0/8", "::1/128"], help_heading = "Operations")]
-    pub metrics_allow: Vec<ipnet::IpNet>,
+    pub metrics_allow: Vec<Cidr>,
 
     /// Path of the readiness check (e.g. `/healthz`): 200 `ok` while serving, 503 once stopping; open to all, not logged.
     #[arg(long, value_name = "PATH", value_parser = parse_resource_path, help_heading = "Operations")]
@@ -142,14 +146,11 @@ impl CoreArgs {
                 "and --pkey go together: give both PEM files, or neither",
             ));
         }
-        let https = self
-            .listen
-            .iter()
-            .any(|l| matches!(l, ListenSpec::Https(_)));
+        let https = self.listen.iter().any(ListenSpec::is_tls);
         if https && self.cert.is_none() {
             return Err(ConfigError::option(
                 "--listen",
-                "has an https:// listener but no --cert/--pkey were given",
+                "has an https:// (or proxy+https://) listener but no --cert/--pkey were given",
             ));
         }
         if !self.listen.is_empty() && (self.port.is_some() || self.ifce.is_some()) {
@@ -249,6 +250,7 @@ impl CoreArgs {
             metrics_path: self.metrics.clone(),
             metrics_allow: self.metrics_allow.clone(),
             health_path: self.health.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
         })
     }
 

@@ -5,7 +5,7 @@
 //! value and the expectation. The value types themselves are the engine's
 //! ([`crate::config`]) or their mode's.
 
-use crate::config::{ListenSpec, ReqLog};
+use crate::config::{Cidr, ListenSpec, ReqLog};
 
 /// Parses a boolean: `true/false`, `yes/no`, `on/off`, `1/0` (any case).
 pub fn parse_bool(s: &str) -> Result<bool, String> {
@@ -96,6 +96,12 @@ pub fn parse_listen(s: &str) -> Result<ListenSpec, String> {
     s.parse()
 }
 
+/// Parses one network (`trusted_proxies`, `metrics_allow`): `IP/PREFIX`
+/// or one address.
+pub fn parse_cidr(s: &str) -> Result<Cidr, String> {
+    s.parse()
+}
+
 /// Parses `ifce`: the IP address to bind.
 pub fn parse_ifce(s: &str) -> Result<std::net::IpAddr, String> {
     s.trim()
@@ -106,16 +112,6 @@ pub fn parse_ifce(s: &str) -> Result<std::net::IpAddr, String> {
 }
 
 /// Parses a CIDR block (`127.0.0.0/8`, `::1/128`) or one address
-/// (`192.0.2.7`: that address alone).
-pub fn parse_cidr(s: &str) -> Result<ipnet::IpNet, String> {
-    let t = s.trim();
-    t.parse::<ipnet::IpNet>()
-        .or_else(|_| t.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-        .map_err(|_| {
-            "expected an address block such as 127.0.0.0/8 or ::1/128, or one address".into()
-        })
-}
-
 /// Parses the path of a resource the engine answers itself (`/metrics`):
 /// absolute, without spaces, query or fragment.
 pub fn parse_resource_path(s: &str) -> Result<String, String> {

@@ -71,7 +71,7 @@ pub(super) fn answer(
 fn allowed(config: &ServerConfig, peer: Option<SocketAddr>) -> bool {
     peer.is_none_or(|p| {
         let ip = p.ip().to_canonical();
-        config.metrics_allow.iter().any(|net| net.contains(&ip))
+        config.metrics_allow.iter().any(|net| net.contains(ip))
     })
 }
 

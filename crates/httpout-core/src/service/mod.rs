@@ -3,8 +3,11 @@
 //! For each request, in order:
 //! 0. answer the engine's own resources, the metrics and the health
 //!    check ([`builtin`]), before access and routing;
-//! 1. count it on its connection (idle timeout, graceful shutdown) and start
-//!    its log record ([`reqlog`](crate::reqlog));
+//! 1. find its client ([`Client::of`]: the peer, or what a trusted proxy
+//!    says): the one client address every later step uses; count it on its
+//!    connection (idle timeout, graceful shutdown), start its log record
+//!    ([`reqlog`](crate::reqlog)), and, through a trusted proxy, hold one of
+//!    its client's `maxp` places until the response ends (503 over it);
 //! 2. decode and normalise its path once ([`SafePath`]); a bad path is a 400
 //!    and the connection stays usable; check access once (`auth`);
 //! 3. answer `OPTIONS`, CORS preflights and methods the resource does not
@@ -25,7 +28,6 @@ mod tracked;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -39,7 +41,9 @@ use crate::conn::state::{ConnState, STREAM_CANCEL, SendBuffer, StallLimit};
 use crate::current::Current;
 use crate::error::Error;
 use crate::handler::{Ctx, Handler};
+use crate::limit::{Limits, Refused};
 use crate::path::SafePath;
+use crate::proxy::Client;
 use crate::reqlog::{self, Peer, Record};
 use crate::response;
 use builtin::Builtin;
@@ -57,6 +61,8 @@ pub(crate) struct Shared {
     /// state for reloads, and a receiver held there would keep the
     /// shutdown waiting.
     stopping: Arc<AtomicBool>,
+    /// The server's limits: `maxp` per client behind a trusted proxy.
+    limits: Arc<Limits>,
 }
 
 /// What a request reads when it starts.
@@ -70,9 +76,11 @@ impl Shared {
         config: Arc<ServerConfig>,
         handler: Arc<dyn Handler>,
         stopping: Arc<AtomicBool>,
+        limits: Arc<Limits>,
     ) -> Self {
         Self {
             current: Current::new(Arc::new(Settings { config, handler })),
+            limits,
             next_id: AtomicU64::new(1),
             stopping,
         }
@@ -108,7 +116,12 @@ impl hyper::service::Service<Request<Incoming>> for Service {
         let conn = Arc::clone(&self.conn);
         let builtin = builtin::which(&shared.config, req.uri().path());
         let stopping = self.shared.stopping.load(Ordering::Relaxed);
-        let client = client_addr(&conn, &req);
+        let client = Client::of(
+            conn.peer,
+            conn.tls,
+            req.headers(),
+            &shared.config.trusted_proxies,
+        );
         // Health checks come every few seconds: not logged.
         let record = shared
             .config
@@ -118,7 +131,7 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             .map(|spec| {
                 Record::start(
                     self.shared.next_id.fetch_add(1, Ordering::Relaxed),
-                    Peer(client),
+                    Peer(client.addr),
                     &req,
                     spec.log_end,
                 )
@@ -132,6 +145,16 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             Arc::clone(&shared.config.metrics),
             req.method().clone(),
         );
+        let over_maxp = match client.addr {
+            Some(addr) if client.via_proxy => match self.shared.limits.admit_request(addr.ip()) {
+                Ok(place) => {
+                    guard.hold(place);
+                    None
+                }
+                Err(refused) => Some(refused),
+            },
+            _ => None,
+        };
         Box::pin(async move {
             // On HTTP/2 this future runs in the stream's own task, which the
             // watchdog can end alone when the stream stalls.
@@ -141,8 +164,8 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             let version = req.version();
             let has_origin = req.headers().contains_key(http::header::ORIGIN);
             let config = &shared.config;
-            let answer = match builtin {
-                Some(which) => Ok(builtin::answer(
+            let answer = match (builtin, over_maxp) {
+                (Some(which), _) => Ok(builtin::answer(
                     which,
                     req.method(),
                     conn.peer,
@@ -150,7 +173,8 @@ impl hyper::service::Service<Request<Incoming>> for Service {
                     &config.metrics,
                     stopping,
                 )),
-                None => match admit(&shared, &conn, client, req).await {
+                (None, Some(refused)) => Ok(over_limit(&client, refused)),
+                (None, None) => match admit(&shared, &client, req).await {
                     Ok((req, ctx)) => {
                         guard.set_user(ctx.user.as_deref());
                         let allow = shared.handler.allow(&ctx.path);
@@ -194,19 +218,11 @@ impl hyper::service::Service<Request<Incoming>> for Service {
     }
 }
 
-/// The client's address: the one place that decides it, for the request
-/// log, access checks and the handler's [`Ctx::peer`]. Today the
-/// connection's peer; `None` on a Unix socket.
-fn client_addr<B>(conn: &ConnState, _req: &Request<B>) -> Option<SocketAddr> {
-    conn.peer
-}
-
 /// Decodes the path once and checks access: the request and its context,
-/// or the error that answers it. `client`: see [`client_addr`].
+/// or the error that answers it, for `client` ([`Client::of`]).
 async fn admit(
     shared: &Settings,
-    conn: &ConnState,
-    client: Option<SocketAddr>,
+    client: &Client,
     req: Request<Incoming>,
 ) -> Result<(Request<Body>, Ctx), Error> {
     let path = SafePath::parse(req.uri().path())?;
@@ -221,7 +237,7 @@ async fn admit(
                     .as_ref()
                     .is_some_and(|h| h.writes(&parts.method));
             let decided = access
-                .check_as(&parts, &path, client.map(|p| p.ip()), write)
+                .check_as(&parts, &path, client.addr.map(|p| p.ip()), write)
                 .await;
             if matches!(
                 decided,
@@ -230,7 +246,7 @@ async fn admit(
             {
                 metrics.sign_in_failed();
             }
-            let who = Peer(client);
+            let who = Peer(client.addr);
             let (method, at) = (&parts.method, parts.uri.path());
             match &decided {
                 Ok(Some(user)) => {
@@ -248,8 +264,8 @@ async fn admit(
         None => None,
     };
     let ctx = Ctx {
-        peer: client,
-        tls: conn.tls,
+        peer: client.addr,
+        tls: client.tls,
         path,
         mount: SafePath::root(),
         user,
@@ -257,6 +273,26 @@ async fn admit(
     };
     let body = Body::new(CountedBody::new(body, Arc::clone(metrics)));
     Ok((Request::from_parts(parts, body), ctx))
+}
+
+/// The answer to a request through a trusted proxy whose client is over
+/// `maxp`: 503 with `Retry-After`, the limit in its body, one log line.
+/// The proxy's connection stays open for its other clients.
+fn over_limit(client: &Client, refused: Refused) -> Response<Body> {
+    let who = client
+        .addr
+        .map_or_else(|| "?".to_owned(), |a| a.ip().to_string());
+    tracing::warn!(
+        target: "httpout::conn",
+        "503 to {who} (through a trusted proxy): too many requests at once from {who} ({})",
+        match refused {
+            Refused::Maxp(n) => format!("maxp={n}"),
+            other => other.to_string(),
+        }
+    );
+    let mut res = Error::Busy.into_response();
+    *res.body_mut() = Body::full(format!("{refused}\n"));
+    res
 }
 
 /// The service for connections over `maxc`/`maxp`: every request gets a

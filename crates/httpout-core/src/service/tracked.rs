@@ -17,6 +17,7 @@ use http_body::{Frame, SizeHint};
 
 use crate::body::{Body, BoxError};
 use crate::conn::state::{ConnState, Stream};
+use crate::limit::Admission;
 use crate::metrics::Metrics;
 use crate::reqlog::{self, Record};
 
@@ -36,6 +37,9 @@ pub(super) struct RequestGuard {
     metrics: Arc<Metrics>,
     method: Method,
     started: Instant,
+    /// The request's place in its client's `maxp` count (through a
+    /// trusted proxy), freed when it ends.
+    place: Option<Admission>,
 }
 
 impl RequestGuard {
@@ -60,7 +64,13 @@ impl RequestGuard {
             metrics,
             method,
             started: Instant::now(),
+            place: None,
         }
+    }
+
+    /// Holds `place` until the request ends.
+    pub(super) fn hold(&mut self, place: Admission) {
+        self.place = Some(place);
     }
 
     /// Keeps a failure to log at the end (`None`: nothing to log).
