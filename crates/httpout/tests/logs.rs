@@ -471,3 +471,41 @@ fn a_bad_log_filter_is_one_line_and_exit_2() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("--log") && err.contains("auth=loud"), "{err}");
 }
+
+/// hyper's diagnostics reach the log: a malformed request is shown in the
+/// `conn` zone at debug, and not by default.
+#[test]
+fn malformed_requests_show_in_the_conn_zone() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let root = root(dir.path());
+    for (filter, shown) in [(None, false), (Some("--log=conn=debug"), true)] {
+        let mut args = vec!["--ifce=127.0.0.1", "--port=0", root.as_str()];
+        args.extend(filter);
+        let server = Httpout::start(&args, 1);
+        let mut s =
+            std::net::TcpStream::connect(server.url().trim_start_matches("http://")).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+        assert!(
+            answer.starts_with(b"HTTP/1.1 400"),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+        let seen = "ended: ";
+        let stderr = if shown {
+            server.stderr_once(seen)
+        } else {
+            server.terminate().1
+        };
+        let line = stderr.lines().find(|l| l.contains(seen));
+        assert_eq!(line.is_some(), shown, "{stderr}");
+        if let Some(line) = line {
+            assert!(line.contains("DEBUG httpout::conn:"), "{line}");
+        }
+    }
+}

@@ -129,7 +129,15 @@ pub(crate) async fn serve(
     let first = shared.header_timeout.unwrap_or(idle_for);
     loop {
         tokio::select! {
-            _ = conn.as_mut() => break,
+            ended = conn.as_mut() => {
+                // hyper's own diagnostics: a malformed request, an HTTP/2
+                // protocol error, a reset connection.
+                if let Err(e) = ended {
+                    let who = peer.map_or_else(|| "unix socket".to_owned(), |p| p.to_string());
+                    tracing::debug!(target: "httpout::conn", "connection from {who} ended: {e}");
+                }
+                break;
+            }
             changed = phase.changed() => {
                 let now = if changed.is_err() { Phase::Force } else { *phase.borrow_and_update() };
                 match now {
