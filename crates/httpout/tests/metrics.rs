@@ -239,3 +239,154 @@ fn a_bad_address_block_is_refused_by_name() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("--metrics"), "{err}");
 }
+
+/// Polls the scrape (bounded) until `ready` says so; the last scrape.
+fn scrape_until(
+    base: &str,
+    ready: impl Fn(&BTreeMap<String, f64>) -> bool,
+) -> BTreeMap<String, f64> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = scrape(base);
+        if ready(&m) || Instant::now() > deadline {
+            return m;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The counters of what goes wrong, and of the live sink, move with real
+/// clients: a wrong password, a failed TLS handshake, a connection over
+/// `maxp`, and a listener of a mount fed by an Icecast source client.
+#[test]
+fn sign_in_tls_rejections_and_live_listeners_are_counted() {
+    use std::io::Read as _;
+    use std::net::TcpStream;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("media")).unwrap();
+    std::fs::write(dir.path().join("media/a.txt"), "a\n").unwrap();
+    let users = dir.path().join("users.txt");
+    let mut add = Command::new(support::binary())
+        .args([
+            "users",
+            &format!("--users={}", users.display()),
+            "add",
+            "alice",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    add.stdin.take().unwrap().write_all(b"pw\n").unwrap();
+    assert!(add.wait().unwrap().success());
+    let rules = dir.path().join("rules.ini");
+    std::fs::write(&rules, "[media]\nname=media\nru=alice\n").unwrap();
+    let (cert, key) = support::self_signed(dir.path());
+    let server = Httpout::start(
+        &[
+            "--listen=http://127.0.0.1:0,https://127.0.0.1:0",
+            &format!("--cert={}", cert.display()),
+            &format!("--pkey={}", key.display()),
+            &format!("--rdirs={}", rules.display()),
+            &format!("--users={}", users.display()),
+            "--source_password=hackme",
+            "--maxp=3",
+            "--metrics=/metrics",
+        ],
+        2,
+    );
+    let base = server.listeners[0].clone();
+    let tls = server.listeners[1].clone();
+    let before = scrape(&base);
+    let failures = "httpout_sign_in_failures_total{}";
+    let handshakes = "httpout_tls_handshake_failures_total{}";
+    let maxp = "httpout_connections_rejected_total{reason=\"maxp\"}";
+
+    assert_eq!(
+        request(&["-u", "alice:wrong", &format!("{base}/media/a.txt")]).0,
+        "401"
+    );
+    assert_eq!(
+        request(&["-u", "alice:pw", &format!("{base}/media/a.txt")]).0,
+        "200"
+    );
+    // curl does not trust the self-signed certificate: the handshake fails.
+    assert!(!curl(&[&tls]).status.success());
+    let addr = base.trim_start_matches("http://");
+    // A source and one listener.
+    let mut source = TcpStream::connect(addr).unwrap();
+    source
+        .write_all(
+            b"SOURCE /live.mp3 HTTP/1.0\r\nAuthorization: Basic c291cmNlOmhhY2ttZQ==\r\n\
+              Content-Type: audio/mpeg\r\n\r\n",
+        )
+        .unwrap();
+    let frames: Vec<u8> = (0..40)
+        .flat_map(|i: u8| {
+            let mut f = vec![0xFF, 0xFB, 0x90, 0x00];
+            f.extend(std::iter::repeat_n(i % 200, 413));
+            f
+        })
+        .collect();
+    source.write_all(&frames).unwrap();
+    let listeners = "httpout_live_listeners{mount=\"/live.mp3\"}";
+    let mut listener = None;
+    for _ in 0..100 {
+        let mut l = TcpStream::connect(addr).unwrap();
+        l.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        l.write_all(b"GET /live.mp3 HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut head = [0u8; 12];
+        if l.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200") {
+            listener = Some(l);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let listener = listener.unwrap_or_else(|| panic!("the mount is up: {}", server.stderr()));
+    source.write_all(&frames).unwrap();
+    let during = scrape_until(&base, |m| m.get(listeners) == Some(&1.0));
+    assert_eq!(get(&during, listeners), 1.0, "{during:#?}");
+    assert!(
+        get(
+            &during,
+            "httpout_live_sent_bytes_total{mount=\"/live.mp3\"}"
+        ) > 0.0
+    );
+    // A listener that left is seen at the next write to it.
+    drop(listener);
+    let mut gone = None;
+    for _ in 0..100 {
+        source.write_all(&frames).unwrap();
+        let m = scrape(&base);
+        if m.get(listeners) == Some(&0.0) {
+            gone = Some(m);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(gone.is_some(), "the listener that left is counted out");
+    drop(source);
+
+    // Only the scrape's own connection left open.
+    let open = "httpout_connections_open{}";
+    let quiet = scrape_until(&base, |m| m.get(open) == Some(&1.0));
+    assert_eq!(get(&quiet, open), 1.0, "{quiet:#?}");
+    // Three connections held open, the fourth over maxp.
+    let held: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    let mut over = TcpStream::connect(addr).unwrap();
+    over.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    over.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    let _ = over.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    drop(held);
+
+    let after = scrape(&base);
+    assert_eq!(get(&after, failures) - get(&before, failures), 1.0);
+    assert_eq!(get(&after, handshakes) - get(&before, handshakes), 1.0);
+    assert_eq!(get(&after, maxp) - get(&before, maxp), 1.0);
+}
