@@ -390,3 +390,27 @@ fn sign_in_tls_rejections_and_live_listeners_are_counted() {
     assert_eq!(get(&after, handshakes) - get(&before, handshakes), 1.0);
     assert_eq!(get(&after, maxp) - get(&before, maxp), 1.0);
 }
+
+/// Behind a trusted proxy the metrics answer the client it names, not the
+/// proxy: a proxy on loopback does not open them to everyone.
+#[test]
+fn behind_a_trusted_proxy_metrics_allow_checks_the_real_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let rdirs = format!("--rdirs={}", dir.path().display());
+    let server = Httpout::start(
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            &rdirs,
+            "--metrics=/metrics",
+            "--trusted_proxies=127.0.0.1/32",
+        ],
+        1,
+    );
+    let url = format!("{}/metrics", server.url());
+    assert_eq!(request(&[&url]).0, "200", "the proxy's own request");
+    let outside = ["-H", "X-Forwarded-For: 203.0.113.9", url.as_str()];
+    assert_eq!(request(&outside).0, "403", "a client on the internet");
+    let local = ["-H", "X-Forwarded-For: 127.0.0.5", url.as_str()];
+    assert_eq!(request(&local).0, "200", "a client on loopback");
+}

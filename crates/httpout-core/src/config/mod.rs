@@ -85,8 +85,9 @@ pub struct ServerConfig {
     /// format (`/metrics`), to the addresses of `metrics_allow` only.
     /// Default none: not served.
     pub metrics_path: Option<String>,
-    /// Peer addresses the metrics path answers; others get 403. Unix
-    /// socket peers are always allowed. Default: loopback
+    /// Client addresses the metrics path answers; others get 403. The
+    /// client is the one a trusted proxy names (`trusted_proxies`), not
+    /// the proxy. Unix socket peers are always allowed. Default: loopback
     /// (127.0.0.0/8, ::1).
     pub metrics_allow: Vec<Cidr>,
     /// Path of the readiness check (`/healthz`): 200 `ok` while serving,

@@ -165,10 +165,12 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             let has_origin = req.headers().contains_key(http::header::ORIGIN);
             let config = &shared.config;
             let answer = match (builtin, over_maxp) {
+                // The client a trusted proxy names, for `metrics_allow`:
+                // a proxy on loopback must not open the metrics to all.
                 (Some(which), _) => Ok(builtin::answer(
                     which,
                     req.method(),
-                    conn.peer,
+                    client.addr,
                     config,
                     &config.metrics,
                     stopping,
