@@ -124,6 +124,12 @@ async fn push(opts: &Options) -> ExitCode {
         Ok(c) => c,
         Err(e) => return usage_error(&e.to_string()),
     };
+    // `--metrics`/`--health`: a server of the engine's own endpoints alone,
+    // so that a long-running pusher (`--watch`) can be watched.
+    let _endpoints = match push_endpoints(opts, &config.metrics).await {
+        Ok(running) => running,
+        Err(e) => return usage_error(&e),
+    };
     let pusher = match httpout_push::Pusher::new(config) {
         Ok(p) => p,
         Err(e) => return usage_error(&e.to_string()),
@@ -162,6 +168,36 @@ async fn push(opts: &Options) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The server of `--metrics` and `--health` in push mode, when either is
+/// given: nothing but those paths (404 elsewhere), on `--listen` or
+/// `--ifce`/`--port`. Prints its `listening on` lines.
+async fn push_endpoints(
+    opts: &Options,
+    metrics: &Arc<httpout_core::Metrics>,
+) -> Result<Option<httpout_core::Running>, String> {
+    if opts.core.metrics.is_none() && opts.core.health.is_none() {
+        return Ok(None);
+    }
+    let rules = httpout_core::auth::rules::Rules::default();
+    let mut config = opts
+        .core
+        .server_config(opts.listeners(), &rules)
+        .map_err(|e| e.to_string())?;
+    config.metrics = Arc::clone(metrics);
+    let server = Server::bind(config).await.map_err(|e| e.to_string())?;
+    let running = server.serve(
+        |_req: http::Request<httpout_core::Body>, _ctx: httpout_core::Ctx| async {
+            Err::<http::Response<httpout_core::Body>, _>(httpout_core::Error::NotFound)
+        },
+    );
+    let mut out = std::io::stdout().lock();
+    for addr in running.local_addrs() {
+        let _ = writeln!(out, "listening on {addr}");
+    }
+    let _ = out.flush();
+    Ok(Some(running))
 }
 
 fn usage_error(msg: &str) -> ExitCode {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 mod support;
 
 use httpout_test::media;
-use support::{Httpout, binary};
+use support::{Httpout, binary, curl};
 
 /// Runs `httpout ARGS` to its end (bounded): (exit code, stderr).
 fn push(args: &[&str], stdin: Option<&[u8]>) -> (Option<i32>, String) {
@@ -856,4 +856,59 @@ fn a_self_signed_openssl_certificate_given_as_cafile_is_pinned() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.to_lowercase().contains("certificate"), "{err}");
     assert!(!dst.join("other.bin").exists());
+}
+
+/// `--metrics` in push mode: a pusher that follows a directory serves its
+/// counters, and they count what it pushed.
+#[test]
+fn a_watching_pusher_serves_its_metrics() {
+    let src = tempfile::tempdir().unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let server = origin(dst.path(), 0, &[]);
+    let pusher = Httpout::start(
+        &[
+            "--hmode=push",
+            "--watch",
+            "-i",
+            src.path().to_str().unwrap(),
+            &format!("--dst={}/live/", server.url()),
+            "--ifce=127.0.0.1",
+            "--port=0",
+            "--metrics=/metrics",
+        ],
+        1,
+    );
+    for name in ["a.bin", "b.bin"] {
+        make_file(&src.path().join(name), 10_000, 3);
+    }
+    wait_until("both files at the origin", Duration::from_secs(10), || {
+        ["a.bin", "b.bin"].iter().all(|n| {
+            dst.path()
+                .join("live")
+                .join(n)
+                .metadata()
+                .is_ok_and(|m| m.len() == 10_000)
+        })
+    });
+    let success = "httpout_push_attempts_total{outcome=\"success\"}";
+    let mut count = 0.0;
+    wait_until("the successes counted", Duration::from_secs(10), || {
+        let out = curl(&[&format!("{}/metrics", pusher.url())]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        count = text
+            .lines()
+            .find_map(|l| l.strip_prefix(success))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0);
+        count >= 2.0
+    });
+    assert!(count >= 2.0, "{count}");
+    let out = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &format!("{}/x", pusher.url()),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "404");
 }

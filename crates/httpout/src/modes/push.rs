@@ -74,7 +74,7 @@ pub(crate) fn push_config(
             jobs: opts.push.jobs.max(1) as usize,
             progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             timeout: httpout_core::timeout::from_secs(opts.core.timeout),
-            // No server serves them in push mode; an embedder reads them.
+            // Served by `--metrics` (main.rs), or read by an embedder.
             metrics: std::sync::Arc::default(),
         },
     ))
