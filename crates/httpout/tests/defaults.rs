@@ -5,7 +5,6 @@
 //! and the banner says what is served where.
 
 use std::io::Write as _;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,16 +12,7 @@ use std::time::{Duration, Instant};
 mod support;
 
 use httpout_test::media::mp3_tone;
-use support::{Httpout, curl, mkfifo, run_to_exit};
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{Httpout, curl, free_port, mkfifo, run_to_exit};
 
 /// The response head of `HEAD url` (lower case).
 fn head(url: &str) -> String {

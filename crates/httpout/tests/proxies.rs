@@ -15,83 +15,20 @@ use std::time::{Duration, Instant};
 mod support;
 
 use httpout_test::media::mp3_tone;
-use support::{Httpout, curl, mkfifo};
+use support::{Httpout, Nginx, curl, free_port, mkfifo};
 
-/// nginx on a free port of 127.0.0.1, proxying everything to `upstream`
-/// (`host:port`) from 127.0.0.2, adding `X-Forwarded-For` as usual.
-struct Nginx {
-    child: Child,
-    port: u16,
-}
-
-impl Nginx {
-    fn start(dir: &Path, upstream: &str) -> Self {
-        let port = free_port();
-        std::fs::create_dir_all(dir.join("logs")).unwrap();
-        std::fs::create_dir_all(dir.join("tmp")).unwrap();
-        let conf = dir.join("nginx.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log;\n\
-                 events {{ worker_connections 1024; }}\n\
-                 http {{\n access_log off;\n client_body_temp_path {d}/tmp;\n\
-                 proxy_temp_path {d}/tmp;\n\
-                 server {{\n  listen 127.0.0.1:{port};\n\
-                 location / {{\n   proxy_pass http://{upstream};\n   proxy_bind 127.0.0.2;\n\
-                    proxy_buffering off;\n\
-                    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n\
-                    proxy_set_header X-Forwarded-Proto $scheme;\n  }}\n\
-                 }}\n}}\n",
-                d = dir.display(),
-            ),
-        )
-        .unwrap();
-        // As root, workers would run as nobody and could not write here.
-        let user = if is_root() { "user root; " } else { "" };
-        let child = Command::new("nginx")
-            .args(["-p", &dir.display().to_string(), "-c"])
-            .arg(&conf)
-            .args(["-g", &format!("{user}daemon off;")])
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nginx is installed (see scripts/test.sh)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nginx did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self { child, port }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // SIGTERM: the master stops its workers too (SIGKILL would orphan them).
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// nginx as a reverse proxy in front of `upstream` (`HOST:PORT`),
+/// connecting from 127.0.0.2 and adding `X-Forwarded-For`/`-Proto`.
+fn proxy_to(dir: &Path, upstream: &str) -> Nginx {
+    Nginx::start(
+        dir,
+        &format!(
+            "  location / {{\n   proxy_pass http://{upstream};\n   proxy_bind 127.0.0.2;\n\
+               proxy_buffering off;\n\
+               proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n\
+               proxy_set_header X-Forwarded-Proto $scheme;\n  }}"
+        ),
+    )
 }
 
 /// `host:port` of a listener URL.
@@ -120,7 +57,7 @@ fn the_log_shows_the_real_client_only_when_the_proxy_is_trusted() {
     let dir = tempfile::tempdir().unwrap();
     // Trusted: the log shows curl's address (127.0.0.1), not nginx's.
     let server = site_server(dir.path(), &["--trusted_proxies=127.0.0.2/32"]);
-    let nginx = Nginx::start(&dir.path().join("nginx"), host(server.url()));
+    let nginx = proxy_to(&dir.path().join("nginx"), host(server.url()));
     let out = curl(&[&format!("{}/hello.txt", nginx.url())]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n");
     let log = server.stderr_once("/hello.txt 200");
@@ -146,7 +83,7 @@ fn the_log_shows_the_real_client_only_when_the_proxy_is_trusted() {
     // Not trusted (no --trusted_proxies): nginx is the client, and what a
     // client puts in X-Forwarded-For is ignored too.
     let plain = site_server(dir.path(), &[]);
-    let nginx = Nginx::start(&dir.path().join("nginx2"), host(plain.url()));
+    let nginx = proxy_to(&dir.path().join("nginx2"), host(plain.url()));
     let out = curl(&[
         "-H",
         "X-Forwarded-For: 203.0.113.9",
@@ -257,7 +194,7 @@ fn live_listeners_through_nginx_count_per_real_client() {
     // Without --trusted_proxies (before): nginx is one client, maxp=6 lets
     // 6 of 9 in.
     let (plain, _w) = live_server(&dir.path().join("plain"), &[]);
-    let nginx = Nginx::start(&dir.path().join("nginx1"), host(plain.url()));
+    let nginx = proxy_to(&dir.path().join("nginx1"), host(plain.url()));
     let proxy = host(&nginx.url()).to_owned();
     let (statuses, held) = listeners(&proxy, 9, |i| format!("192.0.2.{}", i + 1));
     assert_eq!(
@@ -273,7 +210,7 @@ fn live_listeners_through_nginx_count_per_real_client() {
         &dir.path().join("trusted"),
         &["--trusted_proxies=127.0.0.0/8", "--maxc=300"],
     );
-    let nginx = Nginx::start(&dir.path().join("nginx2"), host(server.url()));
+    let nginx = proxy_to(&dir.path().join("nginx2"), host(server.url()));
     let proxy = host(&nginx.url()).to_owned();
     let (statuses, held) = listeners(&proxy, 9, |i| format!("192.0.2.{}", i + 1));
     assert_eq!(count(&statuses, 200), 9, "{statuses:?}");

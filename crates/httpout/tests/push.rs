@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 mod support;
 
 use httpout_test::media;
-use support::{Httpout, binary, curl};
+use support::{Httpout, Nginx, binary, curl, free_port};
 
 /// Runs `httpout ARGS` to its end (bounded): (exit code, stderr).
 fn push(args: &[&str], stdin: Option<&[u8]>) -> (Option<i32>, String) {
@@ -183,79 +183,6 @@ fn files_directories_and_stdin_arrive_byte_for_byte() {
     }
 }
 
-/// nginx with WebDAV on a free port, serving `root`; `/forbidden/` answers
-/// 403 with a message.
-struct Nginx {
-    child: Child,
-    port: u16,
-}
-
-impl Nginx {
-    fn start(dir: &Path, root: &Path) -> Self {
-        let port = free_port();
-        std::fs::create_dir_all(dir.join("logs")).unwrap();
-        std::fs::create_dir_all(dir.join("body")).unwrap();
-        let conf = dir.join("nginx.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log;\n\
-                 events {{ worker_connections 64; }}\n\
-                 http {{\n access_log off;\n client_body_temp_path {d}/body;\n\
-                 server {{\n  listen 127.0.0.1:{port};\n  root {r};\n\
-                 location /forbidden/ {{ return 403 \"no uploads here\\n\"; }}\n\
-                 location / {{ dav_methods PUT DELETE; create_full_put_path on; client_max_body_size 0; }}\n\
-                 }}\n}}\n",
-                d = dir.display(),
-                r = root.display()
-            ),
-        )
-        .unwrap();
-        let mut args = vec!["-p".to_owned(), dir.display().to_string(), "-c".to_owned()];
-        args.push(conf.display().to_string());
-        args.push("-g".to_owned());
-        // As root, workers would run as nobody and could not write here.
-        let user = if is_root() { "user root; " } else { "" };
-        args.push(format!("{user}daemon off;"));
-        let child = Command::new("nginx")
-            .args(&args)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nginx is installed (see scripts/test.sh)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nginx did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self { child, port }
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // SIGTERM: the master stops its workers too (SIGKILL would orphan them).
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn nginx_dav_takes_the_same_bytes_and_a_403_is_reported() {
     let dir = tempfile::tempdir().unwrap();
@@ -264,8 +191,15 @@ fn nginx_dav_takes_the_same_bytes_and_a_403_is_reported() {
     std::fs::create_dir_all(&root).unwrap();
     make_file(&src.join("a/b/seg.m4s"), 1_000_000, 4);
     make_file(&src.join("top.mp4"), 200_000, 5);
-    let nginx = Nginx::start(&dir.path().join("nginx"), &root);
-    let base = format!("http://127.0.0.1:{}", nginx.port);
+    let nginx = Nginx::start(
+        &dir.path().join("nginx"),
+        &format!(
+            "  root {};\n  location /forbidden/ {{ return 403 \"no uploads here\\n\"; }}\n  \
+             location / {{ dav_methods PUT DELETE; create_full_put_path on; client_max_body_size 0; }}",
+            root.display()
+        ),
+    );
+    let base = nginx.url();
     let (code, err) = push(
         &[
             "--hmode=push",

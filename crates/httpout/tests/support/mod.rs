@@ -210,3 +210,81 @@ pub(crate) fn mkfifo(path: &std::path::Path) {
     let made = Command::new("mkfifo").arg(path).status();
     assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", path.display());
 }
+
+/// A port that was free a moment ago.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Whether the tests run as root.
+pub(crate) fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"))
+}
+
+/// A real nginx (Debian's nginx-light, one worker) on 127.0.0.1, its files
+/// in a directory of the test's; stopped on drop.
+#[derive(Debug)]
+pub(crate) struct Nginx {
+    child: Child,
+    port: u16,
+}
+
+impl Nginx {
+    /// Starts nginx with `server` as the body of its one `server { }`
+    /// block (after its `listen`), and waits (bounded) until it answers.
+    pub(crate) fn start(dir: &std::path::Path, server: &str) -> Self {
+        let port = free_port();
+        std::fs::create_dir_all(dir.join("logs")).unwrap();
+        std::fs::create_dir_all(dir.join("tmp")).unwrap();
+        let conf = dir.join("nginx.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log;\n\
+                 events {{ worker_connections 1024; }}\n\
+                 http {{\n access_log off;\n client_body_temp_path {d}/tmp;\n\
+                 proxy_temp_path {d}/tmp;\n\
+                 server {{\n  listen 127.0.0.1:{port};\n{server}\n }}\n}}\n",
+                d = dir.display(),
+            ),
+        )
+        .unwrap();
+        // As root, workers would run as nobody and could not write here.
+        let user = if is_root() { "user root; " } else { "" };
+        let child = Command::new("nginx")
+            .args(["-p", &dir.display().to_string(), "-c"])
+            .arg(&conf)
+            .args(["-g", &format!("{user}daemon off;")])
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx is installed (see scripts/test.sh)");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "nginx did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, port }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub(crate) fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGTERM: the master stops its workers too (SIGKILL would orphan them).
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
