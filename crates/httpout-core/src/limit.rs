@@ -63,6 +63,20 @@ pub(crate) enum Refused {
     Rate(u32),
 }
 
+impl Refused {
+    /// The limits by name, in a fixed order (the metrics' `reason` label).
+    pub(crate) const LABELS: [&'static str; 3] = ["maxc", "maxp", "rate"];
+
+    /// This refusal's place in [`Refused::LABELS`].
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Self::Maxc(_) => 0,
+            Self::Maxp(_) => 1,
+            Self::Rate(_) => 2,
+        }
+    }
+}
+
 /// The per-address rate map is pruned of windows older than a second when
 /// it holds more addresses than this.
 const RATE_PRUNE_AT: usize = 1024;

@@ -34,7 +34,7 @@ use crate::current::Current;
 use crate::error::StartError;
 use crate::hook::Io;
 use crate::limit::{Limits, Refused};
-use crate::metrics::{Metrics, Rejected};
+use crate::metrics::Metrics;
 use crate::proxy;
 use crate::service;
 use crate::tls::Tls;
@@ -253,6 +253,9 @@ pub(crate) async fn accept_loop(
             Listener::Tcp { tls: true, .. } => shared.tls.clone(),
             _ => None,
         };
+        // The settings of this connection's whole life, read once: a reload
+        // that comes while it is admitted does not change them half-way.
+        let layer = shared.current.load();
         if matches!(
             listener,
             Listener::Tcp {
@@ -267,35 +270,32 @@ pub(crate) async fn accept_loop(
                     let shared = Arc::clone(&shared);
                     let phase = phase.clone();
                     tokio::spawn(async move {
-                        let config = Arc::clone(&shared.current.load().config);
-                        let Some(client) = proxy_header(&stream, peer, &config).await else {
+                        let Some(client) = proxy_header(&stream, peer, &layer.config).await else {
                             return;
                         };
-                        match shared.limits.admit_peer(counted(&shared, client)) {
+                        match shared.limits.admit_peer(counted(&layer, client)) {
                             Ok(admission) => {
-                                serve(stream, client, tls, (total, admission), &shared, phase)
-                                    .await;
+                                serve(stream, client, tls, (total, admission), &layer, phase).await;
                             }
                             Err(refused) => {
                                 drop(total);
-                                reject(stream, client, refused, tls, &shared, false);
+                                reject(stream, client, refused, tls, &shared, &layer, false);
                             }
                         }
                     });
                 }
-                Err(refused) => reject(stream, peer, refused, tls, &shared, true),
+                Err(refused) => reject(stream, peer, refused, tls, &shared, &layer, true),
             }
             continue;
         }
-        match shared.limits.admit(counted(&shared, peer)) {
+        match shared.limits.admit(counted(&layer, peer)) {
             Ok(admission) => {
-                let shared = Arc::clone(&shared);
                 let phase = phase.clone();
                 tokio::spawn(async move {
-                    serve(stream, peer, tls, admission, &shared, phase).await;
+                    serve(stream, peer, tls, admission, &layer, phase).await;
                 });
             }
-            Err(refused) => reject(stream, peer, refused, tls, &shared, false),
+            Err(refused) => reject(stream, peer, refused, tls, &shared, &layer, false),
         }
     }
     if let Listener::Unix { path, inode, .. } = &listener {
@@ -308,9 +308,9 @@ pub(crate) async fn accept_loop(
 /// The address `peer` counts as in `maxp` and `max_conn_rate`: none for
 /// a Unix socket or a trusted proxy (whose requests count per client, in
 /// `service`).
-fn counted(shared: &Shared, peer: Option<SocketAddr>) -> Option<std::net::IpAddr> {
+fn counted(layer: &Layer, peer: Option<SocketAddr>) -> Option<std::net::IpAddr> {
     peer.map(|p| p.ip())
-        .filter(|ip| !proxy::is_trusted(&shared.current.load().config.trusted_proxies, *ip))
+        .filter(|ip| !proxy::is_trusted(&layer.config.trusted_proxies, *ip))
 }
 
 /// Serves an admitted connection (`held`: its admission, kept until it
@@ -320,11 +320,10 @@ async fn serve(
     peer: Option<SocketAddr>,
     tls: Option<Arc<Tls>>,
     held: impl Send,
-    shared: &Shared,
+    layer: &Layer,
     phase: watch::Receiver<Phase>,
 ) {
     let _held = held;
-    let layer = shared.current.load();
     let _open = layer.config.metrics.connection();
     let is_tls = tls.is_some();
     let socket = match &stream {
@@ -525,23 +524,15 @@ fn reject(
     refused: Refused,
     tls: Option<Arc<Tls>>,
     shared: &Shared,
+    layer: &Layer,
     proxy_header: bool,
 ) {
-    shared
-        .current
-        .load()
-        .config
-        .metrics
-        .rejected(match refused {
-            Refused::Maxc(_) => Rejected::Maxc,
-            Refused::Maxp(_) => Rejected::Maxp,
-            Refused::Rate(_) => Rejected::Rate,
-        });
+    layer.config.metrics.rejected(refused);
     let Ok(permit) = Arc::clone(&shared.limits.rejecting).try_acquire_owned() else {
         return; // dropping the stream closes it
     };
     tracing::warn!(target: "httpout::conn", "{}", log_line(peer, refused));
-    let config = Arc::clone(&shared.current.load().config);
+    let config = Arc::clone(&layer.config);
     tokio::spawn(async move {
         let _permit = permit;
         let answer = async move {

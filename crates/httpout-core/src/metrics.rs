@@ -27,6 +27,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::limit::Refused;
+
 /// Re-exported so embedders name the registry's types
 /// ([`Metrics::registry`]).
 pub use prometheus_client;
@@ -49,29 +51,6 @@ const METHODS: [&str; 9] = [
 
 /// Status classes, the `code` label.
 const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
-
-/// Why a connection was refused at accept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rejected {
-    /// `maxc`: the server was full.
-    Maxc,
-    /// `maxp`: too many connections from that address.
-    Maxp,
-    /// `max_conn_rate`: too many new connections a second from that address.
-    Rate,
-}
-
-impl Rejected {
-    const ALL: [Self; 3] = [Self::Maxc, Self::Maxp, Self::Rate];
-
-    fn label(self) -> &'static str {
-        match self {
-            Self::Maxc => "maxc",
-            Self::Maxp => "maxp",
-            Self::Rate => "rate",
-        }
-    }
-}
 
 /// How one attempt of the push client ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +89,7 @@ pub struct Metrics {
     registry: Registry,
     conns_open: Gauge,
     conns_accepted: Counter,
-    /// By [`Rejected`], in its order.
+    /// By [`Refused::LABELS`], in its order.
     conns_rejected: [Counter; 3],
     /// By method (`METHODS`), then status class (`CLASSES`).
     requests: [[Counter; 5]; 9],
@@ -167,7 +146,7 @@ impl Metrics {
             rejected.clone(),
         );
         let conns_rejected =
-            Rejected::ALL.map(|why| rejected.get_or_create_owned(&[("reason", why.label())]));
+            Refused::LABELS.map(|why| rejected.get_or_create_owned(&[("reason", why)]));
         let by_method = Family::<Labels<2>, Counter>::default();
         r.register(
             "requests",
@@ -302,8 +281,8 @@ impl Metrics {
     }
 
     /// A connection refused at accept.
-    pub(crate) fn rejected(&self, why: Rejected) {
-        self.conns_rejected[why as usize].inc();
+    pub(crate) fn rejected(&self, why: Refused) {
+        self.conns_rejected[why.index()].inc();
     }
 
     /// A TLS handshake that failed or timed out.

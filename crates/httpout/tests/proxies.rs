@@ -208,7 +208,11 @@ fn live_listeners_through_nginx_count_per_real_client() {
     // on 127.0.0.1 in front of nginx (127.0.0.2), both trusted.
     let (server, _w) = live_server(
         &dir.path().join("trusted"),
-        &["--trusted_proxies=127.0.0.0/8", "--maxc=300"],
+        &[
+            "--trusted_proxies=127.0.0.0/8",
+            "--maxc=300",
+            "--metrics=/metrics",
+        ],
     );
     let nginx = proxy_to(&dir.path().join("nginx2"), host(server.url()));
     let proxy = host(&nginx.url()).to_owned();
@@ -239,6 +243,14 @@ fn live_listeners_through_nginx_count_per_real_client() {
     assert!(
         log.contains("too many requests at once from 192.0.2.200 (maxp=6)"),
         "{log}"
+    );
+    // And counted, as a refusal over maxp.
+    let scrape = curl(&[&format!("{}/metrics", server.url())]);
+    let text = String::from_utf8_lossy(&scrape.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l == "httpout_connections_rejected_total{reason=\"maxp\"} 1"),
+        "{text}"
     );
 }
 

@@ -175,7 +175,10 @@ impl hyper::service::Service<Request<Incoming>> for Service {
                     &config.metrics,
                     stopping,
                 )),
-                (None, Some(refused)) => Ok(over_limit(&client, refused)),
+                (None, Some(refused)) => {
+                    config.metrics.rejected(refused);
+                    Ok(over_limit(&client, refused))
+                }
                 (None, None) => match admit(&shared, &client, req).await {
                     Ok((req, ctx)) => {
                         guard.set_user(ctx.user.as_deref());
