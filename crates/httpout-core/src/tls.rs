@@ -7,7 +7,7 @@
 //! keep theirs.
 
 use std::path::Path;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -17,12 +17,11 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::TlsFiles;
+use crate::current::Current;
 use crate::error::StartError;
 
 /// TLS state of a server: the acceptor and the swappable certificate.
 pub(crate) struct Tls {
-    /// The files read last (a reload may name others).
-    files: RwLock<TlsFiles>,
     provider: Arc<CryptoProvider>,
     resolver: Arc<Resolver>,
     pub(crate) acceptor: TlsAcceptor,
@@ -31,20 +30,29 @@ pub(crate) struct Tls {
 impl std::fmt::Debug for Tls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tls")
-            .field("files", &self.files)
+            .field("files", &self.resolver.0.load().files)
             .finish_non_exhaustive()
     }
 }
 
 /// Hands the current certificate to every handshake.
-#[derive(Debug)]
-struct Resolver(RwLock<Arc<CertifiedKey>>);
+struct Resolver(Current<Loaded>);
+
+/// A certificate and the files it was read from, replaced together.
+struct Loaded {
+    files: TlsFiles,
+    key: Arc<CertifiedKey>,
+}
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Resolver").field(&self.0.load().files).finish()
+    }
+}
 
 impl ResolvesServerCert for Resolver {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(Arc::clone(
-            &self.0.read().unwrap_or_else(PoisonError::into_inner),
-        ))
+        Some(Arc::clone(&self.0.load().key))
     }
 }
 
@@ -53,7 +61,10 @@ impl Tls {
     pub(crate) fn load(files: &TlsFiles) -> Result<Self, StartError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let key = load_key(files, &provider)?;
-        let resolver = Arc::new(Resolver(RwLock::new(key)));
+        let resolver = Arc::new(Resolver(Current::new(Arc::new(Loaded {
+            files: files.clone(),
+            key,
+        }))));
         let mut config = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
             .map_err(|e| StartError::Config(format!("TLS set-up failed: {e}")))?
@@ -61,7 +72,6 @@ impl Tls {
             .with_cert_resolver(Arc::clone(&resolver) as Arc<dyn ResolvesServerCert>);
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Self {
-            files: RwLock::new(files.clone()),
             provider,
             resolver,
             acceptor: TlsAcceptor::from(Arc::new(config)),
@@ -71,11 +81,7 @@ impl Tls {
     /// Re-reads the PEM files; on success new handshakes use the new
     /// certificate, on failure the old one stays in use.
     pub(crate) fn reload(&self) -> Result<(), StartError> {
-        let files = self
-            .files
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let files = self.resolver.0.load().files.clone();
         self.reload_from(&files)
     }
 
@@ -84,12 +90,10 @@ impl Tls {
     /// failure nothing changes.
     pub(crate) fn reload_from(&self, files: &TlsFiles) -> Result<(), StartError> {
         let key = load_key(files, &self.provider)?;
-        *self
-            .resolver
-            .0
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = key;
-        *self.files.write().unwrap_or_else(PoisonError::into_inner) = files.clone();
+        self.resolver.0.store(Arc::new(Loaded {
+            files: files.clone(),
+            key,
+        }));
         Ok(())
     }
 }
