@@ -170,7 +170,7 @@ impl Limits {
             return Err(Refused::Rate(self.rate.load(Ordering::Acquire)));
         }
         if let Some(ip) = ip {
-            admission.ip = self.take_slot(ip)?;
+            admission.ip = Some(self.take_slot(ip)?);
         }
         Ok(admission)
     }
@@ -190,7 +190,7 @@ impl Limits {
         if !self.count_rate(ip, Instant::now()) {
             return Err(Refused::Rate(self.rate.load(Ordering::Acquire)));
         }
-        admission.ip = self.take_slot(ip)?;
+        admission.ip = Some(self.take_slot(ip)?);
         Ok(admission)
     }
 
@@ -201,26 +201,24 @@ impl Limits {
         Ok(Admission {
             limits: Arc::clone(self),
             counted: false,
-            ip: self.take_slot(ip)?,
+            ip: Some(self.take_slot(ip)?),
         })
     }
 
     /// One place in `ip`'s count, refused past `maxp` (counted even when
     /// `maxp` is unlimited, so that a reload that sets it applies to what
     /// is open). Returns the address counted, for the admission to free.
-    fn take_slot(&self, ip: IpAddr) -> Result<Option<IpAddr>, Refused> {
+    fn take_slot(&self, ip: IpAddr) -> Result<IpAddr, Refused> {
         let ip = ip.to_canonical();
         let maxp = self.maxp.load(Ordering::Acquire);
         let mut map = self.per_peer.lock().unwrap_or_else(PoisonError::into_inner);
         let n = map.entry(ip).or_insert(0);
+        // Refused only when `n` ≥ `maxp` > 0: never a fresh (0) entry left.
         if maxp > 0 && *n >= maxp {
-            if *n == 0 {
-                map.remove(&ip);
-            }
             return Err(Refused::Maxp(maxp));
         }
         *n += 1;
-        Ok(Some(ip))
+        Ok(ip)
     }
 }
 

@@ -28,7 +28,7 @@ use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 
-use crate::config::{ListenSpec, ServerConfig};
+use crate::config::{Cidr, ListenSpec, ServerConfig};
 use crate::conn::{self, io::SharedTcp, state::Phase};
 use crate::current::Current;
 use crate::error::StartError;
@@ -310,7 +310,7 @@ pub(crate) async fn accept_loop(
 /// `service`).
 fn counted(layer: &Layer, peer: Option<SocketAddr>) -> Option<std::net::IpAddr> {
     peer.map(|p| p.ip())
-        .filter(|ip| !proxy::is_trusted(&layer.config.trusted_proxies, *ip))
+        .filter(|ip| !Cidr::any_contains(&layer.config.trusted_proxies, *ip))
 }
 
 /// Serves an admitted connection (`held`: its admission, kept until it

@@ -46,7 +46,9 @@ struct Loaded {
 
 impl std::fmt::Debug for Resolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Resolver").field(&self.0.load().files).finish()
+        f.debug_tuple("Resolver")
+            .field(&self.0.load().files)
+            .finish()
     }
 }
 

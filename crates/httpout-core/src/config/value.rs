@@ -181,6 +181,12 @@ pub struct Cidr {
 }
 
 impl Cidr {
+    /// Whether `ip` is in one of `nets` (`trusted_proxies`,
+    /// `metrics_allow`).
+    pub fn any_contains(nets: &[Self], ip: IpAddr) -> bool {
+        nets.iter().any(|net| net.contains(ip))
+    }
+
     /// Whether `ip` is in this network.
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip.to_canonical()) {

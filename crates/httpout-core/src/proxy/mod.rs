@@ -15,7 +15,7 @@
 pub(crate) mod forwarded;
 pub(crate) mod protocol;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use http::HeaderMap;
 
@@ -52,10 +52,10 @@ impl Client {
             host: None,
             via_proxy: false,
         };
-        let Some(peer) = peer.filter(|p| is_trusted(trusted, p.ip())) else {
+        let Some(peer) = peer.filter(|p| Cidr::any_contains(trusted, p.ip())) else {
             return direct;
         };
-        let said = forwarded::read(headers, |ip| is_trusted(trusted, ip));
+        let said = forwarded::read(headers, |ip| Cidr::any_contains(trusted, ip));
         Self {
             addr: Some(said.client.unwrap_or(peer)),
             tls: said.proto.map_or(tls, |p| p.eq_ignore_ascii_case("https")),
@@ -63,9 +63,4 @@ impl Client {
             via_proxy: true,
         }
     }
-}
-
-/// Whether `ip` is in one of the `trusted` networks.
-pub(crate) fn is_trusted(trusted: &[Cidr], ip: IpAddr) -> bool {
-    trusted.iter().any(|net| net.contains(ip))
 }

@@ -9,8 +9,8 @@ use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Method, Response, StatusCode};
 
 use crate::body::Body;
-use crate::config::ServerConfig;
-use crate::metrics::{self, Metrics};
+use crate::config::{Cidr, ServerConfig};
+use crate::metrics;
 
 /// Which built-in resource a request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +38,6 @@ pub(super) fn answer(
     method: &Method,
     peer: Option<SocketAddr>,
     config: &ServerConfig,
-    metrics: &Metrics,
     stopping: bool,
 ) -> Response<Body> {
     if method != Method::GET && method != Method::HEAD {
@@ -53,7 +52,7 @@ pub(super) fn answer(
             "metrics are not served to this address\n",
         ),
         Builtin::Metrics => {
-            let mut res = Response::new(Body::full(metrics.encode()));
+            let mut res = Response::new(Body::full(config.metrics.encode()));
             res.headers_mut().insert(
                 CONTENT_TYPE,
                 HeaderValue::from_static(metrics::CONTENT_TYPE),
@@ -69,10 +68,7 @@ pub(super) fn answer(
 /// address mapped into IPv6, as a `[::]` listener sees it, counts as the
 /// IPv4 one), or a Unix socket's (local) peer.
 fn allowed(config: &ServerConfig, peer: Option<SocketAddr>) -> bool {
-    peer.is_none_or(|p| {
-        let ip = p.ip().to_canonical();
-        config.metrics_allow.iter().any(|net| net.contains(ip))
-    })
+    peer.is_none_or(|p| Cidr::any_contains(&config.metrics_allow, p.ip()))
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Body> {

@@ -172,7 +172,6 @@ impl hyper::service::Service<Request<Incoming>> for Service {
                     req.method(),
                     client.addr,
                     config,
-                    &config.metrics,
                     stopping,
                 )),
                 (None, Some(refused)) => {
