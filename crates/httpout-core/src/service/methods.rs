@@ -28,15 +28,16 @@ pub(super) fn answer(
     allow: &Allow,
     cors: bool,
 ) -> Option<Result<Response<Body>, Error>> {
-    let header = allow.header()?;
     let method = req.method();
+    // The common case, an accepted method, builds no `Allow` header.
+    if *method != Method::OPTIONS && !path.is_asterisk() && allow.contains(method) {
+        return None;
+    }
+    let header = allow.header()?;
     if *method == Method::OPTIONS {
         return Some(Ok(options(req, header, cors)));
     }
-    if path.is_asterisk() || !allow.contains(method) {
-        return Some(Err(allow.refuse(method)));
-    }
-    None
+    Some(Err(allow.refuse(method)))
 }
 
 /// `OPTIONS` on a resource or `*`: `Allow`, and for a CORS preflight the
