@@ -1,5 +1,5 @@
 //! What proxies say about the client: `Forwarded` (RFC 7239) and the
-//! `X-Forwarded-For`/`-Proto`/`-Host` headers. Only read for a connection
+//! `X-Forwarded-For`/`-Proto` headers. Only read for a connection
 //! from a trusted proxy ([`super::Client::of`]).
 //!
 //! Each proxy appends the address it got the request from, so the list is
@@ -9,9 +9,10 @@
 //! leftmost is the client. An entry that is no address (`unknown`, an
 //! obfuscated `_name`, garbage) stops the walk: the client is then the
 //! proxy that wrote it. `Forwarded` wins over `X-Forwarded-*` when both are
-//! present. With `Forwarded`, the scheme and host are those of the element
-//! the client was found in (what the client asked that proxy); with
-//! `X-Forwarded-Proto`/`-Host`, the rightmost value (the nearest proxy's).
+//! present. With `Forwarded`, the scheme is that of the element the client
+//! was found in (what the client asked that proxy); with
+//! `X-Forwarded-Proto`, the rightmost value (the nearest proxy's). The
+//! host a proxy reports is not read: the server writes no absolute URL.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -28,16 +29,13 @@ pub(crate) struct Said {
     pub(crate) client: Option<SocketAddr>,
     /// `http` or `https`.
     pub(crate) proto: Option<String>,
-    /// The host the client asked for.
-    pub(crate) host: Option<String>,
 }
 
-/// One hop of a `Forwarded` list: its `for`, `proto` and `host` parameters.
+/// One hop of a `Forwarded` list: its `for` and `proto` parameters.
 #[derive(Debug, Default)]
 struct Element {
     for_: Option<String>,
     proto: Option<String>,
-    host: Option<String>,
 }
 
 /// Reads the client from `headers`; `trusted` says whether an address is a
@@ -56,7 +54,6 @@ pub(crate) fn read(headers: &HeaderMap, trusted: impl Fn(IpAddr) -> bool) -> Sai
         return Said {
             client,
             proto: chosen.and_then(|e| e.proto.as_deref()).and_then(proto),
-            host: chosen.and_then(|e| e.host.as_deref()).and_then(host),
         };
     }
     let client = joined(headers, "x-forwarded-for").and_then(|list| {
@@ -69,7 +66,6 @@ pub(crate) fn read(headers: &HeaderMap, trusted: impl Fn(IpAddr) -> bool) -> Sai
     Said {
         client,
         proto: last("x-forwarded-proto").as_deref().and_then(proto),
-        host: last("x-forwarded-host").as_deref().and_then(host),
     }
 }
 
@@ -129,8 +125,8 @@ fn split_outside_quotes(s: &str, sep: char) -> Vec<&str> {
     parts
 }
 
-/// One `Forwarded` element: `for=...;proto=...;host=...` (other
-/// parameters ignored).
+/// One `Forwarded` element: `for=...;proto=...` (other parameters
+/// ignored).
 fn element(text: &str) -> Element {
     let mut e = Element::default();
     for pair in split_outside_quotes(text, ';') {
@@ -141,7 +137,6 @@ fn element(text: &str) -> Element {
         match key.trim().to_ascii_lowercase().as_str() {
             "for" => e.for_ = Some(value),
             "proto" => e.proto = Some(value),
-            "host" => e.host = Some(value),
             _ => {}
         }
     }
@@ -190,17 +185,6 @@ fn node(text: &str) -> Option<SocketAddr> {
 fn proto(v: &str) -> Option<String> {
     let v = v.trim().to_ascii_lowercase();
     matches!(v.as_str(), "http" | "https").then_some(v)
-}
-
-/// A host name or address with an optional port; anything else (spaces,
-/// slashes, control characters) is ignored.
-fn host(v: &str) -> Option<String> {
-    let v = v.trim();
-    let ok = !v.is_empty()
-        && v.len() <= 255
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-_:[]".contains(&b));
-    ok.then(|| v.to_ascii_lowercase())
 }
 
 #[cfg(test)]
@@ -256,24 +240,17 @@ mod tests {
     }
 
     #[test]
-    fn x_forwarded_proto_and_host() {
-        let s = said(&[
-            ("x-forwarded-proto", "https"),
-            ("x-forwarded-host", "Media.Example:8443"),
-        ]);
+    fn x_forwarded_proto() {
+        let s = said(&[("x-forwarded-proto", "https")]);
         assert_eq!(s.proto.as_deref(), Some("https"));
-        assert_eq!(s.host.as_deref(), Some("media.example:8443"));
-        let s = said(&[
-            ("x-forwarded-proto", "gopher"),
-            ("x-forwarded-host", "a b/c"),
-        ]);
-        assert_eq!((s.proto, s.host), (None, None));
+        let s = said(&[("x-forwarded-proto", "gopher")]);
+        assert_eq!(s.proto, None);
         let s = said(&[("x-forwarded-proto", "http, https")]);
         assert_eq!(s.proto.as_deref(), Some("https"));
     }
 
     #[test]
-    fn forwarded_wins_and_takes_its_elements_proto_and_host() {
+    fn forwarded_wins_and_takes_its_elements_proto() {
         let s = said(&[
             (
                 "forwarded",
@@ -283,7 +260,6 @@ mod tests {
         ]);
         assert_eq!(s.client, addr("[2001:db8::7]:4711"));
         assert_eq!(s.proto.as_deref(), Some("https"));
-        assert_eq!(s.host.as_deref(), Some("a.example"));
         let s = said(&[("forwarded", "For=\"192.0.2.60:8080\";by=10.0.0.1")]);
         assert_eq!(s.client, addr("192.0.2.60:8080"));
         let s = said(&[("forwarded", "for=unknown;proto=https, for=10.0.0.5")]);

@@ -2,8 +2,8 @@
 //! reached the server.
 //!
 //! - [`forwarded`]: from a peer in `trusted_proxies`, the client's address,
-//!   scheme and host are taken from `Forwarded` (RFC 7239) or, without it,
-//!   `X-Forwarded-For`/`-Proto`/`-Host`; from any other peer those headers
+//!   and scheme are taken from `Forwarded` (RFC 7239) or, without it,
+//!   `X-Forwarded-For`/`-Proto`; from any other peer those headers
 //!   are ignored. The engine asks once per request ([`Client::of`]) and
 //!   every user of the client's address (limits, sign-in failure limits,
 //!   the request log, handlers' [`Ctx::peer`](crate::Ctx)) gets that one
@@ -30,8 +30,6 @@ pub(crate) struct Client {
     /// Whether the client reached the server over TLS (its own, or the
     /// one a trusted proxy says it terminated: `proto=https`).
     pub(crate) tls: bool,
-    /// The host the client asked for, as a trusted proxy says it.
-    pub(crate) host: Option<String>,
     /// The connection comes from a trusted proxy: the request counts
     /// against `maxp` for its client address (the connection did not).
     pub(crate) via_proxy: bool,
@@ -49,7 +47,6 @@ impl Client {
         let direct = Self {
             addr: peer,
             tls,
-            host: None,
             via_proxy: false,
         };
         let Some(peer) = peer.filter(|p| Cidr::any_contains(trusted, p.ip())) else {
@@ -59,7 +56,6 @@ impl Client {
         Self {
             addr: Some(said.client.unwrap_or(peer)),
             tls: said.proto.map_or(tls, |p| p.eq_ignore_ascii_case("https")),
-            host: said.host,
             via_proxy: true,
         }
     }
