@@ -104,7 +104,7 @@ fn main() -> ExitCode {
         }
     };
     let code = if opts.hmode == HMode::Push {
-        runtime.block_on(push(&opts))
+        runtime.block_on(push(&opts, &logging))
     } else {
         match inherited {
             Ok(sockets) => runtime.block_on(run(opts, plans, args, &logging, sockets)),
@@ -118,8 +118,9 @@ fn main() -> ExitCode {
 }
 
 /// `--hmode=push`: no server; uploads until done (or, following a
-/// directory, until SIGINT/SIGTERM). Exit 1 when a file was not pushed.
-async fn push(opts: &Options) -> ExitCode {
+/// directory, until SIGINT/SIGTERM; SIGUSR1 reopens the access log, SIGHUP
+/// is logged and ignored). Exit 1 when a file was not pushed.
+async fn push(opts: &Options, logging: &log::Logging) -> ExitCode {
     let (input, config) = match modes::push_config(opts) {
         Ok(c) => c,
         Err(e) => return usage_error(&e.to_string()),
@@ -135,22 +136,31 @@ async fn push(opts: &Options) -> ExitCode {
         Err(e) => return usage_error(&e.to_string()),
     };
     let stop = tokio_util::sync::CancellationToken::new();
-    let (Ok(mut term), Ok(mut int)) = (
+    // Every signal the server modes take is handled: left at its default,
+    // SIGHUP (`systemctl reload`) or SIGUSR1 (logrotate) would kill a pusher.
+    let (Ok(mut term), Ok(mut int), Ok(mut hup), Ok(mut usr1)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+        signal(SignalKind::user_defined1()),
     ) else {
         eprintln!("httpout: cannot install signal handlers");
         return ExitCode::FAILURE;
     };
-    let on_signal = stop.clone();
-    tokio::spawn(async move {
+    let run = pusher.run(&input, stop.clone());
+    tokio::pin!(run);
+    let result = loop {
         tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+            result = &mut run => break result,
+            _ = term.recv() => stop.cancel(),
+            _ = int.recv() => stop.cancel(),
+            _ = usr1.recv() => logging.reopen(),
+            _ = hup.recv() => tracing::warn!(
+                target: "httpout::init",
+                "SIGHUP: the push client has no settings to reload (restart it to change them)"
+            ),
         }
-        on_signal.cancel();
-    });
-    let result = pusher.run(&input, stop).await;
+    };
     let report = pusher.report();
     let count = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
     eprintln!(
@@ -186,6 +196,7 @@ async fn push_endpoints(
         .server_config(opts.listeners(), &rules)
         .map_err(|e| e.to_string())?;
     config.metrics = Arc::clone(metrics);
+    opts.logs.settings().apply(&mut config.reqlog);
     let server = Server::bind(config).await.map_err(|e| e.to_string())?;
     let running = server.serve(
         |_req: http::Request<httpout_core::Body>, _ctx: httpout_core::Ctx| async {

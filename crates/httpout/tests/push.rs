@@ -793,7 +793,8 @@ fn a_self_signed_openssl_certificate_given_as_cafile_is_pinned() {
 }
 
 /// `--metrics` in push mode: a pusher that follows a directory serves its
-/// counters, and they count what it pushed.
+/// counters, and they count what it pushed; the signals an operator sends
+/// a server do not end it.
 #[test]
 fn a_watching_pusher_serves_its_metrics() {
     let src = tempfile::tempdir().unwrap();
@@ -837,6 +838,11 @@ fn a_watching_pusher_serves_its_metrics() {
         count >= 2.0
     });
     assert!(count >= 2.0, "{count}");
+    // SIGHUP and SIGUSR1 (systemctl reload, logrotate) do not kill it.
+    pusher.signal("HUP");
+    pusher.signal("USR1");
+    let log = pusher.stderr_once("SIGHUP: the push client");
+    assert!(log.contains("has no settings to reload"), "{log}");
     let out = curl(&[
         "-o",
         "/dev/null",
