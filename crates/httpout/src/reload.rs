@@ -67,7 +67,7 @@ pub(crate) fn reload(
     shared: &Shared,
 ) -> Result<crate::log::Settings, String> {
     let opts = Options::try_parse_layers(args.to_vec(), env).map_err(|e| error_line(&e))?;
-    let plans = modes::check(&opts).map_err(|e| e.to_string())?;
+    let plans = modes::check_for_reload(&opts).map_err(|e| e.to_string())?;
     let now = fixed(&plans);
     if now != running_fixed {
         let what = now

@@ -300,3 +300,37 @@ fn a_reload_applies_a_new_log_filter() {
         "the static zone at debug after the reload: {log}"
     );
 }
+
+/// An `-i` input read to its end and removed does not make later reloads
+/// fail: inputs are checked at start only.
+#[test]
+fn a_reload_after_an_input_is_gone_still_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, input) = (dir.path().join("www"), dir.path().join("in.txt"));
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(&input, "from the input\n").unwrap();
+    let rdirs = format!("--rdirs={}", root.display());
+    let server = Httpout::start(
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            &rdirs,
+            "-i",
+            input.to_str().unwrap(),
+            "-o",
+            "http://127.0.0.1/out.txt",
+        ],
+        1,
+    );
+    for _ in 0..200 {
+        if std::fs::read(root.join("out.txt")).is_ok_and(|b| b == b"from the input\n") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(get(&format!("{}/out.txt", server.url()), None).0, 200);
+    std::fs::remove_file(&input).unwrap();
+    server.signal("HUP");
+    let log = server.stderr_once("configuration reloaded");
+    assert!(log.contains("configuration reloaded"), "{log}");
+}

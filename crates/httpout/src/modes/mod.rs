@@ -33,6 +33,17 @@ pub(super) fn file_sink(opts: &Options) -> bool {
 /// Checks the options and plans the servers: refuses options that do not
 /// apply and inputs that cannot work, naming the first one.
 pub(crate) fn check(opts: &Options) -> Result<Vec<ServerPlan>, ConfigError> {
+    plan_checked(opts, true)
+}
+
+/// [`check`] for a reload: the inputs were opened at start and run on (a
+/// file or FIFO read to its end may be gone), so they are not checked.
+pub(crate) fn check_for_reload(opts: &Options) -> Result<Vec<ServerPlan>, ConfigError> {
+    plan_checked(opts, false)
+}
+
+/// [`check`], the inputs checked or not.
+fn plan_checked(opts: &Options, inputs: bool) -> Result<Vec<ServerPlan>, ConfigError> {
     if opts.hmode == HMode::Push {
         return push_config(opts).map(|_| Vec::new());
     }
@@ -83,7 +94,9 @@ pub(crate) fn check(opts: &Options) -> Result<Vec<ServerPlan>, ConfigError> {
         for id in own.filter_map(|f| Options::flag_id(f)) {
             refuse_misplaced(&id, &pair.opts, !file_sink(&pair.opts), Some(pair))?;
         }
-        check_input(pair)?;
+        if inputs {
+            check_input(pair)?;
+        }
     }
     let serves_something = !opts.statics.rdirs.is_empty()
         || opts.statics.wdir.is_some()
