@@ -99,7 +99,7 @@ pub use path::SafePath;
 pub use reqlog::log_server_error;
 pub use response::{SERVER_NAME, SERVER_UTC};
 pub use router::Router;
-pub use server::{Running, Server, Shutdown, ShutdownHandle};
+pub use server::{PreparedReload, Running, Server, Shutdown, ShutdownHandle};
 
 /// Re-exported so embedders name the same types.
 pub use http;

@@ -215,11 +215,18 @@ impl Running {
     /// whose `listeners` differ is refused, as is one whose certificate
     /// cannot be read. On error nothing has changed. The metrics registry
     /// carries over: `config.metrics` is replaced by the running one.
-    pub fn reload(
-        &self,
-        mut config: ServerConfig,
-        handler: impl Handler,
-    ) -> Result<(), StartError> {
+    ///
+    /// To reload several servers all or nothing, [`Running::prepare_reload`]
+    /// each, then [`Running::apply_reload`] each.
+    pub fn reload(&self, config: ServerConfig, handler: impl Handler) -> Result<(), StartError> {
+        let prepared = self.prepare_reload(config)?;
+        self.apply_reload(prepared, handler);
+        Ok(())
+    }
+
+    /// The part of [`Running::reload`] that can fail, with no effect:
+    /// checks the listeners and reads the certificate.
+    pub fn prepare_reload(&self, mut config: ServerConfig) -> Result<PreparedReload, StartError> {
         if config.listeners != self.listeners {
             return Err(StartError::Config(format!(
                 "the listeners cannot change without a restart (running: {}; new: {})",
@@ -227,19 +234,31 @@ impl Running {
                 list(&config.listeners)
             )));
         }
-        if let Some(tls) = &self.tls {
-            let files = config.tls.as_ref().ok_or_else(|| {
-                StartError::Config("an https:// listener needs --cert and --pkey".into())
-            })?;
-            tls.reload_from(files)?;
-        }
+        let tls = match &self.tls {
+            Some(tls) => {
+                let files = config.tls.as_ref().ok_or_else(|| {
+                    StartError::Config("an https:// listener needs --cert and --pkey".into())
+                })?;
+                Some(tls.read(files)?)
+            }
+            None => None,
+        };
         config.metrics = Arc::clone(&self.metrics);
+        Ok(PreparedReload { config, tls })
+    }
+
+    /// The part of [`Running::reload`] that cannot fail: `prepared` (from
+    /// this server's [`Running::prepare_reload`]) and `handler` in use.
+    pub fn apply_reload(&self, prepared: PreparedReload, handler: impl Handler) {
+        let PreparedReload { config, tls } = prepared;
+        if let (Some(tls), Some(loaded)) = (&self.tls, tls) {
+            tls.use_loaded(loaded);
+        }
         let config = Arc::new(config);
         self.requests
             .replace(Arc::clone(&config), Arc::new(handler));
         let conns = Arc::new(conn::Shared::new(&config, Arc::clone(&self.requests)));
         self.accepts.replace(config, conns);
-        Ok(())
     }
 
     /// Waits until a shutdown started by a handle has finished.
@@ -289,6 +308,21 @@ impl ShutdownHandle {
         let _ = rx.wait_for(|p| *p != Phase::Running).await;
         drop(rx);
         self.phase.closed().await;
+    }
+}
+
+/// A reload checked and read ([`Running::prepare_reload`]), to apply with
+/// [`Running::apply_reload`].
+pub struct PreparedReload {
+    config: ServerConfig,
+    tls: Option<Arc<crate::tls::Loaded>>,
+}
+
+impl std::fmt::Debug for PreparedReload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedReload")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 

@@ -39,7 +39,7 @@ impl std::fmt::Debug for Tls {
 struct Resolver(Current<Loaded>);
 
 /// A certificate and the files it was read from, replaced together.
-struct Loaded {
+pub(crate) struct Loaded {
     files: TlsFiles,
     key: Arc<CertifiedKey>,
 }
@@ -91,12 +91,22 @@ impl Tls {
     /// new handshakes use them and later [`Tls::reload`]s read them, on
     /// failure nothing changes.
     pub(crate) fn reload_from(&self, files: &TlsFiles) -> Result<(), StartError> {
-        let key = load_key(files, &self.provider)?;
-        self.resolver.0.store(Arc::new(Loaded {
-            files: files.clone(),
-            key,
-        }));
+        let loaded = self.read(files)?;
+        self.use_loaded(loaded);
         Ok(())
+    }
+
+    /// Reads `files` without using them yet (see [`Tls::use_loaded`]).
+    pub(crate) fn read(&self, files: &TlsFiles) -> Result<Arc<Loaded>, StartError> {
+        Ok(Arc::new(Loaded {
+            files: files.clone(),
+            key: load_key(files, &self.provider)?,
+        }))
+    }
+
+    /// New handshakes use `loaded` (read by [`Tls::read`]).
+    pub(crate) fn use_loaded(&self, loaded: Arc<Loaded>) {
+        self.resolver.0.store(loaded);
     }
 }
 

@@ -94,13 +94,16 @@ pub(crate) fn reload(
         config.conn_hook = target.hub.is_some().then(httpout_live::SourceClients::hook);
         let router =
             modes::rebuild(plan, shared, &rules, target.hub.clone()).map_err(|e| e.to_string())?;
-        built.push((config, router));
-    }
-    for ((config, router), target) in built.into_iter().zip(servers) {
-        target
+        // What can fail (the listeners, the certificate) is done for every
+        // server before any of them changes.
+        let prepared = target
             .running
-            .reload(config, router)
+            .prepare_reload(config)
             .map_err(|e| e.to_string())?;
+        built.push((prepared, router));
+    }
+    for ((prepared, router), target) in built.into_iter().zip(servers) {
+        target.running.apply_reload(prepared, router);
     }
     Ok(opts.logs.settings())
 }
