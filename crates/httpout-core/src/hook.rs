@@ -26,6 +26,14 @@ pub trait ConnHook: fmt::Debug + Send + Sync + 'static {
         io
     }
 
+    /// Whether what [`wrap`](Self::wrap) returns writes every byte through
+    /// unchanged, so that the engine may write a long response body (a
+    /// live stream, a large file) straight to the socket, outside hyper
+    /// and this adapter. Default: no (long bodies then stay with hyper).
+    fn writes_pass_through(&self) -> bool {
+        false
+    }
+
     /// Whether `method`, beyond HTTP's own (`PUT`, `POST`, `DELETE`,
     /// `PATCH`), asks for write rights in the access rules. Default: no.
     fn writes(&self, method: &Method) -> bool {

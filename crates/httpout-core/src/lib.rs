@@ -89,6 +89,7 @@ mod tls;
 
 pub use body::{Body, BoxError};
 pub use config::{Cidr, ConfigError, Cors, ListenSpec, ReqLog, ServerConfig, TlsFiles};
+pub use conn::lean::{FILE_MIN as LEAN_FILE_MIN, FileRegion, LongLived};
 pub use conn::state::{SendBuffer, StallLimit};
 pub use error::{Error, StartError};
 pub use handler::{Allow, Ctx, Handler, HandlerFuture};

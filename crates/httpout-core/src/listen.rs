@@ -331,7 +331,9 @@ async fn serve(
         Stream::Unix(_) => None,
     };
     let metrics = &layer.config.metrics;
-    if let Some(io) = open(stream, peer, tls, layer.config.timeout, Some(metrics)).await {
+    // Boxed: the TLS handshake's state is large, and a task is as large as
+    // its largest state for its whole life (hours, for a live listener).
+    if let Some(io) = Box::pin(open(stream, peer, tls, layer.config.timeout, Some(metrics))).await {
         let conns = Arc::clone(&layer.conns);
         conn::serve(io, socket, peer, is_tls, conns, phase).await;
     }

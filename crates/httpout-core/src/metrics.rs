@@ -109,6 +109,8 @@ pub struct Metrics {
     push: [Counter; 3],
     sign_in_failures: Counter,
     tls_failures: Counter,
+    /// Responses written outside hyper: `[writev, sendfile]`.
+    direct: [Counter; 2],
 }
 
 impl fmt::Debug for Metrics {
@@ -155,6 +157,15 @@ impl Metrics {
         );
         let requests = METHODS
             .map(|m| CLASSES.map(|c| by_method.get_or_create_owned(&[("method", m), ("code", c)])));
+        let direct_family = Family::<Labels<1>, Counter>::default();
+        r.register(
+            "direct_responses",
+            "Long response bodies written straight to the socket on plain-TCP HTTP/1.1, \
+             by how: writev (a live stream's frames) or sendfile (a file region)",
+            direct_family.clone(),
+        );
+        let direct =
+            ["writev", "sendfile"].map(|how| direct_family.get_or_create_owned(&[("how", how)]));
         let bytes_in = Counter::default();
         r.register_with_unit(
             "received",
@@ -256,6 +267,7 @@ impl Metrics {
             push,
             sign_in_failures,
             tls_failures,
+            direct,
         }
     }
 
@@ -283,6 +295,11 @@ impl Metrics {
     /// A connection refused at accept.
     pub(crate) fn rejected(&self, why: Refused) {
         self.conns_rejected[why.index()].inc();
+    }
+
+    /// A response body written outside hyper, with `sendfile` or not.
+    pub(crate) fn direct(&self, sendfile: bool) {
+        self.direct[usize::from(sendfile)].inc();
     }
 
     /// A TLS handshake that failed or timed out.

@@ -1,7 +1,8 @@
 //! A response's [`StallLimit`] in virtual time (`start_paused`): a reader
 //! that stops reading is cut its stall limit after the socket fills, even
 //! when its request started while the connection's watchdog was waiting
-//! for the first-request deadline (`timeout` after accept). Real sockets on
+//! for the first-request deadline (`timeout` after accept); under hyper,
+//! and for a [`LongLived`] body written outside hyper alike. Real sockets on
 //! 127.0.0.1; the clock moves only when every task waits, so the bounds
 //! hold on a loaded machine.
 
@@ -13,7 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Frame;
-use httpout_core::{Body, Ctx, ListenSpec, Server, ServerConfig, StallLimit};
+use httpout_core::{Body, Ctx, ListenSpec, LongLived, Server, ServerConfig, StallLimit};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -45,9 +46,12 @@ impl Drop for Endless {
     }
 }
 
-/// A server whose one response is endless, with `StallLimit(LIMIT)`, and
-/// `timeout` = [`TIMEOUT`]; the receiver gets the time the body is dropped.
-async fn server() -> (
+/// A server whose one response is endless, with `StallLimit(LIMIT)` (and
+/// [`LongLived`] when `direct`), and `timeout` = [`TIMEOUT`]; the receiver
+/// gets the time the body is dropped.
+async fn server(
+    direct: bool,
+) -> (
     httpout_core::Running,
     std::net::SocketAddr,
     oneshot::Receiver<Instant>,
@@ -59,6 +63,9 @@ async fn server() -> (
         async move {
             let mut res = Response::new(Body::new(body));
             res.extensions_mut().insert(StallLimit(LIMIT));
+            if direct {
+                res.extensions_mut().insert(LongLived);
+            }
             Ok(res)
         }
     };
@@ -76,8 +83,8 @@ async fn server() -> (
 
 /// Sends one request `after` connecting, never reads; returns how long
 /// after the request the server cut the response.
-async fn cut_after_request(after: Duration) -> Duration {
-    let (_server, addr, dropped) = server().await;
+async fn cut_after_request(after: Duration, direct: bool) -> Duration {
+    let (_server, addr, dropped) = server(direct).await;
     let s = TcpStream::connect(addr).await.unwrap();
     tokio::time::sleep(after).await;
     let (_rd, mut wr) = s.into_split();
@@ -101,10 +108,16 @@ fn assert_limit(cut: Duration) {
 
 #[tokio::test(start_paused = true)]
 async fn a_stall_limit_cuts_a_first_request_at_the_limit_not_the_timeout() {
-    assert_limit(cut_after_request(Duration::ZERO).await);
+    assert_limit(cut_after_request(Duration::ZERO, false).await);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stall_limit_cuts_a_body_written_outside_hyper_at_the_limit() {
+    assert_limit(cut_after_request(Duration::ZERO, true).await);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_stall_limit_counts_from_the_stall_whenever_the_first_request_comes() {
-    assert_limit(cut_after_request(Duration::from_secs(5)).await);
+    assert_limit(cut_after_request(Duration::from_secs(5), false).await);
+    assert_limit(cut_after_request(Duration::from_secs(5), true).await);
 }

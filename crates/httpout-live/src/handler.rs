@@ -17,7 +17,8 @@ use http::{HeaderValue, Method, Request, Response};
 use http_body_util::BodyExt as _;
 use httpout_core::auth::basic;
 use httpout_core::{
-    Allow, Body, Ctx, Error, Handler, HandlerFuture, SafePath, SendBuffer, StallLimit, media_type,
+    Allow, Body, Ctx, Error, Handler, HandlerFuture, LongLived, SafePath, SendBuffer, StallLimit,
+    media_type,
 };
 use subtle::ConstantTimeEq;
 
@@ -228,6 +229,9 @@ impl Inner {
         res.extensions_mut().insert(StallLimit(stall));
         res.extensions_mut()
             .insert(SendBuffer(send_buffer(self.byte_rate(&facts), stall)));
+        // Hours long: on plain-TCP HTTP/1.1 the engine serves it outside
+        // hyper, with nothing per listener but its place in the ring.
+        res.extensions_mut().insert(LongLived);
         if req.method() == Method::GET {
             let start = stream.start_point(self.config.burst);
             *res.body_mut() = listener::body(

@@ -48,6 +48,12 @@ impl ConnHook for SourceClients {
         Box::new(SourceBody::new(io))
     }
 
+    /// Only the read side is rewritten: listeners' streams may be written
+    /// straight to the socket.
+    fn writes_pass_through(&self) -> bool {
+        true
+    }
+
     /// `SOURCE`, the legacy Icecast upload method, asks for write rights.
     fn writes(&self, method: &Method) -> bool {
         method.as_str() == "SOURCE"
@@ -150,7 +156,15 @@ impl<I: AsyncRead + Unpin> AsyncRead for SourceBody<I> {
                 return Poll::Ready(Ok(()));
             }
             match this.stage {
-                Stage::Pass | Stage::Done => return Pin::new(&mut this.inner).poll_read(cx, buf),
+                Stage::Pass | Stage::Done => {
+                    // Nothing more to rewrite: a listener's connection,
+                    // open for hours, keeps no buffer of its own.
+                    if this.out.capacity() > 0 || this.pending.capacity() > 0 {
+                        this.out = BytesMut::new();
+                        this.pending = BytesMut::new();
+                    }
+                    return Pin::new(&mut this.inner).poll_read(cx, buf);
+                }
                 Stage::Head | Stage::Chunking => {}
             }
             let mut tmp = [0u8; 16 * 1024];

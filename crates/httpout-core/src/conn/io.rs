@@ -66,8 +66,14 @@ impl AsyncWrite for Activity {
         self.inner.is_write_vectored()
     }
 
+    /// hyper flushes once its write buffer is empty: a response parked
+    /// for the connection to serve outside hyper may then go.
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        if poll.is_ready() {
+            self.state.flushed();
+        }
+        poll
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -32,25 +32,40 @@
 //!
 //! The byte stream goes through the mode's [`ConnHook`] first, if one is
 //! installed ([`io`]).
+//!
+//! The protocol is told from the first bytes ([`sniff`]). On plain-TCP
+//! HTTP/1.1 a long response body leaves hyper: the service parks it, the
+//! connection takes the socket back from hyper once hyper has flushed, and
+//! writes the body itself ([`lean`], [`write`]); hyper serves the next
+//! request on the same connection if it may be kept alive.
 
 pub(crate) mod exec;
 pub(crate) mod io;
+pub(crate) mod lean;
+pub(crate) mod sniff;
 pub(crate) mod state;
+pub(crate) mod write;
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};
 
+use crate::body::BoxError;
 use crate::config::ServerConfig;
 use crate::hook::{ConnHook, Io};
 use crate::service::{self, Service};
 use exec::StreamExec;
+use sniff::Rewind;
 use state::{ConnState, Cut, Phase};
+use write::{Ended, Writer};
 
 /// Concurrent streams per HTTP/2 connection (hyper's default is 200).
 pub(crate) const H2_MAX_STREAMS: u32 = 32;
@@ -68,19 +83,21 @@ pub(crate) const H2_MAX_HEADER_LIST: u32 = 16 * 1024;
 
 /// What every connection of a server shares.
 pub(crate) struct Shared {
-    builder: auto::Builder<StreamExec>,
+    h1: http1::Builder,
+    h2: http2::Builder<StreamExec>,
     timeout: Option<Duration>,
     header_timeout: Option<Duration>,
     hook: Option<Arc<dyn ConnHook>>,
+    /// Long bodies may leave hyper: no hook, or one whose writes pass
+    /// through.
+    lean: bool,
     service: Arc<service::Shared>,
 }
 
 impl Shared {
     pub(crate) fn new(config: &ServerConfig, service: Arc<service::Shared>) -> Self {
-        let mut builder = auto::Builder::new(StreamExec);
-        builder
-            .http1()
-            .timer(TokioTimer::new())
+        let mut h1 = http1::Builder::new();
+        h1.timer(TokioTimer::new())
             .header_read_timeout(config.timeout)
             .max_buf_size(H1_MAX_BUF)
             .max_headers(H1_MAX_HEADERS)
@@ -90,16 +107,20 @@ impl Shared {
             .half_close(true);
         // Bound what one HTTP/2 connection may hold: streams at once, and the
         // bytes hyper buffers per stream ahead of the client's window.
-        builder
-            .http2()
-            .timer(TokioTimer::new())
+        let mut h2 = http2::Builder::new(StreamExec);
+        h2.timer(TokioTimer::new())
             .max_concurrent_streams(H2_MAX_STREAMS)
             .max_send_buf_size(H2_SEND_BUF)
             .max_header_list_size(H2_MAX_HEADER_LIST);
         Self {
-            builder,
+            h1,
+            h2,
             timeout: config.timeout,
             header_timeout: config.header_timeout,
+            lean: config
+                .conn_hook
+                .as_ref()
+                .is_none_or(|h| h.writes_pass_through()),
             hook: config.conn_hook.clone(),
             service,
         }
@@ -108,7 +129,7 @@ impl Shared {
 
 /// Serves one accepted (and, for TLS, handshaken) connection until it
 /// closes. `socket`: the TCP socket under `io`, for the options a response
-/// may set on it.
+/// may set on it and for bodies served outside hyper.
 pub(crate) async fn serve(
     io: Box<dyn Io>,
     socket: Option<Arc<tokio::net::TcpStream>>,
@@ -117,19 +138,23 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     mut phase: watch::Receiver<Phase>,
 ) {
-    let state = Arc::new(ConnState::new(peer, tls, socket));
+    let state = Arc::new(ConnState::new(peer, tls, socket, shared.lean));
     let timeout = shared.timeout;
-    let io = TokioIo::new(io::wrap(io, shared.hook.as_deref(), Arc::clone(&state)));
+    let io = io::wrap(io, shared.hook.as_deref(), Arc::clone(&state));
     let service = Service::new(Arc::clone(&shared.service), Arc::clone(&state));
-    let conn = shared.builder.serve_connection_with_upgrades(io, service);
-    tokio::pin!(conn);
+    let mut conn = Conn {
+        stage: Stage::Sniff(Box::pin(sniff::sniff(io)), service),
+        shared: Arc::clone(&shared),
+        state: Arc::clone(&state),
+        closing: false,
+    };
     let mut closing_since: Option<Instant> = None;
     let forever = Duration::from_secs(u64::from(u32::MAX));
     let idle_for = timeout.unwrap_or(forever);
     let first = shared.header_timeout.unwrap_or(idle_for);
     loop {
         tokio::select! {
-            ended = conn.as_mut() => {
+            ended = &mut conn => {
                 // hyper's own diagnostics: a malformed request, an HTTP/2
                 // protocol error, a reset connection.
                 if let Err(e) = ended {
@@ -143,7 +168,7 @@ pub(crate) async fn serve(
                 match now {
                     Phase::Force => break,
                     Phase::Graceful if closing_since.is_none() => {
-                        conn.as_mut().graceful_shutdown();
+                        conn.graceful_shutdown();
                         closing_since = Some(Instant::now());
                     }
                     _ => {}
@@ -155,13 +180,119 @@ pub(crate) async fn serve(
                     // completed a request head: nothing to finish.
                     break;
                 }
-                conn.as_mut().graceful_shutdown();
+                conn.graceful_shutdown();
                 closing_since = Some(Instant::now());
             }
             () = sleep_until(closing_since.map_or_else(Instant::now, |t| t + idle_for)),
                 if closing_since.is_some() && timeout.is_some() && !state.busy() => {
                 // An idle connection that did not close after shutdown was asked.
                 break;
+            }
+        }
+    }
+}
+
+type H1 = http1::UpgradeableConnection<TokioIo<Rewind>, Service>;
+type H2 = http2::Connection<TokioIo<Rewind>, Service, StreamExec>;
+type Sniffing = Pin<Box<dyn Future<Output = std::io::Result<(bool, Rewind)>> + Send>>;
+
+/// A connection through its stages.
+struct Conn {
+    stage: Stage,
+    shared: Arc<Shared>,
+    state: Arc<ConnState>,
+    /// Shutdown was asked: no new request once the current one is done.
+    closing: bool,
+}
+
+enum Stage {
+    /// Reading the first bytes to tell HTTP/2 from HTTP/1.1.
+    Sniff(Sniffing, Service),
+    H1(Pin<Box<H1>>),
+    H2(Pin<Box<H2>>),
+    /// A response served outside hyper; the stream and service to give
+    /// back to hyper after it.
+    Lean(Writer, Option<(Rewind, Service)>),
+    Done,
+}
+
+impl Conn {
+    fn graceful_shutdown(&mut self) {
+        self.closing = true;
+        match &mut self.stage {
+            Stage::H1(conn) => conn.as_mut().graceful_shutdown(),
+            Stage::H2(conn) => conn.as_mut().graceful_shutdown(),
+            // No request yet: nothing to finish.
+            Stage::Sniff(..) => self.stage = Stage::Done,
+            Stage::Lean(..) | Stage::Done => {}
+        }
+    }
+
+    fn h1(&self, io: Rewind, service: Service) -> Stage {
+        let conn = self.shared.h1.serve_connection(TokioIo::new(io), service);
+        let mut conn = Box::pin(conn.with_upgrades());
+        if self.closing {
+            conn.as_mut().graceful_shutdown();
+        }
+        Stage::H1(conn)
+    }
+
+    /// hyper has flushed and a response is parked: takes the stream from
+    /// hyper and starts writing the response.
+    fn hand_off(&mut self) -> bool {
+        let Some(handoff) = self.state.take_handoff() else {
+            return false;
+        };
+        let Stage::H1(conn) = std::mem::replace(&mut self.stage, Stage::Done) else {
+            return false;
+        };
+        let (Some(parts), Some(socket)) = (Pin::into_inner(conn).into_parts(), self.state.socket())
+        else {
+            return true; // Done: nothing to write on
+        };
+        let io = parts.io.into_inner().rewound(&parts.read_buf);
+        let writer = Writer::new(Arc::clone(socket), Arc::clone(&self.state), handoff);
+        self.stage = Stage::Lean(writer, Some((io, parts.service)));
+        true
+    }
+}
+
+impl Future for Conn {
+    type Output = Result<(), BoxError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        loop {
+            match &mut this.stage {
+                Stage::Sniff(sniffing, service) => {
+                    let (h2, io) = ready!(sniffing.as_mut().poll(cx))?;
+                    let service = service.clone();
+                    this.stage = if h2 {
+                        let conn = this.shared.h2.serve_connection(TokioIo::new(io), service);
+                        Stage::H2(Box::pin(conn))
+                    } else {
+                        this.h1(io, service)
+                    };
+                }
+                Stage::H1(conn) => {
+                    if let Poll::Ready(ended) = conn.as_mut().poll(cx) {
+                        return Poll::Ready(ended.map_err(Into::into));
+                    }
+                    if !this.hand_off() {
+                        return Poll::Pending;
+                    }
+                }
+                Stage::H2(conn) => return conn.as_mut().poll(cx).map_err(Into::into),
+                Stage::Lean(writer, next) => {
+                    let ended = ready!(Pin::new(writer).poll(cx));
+                    match (ended, next.take()) {
+                        (Ended::KeepAlive, Some((io, service))) if !this.closing => {
+                            this.stage = this.h1(io, service);
+                        }
+                        _ => return Poll::Ready(Ok(())),
+                    }
+                }
+                Stage::Done => return Poll::Ready(Ok(())),
             }
         }
     }

@@ -5,13 +5,15 @@
 //! connection loop (`conn`) waits on it.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use http::StatusCode;
 use tokio::sync::Notify;
 use tokio::time::{Instant, sleep_until};
+
+use super::lean::Handoff;
 
 /// The server's lifecycle, broadcast to every listener and connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +119,11 @@ fn to_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// [`ConnState`]'s handoff stages.
+const NO_HANDOFF: u8 = 0;
+const PARKED: u8 = 1;
+const FLUSHED: u8 = 2;
+
 /// Why the watchdog closes a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Cut {
@@ -151,18 +158,32 @@ pub(crate) struct ConnState {
     streams: Mutex<Vec<Arc<Stream>>>,
     /// The socket, when it is TCP: a response may bound its send buffer.
     socket: Option<Arc<tokio::net::TcpStream>>,
+    /// Whether a response may be served outside hyper (see
+    /// [`lean`](super::lean)): plain TCP, its writes untouched by any hook.
+    lean: bool,
+    /// A response parked for the connection to serve outside hyper.
+    handoff: Mutex<Option<Handoff>>,
+    /// [`NO_HANDOFF`], [`PARKED`] (hyper may still be writing the
+    /// previous response) or [`FLUSHED`] (hyper's buffer is empty).
+    handoff_stage: AtomicU8,
     /// Wakes the watchdog when its deadline may have moved: a request
     /// started or ended, writes started being refused, a stall limit was set.
     changed: Notify,
 }
 
 impl ConnState {
+    /// `lean`: responses may be served outside hyper when `socket` is
+    /// plain TCP.
     pub(crate) fn new(
         peer: Option<SocketAddr>,
         tls: bool,
         socket: Option<Arc<tokio::net::TcpStream>>,
+        lean: bool,
     ) -> Self {
         Self {
+            lean: lean && !tls && socket.is_some(),
+            handoff: Mutex::new(None),
+            handoff_stage: AtomicU8::new(NO_HANDOFF),
             peer,
             tls,
             epoch: Instant::now(),
@@ -193,6 +214,47 @@ impl ConnState {
         self.socket
             .as_ref()
             .is_some_and(|s| rustix::net::sockopt::set_socket_send_buffer_size(&**s, bytes).is_ok())
+    }
+
+    /// Whether a response may be served outside hyper (plain TCP, writes
+    /// untouched by the mode's hook).
+    pub(crate) fn lean(&self) -> bool {
+        self.lean
+    }
+
+    /// The TCP socket, if the connection is TCP.
+    pub(crate) fn socket(&self) -> Option<&Arc<tokio::net::TcpStream>> {
+        self.socket.as_ref()
+    }
+
+    /// Parks `handoff` for the connection to serve once hyper has written
+    /// everything it still had.
+    pub(crate) fn park(&self, handoff: Handoff) {
+        *self.handoff.lock().unwrap_or_else(PoisonError::into_inner) = Some(handoff);
+        self.handoff_stage.store(PARKED, Ordering::Release);
+    }
+
+    /// hyper's write buffer is empty (it flushed its I/O): a parked
+    /// handoff may go.
+    pub(crate) fn flushed(&self) {
+        let _ = self.handoff_stage.compare_exchange(
+            PARKED,
+            FLUSHED,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The parked handoff, once hyper has flushed.
+    pub(crate) fn take_handoff(&self) -> Option<Handoff> {
+        if self.handoff_stage.load(Ordering::Acquire) != FLUSHED {
+            return None;
+        }
+        self.handoff_stage.store(NO_HANDOFF, Ordering::Release);
+        self.handoff
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 
     fn now_ms(&self) -> u64 {

@@ -20,7 +20,12 @@
 //!    `max_client_errors` consecutive errors or with `close`;
 //! 7. wrap the body so that its end (or abort) is counted and logged, with
 //!    the cause of a server error, and its metrics: method, status class,
-//!    duration, bytes ([`tracked`]).
+//!    duration, bytes ([`tracked`]);
+//! 8. a long body ([`LongLived`](crate::LongLived), a large
+//!    [`FileRegion`](crate::FileRegion)) on a plain-TCP HTTP/1.1
+//!    connection is not returned to hyper: it is parked for the connection
+//!    to serve outside hyper ([`lean`](crate::conn::lean)), and this
+//!    request's future never resolves (the connection drops it).
 
 mod builtin;
 mod methods;
@@ -32,11 +37,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use http::{Request, Response};
+use http::header::CONNECTION;
+use http::{Request, Response, StatusCode};
+use http_body::Body as _;
 use hyper::body::Incoming;
 
 use crate::body::Body;
 use crate::config::ServerConfig;
+use crate::conn::lean::{self, FileRegion, Handoff, LongLived, Source};
 use crate::conn::state::{ConnState, STREAM_CANCEL, SendBuffer, StallLimit};
 use crate::current::Current;
 use crate::error::Error;
@@ -155,6 +163,13 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             },
             _ => None,
         };
+        // Whether the response may leave hyper (see step 8), and whether the
+        // client asked to close after it.
+        let lean = conn.lean()
+            && req.version() == http::Version::HTTP_11
+            && req.method() == http::Method::GET
+            && req.body().is_end_stream();
+        let client_closes = lean::has_token(req.headers(), CONNECTION, "close");
         Box::pin(async move {
             // On HTTP/2 this future runs in the stream's own task, which the
             // watchdog can end alone when the stream stalls.
@@ -209,16 +224,59 @@ impl hyper::service::Service<Request<Incoming>> for Service {
                 }
             }
             let too_many_errors = conn.note_status(res.status(), config.max_client_errors);
-            response::finish(
-                &mut res,
-                config,
-                has_origin,
-                version,
-                config.close || too_many_errors,
-            );
+            let closes = config.close || too_many_errors;
+            response::finish(&mut res, config, has_origin, version, closes);
             let status = res.status();
-            Ok(res.map(|body| TrackedBody::new(body, guard.with_status(status))))
+            let res = res.map(|body| TrackedBody::new(body, guard.with_status(status)));
+            if !lean {
+                return Ok(res);
+            }
+            let Some(source) = direct_source(&res) else {
+                return Ok(res);
+            };
+            config.metrics.direct(matches!(source, Source::File(_)));
+            conn.park(handoff(res, source, !closes && !client_closes));
+            // The connection takes the response from here and drops this
+            // future.
+            std::future::pending().await
         })
+    }
+}
+
+/// How `res` may be written outside hyper: a [`LongLived`] stream as
+/// frames, a [`FileRegion`] of at least [`lean::FILE_MIN`] bytes matching
+/// the body with `sendfile`; `None` for anything else (and for statuses
+/// without a body).
+fn direct_source(res: &Response<TrackedBody>) -> Option<Source> {
+    let status = res.status();
+    if status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return None;
+    }
+    if res.extensions().get::<LongLived>().is_some() {
+        return Some(Source::Frames);
+    }
+    let exact = res.body().size_hint().exact();
+    res.extensions()
+        .get::<FileRegion>()
+        .filter(|r| r.len >= lean::FILE_MIN && exact == Some(r.len))
+        .map(|r| Source::File(r.clone()))
+}
+
+/// `res` as a [`Handoff`] written as `source` says.
+fn handoff(res: Response<TrackedBody>, source: Source, keep_alive: bool) -> Handoff {
+    let exact = res.body().size_hint().exact();
+    let (mut parts, body) = res.into_parts();
+    let keep_alive = keep_alive && !lean::has_token(&parts.headers, CONNECTION, "close");
+    let (head, chunked) = lean::head(parts.status, &mut parts.headers, exact, keep_alive);
+    Handoff {
+        head,
+        body: Box::new(body),
+        source,
+        chunked,
+        keep_alive,
     }
 }
 

@@ -16,6 +16,7 @@ use http::{Method, StatusCode};
 use http_body::{Frame, SizeHint};
 
 use crate::body::{Body, BoxError};
+use crate::conn::lean::LeanBody;
 use crate::conn::state::{ConnState, Stream};
 use crate::limit::Admission;
 use crate::metrics::Metrics;
@@ -164,6 +165,21 @@ impl http_body::Body for TrackedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+impl LeanBody for TrackedBody {
+    fn sent_directly(&mut self, n: u64) {
+        let guard = &mut self.guard;
+        guard.bytes += n;
+        guard.metrics.sent(n);
+        // Sent now: owed a poll from now on, as after a frame under hyper.
+        guard.conn.owed(&guard.stream);
+    }
+
+    fn sent_all(&mut self) {
+        self.guard.complete = true;
+        self.guard.conn.not_owed(&self.guard.stream);
     }
 }
 

@@ -57,10 +57,10 @@ static GROWN: AtomicUsize = AtomicUsize::new(0);
 /// thus bounded by `maxc` × 2 × `block_size` plus 16 × 2 × 4 × `block_size`. The body has an exact size: a file that
 /// shrinks under it ends in an error, never in a short response passed off
 /// as complete.
-pub(crate) fn pieces(file: std::fs::File, pieces: Vec<Piece>, block: usize) -> Body {
+pub(crate) fn pieces(file: Arc<std::fs::File>, pieces: Vec<Piece>, block: usize) -> Body {
     let total: u64 = pieces.iter().map(Piece::len).sum();
     let state = Reader {
-        file: Arc::new(file),
+        file,
         pieces: pieces.into(),
         block: block as u64,
         max_block: block as u64 * MAX_GROWTH,

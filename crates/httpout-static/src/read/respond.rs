@@ -2,6 +2,7 @@
 //! builds headers and bodies.
 
 use std::ops::Range;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
@@ -10,7 +11,7 @@ use http::header::{
     LAST_MODIFIED, LOCATION, VARY,
 };
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
-use httpout_core::{Body, Error};
+use httpout_core::{Body, Error, FileRegion};
 use httpout_store::OpenFile;
 
 use super::body::{self, Piece};
@@ -156,7 +157,8 @@ fn listing(config: &StaticConfig, res: &mut Response<Body>, l: &Listing) {
 }
 
 /// `pieces` of the file as the body, from memory when the file was read
-/// whole at open time.
+/// whole at open time. A single file range is also marked as a
+/// [`FileRegion`]: the engine may send it with `sendfile` on HTTP/1.1.
 fn send_pieces(res: &mut Response<Body>, file: OpenFile, pieces: Vec<Piece>, block: usize) {
     let total: u64 = pieces.iter().map(Piece::len).sum();
     empty_length(res, total);
@@ -173,7 +175,17 @@ fn send_pieces(res: &mut Response<Body>, file: OpenFile, pieces: Vec<Piece>, blo
             }
             Body::full(out)
         }
-        None => body::pieces(file.file, pieces, block),
+        None => {
+            let file = Arc::new(file.file);
+            if let [Piece::File { offset, len }] = pieces[..] {
+                res.extensions_mut().insert(FileRegion {
+                    file: Arc::clone(&file),
+                    offset,
+                    len,
+                });
+            }
+            body::pieces(file, pieces, block)
+        }
     };
 }
 
