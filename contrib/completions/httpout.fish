@@ -56,6 +56,7 @@ complete -c httpout -l quit -d 'Exit once all inputs are done and clients have d
 complete -c httpout -l ice -d 'Insert ICE meta-data in response headers (live sink)' -r
 complete -c httpout -l max_async_buf -d 'How far a live listener may fall behind before it is dropped: bytes (`512K`) or seconds of media (`10s`)' -r
 complete -c httpout -l burst -d 'What a new live listener gets at once from before the live point: bytes (`64K`) or seconds of media (`2s`); 0 for none' -r
+complete -c httpout -l batch -d 'Milliseconds of frames a live stream gathers before listeners are sent them, in one write each: lower for less latency, higher for less CPU per listener' -r
 complete -c httpout -l source_password -d 'Password of HTTP source clients (user `source`, PUT/POST/SOURCE to a mount); enables live ingest over HTTP' -r
 complete -c httpout -l rt -d 'Send live file inputs at their media rate (MP3/ADTS frame durations, TS PCR, else `rate`)' -r
 complete -c httpout -l rate -d 'Bit rate of live inputs whose format gives no timing (bits/s, e.g. 128k); used by `rt` and by seconds in `burst`' -r

@@ -35,6 +35,14 @@ pub fn parse_amount(s: &str) -> Result<Amount, String> {
     }
 }
 
+/// A batch time: 1 to 5000 milliseconds.
+fn parse_batch(s: &str) -> Result<u32, String> {
+    match parse_u32(s) {
+        Ok(ms) if (1..=5000).contains(&ms) => Ok(ms),
+        _ => Err("expected milliseconds from 1 to 5000".to_owned()),
+    }
+}
+
 /// Parses a bit rate in bits per second with an optional decimal suffix:
 /// `k` (1000) or `M` (1 000 000), e.g. `128k`.
 pub fn parse_bitrate(s: &str) -> Result<u64, String> {
@@ -101,6 +109,10 @@ pub struct LiveArgs {
     /// What a new live listener gets at once from before the live point: bytes (`64K`) or seconds of media (`2s`); 0 for none.
     #[arg(long, value_name = "SIZE|TIME", value_parser = parse_amount, default_value = "64K", help_heading = "Sinks")]
     pub burst: Amount,
+
+    /// Milliseconds of frames a live stream gathers before listeners are sent them, in one write each: lower for less latency, higher for less CPU per listener.
+    #[arg(long, value_name = "MS", value_parser = parse_batch, default_value = "250", help_heading = "Sinks")]
+    pub batch: u32,
 
     /// Password of HTTP source clients (user `source`, PUT/POST/SOURCE to a mount); enables live ingest over HTTP.
     #[arg(

@@ -6,11 +6,13 @@
 //! starts on one; with `rt`, the [`Pacer`] releases each frame at its media
 //! time; frames released together become one chunk of the ring.
 //!
-//! Frames are batched: a chunk goes out when [`BATCH`] has passed since its
-//! first frame came, or when it reaches [`CHUNK_MAX`]. Each chunk is one
-//! wake-up and one write per listener, so batching is what keeps the cost
-//! per listener low (a 128 kbit/s MP3 source writes a 418-byte frame every
-//! 26 ms: 38 writes per listener per second unbatched, 10 batched).
+//! Frames are batched: a chunk goes out when the batch time (`batch`,
+//! 250 ms by default) has passed since its first frame came, or when it
+//! reaches [`CHUNK_MAX`]. Each chunk is one wake-up and one write per
+//! listener, and a write's cost is mostly the kernel's, whatever its size,
+//! so batching is what keeps the cost per listener low (a 128 kbit/s MP3
+//! source writes a 418-byte frame every 26 ms: 38 writes per listener per
+//! second unbatched, 4 batched; see docs/benchmarks.md).
 
 use std::time::Duration;
 
@@ -25,8 +27,6 @@ use crate::media::{Format, Framer, Unit};
 
 /// A chunk is at most this long (a listener's burst is cut on chunk starts).
 const CHUNK_MAX: usize = 16 * 1024;
-/// Frames arriving (or, paced, due) within this long go out together.
-pub(crate) const BATCH: Duration = Duration::from_millis(100);
 /// PCR ticks per second.
 const PCR_HZ: f64 = 27_000_000.0;
 /// A PCR step larger than this (or backwards) is a discontinuity.
@@ -102,6 +102,8 @@ pub(crate) struct Publisher {
     pending_bytes: usize,
     /// When the first pending frame came (unpaced inputs).
     batch_since: Option<Instant>,
+    /// Frames within this long of each other go out together.
+    batch: Duration,
     keep: Amount,
     hold: bool,
     rate: Option<u64>,
@@ -127,6 +129,7 @@ impl Publisher {
             pending: Vec::new(),
             pending_bytes: 0,
             batch_since: None,
+            batch: config.batch,
             keep: config.max_lag,
             hold: config.hold,
             rate: config.rate,
@@ -143,10 +146,11 @@ impl Publisher {
         for unit in units.drain(..) {
             let due = self.pacer.as_mut().and_then(|p| p.due(&unit));
             if let Some(due) = due {
-                // Frames due within BATCH of now go out together: when one
-                // is due later, send what is held and sleep until it is due;
-                // it and those due within BATCH after it make the next chunk.
-                if due > Instant::now() + BATCH {
+                // Frames due within a batch of now go out together: when
+                // one is due later, send what is held and sleep until it is
+                // due; it and those due within a batch after it make the
+                // next chunk.
+                if due > Instant::now() + self.batch {
                     self.flush().await;
                     sleep_until(due).await;
                 }
@@ -157,7 +161,7 @@ impl Publisher {
         self.units = units;
         if self.pacer.is_none() && !self.pending.is_empty() {
             let since = *self.batch_since.get_or_insert_with(Instant::now);
-            if self.pending_bytes >= CHUNK_MAX || since.elapsed() >= BATCH {
+            if self.pending_bytes >= CHUNK_MAX || since.elapsed() >= self.batch {
                 self.flush().await;
             }
         }
@@ -166,7 +170,7 @@ impl Publisher {
     /// When the pending batch of an unpaced input is due; the caller
     /// calls [`Publisher::flush`] then if no data came meanwhile.
     pub(crate) fn deadline(&self) -> Option<tokio::time::Instant> {
-        self.batch_since.map(|t| t + BATCH)
+        self.batch_since.map(|t| t + self.batch)
     }
 
     /// Publishes what is held, at the end of the input.
@@ -339,6 +343,7 @@ mod timing {
             mime: None,
             ext: None,
             source_timeout: None,
+            batch: Duration::from_millis(250),
         };
         let hub = Hub::new();
         let facts = Facts::new("audio/mpeg".into(), StreamMeta::default(), None);
@@ -390,7 +395,7 @@ mod timing {
         p.write(&mp3(10)).await;
         assert!(
             chunks(&stream).is_empty(),
-            "held: under BATCH and CHUNK_MAX"
+            "held: under the batch time and CHUNK_MAX"
         );
         assert!(p.deadline().is_some());
         p.write(&mp3(40)).await;
@@ -399,7 +404,7 @@ mod timing {
         assert!(sizes.iter().all(|&n| n <= CHUNK_MAX), "{sizes:?}");
         // A batch that began BATCH ago goes out with the next write.
         let before = chunks(&stream).len();
-        p.batch_since = Some(Instant::now() - BATCH);
+        p.batch_since = Some(Instant::now() - p.batch);
         p.write(&mp3(1)).await;
         assert!(chunks(&stream).len() > before, "flushed on time");
         assert_eq!(p.deadline(), None);

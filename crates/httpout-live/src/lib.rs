@@ -79,6 +79,9 @@ pub struct LiveConfig {
     /// A source that sends nothing for this long is ended (`timeout`;
     /// `None`: never).
     pub source_timeout: Option<Duration>,
+    /// Frames arriving (or, paced, due) within this long go out to
+    /// listeners together (`batch`).
+    pub batch: Duration,
 }
 
 impl LiveConfig {
@@ -139,6 +142,7 @@ impl LiveConfig {
             mime: opts.mime.clone(),
             ext: opts.ext.clone(),
             source_timeout: httpout_core::timeout::from_secs(core.timeout),
+            batch: Duration::from_millis(u64::from(opts.batch)),
         })
     }
 }

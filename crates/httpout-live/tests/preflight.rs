@@ -28,6 +28,7 @@ fn config() -> LiveConfig {
         mime: None,
         ext: None,
         source_timeout: Some(Duration::from_secs(10)),
+        batch: Duration::from_millis(250),
     }
 }
 

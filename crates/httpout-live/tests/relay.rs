@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::{
-    AUTH, FRAME_LEN, config, end_source, frames, read_n, send_chunk, serve, serve_with, source,
-    wait_mount,
+    AUTH, FRAME_LEN, Via, config, end_source, frames, listen, read_n, send_chunk, serve, serve_via,
+    serve_with, source, wait_mount,
 };
 use http_body_util::BodyExt as _;
 use httpout_core::ServerConfig;
@@ -21,7 +21,24 @@ use tokio::net::TcpStream;
 
 #[tokio::test]
 async fn listeners_get_the_burst_from_a_frame_boundary_then_live() {
-    let (_server, addr, hub) = serve(config()).await;
+    burst_then_live(Via::H1).await;
+}
+
+#[tokio::test]
+async fn listeners_get_the_burst_then_live_over_h2c() {
+    burst_then_live(Via::H2c).await;
+}
+
+#[tokio::test]
+async fn listeners_get_the_burst_then_live_over_tls() {
+    burst_then_live(Via::Tls).await;
+}
+
+/// Listeners `via` one transport: HTTP/1.1 on plain TCP is written outside
+/// hyper, h2c and TLS through hyper; the bytes are the same.
+async fn burst_then_live(via: Via) {
+    let relay = serve_via(config(), via).await;
+    let (addr, hub) = (relay.addr, &relay.hub);
     let mut src = source(addr, "/live.mp3", AUTH).await;
     // Four batches of five frames (sent further apart than the publisher's
     // batching), so that the ring holds four chunks.
@@ -29,12 +46,9 @@ async fn listeners_get_the_burst_from_a_frame_boundary_then_live() {
         send_chunk(&mut src, &frames(i * 5, 5)).await;
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    wait_mount(&hub, "/live.mp3").await;
+    wait_mount(hub, "/live.mp3").await;
 
-    let mut first = h1(bounded(TcpStream::connect(addr)).await.unwrap()).await;
-    let res = bounded(first.send_request(request("GET", "/live.mp3", &[])))
-        .await
-        .unwrap();
+    let res = listen(&relay, via, "/live.mp3", &[]).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "audio/mpeg");
     assert_eq!(res.headers()["icy-name"], "Test Radio");
@@ -54,10 +68,7 @@ async fn listeners_get_the_burst_from_a_frame_boundary_then_live() {
 
     // A second listener joining later starts on a frame too, and sees the
     // same live bytes as the first.
-    let mut second = h1(bounded(TcpStream::connect(addr)).await.unwrap()).await;
-    let res = bounded(second.send_request(request("GET", "/live.mp3", &[])))
-        .await
-        .unwrap();
+    let res = listen(&relay, via, "/live.mp3", &[]).await;
     let mut body2 = res.into_body();
     // Its burst: the 30-frame chunk just sent (whole chunks, from a frame).
     let burst2 = read_n(&mut body2, 30 * FRAME_LEN).await;
@@ -79,10 +90,7 @@ async fn listeners_get_the_burst_from_a_frame_boundary_then_live() {
         rest == tail,
         "the second listener got the tail, then the end"
     );
-    let mut late = h1(bounded(TcpStream::connect(addr)).await.unwrap()).await;
-    let res = bounded(late.send_request(request("GET", "/live.mp3", &[])))
-        .await
-        .unwrap();
+    let res = listen(&relay, via, "/live.mp3", &[]).await;
     assert_eq!(res.status(), 404);
     let text = res.into_body().collect().await.unwrap().to_bytes();
     assert!(String::from_utf8_lossy(&text).contains("no longer available"));
@@ -198,17 +206,29 @@ async fn a_listener_that_stops_reading_is_dropped_and_others_keep_up() {
 
 #[tokio::test]
 async fn icy_metadata_blocks_follow_the_title_updates() {
+    icy_titles(Via::H1).await;
+}
+
+#[tokio::test]
+async fn icy_metadata_blocks_follow_the_title_updates_over_h2c() {
+    icy_titles(Via::H2c).await;
+}
+
+#[tokio::test]
+async fn icy_metadata_blocks_follow_the_title_updates_over_tls() {
+    icy_titles(Via::Tls).await;
+}
+
+async fn icy_titles(via: Via) {
     let mut cfg = config();
     cfg.title = Some("First".into());
-    let (_server, addr, hub) = serve(cfg).await;
+    let relay = serve_via(cfg, via).await;
+    let addr = relay.addr;
     let mut src = source(addr, "/radio.mp3", AUTH).await;
     send_chunk(&mut src, &frames(0, 10)).await;
-    wait_mount(&hub, "/radio.mp3").await;
+    wait_mount(&relay.hub, "/radio.mp3").await;
 
-    let mut c = h1(bounded(TcpStream::connect(addr)).await.unwrap()).await;
-    let res = bounded(c.send_request(request("GET", "/radio.mp3", &[("icy-metadata", "1")])))
-        .await
-        .unwrap();
+    let res = listen(&relay, via, "/radio.mp3", &[("icy-metadata", "1")]).await;
     assert_eq!(res.headers()["icy-metaint"], "1000");
     let mut body = res.into_body();
     // Burst (10 frames = 4170 bytes) → blocks after bytes 1000, 2000, ...

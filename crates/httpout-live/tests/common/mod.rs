@@ -35,6 +35,7 @@ pub(crate) fn config() -> LiveConfig {
         mime: None,
         ext: None,
         source_timeout: Some(Duration::from_secs(10)),
+        batch: Duration::from_millis(250),
     }
 }
 
@@ -107,4 +108,84 @@ pub(crate) async fn read_n(body: &mut hyper::body::Incoming, n: usize) -> Vec<u8
         }
     }
     got
+}
+
+/// How a listener reaches the relay: HTTP/1.1 on plain TCP (its stream is
+/// written outside hyper), h2c, or HTTP/1.1 over TLS (both through hyper).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    H1,
+    H2c,
+    Tls,
+}
+
+/// A relay with a plain listener (sources, and `H1`/`H2c` listeners) and,
+/// for `Tls`, a TLS one.
+pub(crate) struct Relay {
+    pub(crate) running: Running,
+    pub(crate) addr: SocketAddr,
+    pub(crate) hub: Hub,
+    tls: Option<(SocketAddr, Vec<u8>)>,
+    _dir: tempfile::TempDir,
+}
+
+pub(crate) async fn serve_via(config: LiveConfig, via: Via) -> Relay {
+    use httpout_core::{ListenSpec, TlsFiles};
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = ServerConfig::default();
+    let mut der = Vec::new();
+    if via == Via::Tls {
+        let (cert, key, d) = httpout_test::self_signed(dir.path(), "relay");
+        der = d;
+        server.listeners = vec![
+            ListenSpec::Http("127.0.0.1:0".parse().unwrap()),
+            ListenSpec::Https("127.0.0.1:0".parse().unwrap()),
+        ];
+        server.tls = Some(TlsFiles { cert, key });
+    }
+    let hub = Hub::new();
+    let handler = LiveHandler::new(hub.clone(), config);
+    let bound = httpout_core::Server::bind(server).await.expect("bind");
+    let addrs: Vec<SocketAddr> = bound
+        .local_addrs()
+        .iter()
+        .filter_map(|a| a.tcp_addr())
+        .collect();
+    let running = bound.serve(handler);
+    let tls = (via == Via::Tls).then(|| (addrs[1], der));
+    Relay {
+        running,
+        addr: addrs[0],
+        hub,
+        tls,
+        _dir: dir,
+    }
+}
+
+/// A listener's GET of `path` with `headers` on a new connection `via`.
+pub(crate) async fn listen(
+    relay: &Relay,
+    via: Via,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> http::Response<hyper::body::Incoming> {
+    use httpout_test::{h1, h2, request, tls_connect};
+    let req = request("GET", path, headers);
+    match via {
+        Via::H1 => {
+            let mut c = h1(bounded(TcpStream::connect(relay.addr)).await.unwrap()).await;
+            bounded(c.send_request(req)).await.unwrap()
+        }
+        Via::H2c => {
+            let mut c = h2(bounded(TcpStream::connect(relay.addr)).await.unwrap()).await;
+            let res = bounded(c.send_request(req)).await.unwrap();
+            assert_eq!(res.version(), http::Version::HTTP_2);
+            res
+        }
+        Via::Tls => {
+            let (addr, der) = relay.tls.as_ref().expect("a TLS relay");
+            let mut c = h1(tls_connect(*addr, der, &[b"http/1.1"]).await).await;
+            bounded(c.send_request(req)).await.unwrap()
+        }
+    }
 }
