@@ -34,7 +34,6 @@ use crate::current::Current;
 use crate::error::StartError;
 use crate::hook::Io;
 use crate::limit::{Limits, Refused};
-use crate::metrics::Metrics;
 use crate::proxy;
 use crate::service;
 use crate::tls::Tls;
@@ -275,7 +274,7 @@ pub(crate) async fn accept_loop(
                         };
                         match shared.limits.admit_peer(counted(&layer, client)) {
                             Ok(admission) => {
-                                serve(stream, client, tls, (total, admission), &layer, phase).await;
+                                serve(stream, client, tls, (total, admission), &layer, phase);
                             }
                             Err(refused) => {
                                 drop(total);
@@ -290,10 +289,7 @@ pub(crate) async fn accept_loop(
         }
         match shared.limits.admit(counted(&layer, peer)) {
             Ok(admission) => {
-                let phase = phase.clone();
-                tokio::spawn(async move {
-                    serve(stream, peer, tls, admission, &layer, phase).await;
-                });
+                serve(stream, peer, tls, admission, &layer, phase.clone());
             }
             Err(refused) => reject(stream, peer, refused, tls, &shared, &layer, false),
         }
@@ -313,29 +309,53 @@ fn counted(layer: &Layer, peer: Option<SocketAddr>) -> Option<std::net::IpAddr> 
         .filter(|ip| !Cidr::any_contains(&layer.config.trusted_proxies, *ip))
 }
 
-/// Serves an admitted connection (`held`: its admission, kept until it
-/// closes): the TLS handshake on a TLS listener, then HTTP.
-async fn serve(
+/// Serves an admitted connection in a task of its own (`held`: its
+/// admission, kept until it closes): the TLS handshake on a TLS listener,
+/// then HTTP.
+///
+/// A plain connection's task is [`conn::serve`] itself, nothing around it:
+/// a task is as large as its largest state for its whole life (hours, for
+/// a live listener). A TLS connection's task holds the handshake first,
+/// boxed (its state is large), then the connection.
+fn serve(
     stream: Stream,
     peer: Option<SocketAddr>,
     tls: Option<Arc<Tls>>,
-    held: impl Send,
+    held: impl Send + 'static,
     layer: &Layer,
     phase: watch::Receiver<Phase>,
 ) {
-    let _held = held;
-    let _open = layer.config.metrics.connection();
-    let is_tls = tls.is_some();
-    let socket = match &stream {
-        Stream::Tcp(s) => Some(Arc::clone(s)),
-        Stream::Unix(_) => None,
-    };
     let metrics = &layer.config.metrics;
-    // Boxed: the TLS handshake's state is large, and a task is as large as
-    // its largest state for its whole life (hours, for a live listener).
-    if let Some(io) = Box::pin(open(stream, peer, tls, layer.config.timeout, Some(metrics))).await {
-        let conns = Arc::clone(&layer.conns);
-        conn::serve(io, socket, peer, is_tls, conns, phase).await;
+    let kept: conn::Kept = Box::new((held, metrics.connection()));
+    let conns = Arc::clone(&layer.conns);
+    match (stream, tls) {
+        (Stream::Tcp(s), None) => {
+            let io = Box::new(SharedTcp(Arc::clone(&s)));
+            tokio::spawn(conn::serve(io, Some(s), peer, false, conns, phase, kept));
+        }
+        (Stream::Unix(s), _) => {
+            tokio::spawn(conn::serve(
+                Box::new(s),
+                None,
+                peer,
+                false,
+                conns,
+                phase,
+                kept,
+            ));
+        }
+        (Stream::Tcp(s), Some(tls)) => {
+            let timeout = layer.config.timeout;
+            let metrics = Arc::clone(metrics);
+            tokio::spawn(async move {
+                let socket = Arc::clone(&s);
+                let Some(io) = Box::pin(handshake(&tls, SharedTcp(s), peer, timeout)).await else {
+                    metrics.tls_failed();
+                    return;
+                };
+                conn::serve(Box::new(io), Some(socket), peer, true, conns, phase, kept).await;
+            });
+        }
     }
 }
 
@@ -454,25 +474,17 @@ fn is_per_connection(e: &io::Error) -> bool {
 }
 
 /// The connection's byte stream, after the TLS handshake (within
-/// `timeout`) on a TLS listener; `None` when the handshake failed (counted
-/// in `metrics`, when given).
+/// `timeout`) on a TLS listener; `None` when the handshake failed.
 async fn open(
     stream: Stream,
     peer: Option<SocketAddr>,
     tls: Option<Arc<Tls>>,
     timeout: Option<Duration>,
-    metrics: Option<&Metrics>,
 ) -> Option<Box<dyn Io>> {
     match (stream, tls) {
-        (Stream::Tcp(s), Some(tls)) => match handshake(&tls, SharedTcp(s), peer, timeout).await {
-            Some(io) => Some(Box::new(io)),
-            None => {
-                if let Some(m) = metrics {
-                    m.tls_failed();
-                }
-                None
-            }
-        },
+        (Stream::Tcp(s), Some(tls)) => handshake(&tls, SharedTcp(s), peer, timeout)
+            .await
+            .map(|io| Box::new(io) as Box<dyn Io>),
         (Stream::Tcp(s), None) => Some(Box::new(SharedTcp(s))),
         (Stream::Unix(s), _) => Some(Box::new(s)),
     }
@@ -543,7 +555,7 @@ fn reject(
                     return;
                 }
             }
-            if let Some(io) = open(stream, peer, tls, Some(REJECT_TIMEOUT), None).await {
+            if let Some(io) = open(stream, peer, tls, Some(REJECT_TIMEOUT)).await {
                 serve_busy(io, config, refused).await;
             }
         };

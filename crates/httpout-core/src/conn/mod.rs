@@ -46,7 +46,7 @@ pub(crate) mod sniff;
 pub(crate) mod state;
 pub(crate) mod write;
 
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -129,7 +129,13 @@ impl Shared {
 
 /// Serves one accepted (and, for TLS, handshaken) connection until it
 /// closes. `socket`: the TCP socket under `io`, for the options a response
-/// may set on it and for bodies served outside hyper.
+/// may set on it and for bodies served outside hyper; `kept`: what lives as
+/// long as the connection (its admission, its place in the metrics).
+///
+/// A live listener spends hours in here, so its state is kept small: the
+/// connection, one timer for every deadline, and the wait for the server's
+/// phase; the watchdog is woken by the connection's state
+/// ([`ConnState::register`]) rather than by a future of its own.
 pub(crate) async fn serve(
     io: Box<dyn Io>,
     socket: Option<Arc<tokio::net::TcpStream>>,
@@ -137,57 +143,149 @@ pub(crate) async fn serve(
     tls: bool,
     shared: Arc<Shared>,
     mut phase: watch::Receiver<Phase>,
+    kept: Kept,
 ) {
+    let _kept = kept;
     let state = Arc::new(ConnState::new(peer, tls, socket, shared.lean));
-    let timeout = shared.timeout;
     let io = io::wrap(io, shared.hook.as_deref(), Arc::clone(&state));
     let service = Service::new(Arc::clone(&shared.service), Arc::clone(&state));
+    let watchdog = shared.timeout.map(|idle| Watchdog {
+        idle,
+        first: shared.header_timeout.unwrap_or(idle),
+        closing_since: None,
+    });
     let mut conn = Conn {
         stage: Stage::Sniff(Box::pin(sniff::sniff(io)), service),
-        shared: Arc::clone(&shared),
-        state: Arc::clone(&state),
+        shared,
+        state,
         closing: false,
     };
-    let mut closing_since: Option<Instant> = None;
-    let forever = Duration::from_secs(u64::from(u32::MAX));
-    let idle_for = timeout.unwrap_or(forever);
-    let first = shared.header_timeout.unwrap_or(idle_for);
+    let mut watchdog = watchdog;
+    let timer = sleep_until(Instant::now());
+    tokio::pin!(timer);
     loop {
-        tokio::select! {
-            ended = &mut conn => {
+        let step = {
+            let changed = phase.changed();
+            tokio::pin!(changed);
+            poll_fn(|cx| {
+                if let Poll::Ready(ended) = Pin::new(&mut conn).poll(cx) {
+                    return Poll::Ready(Step::Ended(ended));
+                }
+                if let Poll::Ready(changed) = changed.as_mut().poll(cx) {
+                    return Poll::Ready(Step::Phase(changed.is_ok()));
+                }
+                match &watchdog {
+                    Some(watchdog) => watchdog.poll(&conn.state, timer.as_mut(), cx),
+                    None => Poll::Pending,
+                }
+            })
+            .await
+        };
+        match step {
+            Step::Ended(ended) => {
                 // hyper's own diagnostics: a malformed request, an HTTP/2
                 // protocol error, a reset connection.
                 if let Err(e) = ended {
                     let who = peer.map_or_else(|| "unix socket".to_owned(), |p| p.to_string());
                     tracing::debug!(target: "httpout::conn", "connection from {who} ended: {e}");
                 }
-                break;
+                return;
             }
-            changed = phase.changed() => {
-                let now = if changed.is_err() { Phase::Force } else { *phase.borrow_and_update() };
+            Step::Phase(open) => {
+                let now = if open {
+                    *phase.borrow_and_update()
+                } else {
+                    Phase::Force
+                };
                 match now {
-                    Phase::Force => break,
-                    Phase::Graceful if closing_since.is_none() => {
+                    Phase::Force => return,
+                    Phase::Graceful if !conn.closing => {
                         conn.graceful_shutdown();
-                        closing_since = Some(Instant::now());
+                        if let Some(w) = &mut watchdog {
+                            w.closing_since = Some(Instant::now());
+                        }
                     }
                     _ => {}
                 }
             }
-            cut = state.watch(idle_for, first), if closing_since.is_none() && timeout.is_some() => {
-                if cut == Cut::Stalled || state.requests() == 0 {
+            Step::Cut(cut) => {
+                if cut == Cut::Stalled || conn.state.requests() == 0 {
                     // A reader that does not read, or a client that never
                     // completed a request head: nothing to finish.
-                    break;
+                    return;
                 }
                 conn.graceful_shutdown();
-                closing_since = Some(Instant::now());
+                if let Some(w) = &mut watchdog {
+                    w.closing_since = Some(Instant::now());
+                }
             }
-            () = sleep_until(closing_since.map_or_else(Instant::now, |t| t + idle_for)),
-                if closing_since.is_some() && timeout.is_some() && !state.busy() => {
-                // An idle connection that did not close after shutdown was asked.
-                break;
+            // An idle connection that did not close after shutdown was asked.
+            Step::Close => return,
+        }
+    }
+}
+
+/// What a connection keeps until it closes, whatever it is.
+pub(crate) type Kept = Box<dyn Send>;
+
+/// What woke [`serve`].
+enum Step {
+    /// The connection ended.
+    Ended(Result<(), BoxError>),
+    /// The server's phase changed (false: the server is gone).
+    Phase(bool),
+    /// The watchdog's deadline passed.
+    Cut(Cut),
+    /// Shutdown was asked and the connection stayed idle for `timeout`.
+    Close,
+}
+
+/// The connection's timeouts (see the module's documentation).
+struct Watchdog {
+    /// `timeout`.
+    idle: Duration,
+    /// The first request head's deadline.
+    first: Duration,
+    /// When shutdown was asked (by the server or by an idle cut).
+    closing_since: Option<Instant>,
+}
+
+impl Watchdog {
+    /// Ready when a deadline has passed; otherwise sets `timer` to the next
+    /// one. Stalled HTTP/2 streams are reset here, one by one, while others
+    /// still make progress.
+    fn poll(
+        &self,
+        state: &ConnState,
+        mut timer: Pin<&mut tokio::time::Sleep>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Step> {
+        // Before the state is read: a change from now on wakes the task.
+        state.register(cx.waker());
+        loop {
+            let (at, step) = match self.closing_since {
+                None => {
+                    let (at, cut, stalled) = state.next_cut(self.idle, self.first);
+                    if !stalled.is_empty() {
+                        for cancel in stalled {
+                            cancel.fire();
+                        }
+                        continue;
+                    }
+                    (at, Step::Cut(cut))
+                }
+                // Waiting for the response in flight, which wakes the task
+                // when it ends.
+                Some(_) if state.busy() => return Poll::Pending,
+                Some(since) => (since + self.idle, Step::Close),
+            };
+            if Instant::now() >= at {
+                return Poll::Ready(step);
             }
+            if timer.deadline() != at {
+                timer.as_mut().reset(at);
+            }
+            ready!(timer.as_mut().poll(cx));
         }
     }
 }

@@ -7,11 +7,12 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::task::Waker;
 use std::time::Duration;
 
+use futures_util::task::AtomicWaker;
 use http::StatusCode;
-use tokio::sync::Notify;
-use tokio::time::{Instant, sleep_until};
+use tokio::time::Instant;
 
 use super::lean::Handoff;
 
@@ -168,7 +169,7 @@ pub(crate) struct ConnState {
     handoff_stage: AtomicU8,
     /// Wakes the watchdog when its deadline may have moved: a request
     /// started or ended, writes started being refused, a stall limit was set.
-    changed: Notify,
+    changed: AtomicWaker,
 }
 
 impl ConnState {
@@ -195,7 +196,7 @@ impl ConnState {
             stall_limit_ms: AtomicU64::new(u64::MAX),
             streams: Mutex::new(Vec::new()),
             socket,
-            changed: Notify::new(),
+            changed: AtomicWaker::new(),
         }
     }
 
@@ -203,7 +204,7 @@ impl ConnState {
     pub(crate) fn limit_stall(&self, limit: Duration) {
         let ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX).max(1);
         self.stall_limit_ms.fetch_min(ms, Ordering::Relaxed);
-        self.changed.notify_one();
+        self.changed.wake();
     }
 
     /// Bounds the kernel's send buffer of this connection's socket to about
@@ -293,7 +294,7 @@ impl ConnState {
             .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
         {
-            self.changed.notify_one();
+            self.changed.wake();
         }
     }
 
@@ -312,7 +313,7 @@ impl ConnState {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.touch();
-        self.changed.notify_one();
+        self.changed.wake();
         stream
     }
 
@@ -324,7 +325,7 @@ impl ConnState {
             .retain(|s| !Arc::ptr_eq(s, stream));
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
         self.touch();
-        self.changed.notify_one();
+        self.changed.wake();
     }
 
     /// Requests seen so far.
@@ -364,7 +365,11 @@ impl ConnState {
     ///
     /// Idle: cut `first` after accept before the first request, or
     /// `timeout` after the last request ended.
-    fn next_cut(&self, timeout: Duration, first: Duration) -> (Instant, Cut, Vec<Arc<Cancel>>) {
+    pub(crate) fn next_cut(
+        &self,
+        timeout: Duration,
+        first: Duration,
+    ) -> (Instant, Cut, Vec<Arc<Cancel>>) {
         let timeout_ms = to_ms(timeout);
         if self.busy() {
             let now = self.now_ms();
@@ -416,32 +421,10 @@ impl ConnState {
         (from + timeout, Cut::Idle, Vec::new())
     }
 
-    /// Resolves when the connection should be cut (see `next_cut`). The
-    /// deadline is recomputed whenever it may have moved, so a request that
-    /// starts while the watchdog waits for the first-request deadline, or a
-    /// response with a shorter [`StallLimit`], is timed from then on.
-    ///
-    /// `first`: the deadline of the first request head (`header_timeout`,
-    /// when shorter than `timeout`). Stalled HTTP/2 streams are reset here,
-    /// one by one, while others still make progress.
-    pub(crate) async fn watch(&self, timeout: Duration, first: Duration) -> Cut {
-        loop {
-            // Created before the state is read: a change from now on wakes it.
-            let changed = self.changed.notified();
-            let (at, cut, stalled) = self.next_cut(timeout, first);
-            if !stalled.is_empty() {
-                for cancel in stalled {
-                    cancel.fire();
-                }
-                continue;
-            }
-            if Instant::now() >= at {
-                return cut;
-            }
-            tokio::select! {
-                () = sleep_until(at) => {}
-                () = changed => {}
-            }
-        }
+    /// Wakes the task of `waker` whenever the next cut may have moved. To
+    /// be called before [`ConnState::next_cut`] reads the state, so that no
+    /// change is missed between the two.
+    pub(crate) fn register(&self, waker: &Waker) {
+        self.changed.register(waker);
     }
 }

@@ -28,7 +28,9 @@ pub(super) struct RequestGuard {
     conn: Arc<ConnState>,
     /// This response, as the connection's watchdog sees it.
     pub(super) stream: Arc<Stream>,
-    record: Option<Record>,
+    /// Boxed: a guard lives as long as its response (hours, for a live
+    /// listener), and most servers log no requests.
+    record: Option<Box<Record>>,
     /// The response's status, once made.
     status: Option<StatusCode>,
     bytes: u64,
@@ -57,7 +59,7 @@ impl RequestGuard {
         Self {
             conn,
             stream,
-            record,
+            record: record.map(Box::new),
             status: None,
             bytes: 0,
             complete,
