@@ -20,6 +20,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Waker;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::args::Amount;
@@ -235,6 +236,8 @@ pub struct Stream {
     path: String,
     pub(crate) feed: Feed,
     ring: watch::Sender<Ring>,
+    /// The listeners waiting for the ring to change (see [`Waiters`]).
+    waiters: Waiters,
     listeners: watch::Sender<u64>,
     facts: Mutex<Facts>,
     pub(crate) stats: Stats,
@@ -274,11 +277,13 @@ impl Stream {
     }
 
     pub(crate) fn set_phase(&self, phase: Phase) {
-        self.ring.send_if_modified(|r| {
+        if self.ring.send_if_modified(|r| {
             let changed = r.phase != phase;
             r.phase = phase;
             changed
-        });
+        }) {
+            self.waiters.wake_all();
+        }
         if phase == Phase::Ended {
             self.retire();
             self.poke_hub();
@@ -300,6 +305,14 @@ impl Stream {
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         self.ring
             .send_modify(|r| r.push(bytes, sync, duration, keep));
+        self.waiters.wake_all();
+    }
+
+    /// Wakes `waker` at the ring's next change, unless it is already to be
+    /// woken (`epoch`: the listener's last registration, updated). To be
+    /// called before the ring is read, so that no change is missed.
+    pub(crate) fn wake_on_change(&self, waker: &Waker, epoch: &mut u64) {
+        self.waiters.register(waker, epoch);
     }
 
     /// Waits until at least one listener is connected (`hold`).
@@ -348,6 +361,46 @@ impl Stream {
     fn poke_hub(&self) {
         if let Some(hub) = self.hub.upgrade() {
             hub.changed.notify_waiters();
+        }
+    }
+}
+
+/// The wakers of the listeners waiting for a stream's ring to change,
+/// woken (and forgotten) together at each change. A listener's body is
+/// polled by its connection's task, so it registers the same waker each
+/// time: once per change is enough, which the epoch tells. A waiter list
+/// costs a listener one waker while it waits, where a `watch` future
+/// would cost it a future of its own for its whole life.
+#[derive(Debug, Default)]
+struct Waiters(Mutex<WaiterList>);
+
+#[derive(Debug, Default)]
+struct WaiterList {
+    /// Bumped at each change: registrations before it have been woken.
+    epoch: u64,
+    wakers: Vec<Waker>,
+}
+
+impl Waiters {
+    fn register(&self, waker: &Waker, epoch: &mut u64) {
+        let mut list = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        // `epoch` is one past the epoch of the listener's registration.
+        if *epoch == list.epoch + 1 {
+            return;
+        }
+        list.wakers.push(waker.clone());
+        *epoch = list.epoch + 1;
+    }
+
+    fn wake_all(&self) {
+        let wakers = {
+            let mut list = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            list.epoch += 1;
+            let capacity = list.wakers.len();
+            std::mem::replace(&mut list.wakers, Vec::with_capacity(capacity))
+        };
+        for waker in wakers {
+            waker.wake();
         }
     }
 }
@@ -488,6 +541,7 @@ impl Hub {
             path: path.to_owned(),
             feed,
             ring: watch::Sender::new(Ring::new(phase)),
+            waiters: Waiters::default(),
             listeners: watch::Sender::new(0),
             facts: Mutex::new(facts),
             stats: Stats::default(),
@@ -519,6 +573,34 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A waker that counts its wakes.
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn a_waiter_is_woken_once_per_change_however_often_it_registers() {
+        let waiters = Waiters::default();
+        let count = Arc::new(Count(0.into()));
+        let waker = Waker::from(Arc::clone(&count));
+        let mut epoch = 0;
+        waiters.register(&waker, &mut epoch);
+        waiters.register(&waker, &mut epoch);
+        assert_eq!(waiters.0.lock().unwrap().wakers.len(), 1);
+        waiters.wake_all();
+        assert_eq!(count.0.load(Ordering::Relaxed), 1);
+        // Woken and forgotten: nothing more until it registers again.
+        waiters.wake_all();
+        assert_eq!(count.0.load(Ordering::Relaxed), 1);
+        waiters.register(&waker, &mut epoch);
+        waiters.wake_all();
+        assert_eq!(count.0.load(Ordering::Relaxed), 2);
+    }
 
     fn ring_of(sizes: &[(usize, bool)], keep: Amount) -> Ring {
         let mut r = Ring::new(Phase::Live);

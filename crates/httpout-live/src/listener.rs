@@ -2,13 +2,13 @@
 //! start point, interleaving ICY metadata when asked.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures_util::StreamExt as _;
 use http_body::Frame;
-use http_body_util::StreamBody;
 use httpout_core::metrics::{Gauged, MountMetrics};
 use httpout_core::{Body, BoxError, Metrics};
 use tokio::sync::watch;
@@ -32,6 +32,11 @@ struct Cursor {
     _joined: Joined,
     /// Set once the drop has been counted and logged.
     dropped: bool,
+    /// The body has ended (the stream ended, or the listener was dropped).
+    done: bool,
+    /// One past the stream's change epoch this listener's waker was last
+    /// registered in ([`Stream::wake_on_change`]).
+    epoch: u64,
     /// The mount's series in the server's metrics.
     metrics: MountMetrics,
     /// Counted in the mount's `httpout_live_listeners` while this lives.
@@ -47,7 +52,7 @@ enum Step {
 
 impl Cursor {
     fn step(&mut self) -> Step {
-        let ring = self.rx.borrow_and_update();
+        let ring = self.rx.borrow();
         if self.next < ring.front() {
             return Step::Behind(ring.head() - self.next);
         }
@@ -76,7 +81,12 @@ impl Cursor {
         );
     }
 
-    async fn next(mut self) -> Option<(Result<Bytes, BoxError>, Self)> {
+    /// The next piece of the stream for this listener, with its ICY
+    /// metadata; pending until the ring has one.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BoxError>>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
         loop {
             match self.step() {
                 Step::Data(data) => {
@@ -96,20 +106,48 @@ impl Cursor {
                         }
                         None => data,
                     };
-                    return Some((Ok(data), self));
+                    return Poll::Ready(Some(Ok(data)));
                 }
-                Step::End => return None,
+                Step::End => {
+                    self.done = true;
+                    return Poll::Ready(None);
+                }
                 Step::Behind(behind) => {
                     self.drop_behind(behind);
-                    return Some((Err("listener fell too far behind".into()), self));
+                    // An error ends the body: nothing more after it.
+                    self.done = true;
+                    return Poll::Ready(Some(Err("listener fell too far behind".into())));
                 }
                 Step::Wait => {
-                    if self.rx.changed().await.is_err() {
-                        return None;
+                    let before = self.epoch;
+                    self.stream.wake_on_change(cx.waker(), &mut self.epoch);
+                    if self.epoch == before {
+                        // Registered already, and nothing changed since.
+                        return Poll::Pending;
                     }
+                    // Registered now: look again, a change may have come
+                    // in between.
                 }
             }
         }
+    }
+}
+
+impl http_body::Body for Cursor {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.get_mut()
+            .poll_next(cx)
+            .map(|next| next.map(|r| r.map(Frame::data)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done
     }
 }
 
@@ -145,19 +183,8 @@ pub(crate) fn body(
         _joined: stream.join(),
         stream: Arc::clone(stream),
         dropped: false,
+        done: false,
+        epoch: 0,
     };
-    let frames = futures_util::stream::unfold(Some(cursor), |state| async move {
-        let cursor = state?;
-        match cursor.next().await {
-            // An error ends the body: nothing more after it.
-            Some((Err(e), cursor)) => {
-                drop(cursor);
-                Some((Err(e), None))
-            }
-            Some((Ok(data), cursor)) => Some((Ok(data), Some(cursor))),
-            None => None,
-        }
-    })
-    .map(|r| r.map(Frame::data));
-    Body::new(StreamBody::new(frames))
+    Body::new(cursor)
 }

@@ -153,16 +153,18 @@ impl<I: AsyncRead + Unpin> AsyncRead for SourceBody<I> {
                 let n = this.out.len().min(buf.remaining());
                 buf.put_slice(&this.out[..n]);
                 this.out.advance(n);
+                if this.out.is_empty() && matches!(this.stage, Stage::Pass | Stage::Done) {
+                    // All handed over: a listener's connection, open for
+                    // hours and maybe never read again, keeps no buffer.
+                    this.out = BytesMut::new();
+                    this.pending = BytesMut::new();
+                }
                 return Poll::Ready(Ok(()));
             }
             match this.stage {
                 Stage::Pass | Stage::Done => {
-                    // Nothing more to rewrite: a listener's connection,
-                    // open for hours, keeps no buffer of its own.
-                    if this.out.capacity() > 0 || this.pending.capacity() > 0 {
-                        this.out = BytesMut::new();
-                        this.pending = BytesMut::new();
-                    }
+                    // Nothing more to rewrite (the buffers went with the
+                    // last bytes they held).
                     return Pin::new(&mut this.inner).poll_read(cx, buf);
                 }
                 Stage::Head | Stage::Chunking => {}
