@@ -1,7 +1,8 @@
 //! fanout: N listeners of one live HTTP stream (Icecast-style), on loopback.
 //!
 //!     fanout URL N SECONDS BITRATE_BPS [--stall K] [--pid PID] [--threads T]
-//!            [--conc C] [--rate R] [--settle S]
+//!            [--conc C] [--rate R] [--settle S] [--sync DIR --id I] [--dump FILE]
+//!     fanout merge DUMP...
 //!
 //! Opens N HTTP/1.1 GET connections to URL (raw TCP, loopback only), at most
 //! C (200) connecting at a time and R (1000) starting per second, waits for
@@ -48,15 +49,34 @@
 //! backlog, which is 5 and not configurable, and measure TCP's retransmission
 //! timers rather than the servers; bench/fanout.sh uses 300/s.
 //!
+//! Several processes (one process has at most `ulimit -n` sockets, and one
+//! thread may not keep up with tens of thousands of listeners): each one
+//! takes its share of N, of the rate and of the concurrency, and gets
+//! `--sync DIR --id I` and `--dump FILE`. After its ramp and settle, a client
+//! creates DIR/ready.I and waits for DIR/go, which bench/fanout.sh creates
+//! once all are ready: the windows of all clients start within a few ms of
+//! each other. Only one of them gets `--pid` (it measures the server over
+//! that common window). Each writes its figures and per-listener lists to
+//! FILE, and `fanout merge FILE...` prints them as one run (same output and
+//! RESULT line; see `summary.rs` for what is summed and what is not).
+//!
+//! The server's CPU per listener-second (`cpu_us_per_listener_s`, in µs) is
+//! its CPU time in the window over listeners streaming through the window x
+//! the window's length; it includes the server's fixed costs (the source's
+//! ingest, timers), which weigh at small N.
+//!
 //! Everything is bounded: connects and response headers have 20 s timeouts,
 //! the ramp 20 s (or 2 * N / R + 10 s if longer), and a watchdog thread ends
 //! the process 8 s after ramp limit + settle + SECONDS (SECONDS + 30 s with the
 //! defaults and a 20 s ramp limit) whatever happens. The last line of the
 //! output is `RESULT key=value ...` for scripts.
 
+mod summary;
+
 use std::cell::RefCell;
-use std::io::{self, Write};
+use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -65,6 +85,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::time::timeout;
+
+use summary::{BEHIND_SHARE, Summary};
 
 /// Connects (and response headers) in flight at once, unless --conc says otherwise.
 const CONNECT_CONCURRENCY: usize = 200;
@@ -85,8 +107,6 @@ const RAMP_LIMIT: Duration = Duration::from_secs(20);
 const SETTLE: u64 = 2;
 /// The whole run ends this long after ramp + settle + SECONDS, whatever happens.
 const HARD_EXTRA: Duration = Duration::from_secs(8);
-/// "fell behind" = received less than this share of the source's bytes.
-const BEHIND_SHARE: f64 = 0.9;
 
 // Listener states.
 const PENDING: u8 = 0; // not through connect + headers yet
@@ -135,6 +155,9 @@ struct Args {
     conc: usize,
     rate: u64,
     settle: u64,
+    sync: Option<PathBuf>,
+    id: u32,
+    dump: Option<PathBuf>,
 }
 
 /// How long the ramp may take: 20 s, or twice the paced ramp (N / rate) plus
@@ -156,7 +179,8 @@ fn listen_drops() -> Option<u64> {
 
 fn usage() -> ! {
     eprintln!("usage: fanout URL N SECONDS BITRATE_BPS [--stall K] [--pid PID] [--threads T]");
-    eprintln!("              [--conc C] [--rate R] [--settle S]");
+    eprintln!("              [--conc C] [--rate R] [--settle S] [--sync DIR --id I] [--dump FILE]");
+    eprintln!("       fanout merge DUMP...");
     eprintln!("  URL: http://127.0.0.1:PORT/path (loopback only)");
     std::process::exit(2);
 }
@@ -165,6 +189,7 @@ fn parse_args() -> Args {
     let mut pos = Vec::new();
     let (mut stall, mut pid, mut threads) = (0usize, None, 1usize);
     let (mut conc, mut rate, mut settle) = (CONNECT_CONCURRENCY, CONNECT_RATE, SETTLE);
+    let (mut sync, mut id, mut dump) = (None, 0u32, None);
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = |name: &str| -> String {
@@ -180,6 +205,9 @@ fn parse_args() -> Args {
             "--conc" => conc = value("--conc").parse().unwrap_or_else(|_| usage()),
             "--rate" => rate = value("--rate").parse().unwrap_or_else(|_| usage()),
             "--settle" => settle = value("--settle").parse().unwrap_or_else(|_| usage()),
+            "--sync" => sync = Some(PathBuf::from(value("--sync"))),
+            "--id" => id = value("--id").parse().unwrap_or_else(|_| usage()),
+            "--dump" => dump = Some(PathBuf::from(value("--dump"))),
             "-h" | "--help" => usage(),
             _ => pos.push(a),
         }
@@ -237,6 +265,9 @@ fn parse_args() -> Args {
         conc,
         rate,
         settle,
+        sync,
+        id,
+        dump,
     }
 }
 
@@ -511,14 +542,6 @@ fn stalled_is_closed(s: &TcpStream) -> bool {
     false // still more than 64 MiB queued: certainly open
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 async fn run(args: Arc<Args>) {
     let t_start = Instant::now();
     let shared = Arc::new(Shared::default());
@@ -557,6 +580,14 @@ async fn run(args: Arc<Args>) {
     let ramp_complete = shared.through_ramp.load(Relaxed) as usize >= args.n;
     let ramp_listen_drops = listen_drops().zip(drops0).map(|(b, a)| b.saturating_sub(a));
     tokio::time::sleep(Duration::from_secs(args.settle)).await;
+    let synced = match &args.sync {
+        // Leaves the window and 4 s of the watchdog's bound (see main).
+        Some(dir) => {
+            let deadline = t_start + ramp_limit(&args) + Duration::from_secs(args.settle + 4);
+            wait_for_go(dir, args.id, deadline).await
+        }
+        None => false,
+    };
 
     // The window.
     let self_pid = std::process::id().to_string();
@@ -591,198 +622,138 @@ async fn run(args: Arc<Args>) {
         .count();
 
     // Figures.
-    let count = |snap: &[(u8, u64, u64, u64)], st: u8| snap.iter().filter(|x| x.0 == st).count();
-    let connected = shared.tcp_connected.load(Relaxed) as usize;
-    let failed = count(&snap1, CONNECT_FAILED);
-    let bad_status = count(&snap1, BAD_STATUS);
-    let no_response = shared.no_response.load(Relaxed) as usize;
-    let never_through = count(&snap1, PENDING);
-    let got_200 = count(&snap1, STREAMING) + count(&snap1, DROPPED);
-    let dropped = count(&snap1, DROPPED);
-    let dropped_before = count(&snap0, DROPPED);
+    let count =
+        |snap: &[(u8, u64, u64, u64)], st: u8| snap.iter().filter(|x| x.0 == st).count() as u64;
     let expected = args.bitrate_bps as f64 / 8.0 * window;
     let mut rates = Vec::new(); // payload bit/s, of listeners streaming through the whole window
-    let (mut payload, mut raw, mut reads) = (0u64, 0u64, 0u64); // their sums over the window
+    let (mut payload_b, mut raw_b, mut reads) = (0u64, 0u64, 0u64); // their sums over the window
     for (a, b) in snap0.iter().zip(&snap1) {
         if a.0 == STREAMING && b.0 == STREAMING {
             rates.push((b.1 - a.1) as f64 * 8.0 / window);
-            payload += b.1 - a.1;
-            raw += b.2 - a.2;
+            payload_b += b.1 - a.1;
+            raw_b += b.2 - a.2;
             reads += b.3 - a.3;
         }
     }
-    let framing_pct = if raw > 0 {
-        100.0 * (raw - payload) as f64 / raw as f64
-    } else {
-        0.0
-    };
-    let per_listener = |v: u64| {
-        if rates.is_empty() {
-            0.0
-        } else {
-            v as f64 / rates.len() as f64
-        }
-    };
-    let reads_per_s = per_listener(reads) / window;
-    let bytes_per_read = if reads > 0 {
-        raw as f64 / reads as f64
-    } else {
-        0.0
-    };
     let behind = rates
         .iter()
         .filter(|r| **r / 8.0 * window < BEHIND_SHARE * expected)
-        .count();
-    rates.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let kbps = |p: f64| percentile(&rates, p) / 1000.0;
-    let cpu_delta = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| b - a);
-    let server_cpu = cpu_delta(server_cpu0, server_cpu1);
-    let server_cpu_ramp = cpu_delta(server_cpu_ramp0, server_cpu0);
-    let client_cpu = cpu_delta(client_cpu0, client_cpu1);
-    let chunked = shared.chunked.load(Relaxed) as usize;
-    let opt =
-        |v: Option<f64>, scale: f64| v.map_or("n/a".to_string(), |v| format!("{:.2}", v * scale));
-    let opt_k = |v: Option<u64>| v.map_or("n/a".to_string(), |v| v.to_string());
-
-    let mut out = io::stdout().lock();
-    let _ = writeln!(
-        out,
-        "fanout: {} listeners (+{} stalled) of http://{}{}, window {:.1} s, source {} bit/s",
-        args.n, args.stall, args.host, args.path, window, args.bitrate_bps
-    );
-    let _ = writeln!(
-        out,
-        "  ramp:          {:.2} s{} (at most {} at a time, {}/s), then {} s settle",
-        ramp.as_secs_f64(),
-        if ramp_complete {
-            ""
-        } else {
-            " (ramp limit reached)"
-        },
-        args.conc,
-        args.rate,
-        args.settle
-    );
-    let _ = writeln!(
-        out,
-        "  listen queue overflows during the ramp (system-wide TcpExt ListenDrops): {}",
-        ramp_listen_drops.map_or("n/a".to_string(), |d| d.to_string())
-    );
-    let mut header_ms: Vec<f64> = slots
+        .count() as u64;
+    let header_ms: Vec<f64> = slots
         .iter()
         .filter(|s| matches!(s.state.load(Relaxed), STREAMING | DROPPED))
         .map(|s| s.header_ms.load(Relaxed) as f64)
         .collect();
-    header_ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let _ = writeln!(
-        out,
-        "  connect to response header, ms: median {:.0}  p99 {:.0}  max {:.0}",
-        percentile(&header_ms, 50.0),
-        percentile(&header_ms, 99.0),
-        percentile(&header_ms, 100.0)
-    );
-    let _ = writeln!(out, "  connected:     {connected} (TCP), {got_200} got 200");
-    let _ = writeln!(
-        out,
-        "  failed:        {failed} could not connect, {never_through} still connecting at the end"
-    );
-    let _ = writeln!(
-        out,
-        "  not 200:       {bad_status}: {no_response} no response header within {} s, {} another status (last: {})",
-        HEADER_TIMEOUT.as_secs(),
-        bad_status - no_response,
-        match shared.last_bad_status.load(Relaxed) {
-            0 => "none".to_string(),
-            s => s.to_string(),
+    let cpu_delta = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| b - a);
+    let mut summary = Summary {
+        url: format!("http://{}{}", args.host, args.path),
+        bitrate_bps: args.bitrate_bps,
+        clients: 1,
+        n: args.n as u64,
+        stall: args.stall as u64,
+        conc: args.conc as u64,
+        rate: args.rate,
+        settle: args.settle,
+        threads: args.threads as u64,
+        header_timeout_s: HEADER_TIMEOUT.as_secs(),
+        ramp_s: ramp.as_secs_f64(),
+        ramp_complete,
+        listen_drops: ramp_listen_drops,
+        connected: shared.tcp_connected.load(Relaxed) as u64,
+        ok: count(&snap1, STREAMING) + count(&snap1, DROPPED),
+        failed: count(&snap1, CONNECT_FAILED),
+        pending: count(&snap1, PENDING),
+        bad_status: count(&snap1, BAD_STATUS),
+        no_response: shared.no_response.load(Relaxed) as u64,
+        last_bad_status: shared.last_bad_status.load(Relaxed) as u64,
+        dropped: count(&snap1, DROPPED),
+        dropped_before: count(&snap0, DROPPED),
+        dropped_eof: shared.dropped_eof.load(Relaxed) as u64,
+        dropped_error: shared.dropped_error.load(Relaxed) as u64,
+        behind,
+        payload_b,
+        raw_b,
+        reads,
+        chunked: shared.chunked.load(Relaxed) as u64,
+        chunk_errors: shared.chunk_errors.load(Relaxed) as u64,
+        stalled: stalled_streams.len() as u64,
+        stalled_closed: stalled_closed as u64,
+        synced,
+        window_s: window,
+        server_pid: args.pid,
+        server_cpu_s: cpu_delta(server_cpu0, server_cpu1),
+        server_cpu_ramp_s: cpu_delta(server_cpu_ramp0, server_cpu0),
+        hwm_kib: hwm,
+        rss_kib: rss,
+        client_cpu_s: cpu_delta(client_cpu0, client_cpu1),
+        rates,
+        header_ms,
+    };
+    if let Some(path) = &args.dump
+        && let Err(e) = std::fs::write(path, summary.dump())
+    {
+        eprintln!("fanout: cannot write {}: {e}", path.display());
+    }
+    let _ = summary.print(&mut io::stdout().lock());
+}
+
+/// --sync: says "ready" (creates DIR/ready.ID) and waits for DIR/go, which the
+/// script creates once every client is ready, so that the windows of several
+/// client processes are one window (within a few ms). Bounded: past
+/// `deadline` the client goes on alone (and says so). Returns whether it got
+/// the go.
+async fn wait_for_go(dir: &Path, id: u32, deadline: Instant) -> bool {
+    if let Err(e) = std::fs::write(dir.join(format!("ready.{id}")), b"") {
+        eprintln!("fanout: cannot write {}: {e}", dir.display());
+        return false;
+    }
+    let go = dir.join("go");
+    // Bounded by the deadline: at most (deadline - now) / 5 ms iterations.
+    while !go.exists() {
+        if Instant::now() >= deadline {
+            eprintln!(
+                "fanout: client {id}: no go from {} in time, measuring alone",
+                dir.display()
+            );
+            return false;
         }
-    );
-    let _ = writeln!(
-        out,
-        "  dropped:       {dropped} by the server ({dropped_before} before the window; {} EOF, {} error/reset)",
-        shared.dropped_eof.load(Relaxed),
-        shared.dropped_error.load(Relaxed)
-    );
-    let _ = writeln!(
-        out,
-        "  fell behind:   {behind} of {} streaming through the window got < {:.0}% of {:.0} bytes",
-        rates.len(),
-        BEHIND_SHARE * 100.0,
-        expected
-    );
-    let _ = writeln!(
-        out,
-        "  rate kbit/s:   min {:.1}  p1 {:.1}  median {:.1}  p99 {:.1}  max {:.1}",
-        kbps(0.0),
-        kbps(1.0),
-        kbps(50.0),
-        kbps(99.0),
-        kbps(100.0)
-    );
-    let _ = writeln!(
-        out,
-        "  body:          {chunked} of {got_200} chunked ({} unparsable); payload counted, framing was \
-         {framing_pct:.2}% of the raw bytes",
-        shared.chunk_errors.load(Relaxed)
-    );
-    let _ = writeln!(
-        out,
-        "  reads:         {reads_per_s:.1} per listener per second, {bytes_per_read:.0} raw bytes per read"
-    );
-    if args.stall > 0 {
-        let _ = writeln!(
-            out,
-            "  stalled:       {} of {} connected and never read; {} closed by the server by the end",
-            stalled_streams.len(),
-            args.stall,
-            stalled_closed
-        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    if let Some(pid) = args.pid {
-        let _ = writeln!(
-            out,
-            "  server pid {pid}: CPU {} s in the window ({} % of one core), {} s during ramp+settle; \
-             VmHWM {} KiB, VmRSS {} KiB at the end",
-            opt(server_cpu, 1.0),
-            opt(server_cpu.map(|c| c / window), 100.0),
-            opt(server_cpu_ramp, 1.0),
-            opt_k(hwm),
-            opt_k(rss)
-        );
+    true
+}
+
+/// `fanout merge FILE...`: the dumps of several clients (--dump) as one run.
+fn merge_main(files: &[String]) -> ! {
+    if files.is_empty() {
+        usage();
     }
-    let _ = writeln!(
-        out,
-        "  client:        CPU {} % of one core in the window ({} thread(s))",
-        opt(client_cpu.map(|c| c / window), 100.0),
-        args.threads
-    );
-    let _ = writeln!(
-        out,
-        "RESULT n={} connected={connected} ok={got_200} failed={failed} pending={never_through} \
-         bad_status={bad_status} no_response={no_response} dropped={dropped} behind={behind} streaming={} \
-         min_kbps={:.1} p1_kbps={:.1} median_kbps={:.1} p99_kbps={:.1} window_s={:.2} \
-         server_cpu_s={} server_cpu_pct={} hwm_kib={} rss_kib={} client_cpu_pct={} \
-         stalled={} stalled_closed={stalled_closed} chunked={chunked} framing_pct={framing_pct:.2} \
-         reads_per_s={reads_per_s:.1} bytes_per_read={bytes_per_read:.0} ramp_s={:.2} listen_drops={}",
-        args.n,
-        rates.len(),
-        kbps(0.0),
-        kbps(1.0),
-        kbps(50.0),
-        kbps(99.0),
-        window,
-        opt(server_cpu, 1.0),
-        opt(server_cpu.map(|c| c / window), 100.0),
-        opt_k(hwm),
-        opt_k(rss),
-        opt(client_cpu.map(|c| c / window), 100.0),
-        stalled_streams.len(),
-        ramp.as_secs_f64(),
-        ramp_listen_drops.map_or("n/a".to_string(), |d| d.to_string()),
-    );
-    let _ = out.flush();
+    let mut parts = Vec::new();
+    for f in files {
+        let parsed = std::fs::read_to_string(f)
+            .map_err(|e| e.to_string())
+            .and_then(|t| Summary::parse_dump(&t));
+        match parsed {
+            Ok(s) => parts.push(s),
+            Err(e) => eprintln!("fanout merge: {f}: {e} (left out)"),
+        }
+    }
+    match Summary::merge(parts) {
+        Some(mut m) => {
+            let _ = m.print(&mut io::stdout().lock());
+            std::process::exit(0)
+        }
+        None => {
+            eprintln!("fanout merge: no readable dump");
+            std::process::exit(1)
+        }
+    }
 }
 
 fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).is_some_and(|a| a == "merge") {
+        merge_main(&argv[2..]);
+    }
     let args = Arc::new(parse_args());
 
     // Watchdog: whatever happens, the process ends ramp limit + settle + SECONDS
