@@ -10,8 +10,10 @@
 //! # Request path
 //! 1. accept: `listen` — `maxc`/`maxp` admission, TCP_NODELAY;
 //! 2. TLS: `tls` — handshake within `timeout`, ALPN;
-//! 3. connection: `conn` — a mode's [`ConnHook`], hyper-util auto (h1 |
-//!    h2), idle, first-request and write-stall deadlines, graceful shutdown;
+//! 3. connection: `conn` — a mode's [`ConnHook`], hyper's h1 or h2 (told
+//!    by the first bytes), idle, first-request and write-stall deadlines,
+//!    graceful shutdown; long plain HTTP/1.1 bodies written outside hyper
+//!    (`writev`, `sendfile`);
 //! 4. admit: `service` — request log start, [`SafePath`] (decode once),
 //!    access;
 //! 5. methods: `service::methods` — `OPTIONS`, CORS preflights, 405/501

@@ -1,7 +1,7 @@
 //! One connection, from the first byte to the close.
 //!
-//! hyper-util's auto builder serves HTTP/1.1 or HTTP/2 on the socket (h2c by
-//! prior knowledge on plain TCP, ALPN on TLS), each request through the
+//! hyper serves HTTP/1.1 or HTTP/2 on the socket (h2c by prior knowledge on
+//! plain TCP, told by [`sniff`]; ALPN on TLS), each request through the
 //! [`service`](crate::service). Around it this module adds what hyper does
 //! not have, timed by the connection's state ([`state`]):
 //! - an idle timeout (`timeout`): a connection with no request in flight for
