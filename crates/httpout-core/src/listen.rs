@@ -328,32 +328,21 @@ fn serve(
     let metrics = &layer.config.metrics;
     let kept: conn::Kept = Box::new((held, metrics.connection()));
     let conns = Arc::clone(&layer.conns);
-    match (stream, tls) {
-        (Stream::Tcp(s), None) => {
-            let io = Box::new(SharedTcp(Arc::clone(&s)));
-            tokio::spawn(conn::serve(io, Some(s), peer, false, conns, phase, kept));
+    let socket = stream.tcp();
+    match tls {
+        None => {
+            let io = stream.into_io();
+            tokio::spawn(conn::serve(io, socket, peer, false, conns, phase, kept));
         }
-        (Stream::Unix(s), _) => {
-            tokio::spawn(conn::serve(
-                Box::new(s),
-                None,
-                peer,
-                false,
-                conns,
-                phase,
-                kept,
-            ));
-        }
-        (Stream::Tcp(s), Some(tls)) => {
+        Some(tls) => {
             let timeout = layer.config.timeout;
             let metrics = Arc::clone(metrics);
             tokio::spawn(async move {
-                let socket = Arc::clone(&s);
-                let Some(io) = Box::pin(handshake(&tls, SharedTcp(s), peer, timeout)).await else {
+                let Some(io) = Box::pin(open(stream, peer, Some(tls), timeout)).await else {
                     metrics.tls_failed();
                     return;
                 };
-                conn::serve(Box::new(io), Some(socket), peer, true, conns, phase, kept).await;
+                conn::serve(io, socket, peer, true, conns, phase, kept).await;
             });
         }
     }
@@ -393,6 +382,24 @@ enum Stream {
     /// Shared with the connection's state, for its socket options.
     Tcp(Arc<tokio::net::TcpStream>),
     Unix(tokio::net::UnixStream),
+}
+
+impl Stream {
+    /// The TCP socket, shared.
+    fn tcp(&self) -> Option<Arc<tokio::net::TcpStream>> {
+        match self {
+            Self::Tcp(s) => Some(Arc::clone(s)),
+            Self::Unix(_) => None,
+        }
+    }
+
+    /// The byte stream, as it is (no TLS).
+    fn into_io(self) -> Box<dyn Io> {
+        match self {
+            Self::Tcp(s) => Box::new(SharedTcp(s)),
+            Self::Unix(s) => Box::new(s),
+        }
+    }
 }
 
 async fn accept(listener: &Listener) -> io::Result<(Stream, Option<SocketAddr>)> {
@@ -485,8 +492,7 @@ async fn open(
         (Stream::Tcp(s), Some(tls)) => handshake(&tls, SharedTcp(s), peer, timeout)
             .await
             .map(|io| Box::new(io) as Box<dyn Io>),
-        (Stream::Tcp(s), None) => Some(Box::new(SharedTcp(s))),
-        (Stream::Unix(s), _) => Some(Box::new(s)),
+        (stream, _) => Some(stream.into_io()),
     }
 }
 

@@ -98,17 +98,31 @@ async fn server(
     SocketAddr,
     Arc<httpout_core::Metrics>,
 ) {
+    server_with(dir, tls, |_| {}).await
+}
+
+/// [`server`], its configuration changed by `tweak` first.
+async fn server_with(
+    dir: &std::path::Path,
+    tls: Option<TlsFiles>,
+    tweak: impl FnOnce(&mut ServerConfig),
+) -> (
+    httpout_core::Running,
+    SocketAddr,
+    Arc<httpout_core::Metrics>,
+) {
     let listener = if tls.is_some() {
         ListenSpec::Https("127.0.0.1:0".parse().unwrap())
     } else {
         ListenSpec::Http("127.0.0.1:0".parse().unwrap())
     };
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         listeners: vec![listener],
         tls,
         maxp: 0,
         ..ServerConfig::default()
     };
+    tweak(&mut config);
     let metrics = Arc::clone(&config.metrics);
     let (running, addr) = start_with(config, handler(dir)).await;
     (running, addr, metrics)
@@ -192,6 +206,27 @@ async fn pipelined_requests_behind_a_direct_body_are_answered_in_order() {
     );
     assert_eq!(direct(&metrics, "sendfile"), 1);
     assert_eq!(direct(&metrics, "writev"), 1);
+}
+
+#[tokio::test]
+async fn a_server_that_closes_after_each_response_closes_after_a_direct_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, addr, metrics) = server_with(dir.path(), None, |c| c.close = true).await;
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /file HTTP/1.1\r\nhost: x\r\n\r\nGET /small HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    bounded(s.read_to_end(&mut out)).await.unwrap();
+    let head_end = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&out[..head_end]).to_lowercase();
+    assert!(head.contains("\r\nconnection: close\r\n"), "{head}");
+    assert!(
+        out[head_end..] == contents()[..],
+        "the whole file and nothing after it: {} bytes",
+        out.len() - head_end
+    );
+    assert_eq!(direct(&metrics, "sendfile"), 1);
 }
 
 #[tokio::test]

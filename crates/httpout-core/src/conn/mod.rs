@@ -152,15 +152,13 @@ pub(crate) async fn serve(
     let watchdog = shared.timeout.map(|idle| Watchdog {
         idle,
         first: shared.header_timeout.unwrap_or(idle),
-        closing_since: None,
     });
     let mut conn = Conn {
         stage: Stage::Sniff(Box::pin(sniff::sniff(io)), service),
         shared,
         state,
-        closing: false,
+        closing_since: None,
     };
-    let mut watchdog = watchdog;
     let timer = sleep_until(Instant::now());
     tokio::pin!(timer);
     loop {
@@ -175,7 +173,7 @@ pub(crate) async fn serve(
                     return Poll::Ready(Step::Phase(changed.is_ok()));
                 }
                 match &watchdog {
-                    Some(watchdog) => watchdog.poll(&conn.state, timer.as_mut(), cx),
+                    Some(watchdog) => watchdog.poll(&conn, timer.as_mut(), cx),
                     None => Poll::Pending,
                 }
             })
@@ -199,26 +197,14 @@ pub(crate) async fn serve(
                 };
                 match now {
                     Phase::Force => return,
-                    Phase::Graceful if !conn.closing => {
-                        conn.graceful_shutdown();
-                        if let Some(w) = &mut watchdog {
-                            w.closing_since = Some(Instant::now());
-                        }
-                    }
-                    _ => {}
+                    Phase::Graceful => conn.graceful_shutdown(),
+                    Phase::Running => {}
                 }
             }
-            Step::Cut(cut) => {
-                if cut == Cut::Stalled || conn.state.requests() == 0 {
-                    // A reader that does not read, or a client that never
-                    // completed a request head: nothing to finish.
-                    return;
-                }
-                conn.graceful_shutdown();
-                if let Some(w) = &mut watchdog {
-                    w.closing_since = Some(Instant::now());
-                }
-            }
+            // A reader that does not read, or a client that never completed
+            // a request head: nothing to finish.
+            Step::Cut(cut) if cut == Cut::Stalled || conn.state.requests() == 0 => return,
+            Step::Cut(_) => conn.graceful_shutdown(),
             // An idle connection that did not close after shutdown was asked.
             Step::Close => return,
         }
@@ -246,8 +232,6 @@ struct Watchdog {
     idle: Duration,
     /// The first request head's deadline.
     first: Duration,
-    /// When shutdown was asked (by the server or by an idle cut).
-    closing_since: Option<Instant>,
 }
 
 impl Watchdog {
@@ -256,14 +240,15 @@ impl Watchdog {
     /// still make progress.
     fn poll(
         &self,
-        state: &ConnState,
+        conn: &Conn,
         mut timer: Pin<&mut tokio::time::Sleep>,
         cx: &mut Context<'_>,
     ) -> Poll<Step> {
+        let state = &conn.state;
         // Before the state is read: a change from now on wakes the task.
         state.register(cx.waker());
         loop {
-            let (at, step) = match self.closing_since {
+            let (at, step) = match conn.closing_since {
                 None => {
                     let (at, cut, stalled) = state.next_cut(self.idle, self.first);
                     if !stalled.is_empty() {
@@ -299,8 +284,9 @@ struct Conn {
     stage: Stage,
     shared: Arc<Shared>,
     state: Arc<ConnState>,
-    /// Shutdown was asked: no new request once the current one is done.
-    closing: bool,
+    /// When shutdown was asked (by the server or by an idle cut): no new
+    /// request once the current one is done.
+    closing_since: Option<Instant>,
 }
 
 enum Stage {
@@ -315,8 +301,12 @@ enum Stage {
 }
 
 impl Conn {
+    /// Asks the connection to finish what it is doing and close (once).
     fn graceful_shutdown(&mut self) {
-        self.closing = true;
+        if self.closing_since.is_some() {
+            return;
+        }
+        self.closing_since = Some(Instant::now());
         match &mut self.stage {
             Stage::H1(conn) => conn.as_mut().graceful_shutdown(),
             Stage::H2(conn) => conn.as_mut().graceful_shutdown(),
@@ -329,7 +319,7 @@ impl Conn {
     fn h1(&self, io: Rewind, service: Service) -> Stage {
         let conn = self.shared.h1.serve_connection(TokioIo::new(io), service);
         let mut conn = Box::pin(conn.with_upgrades());
-        if self.closing {
+        if self.closing_since.is_some() {
             conn.as_mut().graceful_shutdown();
         }
         Stage::H1(conn)
@@ -384,7 +374,7 @@ impl Future for Conn {
                 Stage::Lean(writer, next) => {
                     let ended = ready!(Pin::new(writer).poll(cx));
                     match (ended, next.take()) {
-                        (Ended::KeepAlive, Some((io, service))) if !this.closing => {
+                        (Ended::KeepAlive, Some((io, service))) if this.closing_since.is_none() => {
                             this.stage = this.h1(io, service);
                         }
                         _ => return Poll::Ready(Ok(())),

@@ -225,6 +225,8 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             }
             let too_many_errors = conn.note_status(res.status(), config.max_client_errors);
             let closes = config.close || too_many_errors;
+            // On HTTP/1.1 this says `Connection: close`, which the handoff
+            // below reads.
             response::finish(&mut res, config, has_origin, version, closes);
             let status = res.status();
             let res = res.map(|body| TrackedBody::new(body, guard.with_status(status)));
@@ -235,7 +237,7 @@ impl hyper::service::Service<Request<Incoming>> for Service {
                 return Ok(res);
             };
             config.metrics.direct(matches!(source, Source::File(_)));
-            conn.park(handoff(res, source, !closes && !client_closes));
+            conn.park(handoff(res, source, !client_closes));
             // The connection takes the response from here and drops this
             // future.
             std::future::pending().await
@@ -265,7 +267,9 @@ fn direct_source(res: &Response<TrackedBody>) -> Option<Source> {
         .map(|r| Source::File(r.clone()))
 }
 
-/// `res` as a [`Handoff`] written as `source` says.
+/// `res` as a [`Handoff`] written as `source` says; the connection is kept
+/// alive after it if `keep_alive` (the client did not ask to close) and the
+/// response does not say `Connection: close`.
 fn handoff(res: Response<TrackedBody>, source: Source, keep_alive: bool) -> Handoff {
     let exact = res.body().size_hint().exact();
     let (mut parts, body) = res.into_parts();
