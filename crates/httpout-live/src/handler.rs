@@ -332,10 +332,7 @@ impl Inner {
         };
         let mut publisher = Publisher::new(Arc::clone(&stream), format, false, &self.config);
         let mut body = req.into_body();
-        let before = stream
-            .stats
-            .bytes_in
-            .load(std::sync::atomic::Ordering::Relaxed);
+        let before = stream.bytes_in();
         let why = loop {
             let next = httpout_core::timeout::within(self.config.source_timeout, body.frame());
             let next = tokio::select! {
@@ -363,11 +360,7 @@ impl Inner {
         };
         publisher.finish().await;
         drop(ending);
-        let sent = stream
-            .stats
-            .bytes_in
-            .load(std::sync::atomic::Ordering::Relaxed)
-            - before;
+        let sent = stream.bytes_in() - before;
         tracing::info!(target: "httpout::live", "{who} on {path} {why} ({sent} bytes)");
         Ok(Response::new(Body::empty()))
     }

@@ -256,6 +256,12 @@ impl Stream {
         *self.listeners.borrow()
     }
 
+    /// Bytes published to listeners so far (the status pages' `bytes_in`):
+    /// what the inputs sent, once its batch went out.
+    pub fn bytes_in(&self) -> u64 {
+        self.stats.bytes_in.load(Ordering::Relaxed)
+    }
+
     /// A listener's view of the ring.
     pub(crate) fn subscribe(&self) -> watch::Receiver<Ring> {
         self.ring.subscribe()

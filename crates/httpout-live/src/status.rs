@@ -49,7 +49,7 @@ fn source(s: &Stream) -> Value {
         "title": facts.meta.title,
         "state": phase,
         "uptime_seconds": uptime,
-        "bytes_in": s.stats.bytes_in.load(Ordering::Relaxed),
+        "bytes_in": s.bytes_in(),
         "bytes_out": s.stats.bytes_out.load(Ordering::Relaxed),
         "listener_connections": s.stats.connections.load(Ordering::Relaxed),
         "listeners_dropped": s.stats.dropped.load(Ordering::Relaxed),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{
     AUTH, FRAME_LEN, Via, config, end_source, frames, listen, read_n, send_chunk, serve, serve_via,
-    serve_with, source, wait_mount,
+    serve_with, source, wait_mount, wait_published,
 };
 use http_body_util::BodyExt as _;
 use httpout_core::ServerConfig;
@@ -40,13 +40,12 @@ async fn burst_then_live(via: Via) {
     let relay = serve_via(config(), via).await;
     let (addr, hub) = (relay.addr, &relay.hub);
     let mut src = source(addr, "/live.mp3", AUTH).await;
-    // Four batches of five frames (sent further apart than the publisher's
-    // batching), so that the ring holds four chunks.
+    // Four batches of five frames, each sent once the previous one is out,
+    // so that the ring holds four chunks.
     for i in 0..4 {
         send_chunk(&mut src, &frames(i * 5, 5)).await;
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        wait_published(hub, "/live.mp3", (i + 1) * 5 * FRAME_LEN).await;
     }
-    wait_mount(hub, "/live.mp3").await;
 
     let res = listen(&relay, via, "/live.mp3", &[]).await;
     assert_eq!(res.status(), 200);
@@ -319,9 +318,8 @@ async fn with_reopen_listeners_stay_through_a_source_change() {
     let (_server, addr, hub) = serve(cfg).await;
     let mut src = source(addr, "/live.mp3", AUTH).await;
     send_chunk(&mut src, &frames(0, 2)).await;
-    wait_mount(&hub, "/live.mp3").await;
-    // Past the publisher's batching: those frames are out before we join.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Those frames are out before we join.
+    wait_published(&hub, "/live.mp3", 2 * FRAME_LEN).await;
     let mut c = h1(bounded(TcpStream::connect(addr)).await.unwrap()).await;
     let res = bounded(c.send_request(request("GET", "/live.mp3", &[])))
         .await

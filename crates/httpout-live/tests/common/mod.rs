@@ -98,6 +98,17 @@ pub(crate) async fn wait_mount(hub: &Hub, path: &str) {
     .await;
 }
 
+/// Waits until the mount at `path` has published `bytes` bytes in all
+/// (bounded): what was sent before is in the ring, in its own batch.
+pub(crate) async fn wait_published(hub: &Hub, path: &str, bytes: usize) {
+    bounded(async {
+        while hub.get(path).is_none_or(|s| s.bytes_in() < bytes as u64) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+}
+
 /// Reads body frames until `n` bytes came (bounded).
 pub(crate) async fn read_n(body: &mut hyper::body::Incoming, n: usize) -> Vec<u8> {
     let mut got = Vec::new();
