@@ -7,6 +7,11 @@
 //! holds its body (its place in the stream) and nothing else. Writes the
 //! socket refuses are reported to the connection's state, whose watchdog
 //! cuts a reader that stops reading as it does under hyper.
+//!
+//! A file region is sent corked (`TCP_CORK`, nginx's `tcp_nopush`): the
+//! head and the file's first bytes share full-sized segments, and the
+//! kernel never pushes a partial one between two `sendfile` calls. The
+//! cork is pulled once the region is sent, which flushes its tail.
 
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -51,6 +56,8 @@ pub(crate) struct Writer {
     keep_alive: bool,
     /// The body has ended (its last bytes may still be queued).
     body_done: bool,
+    /// `TCP_CORK` is set and must be cleared once the file is sent.
+    corked: bool,
 }
 
 struct FileLeft {
@@ -69,7 +76,10 @@ impl Writer {
                 end: offset + len,
             }),
         };
+        // A cork that cannot be set only costs some smaller segments.
+        let corked = file.is_some() && rustix::net::sockopt::set_tcp_cork(&*socket, true).is_ok();
         Self {
+            corked,
             socket,
             state,
             body: handoff.body,
@@ -158,6 +168,11 @@ impl Writer {
         Poll::Ready(Ok(()))
     }
 
+    /// Pulls the cork: what is still held goes out now.
+    fn uncork(&self) -> io::Result<()> {
+        rustix::net::sockopt::set_tcp_cork(&*self.socket, false).map_err(io::Error::from)
+    }
+
     /// Queues the body's frames that are ready (waiting for at least one):
     /// `Ok(())` when some are queued or the body has ended.
     fn poll_frames(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
@@ -211,6 +226,9 @@ impl Future for Writer {
                     return Poll::Ready(Ended::Close);
                 }
                 this.body_done = true;
+                if std::mem::take(&mut this.corked) && this.uncork().is_err() {
+                    return Poll::Ready(Ended::Close);
+                }
             }
             if this.body_done {
                 let ended = if this.keep_alive {
@@ -224,5 +242,75 @@ impl Future for Writer {
                 return Poll::Ready(Ended::Close);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use tokio::io::AsyncReadExt as _;
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::body::BoxError;
+
+    /// A body whose bytes all go out with `sendfile`.
+    struct Sent;
+
+    impl http_body::Body for Sent {
+        type Data = Bytes;
+        type Error = BoxError;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+            Poll::Ready(None)
+        }
+    }
+
+    impl LeanBody for Sent {
+        fn sent_directly(&mut self, _: u64) {}
+        fn sent_all(&mut self) {}
+    }
+
+    #[tokio::test]
+    async fn a_file_goes_out_corked_and_the_cork_is_pulled_at_its_end() {
+        let mut file = tempfile::tempfile().unwrap();
+        let content: Vec<u8> = (0..300_001u32).map(|i| i as u8).collect();
+        file.write_all(&content).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let socket = Arc::new(listener.accept().await.unwrap().0);
+        socket.set_nodelay(true).unwrap();
+        let state = Arc::new(ConnState::new(None, false, Some(Arc::clone(&socket)), true));
+        let handoff = Handoff {
+            head: b"HTTP/1.1 200 OK\r\n\r\n".to_vec(),
+            body: Box::new(Sent),
+            source: Source::File(FileRegion {
+                file: Arc::new(file),
+                offset: 1,
+                len: 300_000,
+            }),
+            chunked: false,
+            keep_alive: true,
+        };
+        let writer = Writer::new(Arc::clone(&socket), state, handoff);
+        assert!(writer.corked);
+        assert!(rustix::net::sockopt::tcp_cork(&*socket).unwrap());
+        let reading = tokio::spawn(async move {
+            let mut got = vec![0; 19 + 300_000];
+            client.read_exact(&mut got).await.unwrap();
+            got
+        });
+        assert_eq!(writer.await, Ended::KeepAlive);
+        // Uncorked: the next response (or its tail) is not held back.
+        assert!(!rustix::net::sockopt::tcp_cork(&*socket).unwrap());
+        let got = reading.await.unwrap();
+        assert_eq!(&got[..19], b"HTTP/1.1 200 OK\r\n\r\n");
+        assert!(got[19..] == content[1..]);
     }
 }
