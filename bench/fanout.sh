@@ -26,6 +26,9 @@
 #   and RATE / CLIENTS; their windows start together and their figures are
 #   merged (bench/fanout/ `fanout merge`). Raised per N when one process
 #   cannot hold its share of sockets under `ulimit -n`.
+# HTTPOUT_ENV: environment for httpout alone, e.g. an allocator to compare:
+#   HTTPOUT_ENV=LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+#   HTTPOUT_ENV=MALLOC_ARENA_MAX=1
 # THREADS: worker threads per client process (default 1).
 # NETNS: auto (default), 1 or 0: run in a private network namespace (needs
 #   root), whose ip_local_port_range is widened to 1024-65535 without
@@ -258,7 +261,7 @@ XML
 start_httpout() {
   local out="$work/httpout-$1.out"
   # shellcheck disable=SC2086
-  "$HTTPOUT" --ifce=127.0.0.1 --port=0 --source_password=hackme --maxc=0 --maxp=0 \
+  env ${HTTPOUT_ENV:-} "$HTTPOUT" --ifce=127.0.0.1 --port=0 --source_password=hackme --maxc=0 --maxp=0 \
     --max_async_buf=512K --burst=64K ${HTTPOUT_ARGS:-} > "$out" 2>&1 &
   HO_PID=$!
   pids+=("$HO_PID")
@@ -353,7 +356,7 @@ cat <<EOF
 # Open files limit $FD_LIMIT; source ports $port_lo-$port_hi$([ "$in_netns" = 1 ] && echo " (private network namespace)").
 EOF
 [ $run_ice = 1 ] && echo "# icecast2 $(icecast2 -v 2>/dev/null | head -1 | awk '{print $2}'): queue-size 512K, burst-size 64K"
-[ $run_ho = 1 ] && echo "# httpout: --max_async_buf=512K --burst=64K${HTTPOUT_ARGS:+ $HTTPOUT_ARGS}"
+[ $run_ho = 1 ] && echo "# httpout: --max_async_buf=512K --burst=64K${HTTPOUT_ARGS:+ $HTTPOUT_ARGS}${HTTPOUT_ENV:+ (env $HTTPOUT_ENV)}"
 echo "# Rates are payload (httpout's chunk framing removed by the client's decoder)."
 
 rows=()
