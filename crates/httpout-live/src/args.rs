@@ -153,6 +153,10 @@ pub struct LiveArgs {
     )]
     pub ice_hdr: Vec<String>,
 
+    /// Settings of one live mount, `PATH:KEY=VALUE[:KEY=VALUE...]` (repeatable): fallback, fallback_override, max_listeners, intro, user, password, burst, max_async_buf, hidden, public, name, genre, description, url, charset.
+    #[arg(long, value_name = "PATH:KEY=VALUE:...", help_heading = "Sinks")]
+    pub mount: Vec<String>,
+
     /// Extension of the input, regardless of its file name (sets the served media type).
     #[arg(long, value_name = "EXT", help_heading = "Sinks")]
     pub ext: Option<String>,

@@ -23,6 +23,10 @@ pub enum LiveError {
     /// Missing or wrong source credentials (401).
     #[error("source credentials required")]
     BadCredentials,
+    /// The mount has its `max_listeners` (403 with Icecast's reason, as
+    /// icecast2 answers).
+    #[error("max listeners reached")]
+    Full,
     /// A malformed admin request (400).
     #[error("{0}")]
     BadRequest(&'static str),
@@ -32,7 +36,9 @@ impl From<LiveError> for Error {
     fn from(e: LiveError) -> Self {
         match e {
             LiveError::NoStream(_) | LiveError::Over(_) => Self::Missing(e.to_string().into()),
-            LiveError::InUse(_) | LiveError::IngestOff => Self::Forbidden(e.to_string().into()),
+            LiveError::InUse(_) | LiveError::IngestOff | LiveError::Full => {
+                Self::Forbidden(e.to_string().into())
+            }
             LiveError::FedByInput(_) => Self::Conflict(e.to_string().into()),
             LiveError::BadCredentials => Self::Unauthorized {
                 challenges: vec![http::HeaderValue::from_static(

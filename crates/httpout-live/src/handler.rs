@@ -28,6 +28,7 @@ use crate::hub::{Facts, Feed, Hub, Phase, Stream};
 use crate::icy::StreamMeta;
 use crate::ingest::Publisher;
 use crate::media::Format;
+use crate::mounts::Charset;
 use crate::{LiveConfig, listener, status};
 
 /// Stall limit of a listener when the stream's rate is not known yet.
@@ -150,15 +151,21 @@ impl Inner {
         let method = req.method().clone();
         let read = method == Method::GET || method == Method::HEAD;
         match path.as_str() {
-            "/status-json.xsl" if read => return Ok(status::json(&self.hub)),
-            "/status.xsl" if read => return Ok(status::html(&self.hub)),
+            "/status-json.xsl" if read => {
+                return Ok(status::json(&self.hub, &self.config.mounts));
+            }
+            "/status.xsl" if read => return Ok(status::html(&self.hub, &self.config.mounts)),
             "/admin/metadata" if read => return self.metadata(&req, &ctx),
             _ => {}
         }
         let stream = self.hub.get(&path);
         if read {
-            if let Some(stream) = stream {
-                return self.listen(&req, &ctx, &stream);
+            let has_fallback = self
+                .config
+                .mount(&path)
+                .is_some_and(|m| m.fallback.is_some());
+            if stream.is_some() || has_fallback {
+                return self.listen(&req, &ctx, &path, stream);
             }
         } else if is_source_method(&method) {
             let live = stream.is_some_and(|s| s.feed == Feed::Input || s.phase() != Phase::Ended);
@@ -180,19 +187,43 @@ impl Inner {
         }
     }
 
-    /// A listener: burst, then the live stream, until it ends.
+    /// A listener of mount `home` (its stream, if any, `at_home`): the
+    /// intro, the burst, then the live stream until it ends; on the
+    /// mount's fallback while it has no source.
     fn listen(
         &self,
         req: &Request<Body>,
         ctx: &Ctx,
-        stream: &Arc<Stream>,
+        home: &str,
+        at_home: Option<Arc<Stream>>,
     ) -> Result<Response<Body>, Error> {
+        let chain = self.config.mounts.chain(home);
+        let stream = match at_home {
+            Some(s) if s.is_live() || chain.len() == 1 => s,
+            other => match chain[1..].iter().find_map(|p| self.hub.live(p)) {
+                Some(fallback) => fallback,
+                None => other.ok_or_else(|| LiveError::NoStream(home.to_owned()))?,
+            },
+        };
+        let stream = &stream;
         let path = stream.path().to_owned();
         if stream.phase() == Phase::Ended {
             return Err(LiveError::Over(path).into());
         }
+        let own = self.config.mount(&path);
+        let max = own.and_then(|m| m.max_listeners);
+        let joined = if req.method() == Method::GET {
+            Some(stream.try_join(max).ok_or(LiveError::Full)?)
+        } else if max.is_some_and(|m| stream.listeners() >= m) {
+            return Err(LiveError::Full.into());
+        } else {
+            None
+        };
         let facts = stream.facts();
         let mut meta = facts.meta.clone();
+        if let Some(own) = own {
+            own.apply_identity(&mut meta);
+        }
         if self.config.ice {
             meta.add_computed(facts.audio);
         }
@@ -225,30 +256,36 @@ impl Inner {
         if icy {
             headers.insert("icy-metaint", HeaderValue::from(self.config.metaint));
         }
-        let stall = self.stall_limit(&facts);
+        let stall = self.stall_limit(&facts, self.config.max_lag_at(&path));
         res.extensions_mut().insert(StallLimit(stall));
         res.extensions_mut()
             .insert(SendBuffer(send_buffer(self.byte_rate(&facts), stall)));
         // Hours long: on plain-TCP HTTP/1.1 the engine serves it outside
         // hyper, with nothing per listener but its place in the ring.
         res.extensions_mut().insert(LongLived);
-        if req.method() == Method::GET {
-            let start = stream.start_point(self.config.burst);
-            *res.body_mut() = listener::body(
+        if let Some(joined) = joined {
+            let burst = self.config.burst_at(&path);
+            let home_settings = self.config.mount(home);
+            let join = listener::Join {
                 stream,
-                start,
-                icy.then_some(self.config.metaint),
-                ctx.peer,
-                &ctx.metrics,
-            );
+                joined,
+                start: stream.start_point(burst),
+                burst,
+                metaint: icy.then_some(self.config.metaint),
+                intro: home_settings.and_then(|m| m.intro.as_ref().map(|(_, b)| b.clone())),
+                follow: (chain.len() > 1)
+                    .then(|| (self.hub.clone(), Arc::clone(&self.config.mounts), chain)),
+                peer: ctx.peer,
+            };
+            *res.body_mut() = listener::body(join, &ctx.metrics);
         }
         Ok(res)
     }
 
     /// How long a listener's socket may refuse bytes: the lag limit, in
     /// time at the stream's rate.
-    fn stall_limit(&self, facts: &Facts) -> Duration {
-        let limit = match self.config.max_lag {
+    fn stall_limit(&self, facts: &Facts, max_lag: Amount) -> Duration {
+        let limit = match max_lag {
             Amount::Time(t) => t,
             Amount::Bytes(n) => self.byte_rate(facts).map_or(DEFAULT_STALL, |r| {
                 Duration::from_secs_f64(n as f64 / r as f64)
@@ -271,14 +308,23 @@ impl Inner {
             .filter(|r| *r > 0)
     }
 
-    /// Checks a source client: a user the access rules let write, or
-    /// Basic `source:PASSWORD` with the configured password.
-    fn authorize(&self, req: &Request<Body>, ctx: &Ctx) -> Result<(), LiveError> {
+    /// Checks a source client of `mount`: a user the access rules let
+    /// write, or Basic credentials: the mount's own (`user`, by default
+    /// `source`, and `password`), else `source:` and `--source_password`.
+    fn authorize(&self, req: &Request<Body>, ctx: &Ctx, mount: &str) -> Result<(), LiveError> {
         if ctx.user.is_some() {
             return Ok(());
         }
-        let Some(password) = &self.config.source_password else {
-            return Err(LiveError::IngestOff);
+        let own = self.config.mount(mount).filter(|m| m.password.is_some());
+        let (user, password) = match own {
+            Some(m) => (
+                m.user.as_deref().unwrap_or("source"),
+                m.password.as_deref().unwrap_or_default(),
+            ),
+            None => match &self.config.source_password {
+                Some(p) => ("source", p.as_str()),
+                None => return Err(LiveError::IngestOff),
+            },
         };
         let given = req
             .headers()
@@ -287,7 +333,7 @@ impl Inner {
             .and_then(basic::decode)
             .map(|c| format!("{}:{}", c.user, c.password))
             .unwrap_or_default();
-        let expected = format!("source:{password}");
+        let expected = format!("{user}:{password}");
         if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
             Ok(())
         } else {
@@ -302,7 +348,7 @@ impl Inner {
         ctx: &Ctx,
         path: String,
     ) -> Result<Response<Body>, Error> {
-        self.authorize(&req, ctx)?;
+        self.authorize(&req, ctx, &path)?;
         let content_type = req
             .headers()
             .get(CONTENT_TYPE)
@@ -366,21 +412,34 @@ impl Inner {
     }
 
     /// `/admin/metadata?mount=/live.mp3&mode=updinfo&song=Artist%20-%20Title`.
-    /// Only the source password may change a title: the access rules
-    /// checked this GET as a read, which is no right to change a mount.
+    /// Only source credentials may change a title (the mount's own, or the
+    /// server's): the access rules checked this GET as a read, which is no
+    /// right to change a mount. The title is decoded in the `charset`
+    /// parameter's charset, else the mount's (`charset`), else UTF-8.
     fn metadata(&self, req: &Request<Body>, ctx: &Ctx) -> Result<Response<Body>, Error> {
+        let query = req.uri().query().unwrap_or_default();
+        let param = |name: &str| status::query_param(query, name);
+        let mount = param("mount").ok_or(LiveError::BadRequest("mount is missing"))?;
         let anonymous = Ctx {
             user: None,
             ..ctx.clone()
         };
-        self.authorize(req, &anonymous)?;
-        let query = req.uri().query().unwrap_or_default();
-        let param = |name: &str| status::query_param(query, name);
+        self.authorize(req, &anonymous, &mount)?;
         if param("mode").is_some_and(|m| m != "updinfo") {
             return Err(LiveError::BadRequest("only mode=updinfo is supported").into());
         }
-        let mount = param("mount").ok_or(LiveError::BadRequest("mount is missing"))?;
-        let song = match (param("song"), param("artist"), param("title")) {
+        let charset = match param("charset") {
+            Some(c) => {
+                Charset::parse(&c).ok_or(LiveError::BadRequest("charset: UTF-8 or ISO-8859-1"))?
+            }
+            None => self
+                .config
+                .mount(&mount)
+                .map(|m| m.charset)
+                .unwrap_or_default(),
+        };
+        let text = |name: &str| status::query_bytes(query, name).map(|b| charset.decode(&b));
+        let song = match (text("song"), text("artist"), text("title")) {
             (Some(s), _, _) => s,
             (None, Some(a), Some(t)) => format!("{a} - {t}"),
             (None, None, Some(t)) => t,

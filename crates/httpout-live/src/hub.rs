@@ -154,6 +154,15 @@ impl Ring {
         start
     }
 
+    /// The first chunk at or after `cursor` where a frame starts.
+    pub(crate) fn sync_from(&self, cursor: u64) -> Option<u64> {
+        let first = self.chunks.partition_point(|c| c.offset < cursor);
+        self.chunks
+            .range(first..)
+            .find(|c| c.sync)
+            .map(|c| c.offset)
+    }
+
     /// Bytes from `cursor` on, at most `max` (whole chunks, or one chunk
     /// when it alone is larger); `None` when there is nothing new.
     pub(crate) fn read_from(&self, cursor: u64, max: usize) -> Option<Bytes> {
@@ -283,12 +292,19 @@ impl Stream {
     }
 
     pub(crate) fn set_phase(&self, phase: Phase) {
+        let mut was_live = false;
         if self.ring.send_if_modified(|r| {
             let changed = r.phase != phase;
+            was_live = r.phase == Phase::Live;
             r.phase = phase;
             changed
         }) {
             self.waiters.wake_all();
+            if was_live || phase == Phase::Live {
+                if let Some(hub) = self.hub.upgrade() {
+                    hub.live_changed();
+                }
+            }
         }
         if phase == Phase::Ended {
             self.retire();
@@ -314,6 +330,33 @@ impl Stream {
         self.waiters.wake_all();
     }
 
+    /// Whether a source feeds the stream now.
+    pub(crate) fn is_live(&self) -> bool {
+        self.phase() == Phase::Live
+    }
+
+    /// Counts a listener in unless `max` are there already (checked and
+    /// counted in one step: the cap holds however many join at once).
+    pub(crate) fn try_join(self: &Arc<Self>, max: Option<u64>) -> Option<Joined> {
+        let mut now = None;
+        self.listeners.send_if_modified(|n| {
+            if max.is_some_and(|m| *n >= m) {
+                return false;
+            }
+            *n += 1;
+            now = Some(*n);
+            true
+        });
+        now.map(|now| self.counted_in(now))
+    }
+
+    /// The guard of a listener just counted in, `now` listening.
+    fn counted_in(self: &Arc<Self>, now: u64) -> Joined {
+        self.stats.connections.fetch_add(1, Ordering::Relaxed);
+        self.stats.listener_peak.fetch_max(now, Ordering::Relaxed);
+        Joined(Arc::clone(self))
+    }
+
     /// Wakes `waker` at the ring's next change, unless it is already to be
     /// woken (`epoch`: the listener's last registration, updated). To be
     /// called before the ring is read, so that no change is missed.
@@ -329,14 +372,12 @@ impl Stream {
 
     /// Counts a listener in; the returned guard counts it out.
     pub(crate) fn join(self: &Arc<Self>) -> Joined {
-        self.stats.connections.fetch_add(1, Ordering::Relaxed);
         let mut now = 0;
         self.listeners.send_modify(|n| {
             *n += 1;
             now = *n;
         });
-        self.stats.listener_peak.fetch_max(now, Ordering::Relaxed);
-        Joined(Arc::clone(self))
+        self.counted_in(now)
     }
 
     /// When the stream started (its first input).
@@ -432,6 +473,18 @@ struct HubShared {
     seen: AtomicBool,
     /// Paths of the last removed streams, oldest first.
     ended: Mutex<VecDeque<String>>,
+    /// Bumped each time a stream goes live or stops being live, so that
+    /// listeners on a fallback chain look again (see [`Hub::live_changes`]).
+    live_gen: AtomicU64,
+    /// Listeners on a fallback chain waiting for such a change.
+    live_waiters: Waiters,
+}
+
+impl HubShared {
+    fn live_changed(&self) {
+        self.live_gen.fetch_add(1, Ordering::AcqRel);
+        self.live_waiters.wake_all();
+    }
 }
 
 /// Every mount of a server.
@@ -456,6 +509,8 @@ impl Hub {
                 changed: Notify::new(),
                 seen: AtomicBool::new(false),
                 ended: Mutex::new(VecDeque::new()),
+                live_gen: AtomicU64::new(0),
+                live_waiters: Waiters::default(),
             }),
             started: Instant::now(),
         }
@@ -486,6 +541,22 @@ impl Hub {
             let facts = Facts::new(String::new(), StreamMeta::default(), None);
             self.new_stream(path, Feed::Http, facts, Phase::Ended)
         })
+    }
+
+    /// The stream at `path` if a source feeds it now.
+    pub(crate) fn live(&self, path: &str) -> Option<Arc<Stream>> {
+        self.streams().get(path).filter(|s| s.is_live()).cloned()
+    }
+
+    /// How many times a stream went live or stopped being live.
+    pub(crate) fn live_changes(&self) -> u64 {
+        self.shared.live_gen.load(Ordering::Acquire)
+    }
+
+    /// Wakes `waker` at the next [`Hub::live_changes`] (see
+    /// [`Stream::wake_on_change`] for `epoch`).
+    pub(crate) fn wake_on_live_change(&self, waker: &Waker, epoch: &mut u64) {
+        self.shared.live_waiters.register(waker, epoch);
     }
 
     /// Every stream, sorted by path.
@@ -533,6 +604,8 @@ impl Hub {
         }
         let stream = self.new_stream(path, Feed::Http, facts, Phase::Live);
         streams.insert(path.to_owned(), Arc::clone(&stream));
+        drop(streams);
+        self.shared.live_changed();
         Ok(stream)
     }
 
@@ -650,6 +723,17 @@ mod tests {
         assert_eq!(r.burst_start(Amount::Bytes(301)), 0);
         assert_eq!(r.burst_start(Amount::Bytes(99_999)), 0);
         assert_eq!(r.burst_start(Amount::Time(Duration::from_millis(250))), 200);
+    }
+
+    #[test]
+    fn the_next_frame_start_is_found() {
+        let r = ring_of(
+            &[(100, false), (100, true), (100, false)],
+            Amount::Bytes(10_000),
+        );
+        assert_eq!(r.sync_from(0), Some(100));
+        assert_eq!(r.sync_from(100), Some(100));
+        assert_eq!(r.sync_from(101), None);
     }
 
     #[test]

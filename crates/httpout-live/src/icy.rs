@@ -149,6 +149,12 @@ impl Interleave {
         }
     }
 
+    /// Sends the current title at the next block, whatever was sent
+    /// before (the listener moved to another stream).
+    pub(crate) fn resend_title(&mut self) {
+        self.sent_seq = u64::MAX;
+    }
+
     /// `data` with blocks inserted where they fall; `meta` gives the
     /// current title when a block is due.
     pub(crate) fn apply(&mut self, data: Bytes, meta: impl Fn() -> (Option<String>, u64)) -> Bytes {

@@ -122,6 +122,7 @@ impl Publisher {
         config: &crate::LiveConfig,
     ) -> Self {
         Self {
+            keep: config.max_lag_at(stream.path()),
             stream,
             framer: Framer::new(format),
             pacer: pace.then(|| Pacer::new(config.rate)),
@@ -130,7 +131,6 @@ impl Publisher {
             pending_bytes: 0,
             batch_since: None,
             batch: config.batch,
-            keep: config.max_lag,
             hold: config.hold,
             rate: config.rate,
             last_publish: Instant::now(),
@@ -173,10 +173,23 @@ impl Publisher {
         self.batch_since.map(|t| t + self.batch)
     }
 
-    /// Publishes what is held, at the end of the input.
+    /// Publishes what is held, at the end of the input. Of framed audio
+    /// (MP3, ADTS) only whole frames: a truncated last frame (a source cut
+    /// off mid-frame) would be a glitch to every listener, and would leave
+    /// one that moves to a fallback next mid-frame.
     pub(crate) async fn finish(&mut self) {
-        if let Some(unit) = self.framer.finish() {
-            self.pending.push(unit);
+        let framed = matches!(self.framer.format(), Format::Mp3 | Format::Adts);
+        match self.framer.finish() {
+            Some(unit) if framed && !unit.sync => {
+                tracing::debug!(
+                    target: "httpout::live",
+                    "{}: {} bytes after the last whole frame dropped",
+                    self.stream.path(),
+                    unit.bytes.len()
+                );
+            }
+            Some(unit) => self.pending.push(unit),
+            None => {}
         }
         self.flush().await;
     }
@@ -344,6 +357,7 @@ mod timing {
             ext: None,
             source_timeout: None,
             batch: Duration::from_millis(250),
+            mounts: Default::default(),
         };
         let hub = Hub::new();
         let facts = Facts::new("audio/mpeg".into(), StreamMeta::default(), None);
@@ -412,6 +426,16 @@ mod timing {
         let all: Vec<u8> = chunks(&stream).concat();
         // 10 + 40 + 1 frames; the framer holds the last until `finish`.
         assert_eq!(all.len(), 51 * FRAME);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_truncated_last_frame_is_not_published() {
+        let (stream, mut p) = publisher(false);
+        let mut data = mp3(5);
+        data.extend_from_slice(&mp3(1)[..FRAME / 2]);
+        p.write(&data).await;
+        p.finish().await;
+        assert_eq!(chunks(&stream).concat(), mp3(5));
     }
 
     #[tokio::test(start_paused = true)]

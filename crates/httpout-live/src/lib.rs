@@ -33,6 +33,7 @@ mod ingest;
 pub mod input;
 mod listener;
 pub mod media;
+mod mounts;
 mod source_clients;
 mod status;
 
@@ -40,8 +41,10 @@ pub use args::{Amount, LiveArgs, parse_amount, parse_bitrate};
 pub use error::LiveError;
 pub use handler::LiveHandler;
 pub use hub::{Hub, Stream};
+pub use mounts::{Charset, KEYS as MOUNT_KEYS, MountSettings, Mounts};
 pub use source_clients::SourceClients;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use httpout_core::ConfigError;
@@ -82,28 +85,24 @@ pub struct LiveConfig {
     /// Frames arriving (or, paced, due) within this long go out to
     /// listeners together (`batch`).
     pub batch: Duration,
+    /// Per-mount settings (`mount`).
+    pub mounts: Arc<Mounts>,
 }
 
 impl LiveConfig {
     /// The settings the options give; errors name the option.
     pub fn from_args(core: &CoreArgs, opts: &LiveArgs) -> Result<Self, ConfigError> {
-        let too_big = match (opts.burst, opts.max_async_buf) {
-            (Amount::Bytes(b), Amount::Bytes(q)) => b >= q,
-            (Amount::Time(b), Amount::Time(q)) => b >= q,
-            _ => false,
-        };
-        {
-            if too_big {
-                return Err(ConfigError::invalid(
-                    "--burst",
-                    show(opts.burst),
-                    format!(
-                        "must be smaller than --max_async_buf ({}), or new listeners would be \
-                         dropped at once",
-                        show(opts.max_async_buf)
-                    ),
-                ));
-            }
+        check_burst("--burst", opts.burst, "--max_async_buf", opts.max_async_buf)?;
+        let mounts = Mounts::from_options(&opts.mount)?;
+        for (path, m) in mounts.iter() {
+            let burst = m.burst.unwrap_or(opts.burst);
+            let lag = m.max_lag.unwrap_or(opts.max_async_buf);
+            check_burst(
+                &format!("--mount={path}:burst"),
+                burst,
+                "its max_async_buf",
+                lag,
+            )?;
         }
         let mut ice_values = Vec::new();
         for item in &opts.ice_hdr {
@@ -143,8 +142,52 @@ impl LiveConfig {
             ext: opts.ext.clone(),
             source_timeout: httpout_core::timeout::from_secs(core.timeout),
             batch: Duration::from_millis(u64::from(opts.batch)),
+            mounts: Arc::new(mounts),
         })
     }
+
+    /// The settings of mount `path`, if it has its own.
+    pub fn mount(&self, path: &str) -> Option<&MountSettings> {
+        self.mounts.get(path)
+    }
+
+    /// `burst` at `path`: the mount's own, else the server's.
+    pub fn burst_at(&self, path: &str) -> Amount {
+        self.mount(path).and_then(|m| m.burst).unwrap_or(self.burst)
+    }
+
+    /// `max_async_buf` at `path`: the mount's own, else the server's.
+    pub fn max_lag_at(&self, path: &str) -> Amount {
+        self.mount(path)
+            .and_then(|m| m.max_lag)
+            .unwrap_or(self.max_lag)
+    }
+}
+
+/// A burst must be smaller than the lag limit, or new listeners would be
+/// dropped at once.
+fn check_burst(
+    option: &str,
+    burst: Amount,
+    lag_name: &str,
+    lag: Amount,
+) -> Result<(), ConfigError> {
+    let too_big = match (burst, lag) {
+        (Amount::Bytes(b), Amount::Bytes(q)) => b >= q,
+        (Amount::Time(b), Amount::Time(q)) => b >= q,
+        _ => false,
+    };
+    if too_big {
+        return Err(ConfigError::invalid(
+            option,
+            show(burst),
+            format!(
+                "must be smaller than {lag_name} ({}), or new listeners would be dropped at once",
+                show(lag)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn show(a: Amount) -> String {

@@ -1,5 +1,13 @@
 //! One listener: a response body that follows a stream's ring from a
 //! start point, interleaving ICY metadata when asked.
+//!
+//! A listener may first get the mount's intro, and may move between
+//! streams without its connection noticing: to the mount's fallback when
+//! its source leaves, back when the source returns (`fallback_override`).
+//! A move happens between two chunks, and chunks start on frame
+//! boundaries, so a player decodes on; ICY blocks keep their spacing, as
+//! the interleaving counts the bytes the listener got, whatever stream
+//! they came from.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -13,8 +21,10 @@ use httpout_core::metrics::{Gauged, MountMetrics};
 use httpout_core::{Body, BoxError, Metrics};
 use tokio::sync::watch;
 
-use crate::hub::{Joined, Phase, Ring, Stream};
+use crate::args::Amount;
+use crate::hub::{Hub, Joined, Phase, Ring, Stream};
 use crate::icy::Interleave;
+use crate::mounts::Mounts;
 
 /// At most this much is handed to hyper per frame (a listener catching up
 /// after a burst gets few large writes rather than many small ones).
@@ -32,6 +42,8 @@ struct Cursor {
     _joined: Joined,
     /// Set once the drop has been counted and logged.
     dropped: bool,
+    /// Moved to another stream: skip to its next frame start.
+    resync: bool,
     /// The body has ended (the stream ended, or the listener was dropped).
     done: bool,
     /// One past the stream's change epoch this listener's waker was last
@@ -41,6 +53,48 @@ struct Cursor {
     metrics: MountMetrics,
     /// Counted in the mount's `httpout_live_listeners` while this lives.
     _listening: Gauged,
+    /// What is left of the intro, sent before the stream.
+    intro: Option<Bytes>,
+    /// Where the stream starts once the intro is sent (`burst`).
+    burst: Amount,
+    /// The fallback chain this listener may move along, when its mount has
+    /// one.
+    follow: Option<Follow>,
+}
+
+/// A listener's mount and the fallback chain it may move along.
+struct Follow {
+    hub: Hub,
+    mounts: std::sync::Arc<Mounts>,
+    /// The mount the listener asked for, then its fallbacks, in order.
+    chain: Vec<String>,
+    /// The hub's count of live changes last looked at.
+    seen: u64,
+    /// See [`Cursor::epoch`], for the hub's live changes.
+    epoch: u64,
+    /// The server's metrics, for the series of the mount moved to.
+    metrics: Arc<Metrics>,
+}
+
+impl Follow {
+    /// The first stream of the chain a source feeds now.
+    fn preferred(&self) -> Option<Arc<Stream>> {
+        self.chain.iter().find_map(|p| self.hub.live(p))
+    }
+
+    /// Whether a source arriving at `path` takes back its fallback's
+    /// listeners.
+    fn overrides(&self, path: &str) -> bool {
+        self.mounts.get(path).is_some_and(|m| m.fallback_override)
+    }
+
+    /// Where in the chain `path` is (past the end when it is not in it).
+    fn rank(&self, path: &str) -> usize {
+        self.chain
+            .iter()
+            .position(|p| p == path)
+            .unwrap_or(usize::MAX)
+    }
 }
 
 enum Step {
@@ -55,6 +109,20 @@ impl Cursor {
         let ring = self.rx.borrow();
         if self.next < ring.front() {
             return Step::Behind(ring.head() - self.next);
+        }
+        if self.resync {
+            match ring.sync_from(self.next) {
+                Some(start) => {
+                    self.next = start;
+                    self.resync = false;
+                }
+                // Nothing to start on yet: what is there is skipped.
+                None if ring.phase == Phase::Ended => return Step::End,
+                None => {
+                    self.next = ring.head();
+                    return Step::Wait;
+                }
+            }
         }
         match ring.read_from(self.next, FRAME_MAX) {
             Some(data) => Step::Data(data),
@@ -81,34 +149,92 @@ impl Cursor {
         );
     }
 
+    /// Moves to `to`'s live point.
+    fn switch(&mut self, to: Arc<Stream>) {
+        let who = self
+            .peer
+            .map_or_else(|| "a listener".to_owned(), |p| p.to_string());
+        tracing::info!(
+            target: "httpout::live",
+            "{who} moved from {} to {}",
+            self.stream.path(),
+            to.path()
+        );
+        self.rx = to.subscribe();
+        self.next = to.start_point(Amount::Bytes(0));
+        self.resync = true;
+        self.epoch = 0;
+        if let Some(f) = &self.follow {
+            self.metrics = f.metrics.live_mount(to.path());
+            self._listening = self.metrics.listener();
+        }
+        self._joined = to.join();
+        self.stream = to;
+        if let Some(icy) = &mut self.icy {
+            icy.resend_title();
+        }
+    }
+
+    /// On a fallback chain: the stream to move to, if any. A listener
+    /// leaves a stream with no source once it has read what the ring
+    /// holds (`drained`); it leaves a live fallback only for a mount
+    /// before it in the chain whose source came back with
+    /// `fallback_override`.
+    fn move_to(&mut self, drained: bool) -> Option<Arc<Stream>> {
+        let follow = self.follow.as_mut()?;
+        let changes = follow.hub.live_changes();
+        let looked = std::mem::replace(&mut follow.seen, changes) == changes;
+        let live = self.stream.is_live();
+        if live && looked {
+            return None;
+        }
+        let to = follow.preferred()?;
+        if Arc::ptr_eq(&to, &self.stream) {
+            return None;
+        }
+        let leave = if live {
+            follow.rank(to.path()) < follow.rank(self.stream.path()) && follow.overrides(to.path())
+        } else {
+            drained
+        };
+        leave.then_some(to)
+    }
+
+    /// The next piece of the intro, if any is left.
+    fn next_intro(&mut self) -> Option<Bytes> {
+        let intro = self.intro.as_mut()?;
+        let piece = intro.split_to(intro.len().min(FRAME_MAX));
+        if intro.is_empty() {
+            self.intro = None;
+            // The stream from where a new listener would start now.
+            self.next = self.stream.start_point(self.burst);
+        }
+        (!piece.is_empty()).then_some(piece)
+    }
+
     /// The next piece of the stream for this listener, with its ICY
     /// metadata; pending until the ring has one.
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BoxError>>> {
         if self.done {
             return Poll::Ready(None);
         }
+        if let Some(piece) = self.next_intro() {
+            return Poll::Ready(Some(Ok(self.send(piece))));
+        }
+        if let Some(to) = self.move_to(false) {
+            self.switch(to);
+        }
         loop {
             match self.step() {
                 Step::Data(data) => {
                     self.next += data.len() as u64;
-                    self.stream
-                        .stats
-                        .bytes_out
-                        .fetch_add(data.len() as u64, Ordering::Relaxed);
-                    self.metrics.sent(data.len() as u64);
-                    let data = match &mut self.icy {
-                        Some(icy) => {
-                            let stream = &self.stream;
-                            icy.apply(data, || {
-                                let meta = stream.facts().meta;
-                                (meta.title, meta.title_seq)
-                            })
-                        }
-                        None => data,
-                    };
-                    return Poll::Ready(Some(Ok(data)));
+                    return Poll::Ready(Some(Ok(self.send(data))));
                 }
                 Step::End => {
+                    if let Some(to) = self.move_to(true) {
+                        self.switch(to);
+                        continue;
+                    }
                     self.done = true;
                     return Poll::Ready(None);
                 }
@@ -119,9 +245,19 @@ impl Cursor {
                     return Poll::Ready(Some(Err("listener fell too far behind".into())));
                 }
                 Step::Wait => {
+                    if let Some(to) = self.move_to(true) {
+                        self.switch(to);
+                        continue;
+                    }
                     let before = self.epoch;
                     self.stream.wake_on_change(cx.waker(), &mut self.epoch);
-                    if self.epoch == before {
+                    let mut registered = self.epoch != before;
+                    if let Some(f) = &mut self.follow {
+                        let before = f.epoch;
+                        f.hub.wake_on_live_change(cx.waker(), &mut f.epoch);
+                        registered |= f.epoch != before;
+                    }
+                    if !registered {
                         // Registered already, and nothing changed since.
                         return Poll::Pending;
                     }
@@ -129,6 +265,27 @@ impl Cursor {
                     // in between.
                 }
             }
+        }
+    }
+}
+
+impl Cursor {
+    /// Counts `data` as sent and interleaves its ICY blocks.
+    fn send(&mut self, data: Bytes) -> Bytes {
+        self.stream
+            .stats
+            .bytes_out
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        self.metrics.sent(data.len() as u64);
+        match &mut self.icy {
+            Some(icy) => {
+                let stream = &self.stream;
+                icy.apply(data, || {
+                    let meta = stream.facts().meta;
+                    (meta.title, meta.title_seq)
+                })
+            }
+            None => data,
         }
     }
 }
@@ -164,27 +321,52 @@ impl Drop for Cursor {
     }
 }
 
-/// The response body of a listener joining `stream` at `start`.
-pub(crate) fn body(
-    stream: &Arc<Stream>,
-    start: u64,
-    metaint: Option<u32>,
-    peer: Option<SocketAddr>,
-    metrics: &Metrics,
-) -> Body {
-    let metrics = metrics.live_mount(stream.path());
+/// How a listener joins: where, from where, with what.
+pub(crate) struct Join<'a> {
+    /// The stream it gets first.
+    pub(crate) stream: &'a Arc<Stream>,
+    /// Counted in on `stream` (see [`Stream::try_join`]).
+    pub(crate) joined: Joined,
+    /// Where in the stream it starts, and the burst to start with after
+    /// an intro.
+    pub(crate) start: u64,
+    pub(crate) burst: Amount,
+    pub(crate) metaint: Option<u32>,
+    pub(crate) intro: Option<Bytes>,
+    /// The hub, settings and fallback chain, when the listener's mount
+    /// has a fallback.
+    pub(crate) follow: Option<(Hub, Arc<Mounts>, Vec<String>)>,
+    pub(crate) peer: Option<SocketAddr>,
+}
+
+/// The response body of a listener.
+pub(crate) fn body(join: Join<'_>, metrics: &Arc<Metrics>) -> Body {
+    let stream = join.stream;
+    let mount_metrics = metrics.live_mount(stream.path());
+    let follow = join.follow.map(|(hub, mounts, chain)| Follow {
+        seen: hub.live_changes(),
+        hub,
+        mounts,
+        chain,
+        epoch: 0,
+        metrics: Arc::clone(metrics),
+    });
     let cursor = Cursor {
-        _listening: metrics.listener(),
-        metrics,
+        _listening: mount_metrics.listener(),
+        metrics: mount_metrics,
         rx: stream.subscribe(),
-        next: start,
-        icy: metaint.map(Interleave::new),
-        peer,
-        _joined: stream.join(),
+        next: join.start,
+        icy: join.metaint.map(Interleave::new),
+        peer: join.peer,
+        _joined: join.joined,
         stream: Arc::clone(stream),
         dropped: false,
+        resync: false,
         done: false,
         epoch: 0,
+        intro: join.intro.filter(|b| !b.is_empty()),
+        burst: join.burst,
+        follow,
     };
     Body::new(cursor)
 }

@@ -11,6 +11,16 @@ use httpout_core::html::escape;
 use serde_json::{Value, json};
 
 use crate::hub::{Hub, Phase, Stream};
+use crate::mounts::Mounts;
+
+/// The streams the public pages show: not ended, not `hidden`.
+fn shown(hub: &Hub, mounts: &Mounts) -> Vec<std::sync::Arc<Stream>> {
+    hub.all()
+        .into_iter()
+        .filter(|s| s.phase() != Phase::Ended)
+        .filter(|s| !mounts.get(s.path()).is_some_and(|m| m.hidden))
+        .collect()
+}
 
 /// The facts of one stream, as the JSON page shows them.
 fn source(s: &Stream) -> Value {
@@ -65,14 +75,9 @@ fn page(body: String, content_type: &'static str) -> Response<Body> {
     res
 }
 
-/// `/status-json.xsl`: every stream that has not ended.
-pub(crate) fn json(hub: &Hub) -> Response<Body> {
-    let sources: Vec<Value> = hub
-        .all()
-        .iter()
-        .filter(|s| s.phase() != Phase::Ended)
-        .map(|s| source(s))
-        .collect();
+/// `/status-json.xsl`: every stream that has not ended, but `hidden` ones.
+pub(crate) fn json(hub: &Hub, mounts: &Mounts) -> Response<Body> {
+    let sources: Vec<Value> = shown(hub, mounts).iter().map(|s| source(s)).collect();
     let doc = json!({
         "icestats": {
             "server_id": concat!("httpout/", env!("CARGO_PKG_VERSION")),
@@ -84,9 +89,9 @@ pub(crate) fn json(hub: &Hub) -> Response<Body> {
 }
 
 /// `/status.xsl`: the same facts as a small HTML table.
-pub(crate) fn html(hub: &Hub) -> Response<Body> {
+pub(crate) fn html(hub: &Hub, mounts: &Mounts) -> Response<Body> {
     let mut rows = String::new();
-    for s in hub.all().iter().filter(|s| s.phase() != Phase::Ended) {
+    for s in &shown(hub, mounts) {
         let v = source(s);
         let cell = |k: &str| match &v[k] {
             Value::Null => String::new(),
@@ -119,14 +124,17 @@ pub(crate) fn html(hub: &Hub) -> Response<Body> {
 
 /// One parameter of a query string, `+` and percent-escapes decoded.
 pub(crate) fn query_param(query: &str, name: &str) -> Option<String> {
+    query_bytes(query, name).map(|v| String::from_utf8_lossy(&v).into_owned())
+}
+
+/// One parameter of a query string as bytes (`+` and percent-escapes
+/// decoded), for values in another charset than UTF-8.
+pub(crate) fn query_bytes(query: &str, name: &str) -> Option<Vec<u8>> {
+    let decode =
+        |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).collect::<Vec<u8>>();
     query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode = |s: &str| {
-            percent_encoding::percent_decode_str(&s.replace('+', " "))
-                .decode_utf8_lossy()
-                .into_owned()
-        };
-        (decode(k) == name).then(|| decode(v))
+        (decode(k) == name.as_bytes()).then(|| decode(v))
     })
 }
 

@@ -36,6 +36,7 @@ pub(crate) fn config() -> LiveConfig {
         ext: None,
         source_timeout: Some(Duration::from_secs(10)),
         batch: Duration::from_millis(250),
+        mounts: Default::default(),
     }
 }
 

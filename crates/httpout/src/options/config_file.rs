@@ -14,9 +14,17 @@
 //! ice-genre = "Rock"
 //! ```
 //!
-//! `[mount."/path"]` tables are kept for the live sink's per-mount settings
-//! and refused until they exist. Errors name the file, the line, the key
-//! and what was expected, on one line.
+//! `[mount."/path"]` tables hold one live mount's settings, each key one
+//! `--mount=/path:KEY=VALUE`:
+//!
+//! ```toml
+//! [mount."/live.mp3"]
+//! fallback = "/backup.mp3"
+//! max_listeners = 500
+//! ```
+//!
+//! Errors name the file, the line, the key and what was expected, on one
+//! line.
 
 use std::path::Path;
 
@@ -89,10 +97,13 @@ pub(crate) fn parse(
                     file.pairs.push(pair(table, &at, long_of, check)?);
                 }
             }
-            "mount" => {
-                return Err(format!(
-                    "{where_}: [mount] tables are reserved for per-mount live settings, not supported yet"
-                ));
+            "mount" if value.get_ref().as_table().is_some() => {
+                let flags = mount_tables(value, &at)?;
+                for (offset, flag) in &flags {
+                    check(flag).map_err(|e| format!("{}: {e}", at(*offset)))?;
+                }
+                let flags = flags.into_iter().map(|(_, f)| f).collect();
+                file.options.push(("mount".to_owned(), flags));
             }
             key => {
                 let long = option(key, &where_, long_of)?;
@@ -144,6 +155,37 @@ fn pair(
         }
     }
     out.output = output.ok_or_else(|| format!("{start}: a [[pair]] needs an `output` URL"))?;
+    Ok(out)
+}
+
+/// `[mount."/path"]` tables: one `--mount=/path:KEY=VALUE` per key, with
+/// the key's place in the file.
+fn mount_tables(
+    value: &Spanned<DeValue<'_>>,
+    at: &dyn Fn(usize) -> String,
+) -> Result<Vec<(usize, String)>, String> {
+    let mut out = Vec::new();
+    for (path, table) in value.get_ref().as_table().into_iter().flatten() {
+        let Some(entries) = table.get_ref().as_table() else {
+            return Err(format!(
+                "{}: write [mount.\"{}\"] and the mount's settings under it",
+                at(path.span().start),
+                path.get_ref()
+            ));
+        };
+        for (key, v) in entries {
+            let offset = key.span().start;
+            out.push((
+                offset,
+                format!(
+                    "--mount={}:{}={}",
+                    path.get_ref(),
+                    key.get_ref(),
+                    scalar(v, at)?
+                ),
+            ));
+        }
+    }
     Ok(out)
 }
 
@@ -260,6 +302,25 @@ mod tests {
     }
 
     #[test]
+    fn mount_tables_become_mount_flags() {
+        let f = read(
+            "[mount.\"/live.mp3\"]\nmax_listeners = 3\nurl = \"http://a:8000/\"\n\
+             [mount.\"/b.mp3\"]\nhidden = true\n",
+        )
+        .unwrap();
+        let (name, flags) = &f.options[0];
+        assert_eq!(name, "mount");
+        assert_eq!(
+            flags,
+            &[
+                "--mount=/b.mp3:hidden=true",
+                "--mount=/live.mp3:max_listeners=3",
+                "--mount=/live.mp3:url=http://a:8000/",
+            ]
+        );
+    }
+
+    #[test]
     fn errors_name_the_file_the_line_the_key_and_what_was_expected() {
         let e = read("port = 80\nmaxcc = 3\n").unwrap_err();
         assert_eq!(
@@ -271,8 +332,8 @@ mod tests {
         let e = read("maxc = 3\nport = [\n").unwrap_err();
         assert!(e.starts_with("test.toml:"), "{e}");
         assert!(!e.contains('\n'), "one line: {e}");
-        let e = read("[mount.\"/live.mp3\"]\nmax_listeners = 3\n").unwrap_err();
-        assert!(e.starts_with("test.toml:1: [mount]"), "{e}");
+        let e = read("[mount.\"/live.mp3\"]\nmax_listeners = 3\nhidden = []\n").unwrap_err();
+        assert!(e.starts_with("test.toml:3: expected a string"), "{e}");
         let e = read("[[pair]]\ninput = \"a.mp3\"\n").unwrap_err();
         assert_eq!(e, "test.toml:1: a [[pair]] needs an `output` URL");
         let e = read("rdirs = [[1]]\n").unwrap_err();

@@ -4,6 +4,8 @@
 //! Each test file includes this module (`mod support;`) and uses a part.
 #![allow(dead_code, reason = "each test file uses a part of the support")]
 
+pub(crate) mod live;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};

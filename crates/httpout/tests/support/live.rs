@@ -1,0 +1,99 @@
+//! Live sink helpers: listeners over raw HTTP/1.0, the status page.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use super::curl;
+
+/// `host:port` of a listener URL.
+pub(crate) fn host(url: &str) -> &str {
+    url.trim_start_matches("http://")
+}
+
+/// Polls `/status-json.xsl` until `ready` says yes (bounded: 30 s, over
+/// five times the longest wait for a source at its media rate).
+pub(crate) fn wait_status(
+    url: &str,
+    ready: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = curl(&[&format!("{url}/status-json.xsl")]);
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout) {
+            if ready(&v) {
+                return v;
+            }
+        }
+        assert!(Instant::now() < deadline, "status never ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The bytes a live mount has taken from its source so far (0 when it is
+/// not live).
+pub(crate) fn bytes_in(v: &serde_json::Value, mount: &str) -> usize {
+    let sources = v["icestats"]["source"].as_array();
+    sources
+        .and_then(|a| {
+            a.iter()
+                .find(|s| s["mount"] == mount && s["state"] == "live")
+        })
+        .and_then(|s| s["bytes_in"].as_u64())
+        .map_or(0, |n| n as usize)
+}
+
+/// An HTTP/1.0 listener (close-delimited body) reading for `secs`:
+/// (response head, body bytes).
+pub(crate) fn listen(addr: &str, path: &str, extra: &str, secs: f64) -> (String, Vec<u8>) {
+    listen_counting(addr, path, extra, secs, &AtomicUsize::new(0))
+}
+
+/// [`listen`], adding every byte it receives (head included) to `got` as
+/// it goes.
+pub(crate) fn listen_counting(
+    addr: &str,
+    path: &str,
+    extra: &str,
+    secs: f64,
+    got: &AtomicUsize,
+) -> (String, Vec<u8>) {
+    listen_while(addr, path, extra, secs, got, &AtomicBool::new(false))
+}
+
+/// [`listen_counting`], ending early once `stop` is set.
+pub(crate) fn listen_while(
+    addr: &str,
+    path: &str,
+    extra: &str,
+    secs: f64,
+    got: &AtomicUsize,
+    stop: &AtomicBool,
+) -> (String, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n{extra}\r\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let mut all = Vec::new();
+    let mut buf = [0u8; 16384];
+    while Instant::now() < deadline && !stop.load(Ordering::Acquire) {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                all.extend_from_slice(&buf[..n]);
+                got.fetch_add(n, Ordering::Release);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e) => panic!("listener read: {e}"),
+        }
+    }
+    let split = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
+    let head = String::from_utf8_lossy(&all[..split]).into_owned();
+    (head, all[split + 4..].to_vec())
+}
