@@ -58,6 +58,8 @@ complete -c httpout -l max_async_buf -d 'How far a live listener may fall behind
 complete -c httpout -l burst -d 'What a new live listener gets at once from before the live point: bytes (`64K`) or seconds of media (`2s`); 0 for none' -r
 complete -c httpout -l batch -d 'Milliseconds of frames a live stream gathers before listeners are sent them, in one write each: lower for less latency, higher for less CPU per listener' -r
 complete -c httpout -l source_password -d 'Password of HTTP source clients (user `source`, PUT/POST/SOURCE to a mount); enables live ingest over HTTP' -r
+complete -c httpout -l admin_password -d 'Password of the live sink\'s admin API (Icecast\'s `/admin/...`, Basic with --admin_user); the API is off without it' -r
+complete -c httpout -l admin_user -d 'User name of the live sink\'s admin API' -r
 complete -c httpout -l rt -d 'Send live file inputs at their media rate (MP3/ADTS frame durations, TS PCR, else `rate`)' -r
 complete -c httpout -l rate -d 'Bit rate of live inputs whose format gives no timing (bits/s, e.g. 128k); used by `rt` and by seconds in `burst`' -r
 complete -c httpout -l metaint -d 'Audio bytes between in-band ICY metadata blocks for listeners sending `Icy-MetaData: 1`; 0 disables' -r

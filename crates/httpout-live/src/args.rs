@@ -123,6 +123,25 @@ pub struct LiveArgs {
     )]
     pub source_password: Option<String>,
 
+    /// Password of the live sink's admin API (Icecast's `/admin/...`, Basic with --admin_user); the API is off without it.
+    #[arg(
+        long = "admin_password",
+        alias = "admin-password",
+        value_name = "STR",
+        help_heading = "Sinks"
+    )]
+    pub admin_password: Option<String>,
+
+    /// User name of the live sink's admin API.
+    #[arg(
+        long = "admin_user",
+        alias = "admin-user",
+        value_name = "STR",
+        default_value = "admin",
+        help_heading = "Sinks"
+    )]
+    pub admin_user: String,
+
     /// Send live file inputs at their media rate (MP3/ADTS frame durations, TS PCR, else `rate`).
     #[arg(
         long,

@@ -23,6 +23,12 @@ pub enum LiveError {
     /// Missing or wrong source credentials (401).
     #[error("source credentials required")]
     BadCredentials,
+    /// Missing or wrong admin credentials (401).
+    #[error("admin credentials required")]
+    BadAdminCredentials,
+    /// The admin API is off (403).
+    #[error("the admin API is off: start httpout with --admin_password")]
+    AdminOff,
     /// The mount has its `max_listeners` (403 with Icecast's reason, as
     /// icecast2 answers).
     #[error("max listeners reached")]
@@ -36,13 +42,18 @@ impl From<LiveError> for Error {
     fn from(e: LiveError) -> Self {
         match e {
             LiveError::NoStream(_) | LiveError::Over(_) => Self::Missing(e.to_string().into()),
-            LiveError::InUse(_) | LiveError::IngestOff | LiveError::Full => {
+            LiveError::InUse(_) | LiveError::IngestOff | LiveError::Full | LiveError::AdminOff => {
                 Self::Forbidden(e.to_string().into())
             }
             LiveError::FedByInput(_) => Self::Conflict(e.to_string().into()),
             LiveError::BadCredentials => Self::Unauthorized {
                 challenges: vec![http::HeaderValue::from_static(
                     "Basic realm=\"httpout source\", charset=\"UTF-8\"",
+                )],
+            },
+            LiveError::BadAdminCredentials => Self::Unauthorized {
+                challenges: vec![http::HeaderValue::from_static(
+                    "Basic realm=\"httpout admin\", charset=\"UTF-8\"",
                 )],
             },
             LiveError::BadRequest(r) => Self::BadRequest(r.into()),

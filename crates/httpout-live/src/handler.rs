@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
-use http::{HeaderValue, Method, Request, Response};
+use http::{HeaderMap, HeaderValue, Method, Request, Response};
 use http_body_util::BodyExt as _;
-use httpout_core::auth::basic;
+use httpout_core::auth::{Failures, basic};
 use httpout_core::{
     Allow, Body, Ctx, Error, Handler, HandlerFuture, LongLived, SafePath, SendBuffer, StallLimit,
     media_type,
@@ -24,12 +24,12 @@ use subtle::ConstantTimeEq;
 
 use crate::args::Amount;
 use crate::error::LiveError;
-use crate::hub::{Facts, Feed, Hub, Phase, Stream};
+use crate::hub::{Facts, Feed, Hub, ListenerInfo, Phase, Stream};
 use crate::icy::StreamMeta;
 use crate::ingest::Publisher;
 use crate::media::Format;
 use crate::mounts::Charset;
-use crate::{LiveConfig, listener, status};
+use crate::{LiveConfig, admin, listener, status};
 
 /// Stall limit of a listener when the stream's rate is not known yet.
 const DEFAULT_STALL: Duration = Duration::from_secs(10);
@@ -62,6 +62,8 @@ struct Inner {
     config: LiveConfig,
     fallback: Option<Arc<dyn Handler>>,
     fallback_writes: bool,
+    /// Failed source and admin credentials, limited as sign-ins are.
+    failures: Arc<Failures>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -76,12 +78,14 @@ impl std::fmt::Debug for Inner {
 impl LiveHandler {
     /// Serves `hub`'s mounts; other requests get 404.
     pub fn new(hub: Hub, config: LiveConfig) -> Self {
+        hub.set_fallbacks(config.mounts.fallbacks());
         Self {
             inner: Arc::new(Inner {
                 hub,
                 config,
                 fallback: None,
                 fallback_writes: false,
+                failures: Arc::new(Failures::new()),
             }),
         }
     }
@@ -95,6 +99,7 @@ impl LiveHandler {
             config: a.config.clone(),
             fallback: None,
             fallback_writes: false,
+            failures: Arc::clone(&a.failures),
         });
         Self {
             inner: Arc::new(Inner {
@@ -155,15 +160,20 @@ impl Inner {
                 return Ok(status::json(&self.hub, &self.config.mounts));
             }
             "/status.xsl" if read => return Ok(status::html(&self.hub, &self.config.mounts)),
-            "/admin/metadata" if read => return self.metadata(&req, &ctx),
+            "/admin/metadata" if read => {
+                return self.metadata(req.uri(), req.headers(), &ctx).await;
+            }
             _ => {}
+        }
+        if let Some(command) = path.strip_prefix("/admin/") {
+            if read && (admin::COMMANDS.contains(&command) || self.config.admin.is_some()) {
+                self.check_admin(req.headers(), &ctx).await?;
+                return admin::answer(&self.hub, &self.config, command, &req);
+            }
         }
         let stream = self.hub.get(&path);
         if read {
-            let has_fallback = self
-                .config
-                .mount(&path)
-                .is_some_and(|m| m.fallback.is_some());
+            let has_fallback = self.hub.fallback_of(&path).is_some();
             if stream.is_some() || has_fallback {
                 return self.listen(&req, &ctx, &path, stream);
             }
@@ -197,7 +207,7 @@ impl Inner {
         home: &str,
         at_home: Option<Arc<Stream>>,
     ) -> Result<Response<Body>, Error> {
-        let chain = self.config.mounts.chain(home);
+        let chain = self.hub.chain(home);
         let stream = match at_home {
             Some(s) if s.is_live() || chain.len() == 1 => s,
             other => match chain[1..].iter().find_map(|p| self.hub.live(p)) {
@@ -212,8 +222,14 @@ impl Inner {
         }
         let own = self.config.mount(&path);
         let max = own.and_then(|m| m.max_listeners);
+        let agent = req
+            .headers()
+            .get(http::header::USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        let info = ListenerInfo::new(&self.hub, ctx.peer, &agent);
         let joined = if req.method() == Method::GET {
-            Some(stream.try_join(max).ok_or(LiveError::Full)?)
+            Some(stream.try_join(max, &info).ok_or(LiveError::Full)?)
         } else if max.is_some_and(|m| stream.listeners() >= m) {
             return Err(LiveError::Full.into());
         } else {
@@ -269,12 +285,15 @@ impl Inner {
             let join = listener::Join {
                 stream,
                 joined,
+                info,
                 start: stream.start_point(burst),
                 burst,
                 metaint: icy.then_some(self.config.metaint),
                 intro: home_settings.and_then(|m| m.intro.as_ref().map(|(_, b)| b.clone())),
-                follow: (chain.len() > 1)
-                    .then(|| (self.hub.clone(), Arc::clone(&self.config.mounts), chain)),
+                follow: (chain.len() > 1).then(|| {
+                    let mounts = Arc::clone(&self.config.mounts);
+                    (self.hub.clone(), mounts, home.to_owned())
+                }),
                 peer: ctx.peer,
             };
             *res.body_mut() = listener::body(join, &ctx.metrics);
@@ -311,7 +330,7 @@ impl Inner {
     /// Checks a source client of `mount`: a user the access rules let
     /// write, or Basic credentials: the mount's own (`user`, by default
     /// `source`, and `password`), else `source:` and `--source_password`.
-    fn authorize(&self, req: &Request<Body>, ctx: &Ctx, mount: &str) -> Result<(), LiveError> {
+    async fn authorize(&self, headers: &HeaderMap, ctx: &Ctx, mount: &str) -> Result<(), Error> {
         if ctx.user.is_some() {
             return Ok(());
         }
@@ -323,22 +342,67 @@ impl Inner {
             ),
             None => match &self.config.source_password {
                 Some(p) => ("source", p.as_str()),
-                None => return Err(LiveError::IngestOff),
+                None => return Err(LiveError::IngestOff.into()),
             },
         };
-        let given = req
-            .headers()
+        if self.check_basic(headers, ctx, user, password).await? {
+            Ok(())
+        } else {
+            Err(LiveError::BadCredentials.into())
+        }
+    }
+
+    /// Checks the admin's credentials (`--admin_user`,
+    /// `--admin_password`); the API is off without a password.
+    async fn check_admin(&self, headers: &HeaderMap, ctx: &Ctx) -> Result<(), Error> {
+        let Some((user, password)) = &self.config.admin else {
+            return Err(LiveError::AdminOff.into());
+        };
+        if self.check_basic(headers, ctx, user, password).await? {
+            Ok(())
+        } else {
+            Err(LiveError::BadAdminCredentials.into())
+        }
+    }
+
+    /// Whether the request's Basic credentials are `user:password`
+    /// (compared in constant time). A failure counts against the client's
+    /// address and that user name as a failed sign-in does: past the
+    /// limits, 429, or checks slowed; a request without credentials (a
+    /// client waiting for the challenge) is no failure.
+    async fn check_basic(
+        &self,
+        headers: &HeaderMap,
+        ctx: &Ctx,
+        user: &str,
+        password: &str,
+    ) -> Result<bool, Error> {
+        let Some(given) = headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(basic::decode)
-            .map(|c| format!("{}:{}", c.user, c.password))
-            .unwrap_or_default();
+        else {
+            return Ok(false);
+        };
+        let attempt = match ctx.peer {
+            Some(peer) => Some(
+                self.failures
+                    .begin(peer.ip(), &given.user)
+                    .ok_or(Error::TooManyRequests)?,
+            ),
+            None => None,
+        };
+        let _lane = match &attempt {
+            Some(a) => a.pace().await,
+            None => None,
+        };
+        let given = format!("{}:{}", given.user, given.password);
         let expected = format!("{user}:{password}");
-        if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
-            Ok(())
-        } else {
-            Err(LiveError::BadCredentials)
+        let ok = bool::from(given.as_bytes().ct_eq(expected.as_bytes()));
+        if let Some(a) = attempt {
+            a.finish(ok);
         }
+        Ok(ok)
     }
 
     /// A source client: its body is the stream until it ends.
@@ -348,7 +412,7 @@ impl Inner {
         ctx: &Ctx,
         path: String,
     ) -> Result<Response<Body>, Error> {
-        self.authorize(&req, ctx, &path)?;
+        self.authorize(req.headers(), ctx, &path).await?;
         let content_type = req
             .headers()
             .get(CONTENT_TYPE)
@@ -362,11 +426,16 @@ impl Inner {
         let content_type = content_type
             .or_else(|| format.mime().map(str::to_owned))
             .unwrap_or_else(|| media_type::for_path(&path).to_owned());
-        let facts = Facts::new(
+        let mut facts = Facts::new(
             content_type,
             StreamMeta::from_source(req.headers()),
             self.config.title.as_deref(),
         );
+        facts.source_ip = ctx.peer.map(|p| p.ip());
+        facts.source_agent = req
+            .headers()
+            .get(http::header::USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let stream = self.hub.attach(&path, facts)?;
         let who = ctx
             .peer
@@ -387,6 +456,7 @@ impl Inner {
                     publisher.flush().await;
                     continue;
                 }
+                () = stream.source_stopped() => break "stopped by an admin".to_owned(),
             };
             match next {
                 Some(Some(Ok(frame))) => {
@@ -416,15 +486,30 @@ impl Inner {
     /// server's): the access rules checked this GET as a read, which is no
     /// right to change a mount. The title is decoded in the `charset`
     /// parameter's charset, else the mount's (`charset`), else UTF-8.
-    fn metadata(&self, req: &Request<Body>, ctx: &Ctx) -> Result<Response<Body>, Error> {
-        let query = req.uri().query().unwrap_or_default();
+    async fn metadata(
+        &self,
+        uri: &http::Uri,
+        headers: &HeaderMap,
+        ctx: &Ctx,
+    ) -> Result<Response<Body>, Error> {
+        let query = uri.query().unwrap_or_default();
         let param = |name: &str| status::query_param(query, name);
         let mount = param("mount").ok_or(LiveError::BadRequest("mount is missing"))?;
         let anonymous = Ctx {
             user: None,
             ..ctx.clone()
         };
-        self.authorize(req, &anonymous, &mount)?;
+        // The admin may change any title too, as in Icecast.
+        let admin = match &self.config.admin {
+            Some((user, password)) => {
+                self.check_basic(headers, &anonymous, user, password)
+                    .await?
+            }
+            None => false,
+        };
+        if !admin {
+            self.authorize(headers, &anonymous, &mount).await?;
+        }
         if param("mode").is_some_and(|m| m != "updinfo") {
             return Err(LiveError::BadRequest("only mode=updinfo is supported").into());
         }

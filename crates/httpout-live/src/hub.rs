@@ -17,9 +17,10 @@
 //! inputs that end) do not pile up; an `-i` input with `reopen` waits
 //! between its runs and never ends, so its mount stays.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::task::Waker;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -30,6 +31,7 @@ use tokio::sync::{Notify, watch};
 use crate::error::LiveError;
 use crate::icy::StreamMeta;
 use crate::media::AudioInfo;
+use crate::mounts::MAX_CHAIN;
 
 /// Paths of removed streams remembered, so that a late listener is told
 /// the stream is over rather than unknown (paths only, no ring).
@@ -221,6 +223,9 @@ pub(crate) struct Facts {
     pub(crate) meta: StreamMeta,
     /// Measured bytes per second of media, for limits given in seconds.
     pub(crate) byte_rate: Option<u64>,
+    /// The HTTP source's address and `User-Agent` (none for `-i` inputs).
+    pub(crate) source_ip: Option<std::net::IpAddr>,
+    pub(crate) source_agent: Option<String>,
 }
 
 impl Facts {
@@ -235,7 +240,62 @@ impl Facts {
             audio: None,
             meta,
             byte_rate: None,
+            source_ip: None,
+            source_agent: None,
         }
+    }
+}
+
+/// Bytes of a listener's `User-Agent` kept for the admin API.
+const USER_AGENT_MAX: usize = 256;
+
+/// One listener as the admin API sees and steers it.
+#[derive(Debug)]
+pub(crate) struct ListenerInfo {
+    /// Unique in the server, from 1.
+    pub(crate) id: u64,
+    /// The client's address (behind trusted proxies, the real client's).
+    pub(crate) addr: Option<SocketAddr>,
+    pub(crate) user_agent: String,
+    pub(crate) since: Instant,
+    /// Bytes sent to it, intro and every stream it was on.
+    pub(crate) bytes: AtomicU64,
+    /// Set by `killclient` (and `killsource`'s listeners are not killed:
+    /// they follow the mount's fallback, or end with the stream).
+    killed: AtomicBool,
+    /// Set by `moveclients`: the stream to move to.
+    move_to: Mutex<Option<Arc<Stream>>>,
+}
+
+impl ListenerInfo {
+    /// A new listener's record, with the next id of `hub`.
+    pub(crate) fn new(hub: &Hub, addr: Option<SocketAddr>, user_agent: &str) -> Arc<Self> {
+        let mut cut = USER_AGENT_MAX.min(user_agent.len());
+        while !user_agent.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        Arc::new(Self {
+            id: hub.shared.next_id.fetch_add(1, Ordering::Relaxed) + 1,
+            addr,
+            user_agent: user_agent[..cut].to_owned(),
+            since: Instant::now(),
+            bytes: AtomicU64::new(0),
+            killed: AtomicBool::new(false),
+            move_to: Mutex::new(None),
+        })
+    }
+
+    /// Whether `killclient` asked for this listener's end.
+    pub(crate) fn killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
+
+    /// The stream `moveclients` asked this listener to move to, once.
+    pub(crate) fn take_move(&self) -> Option<Arc<Stream>> {
+        self.move_to
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 }
 
@@ -252,6 +312,10 @@ pub struct Stream {
     pub(crate) stats: Stats,
     started: SystemTime,
     hub: std::sync::Weak<HubShared>,
+    /// The listeners on this stream, by id.
+    clients: Mutex<BTreeMap<u64, Arc<ListenerInfo>>>,
+    /// `killsource` asked the HTTP source to stop.
+    stop_source: (AtomicBool, Notify),
 }
 
 impl Stream {
@@ -337,7 +401,11 @@ impl Stream {
 
     /// Counts a listener in unless `max` are there already (checked and
     /// counted in one step: the cap holds however many join at once).
-    pub(crate) fn try_join(self: &Arc<Self>, max: Option<u64>) -> Option<Joined> {
+    pub(crate) fn try_join(
+        self: &Arc<Self>,
+        max: Option<u64>,
+        info: &Arc<ListenerInfo>,
+    ) -> Option<Joined> {
         let mut now = None;
         self.listeners.send_if_modified(|n| {
             if max.is_some_and(|m| *n >= m) {
@@ -347,14 +415,73 @@ impl Stream {
             now = Some(*n);
             true
         });
-        now.map(|now| self.counted_in(now))
+        now.map(|now| self.counted_in(now, info))
     }
 
     /// The guard of a listener just counted in, `now` listening.
-    fn counted_in(self: &Arc<Self>, now: u64) -> Joined {
+    fn counted_in(self: &Arc<Self>, now: u64, info: &Arc<ListenerInfo>) -> Joined {
         self.stats.connections.fetch_add(1, Ordering::Relaxed);
         self.stats.listener_peak.fetch_max(now, Ordering::Relaxed);
-        Joined(Arc::clone(self))
+        self.clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(info.id, Arc::clone(info));
+        Joined {
+            stream: Arc::clone(self),
+            id: info.id,
+        }
+    }
+
+    /// The listeners on this stream now, by id.
+    pub(crate) fn clients(&self) -> Vec<Arc<ListenerInfo>> {
+        self.clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Ends listener `id` (`killclient`): false if it is not here.
+    pub(crate) fn kill_client(&self, id: u64) -> bool {
+        let found = self
+            .clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .map(|c| c.killed.store(true, Ordering::Release))
+            .is_some();
+        self.waiters.wake_all();
+        found
+    }
+
+    /// Moves every listener of this stream to `to` (`moveclients`): each
+    /// goes once it has written what it holds, at `to`'s next frame start.
+    pub(crate) fn move_clients(&self, to: &Arc<Self>) -> usize {
+        let clients = self.clients();
+        for c in &clients {
+            *c.move_to.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(to));
+        }
+        self.waiters.wake_all();
+        clients.len()
+    }
+
+    /// Asks the HTTP source feeding this stream to stop (`killsource`).
+    pub(crate) fn stop_source(&self) {
+        self.stop_source.0.store(true, Ordering::Release);
+        self.stop_source.1.notify_waiters();
+    }
+
+    /// Resolves once [`Stream::stop_source`] has been called since the
+    /// current source attached.
+    pub(crate) async fn source_stopped(&self) {
+        loop {
+            let notified = self.stop_source.1.notified();
+            if self.stop_source.0.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Wakes `waker` at the ring's next change, unless it is already to be
@@ -371,13 +498,13 @@ impl Stream {
     }
 
     /// Counts a listener in; the returned guard counts it out.
-    pub(crate) fn join(self: &Arc<Self>) -> Joined {
+    pub(crate) fn join(self: &Arc<Self>, info: &Arc<ListenerInfo>) -> Joined {
         let mut now = 0;
         self.listeners.send_modify(|n| {
             *n += 1;
             now = *n;
         });
-        self.counted_in(now)
+        self.counted_in(now, info)
     }
 
     /// When the stream started (its first input).
@@ -454,13 +581,21 @@ impl Waiters {
 
 /// A listener counted in [`Stream::join`]; counts it out when dropped.
 #[derive(Debug)]
-pub(crate) struct Joined(Arc<Stream>);
+pub(crate) struct Joined {
+    stream: Arc<Stream>,
+    id: u64,
+}
 
 impl Drop for Joined {
     fn drop(&mut self) {
-        self.0.listeners.send_modify(|n| *n = n.saturating_sub(1));
-        self.0.retire();
-        self.0.poke_hub();
+        let s = &self.stream;
+        s.clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
+        s.listeners.send_modify(|n| *n = n.saturating_sub(1));
+        s.retire();
+        s.poke_hub();
     }
 }
 
@@ -478,6 +613,10 @@ struct HubShared {
     live_gen: AtomicU64,
     /// Listeners on a fallback chain waiting for such a change.
     live_waiters: Waiters,
+    /// The last listener id given.
+    next_id: AtomicU64,
+    /// Each mount's fallback (`fallback`, `/admin/fallbacks`).
+    fallbacks: RwLock<HashMap<String, String>>,
 }
 
 impl HubShared {
@@ -492,6 +631,7 @@ impl HubShared {
 pub struct Hub {
     shared: Arc<HubShared>,
     started: Instant,
+    started_at: SystemTime,
 }
 
 impl Default for Hub {
@@ -511,8 +651,11 @@ impl Hub {
                 ended: Mutex::new(VecDeque::new()),
                 live_gen: AtomicU64::new(0),
                 live_waiters: Waiters::default(),
+                next_id: AtomicU64::new(0),
+                fallbacks: RwLock::new(HashMap::new()),
             }),
             started: Instant::now(),
+            started_at: SystemTime::now(),
         }
     }
 
@@ -559,11 +702,81 @@ impl Hub {
         self.shared.live_waiters.register(waker, epoch);
     }
 
+    /// Sets every mount's fallback (from the settings, at start and at
+    /// each reload), replacing those set before.
+    pub(crate) fn set_fallbacks(&self, fallbacks: HashMap<String, String>) {
+        *self
+            .shared
+            .fallbacks
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = fallbacks;
+        self.shared.live_changed();
+    }
+
+    /// Sets (or, with `None`, removes) `mount`'s fallback
+    /// (`/admin/fallbacks`); refused if it would make a loop.
+    pub(crate) fn set_fallback(
+        &self,
+        mount: &str,
+        fallback: Option<&str>,
+    ) -> Result<(), LiveError> {
+        {
+            let mut map = self
+                .shared
+                .fallbacks
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            let before = map.clone();
+            match fallback {
+                Some(f) => map.insert(mount.to_owned(), f.to_owned()),
+                None => map.remove(mount),
+            };
+            let looped = chain_of(&map, mount).len() > MAX_CHAIN
+                || fallback.is_some_and(|f| chain_of(&map, f).iter().any(|p| p == mount));
+            if looped {
+                *map = before;
+                return Err(LiveError::BadRequest("that fallback would make a loop"));
+            }
+        }
+        self.shared.live_changed();
+        Ok(())
+    }
+
+    /// `path`'s fallback, if it has one.
+    pub(crate) fn fallback_of(&self, path: &str) -> Option<String> {
+        self.shared
+            .fallbacks
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(path)
+            .cloned()
+    }
+
+    /// `path`, then its fallback, then that one's (at most [`MAX_CHAIN`]).
+    pub(crate) fn chain(&self, path: &str) -> Vec<String> {
+        let map = self
+            .shared
+            .fallbacks
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        chain_of(&map, path)
+    }
+
+    /// The number of listeners given an id so far.
+    pub(crate) fn listener_connections(&self) -> u64 {
+        self.shared.next_id.load(Ordering::Relaxed)
+    }
+
     /// Every stream, sorted by path.
     pub fn all(&self) -> Vec<Arc<Stream>> {
         let mut v: Vec<_> = self.streams().values().cloned().collect();
         v.sort_by(|a, b| a.path.cmp(&b.path));
         v
+    }
+
+    /// When the hub was made (the server's start, across reloads).
+    pub(crate) fn started_at(&self) -> SystemTime {
+        self.started_at
     }
 
     /// Time since the hub was made.
@@ -589,6 +802,7 @@ impl Hub {
                 (Feed::Http, Phase::Live) => return Err(LiveError::InUse(path.to_owned())),
                 (Feed::Http, Phase::Waiting) => {
                     let s = Arc::clone(s);
+                    s.stop_source.0.store(false, Ordering::Release);
                     s.update_facts(|f| {
                         let title = f.meta.title.clone();
                         *f = facts;
@@ -626,6 +840,8 @@ impl Hub {
             stats: Stats::default(),
             started: SystemTime::now(),
             hub: Arc::downgrade(&self.shared),
+            clients: Mutex::new(BTreeMap::new()),
+            stop_source: (AtomicBool::new(false), Notify::new()),
         })
     }
 
@@ -647,6 +863,19 @@ impl Hub {
             notified.await;
         }
     }
+}
+
+/// `path` and its fallbacks in `map`, stopping at [`MAX_CHAIN`] + 1 (a
+/// loop shows as a chain that long).
+fn chain_of(map: &HashMap<String, String>, path: &str) -> Vec<String> {
+    let mut out = vec![path.to_owned()];
+    while out.len() <= MAX_CHAIN {
+        match out.last().and_then(|p| map.get(p)) {
+            Some(next) => out.push(next.clone()),
+            None => break,
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -753,7 +982,7 @@ mod tests {
         let pending = tokio::time::timeout(Duration::from_millis(50), hub.done()).await;
         assert!(pending.is_err(), "no stream yet: not done");
         let stream = hub.attach("/a.mp3", facts()).unwrap();
-        let joined = stream.join();
+        let joined = stream.join(&ListenerInfo::new(&hub, None, ""));
         stream.set_phase(Phase::Ended);
         let pending = tokio::time::timeout(Duration::from_millis(50), hub.done()).await;
         assert!(pending.is_err(), "a listener is left");
@@ -784,7 +1013,8 @@ mod tests {
         assert!(hub.get("/never.mp3").is_none());
         // Ended while listened to: kept until the last listener leaves.
         let b = hub.attach("/b.mp3", facts()).unwrap();
-        let (one, two) = (b.join(), b.join());
+        let info = || ListenerInfo::new(&hub, None, "");
+        let (one, two) = (b.join(&info()), b.join(&info()));
         b.set_phase(Phase::Ended);
         drop(one);
         assert_eq!(hub.all().len(), 1, "a listener is left");
@@ -793,7 +1023,7 @@ mod tests {
         // A new source at an ended mount's path is not removed by the
         // old stream's last listener.
         let c = hub.attach("/c.mp3", facts()).unwrap();
-        let old = c.join();
+        let old = c.join(&ListenerInfo::new(&hub, None, ""));
         c.set_phase(Phase::Ended);
         let fresh = hub.attach("/c.mp3", facts()).unwrap();
         drop(old);

@@ -351,6 +351,7 @@ mod timing {
             metaint: 0,
             title: None,
             source_password: None,
+            admin: None,
             rt: pace,
             rate: None,
             mime: None,

@@ -24,6 +24,7 @@
 //!   internals), `/admin/metadata` updates, `/status-json.xsl` and
 //!   `/status.xsl` pages as Icecast has them.
 
+mod admin;
 mod args;
 mod error;
 mod handler;
@@ -71,6 +72,9 @@ pub struct LiveConfig {
     pub title: Option<String>,
     /// Password of HTTP source clients (`source_password`).
     pub source_password: Option<String>,
+    /// User and password of the admin API (`admin_user`,
+    /// `admin_password`); `None`: the API is off.
+    pub admin: Option<(String, String)>,
     /// Pace file inputs at their media rate (`rt`).
     pub rt: bool,
     /// Bit rate of inputs whose format has no timing (`rate`).
@@ -136,6 +140,10 @@ impl LiveConfig {
             metaint: opts.metaint,
             title: opts.title.clone(),
             source_password: opts.source_password.clone(),
+            admin: opts
+                .admin_password
+                .clone()
+                .map(|p| (opts.admin_user.clone(), p)),
             rt: opts.rt,
             rate: opts.rate,
             mime: opts.mime.clone(),

@@ -22,7 +22,7 @@ use httpout_core::{Body, BoxError, Metrics};
 use tokio::sync::watch;
 
 use crate::args::Amount;
-use crate::hub::{Hub, Joined, Phase, Ring, Stream};
+use crate::hub::{Hub, Joined, ListenerInfo, Phase, Ring, Stream};
 use crate::icy::Interleave;
 use crate::mounts::Mounts;
 
@@ -60,41 +60,22 @@ struct Cursor {
     /// The fallback chain this listener may move along, when its mount has
     /// one.
     follow: Option<Follow>,
+    /// This listener in the admin API (its id, bytes, kill and move).
+    info: Arc<ListenerInfo>,
+    /// The server's metrics, for the series of a mount moved to.
+    all_metrics: Arc<Metrics>,
 }
 
-/// A listener's mount and the fallback chain it may move along.
+/// A listener's mount, whose fallback chain it may move along.
 struct Follow {
     hub: Hub,
-    mounts: std::sync::Arc<Mounts>,
-    /// The mount the listener asked for, then its fallbacks, in order.
-    chain: Vec<String>,
+    mounts: Arc<Mounts>,
+    /// The mount the listener asked for.
+    home: String,
     /// The hub's count of live changes last looked at.
     seen: u64,
     /// See [`Cursor::epoch`], for the hub's live changes.
     epoch: u64,
-    /// The server's metrics, for the series of the mount moved to.
-    metrics: Arc<Metrics>,
-}
-
-impl Follow {
-    /// The first stream of the chain a source feeds now.
-    fn preferred(&self) -> Option<Arc<Stream>> {
-        self.chain.iter().find_map(|p| self.hub.live(p))
-    }
-
-    /// Whether a source arriving at `path` takes back its fallback's
-    /// listeners.
-    fn overrides(&self, path: &str) -> bool {
-        self.mounts.get(path).is_some_and(|m| m.fallback_override)
-    }
-
-    /// Where in the chain `path` is (past the end when it is not in it).
-    fn rank(&self, path: &str) -> usize {
-        self.chain
-            .iter()
-            .position(|p| p == path)
-            .unwrap_or(usize::MAX)
-    }
 }
 
 enum Step {
@@ -164,11 +145,9 @@ impl Cursor {
         self.next = to.start_point(Amount::Bytes(0));
         self.resync = true;
         self.epoch = 0;
-        if let Some(f) = &self.follow {
-            self.metrics = f.metrics.live_mount(to.path());
-            self._listening = self.metrics.listener();
-        }
-        self._joined = to.join();
+        self.metrics = self.all_metrics.live_mount(to.path());
+        self._listening = self.metrics.listener();
+        self._joined = to.join(&self.info);
         self.stream = to;
         if let Some(icy) = &mut self.icy {
             icy.resend_title();
@@ -188,12 +167,21 @@ impl Cursor {
         if live && looked {
             return None;
         }
-        let to = follow.preferred()?;
+        let chain = follow.hub.chain(&follow.home);
+        let (rank, to) = chain
+            .iter()
+            .enumerate()
+            .find_map(|(i, p)| follow.hub.live(p).map(|s| (i, s)))?;
         if Arc::ptr_eq(&to, &self.stream) {
             return None;
         }
         let leave = if live {
-            follow.rank(to.path()) < follow.rank(self.stream.path()) && follow.overrides(to.path())
+            let here = chain.iter().position(|p| p == self.stream.path());
+            here.is_none_or(|here| rank < here)
+                && follow
+                    .mounts
+                    .get(to.path())
+                    .is_some_and(|m| m.fallback_override)
         } else {
             drained
         };
@@ -218,10 +206,15 @@ impl Cursor {
         if self.done {
             return Poll::Ready(None);
         }
+        if self.info.killed() {
+            self.done = true;
+            tracing::info!(target: "httpout::live", "listener {} killed by an admin", self.info.id);
+            return Poll::Ready(Some(Err("killed by an admin".into())));
+        }
         if let Some(piece) = self.next_intro() {
             return Poll::Ready(Some(Ok(self.send(piece))));
         }
-        if let Some(to) = self.move_to(false) {
+        if let Some(to) = self.info.take_move().or_else(|| self.move_to(false)) {
             self.switch(to);
         }
         loop {
@@ -272,6 +265,9 @@ impl Cursor {
 impl Cursor {
     /// Counts `data` as sent and interleaves its ICY blocks.
     fn send(&mut self, data: Bytes) -> Bytes {
+        self.info
+            .bytes
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
         self.stream
             .stats
             .bytes_out
@@ -325,17 +321,18 @@ impl Drop for Cursor {
 pub(crate) struct Join<'a> {
     /// The stream it gets first.
     pub(crate) stream: &'a Arc<Stream>,
-    /// Counted in on `stream` (see [`Stream::try_join`]).
+    /// Counted in on `stream` (see [`Stream::try_join`]) with `info`.
     pub(crate) joined: Joined,
+    pub(crate) info: Arc<ListenerInfo>,
     /// Where in the stream it starts, and the burst to start with after
     /// an intro.
     pub(crate) start: u64,
     pub(crate) burst: Amount,
     pub(crate) metaint: Option<u32>,
     pub(crate) intro: Option<Bytes>,
-    /// The hub, settings and fallback chain, when the listener's mount
-    /// has a fallback.
-    pub(crate) follow: Option<(Hub, Arc<Mounts>, Vec<String>)>,
+    /// The hub, settings and home mount, when the listener's mount has a
+    /// fallback.
+    pub(crate) follow: Option<(Hub, Arc<Mounts>, String)>,
     pub(crate) peer: Option<SocketAddr>,
 }
 
@@ -343,13 +340,12 @@ pub(crate) struct Join<'a> {
 pub(crate) fn body(join: Join<'_>, metrics: &Arc<Metrics>) -> Body {
     let stream = join.stream;
     let mount_metrics = metrics.live_mount(stream.path());
-    let follow = join.follow.map(|(hub, mounts, chain)| Follow {
+    let follow = join.follow.map(|(hub, mounts, home)| Follow {
         seen: hub.live_changes(),
         hub,
         mounts,
-        chain,
+        home,
         epoch: 0,
-        metrics: Arc::clone(metrics),
     });
     let cursor = Cursor {
         _listening: mount_metrics.listener(),
@@ -367,6 +363,8 @@ pub(crate) fn body(join: Join<'_>, metrics: &Arc<Metrics>) -> Body {
         intro: join.intro.filter(|b| !b.is_empty()),
         burst: join.burst,
         follow,
+        info: join.info,
+        all_metrics: Arc::clone(metrics),
     };
     Body::new(cursor)
 }

@@ -157,29 +157,12 @@ impl Mounts {
         self.0.get(path)
     }
 
-    /// The mounts with a fallback, and theirs, sorted by path.
-    pub fn fallbacks(&self) -> Vec<(&str, &str)> {
-        let mut v: Vec<_> = self
-            .0
+    /// Each mount's fallback, for the hub.
+    pub(crate) fn fallbacks(&self) -> HashMap<String, String> {
+        self.0
             .iter()
-            .filter_map(|(p, s)| s.fallback.as_deref().map(|f| (p.as_str(), f)))
-            .collect();
-        v.sort_unstable();
-        v
-    }
-
-    /// `path`, then its fallback, then that one's, as far as configured
-    /// (at most [`MAX_CHAIN`] mounts; loops are refused at start).
-    pub fn chain(&self, path: &str) -> Vec<String> {
-        let mut out = vec![path.to_owned()];
-        while out.len() < MAX_CHAIN {
-            let last = out.last().map(String::as_str).unwrap_or_default();
-            match self.get(last).and_then(|s| s.fallback.clone()) {
-                Some(next) => out.push(next),
-                None => break,
-            }
-        }
-        out
+            .filter_map(|(p, s)| s.fallback.clone().map(|f| (p.clone(), f)))
+            .collect()
     }
 
     fn check_chains(&self) -> Result<(), ConfigError> {
@@ -376,8 +359,7 @@ mod tests {
                 .contains(&("icy-url", "http://radio.example:8000/about".to_owned()))
         );
         assert!(s.identity.contains(&("icy-genre", "Jazz".to_owned())));
-        assert_eq!(m.chain("/live.mp3"), ["/live.mp3", "/backup.mp3"]);
-        assert_eq!(m.chain("/other.mp3"), ["/other.mp3"]);
+        assert_eq!(m.fallbacks()["/live.mp3"], "/backup.mp3");
     }
 
     #[test]

@@ -23,6 +23,7 @@ fn config() -> LiveConfig {
         metaint: 0,
         title: None,
         source_password: Some("hackme".into()),
+        admin: None,
         rt: false,
         rate: None,
         mime: None,

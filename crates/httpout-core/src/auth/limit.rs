@@ -139,15 +139,17 @@ struct State {
     lanes: HashMap<IpAddr, Arc<tokio::sync::Mutex<()>>>,
 }
 
-/// The failure counters of a server.
+/// The failure counters of a server: the rules file's sign-ins use one;
+/// a mode checking passwords of its own (the live sink's admin and
+/// source credentials) keeps another, so the same limits hold there.
 #[derive(Debug)]
-pub(crate) struct Failures {
+pub struct Failures {
     state: Mutex<State>,
 }
 
 /// The decision for an attempt that may go on.
 #[derive(Debug)]
-pub(crate) struct Attempt<'a> {
+pub struct Attempt<'a> {
     failures: &'a Failures,
     address: IpAddr,
     user: String,
@@ -156,8 +158,16 @@ pub(crate) struct Attempt<'a> {
     finished: bool,
 }
 
+impl Default for Failures {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Failures {
-    pub(crate) fn new() -> Self {
+    /// No failures yet.
+    #[must_use]
+    pub fn new() -> Self {
         Self {
             state: Mutex::new(State {
                 by_user: Table::new(),
@@ -174,7 +184,7 @@ impl Failures {
     /// Starts an attempt of `user` from `ip`: `None` when that name is
     /// refused from there (429), else the attempt, counted as pending until
     /// [`Attempt::finish`] (or its drop).
-    pub(crate) fn begin(&self, ip: IpAddr, user: &str) -> Option<Attempt<'_>> {
+    pub fn begin(&self, ip: IpAddr, user: &str) -> Option<Attempt<'_>> {
         let address = address_key(ip);
         let mut cut = NAME_KEY_MAX.min(user.len());
         while !user.is_char_boundary(cut) {
@@ -221,7 +231,7 @@ impl Attempt<'_> {
     /// Waits for the address's lane when it is slowed, then returns a
     /// guard to hold while checking (one check at a time, each after
     /// [`SLOW_DELAY`]).
-    pub(crate) async fn pace(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    pub async fn pace(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
         let lane = Arc::clone(self.slow.as_ref()?);
         let guard = lane.lock_owned().await;
         tokio::time::sleep(SLOW_DELAY).await;
@@ -235,7 +245,7 @@ impl Attempt<'_> {
     }
 
     /// Ends the attempt: `ok` false counts a failure.
-    pub(crate) fn finish(mut self, ok: bool) {
+    pub fn finish(mut self, ok: bool) {
         self.end(!ok);
     }
 

@@ -31,7 +31,9 @@ pub mod rules;
 pub mod users;
 
 pub use hashing::MAX_HASHING;
-pub use limit::{ADDRESS_FAILURES, FAILURE_WINDOW, MAX_TRACKED, SLOW_DELAY, USER_FAILURES};
+pub use limit::{
+    ADDRESS_FAILURES, Attempt, FAILURE_WINDOW, Failures, MAX_TRACKED, SLOW_DELAY, USER_FAILURES,
+};
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -45,7 +47,6 @@ use subtle::ConstantTimeEq;
 use crate::error::Error;
 use crate::path::SafePath;
 use hashing::Hashing;
-use limit::Failures;
 use rules::Rules;
 use users::{REALM, Users};
 

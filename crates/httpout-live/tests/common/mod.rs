@@ -30,6 +30,7 @@ pub(crate) fn config() -> LiveConfig {
         metaint: 1000,
         title: None,
         source_password: Some("hackme".into()),
+        admin: None,
         rt: false,
         rate: None,
         mime: None,

@@ -97,3 +97,50 @@ pub(crate) fn listen_while(
     let head = String::from_utf8_lossy(&all[..split]).into_owned();
     (head, all[split + 4..].to_vec())
 }
+
+/// Walks MPEG-1 Layer III frames (44.1 kHz) from the first byte: the bit
+/// rate of each frame, in kbit/s. Panics at the first byte that is not a
+/// frame header where one should start, saying where: a move between
+/// streams that is not on a frame boundary. A truncated last frame (the
+/// listener stopped reading) is allowed, and so are ID3v2 tags (ffmpeg
+/// writes one at the start of each MP3 it makes; a looped file repeats it).
+pub(crate) fn frame_bitrates(audio: &[u8]) -> Vec<u32> {
+    const KBPS: [u32; 15] = [
+        0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
+    ];
+    let mut at = 0;
+    let mut rates = Vec::new();
+    while at + 10 <= audio.len() {
+        let h = &audio[at..at + 10];
+        if &h[..3] == b"ID3" {
+            let size = h[6..10]
+                .iter()
+                .fold(0, |n, &b| n << 7 | usize::from(b & 0x7F));
+            at += 10 + size;
+            continue;
+        }
+        assert!(
+            h[0] == 0xFF && h[1] & 0xFE == 0xFA,
+            "no MPEG-1 Layer III frame at byte {at} of {} (after {} frames)",
+            audio.len(),
+            rates.len()
+        );
+        let kbps = KBPS[usize::from(h[2] >> 4)];
+        assert!(kbps > 0 && h[2] >> 2 & 3 == 0, "44.1 kHz, a bit rate");
+        let len = 144_000 * kbps as usize / 44_100 + usize::from(h[2] >> 1 & 1);
+        rates.push(kbps);
+        at += len;
+    }
+    rates
+}
+
+/// The runs of a sequence: `[64, 64, 128, 64]` → `[64, 128, 64]`.
+pub(crate) fn runs(v: &[u32]) -> Vec<u32> {
+    let mut out: Vec<u32> = Vec::new();
+    for &x in v {
+        if out.last() != Some(&x) {
+            out.push(x);
+        }
+    }
+    out
+}

@@ -290,3 +290,75 @@ impl Drop for Nginx {
         let _ = self.child.wait();
     }
 }
+
+/// A real icecast2 (Debian's, 2.4) on 127.0.0.1 with the source and admin
+/// password `hackme`, its log in a directory of the test's; stopped on
+/// drop.
+#[derive(Debug)]
+pub(crate) struct Icecast {
+    child: Child,
+    port: u16,
+}
+
+impl Icecast {
+    /// Starts icecast2 with `mounts` (`<mount>` elements) in its
+    /// configuration and waits (bounded) until it answers.
+    pub(crate) fn start(dir: &std::path::Path, mounts: &str) -> Self {
+        let port = free_port();
+        let logs = dir.join("icecast-log");
+        std::fs::create_dir_all(&logs).unwrap();
+        // As root, icecast2 refuses to run unless it changes its owner.
+        let owner = if is_root() {
+            let _ = Command::new("chown").arg("nobody").arg(&logs).status();
+            "<changeowner><user>nobody</user><group>nogroup</group></changeowner>"
+        } else {
+            ""
+        };
+        let conf = dir.join("icecast.xml");
+        std::fs::write(
+            &conf,
+            format!(
+                "<icecast><limits><clients>500</clients><sources>8</sources></limits>\
+                 <authentication><source-password>hackme</source-password>\
+                 <admin-user>admin</admin-user><admin-password>hackme</admin-password>\
+                 </authentication><hostname>127.0.0.1</hostname>\
+                 <listen-socket><port>{port}</port><bind-address>127.0.0.1</bind-address></listen-socket>\
+                 {mounts}<paths><logdir>{logs}</logdir><webroot>/usr/share/icecast2/web</webroot>\
+                 <adminroot>/usr/share/icecast2/admin</adminroot></paths>\
+                 <logging><accesslog>access.log</accesslog><errorlog>error.log</errorlog>\
+                 <loglevel>2</loglevel></logging>\
+                 <security><chroot>0</chroot>{owner}</security></icecast>",
+                logs = logs.display(),
+            ),
+        )
+        .unwrap();
+        let child = Command::new("icecast2")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("icecast2 is installed (see scripts/test.sh)");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "icecast2 did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, port }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub(crate) fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Icecast {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

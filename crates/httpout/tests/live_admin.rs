@@ -1,0 +1,376 @@
+//! The live sink's admin API against a real icecast2 (Debian's 2.4): the
+//! same requests to both servers, fed by the same ffmpeg sources, answer
+//! with the same XML elements; and what the commands do, with real
+//! listeners: 100 moved between mounts without a disconnect, each on a
+//! frame boundary; one killed; a source killed; failed credentials limited.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+mod support;
+
+use httpout_test::media::{self, mp3_tone};
+use support::live::{bytes_in, host, listen_while, wait_status};
+use support::{Httpout, Icecast, curl};
+
+/// The element paths of an XML document (`icestats/source/listeners`),
+/// attributes as `element@name`: its shape, without the text.
+fn shape(xml: &str) -> BTreeSet<String> {
+    let mut paths = BTreeSet::new();
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = xml;
+    while let Some(open) = rest.find('<') {
+        rest = &rest[open + 1..];
+        let end = rest.find('>').expect("a tag ends");
+        let tag = &rest[..end];
+        rest = &rest[end + 1..];
+        if tag.starts_with('?') || tag.starts_with('!') {
+            continue;
+        }
+        if let Some(name) = tag.strip_prefix('/') {
+            assert_eq!(stack.pop().as_deref(), Some(name), "{xml}");
+            continue;
+        }
+        let mut words = tag.trim_end_matches('/').split_whitespace();
+        let name = words.next().expect("a tag name").to_owned();
+        stack.push(name);
+        let path = stack.join("/");
+        for attr in words {
+            let attr = attr.split('=').next().unwrap_or_default();
+            paths.insert(format!("{path}@{attr}"));
+        }
+        paths.insert(path);
+        if tag.ends_with('/') {
+            stack.pop();
+        }
+    }
+    assert!(stack.is_empty(), "unclosed elements in {xml}");
+    paths
+}
+
+/// GET `url` with the admin's credentials: (status, body).
+fn admin(url: &str, user: &str) -> (String, String) {
+    let out = curl(&[
+        "-s",
+        "-u",
+        user,
+        "-w",
+        "\n%{http_code}",
+        "--max-time",
+        "10",
+        url,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').expect("a status");
+    (code.to_owned(), body.to_owned())
+}
+
+/// Polls `url` (admin credentials) until its body contains `what`
+/// (bounded: 30 s).
+fn wait_for(url: &str, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, body) = admin(url, "admin:hackme");
+        if body.contains(what) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "{url} never had {what}: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn admin_answers_have_icecast2s_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let tone = mp3_tone(dir.path(), "tone.mp3", 60, 128);
+    let ice = Icecast::start(
+        dir.path(),
+        "<mount><mount-name>/a.mp3</mount-name><max-listeners>5</max-listeners></mount>",
+    );
+    let ours = Httpout::start(
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            "--source_password=hackme",
+            "--admin_password=hackme",
+            "--mount=/a.mp3:max_listeners=5",
+        ],
+        1,
+    );
+    let servers = [("icecast2", ice.url()), ("httpout", ours.url().to_owned())];
+    let mut sources = Vec::new();
+    for (_, url) in &servers {
+        for mount in ["a.mp3", "b.mp3"] {
+            sources.push(media::mp3_source(
+                &tone,
+                &[
+                    "-ice_name",
+                    "Test FM",
+                    &format!("icecast://source:hackme@{}/{mount}", host(url)),
+                ],
+            ));
+        }
+    }
+    // One listener on /a.mp3 of each, with a user agent of its own.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut listeners = Vec::new();
+    for (_, url) in &servers {
+        wait_for(&format!("{url}/admin/listmounts"), "/b.mp3");
+        let (addr, stop) = (host(url).to_owned(), Arc::clone(&stop));
+        listeners.push(std::thread::spawn(move || {
+            let got = AtomicUsize::new(0);
+            listen_while(
+                &addr,
+                "/a.mp3",
+                "User-Agent: TestAgent/1.0\r\n",
+                60.0,
+                &got,
+                &stop,
+            )
+        }));
+        wait_for(
+            &format!("{url}/admin/listclients?mount=/a.mp3"),
+            "TestAgent/1.0",
+        );
+    }
+    let ask = |url: &str, what: &str| admin(&format!("{url}/admin/{what}"), "admin:hackme");
+    let (ice_url, our_url) = (&servers[0].1, &servers[1].1);
+    // Lists: the same elements, ours adding a listener's bytes.
+    for what in ["listmounts", "streamlist", "listclients?mount=/a.mp3"] {
+        let (ice_code, ice_body) = ask(ice_url, what);
+        let (our_code, our_body) = ask(our_url, what);
+        assert_eq!(
+            (ice_code.as_str(), our_code.as_str()),
+            ("200", "200"),
+            "{what}"
+        );
+        let (theirs, mine) = (shape(&ice_body), shape(&our_body));
+        let extra: BTreeSet<_> = mine.difference(&theirs).cloned().collect();
+        let allowed: BTreeSet<String> = ["icestats/source/listener/BytesSent".to_owned()].into();
+        assert!(extra.is_subset(&allowed), "{what}: ours adds {extra:?}");
+        assert_eq!(
+            theirs.difference(&mine).count(),
+            0,
+            "{what}: {ice_body}\n{our_body}"
+        );
+    }
+    let (_, clients) = ask(our_url, "listclients?mount=/a.mp3");
+    assert!(
+        clients.contains("<UserAgent>TestAgent/1.0</UserAgent>"),
+        "{clients}"
+    );
+    assert!(clients.contains("<IP>127.0.0.1</IP>"), "{clients}");
+    // Stats: what we give is a part of what icecast2 gives, by the same names.
+    let (_, ice_stats) = ask(ice_url, "stats");
+    let (_, our_stats) = ask(our_url, "stats");
+    let (theirs, mine) = (shape(&ice_stats), shape(&our_stats));
+    let extra: Vec<_> = mine.difference(&theirs).collect();
+    assert!(
+        extra.is_empty(),
+        "ours adds {extra:?}:\n{our_stats}\n{ice_stats}"
+    );
+    for needed in [
+        "icestats/source@mount",
+        "icestats/source/listeners",
+        "icestats/source/listener_peak",
+        "icestats/source/max_listeners",
+        "icestats/source/server_name",
+        "icestats/source/total_bytes_read",
+        "icestats/source/total_bytes_sent",
+        "icestats/source/stream_start_iso8601",
+        "icestats/listeners",
+        "icestats/sources",
+        "icestats/server_start_iso8601",
+    ] {
+        assert!(mine.contains(needed), "{needed} missing: {our_stats}");
+    }
+    assert!(
+        our_stats.contains("<max_listeners>5</max_listeners>"),
+        "{our_stats}"
+    );
+    assert!(
+        our_stats.contains("<max_listeners>unlimited</max_listeners>"),
+        "{our_stats}"
+    );
+    assert!(
+        our_stats.contains("<server_name>Test FM</server_name>"),
+        "{our_stats}"
+    );
+    // Commands: the same answers, word for word.
+    for what in [
+        "killclient?mount=/a.mp3&id=99999",
+        "moveclients?mount=/a.mp3&destination=/b.mp3",
+    ] {
+        let (ice_code, ice_body) = ask(ice_url, what);
+        let (our_code, our_body) = ask(our_url, what);
+        assert_eq!(ice_code, our_code, "{what}");
+        assert_eq!(ice_body.trim(), our_body.trim(), "{what}");
+    }
+    // Errors: the same statuses.
+    for what in [
+        "listclients?mount=/none.mp3",
+        "listclients",
+        "moveclients?mount=/a.mp3&destination=/none.mp3",
+        "nosuchcommand",
+    ] {
+        let (ice_code, _) = ask(ice_url, what);
+        let (our_code, _) = ask(our_url, what);
+        assert_eq!(
+            (ice_code.as_str(), our_code.as_str()),
+            ("400", "400"),
+            "{what}"
+        );
+    }
+    for (name, url) in &servers {
+        let (code, _) = admin(&format!("{url}/admin/stats"), "admin:wrong");
+        assert_eq!(code, "401", "{name}");
+        let (code, _) = admin(
+            &format!("{url}/admin/killsource?mount=/b.mp3"),
+            "admin:hackme",
+        );
+        assert_eq!(code, "200", "{name}");
+    }
+    // killsource ended each /b.mp3 source: ffmpeg was cut off.
+    for (i, source) in sources.iter_mut().enumerate().filter(|(i, _)| i % 2 == 1) {
+        let (status, _, _) = source.wait(Duration::from_secs(30));
+        assert!(!status.success(), "source {i} was cut off");
+    }
+    stop.store(true, Ordering::Release);
+    for l in listeners {
+        let (head, _) = l.join().unwrap();
+        assert!(head.contains(" 200 "), "{head}");
+    }
+}
+
+#[test]
+fn moveclients_moves_100_listeners_on_frame_boundaries_and_killclient_ends_one() {
+    const N: usize = 100;
+    let dir = tempfile::tempdir().unwrap();
+    let low = mp3_tone(dir.path(), "low.mp3", 30, 64);
+    let high = mp3_tone(dir.path(), "high.mp3", 30, 128);
+    let server = Httpout::start(
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            "--maxc=0",
+            "--maxp=0",
+            "--admin_password=hackme",
+            "--rt",
+            "--reopen",
+            "-i",
+            low.to_str().unwrap(),
+            "-o",
+            "http://127.0.0.1/a.mp3",
+            "-i",
+            high.to_str().unwrap(),
+            "-o",
+            "http://127.0.0.1/b.mp3",
+        ],
+        1,
+    );
+    let url = server.url().to_owned();
+    let addr = host(&url).to_owned();
+    wait_status(&url, |v| {
+        bytes_in(v, "/a.mp3") > 8000 && bytes_in(v, "/b.mp3") > 8000
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let counts: Vec<Arc<AtomicUsize>> = (0..N).map(|_| Arc::new(AtomicUsize::new(0))).collect();
+    let listeners: Vec<_> = counts
+        .iter()
+        .map(|got| {
+            let (addr, got, stop) = (addr.clone(), Arc::clone(got), Arc::clone(&stop));
+            std::thread::spawn(move || listen_while(&addr, "/a.mp3", "", 90.0, &got, &stop))
+        })
+        .collect();
+    let everyone_past = |n: usize, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while counts.iter().any(|c| c.load(Ordering::Acquire) < n) {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    everyone_past(4000, "every listener of /a.mp3 has bytes");
+    let before: Vec<usize> = counts.iter().map(|c| c.load(Ordering::Acquire)).collect();
+    let (code, body) = admin(
+        &format!("{url}/admin/moveclients?mount=/a.mp3&destination=/b.mp3"),
+        "admin:hackme",
+    );
+    assert_eq!(code, "200", "{body}");
+    let on_b = wait_for(
+        &format!("{url}/admin/listclients?mount=/b.mp3"),
+        "<Listeners>100</Listeners>",
+    );
+    // Each then gets two seconds of /b.mp3 (32 000 bytes at 128 kbit/s).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while counts
+        .iter()
+        .zip(&before)
+        .any(|(c, b)| c.load(Ordering::Acquire) < b + 32_000)
+    {
+        assert!(Instant::now() < deadline, "listeners fed after the move");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // killclient: the first listener's connection ends.
+    let id: String = on_b
+        .split("<ID>")
+        .nth(1)
+        .and_then(|s| s.split("</ID>").next())
+        .expect("a listener id")
+        .to_owned();
+    let (code, body) = admin(
+        &format!("{url}/admin/killclient?mount=/b.mp3&id={id}"),
+        "admin:hackme",
+    );
+    assert_eq!(code, "200");
+    assert!(body.contains(&format!("Client {id} removed")), "{body}");
+    wait_for(
+        &format!("{url}/admin/listclients?mount=/b.mp3"),
+        "<Listeners>99</Listeners>",
+    );
+    stop.store(true, Ordering::Release);
+    for (i, l) in listeners.into_iter().enumerate() {
+        let (head, body) = l.join().unwrap();
+        assert!(head.starts_with("HTTP/1.0 200"), "{head}");
+        let rates = support::live::frame_bitrates(&body);
+        let runs = support::live::runs(&rates);
+        assert!(runs.ends_with(&[64, 128]), "listener {i}: {runs:?}");
+        if i % 25 == 0 {
+            let path = dir.path().join(format!("heard{i}.mp3"));
+            std::fs::write(&path, &body).unwrap();
+            let secs = media::decode_seconds(&path, "mp3").unwrap();
+            assert!(secs > 2.0, "listener {i} decoded {secs} s");
+        }
+    }
+    assert!(server.stderr().contains("killed by an admin"));
+}
+
+#[test]
+fn failed_admin_credentials_are_limited_and_the_api_is_off_without_a_password() {
+    let server = Httpout::start(
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            "--source_password=hackme",
+            "--admin_password=right",
+        ],
+        1,
+    );
+    let url = format!("{}/admin/stats", server.url());
+    let mut codes = Vec::new();
+    for _ in 0..12 {
+        codes.push(admin(&url, "admin:wrong").0);
+    }
+    assert_eq!(codes[..10], ["401"; 10], "{codes:?}");
+    assert_eq!(codes[10..], ["429"; 2], "{codes:?}");
+    // Another name from the same address is still checked.
+    assert_eq!(admin(&url, "other:wrong").0, "401");
+    let off = Httpout::start(
+        &["--ifce=127.0.0.1", "--port=0", "--source_password=hackme"],
+        1,
+    );
+    let (code, body) = admin(&format!("{}/admin/stats", off.url()), "admin:x");
+    assert_eq!(code, "403", "{body}");
+    assert!(body.contains("--admin_password"), "{body}");
+}
