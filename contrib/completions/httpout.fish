@@ -1,4 +1,4 @@
-complete -c httpout -s i -l input -d 'Input to serve: a file, a FIFO, or `-` for stdin (live sink, file sink, push)' -r
+complete -c httpout -s i -l input -d 'Input to serve: a file, a FIFO, `-` for stdin (live sink, file sink, push), or another server\'s live stream `http://HOST/MOUNT` (live sink: a relay)' -r
 complete -c httpout -s o -l output -d 'Output URL (`http://HOST:PORT/NAME`), optionally followed by `:opt=value` suffixes' -r
 complete -c httpout -l hmode -d 'Run mode: `default` (server), `push` (upload to `dst`) or `source` (uploads become inputs)' -r -f -a "default\t'Server mode: static files, live sink, file sink'
 push\t'Client mode: upload inputs to `dst` with PUT or POST'

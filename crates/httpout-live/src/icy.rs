@@ -182,9 +182,100 @@ impl Interleave {
     }
 }
 
+/// Takes the metadata blocks out of an upstream's interleaved stream (a
+/// relay that asked for `Icy-MetaData: 1`): the audio goes on, each
+/// `StreamTitle` is reported. Works across any split of the input.
+#[derive(Debug)]
+pub(crate) struct Deinterleave {
+    metaint: usize,
+    /// Audio bytes left before the next block.
+    until: usize,
+    /// The block being read: its length once known, and its bytes.
+    block: Option<(usize, Vec<u8>)>,
+}
+
+impl Deinterleave {
+    pub(crate) fn new(metaint: usize) -> Self {
+        Self {
+            metaint,
+            until: metaint,
+            block: None,
+        }
+    }
+
+    /// Splits `data`: the audio is appended to `audio`; the titles of
+    /// blocks completed in it are returned, in order.
+    pub(crate) fn split(&mut self, mut data: &[u8], audio: &mut Vec<u8>) -> Vec<String> {
+        let mut titles = Vec::new();
+        while !data.is_empty() {
+            match &mut self.block {
+                None if self.until > 0 => {
+                    let n = self.until.min(data.len());
+                    audio.extend_from_slice(&data[..n]);
+                    self.until -= n;
+                    data = &data[n..];
+                }
+                None => {
+                    self.block = Some((usize::from(data[0]) * 16, Vec::new()));
+                    data = &data[1..];
+                }
+                Some((len, bytes)) => {
+                    let n = (*len - bytes.len()).min(data.len());
+                    bytes.extend_from_slice(&data[..n]);
+                    data = &data[n..];
+                }
+            }
+            if let Some((len, bytes)) = &self.block {
+                if bytes.len() == *len {
+                    if let Some(t) = stream_title(bytes) {
+                        titles.push(t);
+                    }
+                    self.block = None;
+                    self.until = self.metaint;
+                }
+            }
+        }
+        titles
+    }
+}
+
+/// The `StreamTitle` of a metadata block's text, if it has one.
+fn stream_title(block: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(block);
+    let text = text.trim_end_matches('\0');
+    let start = text.find("StreamTitle='")? + "StreamTitle='".len();
+    let rest = &text[start..];
+    // The title ends at the `';` that ends the field (a title may hold `'`).
+    let end = rest.find("';").unwrap_or(rest.len());
+    Some(rest[..end].to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deinterleaving_gives_back_the_audio_and_the_titles() {
+        let audio: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let mut il = Interleave::new(1000);
+        let mut sent = Vec::new();
+        for (i, piece) in audio.chunks(700).enumerate() {
+            let title = if i < 5 { "One" } else { "It's Two" };
+            let seq = u64::from(i >= 5);
+            sent.extend_from_slice(&il.apply(Bytes::copy_from_slice(piece), || {
+                (Some(title.to_owned()), seq)
+            }));
+        }
+        for split in [1, 13, 1000, 4096] {
+            let mut de = Deinterleave::new(1000);
+            let (mut back, mut titles) = (Vec::new(), Vec::new());
+            for piece in sent.chunks(split) {
+                titles.extend(de.split(piece, &mut back));
+            }
+            assert_eq!(back, audio, "split {split}");
+            assert_eq!(titles, ["One", "It’s Two"], "split {split}");
+        }
+    }
 
     /// Splits an interleaved stream back into audio and titles.
     fn split(mut data: &[u8], metaint: usize) -> (Vec<u8>, Vec<String>) {

@@ -1,5 +1,14 @@
-//! `-i SOURCE -o http://HOST:PORT/MOUNT`: a file, a FIFO or stdin (`-`)
-//! relayed to the listeners of MOUNT.
+//! `-i SOURCE -o http://HOST:PORT/MOUNT`: a file, a FIFO, stdin (`-`) or
+//! another server's stream (`http://...`, a relay) sent to the listeners of
+//! MOUNT.
+//!
+//! A relay reconnects when its upstream drops or cannot be reached, after
+//! 1 s, then twice as long each time up to 30 s (back to 1 s once a
+//! connection held for a minute); the mount waits meanwhile, its listeners
+//! kept (or moved to its fallback). The upstream's `icy-*` headers and
+//! in-band titles are carried over. With `hold` a relay is on demand: it
+//! connects when the first listener comes and lets go
+//! [`ON_DEMAND_LINGER`] after the last leaves.
 //!
 //! Without `rt` the input is read as fast as it comes (a live encoder on a
 //! FIFO or stdin sets the pace); with `rt` a file is sent at its media rate.
@@ -19,9 +28,18 @@ use crate::hub::{Facts, Hub, Phase, Stream};
 use crate::icy::StreamMeta;
 use crate::ingest::Publisher;
 use crate::media::Format;
+use crate::relay;
 
 /// Bytes read from an input at a time.
 const READ_SIZE: usize = 16 * 1024;
+/// A relay's first wait before reconnecting, and its longest.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+/// A relay connection that held this long resets the back-off.
+const RETRY_RESET: Duration = Duration::from_secs(60);
+/// An on-demand relay (`hold`) lets its upstream go this long after its
+/// last listener left.
+pub const ON_DEMAND_LINGER: Duration = Duration::from_secs(10);
 
 /// One live input and the stream it feeds.
 #[derive(Debug)]
@@ -40,6 +58,11 @@ impl Input {
         use httpout_core::ConfigError;
         if source == "-" {
             return Ok(());
+        }
+        if is_url(source) {
+            return relay::parse_url(source)
+                .map(|_| ())
+                .map_err(|e| ConfigError::invalid("-i", source, e.to_string()));
         }
         let meta = std::fs::metadata(source)
             .map_err(|e| ConfigError::invalid("-i", source, io_reason(&e)))?;
@@ -73,7 +96,11 @@ impl Input {
     /// Declares `mount` (e.g. `/live.mp3`) in `hub`, fed by `source`:
     /// listeners may connect at once and wait for the first bytes.
     pub fn declare(hub: &Hub, config: &LiveConfig, source: &str, mount: &str) -> Self {
-        let named = if source == "-" { mount } else { source };
+        let named = if source == "-" || is_url(source) {
+            mount
+        } else {
+            source
+        };
         let (format, content_type) = format_of(config, named);
         let mut meta = StreamMeta::default();
         for (name, value) in &config.ice_values {
@@ -90,7 +117,11 @@ impl Input {
 
     /// How the mount's listeners see this input, for the start-up banner.
     pub fn describe(&self) -> String {
-        let mut how = vec!["live"];
+        let mut how = vec![if is_url(&self.source) {
+            "relayed"
+        } else {
+            "live"
+        }];
         if self.config.rt {
             how.push("paced");
         }
@@ -111,6 +142,9 @@ impl Input {
     /// Relays the input until it ends (and, with `reopen`, again); then
     /// ends the mount. Errors are logged.
     pub async fn run(self) {
+        if is_url(&self.source) {
+            return self.run_relay().await;
+        }
         let path = self.stream.path().to_owned();
         let stdin = self.source == "-";
         loop {
@@ -179,6 +213,135 @@ impl Input {
         publisher.finish().await;
         sent
     }
+}
+
+impl Input {
+    /// Relays the upstream at `self.source`, reconnecting, until shutdown.
+    async fn run_relay(self) {
+        let path = self.stream.path().to_owned();
+        let Ok(uri) = relay::parse_url(&self.source) else {
+            // Checked at start (`Input::check`).
+            self.stream.set_phase(Phase::Ended);
+            return;
+        };
+        let mut wait = RETRY_FIRST;
+        loop {
+            if self.config.hold {
+                self.stream.wait_for_listener().await;
+            }
+            match relay::connect(&uri).await {
+                Ok(upstream) => {
+                    tracing::info!(target: "httpout::live", "relay {} for {path}: connected", self.source);
+                    let since = tokio::time::Instant::now();
+                    let (sent, why) = self.relay_upstream(upstream).await;
+                    tracing::info!(
+                        target: "httpout::live",
+                        "relay {} for {path}: {why} ({sent} bytes)",
+                        self.source
+                    );
+                    if since.elapsed() >= RETRY_RESET {
+                        wait = RETRY_FIRST;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        target: "httpout::live",
+                        "relay for {path}: {e}; trying again in {} s",
+                        wait.as_secs()
+                    );
+                }
+            }
+            self.stream.set_phase(Phase::Waiting);
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(RETRY_MAX);
+        }
+    }
+
+    /// Publishes one upstream connection's stream until it ends: the bytes
+    /// sent and why it ended.
+    async fn relay_upstream(&self, upstream: relay::Upstream) -> (u64, String) {
+        use http_body_util::BodyExt as _;
+        let (format, content_type) =
+            match (&self.config.mime, &self.config.ext, &upstream.content_type) {
+                (None, None, Some(ct)) if Format::from_mime(ct) != Format::Other => {
+                    (Format::from_mime(ct), ct.clone())
+                }
+                (None, None, Some(ct)) => (self.format, ct.clone()),
+                _ => (self.format, self.stream.facts().content_type),
+            };
+        self.stream.update_facts(|f| {
+            let title = f.meta.title.clone();
+            let mut meta = upstream.meta.clone();
+            for (name, value) in &self.config.ice_values {
+                meta.set(&format!("icy-{name}"), value);
+            }
+            meta.title = title;
+            meta.title_seq = f.meta.title_seq;
+            f.content_type = content_type;
+            f.meta = meta;
+        });
+        self.stream.set_phase(Phase::Live);
+        // On demand, the relay lets its upstream go rather than holding
+        // it unread (what `hold` does to a file).
+        let unheld = LiveConfig {
+            hold: false,
+            ..self.config.clone()
+        };
+        let mut publisher = Publisher::new(Arc::clone(&self.stream), format, false, &unheld);
+        let mut icy = upstream.metaint.map(crate::icy::Deinterleave::new);
+        let mut body = upstream.body;
+        let mut audio = Vec::with_capacity(READ_SIZE);
+        let mut sent = 0u64;
+        let mut alone_since: Option<tokio::time::Instant> = None;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let why = loop {
+            let next = httpout_core::timeout::within(self.config.source_timeout, body.frame());
+            let next = tokio::select! {
+                next = next => next,
+                () = crate::handler::sleep_until_some(publisher.deadline()) => {
+                    publisher.flush().await;
+                    continue;
+                }
+                _ = tick.tick(), if self.config.hold => {
+                    if self.stream.listeners() > 0 {
+                        alone_since = None;
+                    } else if alone_since.get_or_insert_with(tokio::time::Instant::now).elapsed()
+                        >= ON_DEMAND_LINGER
+                    {
+                        break "no listener left, let go (on demand)".to_owned();
+                    }
+                    continue;
+                }
+            };
+            let data = match next {
+                Some(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) => data,
+                    Err(_) => continue,
+                },
+                Some(None) => break "upstream ended".to_owned(),
+                Some(Some(Err(e))) => break format!("upstream failed: {e}"),
+                None => break "upstream sent nothing for the timeout".to_owned(),
+            };
+            sent += data.len() as u64;
+            match &mut icy {
+                Some(icy) => {
+                    audio.clear();
+                    for title in icy.split(&data, &mut audio) {
+                        self.stream.update_facts(|f| f.meta.set_title(&title));
+                    }
+                    publisher.write(&audio).await;
+                }
+                None => publisher.write(&data).await,
+            }
+        };
+        publisher.finish().await;
+        (sent, why)
+    }
+}
+
+/// Whether an input is another server's stream.
+fn is_url(source: &str) -> bool {
+    source.starts_with("http://") || source.starts_with("https://")
 }
 
 /// An I/O error as a user reads it.

@@ -35,6 +35,7 @@ pub mod input;
 mod listener;
 pub mod media;
 mod mounts;
+mod relay;
 mod source_clients;
 mod status;
 

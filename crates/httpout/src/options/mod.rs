@@ -99,7 +99,7 @@ pub(crate) struct GpacOnlyArgs {
                   or take a value (`--dlist=false`)."
 )]
 pub(crate) struct Options {
-    /// Input to serve: a file, a FIFO, or `-` for stdin (live sink, file sink, push).
+    /// Input to serve: a file, a FIFO, `-` for stdin (live sink, file sink, push), or another server's live stream `http://HOST/MOUNT` (live sink: a relay).
     #[arg(
         short = 'i',
         long = "input",

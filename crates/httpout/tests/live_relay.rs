@@ -1,0 +1,277 @@
+//! Relays (`-i http://OTHER/MOUNT -o http://HOST/MOUNT`) with real peers: a
+//! real icecast2 fed by ffmpeg, another httpout that is killed and started
+//! again, a SHOUTcast-style server answering `ICY 200 OK` (a few lines of
+//! this test over a real socket), and an on-demand relay.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+mod support;
+
+use httpout_test::media::{self, mp3_tone};
+use support::live::{bytes_in, frame_bitrates, host, listen, listen_while, wait_status};
+use support::{Httpout, Icecast, curl, free_port};
+
+/// An httpout relaying `upstream` to its `/relay.mp3`, with `extra` options.
+fn relay(upstream: &str, extra: &[&str]) -> Httpout {
+    let mut args = vec![
+        "--ifce=127.0.0.1",
+        "--port=0",
+        "-i",
+        upstream,
+        "-o",
+        "http://127.0.0.1/relay.mp3",
+    ];
+    args.extend_from_slice(extra);
+    Httpout::start(&args, 1)
+}
+
+/// The state of `mount` on the status page (`live`, `waiting`), if listed.
+fn state(url: &str, mount: &str) -> Option<String> {
+    let out = curl(&[&format!("{url}/status-json.xsl")]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    v["icestats"]["source"]
+        .as_array()?
+        .iter()
+        .find(|s| s["mount"] == mount)
+        .and_then(|s| s["state"].as_str().map(str::to_owned))
+}
+
+/// Listeners of `mount` on the status page.
+fn listeners(url: &str, mount: &str) -> u64 {
+    let out = curl(&[&format!("{url}/status-json.xsl")]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    v["icestats"]["source"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["mount"] == mount))
+        .and_then(|s| s["listeners"].as_u64())
+        .unwrap_or(0)
+}
+
+/// Polls `ready` every 100 ms for at most `secs`.
+fn eventually(secs: u64, what: &str, ready: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn relay_of_an_icecast2_mount_carries_its_names_and_titles() {
+    let dir = tempfile::tempdir().unwrap();
+    let tone = mp3_tone(dir.path(), "tone.mp3", 60, 128);
+    let ice = Icecast::start(dir.path(), "");
+    let _source = media::mp3_source(
+        &tone,
+        &[
+            "-ice_name",
+            "Ice FM",
+            &format!("icecast://source:hackme@{}/live.mp3", host(&ice.url())),
+        ],
+    );
+    let update = format!(
+        "{}/admin/metadata?mount=/live.mp3&mode=updinfo&song=Upstream%20Song",
+        ice.url()
+    );
+    eventually(30, "icecast2 took the source and the title", || {
+        let out = curl(&["-s", "-u", "admin:hackme", &update]);
+        String::from_utf8_lossy(&out.stdout).contains("<return>1</return>")
+    });
+    let ours = relay(&format!("{}/live.mp3", ice.url()), &[]);
+    wait_status(ours.url(), |v| bytes_in(v, "/relay.mp3") > 16_000);
+    let url = format!("{}/relay.mp3", ours.url());
+    let tags = media::probe_tags(&url);
+    assert_eq!(
+        tags.get("icy-name").map(String::as_str),
+        Some("Ice FM"),
+        "{tags:?}"
+    );
+    assert_eq!(
+        tags.get("StreamTitle").map(String::as_str),
+        Some("Upstream Song"),
+        "{tags:?}"
+    );
+    // What a listener gets decodes, frame after frame (no ICY bytes left in).
+    let (head, body) = listen(host(ours.url()), "/relay.mp3", "", 2.0);
+    assert!(head.starts_with("HTTP/1.0 200"), "{head}");
+    assert!(frame_bitrates(&body).iter().all(|&r| r == 128));
+    let path = dir.path().join("heard.mp3");
+    std::fs::write(&path, &body).unwrap();
+    assert!(media::decode_seconds(&path, "mp3").unwrap() > 2.0);
+}
+
+#[test]
+fn a_relay_reconnects_when_its_origin_restarts_and_keeps_its_listeners() {
+    let dir = tempfile::tempdir().unwrap();
+    let tone = mp3_tone(dir.path(), "tone.mp3", 60, 128);
+    let port = free_port().to_string();
+    let origin_args = [
+        "--ifce=127.0.0.1",
+        &format!("--port={port}"),
+        "-i",
+        tone.to_str().unwrap(),
+        "-o",
+        "http://127.0.0.1/live.mp3",
+        "--rt",
+        "--title=Origin",
+    ];
+    let origin = Httpout::start(&origin_args, 1);
+    let ours = relay(&format!("{}/live.mp3", origin.url()), &[]);
+    wait_status(ours.url(), |v| bytes_in(v, "/relay.mp3") > 8000);
+    let got = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let listener = {
+        let (addr, got, stop) = (
+            host(ours.url()).to_owned(),
+            Arc::clone(&got),
+            Arc::clone(&stop),
+        );
+        std::thread::spawn(move || listen_while(&addr, "/relay.mp3", "", 90.0, &got, &stop))
+    };
+    eventually(30, "the listener has the burst", || {
+        got.load(Ordering::Acquire) > 8000
+    });
+    origin.crash();
+    eventually(30, "the relay noticed", || {
+        state(ours.url(), "/relay.mp3").as_deref() == Some("waiting")
+    });
+    let before = got.load(Ordering::Acquire);
+    let _origin = Httpout::start(&origin_args, 1);
+    // Back-off: 1 s, then 2 s, 4 s ... while the origin was down.
+    eventually(60, "the relay is live again", || {
+        state(ours.url(), "/relay.mp3").as_deref() == Some("live")
+    });
+    eventually(30, "the listener is fed again", || {
+        got.load(Ordering::Acquire) > before + 16_000
+    });
+    stop.store(true, Ordering::Release);
+    let (head, body) = listener.join().unwrap();
+    assert!(head.starts_with("HTTP/1.0 200"), "{head}");
+    // One connection throughout, and frames all along: the relay starts
+    // the origin's new stream on a frame.
+    assert!(frame_bitrates(&body).len() > 50);
+    let log = ours.stderr();
+    assert!(log.matches("connected").count() >= 2, "{log}");
+}
+
+/// A SHOUTcast v1 style server on a real socket: answers one listener
+/// `ICY 200 OK` with `icy-metaint: 8192`, then `mp3` at about its rate with
+/// the title `title` in the metadata blocks, until the listener leaves.
+fn shoutcast(mp3: Vec<u8>, title: &'static str) -> (String, std::thread::JoinHandle<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/stream", listener.local_addr().unwrap());
+    let serve = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+            if s.read(&mut byte).unwrap_or(0) == 0 {
+                break;
+            }
+            head.push(byte[0]);
+        }
+        let _ = s.write_all(
+            b"ICY 200 OK\r\nicy-name: Shout Radio\r\nicy-metaint: 8192\r\n\
+              content-type: audio/mpeg\r\n\r\n",
+        );
+        let mut text = format!("StreamTitle='{title}';").into_bytes();
+        text.resize(text.len().div_ceil(16) * 16, 0);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for block in mp3.chunks(8192) {
+            let mut out = block.to_vec();
+            if block.len() == 8192 {
+                out.push((text.len() / 16) as u8);
+                out.extend_from_slice(&text);
+            }
+            if s.write_all(&out).is_err() || Instant::now() > deadline {
+                break;
+            }
+            // 8 KiB of a 128 kbit/s stream: half a second.
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        String::from_utf8_lossy(&head).into_owned()
+    });
+    (url, serve)
+}
+
+#[test]
+fn an_icy_200_upstream_is_relayed_with_its_titles() {
+    let dir = tempfile::tempdir().unwrap();
+    let tone = mp3_tone(dir.path(), "tone.mp3", 60, 128);
+    let (upstream, server) = shoutcast(std::fs::read(&tone).unwrap(), "Shout Song");
+    let ours = relay(&upstream, &[]);
+    wait_status(ours.url(), |v| bytes_in(v, "/relay.mp3") > 16_000);
+    let tags = media::probe_tags(&format!("{}/relay.mp3", ours.url()));
+    assert_eq!(
+        tags.get("icy-name").map(String::as_str),
+        Some("Shout Radio"),
+        "{tags:?}"
+    );
+    assert_eq!(
+        tags.get("StreamTitle").map(String::as_str),
+        Some("Shout Song"),
+        "{tags:?}"
+    );
+    let (_, body) = listen(host(ours.url()), "/relay.mp3", "", 1.0);
+    assert!(
+        frame_bitrates(&body).iter().all(|&r| r == 128),
+        "no ICY bytes in the audio"
+    );
+    drop(ours);
+    let request = server.join().unwrap().to_ascii_lowercase();
+    assert!(request.contains("icy-metadata: 1"), "{request}");
+}
+
+#[test]
+fn an_on_demand_relay_connects_only_while_someone_listens() {
+    let dir = tempfile::tempdir().unwrap();
+    let tone = mp3_tone(dir.path(), "tone.mp3", 60, 128);
+    let origin = Httpout::start(
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            "-i",
+            tone.to_str().unwrap(),
+            "-o",
+            "http://127.0.0.1/live.mp3",
+            "--rt",
+            "--reopen",
+        ],
+        1,
+    );
+    let ours = relay(&format!("{}/live.mp3", origin.url()), &["--hold"]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        listeners(origin.url(), "/live.mp3"),
+        0,
+        "nobody listens: not connected"
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let got = Arc::new(AtomicUsize::new(0));
+    let listener = {
+        let (addr, got, stop) = (
+            host(ours.url()).to_owned(),
+            Arc::clone(&got),
+            Arc::clone(&stop),
+        );
+        std::thread::spawn(move || listen_while(&addr, "/relay.mp3", "", 60.0, &got, &stop))
+    };
+    eventually(30, "connected for its listener", || {
+        listeners(origin.url(), "/live.mp3") == 1
+    });
+    eventually(30, "the listener is fed", || {
+        got.load(Ordering::Acquire) > 16_000
+    });
+    stop.store(true, Ordering::Release);
+    listener.join().unwrap();
+    // Let go ON_DEMAND_LINGER (10 s) after the last listener left.
+    eventually(40, "let go once nobody listens", || {
+        listeners(origin.url(), "/live.mp3") == 0
+    });
+    assert!(ours.stderr().contains("on demand"), "{}", ours.stderr());
+}
