@@ -22,6 +22,7 @@ use crate::args::Amount;
 use bytes::{Bytes, BytesMut};
 use tokio::time::sleep_until;
 
+use crate::hooks::{self, Dump, Event};
 use crate::hub::Stream;
 use crate::media::{Format, Framer, Unit};
 
@@ -112,6 +113,10 @@ pub(crate) struct Publisher {
     last_pcr: Option<u64>,
     /// Bytes and media time published, for the stream's byte rate.
     measured: (u64, Duration),
+    /// The mount's record of what this source sent (`dump_file`).
+    dump: Option<Dump>,
+    /// The mount's `on_disconnect` program, run at [`Publisher::finish`].
+    on_disconnect: Option<String>,
 }
 
 impl Publisher {
@@ -121,7 +126,15 @@ impl Publisher {
         pace: bool,
         config: &crate::LiveConfig,
     ) -> Self {
+        let own = config.mount(stream.path());
+        if let Some(program) = own.and_then(|m| m.on_connect.as_deref()) {
+            hooks::run(program, stream.path(), Event::Connect);
+        }
         Self {
+            dump: own
+                .and_then(|m| m.dump.as_ref())
+                .map(|spec| Dump::start(spec, stream.path())),
+            on_disconnect: own.and_then(|m| m.on_disconnect.clone()),
             keep: config.max_lag_at(stream.path()),
             stream,
             framer: Framer::new(format),
@@ -192,6 +205,11 @@ impl Publisher {
             None => {}
         }
         self.flush().await;
+        // The dump's writer ends once what it holds is written.
+        self.dump = None;
+        if let Some(program) = self.on_disconnect.take() {
+            hooks::run(&program, self.stream.path(), Event::Disconnect);
+        }
     }
 
     /// Publishes the pending units as chunks of at most [`CHUNK_MAX`].
@@ -268,6 +286,9 @@ impl Publisher {
             let rate = (self.measured.0 as f64 / self.measured.1.as_secs_f64()) as u64;
             self.stream.update_facts(|f| f.byte_rate = Some(rate));
             self.measured = (0, Duration::ZERO);
+        }
+        if let Some(dump) = &self.dump {
+            dump.record(&bytes);
         }
         self.stream.publish(bytes, sync, duration, self.keep);
     }

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use httpout_core::ConfigError;
 
 use crate::args::{Amount, parse_amount};
+use crate::hooks::DumpSpec;
 
 /// The keys a mount takes, in the order the docs list them.
 pub const KEYS: &[&str] = &[
@@ -40,7 +41,7 @@ pub const KEYS: &[&str] = &[
 
 /// Keys of the list that are recognised but not built yet: refused
 /// with a clear message rather than accepted and ignored.
-const NOT_YET: &[&str] = &["dump_file", "on_connect", "on_disconnect", "auth_url"];
+const NOT_YET: &[&str] = &["auth_url"];
 
 /// Longest fallback chain followed (Icecast follows chains too).
 pub(crate) const MAX_CHAIN: usize = 8;
@@ -108,6 +109,13 @@ pub struct MountSettings {
     pub identity: Vec<(&'static str, String)>,
     /// How title updates are encoded (`charset`).
     pub charset: Charset,
+    /// Programs run when a source connects and leaves (`on_connect`,
+    /// `on_disconnect`), with the mount as their argument.
+    pub on_connect: Option<String>,
+    /// See [`MountSettings::on_connect`].
+    pub on_disconnect: Option<String>,
+    /// Where what each source sends is recorded (`dump_file`).
+    pub dump: Option<DumpSpec>,
 }
 
 impl MountSettings {
@@ -309,6 +317,19 @@ fn apply(s: &mut MountSettings, key: &str, v: &str) -> Result<(), String> {
             s.identity.retain(|(h, _)| *h != header);
             s.identity.push((header, text(v)?));
         }
+        "on_connect" => s.on_connect = Some(program(v)?),
+        "on_disconnect" => s.on_disconnect = Some(program(v)?),
+        "dump_file" => {
+            let spec = DumpSpec::parse(v)?;
+            let dir = std::path::Path::new(&spec.template)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            if !dir.is_dir() {
+                return Err(format!("'{}' is not a directory", dir.display()));
+            }
+            s.dump = Some(spec);
+        }
         "charset" => {
             s.charset = Charset::parse(v)
                 .ok_or_else(|| format!("'{v}' is not a supported charset (UTF-8 or ISO-8859-1)"))?;
@@ -316,6 +337,16 @@ fn apply(s: &mut MountSettings, key: &str, v: &str) -> Result<(), String> {
         _ => return Err(format!("unknown key: expected one of {}", KEYS.join(", "))),
     }
     Ok(())
+}
+
+/// A program to run: an executable file (no shell, no arguments).
+fn program(v: &str) -> Result<String, String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let meta = std::fs::metadata(v).map_err(|e| format!("cannot run '{v}': {e}"))?;
+    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+        return Err(format!("'{v}' is not an executable file"));
+    }
+    Ok(v.to_owned())
 }
 
 fn read_intro(v: &str) -> Result<(PathBuf, Bytes), String> {
@@ -382,8 +413,12 @@ mod tests {
         assert!(e.contains("max_listeners: 'many' is not a number"), "{e}");
         let e = mounts(&["/a.mp3:charset=KOI8-R"]).unwrap_err();
         assert!(e.contains("charset"), "{e}");
-        let e = mounts(&["/a.mp3:dump_file=/tmp/x"]).unwrap_err();
+        let e = mounts(&["/a.mp3:auth_url=http://x/"]).unwrap_err();
         assert!(e.contains("not supported yet"), "{e}");
+        let e = mounts(&["/a.mp3:on_connect=/no/such/program"]).unwrap_err();
+        assert!(e.contains("on_connect: cannot run"), "{e}");
+        let e = mounts(&["/a.mp3:dump_file=/no/such/dir/x.mp3"]).unwrap_err();
+        assert!(e.contains("not a directory"), "{e}");
         let e = mounts(&["/a.mp3:intro=/no/such/file"]).unwrap_err();
         assert!(e.contains("intro: cannot read"), "{e}");
     }

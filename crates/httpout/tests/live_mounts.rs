@@ -312,3 +312,64 @@ fn mount_options_are_checked() {
         "{err}"
     );
 }
+
+#[test]
+fn a_source_runs_its_mounts_programs_and_is_recorded_in_rotating_files() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let input = mp3_tone(dir.path(), "tone.mp3", 4, 128);
+    let log = dir.path().join("events.log");
+    let script = dir.path().join("hook.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$HTTPOUT_EVENT $1\" >> '{}'\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let rec = dir.path().join("rec");
+    std::fs::create_dir(&rec).unwrap();
+    let s = script.display();
+    let (server, addr) = server(&[&format!(
+        "--mount=/rec.mp3:on_connect={s}:on_disconnect={s}:dump_file={}/show-%Y%m%d.mp3,max=20K",
+        rec.display()
+    )]);
+    let mut source = media::mp3_source(
+        &input,
+        &[&format!("icecast://source:hackme@{addr}/rec.mp3")],
+    );
+    let (status, _, err) = source.wait(Duration::from_secs(60));
+    assert!(status.success(), "{err}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text == "connect /rec.mp3\ndisconnect /rec.mp3\n" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{text:?}\n{}", server.stderr());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The record: every byte ffmpeg sent (4 s at 128 kbit/s, whole frames),
+    // in files of about 20 KiB, each cut on a frame.
+    let mut files: Vec<_> = std::fs::read_dir(&rec)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "{files:?}");
+    let mut total = 0;
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        assert!(!frame_bitrates(&bytes).is_empty(), "{}", f.display());
+        total += bytes.len();
+    }
+    let sent = std::fs::metadata(&input).unwrap().len() as usize;
+    assert!(total + 418 >= sent && total <= sent, "{total} of {sent}");
+    let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with("show-20") && name.ends_with(".mp3"),
+        "{name}"
+    );
+}
