@@ -65,7 +65,7 @@ complete -c httpout -l rate -d 'Bit rate of live inputs whose format gives no ti
 complete -c httpout -l metaint -d 'Audio bytes between in-band ICY metadata blocks for listeners sending `Icy-MetaData: 1`; 0 disables' -r
 complete -c httpout -l title -d 'Initial stream title of live mounts (ICY `StreamTitle`), until a source updates it' -r
 complete -c httpout -l ice_hdr -d 'Extra ICE value for live listeners, `NAME=VALUE` (also written `--ice-NAME=VALUE`): sent as `icy-NAME`' -r
-complete -c httpout -l mount -d 'Settings of one live mount, `PATH:KEY=VALUE[:KEY=VALUE...]` (repeatable): fallback, fallback_override, max_listeners, intro, user, password, burst, max_async_buf, hidden, public, name, genre, description, url, charset' -r
+complete -c httpout -l mount -d 'Settings of one live mount, `PATH:KEY=VALUE[:KEY=VALUE...]` (repeatable): fallback, fallback_override, max_listeners, intro, user, password, burst, max_async_buf, hidden, public, name, genre, description, url, charset, dump_file, on_connect, on_disconnect, auth_url' -r
 complete -c httpout -l ext -d 'Extension of the input, regardless of its file name (sets the served media type)' -r
 complete -c httpout -l mime -d 'Media type of the input (live sink `Content-Type`, and how it is framed and paced)' -r
 complete -c httpout -l exec -d 'Source mode: a shell command run per upload, the body on its stdin (`201` on exit 0, else `502`)' -r

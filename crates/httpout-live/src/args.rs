@@ -172,7 +172,7 @@ pub struct LiveArgs {
     )]
     pub ice_hdr: Vec<String>,
 
-    /// Settings of one live mount, `PATH:KEY=VALUE[:KEY=VALUE...]` (repeatable): fallback, fallback_override, max_listeners, intro, user, password, burst, max_async_buf, hidden, public, name, genre, description, url, charset.
+    /// Settings of one live mount, `PATH:KEY=VALUE[:KEY=VALUE...]` (repeatable): fallback, fallback_override, max_listeners, intro, user, password, burst, max_async_buf, hidden, public, name, genre, description, url, charset, dump_file, on_connect, on_disconnect, auth_url.
     #[arg(long, value_name = "PATH:KEY=VALUE:...", help_heading = "Sinks")]
     pub mount: Vec<String>,
 

@@ -26,6 +26,15 @@ pub enum LiveError {
     /// Missing or wrong admin credentials (401).
     #[error("admin credentials required")]
     BadAdminCredentials,
+    /// The mount's `auth_url` wants a listener's credentials (401).
+    #[error("listener credentials required")]
+    ListenerCredentials,
+    /// The mount's `auth_url` refused the client, with its reason (403).
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The mount's `auth_url` did not answer (503).
+    #[error("the authentication service is unavailable, try again later")]
+    AuthUnavailable,
     /// The admin API is off (403).
     #[error("the admin API is off: start httpout with --admin_password")]
     AdminOff,
@@ -42,15 +51,23 @@ impl From<LiveError> for Error {
     fn from(e: LiveError) -> Self {
         match e {
             LiveError::NoStream(_) | LiveError::Over(_) => Self::Missing(e.to_string().into()),
-            LiveError::InUse(_) | LiveError::IngestOff | LiveError::Full | LiveError::AdminOff => {
-                Self::Forbidden(e.to_string().into())
-            }
+            LiveError::InUse(_)
+            | LiveError::IngestOff
+            | LiveError::Full
+            | LiveError::AdminOff
+            | LiveError::Refused(_) => Self::Forbidden(e.to_string().into()),
             LiveError::FedByInput(_) => Self::Conflict(e.to_string().into()),
             LiveError::BadCredentials => Self::Unauthorized {
                 challenges: vec![http::HeaderValue::from_static(
                     "Basic realm=\"httpout source\", charset=\"UTF-8\"",
                 )],
             },
+            LiveError::ListenerCredentials => Self::Unauthorized {
+                challenges: vec![http::HeaderValue::from_static(
+                    "Basic realm=\"httpout listener\", charset=\"UTF-8\"",
+                )],
+            },
+            LiveError::AuthUnavailable => Self::Busy,
             LiveError::BadAdminCredentials => Self::Unauthorized {
                 challenges: vec![http::HeaderValue::from_static(
                     "Basic realm=\"httpout admin\", charset=\"UTF-8\"",

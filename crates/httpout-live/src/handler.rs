@@ -23,6 +23,7 @@ use httpout_core::{
 use subtle::ConstantTimeEq;
 
 use crate::args::Amount;
+use crate::auth_url::{self, Verdict};
 use crate::error::LiveError;
 use crate::hub::{Facts, Feed, Hub, ListenerInfo, Phase, Stream};
 use crate::icy::StreamMeta;
@@ -175,7 +176,9 @@ impl Inner {
         if read {
             let has_fallback = self.hub.fallback_of(&path).is_some();
             if stream.is_some() || has_fallback {
-                return self.listen(&req, &ctx, &path, stream);
+                return self
+                    .listen(req.method(), req.headers(), &ctx, &path, stream)
+                    .await;
             }
         } else if is_source_method(&method) {
             let live = stream.is_some_and(|s| s.feed == Feed::Input || s.phase() != Phase::Ended);
@@ -200,9 +203,10 @@ impl Inner {
     /// A listener of mount `home` (its stream, if any, `at_home`): the
     /// intro, the burst, then the live stream until it ends; on the
     /// mount's fallback while it has no source.
-    fn listen(
+    async fn listen(
         &self,
-        req: &Request<Body>,
+        method: &Method,
+        headers: &HeaderMap,
         ctx: &Ctx,
         home: &str,
         at_home: Option<Arc<Stream>>,
@@ -222,13 +226,19 @@ impl Inner {
         }
         let own = self.config.mount(&path);
         let max = own.and_then(|m| m.max_listeners);
-        let agent = req
-            .headers()
+        let agent = headers
             .get(http::header::USER_AGENT)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .unwrap_or_default();
         let info = ListenerInfo::new(&self.hub, ctx.peer, &agent);
-        let joined = if req.method() == Method::GET {
+        let home_settings = self.config.mount(home);
+        let (time_limit, leave) = match home_settings.and_then(|m| m.auth_url.as_ref()) {
+            Some(url) if method == Method::GET => {
+                self.admit(url, headers, ctx, home, &info).await?
+            }
+            _ => (None, None),
+        };
+        let joined = if method == Method::GET {
             Some(stream.try_join(max, &info).ok_or(LiveError::Full)?)
         } else if max.is_some_and(|m| stream.listeners() >= m) {
             return Err(LiveError::Full.into());
@@ -253,8 +263,7 @@ impl Inner {
         let icy = self.config.metaint > 0
             && !facts.content_type.contains("ogg")
             && !facts.content_type.contains("webm")
-            && req
-                .headers()
+            && headers
                 .get("icy-metadata")
                 .is_some_and(|v| v.as_bytes().trim_ascii() == b"1");
         let mut res = Response::new(Body::empty());
@@ -281,8 +290,9 @@ impl Inner {
         res.extensions_mut().insert(LongLived);
         if let Some(joined) = joined {
             let burst = self.config.burst_at(&path);
-            let home_settings = self.config.mount(home);
             let join = listener::Join {
+                time_limit,
+                leave,
                 stream,
                 joined,
                 info,
@@ -299,6 +309,69 @@ impl Inner {
             *res.body_mut() = listener::body(join, &ctx.metrics);
         }
         Ok(res)
+    }
+
+    /// Asks the mount's `auth_url` whether this listener may listen
+    /// (`listener_add`): how long it may, and what to send when it leaves.
+    async fn admit(
+        &self,
+        url: &http::Uri,
+        headers: &HeaderMap,
+        ctx: &Ctx,
+        home: &str,
+        info: &ListenerInfo,
+    ) -> Result<(Option<Duration>, Option<Box<listener::Leave>>), Error> {
+        let creds = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(basic::decode);
+        let (user, pass) = creds.map_or((String::new(), String::new()), |c| (c.user, c.password));
+        let host = headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        let (server, port) = match host.rsplit_once(':') {
+            Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => (h, p),
+            _ => (host, ""),
+        };
+        let form: Vec<(&'static str, String)> = vec![
+            ("action", "listener_add".to_owned()),
+            ("server", server.to_owned()),
+            ("port", port.to_owned()),
+            ("client", info.id.to_string()),
+            ("mount", home.to_owned()),
+            ("user", user.clone()),
+            ("pass", pass),
+            (
+                "ip",
+                ctx.peer.map(|p| p.ip().to_string()).unwrap_or_default(),
+            ),
+            ("agent", info.user_agent.clone()),
+        ];
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        match auth_url::ask(url, &pairs).await {
+            Ok(Verdict::Admit(limit)) => {
+                let mut form = form;
+                form[0].1 = "listener_remove".to_owned();
+                let leave = listener::Leave {
+                    url: url.clone(),
+                    form,
+                };
+                Ok((limit, Some(Box::new(leave))))
+            }
+            Ok(Verdict::Deny(reason)) if user.is_empty() => {
+                tracing::info!(target: "httpout::live", "listener of {home} refused by auth_url: {reason}");
+                Err(LiveError::ListenerCredentials.into())
+            }
+            Ok(Verdict::Deny(reason)) => {
+                tracing::info!(target: "httpout::live", "listener {user} of {home} refused by auth_url: {reason}");
+                Err(LiveError::Refused(reason).into())
+            }
+            Err(e) => {
+                tracing::warn!(target: "httpout::live", "auth_url for {home}: {e}; listener refused");
+                Err(LiveError::AuthUnavailable.into())
+            }
+        }
     }
 
     /// How long a listener's socket may refuse bytes: the lag limit, in
@@ -334,21 +407,64 @@ impl Inner {
         if ctx.user.is_some() {
             return Ok(());
         }
-        let own = self.config.mount(mount).filter(|m| m.password.is_some());
-        let (user, password) = match own {
-            Some(m) => (
+        let settings = self.config.mount(mount);
+        let own = settings.filter(|m| m.password.is_some());
+        let local = match own {
+            Some(m) => Some((
                 m.user.as_deref().unwrap_or("source"),
                 m.password.as_deref().unwrap_or_default(),
-            ),
-            None => match &self.config.source_password {
-                Some(p) => ("source", p.as_str()),
-                None => return Err(LiveError::IngestOff.into()),
-            },
+            )),
+            None => self
+                .config
+                .source_password
+                .as_deref()
+                .map(|p| ("source", p)),
         };
-        if self.check_basic(headers, ctx, user, password).await? {
-            Ok(())
-        } else {
-            Err(LiveError::BadCredentials.into())
+        if let Some((user, password)) = local {
+            if self.check_basic(headers, ctx, user, password).await? {
+                return Ok(());
+            }
+        }
+        match (settings.and_then(|m| m.auth_url.as_ref()), local) {
+            (Some(url), _) => self.stream_auth(url, headers, ctx, mount).await,
+            (None, None) => Err(LiveError::IngestOff.into()),
+            (None, Some(_)) => Err(LiveError::BadCredentials.into()),
+        }
+    }
+
+    /// Asks the mount's `auth_url` whether a source whose credentials are
+    /// not the mount's own may send (`stream_auth`).
+    async fn stream_auth(
+        &self,
+        url: &http::Uri,
+        headers: &HeaderMap,
+        ctx: &Ctx,
+        mount: &str,
+    ) -> Result<(), Error> {
+        let creds = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(basic::decode);
+        let (user, pass) = creds.map_or((String::new(), String::new()), |c| (c.user, c.password));
+        let ip = ctx.peer.map(|p| p.ip().to_string()).unwrap_or_default();
+        let form = [
+            ("action", "stream_auth"),
+            ("mount", mount),
+            ("ip", &ip),
+            ("user", &user),
+            ("pass", &pass),
+            ("admin", "0"),
+        ];
+        match auth_url::ask(url, &form).await {
+            Ok(Verdict::Admit(_)) => Ok(()),
+            Ok(Verdict::Deny(reason)) => {
+                tracing::info!(target: "httpout::live", "source of {mount} refused by auth_url: {reason}");
+                Err(LiveError::BadCredentials.into())
+            }
+            Err(e) => {
+                tracing::warn!(target: "httpout::live", "auth_url for {mount}: {e}; source refused");
+                Err(LiveError::AuthUnavailable.into())
+            }
         }
     }
 

@@ -117,6 +117,8 @@ pub(crate) struct Publisher {
     dump: Option<Dump>,
     /// The mount's `on_disconnect` program, run at [`Publisher::finish`].
     on_disconnect: Option<String>,
+    /// The mount's `auth_url`, told `mount_remove` at the end.
+    auth_url: Option<http::Uri>,
 }
 
 impl Publisher {
@@ -130,11 +132,20 @@ impl Publisher {
         if let Some(program) = own.and_then(|m| m.on_connect.as_deref()) {
             hooks::run(program, stream.path(), Event::Connect);
         }
+        let auth_url = own.and_then(|m| m.auth_url.clone());
+        if let Some(url) = &auth_url {
+            let form = vec![
+                ("action", "mount_add".to_owned()),
+                ("mount", stream.path().to_owned()),
+            ];
+            crate::auth_url::notify(url, form);
+        }
         Self {
             dump: own
                 .and_then(|m| m.dump.as_ref())
                 .map(|spec| Dump::start(spec, stream.path())),
             on_disconnect: own.and_then(|m| m.on_disconnect.clone()),
+            auth_url,
             keep: config.max_lag_at(stream.path()),
             stream,
             framer: Framer::new(format),
@@ -209,6 +220,13 @@ impl Publisher {
         self.dump = None;
         if let Some(program) = self.on_disconnect.take() {
             hooks::run(&program, self.stream.path(), Event::Disconnect);
+        }
+        if let Some(url) = self.auth_url.take() {
+            let form = vec![
+                ("action", "mount_remove".to_owned()),
+                ("mount", self.stream.path().to_owned()),
+            ];
+            crate::auth_url::notify(&url, form);
         }
     }
 

@@ -26,6 +26,8 @@
 
 mod admin;
 mod args;
+mod auth_url;
+mod client;
 mod error;
 mod handler;
 mod hooks;
@@ -41,6 +43,7 @@ mod source_clients;
 mod status;
 
 pub use args::{Amount, LiveArgs, parse_amount, parse_bitrate};
+pub use auth_url::AUTH_TIMEOUT;
 pub use error::LiveError;
 pub use handler::LiveHandler;
 pub use hooks::DumpSpec;

@@ -64,6 +64,17 @@ struct Cursor {
     info: Arc<ListenerInfo>,
     /// The server's metrics, for the series of a mount moved to.
     all_metrics: Arc<Metrics>,
+    /// When the listener's time is up (`auth_url`'s time limit).
+    until: Option<std::time::Instant>,
+    /// What to tell the mount's `auth_url` when the listener leaves.
+    leave: Option<Box<Leave>>,
+}
+
+/// The `listener_remove` a listener admitted by `auth_url` owes it.
+pub(crate) struct Leave {
+    pub(crate) url: http::Uri,
+    /// The `listener_add` form, its action changed; `duration` is added.
+    pub(crate) form: Vec<(&'static str, String)>,
 }
 
 /// A listener's mount, whose fallback chain it may move along.
@@ -206,6 +217,11 @@ impl Cursor {
         if self.done {
             return Poll::Ready(None);
         }
+        if self.until.is_some_and(|t| std::time::Instant::now() >= t) {
+            self.done = true;
+            tracing::info!(target: "httpout::live", "listener {}: its time limit is up", self.info.id);
+            return Poll::Ready(Some(Err("time limit reached".into())));
+        }
         if self.info.killed() {
             self.done = true;
             tracing::info!(target: "httpout::live", "listener {} killed by an admin", self.info.id);
@@ -306,6 +322,11 @@ impl http_body::Body for Cursor {
 
 impl Drop for Cursor {
     fn drop(&mut self) {
+        if let Some(leave) = self.leave.take() {
+            let mut form = leave.form;
+            form.push(("duration", self.info.since.elapsed().as_secs().to_string()));
+            crate::auth_url::notify(&leave.url, form);
+        }
         // A listener that stopped reading is cut by its connection's stall
         // limit; it is counted here, as one that fell behind.
         let ring = self.rx.borrow();
@@ -334,6 +355,10 @@ pub(crate) struct Join<'a> {
     /// fallback.
     pub(crate) follow: Option<(Hub, Arc<Mounts>, String)>,
     pub(crate) peer: Option<SocketAddr>,
+    /// How long it may listen (`auth_url`'s time limit).
+    pub(crate) time_limit: Option<std::time::Duration>,
+    /// What to tell `auth_url` when it leaves.
+    pub(crate) leave: Option<Box<Leave>>,
 }
 
 /// The response body of a listener.
@@ -365,6 +390,8 @@ pub(crate) fn body(join: Join<'_>, metrics: &Arc<Metrics>) -> Body {
         follow,
         info: join.info,
         all_metrics: Arc::clone(metrics),
+        until: join.time_limit.map(|t| std::time::Instant::now() + t),
+        leave: join.leave,
     };
     Body::new(cursor)
 }

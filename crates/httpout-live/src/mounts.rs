@@ -39,10 +39,6 @@ pub const KEYS: &[&str] = &[
     "auth_url",
 ];
 
-/// Keys of the list that are recognised but not built yet: refused
-/// with a clear message rather than accepted and ignored.
-const NOT_YET: &[&str] = &["auth_url"];
-
 /// Longest fallback chain followed (Icecast follows chains too).
 pub(crate) const MAX_CHAIN: usize = 8;
 
@@ -116,6 +112,8 @@ pub struct MountSettings {
     pub on_disconnect: Option<String>,
     /// Where what each source sends is recorded (`dump_file`).
     pub dump: Option<DumpSpec>,
+    /// Icecast's URL authentication of listeners and sources (`auth_url`).
+    pub auth_url: Option<http::Uri>,
 }
 
 impl MountSettings {
@@ -277,9 +275,6 @@ fn flag(v: &str) -> Result<bool, String> {
 
 /// Sets one key.
 fn apply(s: &mut MountSettings, key: &str, v: &str) -> Result<(), String> {
-    if NOT_YET.contains(&key) {
-        return Err("not supported yet (see docs/modes/live.md, Icecast operators)".to_owned());
-    }
     let text = |v: &str| -> Result<String, String> {
         if v.is_empty() || http::HeaderValue::from_str(v).is_err() {
             Err(format!("'{v}' must be non-empty text on one line"))
@@ -316,6 +311,11 @@ fn apply(s: &mut MountSettings, key: &str, v: &str) -> Result<(), String> {
             };
             s.identity.retain(|(h, _)| *h != header);
             s.identity.push((header, text(v)?));
+        }
+        "auth_url" => {
+            s.auth_url = Some(crate::relay::parse_url(v).map_err(|_| {
+                format!("'{v}' is not an http:// URL (https:// is not supported yet)")
+            })?);
         }
         "on_connect" => s.on_connect = Some(program(v)?),
         "on_disconnect" => s.on_disconnect = Some(program(v)?),
@@ -413,8 +413,8 @@ mod tests {
         assert!(e.contains("max_listeners: 'many' is not a number"), "{e}");
         let e = mounts(&["/a.mp3:charset=KOI8-R"]).unwrap_err();
         assert!(e.contains("charset"), "{e}");
-        let e = mounts(&["/a.mp3:auth_url=http://x/"]).unwrap_err();
-        assert!(e.contains("not supported yet"), "{e}");
+        let e = mounts(&["/a.mp3:auth_url=https://x/"]).unwrap_err();
+        assert!(e.contains("auth_url") && e.contains("http://"), "{e}");
         let e = mounts(&["/a.mp3:on_connect=/no/such/program"]).unwrap_err();
         assert!(e.contains("on_connect: cannot run"), "{e}");
         let e = mounts(&["/a.mp3:dump_file=/no/such/dir/x.mp3"]).unwrap_err();

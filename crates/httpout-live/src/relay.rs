@@ -12,14 +12,13 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HOST, LOCATION, USER_AGENT};
+use http::header::{CONTENT_TYPE, LOCATION};
 use http::{Request, StatusCode, Uri};
-use http_body_util::Empty;
+use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 
+use crate::client;
 use crate::icy::StreamMeta;
 
 /// How long connecting and getting the response head may take.
@@ -134,34 +133,17 @@ fn resolve(base: &Uri, location: &str) -> Option<Uri> {
     format!("http://{authority}{path}").parse().ok()
 }
 
-/// One GET of `uri` on a new connection.
+/// One GET of `uri` on a new connection, asking for in-band titles.
 async fn get(uri: &Uri) -> Result<http::Response<Incoming>, RelayError> {
     let shown = uri.to_string();
-    let host = uri.host().unwrap_or_default();
-    let port = uri.port_u16().unwrap_or(80);
-    let tcp = TcpStream::connect((host.trim_matches(['[', ']']), port))
-        .await
-        .map_err(|e| RelayError::Connect(shown.clone(), e))?;
-    let _ = tcp.set_nodelay(true);
-    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
-        .handshake(TokioIo::new(IcyStatus::new(tcp)))
-        .await
-        .map_err(|e| RelayError::Http(shown.clone(), e))?;
-    // The connection is driven by its own task; it ends with the body.
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let authority = uri.authority().map_or(host, |a| a.as_str()).to_owned();
     let req = Request::get(uri.path_and_query().map_or("/", |p| p.as_str()))
-        .header(HOST, authority)
-        .header(USER_AGENT, concat!("httpout/", env!("CARGO_PKG_VERSION")))
         .header("icy-metadata", "1")
-        .body(Empty::<Bytes>::new())
+        .body(Full::new(Bytes::new()))
         .map_err(|_| RelayError::BadUrl(shown.clone()))?;
-    sender
-        .send_request(req)
-        .await
-        .map_err(|e| RelayError::Http(shown, e))
+    client::send(uri, req).await.map_err(|e| match e {
+        client::SendError::Connect(e) => RelayError::Connect(shown, e),
+        client::SendError::Http(e) => RelayError::Http(shown, e),
+    })
 }
 
 /// A socket whose response starts `ICY ` shown to hyper as `HTTP/1.0 `.
