@@ -601,7 +601,9 @@ impl Inner {
     /// Only source credentials may change a title (the mount's own, or the
     /// server's): the access rules checked this GET as a read, which is no
     /// right to change a mount. The title is decoded in the `charset`
-    /// parameter's charset, else the mount's (`charset`), else UTF-8.
+    /// parameter's charset, else the mount's (`charset`), else UTF-8. A
+    /// mount without a source has no title to change (404, as icecast2's
+    /// "Source does not exist"): the source arriving would replace it.
     async fn metadata(
         &self,
         uri: &http::Uri,
@@ -649,7 +651,7 @@ impl Inner {
         let stream = self
             .hub
             .get(&mount)
-            .filter(|s| s.phase() != Phase::Ended)
+            .filter(|s| s.is_live())
             .ok_or_else(|| LiveError::NoStream(mount.clone()))?;
         stream.update_facts(|f| f.meta.set_title(&song));
         let mut res = Response::new(Body::full(

@@ -98,28 +98,63 @@ pub(crate) fn html(hub: &Hub, mounts: &Mounts) -> Response<Body> {
             Value::String(t) => escape(t),
             other => escape(&other.to_string()),
         };
+        let bytes = |k: &str| v[k].as_u64().map_or_else(String::new, human_bytes);
         rows.push_str(&format!(
-            "<tr><td><a href=\"{m}\">{m}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            cell("state"),
+            "<tr><td><a href=\"{m}\">{m}</a></td><td>{}</td><td class=\"{state}\">{state}</td>             <td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>             <td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>\n",
+            cell("server_name"),
             cell("server_type"),
             cell("listeners"),
             cell("listener_peak"),
             cell("listeners_dropped"),
-            cell("bytes_in"),
-            cell("bytes_out"),
+            bytes("bytes_in"),
+            bytes("bytes_out"),
             cell("title"),
             m = cell("mount"),
+            state = cell("state"),
         ));
     }
+    if rows.is_empty() {
+        rows.push_str("<tr><td colspan=\"10\">No stream yet.</td></tr>\n");
+    }
     let body = format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>httpout status</title></head>\
-         <body><h1>Live streams</h1><p>Up {} s.</p>\n<table border=\"1\"><tr><th>mount</th>\
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"refresh\" content=\"10\">\
+         <meta name=\"viewport\" content=\"width=device-width\"><title>httpout: live streams</title>\
+         <style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse}}\
+         th,td{{border:1px solid #bbb;padding:.3em .6em;text-align:left}}th{{background:#eee}}\
+         td.n{{text-align:right}}td.live{{color:#070}}td.waiting{{color:#a60}}</style></head>\
+         <body><h1>Live streams</h1><p>Up {}; refreshed every 10 s. \
+         <a href=\"/status-json.xsl\">JSON</a></p>\n<table><tr><th>mount</th><th>name</th>\
          <th>state</th><th>type</th><th>listeners</th><th>peak</th><th>dropped</th>\
-         <th>bytes in</th><th>bytes out</th><th>title</th></tr>\n{rows}</table></body></html>\n",
-        hub.uptime().as_secs()
+         <th>received</th><th>sent</th><th>title</th></tr>\n{rows}</table></body></html>\n",
+        human_duration(hub.uptime().as_secs())
     );
     page(body, "text/html; charset=utf-8")
+}
+
+/// `1.5 MiB`.
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// `2 h 5 min`.
+fn human_duration(secs: u64) -> String {
+    match secs {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
+        s => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    }
 }
 
 /// One parameter of a query string, `+` and percent-escapes decoded.
@@ -141,6 +176,15 @@ pub(crate) fn query_bytes(query: &str, name: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::query_param;
+
+    #[test]
+    fn sizes_and_times_read_well() {
+        assert_eq!(super::human_bytes(999), "999 B");
+        assert_eq!(super::human_bytes(1536), "1.5 KiB");
+        assert_eq!(super::human_bytes(5 << 30), "5.0 GiB");
+        assert_eq!(super::human_duration(59), "59 s");
+        assert_eq!(super::human_duration(7500), "2 h 5 min");
+    }
 
     #[test]
     fn query_params_are_decoded() {

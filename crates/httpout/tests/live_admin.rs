@@ -374,3 +374,80 @@ fn failed_admin_credentials_are_limited_and_the_api_is_off_without_a_password() 
     assert_eq!(code, "403", "{body}");
     assert!(body.contains("--admin_password"), "{body}");
 }
+
+#[test]
+fn the_status_page_shows_mounts_listeners_titles_and_bytes_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let tone = mp3_tone(dir.path(), "tone.mp3", 30, 128);
+    let server = Httpout::start(
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            "-i",
+            tone.to_str().unwrap(),
+            "-o",
+            "http://127.0.0.1/live.mp3",
+            "--rt",
+            "--ice-name=Radio Test",
+            "--title=Now & Then",
+        ],
+        1,
+    );
+    let url = server.url().to_owned();
+    wait_status(&url, |v| bytes_in(v, "/live.mp3") > 8000);
+    let stop = Arc::new(AtomicBool::new(false));
+    let listener = {
+        let (addr, stop) = (host(&url).to_owned(), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            listen_while(&addr, "/live.mp3", "", 60.0, &AtomicUsize::new(0), &stop)
+        })
+    };
+    wait_status(&url, |v| v["icestats"]["source"][0]["listeners"] == 1);
+    let page = format!("{url}/status.xsl");
+    let chromium = |extra: &[&str]| {
+        let out = std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+            ])
+            .args(["--window-size=1100,360", "--timeout=10000"])
+            .args(extra)
+            .arg(&page)
+            .output()
+            .expect("chromium is installed (see scripts/test.sh)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // The page as the browser built it.
+    let dom = chromium(&["--dump-dom"]);
+    for shown in [
+        "/live.mp3",
+        "Radio Test",
+        "Now &amp; Then",
+        "audio/mpeg",
+        ">live<",
+        ">1<",
+        "KiB",
+    ] {
+        assert!(dom.contains(shown), "{shown} not in {dom}");
+    }
+    // And as a person sees it (kept beside the test's files).
+    let shot = dir.path().join("status.png");
+    chromium(&[&format!("--screenshot={}", shot.display())]);
+    let png = std::fs::read(&shot).expect("a screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 5000,
+        "{} bytes",
+        png.len()
+    );
+    let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    assert_eq!(width, 1100);
+    stop.store(true, Ordering::Release);
+    listener.join().unwrap();
+}
