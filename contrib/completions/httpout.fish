@@ -60,6 +60,8 @@ complete -c httpout -l batch -d 'Milliseconds of frames a live stream gathers be
 complete -c httpout -l source_password -d 'Password of HTTP source clients (user `source`, PUT/POST/SOURCE to a mount); enables live ingest over HTTP' -r
 complete -c httpout -l admin_password -d 'Password of the live sink\'s admin API (Icecast\'s `/admin/...`, Basic with --admin_user); the API is off without it' -r
 complete -c httpout -l admin_user -d 'User name of the live sink\'s admin API' -r
+complete -c httpout -l master -d 'Relay every mount of an Icecast or httpout master, `http://USER:PASSWORD@HOST:PORT` (its admin credentials), and follow new ones' -r
+complete -c httpout -l master_interval -d 'Seconds between two reads of the master\'s mount list' -r
 complete -c httpout -l rt -d 'Send live file inputs at their media rate (MP3/ADTS frame durations, TS PCR, else `rate`)' -r
 complete -c httpout -l rate -d 'Bit rate of live inputs whose format gives no timing (bits/s, e.g. 128k); used by `rt` and by seconds in `burst`' -r
 complete -c httpout -l metaint -d 'Audio bytes between in-band ICY metadata blocks for listeners sending `Icy-MetaData: 1`; 0 disables' -r

@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `/admin/stats` | `<icestats>` with the server's counters and a `<source mount>` per mount |
 //! | `/admin/listmounts`, `/admin/streamlist` | `<source mount>` with `fallback`, `listeners`, `Connected`, `content-type` |
+//! | `/admin/streamlist.txt` | one mount per line (what a slave's `--master` reads) |
 //! | `/admin/listclients?mount=` | the mount's `<listener>`s: `IP`, `UserAgent`, `Connected`, `ID` (and our `BytesSent`) |
 //! | `/admin/moveclients?mount=&destination=` | every listener of `mount` moves to `destination` |
 //! | `/admin/killclient?mount=&id=` | listener `id` is disconnected |
@@ -35,6 +36,7 @@ pub(crate) const COMMANDS: &[&str] = &[
     "stats",
     "listmounts",
     "streamlist",
+    "streamlist.txt",
     "listclients",
     "moveclients",
     "killclient",
@@ -143,6 +145,19 @@ pub(crate) fn answer(
     match command {
         "stats" => Ok(stats(hub, config, req, param("mount").as_deref())),
         "listmounts" | "streamlist" => Ok(list_mounts(hub)),
+        "streamlist.txt" => {
+            let mut text = String::new();
+            for s in mounts(hub) {
+                text.push_str(s.path());
+                text.push('\n');
+            }
+            let mut res = Response::new(Body::full(text));
+            res.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            Ok(res)
+        }
         "listclients" => Ok(list_clients(&*mount("mount")?)),
         "moveclients" => {
             let from = mount("mount")?;

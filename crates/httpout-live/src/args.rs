@@ -43,6 +43,14 @@ fn parse_batch(s: &str) -> Result<u32, String> {
     }
 }
 
+/// A master interval: 1 to 86400 seconds.
+fn parse_interval(s: &str) -> Result<u32, String> {
+    match parse_u32(s) {
+        Ok(n) if (1..=86_400).contains(&n) => Ok(n),
+        _ => Err("expected seconds from 1 to 86400".to_owned()),
+    }
+}
+
 /// Parses a bit rate in bits per second with an optional decimal suffix:
 /// `k` (1000) or `M` (1 000 000), e.g. `128k`.
 pub fn parse_bitrate(s: &str) -> Result<u64, String> {
@@ -141,6 +149,14 @@ pub struct LiveArgs {
         help_heading = "Sinks"
     )]
     pub admin_user: String,
+
+    /// Relay every mount of an Icecast or httpout master, `http://USER:PASSWORD@HOST:PORT` (its admin credentials), and follow new ones.
+    #[arg(long, value_name = "URL", help_heading = "Sinks")]
+    pub master: Option<String>,
+
+    /// Seconds between two reads of the master's mount list.
+    #[arg(long = "master_interval", alias = "master-interval", value_name = "SECS", value_parser = parse_interval, default_value = "120", help_heading = "Sinks")]
+    pub master_interval: u32,
 
     /// Send live file inputs at their media rate (MP3/ADTS frame durations, TS PCR, else `rate`).
     #[arg(

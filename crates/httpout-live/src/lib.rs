@@ -36,6 +36,7 @@ mod icy;
 mod ingest;
 pub mod input;
 mod listener;
+mod master;
 pub mod media;
 mod mounts;
 mod relay;
@@ -48,6 +49,7 @@ pub use error::LiveError;
 pub use handler::LiveHandler;
 pub use hooks::DumpSpec;
 pub use hub::{Hub, Stream};
+pub use master::Master;
 pub use mounts::{Charset, KEYS as MOUNT_KEYS, MountSettings, Mounts};
 pub use source_clients::SourceClients;
 

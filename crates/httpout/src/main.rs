@@ -281,7 +281,12 @@ async fn run(
     for (server, modes) in bound {
         let running = server.serve(modes.router);
         banner(&running, &modes.banner);
-        starts.push((modes.inputs, modes.live_inputs, modes.followed));
+        starts.push((
+            modes.inputs,
+            modes.live_inputs,
+            modes.masters,
+            modes.followed,
+        ));
         servers.push(Serving {
             running,
             hub: modes.hub,
@@ -302,12 +307,15 @@ async fn run(
     }
     systemd::notify("READY=1");
     let follow_idle = httpout_core::timeout::from_secs(opts.core.timeout);
-    for (inputs, live_inputs, followed) in starts {
+    for (inputs, live_inputs, masters, followed) in starts {
         for input in inputs {
             tokio::spawn(input.run());
         }
         for input in live_inputs {
             tokio::spawn(input.run());
+        }
+        for master in masters {
+            tokio::spawn(master.run());
         }
         for dir in &followed {
             // Without inotify (or past its watch limit) files are still

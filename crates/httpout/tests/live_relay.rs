@@ -275,3 +275,147 @@ fn an_on_demand_relay_connects_only_while_someone_listens() {
     });
     assert!(ours.stderr().contains("on demand"), "{}", ours.stderr());
 }
+
+#[test]
+fn a_slave_relays_every_mount_of_its_master_and_follows_new_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let tone = mp3_tone(dir.path(), "tone.mp3", 60, 128);
+    let master = Httpout::start(
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            "--source_password=hackme",
+            "--admin_password=adminpw",
+            "-i",
+            tone.to_str().unwrap(),
+            "-o",
+            "http://127.0.0.1/one.mp3",
+            "--rt",
+            "--reopen",
+        ],
+        1,
+    );
+    let list = curl(&[
+        "-s",
+        "-u",
+        "admin:adminpw",
+        &format!("{}/admin/streamlist.txt", master.url()),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&list.stdout), "/one.mp3\n");
+    let slave = Httpout::start(
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            &format!("--master=http://admin:adminpw@{}", host(master.url())),
+            "--master_interval=1",
+        ],
+        1,
+    );
+    wait_status(slave.url(), |v| bytes_in(v, "/one.mp3") > 8000);
+    // A mount that appears on the master appears on the slave.
+    let _source = media::mp3_source(
+        &tone,
+        &[&format!(
+            "icecast://source:hackme@{}/two.mp3",
+            host(master.url())
+        )],
+    );
+    wait_status(slave.url(), |v| bytes_in(v, "/two.mp3") > 8000);
+    let (head, body) = listen(host(slave.url()), "/two.mp3", "", 1.0);
+    assert!(head.starts_with("HTTP/1.0 200"), "{head}");
+    assert!(frame_bitrates(&body).len() > 10);
+    let log = slave.stderr();
+    assert!(
+        log.contains("master: relaying") && log.contains("/two.mp3"),
+        "{log}"
+    );
+    // A wrong password is said, and retried.
+    let lost = Httpout::start(
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            &format!("--master=http://admin:wrong@{}", host(master.url())),
+            "--master_interval=1",
+        ],
+        1,
+    );
+    eventually(30, "the refusal is logged", || {
+        lost.stderr().contains("answered 401")
+    });
+}
+
+#[test]
+fn titles_propagate_down_a_tree_of_relays() {
+    let dir = tempfile::tempdir().unwrap();
+    let tone = mp3_tone(dir.path(), "tone.mp3", 60, 128);
+    let origin = Httpout::start(
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            "--admin_password=adminpw",
+            "--metaint=2000",
+            "-i",
+            tone.to_str().unwrap(),
+            "-o",
+            "http://127.0.0.1/live.mp3",
+            "--rt",
+            "--reopen",
+            "--title=First",
+        ],
+        1,
+    );
+    let upstream = format!("{}/live.mp3", origin.url());
+    let edges = [
+        relay(&upstream, &["--metaint=2000"]),
+        relay(&upstream, &["--metaint=2000"]),
+    ];
+    for e in &edges {
+        wait_status(e.url(), |v| bytes_in(v, "/relay.mp3") > 8000);
+    }
+    // A listener on the origin and one on each edge, reading ICY titles.
+    let stop = Arc::new(AtomicBool::new(false));
+    let targets = [
+        (host(origin.url()).to_owned(), "/live.mp3"),
+        (host(edges[0].url()).to_owned(), "/relay.mp3"),
+        (host(edges[1].url()).to_owned(), "/relay.mp3"),
+    ];
+    let listeners: Vec<_> = targets
+        .into_iter()
+        .map(|(addr, path)| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                listen_while(
+                    &addr,
+                    path,
+                    "Icy-MetaData: 1\r\n",
+                    60.0,
+                    &AtomicUsize::new(0),
+                    &stop,
+                )
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    let update = format!(
+        "{}/admin/metadata?mount=/live.mp3&mode=updinfo&song=Second",
+        origin.url()
+    );
+    let out = curl(&["-s", "-u", "admin:adminpw", &update]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("<return>1</return>"));
+    // Each edge's status shows the new title (carried over from the origin).
+    for e in &edges {
+        wait_status(e.url(), |v| v["icestats"]["source"][0]["title"] == "Second");
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::Release);
+    for (i, l) in listeners.into_iter().enumerate() {
+        let (head, body) = l.join().unwrap();
+        assert!(
+            head.to_ascii_lowercase().contains("icy-metaint: 2000"),
+            "{head}"
+        );
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.contains("StreamTitle='First';"), "listener {i}");
+        assert!(text.contains("StreamTitle='Second';"), "listener {i}");
+    }
+}

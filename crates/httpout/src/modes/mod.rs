@@ -83,9 +83,14 @@ fn plan_checked(opts: &Options, inputs: bool) -> Result<Vec<ServerPlan>, ConfigE
     let pairs = plan::pairs(opts)?;
     let live = pairs.iter().any(|p| !file_sink(&p.opts))
         || opts.live.source_password.is_some()
+        || opts.live.master.is_some()
         || opts.filesink.sink == SinkKind::Live;
     for id in &opts.given {
         refuse_misplaced(id, opts, live, None)?;
+    }
+    if let Some(master) = &opts.live.master {
+        httpout_live::Master::check(master)
+            .map_err(|e| ConfigError::invalid("--master", master, e))?;
     }
     for pair in &pairs {
         let own = opts.input_flags[pair.index]
@@ -102,6 +107,7 @@ fn plan_checked(opts: &Options, inputs: bool) -> Result<Vec<ServerPlan>, ConfigE
         || opts.statics.wdir.is_some()
         || !opts.inputs.is_empty()
         || opts.live.source_password.is_some()
+        || opts.live.master.is_some()
         || opts.filesink.sink == SinkKind::Live;
     if !serves_something {
         return Err(ConfigError::general(

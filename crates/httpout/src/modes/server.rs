@@ -24,6 +24,9 @@ pub(crate) struct Modes {
     pub(crate) followed: Vec<PathBuf>,
     /// The live sink's inputs (started once the server listens).
     pub(crate) live_inputs: Vec<httpout_live::input::Input>,
+    /// Masters whose mounts are relayed (`--master`; started with the
+    /// inputs).
+    pub(crate) masters: Vec<httpout_live::Master>,
     /// The live sink's mounts, when it runs.
     pub(crate) hub: Option<httpout_live::Hub>,
     /// Standard output carries uploads (`--hmode=source -o -`): the
@@ -173,8 +176,11 @@ fn build_with(
     }
     let mut live_inputs = Vec::new();
     let mut hub = None;
-    let http_sources =
-        plan.main && (opts.live.source_password.is_some() || opts.filesink.sink == SinkKind::Live);
+    let http_sources = plan.main
+        && (opts.live.source_password.is_some()
+            || opts.live.master.is_some()
+            || opts.filesink.sink == SinkKind::Live);
+    let mut masters = Vec::new();
     if !live_pairs.is_empty() || http_sources {
         let live_config = httpout_live::LiveConfig::from_args(&opts.core, &opts.live)?;
         let reused = match build {
@@ -196,6 +202,15 @@ fn build_with(
         }
         if http_sources && opts.live.source_password.is_some() {
             banner.push("/* <- Icecast source clients (--source_password)".to_owned());
+        }
+        if let (Some(url), true, true) = (&opts.live.master, plan.main, declare) {
+            banner.push(format!("/* <- every mount of the master {}", redact(url)));
+            masters.push(httpout_live::Master::new(
+                live_hub.clone(),
+                live_config.clone(),
+                url,
+                std::time::Duration::from_secs(u64::from(opts.live.master_interval)),
+            ));
         }
         let mut handler = httpout_live::LiveHandler::new(live_hub.clone(), live_config);
         if mounted {
@@ -250,6 +265,7 @@ fn build_with(
         inputs,
         followed,
         live_inputs,
+        masters,
         hub,
         stdout_taken: false,
         banner,
@@ -282,4 +298,18 @@ fn static_banner(opts: &Options) -> Vec<String> {
         lines.push(format!("uploads -> {}", w.display()));
     }
     lines
+}
+
+/// A URL with its password hidden, for the banner.
+fn redact(url: &str) -> String {
+    match url.split_once("://").and_then(|(scheme, rest)| {
+        rest.rsplit_once('@')
+            .map(|(creds, host)| (scheme, creds, host))
+    }) {
+        Some((scheme, creds, host)) => {
+            let user = creds.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_owned(),
+    }
 }

@@ -57,6 +57,7 @@ pub(super) fn build(opts: &Options) -> Modes {
         inputs: Vec::new(),
         followed: Vec::new(),
         live_inputs: Vec::new(),
+        masters: Vec::new(),
         hub: None,
         stdout_taken: opts.source.exec.is_none(),
         banner: vec![banner],

@@ -1,0 +1,167 @@
+//! Icecast's master/slave relaying (`--master=URL`): every
+//! `--master_interval`, the master's `/admin/streamlist.txt` (one mount per
+//! line) is read with the URL's credentials, and each mount not yet here
+//! is relayed at the same path, as an `-i http://MASTER/MOUNT` input would
+//! be (reconnecting, titles carried over). Mounts that leave the master
+//! stay: their relays wait and reconnect, their listeners kept (or on the
+//! mount's fallback).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::header::AUTHORIZATION;
+use http::{HeaderValue, Request, StatusCode, Uri};
+use http_body_util::{BodyExt as _, Full, Limited};
+
+use crate::hub::Hub;
+use crate::input::Input;
+use crate::{LiveConfig, client};
+
+/// The longest stream list read (a list of paths).
+const MAX_LIST: usize = 1 << 20;
+/// How long one read of the list may take.
+const LIST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A master server followed.
+#[derive(Debug)]
+pub struct Master {
+    hub: Hub,
+    config: LiveConfig,
+    /// `http://HOST:PORT`, without credentials.
+    base: String,
+    /// `Basic ...` from the URL's user and password.
+    auth: Option<HeaderValue>,
+    interval: Duration,
+}
+
+impl Master {
+    /// Follows the master at `url` (`http://USER:PASS@HOST:PORT`), relaying
+    /// its mounts into `hub`. The URL was checked by [`Master::check`].
+    pub fn new(hub: Hub, config: LiveConfig, url: &str, interval: Duration) -> Self {
+        let (base, auth) = split(url).unwrap_or_default();
+        Self {
+            hub,
+            config,
+            base,
+            auth,
+            interval,
+        }
+    }
+
+    /// Checks a `--master` URL.
+    pub fn check(url: &str) -> Result<(), String> {
+        split(url).map(|_| ())
+    }
+
+    /// Reads the master's list every interval and relays new mounts, until
+    /// shutdown.
+    pub async fn run(self) {
+        let mut relayed = HashSet::new();
+        loop {
+            match self.list().await {
+                Ok(mounts) => {
+                    for mount in mounts {
+                        if relayed.contains(&mount) || self.hub.get(&mount).is_some() {
+                            continue;
+                        }
+                        let source = format!("{}{mount}", self.base);
+                        let input = Input::declare(&self.hub, &self.config, &source, &mount);
+                        tracing::info!(target: "httpout::live", "master: relaying {source}");
+                        tokio::spawn(input.run());
+                        relayed.insert(mount);
+                    }
+                }
+                Err(e) => tracing::warn!(
+                    target: "httpout::live",
+                    "master {}: {e}; trying again in {} s",
+                    self.base,
+                    self.interval.as_secs()
+                ),
+            }
+            tokio::time::sleep(self.interval).await;
+        }
+    }
+
+    /// The mounts the master lists.
+    async fn list(&self) -> Result<Vec<String>, String> {
+        let url = format!("{}/admin/streamlist.txt", self.base);
+        let uri: Uri = url.parse().map_err(|_| format!("bad URL {url}"))?;
+        let mut req = Request::get(uri.path())
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| e.to_string())?;
+        if let Some(auth) = &self.auth {
+            req.headers_mut().insert(AUTHORIZATION, auth.clone());
+        }
+        let read = async {
+            let res = client::send(&uri, req).await.map_err(|e| e.to_string())?;
+            if res.status() != StatusCode::OK {
+                return Err(format!("{url} answered {}", res.status()));
+            }
+            let body = Limited::new(res.into_body(), MAX_LIST)
+                .collect()
+                .await
+                .map_err(|e| format!("{url}: {e}"))?;
+            Ok(body.to_bytes())
+        };
+        let body = tokio::time::timeout(LIST_TIMEOUT, read)
+            .await
+            .map_err(|_| format!("{url} did not answer within {LIST_TIMEOUT:?}"))??;
+        Ok(parse_list(&String::from_utf8_lossy(&body)))
+    }
+}
+
+/// The mount paths of a `streamlist.txt`.
+fn parse_list(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with('/') && l.len() > 1 && !l.contains([' ', '?', '#']))
+        .filter(|l| !l.split('/').any(|s| s == ".."))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `http://USER:PASS@HOST:PORT[/]` into `http://HOST:PORT` and the Basic
+/// credentials.
+fn split(url: &str) -> Result<(String, Option<HeaderValue>), String> {
+    let expected = || "expected http://USER:PASSWORD@HOST:PORT (no path)".to_owned();
+    let rest = url.strip_prefix("http://").ok_or_else(expected)?;
+    let rest = rest.trim_end_matches('/');
+    if rest.contains('/') {
+        return Err(expected());
+    }
+    let (creds, host) = match rest.rsplit_once('@') {
+        Some((c, h)) => (Some(c), h),
+        None => (None, rest),
+    };
+    if host.is_empty() || crate::relay::parse_url(&format!("http://{host}/")).is_err() {
+        return Err(expected());
+    }
+    let auth = creds
+        .map(|c| {
+            let decoded = percent_encoding::percent_decode_str(c).decode_utf8_lossy();
+            let token = base64::engine::general_purpose::STANDARD.encode(decoded.as_bytes());
+            HeaderValue::from_str(&format!("Basic {token}")).map_err(|_| expected())
+        })
+        .transpose()?;
+    Ok((format!("http://{host}"), auth))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn master_urls_and_lists() {
+        let (base, auth) = split("http://admin:s%40cret@radio.example:8000/").unwrap();
+        assert_eq!(base, "http://radio.example:8000");
+        assert_eq!(auth.unwrap(), "Basic YWRtaW46c0BjcmV0");
+        assert!(split("http://radio.example:8000/live.mp3").is_err());
+        assert!(split("https://radio.example").is_err());
+        assert_eq!(
+            parse_list("/a.mp3\n/b.aac\r\nnot a mount\n/../x\n/c d\n"),
+            ["/a.mp3", "/b.aac"]
+        );
+    }
+}
