@@ -20,7 +20,7 @@ use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{Request, Uri};
 use http_body_util::Full;
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::client;
 
@@ -41,10 +41,18 @@ pub(crate) enum Verdict {
 #[error("{0}")]
 pub(crate) struct Unavailable(String);
 
+/// What a form value keeps as is: letters, digits and `-_.~`
+/// (RFC 3986's unreserved characters).
+const FORM: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// A form, as `key=value&...`, values percent-encoded.
 fn encode(form: &[(&str, &str)]) -> String {
     form.iter()
-        .map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, NON_ALPHANUMERIC)))
+        .map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, FORM)))
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -127,7 +135,7 @@ mod tests {
                 ("agent", "VLC/3.0 (Linux)"),
                 ("mount", "/a.mp3")
             ]),
-            "action=listener_add&agent=VLC%2F3%2E0%20%28Linux%29&mount=%2Fa%2Emp3"
+            "action=listener_add&agent=VLC%2F3.0%20%28Linux%29&mount=%2Fa.mp3"
         );
     }
 }

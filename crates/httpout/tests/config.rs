@@ -144,8 +144,8 @@ fn a_bad_file_or_variable_is_one_line_naming_it_exit_2() {
         ),
         ("rdirs = [\".\"\n", format!("{shown}:")),
         (
-            "[mount.\"/live.mp3\"]\nmax_listeners = 3\n",
-            format!("{shown}:1: [mount] tables are reserved"),
+            "[mount.\"/live.mp3\"]\nmax_listeners = [3]\n",
+            format!("{shown}:2: expected a string, a number or a boolean"),
         ),
     ];
     for (text, want) in cases {

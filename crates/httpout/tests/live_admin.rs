@@ -451,3 +451,47 @@ fn the_status_page_shows_mounts_listeners_titles_and_bytes_in_chromium() {
     stop.store(true, Ordering::Release);
     listener.join().unwrap();
 }
+
+#[test]
+fn listclients_shows_the_real_client_behind_a_trusted_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let tone = mp3_tone(dir.path(), "tone.mp3", 30, 128);
+    let server = Httpout::start(
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            "--admin_password=hackme",
+            "--trusted_proxies=127.0.0.1/32",
+            "-i",
+            tone.to_str().unwrap(),
+            "-o",
+            "http://127.0.0.1/live.mp3",
+            "--rt",
+        ],
+        1,
+    );
+    let url = server.url().to_owned();
+    wait_status(&url, |v| bytes_in(v, "/live.mp3") > 4000);
+    // A proxy on 127.0.0.1 (trusted) says who the client is, as nginx does.
+    let stop = Arc::new(AtomicBool::new(false));
+    let listener = {
+        let (addr, stop) = (host(&url).to_owned(), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            listen_while(
+                &addr,
+                "/live.mp3",
+                "X-Forwarded-For: 198.51.100.7\r\nUser-Agent: Behind/1\r\n",
+                60.0,
+                &AtomicUsize::new(0),
+                &stop,
+            )
+        })
+    };
+    let clients = wait_for(
+        &format!("{url}/admin/listclients?mount=/live.mp3"),
+        "Behind/1",
+    );
+    assert!(clients.contains("<IP>198.51.100.7</IP>"), "{clients}");
+    stop.store(true, Ordering::Release);
+    listener.join().unwrap();
+}

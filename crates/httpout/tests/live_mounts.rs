@@ -290,8 +290,8 @@ fn mount_options_are_checked() {
             &["--mount=/a.mp3:burst", "max_async_buf"],
         ),
         (
-            &["--mount=/a.mp3:auth_url=http://x/"],
-            &["auth_url", "not supported yet"],
+            &["--mount=/a.mp3:auth_url=https://x/"],
+            &["auth_url", "http://"],
         ),
     ];
     for (args, expected) in cases {
