@@ -59,7 +59,7 @@ impl Xml {
     }
 
     fn open_mount(&mut self, mount: &str) -> &mut Self {
-        let _ = write!(self.0, "<source mount=\"{}\">", escape(mount));
+        let _ = write!(self.0, "<source mount=\"{}\">", text(mount));
         self
     }
 
@@ -68,8 +68,8 @@ impl Xml {
         self
     }
 
-    fn leaf(&mut self, tag: &str, text: impl std::fmt::Display) -> &mut Self {
-        let _ = write!(self.0, "<{tag}>{}</{tag}>", escape(&text.to_string()));
+    fn leaf(&mut self, tag: &str, value: impl std::fmt::Display) -> &mut Self {
+        let _ = write!(self.0, "<{tag}>{}</{tag}>", text(&value.to_string()));
         self
     }
 
@@ -86,6 +86,22 @@ impl Xml {
         );
         res
     }
+}
+
+/// Text as XML 1.0 takes it: escaped, and the control characters it
+/// forbids (a mount path may hold them) shown as U+FFFD.
+fn text(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| {
+            if c.is_control() && !matches!(c, '\t' | '\n' | '\r') {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect();
+    escape(&clean)
 }
 
 /// Icecast's answer to a command: a message and 1 (done) or 0 (not).
@@ -147,7 +163,14 @@ pub(crate) fn answer(
         "listmounts" | "streamlist" => Ok(list_mounts(hub)),
         "streamlist.txt" => {
             let mut text = String::new();
-            for s in mounts(hub) {
+            // One path a line: a path with a control character or a
+            // space would not read back as one.
+            let listed = mounts(hub).into_iter().filter(|s| {
+                !s.path()
+                    .chars()
+                    .any(|c| c.is_control() || c.is_whitespace())
+            });
+            for s in listed {
                 text.push_str(s.path());
                 text.push('\n');
             }
@@ -356,6 +379,11 @@ mod tests {
         let (rfc, iso) = times(t);
         assert_eq!(rfc, "Sat, 05 Dec 2026 08:22:19 +0000");
         assert_eq!(iso, "2026-12-05T08:22:19+0000");
+    }
+
+    #[test]
+    fn control_characters_do_not_break_the_xml() {
+        assert_eq!(text("/a\u{1}b&"), "/a\u{fffd}b&amp;");
     }
 
     #[test]

@@ -23,9 +23,12 @@ use http_body_util::Full;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::client;
+use crate::relay::redacted;
 
 /// How long the operator's URL has to answer.
 pub const AUTH_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest `icecast-auth-timelimit` taken (longer: this).
+const MAX_TIME_LIMIT: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// What the URL decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,10 +64,18 @@ fn encode(form: &[(&str, &str)]) -> String {
 pub(crate) async fn ask(url: &Uri, form: &[(&str, &str)]) -> Result<Verdict, Unavailable> {
     let res = tokio::time::timeout(AUTH_TIMEOUT, post(url, form))
         .await
-        .map_err(|_| Unavailable(format!("{url} did not answer within {AUTH_TIMEOUT:?}")))??;
+        .map_err(|_| {
+            Unavailable(format!(
+                "{} did not answer within {AUTH_TIMEOUT:?}",
+                redacted(&url.to_string())
+            ))
+        })??;
     let status = res.status();
     if status.is_server_error() {
-        return Err(Unavailable(format!("{url} answered {status}")));
+        return Err(Unavailable(format!(
+            "{} answered {status}",
+            redacted(&url.to_string())
+        )));
     }
     let header = |name: &str| {
         res.headers()
@@ -76,7 +87,7 @@ pub(crate) async fn ask(url: &Uri, form: &[(&str, &str)]) -> Result<Verdict, Una
         let limit = header("icecast-auth-timelimit")
             .and_then(|t| t.parse::<u64>().ok())
             .filter(|t| *t > 0)
-            .map(Duration::from_secs);
+            .map(|t| Duration::from_secs(t).min(MAX_TIME_LIMIT));
         return Ok(Verdict::Admit(limit));
     }
     let reason = header("icecast-auth-message").unwrap_or("denied");
@@ -104,7 +115,8 @@ pub(crate) fn notify(url: &Uri, form: Vec<(&'static str, String)>) {
             Ok(Err(e)) => tracing::warn!(target: "httpout::live", "auth_url {action}: {e}"),
             Err(_) => tracing::warn!(
                 target: "httpout::live",
-                "auth_url {action}: {url} did not answer within {AUTH_TIMEOUT:?}"
+                "auth_url {action}: {} did not answer within {AUTH_TIMEOUT:?}",
+                redacted(&url.to_string())
             ),
         }
     });
@@ -120,7 +132,7 @@ async fn post(
         .map_err(|e| Unavailable(e.to_string()))?;
     client::send(url, req)
         .await
-        .map_err(|e| Unavailable(format!("{url}: {e}")))
+        .map_err(|e| Unavailable(format!("{}: {e}", redacted(&url.to_string()))))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! is read or dropped.
 
 use bytes::Bytes;
-use http::header::{HOST, USER_AGENT};
+use http::header::{AUTHORIZATION, HOST, USER_AGENT};
 use http::{HeaderValue, Request, Response, Uri};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -49,9 +49,22 @@ pub(crate) async fn send(
     tokio::spawn(async move {
         let _ = conn.await;
     });
+    // `Host` without the URL's credentials; those become Basic ones.
     let authority = uri.authority().map_or(host, |a| a.as_str());
-    if let Ok(v) = HeaderValue::from_str(authority) {
+    let (creds, host_port) = match authority.rsplit_once('@') {
+        Some((c, h)) => (Some(c), h),
+        None => (None, authority),
+    };
+    if let Ok(v) = HeaderValue::from_str(host_port) {
         req.headers_mut().insert(HOST, v);
+    }
+    if let (Some(creds), false) = (creds, req.headers().contains_key(AUTHORIZATION)) {
+        use base64::Engine as _;
+        let creds = percent_encoding::percent_decode_str(creds).decode_utf8_lossy();
+        let token = base64::engine::general_purpose::STANDARD.encode(creds.as_bytes());
+        if let Ok(v) = HeaderValue::from_str(&format!("Basic {token}")) {
+            req.headers_mut().insert(AUTHORIZATION, v);
+        }
     }
     req.headers_mut().insert(
         USER_AGENT,

@@ -20,6 +20,7 @@ use httpout_core::{
     Allow, Body, Ctx, Error, Handler, HandlerFuture, LongLived, SafePath, SendBuffer, StallLimit,
     media_type,
 };
+use sha2::Digest as _;
 use subtle::ConstantTimeEq;
 
 use crate::args::Amount;
@@ -212,11 +213,16 @@ impl Inner {
         at_home: Option<Arc<Stream>>,
     ) -> Result<Response<Body>, Error> {
         let chain = self.hub.chain(home);
-        let stream = match at_home {
-            Some(s) if s.is_live() || chain.len() == 1 => s,
+        let (stream, wanted) = match at_home {
+            Some(s) if s.is_live() || chain.len() == 1 => (s, None),
             other => match chain[1..].iter().find_map(|p| self.hub.live(p)) {
-                Some(fallback) => fallback,
-                None => other.ok_or_else(|| LiveError::NoStream(home.to_owned()))?,
+                // On the fallback, the listener wants its own mount: an
+                // on-demand relay there connects for it.
+                Some(fallback) => (fallback, other.map(|home| home.want())),
+                None => (
+                    other.ok_or_else(|| LiveError::NoStream(home.to_owned()))?,
+                    None,
+                ),
             },
         };
         let stream = &stream;
@@ -231,19 +237,21 @@ impl Inner {
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .unwrap_or_default();
         let info = ListenerInfo::new(&self.hub, ctx.peer, &agent);
-        let home_settings = self.config.mount(home);
-        let (time_limit, leave) = match home_settings.and_then(|m| m.auth_url.as_ref()) {
-            Some(url) if method == Method::GET => {
-                self.admit(url, headers, ctx, home, &info).await?
-            }
-            _ => (None, None),
-        };
+        // A place first, then the operator's word: a full mount asks no
+        // one, and a refused listener gives its place back.
         let joined = if method == Method::GET {
             Some(stream.try_join(max, &info).ok_or(LiveError::Full)?)
         } else if max.is_some_and(|m| stream.listeners() >= m) {
             return Err(LiveError::Full.into());
         } else {
             None
+        };
+        let home_settings = self.config.mount(home);
+        let (time_limit, leave) = match home_settings.and_then(|m| m.auth_url.as_ref()) {
+            Some(url) if method == Method::GET => {
+                self.admit(url, headers, ctx, home, &info).await?
+            }
+            _ => (None, None),
         };
         let facts = stream.facts();
         let mut meta = facts.meta.clone();
@@ -293,6 +301,7 @@ impl Inner {
             let join = listener::Join {
                 time_limit,
                 leave,
+                wanted,
                 stream,
                 joined,
                 info,
@@ -482,10 +491,14 @@ impl Inner {
     }
 
     /// Whether the request's Basic credentials are `user:password`
-    /// (compared in constant time). A failure counts against the client's
-    /// address and that user name as a failed sign-in does: past the
-    /// limits, 429, or checks slowed; a request without credentials (a
-    /// client waiting for the challenge) is no failure.
+    /// (compared in constant time, as digests of equal length). A failure
+    /// counts against the client's address and that user name as a failed
+    /// sign-in does: past the limits, 429, or checks slowed. Credentials
+    /// for another user name are no attempt at this password (a source
+    /// updating a title where an admin password is also set, a source
+    /// that `auth_url` knows): they are not compared and not counted; nor
+    /// is a request without credentials (a client waiting for the
+    /// challenge).
     async fn check_basic(
         &self,
         headers: &HeaderMap,
@@ -500,6 +513,9 @@ impl Inner {
         else {
             return Ok(false);
         };
+        if given.user != user {
+            return Ok(false);
+        }
         let attempt = match ctx.peer {
             Some(peer) => Some(
                 self.failures
@@ -512,9 +528,8 @@ impl Inner {
             Some(a) => a.pace().await,
             None => None,
         };
-        let given = format!("{}:{}", given.user, given.password);
-        let expected = format!("{user}:{password}");
-        let ok = bool::from(given.as_bytes().ct_eq(expected.as_bytes()));
+        let digest = |s: &str| sha2::Sha256::digest(s.as_bytes());
+        let ok = bool::from(digest(&given.password).ct_eq(&digest(password)));
         if let Some(a) = attempt {
             a.finish(ok);
         }

@@ -147,16 +147,17 @@ impl DumpSpec {
 }
 
 fn parse_duration(d: &str) -> Result<Duration, String> {
-    let (n, unit) = d.split_at(d.len().saturating_sub(1));
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("every: '{d}' is not a duration (e.g. 30m, 1h)"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("every: '{d}' is not a duration (e.g. 30m, 1h)")),
-    };
+    let bad = || format!("every: '{d}' is not a duration (e.g. 30m, 1h)");
+    let (n, unit) = [("s", 1u64), ("m", 60), ("h", 3600)]
+        .iter()
+        .find_map(|(suffix, unit)| d.strip_suffix(suffix).map(|n| (n, *unit)))
+        .ok_or_else(bad)?;
+    let secs = n
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|s| *s <= 366 * 24 * 3600)
+        .ok_or_else(bad)?;
     if secs == 0 {
         return Err("every: must be more than 0".to_owned());
     }
@@ -275,6 +276,8 @@ mod tests {
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_458_939);
         assert_eq!(s.name(at), PathBuf::from("/rec/live-20261205-082219.mp3"));
         assert!(DumpSpec::parse("/rec/a.mp3,every=0h").is_err());
+        assert!(DumpSpec::parse("/rec/a.mp3,every=5é").is_err());
+        assert!(DumpSpec::parse("/rec/a.mp3,every=99999999999999999h").is_err());
         assert!(DumpSpec::parse("/rec/a.mp3,size=3").is_err());
         assert!(DumpSpec::parse("").is_err());
     }

@@ -314,6 +314,9 @@ pub struct Stream {
     hub: std::sync::Weak<HubShared>,
     /// The listeners on this stream, by id.
     clients: Mutex<BTreeMap<u64, Arc<ListenerInfo>>>,
+    /// Listeners of this mount that are on its fallback meanwhile
+    /// ([`Stream::want`]).
+    demand: watch::Sender<u64>,
     /// `killsource` asked the HTTP source to stop.
     stop_source: (AtomicBool, Notify),
 }
@@ -487,14 +490,38 @@ impl Stream {
     /// Wakes `waker` at the ring's next change, unless it is already to be
     /// woken (`epoch`: the listener's last registration, updated). To be
     /// called before the ring is read, so that no change is missed.
-    pub(crate) fn wake_on_change(&self, waker: &Waker, epoch: &mut u64) {
-        self.waiters.register(waker, epoch);
+    pub(crate) fn wake_on_change(&self, waker: &Waker, reg: &mut Registration) {
+        self.waiters.register(waker, reg);
     }
 
-    /// Waits until at least one listener is connected (`hold`).
+    /// Takes back a registration of [`Stream::wake_on_change`] (the
+    /// listener leaves).
+    pub(crate) fn forget_waker(&self, reg: &Registration) {
+        self.waiters.unregister(reg);
+    }
+
+    /// Waits until at least one listener is connected (`hold`), here or
+    /// on the fallback while wanting this mount.
     pub(crate) async fn wait_for_listener(&self) {
-        let mut rx = self.listeners.subscribe();
-        let _ = rx.wait_for(|n| *n > 0).await;
+        let mut here = self.listeners.subscribe();
+        let mut away = self.demand.subscribe();
+        tokio::select! {
+            _ = here.wait_for(|n| *n > 0) => {}
+            _ = away.wait_for(|n| *n > 0) => {}
+        }
+    }
+
+    /// Whether anyone listens to this mount: here, or on its fallback
+    /// while wanting it.
+    pub(crate) fn wanted(&self) -> bool {
+        self.listeners() > 0 || *self.demand.borrow() > 0
+    }
+
+    /// A listener of this mount on its fallback meanwhile: an on-demand
+    /// relay here connects for it (and the guard counts it out).
+    pub(crate) fn want(self: &Arc<Self>) -> Wanted {
+        self.demand.send_modify(|n| *n += 1);
+        Wanted(Arc::clone(self))
     }
 
     /// Counts a listener in; the returned guard counts it out.
@@ -542,9 +569,12 @@ impl Stream {
 /// The wakers of the listeners waiting for a stream's ring to change,
 /// woken (and forgotten) together at each change. A listener's body is
 /// polled by its connection's task, so it registers the same waker each
-/// time: once per change is enough, which the epoch tells. A waiter list
-/// costs a listener one waker while it waits, where a `watch` future
-/// would cost it a future of its own for its whole life.
+/// time: once per change is enough, which its [`Registration`] tells. A
+/// waiter list costs a listener one waker while it waits, where a `watch`
+/// future would cost it a future of its own for its whole life. A
+/// listener that goes away takes its waker out (its slot is reused), so a
+/// stream that does not change for long (a waiting mount, a quiet fallback
+/// chain) holds the wakers of its present listeners only.
 #[derive(Debug, Default)]
 struct Waiters(Mutex<WaiterList>);
 
@@ -552,30 +582,71 @@ struct Waiters(Mutex<WaiterList>);
 struct WaiterList {
     /// Bumped at each change: registrations before it have been woken.
     epoch: u64,
-    wakers: Vec<Waker>,
+    slots: Vec<Option<Waker>>,
+    /// Slots emptied by listeners gone, to reuse.
+    free: Vec<usize>,
+}
+
+/// Where a listener's waker is in a waiter list, and for which change.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Registration {
+    /// One past the epoch of the registration (0: none yet).
+    epoch: u64,
+    slot: usize,
 }
 
 impl Waiters {
-    fn register(&self, waker: &Waker, epoch: &mut u64) {
+    /// Registers `waker` unless it is already to be woken at the next
+    /// change.
+    fn register(&self, waker: &Waker, reg: &mut Registration) {
         let mut list = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        // `epoch` is one past the epoch of the listener's registration.
-        if *epoch == list.epoch + 1 {
+        if reg.epoch == list.epoch + 1 {
             return;
         }
-        list.wakers.push(waker.clone());
-        *epoch = list.epoch + 1;
+        let slot = match list.free.pop() {
+            Some(slot) => slot,
+            None => {
+                list.slots.push(None);
+                list.slots.len() - 1
+            }
+        };
+        list.slots[slot] = Some(waker.clone());
+        *reg = Registration {
+            epoch: list.epoch + 1,
+            slot,
+        };
+    }
+
+    /// Takes a listener's waker out, if it is still waiting.
+    fn unregister(&self, reg: &Registration) {
+        let mut list = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if reg.epoch == list.epoch + 1 && list.slots.get(reg.slot).is_some_and(Option::is_some) {
+            list.slots[reg.slot] = None;
+            list.free.push(reg.slot);
+        }
     }
 
     fn wake_all(&self) {
         let wakers = {
             let mut list = self.0.lock().unwrap_or_else(PoisonError::into_inner);
             list.epoch += 1;
-            let capacity = list.wakers.len();
-            std::mem::replace(&mut list.wakers, Vec::with_capacity(capacity))
+            list.free.clear();
+            let capacity = list.slots.len();
+            std::mem::replace(&mut list.slots, Vec::with_capacity(capacity))
         };
-        for waker in wakers {
+        for waker in wakers.into_iter().flatten() {
             waker.wake();
         }
+    }
+}
+
+/// A listener wanting a mount it is not on ([`Stream::want`]).
+#[derive(Debug)]
+pub(crate) struct Wanted(Arc<Stream>);
+
+impl Drop for Wanted {
+    fn drop(&mut self) {
+        self.0.demand.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
@@ -698,8 +769,13 @@ impl Hub {
 
     /// Wakes `waker` at the next [`Hub::live_changes`] (see
     /// [`Stream::wake_on_change`] for `epoch`).
-    pub(crate) fn wake_on_live_change(&self, waker: &Waker, epoch: &mut u64) {
-        self.shared.live_waiters.register(waker, epoch);
+    pub(crate) fn wake_on_live_change(&self, waker: &Waker, reg: &mut Registration) {
+        self.shared.live_waiters.register(waker, reg);
+    }
+
+    /// Takes back a registration of [`Hub::wake_on_live_change`].
+    pub(crate) fn forget_live_waker(&self, reg: &Registration) {
+        self.shared.live_waiters.unregister(reg);
     }
 
     /// Sets every mount's fallback (from the settings, at start and at
@@ -841,6 +917,7 @@ impl Hub {
             started: SystemTime::now(),
             hub: Arc::downgrade(&self.shared),
             clients: Mutex::new(BTreeMap::new()),
+            demand: watch::Sender::new(0),
             stop_source: (AtomicBool::new(false), Notify::new()),
         })
     }
@@ -896,18 +973,44 @@ mod tests {
         let waiters = Waiters::default();
         let count = Arc::new(Count(0.into()));
         let waker = Waker::from(Arc::clone(&count));
-        let mut epoch = 0;
-        waiters.register(&waker, &mut epoch);
-        waiters.register(&waker, &mut epoch);
-        assert_eq!(waiters.0.lock().unwrap().wakers.len(), 1);
+        let mut reg = Registration::default();
+        waiters.register(&waker, &mut reg);
+        waiters.register(&waker, &mut reg);
+        assert_eq!(waiters.0.lock().unwrap().slots.len(), 1);
         waiters.wake_all();
         assert_eq!(count.0.load(Ordering::Relaxed), 1);
         // Woken and forgotten: nothing more until it registers again.
         waiters.wake_all();
         assert_eq!(count.0.load(Ordering::Relaxed), 1);
-        waiters.register(&waker, &mut epoch);
+        waiters.register(&waker, &mut reg);
         waiters.wake_all();
         assert_eq!(count.0.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn listeners_gone_leave_no_waker_behind() {
+        let waiters = Waiters::default();
+        let count = Arc::new(Count(0.into()));
+        // Listeners that come and go on a stream that never changes.
+        for _ in 0..10_000 {
+            let waker = Waker::from(Arc::clone(&count));
+            let mut reg = Registration::default();
+            waiters.register(&waker, &mut reg);
+            waiters.unregister(&reg);
+        }
+        let list = waiters.0.lock().unwrap();
+        assert_eq!(list.slots.len(), 1, "one slot, reused");
+        assert!(list.slots[0].is_none());
+        drop(list);
+        // A registration from before a change is not taken back after it.
+        let waker = Waker::from(Arc::clone(&count));
+        let (mut a, mut b) = (Registration::default(), Registration::default());
+        waiters.register(&waker, &mut a);
+        waiters.wake_all();
+        waiters.register(&waker, &mut b);
+        waiters.unregister(&a);
+        waiters.wake_all();
+        assert_eq!(count.0.load(Ordering::Relaxed), 2, "b was still woken");
     }
 
     fn ring_of(sizes: &[(usize, bool)], keep: Amount) -> Ring {

@@ -37,6 +37,9 @@ const RETRY_FIRST: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 /// A relay connection that held this long resets the back-off.
 const RETRY_RESET: Duration = Duration::from_secs(60);
+/// A relay's upstream that sends nothing this long is let go (and tried
+/// again), when `--timeout` gives no other time.
+const RELAY_STALL: Duration = Duration::from_secs(30);
 /// An on-demand relay (`hold`) lets its upstream go this long after its
 /// last listener left.
 pub const ON_DEMAND_LINGER: Duration = Duration::from_secs(10);
@@ -134,7 +137,7 @@ impl Input {
         format!(
             "{} <- -i {} ({})",
             self.stream.path(),
-            self.source,
+            relay::redacted(&self.source),
             how.join(", ")
         )
     }
@@ -229,18 +232,24 @@ impl Input {
             if self.config.hold {
                 self.stream.wait_for_listener().await;
             }
+            let shown = relay::redacted(&self.source);
             match relay::connect(&uri).await {
                 Ok(upstream) => {
-                    tracing::info!(target: "httpout::live", "relay {} for {path}: connected", self.source);
+                    tracing::info!(target: "httpout::live", "relay {shown} for {path}: connected");
                     let since = tokio::time::Instant::now();
-                    let (sent, why) = self.relay_upstream(upstream).await;
+                    let (sent, why, idle) = self.relay_upstream(upstream).await;
                     tracing::info!(
                         target: "httpout::live",
-                        "relay {} for {path}: {why} ({sent} bytes)",
-                        self.source
+                        "relay {shown} for {path}: {why} ({sent} bytes)"
                     );
-                    if since.elapsed() >= RETRY_RESET {
+                    if since.elapsed() >= RETRY_RESET || idle {
                         wait = RETRY_FIRST;
+                    }
+                    if idle {
+                        // Let go for want of listeners: nothing failed,
+                        // the next listener gets it at once.
+                        self.stream.set_phase(Phase::Waiting);
+                        continue;
                     }
                 }
                 Err(e) => {
@@ -258,8 +267,9 @@ impl Input {
     }
 
     /// Publishes one upstream connection's stream until it ends: the bytes
-    /// sent and why it ended.
-    async fn relay_upstream(&self, upstream: relay::Upstream) -> (u64, String) {
+    /// sent, why it ended, and whether it was let go for want of
+    /// listeners (on demand).
+    async fn relay_upstream(&self, upstream: relay::Upstream) -> (u64, String, bool) {
         use http_body_util::BodyExt as _;
         let (format, content_type) =
             match (&self.config.mime, &self.config.ext, &upstream.content_type) {
@@ -294,34 +304,41 @@ impl Input {
         let mut sent = 0u64;
         let mut alone_since: Option<tokio::time::Instant> = None;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        // One deadline for the upstream's silence, moved only by data (a
+        // black-holed upstream is let go even while listeners wait).
+        let stall = self.config.source_timeout.unwrap_or(RELAY_STALL);
+        let silence = tokio::time::sleep(stall);
+        tokio::pin!(silence);
+        let mut idle = false;
         let why = loop {
-            let next = httpout_core::timeout::within(self.config.source_timeout, body.frame());
             let next = tokio::select! {
-                next = next => next,
+                next = body.frame() => next,
+                () = &mut silence => break format!("upstream sent nothing for {} s", stall.as_secs()),
                 () = crate::handler::sleep_until_some(publisher.deadline()) => {
                     publisher.flush().await;
                     continue;
                 }
                 _ = tick.tick(), if self.config.hold => {
-                    if self.stream.listeners() > 0 {
+                    if self.stream.wanted() {
                         alone_since = None;
                     } else if alone_since.get_or_insert_with(tokio::time::Instant::now).elapsed()
                         >= ON_DEMAND_LINGER
                     {
+                        idle = true;
                         break "no listener left, let go (on demand)".to_owned();
                     }
                     continue;
                 }
             };
             let data = match next {
-                Some(Some(Ok(frame))) => match frame.into_data() {
+                Some(Ok(frame)) => match frame.into_data() {
                     Ok(data) => data,
                     Err(_) => continue,
                 },
-                Some(None) => break "upstream ended".to_owned(),
-                Some(Some(Err(e))) => break format!("upstream failed: {e}"),
-                None => break "upstream sent nothing for the timeout".to_owned(),
+                None => break "upstream ended".to_owned(),
+                Some(Err(e)) => break format!("upstream failed: {e}"),
             };
+            silence.as_mut().reset(tokio::time::Instant::now() + stall);
             sent += data.len() as u64;
             match &mut icy {
                 Some(icy) => {
@@ -335,7 +352,7 @@ impl Input {
             }
         };
         publisher.finish().await;
-        (sent, why)
+        (sent, why, idle)
     }
 }
 

@@ -51,6 +51,7 @@ pub use hooks::DumpSpec;
 pub use hub::{Hub, Stream};
 pub use master::Master;
 pub use mounts::{Charset, KEYS as MOUNT_KEYS, MountSettings, Mounts};
+pub use relay::redacted;
 pub use source_clients::SourceClients;
 
 use std::sync::Arc;

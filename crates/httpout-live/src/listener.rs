@@ -22,7 +22,7 @@ use httpout_core::{Body, BoxError, Metrics};
 use tokio::sync::watch;
 
 use crate::args::Amount;
-use crate::hub::{Hub, Joined, ListenerInfo, Phase, Ring, Stream};
+use crate::hub::{Hub, Joined, ListenerInfo, Phase, Registration, Ring, Stream, Wanted};
 use crate::icy::Interleave;
 use crate::mounts::Mounts;
 
@@ -46,9 +46,9 @@ struct Cursor {
     resync: bool,
     /// The body has ended (the stream ended, or the listener was dropped).
     done: bool,
-    /// One past the stream's change epoch this listener's waker was last
-    /// registered in ([`Stream::wake_on_change`]).
-    epoch: u64,
+    /// Where this listener's waker waits for the stream's next change
+    /// ([`Stream::wake_on_change`]).
+    reg: Registration,
     /// The mount's series in the server's metrics.
     metrics: MountMetrics,
     /// Counted in the mount's `httpout_live_listeners` while this lives.
@@ -65,7 +65,9 @@ struct Cursor {
     /// The server's metrics, for the series of a mount moved to.
     all_metrics: Arc<Metrics>,
     /// When the listener's time is up (`auth_url`'s time limit).
-    until: Option<std::time::Instant>,
+    limit: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Wanting its own mount while on a fallback (see [`Stream::want`]).
+    _wanted: Option<Wanted>,
     /// What to tell the mount's `auth_url` when the listener leaves.
     leave: Option<Box<Leave>>,
 }
@@ -85,8 +87,8 @@ struct Follow {
     home: String,
     /// The hub's count of live changes last looked at.
     seen: u64,
-    /// See [`Cursor::epoch`], for the hub's live changes.
-    epoch: u64,
+    /// See [`Cursor::reg`], for the hub's live changes.
+    reg: Registration,
 }
 
 enum Step {
@@ -141,8 +143,11 @@ impl Cursor {
         );
     }
 
-    /// Moves to `to`'s live point.
+    /// Moves to `to`'s live point (nothing to do if it is already there).
     fn switch(&mut self, to: Arc<Stream>) {
+        if Arc::ptr_eq(&to, &self.stream) {
+            return;
+        }
         let who = self
             .peer
             .map_or_else(|| "a listener".to_owned(), |p| p.to_string());
@@ -155,10 +160,19 @@ impl Cursor {
         self.rx = to.subscribe();
         self.next = to.start_point(Amount::Bytes(0));
         self.resync = true;
-        self.epoch = 0;
+        self.stream.forget_waker(&self.reg);
+        self.reg = Registration::default();
         self.metrics = self.all_metrics.live_mount(to.path());
         self._listening = self.metrics.listener();
         self._joined = to.join(&self.info);
+        // Away from its own mount, the listener still wants it: an
+        // on-demand relay there connects for it.
+        self._wanted = self.follow.as_ref().and_then(|f| {
+            (f.home != to.path())
+                .then(|| f.hub.get(&f.home))
+                .flatten()
+                .map(|home| home.want())
+        });
         self.stream = to;
         if let Some(icy) = &mut self.icy {
             icy.resend_title();
@@ -217,23 +231,30 @@ impl Cursor {
         if self.done {
             return Poll::Ready(None);
         }
-        if self.until.is_some_and(|t| std::time::Instant::now() >= t) {
-            self.done = true;
-            tracing::info!(target: "httpout::live", "listener {}: its time limit is up", self.info.id);
-            return Poll::Ready(Some(Err("time limit reached".into())));
-        }
-        if self.info.killed() {
-            self.done = true;
-            tracing::info!(target: "httpout::live", "listener {} killed by an admin", self.info.id);
-            return Poll::Ready(Some(Err("killed by an admin".into())));
-        }
-        if let Some(piece) = self.next_intro() {
-            return Poll::Ready(Some(Ok(self.send(piece))));
-        }
-        if let Some(to) = self.info.take_move().or_else(|| self.move_to(false)) {
-            self.switch(to);
-        }
+        // Looked at again after each new registration of the waker: a
+        // kill, a move or a change that came while it was not registered
+        // is not missed.
         loop {
+            if self
+                .limit
+                .as_mut()
+                .is_some_and(|t| t.as_mut().poll(cx).is_ready())
+            {
+                self.done = true;
+                tracing::info!(target: "httpout::live", "listener {}: its time limit is up", self.info.id);
+                return Poll::Ready(Some(Err("time limit reached".into())));
+            }
+            if self.info.killed() {
+                self.done = true;
+                tracing::info!(target: "httpout::live", "listener {} killed by an admin", self.info.id);
+                return Poll::Ready(Some(Err("killed by an admin".into())));
+            }
+            if let Some(piece) = self.next_intro() {
+                return Poll::Ready(Some(Ok(self.send(piece))));
+            }
+            if let Some(to) = self.info.take_move().or_else(|| self.move_to(false)) {
+                self.switch(to);
+            }
             match self.step() {
                 Step::Data(data) => {
                     self.next += data.len() as u64;
@@ -258,13 +279,13 @@ impl Cursor {
                         self.switch(to);
                         continue;
                     }
-                    let before = self.epoch;
-                    self.stream.wake_on_change(cx.waker(), &mut self.epoch);
-                    let mut registered = self.epoch != before;
+                    let before = self.reg;
+                    self.stream.wake_on_change(cx.waker(), &mut self.reg);
+                    let mut registered = self.reg != before;
                     if let Some(f) = &mut self.follow {
-                        let before = f.epoch;
-                        f.hub.wake_on_live_change(cx.waker(), &mut f.epoch);
-                        registered |= f.epoch != before;
+                        let before = f.reg;
+                        f.hub.wake_on_live_change(cx.waker(), &mut f.reg);
+                        registered |= f.reg != before;
                     }
                     if !registered {
                         // Registered already, and nothing changed since.
@@ -322,6 +343,10 @@ impl http_body::Body for Cursor {
 
 impl Drop for Cursor {
     fn drop(&mut self) {
+        self.stream.forget_waker(&self.reg);
+        if let Some(f) = &self.follow {
+            f.hub.forget_live_waker(&f.reg);
+        }
         if let Some(leave) = self.leave.take() {
             let mut form = leave.form;
             form.push(("duration", self.info.since.elapsed().as_secs().to_string()));
@@ -359,6 +384,8 @@ pub(crate) struct Join<'a> {
     pub(crate) time_limit: Option<std::time::Duration>,
     /// What to tell `auth_url` when it leaves.
     pub(crate) leave: Option<Box<Leave>>,
+    /// Its own mount, wanted while it starts on a fallback.
+    pub(crate) wanted: Option<Wanted>,
 }
 
 /// The response body of a listener.
@@ -370,7 +397,7 @@ pub(crate) fn body(join: Join<'_>, metrics: &Arc<Metrics>) -> Body {
         hub,
         mounts,
         home,
-        epoch: 0,
+        reg: Registration::default(),
     });
     let cursor = Cursor {
         _listening: mount_metrics.listener(),
@@ -384,13 +411,14 @@ pub(crate) fn body(join: Join<'_>, metrics: &Arc<Metrics>) -> Body {
         dropped: false,
         resync: false,
         done: false,
-        epoch: 0,
+        reg: Registration::default(),
         intro: join.intro.filter(|b| !b.is_empty()),
         burst: join.burst,
         follow,
         info: join.info,
         all_metrics: Arc::clone(metrics),
-        until: join.time_limit.map(|t| std::time::Instant::now() + t),
+        limit: join.time_limit.map(|t| Box::pin(tokio::time::sleep(t))),
+        _wanted: join.wanted,
         leave: join.leave,
     };
     Body::new(cursor)

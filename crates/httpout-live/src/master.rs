@@ -2,11 +2,13 @@
 //! `--master_interval`, the master's `/admin/streamlist.txt` (one mount per
 //! line) is read with the URL's credentials, and each mount not yet here
 //! is relayed at the same path, as an `-i http://MASTER/MOUNT` input would
-//! be (reconnecting, titles carried over). Mounts that leave the master
-//! stay: their relays wait and reconnect, their listeners kept (or on the
-//! mount's fallback).
+//! be (reconnecting, titles carried over). A mount missing from
+//! [`GONE_AFTER`] lists in a row is let go: its relay stops and the mount
+//! ends (its listeners move to its fallback, or end), as Icecast's slaves
+//! drop the relays of mounts their master no longer has. At most
+//! [`MAX_MOUNTS`] mounts are relayed.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -15,7 +17,7 @@ use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request, StatusCode, Uri};
 use http_body_util::{BodyExt as _, Full, Limited};
 
-use crate::hub::Hub;
+use crate::hub::{Hub, Phase};
 use crate::input::Input;
 use crate::{LiveConfig, client};
 
@@ -23,6 +25,10 @@ use crate::{LiveConfig, client};
 const MAX_LIST: usize = 1 << 20;
 /// How long one read of the list may take.
 const LIST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Lists in a row a relayed mount may be missing from before it is let go.
+pub(crate) const GONE_AFTER: u32 = 3;
+/// Mounts of a master relayed at most.
+pub(crate) const MAX_MOUNTS: usize = 1000;
 
 /// A master server followed.
 #[derive(Debug)]
@@ -58,19 +64,50 @@ impl Master {
     /// Reads the master's list every interval and relays new mounts, until
     /// shutdown.
     pub async fn run(self) {
-        let mut relayed = HashSet::new();
+        // Per mount relayed: its relay's task, and the lists it was
+        // missing from in a row.
+        let mut relayed: HashMap<String, (tokio::task::JoinHandle<()>, u32)> = HashMap::new();
+        let mut full_said = false;
         loop {
             match self.list().await {
                 Ok(mounts) => {
+                    for (mount, (task, missing)) in &mut relayed {
+                        *missing = if mounts.contains(mount) {
+                            0
+                        } else {
+                            *missing + 1
+                        };
+                        if *missing >= GONE_AFTER {
+                            task.abort();
+                        }
+                    }
+                    relayed.retain(|mount, (_, missing)| {
+                        let gone = *missing >= GONE_AFTER;
+                        if gone {
+                            tracing::info!(target: "httpout::live", "master: {mount} is gone, its relay stops");
+                            if let Some(s) = self.hub.get(mount) {
+                                s.set_phase(Phase::Ended);
+                            }
+                        }
+                        !gone
+                    });
                     for mount in mounts {
-                        if relayed.contains(&mount) || self.hub.get(&mount).is_some() {
+                        if relayed.contains_key(&mount) || self.hub.get(&mount).is_some() {
                             continue;
+                        }
+                        if relayed.len() >= MAX_MOUNTS {
+                            if !std::mem::replace(&mut full_said, true) {
+                                tracing::warn!(
+                                    target: "httpout::live",
+                                    "master: {MAX_MOUNTS} mounts relayed already; more are not"
+                                );
+                            }
+                            break;
                         }
                         let source = format!("{}{mount}", self.base);
                         let input = Input::declare(&self.hub, &self.config, &source, &mount);
                         tracing::info!(target: "httpout::live", "master: relaying {source}");
-                        tokio::spawn(input.run());
-                        relayed.insert(mount);
+                        relayed.insert(mount, (tokio::spawn(input.run()), 0));
                     }
                 }
                 Err(e) => tracing::warn!(

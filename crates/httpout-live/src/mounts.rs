@@ -140,12 +140,19 @@ impl Mounts {
     pub fn from_options(values: &[String]) -> Result<Self, ConfigError> {
         let mut mounts = Self::default();
         for value in values {
+            // Errors show the value with its password hidden.
+            let shown = hide_password(value);
             let (path, pairs) =
-                split(value).map_err(|why| ConfigError::invalid("--mount", value, why))?;
+                split(value).map_err(|why| ConfigError::invalid("--mount", &shown, why))?;
             let settings = mounts.0.entry(path).or_default();
             for (key, v) in pairs {
                 apply(settings, key, &v).map_err(|why| {
-                    ConfigError::invalid("--mount", value, format!("{key}: {why}"))
+                    let why = if key == "password" {
+                        "must be non-empty text on one line".to_owned()
+                    } else {
+                        why
+                    };
+                    ConfigError::invalid("--mount", &shown, format!("{key}: {why}"))
                 })?;
             }
         }
@@ -203,6 +210,21 @@ impl Mounts {
         }
         Ok(())
     }
+}
+
+/// A `--mount` value with what follows `password=` (up to the next key)
+/// shown as `***`.
+fn hide_password(value: &str) -> String {
+    let Some(at) = value.find(":password=") else {
+        return value.to_owned();
+    };
+    let start = at + ":password=".len();
+    let end = KEYS
+        .iter()
+        .filter_map(|k| value[start..].find(&format!(":{k}=")))
+        .min()
+        .map_or(value.len(), |i| start + i);
+    format!("{}***{}", &value[..start], &value[end..])
 }
 
 /// A mount's `KEY=VALUE` pairs, the key one of [`KEYS`].
@@ -421,6 +443,15 @@ mod tests {
         assert!(e.contains("not a directory"), "{e}");
         let e = mounts(&["/a.mp3:intro=/no/such/file"]).unwrap_err();
         assert!(e.contains("intro: cannot read"), "{e}");
+    }
+
+    #[test]
+    fn passwords_are_not_shown_in_errors() {
+        let e = mounts(&["/a.mp3:password=topsecret:max_listeners=x"]).unwrap_err();
+        assert!(
+            !e.contains("topsecret") && e.contains("password=***:max_listeners=x"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -57,6 +57,22 @@ pub(crate) struct Upstream {
     pub(crate) body: Incoming,
 }
 
+/// `url` with its password hidden (`http://user:***@host/...`), for logs
+/// and the banner.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((creds, host)) => {
+            let user = creds.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
 /// Checks a relay URL as `-i` gives it.
 pub(crate) fn parse_url(url: &str) -> Result<Uri, RelayError> {
     let uri: Uri = url
@@ -72,7 +88,7 @@ pub(crate) fn parse_url(url: &str) -> Result<Uri, RelayError> {
 pub(crate) async fn connect(uri: &Uri) -> Result<Upstream, RelayError> {
     let mut uri = uri.clone();
     for _ in 0..=MAX_REDIRECTS {
-        let shown = uri.to_string();
+        let shown = redacted(&uri.to_string());
         let res = tokio::time::timeout(CONNECT_LIMIT, get(&uri))
             .await
             .map_err(|_| RelayError::Timeout(shown.clone()))??;
@@ -115,7 +131,7 @@ pub(crate) async fn connect(uri: &Uri) -> Result<Upstream, RelayError> {
             body: res.into_body(),
         });
     }
-    Err(RelayError::Redirects(uri.to_string()))
+    Err(RelayError::Redirects(redacted(&uri.to_string())))
 }
 
 /// A `Location` relative to `base`, as an absolute http:// URI.
@@ -135,7 +151,7 @@ fn resolve(base: &Uri, location: &str) -> Option<Uri> {
 
 /// One GET of `uri` on a new connection, asking for in-band titles.
 async fn get(uri: &Uri) -> Result<http::Response<Incoming>, RelayError> {
-    let shown = uri.to_string();
+    let shown = redacted(&uri.to_string());
     let req = Request::get(uri.path_and_query().map_or("/", |p| p.as_str()))
         .header("icy-metadata", "1")
         .body(Full::new(Bytes::new()))
@@ -251,6 +267,18 @@ mod tests {
             }
         }
         OneByOne(bytes.to_vec())
+    }
+
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(
+            redacted("http://admin:s3cret@radio.example:8000/live.mp3"),
+            "http://admin:***@radio.example:8000/live.mp3"
+        );
+        assert_eq!(
+            redacted("http://radio.example/a@b"),
+            "http://radio.example/a@b"
+        );
     }
 
     #[test]

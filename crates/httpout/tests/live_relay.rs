@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 mod support;
 
 use httpout_test::media::{self, mp3_tone};
-use support::live::{bytes_in, frame_bitrates, host, listen, listen_while, wait_status};
+use support::live::{bytes_in, frame_bitrates, host, listen, listen_while, runs, wait_status};
 use support::{Httpout, Icecast, curl, free_port};
 
 /// An httpout relaying `upstream` to its `/relay.mp3`, with `extra` options.
@@ -418,4 +418,70 @@ fn titles_propagate_down_a_tree_of_relays() {
         assert!(text.contains("StreamTitle='First';"), "listener {i}");
         assert!(text.contains("StreamTitle='Second';"), "listener {i}");
     }
+}
+
+#[test]
+fn an_on_demand_relay_connects_for_a_listener_waiting_on_its_fallback() {
+    let dir = tempfile::tempdir().unwrap();
+    let tone = mp3_tone(dir.path(), "tone.mp3", 60, 128);
+    let backup = mp3_tone(dir.path(), "backup.mp3", 60, 64);
+    let origin = Httpout::start(
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            "-i",
+            tone.to_str().unwrap(),
+            "-o",
+            "http://127.0.0.1/live.mp3",
+            "--rt",
+            "--reopen",
+        ],
+        1,
+    );
+    let ours = Httpout::start(
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            "-i",
+            &format!("{}/live.mp3", origin.url()),
+            "-o",
+            "http://127.0.0.1/relay.mp3:hold",
+            "-i",
+            backup.to_str().unwrap(),
+            "-o",
+            "http://127.0.0.1/backup.mp3",
+            "--rt",
+            "--reopen",
+            "--mount=/relay.mp3:fallback=/backup.mp3:fallback_override=1",
+        ],
+        1,
+    );
+    wait_status(ours.url(), |v| bytes_in(v, "/backup.mp3") > 4000);
+    assert_eq!(listeners(origin.url(), "/live.mp3"), 0);
+    // The listener starts on the fallback, and wants the relay: it
+    // connects, and the listener moves to it.
+    let stop = Arc::new(AtomicBool::new(false));
+    let got = Arc::new(AtomicUsize::new(0));
+    let listener = {
+        let (addr, got, stop) = (
+            host(ours.url()).to_owned(),
+            Arc::clone(&got),
+            Arc::clone(&stop),
+        );
+        std::thread::spawn(move || listen_while(&addr, "/relay.mp3", "", 60.0, &got, &stop))
+    };
+    eventually(30, "the relay connected", || {
+        listeners(origin.url(), "/live.mp3") == 1
+    });
+    eventually(30, "the listener moved to it", || {
+        listeners(ours.url(), "/relay.mp3") == 1
+    });
+    let moved = got.load(Ordering::Acquire);
+    eventually(30, "fed by the relay", || {
+        got.load(Ordering::Acquire) > moved + 16_000
+    });
+    stop.store(true, Ordering::Release);
+    let (_, body) = listener.join().unwrap();
+    let r = runs(&frame_bitrates(&body));
+    assert!(r.ends_with(&[64, 128]), "fallback, then the relay: {r:?}");
 }

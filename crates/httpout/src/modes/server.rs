@@ -204,7 +204,10 @@ fn build_with(
             banner.push("/* <- Icecast source clients (--source_password)".to_owned());
         }
         if let (Some(url), true, true) = (&opts.live.master, plan.main, declare) {
-            banner.push(format!("/* <- every mount of the master {}", redact(url)));
+            banner.push(format!(
+                "/* <- every mount of the master {}",
+                httpout_live::redacted(url)
+            ));
             masters.push(httpout_live::Master::new(
                 live_hub.clone(),
                 live_config.clone(),
@@ -298,18 +301,4 @@ fn static_banner(opts: &Options) -> Vec<String> {
         lines.push(format!("uploads -> {}", w.display()));
     }
     lines
-}
-
-/// A URL with its password hidden, for the banner.
-fn redact(url: &str) -> String {
-    match url.split_once("://").and_then(|(scheme, rest)| {
-        rest.rsplit_once('@')
-            .map(|(creds, host)| (scheme, creds, host))
-    }) {
-        Some((scheme, creds, host)) => {
-            let user = creds.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{host}")
-        }
-        None => url.to_owned(),
-    }
 }
