@@ -117,7 +117,9 @@ fn admin_answers_have_icecast2s_shape() {
     let stop = Arc::new(AtomicBool::new(false));
     let mut listeners = Vec::new();
     for (_, url) in &servers {
-        wait_for(&format!("{url}/admin/listmounts"), "/b.mp3");
+        // Both sources are there (they connect in any order).
+        wait_for(&format!("{url}/admin/listmounts"), "\"/a.mp3\"");
+        wait_for(&format!("{url}/admin/listmounts"), "\"/b.mp3\"");
         let (addr, stop) = (host(url).to_owned(), Arc::clone(&stop));
         listeners.push(std::thread::spawn(move || {
             let got = AtomicUsize::new(0);
