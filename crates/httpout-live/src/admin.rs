@@ -30,6 +30,7 @@ use crate::LiveConfig;
 use crate::error::LiveError;
 use crate::hub::{Hub, Phase, Stream};
 use crate::status::query_param;
+use crate::utc::Utc;
 
 /// The admin commands this module answers (`/admin/NAME`).
 pub(crate) const COMMANDS: &[&str] = &[
@@ -117,21 +118,8 @@ fn ice_response(message: &str, done: bool) -> Response<Body> {
 /// `Sat, 05 Dec 2026 08:22:19 +0000` and `2026-12-05T08:22:19+0000`, as
 /// icecast2 writes times.
 fn times(t: SystemTime) -> (String, String) {
-    let http = httpdate::fmt_http_date(t);
-    let rfc = http.replace(" GMT", " +0000");
-    // "Sat, 05 Dec 2026 08:22:19 GMT"
-    let parts: Vec<&str> = http.split(' ').collect();
-    let month = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ]
-    .iter()
-    .position(|m| parts.get(2) == Some(m))
-    .map_or(0, |i| i + 1);
-    let iso = match parts.as_slice() {
-        [_, day, _, year, clock, _] => format!("{year}-{month:02}-{day}T{clock}+0000"),
-        _ => String::new(),
-    };
-    (rfc, iso)
+    let rfc = httpdate::fmt_http_date(t).replace(" GMT", " +0000");
+    (rfc, Utc::of(t).iso8601())
 }
 
 /// Seconds since `t`.

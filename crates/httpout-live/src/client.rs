@@ -49,26 +49,44 @@ pub(crate) async fn send(
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    // `Host` without the URL's credentials; those become Basic ones.
-    let authority = uri.authority().map_or(host, |a| a.as_str());
-    let (creds, host_port) = match authority.rsplit_once('@') {
-        Some((c, h)) => (Some(c), h),
-        None => (None, authority),
-    };
+    let (host_port, basic) = host_and_credentials(uri.authority().map_or(host, |a| a.as_str()));
     if let Ok(v) = HeaderValue::from_str(host_port) {
         req.headers_mut().insert(HOST, v);
     }
-    if let (Some(creds), false) = (creds, req.headers().contains_key(AUTHORIZATION)) {
-        use base64::Engine as _;
-        let creds = percent_encoding::percent_decode_str(creds).decode_utf8_lossy();
-        let token = base64::engine::general_purpose::STANDARD.encode(creds.as_bytes());
-        if let Ok(v) = HeaderValue::from_str(&format!("Basic {token}")) {
-            req.headers_mut().insert(AUTHORIZATION, v);
-        }
+    if let (Some(v), false) = (basic, req.headers().contains_key(AUTHORIZATION)) {
+        req.headers_mut().insert(AUTHORIZATION, v);
     }
     req.headers_mut().insert(
         USER_AGENT,
         HeaderValue::from_static(concat!("httpout/", env!("CARGO_PKG_VERSION"))),
     );
     sender.send_request(req).await.map_err(SendError::Http)
+}
+
+/// An authority's `host[:port]` (for `Host`) and its credentials, if it
+/// has `USER:PASS@`, as a Basic `Authorization` value (never in `Host`).
+fn host_and_credentials(authority: &str) -> (&str, Option<HeaderValue>) {
+    use base64::Engine as _;
+    let Some((creds, host)) = authority.rsplit_once('@') else {
+        return (authority, None);
+    };
+    let creds = percent_encoding::percent_decode_str(creds).decode_utf8_lossy();
+    let token = base64::engine::general_purpose::STANDARD.encode(creds.as_bytes());
+    (host, HeaderValue::from_str(&format!("Basic {token}")).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_leave_the_host_for_a_basic_header() {
+        let uri: Uri = "http://admin:s%40cret@radio.example:8000/a"
+            .parse()
+            .unwrap();
+        let (host, basic) = host_and_credentials(uri.authority().unwrap().as_str());
+        assert_eq!(host, "radio.example:8000");
+        assert_eq!(basic.unwrap(), "Basic YWRtaW46c0BjcmV0");
+        assert_eq!(host_and_credentials("radio.example").0, "radio.example");
+    }
 }

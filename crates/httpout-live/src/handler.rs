@@ -330,11 +330,8 @@ impl Inner {
         home: &str,
         info: &ListenerInfo,
     ) -> Result<(Option<Duration>, Option<Box<listener::Leave>>), Error> {
-        let creds = headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(basic::decode);
-        let (user, pass) = creds.map_or((String::new(), String::new()), |c| (c.user, c.password));
+        let (user, pass) =
+            credentials(headers).map_or((String::new(), String::new()), |c| (c.user, c.password));
         let host = headers
             .get(http::header::HOST)
             .and_then(|h| h.to_str().ok())
@@ -450,11 +447,8 @@ impl Inner {
         ctx: &Ctx,
         mount: &str,
     ) -> Result<(), Error> {
-        let creds = headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(basic::decode);
-        let (user, pass) = creds.map_or((String::new(), String::new()), |c| (c.user, c.password));
+        let (user, pass) =
+            credentials(headers).map_or((String::new(), String::new()), |c| (c.user, c.password));
         let ip = ctx.peer.map(|p| p.ip().to_string()).unwrap_or_default();
         let form = [
             ("action", "stream_auth"),
@@ -506,11 +500,7 @@ impl Inner {
         user: &str,
         password: &str,
     ) -> Result<bool, Error> {
-        let Some(given) = headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(basic::decode)
-        else {
+        let Some(given) = credentials(headers) else {
             return Ok(false);
         };
         if given.user != user {
@@ -677,6 +667,14 @@ impl Inner {
             .insert(CONTENT_TYPE, HeaderValue::from_static("text/xml"));
         Ok(res)
     }
+}
+
+/// The request's Basic credentials, if it has any.
+fn credentials(headers: &HeaderMap) -> Option<basic::Credentials> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(basic::decode)
 }
 
 /// Sleeps until `deadline`, or forever when there is none.

@@ -16,6 +16,8 @@ use bytes::Bytes;
 use tokio::io::AsyncWriteExt as _;
 use tokio::sync::mpsc;
 
+use crate::utc::Utc;
+
 /// How long a hook program may run.
 pub(crate) const HOOK_LIMIT: Duration = Duration::from_secs(60);
 /// Hook programs running at once, at most.
@@ -124,24 +126,15 @@ impl DumpSpec {
 
     /// The file name for a file opened at `at`.
     fn name(&self, at: SystemTime) -> PathBuf {
-        let http = httpdate::fmt_http_date(at);
-        // "Sat, 05 Dec 2026 08:22:19 GMT"
-        let p: Vec<&str> = http.split([' ', ':']).collect();
-        let month = [
-            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-        ]
-        .iter()
-        .position(|m| p.get(2) == Some(m))
-        .map_or(0, |i| i + 1);
-        let field = |i: usize| p.get(i).copied().unwrap_or("00").to_owned();
+        let t = Utc::of(at);
         let name = self
             .template
-            .replace("%Y", &field(3))
-            .replace("%m", &format!("{month:02}"))
-            .replace("%d", &field(1))
-            .replace("%H", &field(4))
-            .replace("%M", &field(5))
-            .replace("%S", &field(6));
+            .replace("%Y", &t.year.to_string())
+            .replace("%m", &format!("{:02}", t.month))
+            .replace("%d", &format!("{:02}", t.day))
+            .replace("%H", &format!("{:02}", t.hour))
+            .replace("%M", &format!("{:02}", t.minute))
+            .replace("%S", &format!("{:02}", t.second));
         PathBuf::from(name)
     }
 }

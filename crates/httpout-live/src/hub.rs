@@ -265,6 +265,9 @@ pub(crate) struct ListenerInfo {
     killed: AtomicBool,
     /// Set by `moveclients`: the stream to move to.
     move_to: Mutex<Option<Arc<Stream>>>,
+    /// `move_to` holds a stream: looked at on every poll of the listener,
+    /// so that the lock is taken only when there is a move.
+    moving: AtomicBool,
 }
 
 impl ListenerInfo {
@@ -282,6 +285,7 @@ impl ListenerInfo {
             bytes: AtomicU64::new(0),
             killed: AtomicBool::new(false),
             move_to: Mutex::new(None),
+            moving: AtomicBool::new(false),
         })
     }
 
@@ -292,6 +296,9 @@ impl ListenerInfo {
 
     /// The stream `moveclients` asked this listener to move to, once.
     pub(crate) fn take_move(&self) -> Option<Arc<Stream>> {
+        if !self.moving.swap(false, Ordering::AcqRel) {
+            return None;
+        }
         self.move_to
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -464,6 +471,7 @@ impl Stream {
         let clients = self.clients();
         for c in &clients {
             *c.move_to.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(to));
+            c.moving.store(true, Ordering::Release);
         }
         self.waiters.wake_all();
         clients.len()

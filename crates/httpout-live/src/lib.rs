@@ -42,6 +42,7 @@ mod mounts;
 mod relay;
 mod source_clients;
 mod status;
+mod utc;
 
 pub use args::{Amount, LiveArgs, parse_amount, parse_bitrate};
 pub use auth_url::AUTH_TIMEOUT;

@@ -53,13 +53,12 @@ struct Cursor {
     metrics: MountMetrics,
     /// Counted in the mount's `httpout_live_listeners` while this lives.
     _listening: Gauged,
-    /// What is left of the intro, sent before the stream.
-    intro: Option<Bytes>,
-    /// Where the stream starts once the intro is sent (`burst`).
-    burst: Amount,
+    /// What is left of the intro, sent before the stream, and the burst
+    /// the stream then starts with (boxed: most listeners have none).
+    intro: Option<Box<(Bytes, Amount)>>,
     /// The fallback chain this listener may move along, when its mount has
     /// one.
-    follow: Option<Follow>,
+    follow: Option<Box<Follow>>,
     /// This listener in the admin API (its id, bytes, kill and move).
     info: Arc<ListenerInfo>,
     /// The server's metrics, for the series of a mount moved to.
@@ -215,12 +214,13 @@ impl Cursor {
 
     /// The next piece of the intro, if any is left.
     fn next_intro(&mut self) -> Option<Bytes> {
-        let intro = self.intro.as_mut()?;
+        let (intro, burst) = &mut **self.intro.as_mut()?;
         let piece = intro.split_to(intro.len().min(FRAME_MAX));
         if intro.is_empty() {
+            let burst = *burst;
             self.intro = None;
             // The stream from where a new listener would start now.
-            self.next = self.stream.start_point(self.burst);
+            self.next = self.stream.start_point(burst);
         }
         (!piece.is_empty()).then_some(piece)
     }
@@ -392,12 +392,14 @@ pub(crate) struct Join<'a> {
 pub(crate) fn body(join: Join<'_>, metrics: &Arc<Metrics>) -> Body {
     let stream = join.stream;
     let mount_metrics = metrics.live_mount(stream.path());
-    let follow = join.follow.map(|(hub, mounts, home)| Follow {
-        seen: hub.live_changes(),
-        hub,
-        mounts,
-        home,
-        reg: Registration::default(),
+    let follow = join.follow.map(|(hub, mounts, home)| {
+        Box::new(Follow {
+            seen: hub.live_changes(),
+            hub,
+            mounts,
+            home,
+            reg: Registration::default(),
+        })
     });
     let cursor = Cursor {
         _listening: mount_metrics.listener(),
@@ -412,8 +414,10 @@ pub(crate) fn body(join: Join<'_>, metrics: &Arc<Metrics>) -> Body {
         resync: false,
         done: false,
         reg: Registration::default(),
-        intro: join.intro.filter(|b| !b.is_empty()),
-        burst: join.burst,
+        intro: join
+            .intro
+            .filter(|b| !b.is_empty())
+            .map(|b| Box::new((b, join.burst))),
         follow,
         info: join.info,
         all_metrics: Arc::clone(metrics),

@@ -11,14 +11,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use base64::Engine as _;
 use bytes::Bytes;
-use http::header::AUTHORIZATION;
-use http::{HeaderValue, Request, StatusCode, Uri};
+use http::{Request, StatusCode, Uri};
 use http_body_util::{BodyExt as _, Full, Limited};
 
 use crate::hub::{Hub, Phase};
 use crate::input::Input;
+use crate::relay::redacted;
 use crate::{LiveConfig, client};
 
 /// The longest stream list read (a list of paths).
@@ -35,10 +34,9 @@ pub(crate) const MAX_MOUNTS: usize = 1000;
 pub struct Master {
     hub: Hub,
     config: LiveConfig,
-    /// `http://HOST:PORT`, without credentials.
+    /// `http://USER:PASS@HOST:PORT`: the list and the mounts are asked
+    /// for with these credentials (the client sends them as Basic ones).
     base: String,
-    /// `Basic ...` from the URL's user and password.
-    auth: Option<HeaderValue>,
     interval: Duration,
 }
 
@@ -46,19 +44,25 @@ impl Master {
     /// Follows the master at `url` (`http://USER:PASS@HOST:PORT`), relaying
     /// its mounts into `hub`. The URL was checked by [`Master::check`].
     pub fn new(hub: Hub, config: LiveConfig, url: &str, interval: Duration) -> Self {
-        let (base, auth) = split(url).unwrap_or_default();
         Self {
             hub,
             config,
-            base,
-            auth,
+            base: url.trim_end_matches('/').to_owned(),
             interval,
         }
     }
 
     /// Checks a `--master` URL.
     pub fn check(url: &str) -> Result<(), String> {
-        split(url).map(|_| ())
+        let expected = || "expected http://USER:PASSWORD@HOST:PORT (no path)".to_owned();
+        let base = url.trim_end_matches('/');
+        let host = base.strip_prefix("http://").ok_or_else(expected)?;
+        if host.is_empty() || host.contains('/') {
+            return Err(expected());
+        }
+        crate::relay::parse_url(&format!("{base}/"))
+            .map(|_| ())
+            .map_err(|_| expected())
     }
 
     /// Reads the master's list every interval and relays new mounts, until
@@ -106,14 +110,14 @@ impl Master {
                         }
                         let source = format!("{}{mount}", self.base);
                         let input = Input::declare(&self.hub, &self.config, &source, &mount);
-                        tracing::info!(target: "httpout::live", "master: relaying {source}");
+                        tracing::info!(target: "httpout::live", "master: relaying {}", redacted(&source));
                         relayed.insert(mount, (tokio::spawn(input.run()), 0));
                     }
                 }
                 Err(e) => tracing::warn!(
                     target: "httpout::live",
                     "master {}: {e}; trying again in {} s",
-                    self.base,
+                    redacted(&self.base),
                     self.interval.as_secs()
                 ),
             }
@@ -123,14 +127,12 @@ impl Master {
 
     /// The mounts the master lists.
     async fn list(&self) -> Result<Vec<String>, String> {
-        let url = format!("{}/admin/streamlist.txt", self.base);
-        let uri: Uri = url.parse().map_err(|_| format!("bad URL {url}"))?;
-        let mut req = Request::get(uri.path())
+        let full = format!("{}/admin/streamlist.txt", self.base);
+        let url = redacted(&full);
+        let uri: Uri = full.parse().map_err(|_| format!("bad URL {url}"))?;
+        let req = Request::get(uri.path())
             .body(Full::new(Bytes::new()))
             .map_err(|e| e.to_string())?;
-        if let Some(auth) = &self.auth {
-            req.headers_mut().insert(AUTHORIZATION, auth.clone());
-        }
         let read = async {
             let res = client::send(&uri, req).await.map_err(|e| e.to_string())?;
             if res.status() != StatusCode::OK {
@@ -159,43 +161,16 @@ fn parse_list(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// `http://USER:PASS@HOST:PORT[/]` into `http://HOST:PORT` and the Basic
-/// credentials.
-fn split(url: &str) -> Result<(String, Option<HeaderValue>), String> {
-    let expected = || "expected http://USER:PASSWORD@HOST:PORT (no path)".to_owned();
-    let rest = url.strip_prefix("http://").ok_or_else(expected)?;
-    let rest = rest.trim_end_matches('/');
-    if rest.contains('/') {
-        return Err(expected());
-    }
-    let (creds, host) = match rest.rsplit_once('@') {
-        Some((c, h)) => (Some(c), h),
-        None => (None, rest),
-    };
-    if host.is_empty() || crate::relay::parse_url(&format!("http://{host}/")).is_err() {
-        return Err(expected());
-    }
-    let auth = creds
-        .map(|c| {
-            let decoded = percent_encoding::percent_decode_str(c).decode_utf8_lossy();
-            let token = base64::engine::general_purpose::STANDARD.encode(decoded.as_bytes());
-            HeaderValue::from_str(&format!("Basic {token}")).map_err(|_| expected())
-        })
-        .transpose()?;
-    Ok((format!("http://{host}"), auth))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn master_urls_and_lists() {
-        let (base, auth) = split("http://admin:s%40cret@radio.example:8000/").unwrap();
-        assert_eq!(base, "http://radio.example:8000");
-        assert_eq!(auth.unwrap(), "Basic YWRtaW46c0BjcmV0");
-        assert!(split("http://radio.example:8000/live.mp3").is_err());
-        assert!(split("https://radio.example").is_err());
+        assert!(Master::check("http://admin:s%40cret@radio.example:8000/").is_ok());
+        assert!(Master::check("http://radio.example:8000").is_ok());
+        assert!(Master::check("http://radio.example:8000/live.mp3").is_err());
+        assert!(Master::check("https://radio.example").is_err());
         assert_eq!(
             parse_list("/a.mp3\n/b.aac\r\nnot a mount\n/../x\n/c d\n"),
             ["/a.mp3", "/b.aac"]
