@@ -5,14 +5,12 @@
 //! frame boundary; one killed; a source killed; failed credentials limited.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 mod support;
 
 use httpout_test::media::{self, mp3_tone};
-use support::live::{bytes_in, host, listen_while, wait_status};
+use support::live::{Background, bytes_in, host, wait_status};
 use support::{Httpout, Icecast, curl};
 
 /// The element paths of an XML document (`icestats/source/listeners`),
@@ -114,24 +112,17 @@ fn admin_answers_have_icecast2s_shape() {
         }
     }
     // One listener on /a.mp3 of each, with a user agent of its own.
-    let stop = Arc::new(AtomicBool::new(false));
     let mut listeners = Vec::new();
     for (_, url) in &servers {
         // Both sources are there (they connect in any order).
         wait_for(&format!("{url}/admin/listmounts"), "\"/a.mp3\"");
         wait_for(&format!("{url}/admin/listmounts"), "\"/b.mp3\"");
-        let (addr, stop) = (host(url).to_owned(), Arc::clone(&stop));
-        listeners.push(std::thread::spawn(move || {
-            let got = AtomicUsize::new(0);
-            listen_while(
-                &addr,
-                "/a.mp3",
-                "User-Agent: TestAgent/1.0\r\n",
-                60.0,
-                &got,
-                &stop,
-            )
-        }));
+        listeners.push(Background::start(
+            host(url),
+            "/a.mp3",
+            "User-Agent: TestAgent/1.0\r\n",
+            60.0,
+        ));
         wait_for(
             &format!("{url}/admin/listclients?mount=/a.mp3"),
             "TestAgent/1.0",
@@ -239,9 +230,8 @@ fn admin_answers_have_icecast2s_shape() {
         let (status, _, _) = source.wait(Duration::from_secs(30));
         assert!(!status.success(), "source {i} was cut off");
     }
-    stop.store(true, Ordering::Release);
     for l in listeners {
-        let (head, _) = l.join().unwrap();
+        let (head, _) = l.finish();
         assert!(head.contains(" 200 "), "{head}");
     }
 }
@@ -277,24 +267,13 @@ fn moveclients_moves_100_listeners_on_frame_boundaries_and_killclient_ends_one()
     wait_status(&url, |v| {
         bytes_in(v, "/a.mp3") > 8000 && bytes_in(v, "/b.mp3") > 8000
     });
-    let stop = Arc::new(AtomicBool::new(false));
-    let counts: Vec<Arc<AtomicUsize>> = (0..N).map(|_| Arc::new(AtomicUsize::new(0))).collect();
-    let listeners: Vec<_> = counts
-        .iter()
-        .map(|got| {
-            let (addr, got, stop) = (addr.clone(), Arc::clone(got), Arc::clone(&stop));
-            std::thread::spawn(move || listen_while(&addr, "/a.mp3", "", 90.0, &got, &stop))
-        })
+    let listeners: Vec<_> = (0..N)
+        .map(|_| Background::start(&addr, "/a.mp3", "", 90.0))
         .collect();
-    let everyone_past = |n: usize, what: &str| {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while counts.iter().any(|c| c.load(Ordering::Acquire) < n) {
-            assert!(Instant::now() < deadline, "{what}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
-    everyone_past(4000, "every listener of /a.mp3 has bytes");
-    let before: Vec<usize> = counts.iter().map(|c| c.load(Ordering::Acquire)).collect();
+    for l in &listeners {
+        l.wait_past(4000, "every listener of /a.mp3 has bytes");
+    }
+    let before: Vec<usize> = listeners.iter().map(Background::got).collect();
     let (code, body) = admin(
         &format!("{url}/admin/moveclients?mount=/a.mp3&destination=/b.mp3"),
         "admin:hackme",
@@ -305,14 +284,8 @@ fn moveclients_moves_100_listeners_on_frame_boundaries_and_killclient_ends_one()
         "<Listeners>100</Listeners>",
     );
     // Each then gets two seconds of /b.mp3 (32 000 bytes at 128 kbit/s).
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while counts
-        .iter()
-        .zip(&before)
-        .any(|(c, b)| c.load(Ordering::Acquire) < b + 32_000)
-    {
-        assert!(Instant::now() < deadline, "listeners fed after the move");
-        std::thread::sleep(Duration::from_millis(50));
+    for (l, b) in listeners.iter().zip(&before) {
+        l.wait_past(b + 32_000, "listeners fed after the move");
     }
     // killclient: the first listener's connection ends.
     let id: String = on_b
@@ -331,9 +304,8 @@ fn moveclients_moves_100_listeners_on_frame_boundaries_and_killclient_ends_one()
         &format!("{url}/admin/listclients?mount=/b.mp3"),
         "<Listeners>99</Listeners>",
     );
-    stop.store(true, Ordering::Release);
     for (i, l) in listeners.into_iter().enumerate() {
-        let (head, body) = l.join().unwrap();
+        let (head, body) = l.finish();
         assert!(head.starts_with("HTTP/1.0 200"), "{head}");
         let rates = support::live::frame_bitrates(&body);
         let runs = support::live::runs(&rates);
@@ -397,13 +369,7 @@ fn the_status_page_shows_mounts_listeners_titles_and_bytes_in_chromium() {
     );
     let url = server.url().to_owned();
     wait_status(&url, |v| bytes_in(v, "/live.mp3") > 8000);
-    let stop = Arc::new(AtomicBool::new(false));
-    let listener = {
-        let (addr, stop) = (host(&url).to_owned(), Arc::clone(&stop));
-        std::thread::spawn(move || {
-            listen_while(&addr, "/live.mp3", "", 60.0, &AtomicUsize::new(0), &stop)
-        })
-    };
+    let listener = Background::start(host(&url), "/live.mp3", "", 60.0);
     wait_status(&url, |v| v["icestats"]["source"][0]["listeners"] == 1);
     let page = format!("{url}/status.xsl");
     let chromium = |extra: &[&str]| {
@@ -450,8 +416,7 @@ fn the_status_page_shows_mounts_listeners_titles_and_bytes_in_chromium() {
     );
     let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
     assert_eq!(width, 1100);
-    stop.store(true, Ordering::Release);
-    listener.join().unwrap();
+    listener.finish();
 }
 
 #[test]
@@ -475,25 +440,16 @@ fn listclients_shows_the_real_client_behind_a_trusted_proxy() {
     let url = server.url().to_owned();
     wait_status(&url, |v| bytes_in(v, "/live.mp3") > 4000);
     // A proxy on 127.0.0.1 (trusted) says who the client is, as nginx does.
-    let stop = Arc::new(AtomicBool::new(false));
-    let listener = {
-        let (addr, stop) = (host(&url).to_owned(), Arc::clone(&stop));
-        std::thread::spawn(move || {
-            listen_while(
-                &addr,
-                "/live.mp3",
-                "X-Forwarded-For: 198.51.100.7\r\nUser-Agent: Behind/1\r\n",
-                60.0,
-                &AtomicUsize::new(0),
-                &stop,
-            )
-        })
-    };
+    let listener = Background::start(
+        host(&url),
+        "/live.mp3",
+        "X-Forwarded-For: 198.51.100.7\r\nUser-Agent: Behind/1\r\n",
+        60.0,
+    );
     let clients = wait_for(
         &format!("{url}/admin/listclients?mount=/live.mp3"),
         "Behind/1",
     );
     assert!(clients.contains("<IP>198.51.100.7</IP>"), "{clients}");
-    stop.store(true, Ordering::Release);
-    listener.join().unwrap();
+    listener.finish();
 }

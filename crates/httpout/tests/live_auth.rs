@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 mod support;
 
 use httpout_test::media::{self, mp3_tone};
-use support::live::{bytes_in, host, listen_while, wait_status};
+use support::live::{Background, bytes_in, eventually, host, listen_while, wait_status};
 use support::{Httpout, curl, free_port};
 
 type Forms = Arc<Mutex<Vec<HashMap<String, String>>>>;
@@ -115,14 +115,6 @@ fn with_action(forms: &Forms, action: &str) -> Vec<HashMap<String, String>> {
         .collect()
 }
 
-fn eventually(secs: u64, what: &str, ready: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !ready() {
-        assert!(Instant::now() < deadline, "{what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn listeners_and_sources_are_admitted_by_the_operators_url() {
     let dir = tempfile::tempdir().unwrap();
@@ -171,26 +163,14 @@ fn listeners_and_sources_are_admitted_by_the_operators_url() {
     let refused = curl(&["-s", "-u", "good:nope", &format!("{url}/auth.mp3")]);
     assert!(String::from_utf8_lossy(&refused.stdout).contains("wrong password"));
     // Right ones: streamed.
-    let got = Arc::new(AtomicUsize::new(0));
-    let stop_listening = Arc::new(AtomicBool::new(false));
-    let listener = {
-        let (addr, got, stop) = (addr.clone(), Arc::clone(&got), Arc::clone(&stop_listening));
-        std::thread::spawn(move || {
-            listen_while(
-                &addr,
-                "/auth.mp3",
-                "Authorization: Basic Z29vZDpzZWNyZXQ=\r\nUser-Agent: Player/2\r\n",
-                60.0,
-                &got,
-                &stop,
-            )
-        })
-    };
-    eventually(30, "the admitted listener is fed", || {
-        got.load(Ordering::Acquire) > 16_000
-    });
-    stop_listening.store(true, Ordering::Release);
-    let (head, _) = listener.join().unwrap();
+    let listener = Background::start(
+        &addr,
+        "/auth.mp3",
+        "Authorization: Basic Z29vZDpzZWNyZXQ=\r\nUser-Agent: Player/2\r\n",
+        60.0,
+    );
+    listener.wait_past(16_000, "the admitted listener is fed");
+    let (head, _) = listener.finish();
     assert!(head.starts_with("HTTP/1.0 200"), "{head}");
     let added = with_action(&forms, "listener_add");
     let good = added

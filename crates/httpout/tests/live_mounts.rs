@@ -3,14 +3,12 @@
 //! source, raw HTTP/1.0 listeners whose bytes are walked frame by frame and
 //! decoded with ffmpeg, curl for the rest.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 mod support;
 
 use httpout_test::media::{self, mp3_tone};
-use support::live::{bytes_in, frame_bitrates, host, listen, listen_while, runs, wait_status};
+use support::live::{Background, bytes_in, frame_bitrates, host, listen, runs, wait_status};
 use support::{Httpout, curl, run_to_exit};
 
 /// Audio bytes between ICY blocks in these tests.
@@ -42,19 +40,6 @@ fn strip_icy(mut data: &[u8]) -> (Vec<u8>, Vec<String>) {
     (audio, titles)
 }
 
-/// Waits (at most 30 s) until `got` passes `n`.
-fn wait_bytes(got: &AtomicUsize, n: usize, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while got.load(Ordering::Acquire) < n {
-        assert!(
-            Instant::now() < deadline,
-            "{what}: got {} bytes",
-            got.load(Ordering::Acquire)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn listeners_move_to_the_fallback_and_back_on_frame_boundaries() {
     let dir = tempfile::tempdir().unwrap();
@@ -74,14 +59,7 @@ fn listeners_move_to_the_fallback_and_back_on_frame_boundaries() {
     ]);
     wait_status(server.url(), |v| bytes_in(v, "/backup.mp3") > 8000);
     // Before /live.mp3 has a source, its listener gets the fallback.
-    let got = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let listener = {
-        let (addr, got, stop) = (addr.clone(), Arc::clone(&got), Arc::clone(&stop));
-        std::thread::spawn(move || {
-            listen_while(&addr, "/live.mp3", "Icy-MetaData: 1\r\n", 90.0, &got, &stop)
-        })
-    };
+    let listener = Background::start(&addr, "/live.mp3", "Icy-MetaData: 1\r\n", 90.0);
     // A second listener over HTTP/1.1 (chunked, served outside hyper).
     let heard_11 = dir.path().join("heard-1.1.bin");
     let mut curl_listener = std::process::Command::new("curl")
@@ -90,7 +68,7 @@ fn listeners_move_to_the_fallback_and_back_on_frame_boundaries() {
         .arg(format!("{}/live.mp3", server.url()))
         .spawn()
         .expect("curl runs");
-    wait_bytes(&got, 8000, "on the fallback");
+    listener.wait_past(8000, "on the fallback");
     // The source arrives: the listener moves to it (fallback_override).
     let source = media::mp3_source(
         &live,
@@ -103,13 +81,12 @@ fn listeners_move_to_the_fallback_and_back_on_frame_boundaries() {
         .map(|s| s["listeners"].clone());
     assert_eq!(on_live, Some(serde_json::json!(2)), "{v:#}");
     // The source leaves: back to the fallback, the connection kept.
-    let before = got.load(Ordering::Acquire);
+    let before = listener.got();
     drop(source);
-    wait_bytes(&got, before + 24_000, "back on the fallback");
-    stop.store(true, Ordering::Release);
+    listener.wait_past(before + 24_000, "back on the fallback");
     let _ = curl_listener.kill();
     let _ = curl_listener.wait();
-    let (head, body) = listener.join().unwrap();
+    let (head, body) = listener.finish();
     assert!(head.starts_with("HTTP/1.0 200"), "{head}");
     let (audio_11, _) = strip_icy(&std::fs::read(&heard_11).unwrap());
     assert_eq!(runs(&frame_bitrates(&audio_11)), [64, 128, 64], "HTTP/1.1");
@@ -157,22 +134,16 @@ fn max_listeners_refuses_as_icecast_does_and_an_intro_comes_first() {
         "--rt",
     ]);
     wait_status(server.url(), |v| bytes_in(v, "/cap.mp3") > 8000);
-    let got = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let first = {
-        let (addr, got, stop) = (addr.clone(), Arc::clone(&got), Arc::clone(&stop));
-        std::thread::spawn(move || listen_while(&addr, "/cap.mp3", "", 60.0, &got, &stop))
-    };
+    let first = Background::start(&addr, "/cap.mp3", "", 60.0);
     let intro_len = std::fs::metadata(&intro).unwrap().len() as usize;
-    wait_bytes(&got, intro_len + 8000, "the first listener");
+    first.wait_past(intro_len + 8000, "the first listener");
     // The mount is full: icecast2 answers 403 "max listeners reached".
     let url = format!("{}/cap.mp3", server.url());
     let out = curl(&["-s", "-w", "\n%{http_code}", "--max-time", "10", &url]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.ends_with("\n403"), "{text}");
     assert!(text.contains("max listeners reached"), "{text}");
-    stop.store(true, Ordering::Release);
-    let (_, body) = first.join().unwrap();
+    let (_, body) = first.finish();
     // The intro (32 kbit/s; LAME's info frame first) whole, then the
     // stream (128 kbit/s).
     let rates = runs(&frame_bitrates(&body));

@@ -13,19 +13,8 @@ use std::time::{Duration, Instant};
 mod support;
 
 use httpout_test::media::{self, mp3_tone};
-use support::live::{bytes_in, frame_bitrates, host, runs, wait_status};
+use support::live::{bytes_in, frame_bitrates, host, listeners, runs, wait_status};
 use support::{Httpout, curl, is_root};
-
-/// The listeners of `mount` on the status page.
-fn listeners(url: &str, mount: &str) -> u64 {
-    let out = curl(&[&format!("{url}/status-json.xsl")]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    v["icestats"]["source"]
-        .as_array()
-        .and_then(|a| a.iter().find(|s| s["mount"] == mount))
-        .and_then(|s| s["listeners"].as_u64())
-        .unwrap_or(0)
-}
 
 /// Runs the fallback scenario with a player started by `start` (given the
 /// stream's URL), then stopped with SIGTERM: the server's log.

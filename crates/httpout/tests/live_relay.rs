@@ -5,14 +5,15 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 mod support;
 
 use httpout_test::media::{self, mp3_tone};
-use support::live::{bytes_in, frame_bitrates, host, listen, listen_while, runs, wait_status};
+use support::live::{
+    Background, bytes_in, eventually, frame_bitrates, host, listen, listeners, runs, state,
+    wait_status,
+};
 use support::{Httpout, Icecast, curl, free_port};
 
 /// An httpout relaying `upstream` to its `/relay.mp3`, with `extra` options.
@@ -27,37 +28,6 @@ fn relay(upstream: &str, extra: &[&str]) -> Httpout {
     ];
     args.extend_from_slice(extra);
     Httpout::start(&args, 1)
-}
-
-/// The state of `mount` on the status page (`live`, `waiting`), if listed.
-fn state(url: &str, mount: &str) -> Option<String> {
-    let out = curl(&[&format!("{url}/status-json.xsl")]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    v["icestats"]["source"]
-        .as_array()?
-        .iter()
-        .find(|s| s["mount"] == mount)
-        .and_then(|s| s["state"].as_str().map(str::to_owned))
-}
-
-/// Listeners of `mount` on the status page.
-fn listeners(url: &str, mount: &str) -> u64 {
-    let out = curl(&[&format!("{url}/status-json.xsl")]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    v["icestats"]["source"]
-        .as_array()
-        .and_then(|a| a.iter().find(|s| s["mount"] == mount))
-        .and_then(|s| s["listeners"].as_u64())
-        .unwrap_or(0)
-}
-
-/// Polls `ready` every 100 ms for at most `secs`.
-fn eventually(secs: u64, what: &str, ready: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !ready() {
-        assert!(Instant::now() < deadline, "{what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]
@@ -122,34 +92,22 @@ fn a_relay_reconnects_when_its_origin_restarts_and_keeps_its_listeners() {
     let origin = Httpout::start(&origin_args, 1);
     let ours = relay(&format!("{}/live.mp3", origin.url()), &[]);
     wait_status(ours.url(), |v| bytes_in(v, "/relay.mp3") > 8000);
-    let got = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let listener = {
-        let (addr, got, stop) = (
-            host(ours.url()).to_owned(),
-            Arc::clone(&got),
-            Arc::clone(&stop),
-        );
-        std::thread::spawn(move || listen_while(&addr, "/relay.mp3", "", 90.0, &got, &stop))
-    };
-    eventually(30, "the listener has the burst", || {
-        got.load(Ordering::Acquire) > 8000
-    });
+    let listener = Background::start(host(ours.url()), "/relay.mp3", "", 90.0);
+    eventually(30, "the listener has the burst", || listener.got() > 8000);
     origin.crash();
     eventually(30, "the relay noticed", || {
         state(ours.url(), "/relay.mp3").as_deref() == Some("waiting")
     });
-    let before = got.load(Ordering::Acquire);
+    let before = listener.got();
     let _origin = Httpout::start(&origin_args, 1);
     // Back-off: 1 s, then 2 s, 4 s ... while the origin was down.
     eventually(60, "the relay is live again", || {
         state(ours.url(), "/relay.mp3").as_deref() == Some("live")
     });
     eventually(30, "the listener is fed again", || {
-        got.load(Ordering::Acquire) > before + 16_000
+        listener.got() > before + 16_000
     });
-    stop.store(true, Ordering::Release);
-    let (head, body) = listener.join().unwrap();
+    let (head, body) = listener.finish();
     assert!(head.starts_with("HTTP/1.0 200"), "{head}");
     // One connection throughout, and frames all along: the relay starts
     // the origin's new stream on a frame.
@@ -251,24 +209,12 @@ fn an_on_demand_relay_connects_only_while_someone_listens() {
         0,
         "nobody listens: not connected"
     );
-    let stop = Arc::new(AtomicBool::new(false));
-    let got = Arc::new(AtomicUsize::new(0));
-    let listener = {
-        let (addr, got, stop) = (
-            host(ours.url()).to_owned(),
-            Arc::clone(&got),
-            Arc::clone(&stop),
-        );
-        std::thread::spawn(move || listen_while(&addr, "/relay.mp3", "", 60.0, &got, &stop))
-    };
+    let listener = Background::start(host(ours.url()), "/relay.mp3", "", 60.0);
     eventually(30, "connected for its listener", || {
         listeners(origin.url(), "/live.mp3") == 1
     });
-    eventually(30, "the listener is fed", || {
-        got.load(Ordering::Acquire) > 16_000
-    });
-    stop.store(true, Ordering::Release);
-    listener.join().unwrap();
+    eventually(30, "the listener is fed", || listener.got() > 16_000);
+    listener.finish();
     // Let go ON_DEMAND_LINGER (10 s) after the last listener left.
     eventually(40, "let go once nobody listens", || {
         listeners(origin.url(), "/live.mp3") == 0
@@ -373,28 +319,12 @@ fn titles_propagate_down_a_tree_of_relays() {
         wait_status(e.url(), |v| bytes_in(v, "/relay.mp3") > 8000);
     }
     // A listener on the origin and one on each edge, reading ICY titles.
-    let stop = Arc::new(AtomicBool::new(false));
-    let targets = [
-        (host(origin.url()).to_owned(), "/live.mp3"),
-        (host(edges[0].url()).to_owned(), "/relay.mp3"),
-        (host(edges[1].url()).to_owned(), "/relay.mp3"),
-    ];
-    let listeners: Vec<_> = targets
-        .into_iter()
-        .map(|(addr, path)| {
-            let stop = Arc::clone(&stop);
-            std::thread::spawn(move || {
-                listen_while(
-                    &addr,
-                    path,
-                    "Icy-MetaData: 1\r\n",
-                    60.0,
-                    &AtomicUsize::new(0),
-                    &stop,
-                )
-            })
-        })
-        .collect();
+    let listeners = [
+        (host(origin.url()), "/live.mp3"),
+        (host(edges[0].url()), "/relay.mp3"),
+        (host(edges[1].url()), "/relay.mp3"),
+    ]
+    .map(|(addr, path)| Background::start(addr, path, "Icy-MetaData: 1\r\n", 60.0));
     std::thread::sleep(Duration::from_secs(2));
     let update = format!(
         "{}/admin/metadata?mount=/live.mp3&mode=updinfo&song=Second",
@@ -407,9 +337,8 @@ fn titles_propagate_down_a_tree_of_relays() {
         wait_status(e.url(), |v| v["icestats"]["source"][0]["title"] == "Second");
     }
     std::thread::sleep(Duration::from_secs(2));
-    stop.store(true, Ordering::Release);
     for (i, l) in listeners.into_iter().enumerate() {
-        let (head, body) = l.join().unwrap();
+        let (head, body) = l.finish();
         assert!(
             head.to_ascii_lowercase().contains("icy-metaint: 2000"),
             "{head}"
@@ -460,28 +389,16 @@ fn an_on_demand_relay_connects_for_a_listener_waiting_on_its_fallback() {
     assert_eq!(listeners(origin.url(), "/live.mp3"), 0);
     // The listener starts on the fallback, and wants the relay: it
     // connects, and the listener moves to it.
-    let stop = Arc::new(AtomicBool::new(false));
-    let got = Arc::new(AtomicUsize::new(0));
-    let listener = {
-        let (addr, got, stop) = (
-            host(ours.url()).to_owned(),
-            Arc::clone(&got),
-            Arc::clone(&stop),
-        );
-        std::thread::spawn(move || listen_while(&addr, "/relay.mp3", "", 60.0, &got, &stop))
-    };
+    let listener = Background::start(host(ours.url()), "/relay.mp3", "", 60.0);
     eventually(30, "the relay connected", || {
         listeners(origin.url(), "/live.mp3") == 1
     });
     eventually(30, "the listener moved to it", || {
         listeners(ours.url(), "/relay.mp3") == 1
     });
-    let moved = got.load(Ordering::Acquire);
-    eventually(30, "fed by the relay", || {
-        got.load(Ordering::Acquire) > moved + 16_000
-    });
-    stop.store(true, Ordering::Release);
-    let (_, body) = listener.join().unwrap();
+    let moved = listener.got();
+    eventually(30, "fed by the relay", || listener.got() > moved + 16_000);
+    let (_, body) = listener.finish();
     let r = runs(&frame_bitrates(&body));
     assert!(r.ends_with(&[64, 128]), "fallback, then the relay: {r:?}");
 }

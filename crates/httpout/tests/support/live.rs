@@ -144,3 +144,75 @@ pub(crate) fn runs(v: &[u32]) -> Vec<u32> {
     }
     out
 }
+
+/// A listener reading in a thread of its own (as [`listen_while`]) until
+/// [`Background::finish`], or `secs` at most.
+pub(crate) struct Background {
+    got: std::sync::Arc<AtomicUsize>,
+    stop: std::sync::Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<(String, Vec<u8>)>,
+}
+
+impl Background {
+    /// Starts listening to `path` on `addr`, with `extra` request headers.
+    pub(crate) fn start(addr: &str, path: &str, extra: &str, secs: f64) -> Self {
+        let got = std::sync::Arc::new(AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (addr, path, extra) = (addr.to_owned(), path.to_owned(), extra.to_owned());
+        let thread = {
+            let (got, stop) = (std::sync::Arc::clone(&got), std::sync::Arc::clone(&stop));
+            std::thread::spawn(move || listen_while(&addr, &path, &extra, secs, &got, &stop))
+        };
+        Self { got, stop, thread }
+    }
+
+    /// Bytes received so far, head included.
+    pub(crate) fn got(&self) -> usize {
+        self.got.load(Ordering::Acquire)
+    }
+
+    /// Waits (at most 60 s) until more than `n` bytes came.
+    pub(crate) fn wait_past(&self, n: usize, what: &str) {
+        eventually(60, &format!("{what}: got {} bytes", self.got()), || {
+            self.got() > n
+        });
+    }
+
+    /// Stops listening: the response head and body.
+    pub(crate) fn finish(self) -> (String, Vec<u8>) {
+        self.stop.store(true, Ordering::Release);
+        self.thread.join().expect("the listener thread")
+    }
+}
+
+/// Polls `ready` every 100 ms for at most `secs`; panics with `what`.
+pub(crate) fn eventually(secs: u64, what: &str, ready: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The status page's entry for `mount`, if it lists it.
+fn status_of(url: &str, mount: &str) -> Option<serde_json::Value> {
+    let out = curl(&[&format!("{url}/status-json.xsl")]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    v["icestats"]["source"]
+        .as_array()?
+        .iter()
+        .find(|s| s["mount"] == mount)
+        .cloned()
+}
+
+/// Listeners of `mount` on the status page (0 when it is not listed).
+pub(crate) fn listeners(url: &str, mount: &str) -> u64 {
+    status_of(url, mount)
+        .and_then(|s| s["listeners"].as_u64())
+        .unwrap_or(0)
+}
+
+/// The state of `mount` on the status page (`live`, `waiting`), if listed.
+pub(crate) fn state(url: &str, mount: &str) -> Option<String> {
+    status_of(url, mount).and_then(|s| s["state"].as_str().map(str::to_owned))
+}
