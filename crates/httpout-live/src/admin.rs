@@ -169,7 +169,7 @@ pub(crate) fn answer(
             );
             Ok(res)
         }
-        "listclients" => Ok(list_clients(&*mount("mount")?)),
+        "listclients" => Ok(list_clients(hub, &*mount("mount")?)),
         "moveclients" => {
             let from = mount("mount")?;
             let dest = required("destination")?;
@@ -249,7 +249,7 @@ fn list_mounts(hub: &Hub) -> Response<Body> {
     x.response()
 }
 
-fn list_clients(stream: &Stream) -> Response<Body> {
+fn list_clients(hub: &Hub, stream: &Stream) -> Response<Body> {
     let mut x = Xml::new();
     let clients = stream.clients();
     x.open("icestats")
@@ -259,7 +259,7 @@ fn list_clients(stream: &Stream) -> Response<Body> {
         x.open("listener")
             .leaf("IP", c.addr.map(|a| a.ip().to_string()).unwrap_or_default())
             .leaf("UserAgent", &c.user_agent)
-            .leaf("Connected", c.since.elapsed().as_secs())
+            .leaf("Connected", c.connected(hub).as_secs())
             .leaf("ID", c.id)
             .leaf(
                 "BytesSent",

@@ -313,7 +313,6 @@ impl Inner {
                     let mounts = Arc::clone(&self.config.mounts);
                     (self.hub.clone(), mounts, home.to_owned())
                 }),
-                peer: ctx.peer,
             };
             *res.body_mut() = listener::body(join, &ctx.metrics);
         }
@@ -352,7 +351,7 @@ impl Inner {
                 "ip",
                 ctx.peer.map(|p| p.ip().to_string()).unwrap_or_default(),
             ),
-            ("agent", info.user_agent.clone()),
+            ("agent", info.user_agent.to_string()),
         ];
         let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         match auth_url::ask(url, &pairs).await {
@@ -362,6 +361,7 @@ impl Inner {
                 let leave = listener::Leave {
                     url: url.clone(),
                     form,
+                    since: std::time::Instant::now(),
                 };
                 Ok((limit, Some(Box::new(leave))))
             }

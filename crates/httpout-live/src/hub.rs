@@ -256,8 +256,11 @@ pub(crate) struct ListenerInfo {
     pub(crate) id: u64,
     /// The client's address (behind trusted proxies, the real client's).
     pub(crate) addr: Option<SocketAddr>,
-    pub(crate) user_agent: String,
-    pub(crate) since: Instant,
+    /// Shared with the listener before it when the same (most listeners
+    /// come from a few players).
+    pub(crate) user_agent: Arc<str>,
+    /// When it connected, in seconds of the hub's clock ([`Hub::clock`]).
+    since: u32,
     /// Bytes sent to it, intro and every stream it was on.
     pub(crate) bytes: AtomicU64,
     /// Set by `killclient` (and `killsource`'s listeners are not killed:
@@ -277,16 +280,36 @@ impl ListenerInfo {
         while !user_agent.is_char_boundary(cut) {
             cut -= 1;
         }
+        let user_agent = {
+            let mut last = hub
+                .shared
+                .last_agent
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            match &*last {
+                Some(a) if **a == user_agent[..cut] => Arc::clone(a),
+                _ => {
+                    let a: Arc<str> = user_agent[..cut].into();
+                    *last = Some(Arc::clone(&a));
+                    a
+                }
+            }
+        };
         Arc::new(Self {
             id: hub.shared.next_id.fetch_add(1, Ordering::Relaxed) + 1,
             addr,
-            user_agent: user_agent[..cut].to_owned(),
-            since: Instant::now(),
+            user_agent,
+            since: hub.clock(),
             bytes: AtomicU64::new(0),
             killed: AtomicBool::new(false),
             move_to: Mutex::new(None),
             moving: AtomicBool::new(false),
         })
+    }
+
+    /// How long it has been connected.
+    pub(crate) fn connected(&self, hub: &Hub) -> Duration {
+        Duration::from_secs(u64::from(hub.clock().saturating_sub(self.since)))
     }
 
     /// Whether `killclient` asked for this listener's end.
@@ -696,6 +719,8 @@ struct HubShared {
     next_id: AtomicU64,
     /// Each mount's fallback (`fallback`, `/admin/fallbacks`).
     fallbacks: RwLock<HashMap<String, String>>,
+    /// The last listener's user agent, shared with the next when the same.
+    last_agent: Mutex<Option<Arc<str>>>,
 }
 
 impl HubShared {
@@ -732,6 +757,7 @@ impl Hub {
                 live_waiters: Waiters::default(),
                 next_id: AtomicU64::new(0),
                 fallbacks: RwLock::new(HashMap::new()),
+                last_agent: Mutex::new(None),
             }),
             started: Instant::now(),
             started_at: SystemTime::now(),
@@ -861,6 +887,11 @@ impl Hub {
     /// When the hub was made (the server's start, across reloads).
     pub(crate) fn started_at(&self) -> SystemTime {
         self.started_at
+    }
+
+    /// Seconds since the hub was made (listeners' connected times).
+    pub(crate) fn clock(&self) -> u32 {
+        u32::try_from(self.started.elapsed().as_secs()).unwrap_or(u32::MAX)
     }
 
     /// Time since the hub was made.

@@ -9,7 +9,6 @@
 //! the interleaving counts the bytes the listener got, whatever stream
 //! they came from.
 
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -37,7 +36,6 @@ struct Cursor {
     /// The next stream byte this listener needs.
     next: u64,
     icy: Option<Interleave>,
-    peer: Option<SocketAddr>,
     /// Counted in the stream's listeners while this lives.
     _joined: Joined,
     /// Set once the drop has been counted and logged.
@@ -53,9 +51,8 @@ struct Cursor {
     metrics: MountMetrics,
     /// Counted in the mount's `httpout_live_listeners` while this lives.
     _listening: Gauged,
-    /// What is left of the intro, sent before the stream, and the burst
-    /// the stream then starts with (boxed: most listeners have none).
-    intro: Option<Box<(Bytes, Amount)>>,
+    /// What few listeners have (an intro, a time limit, ...), boxed.
+    extras: Option<Box<Extras>>,
     /// The fallback chain this listener may move along, when its mount has
     /// one.
     follow: Option<Box<Follow>>,
@@ -63,6 +60,14 @@ struct Cursor {
     info: Arc<ListenerInfo>,
     /// The server's metrics, for the series of a mount moved to.
     all_metrics: Arc<Metrics>,
+}
+
+/// The parts of a listener that few have.
+#[derive(Default)]
+struct Extras {
+    /// What is left of the intro, sent before the stream, and the burst
+    /// the stream then starts with.
+    intro: Option<(Bytes, Amount)>,
     /// When the listener's time is up (`auth_url`'s time limit).
     limit: Option<Pin<Box<tokio::time::Sleep>>>,
     /// Wanting its own mount while on a fallback (see [`Stream::want`]).
@@ -76,6 +81,8 @@ pub(crate) struct Leave {
     pub(crate) url: http::Uri,
     /// The `listener_add` form, its action changed; `duration` is added.
     pub(crate) form: Vec<(&'static str, String)>,
+    /// When it was admitted.
+    pub(crate) since: std::time::Instant,
 }
 
 /// A listener's mount, whose fallback chain it may move along.
@@ -133,7 +140,8 @@ impl Cursor {
         self.stream.stats.dropped.fetch_add(1, Ordering::Relaxed);
         self.metrics.dropped();
         let who = self
-            .peer
+            .info
+            .addr
             .map_or_else(|| "a listener".to_owned(), |p| p.to_string());
         tracing::info!(
             target: "httpout::live",
@@ -148,7 +156,8 @@ impl Cursor {
             return;
         }
         let who = self
-            .peer
+            .info
+            .addr
             .map_or_else(|| "a listener".to_owned(), |p| p.to_string());
         tracing::info!(
             target: "httpout::live",
@@ -166,12 +175,15 @@ impl Cursor {
         self._joined = to.join(&self.info);
         // Away from its own mount, the listener still wants it: an
         // on-demand relay there connects for it.
-        self._wanted = self.follow.as_ref().and_then(|f| {
+        let wanted = self.follow.as_ref().and_then(|f| {
             (f.home != to.path())
                 .then(|| f.hub.get(&f.home))
                 .flatten()
                 .map(|home| home.want())
         });
+        if wanted.is_some() || self.extras.is_some() {
+            self.extras.get_or_insert_with(Box::default)._wanted = wanted;
+        }
         self.stream = to;
         if let Some(icy) = &mut self.icy {
             icy.resend_title();
@@ -214,11 +226,12 @@ impl Cursor {
 
     /// The next piece of the intro, if any is left.
     fn next_intro(&mut self) -> Option<Bytes> {
-        let (intro, burst) = &mut **self.intro.as_mut()?;
+        let extras = self.extras.as_mut()?;
+        let (intro, burst) = extras.intro.as_mut()?;
         let piece = intro.split_to(intro.len().min(FRAME_MAX));
         if intro.is_empty() {
             let burst = *burst;
-            self.intro = None;
+            extras.intro = None;
             // The stream from where a new listener would start now.
             self.next = self.stream.start_point(burst);
         }
@@ -236,8 +249,9 @@ impl Cursor {
         // is not missed.
         loop {
             if self
-                .limit
+                .extras
                 .as_mut()
+                .and_then(|e| e.limit.as_mut())
                 .is_some_and(|t| t.as_mut().poll(cx).is_ready())
             {
                 self.done = true;
@@ -347,9 +361,9 @@ impl Drop for Cursor {
         if let Some(f) = &self.follow {
             f.hub.forget_live_waker(&f.reg);
         }
-        if let Some(leave) = self.leave.take() {
+        if let Some(leave) = self.extras.as_mut().and_then(|e| e.leave.take()) {
             let mut form = leave.form;
-            form.push(("duration", self.info.since.elapsed().as_secs().to_string()));
+            form.push(("duration", leave.since.elapsed().as_secs().to_string()));
             crate::auth_url::notify(&leave.url, form);
         }
         // A listener that stopped reading is cut by its connection's stall
@@ -379,7 +393,6 @@ pub(crate) struct Join<'a> {
     /// The hub, settings and home mount, when the listener's mount has a
     /// fallback.
     pub(crate) follow: Option<(Hub, Arc<Mounts>, String)>,
-    pub(crate) peer: Option<SocketAddr>,
     /// How long it may listen (`auth_url`'s time limit).
     pub(crate) time_limit: Option<std::time::Duration>,
     /// What to tell `auth_url` when it leaves.
@@ -401,29 +414,36 @@ pub(crate) fn body(join: Join<'_>, metrics: &Arc<Metrics>) -> Body {
             reg: Registration::default(),
         })
     });
+    let extras = Extras {
+        intro: join
+            .intro
+            .filter(|b| !b.is_empty())
+            .map(|b| (b, join.burst)),
+        limit: join.time_limit.map(|t| Box::pin(tokio::time::sleep(t))),
+        _wanted: join.wanted,
+        leave: join.leave,
+    };
+    let some = extras.intro.is_some()
+        || extras.limit.is_some()
+        || extras._wanted.is_some()
+        || extras.leave.is_some();
+    let extras = some.then(|| Box::new(extras));
     let cursor = Cursor {
         _listening: mount_metrics.listener(),
         metrics: mount_metrics,
         rx: stream.subscribe(),
         next: join.start,
         icy: join.metaint.map(Interleave::new),
-        peer: join.peer,
         _joined: join.joined,
         stream: Arc::clone(stream),
         dropped: false,
         resync: false,
         done: false,
         reg: Registration::default(),
-        intro: join
-            .intro
-            .filter(|b| !b.is_empty())
-            .map(|b| Box::new((b, join.burst))),
+        extras,
         follow,
         info: join.info,
         all_metrics: Arc::clone(metrics),
-        limit: join.time_limit.map(|t| Box::pin(tokio::time::sleep(t))),
-        _wanted: join.wanted,
-        leave: join.leave,
     };
     Body::new(cursor)
 }
