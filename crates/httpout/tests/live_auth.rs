@@ -92,6 +92,10 @@ fn auth_service(stop: Arc<AtomicBool>) -> (String, Forms) {
             let headers = match (who.0.as_str(), who.1.as_str()) {
                 ("good", "secret") => "icecast-auth-user: 1\r\n",
                 ("timed", "secret") => "icecast-auth-user: 1\r\nicecast-auth-timelimit: 2\r\n",
+                // A limit past any clock: taken as a year, not a crash.
+                ("forever", "secret") => {
+                    "icecast-auth-user: 1\r\nicecast-auth-timelimit: 18446744073709551615\r\n"
+                }
                 _ => "icecast-auth-message: wrong password\r\n",
             };
             kept.lock().unwrap().push(form);
@@ -201,6 +205,16 @@ fn listeners_and_sources_are_admitted_by_the_operators_url() {
         lasted >= Duration::from_secs(2) && lasted < Duration::from_secs(30),
         "{lasted:?}"
     );
+    // A limit too large for a clock: admitted and fed (`forever:secret`).
+    let forever = Background::start(
+        &addr,
+        "/auth.mp3",
+        "Authorization: Basic Zm9yZXZlcjpzZWNyZXQ=\r\n",
+        60.0,
+    );
+    forever.wait_past(16_000, "a listener with a huge time limit is fed");
+    let (head, _) = forever.finish();
+    assert!(head.starts_with("HTTP/1.0 200"), "{head}");
     // Sources: credentials the service admits (stream_auth), and not.
     let mut wrong = media::mp3_source(&tone, &[&format!("icecast://good:nope@{addr}/src.mp3")]);
     let (status, _, _) = wrong.wait(Duration::from_secs(30));

@@ -402,3 +402,31 @@ fn an_on_demand_relay_connects_for_a_listener_waiting_on_its_fallback() {
     let r = runs(&frame_bitrates(&body));
     assert!(r.ends_with(&[64, 128]), "fallback, then the relay: {r:?}");
 }
+
+#[test]
+fn a_silent_upstream_is_let_go_after_the_timeout_even_on_demand() {
+    // Answers one relay with a head and then nothing, holding the
+    // connection open (a black hole), until the test ends.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let upstream = format!("http://{}/live.mp3", silent.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        silent.set_nonblocking(true).unwrap();
+        while Instant::now() < deadline {
+            if let Ok((mut s, _)) = silent.accept() {
+                let _ = s.write_all(b"HTTP/1.0 200 OK\r\ncontent-type: audio/mpeg\r\n\r\n");
+                held.push(s);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    // On demand (its 1 s ticks must not push the deadline), with a
+    // listener to keep it connected.
+    let ours = relay(&upstream, &["--hold", "--timeout=2"]);
+    let listener = Background::start(host(ours.url()), "/relay.mp3", "", 60.0);
+    eventually(30, "the silent upstream is let go", || {
+        ours.stderr().contains("upstream sent nothing for 2 s")
+    });
+    listener.finish();
+}
