@@ -8,7 +8,6 @@
 //! logged), with `HTTPOUT_MOUNT` and `HTTPOUT_EVENT` in its environment.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -161,7 +160,9 @@ fn parse_duration(d: &str) -> Result<Duration, String> {
 #[derive(Debug)]
 pub(crate) struct Dump {
     tx: mpsc::Sender<Bytes>,
-    dropped: Arc<AtomicUsize>,
+    /// The writer, done once the channel is closed and drained.
+    writer: tokio::task::JoinHandle<()>,
+    dropped: AtomicUsize,
     mount: String,
 }
 
@@ -169,12 +170,20 @@ impl Dump {
     /// Starts the dump of one source connection to `mount`.
     pub(crate) fn start(spec: &DumpSpec, mount: &str) -> Self {
         let (tx, rx) = mpsc::channel(DUMP_QUEUE);
-        tokio::spawn(write(spec.clone(), mount.to_owned(), rx));
         Self {
             tx,
-            dropped: Arc::new(AtomicUsize::new(0)),
+            writer: tokio::spawn(write(spec.clone(), mount.to_owned(), rx)),
+            dropped: AtomicUsize::new(0),
             mount: mount.to_owned(),
         }
+    }
+
+    /// Ends the record: returns once every chunk is written and the file
+    /// flushed (an `on_disconnect` program run after it finds the file
+    /// whole).
+    pub(crate) async fn close(self) {
+        drop(self.tx);
+        let _ = self.writer.await;
     }
 
     /// Records a chunk (whole frames, as published); a disk that cannot
@@ -283,25 +292,18 @@ mod tests {
         for _ in 0..5 {
             dump.record(&Bytes::from(vec![7u8; 600]));
         }
-        drop(dump);
-        // The writer ends once the channel is closed and drained.
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        let names = loop {
-            let mut names: Vec<String> = std::fs::read_dir(dir.path())
-                .unwrap()
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect();
-            names.sort();
-            let total: u64 = names
-                .iter()
-                .map(|n| std::fs::metadata(dir.path().join(n)).unwrap().len())
-                .sum();
-            if total == 3000 || std::time::Instant::now() > deadline {
-                break names;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
+        dump.close().await;
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
         // 600 + 600 (past 1000: new file), 600 + 600, 600.
         assert_eq!(names, ["rec.1.mp3", "rec.2.mp3", "rec.mp3"]);
+        let size = |n: &str| std::fs::metadata(dir.path().join(n)).unwrap().len();
+        assert_eq!(
+            size("rec.mp3") + size("rec.1.mp3") + size("rec.2.mp3"),
+            3000
+        );
     }
 }

@@ -216,8 +216,10 @@ impl Publisher {
             None => {}
         }
         self.flush().await;
-        // The dump's writer ends once what it holds is written.
-        self.dump = None;
+        // The record whole before `on_disconnect` runs (it may take it).
+        if let Some(dump) = self.dump.take() {
+            dump.close().await;
+        }
         if let Some(program) = self.on_disconnect.take() {
             hooks::run(&program, self.stream.path(), Event::Disconnect);
         }
