@@ -79,6 +79,10 @@ pub enum Error {
     /// The server is at a connection or capacity limit: 503 with `Retry-After`.
     #[error("server busy, retry later")]
     Busy,
+    /// What was asked for did not come in time (an LL-HLS blocking
+    /// playlist reload held past its limit): 503, the reason logged.
+    #[error("{0}")]
+    Unavailable(Cow<'static, str>),
     /// A file system operation failed; `NotFound` and `PermissionDenied` map
     /// to 404 and 403, anything else to 500.
     #[error("i/o error")]
@@ -115,7 +119,7 @@ impl Error {
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
-            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Busy | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Io(e) => match e.kind() {
                 io::ErrorKind::NotFound => StatusCode::NOT_FOUND,
                 io::ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,

@@ -95,6 +95,15 @@ pub struct StaticArgs {
     )]
     pub cache_control: Option<String>,
 
+    /// `Cache-Control` for files matching GLOB (`*`, `**`, `?`; with a `/` matched against the URL path, else the file name), over `cache_control`; repeatable, the first match wins.
+    #[arg(
+        long = "cache_rule",
+        alias = "cache-rule",
+        value_name = "GLOB=VALUE",
+        help_heading = "Static server"
+    )]
+    pub cache_rule: Vec<String>,
+
     /// Segments kept per stream after each upload: in memory (gmem) at most N (at least 1); on disk -N keeps the last N, N ≥ 0 all.
     #[arg(long = "max_cache_segs", alias = "max-cache-segs", value_name = "N", value_parser = parse_i64, default_value = "5", allow_negative_numbers = true, help_heading = "Static server")]
     pub max_cache_segs: i64,

@@ -32,6 +32,7 @@
 //! ```
 
 mod args;
+mod cache;
 mod error;
 mod handler;
 mod hidden;
@@ -50,6 +51,7 @@ use httpout_core::{Body, ConfigError, Error, Handler, SafePath};
 use httpout_store::{DirEntryInfo, DiskRoot, Live, WriteRoot};
 
 pub use args::StaticArgs;
+pub use cache::CacheRule;
 use site::Site;
 use write::WriteSite;
 pub use write::cache::Retention;
@@ -70,8 +72,16 @@ pub struct StaticConfig {
     /// Read size in bytes (`block_size`); small files up to this size are
     /// read in one go. Default [`DEFAULT_BLOCK`].
     pub block_size: usize,
-    /// `Cache-Control` for files (`cache_control`); `None` sends none.
+    /// `Cache-Control` for every file (`cache_control`), over the default
+    /// of its kind (see the `cache` module docs); `None`: the defaults.
     pub cache_control: Option<HeaderValue>,
+    /// `Cache-Control` by pattern (`cache_rule`), over `cache_control`: the
+    /// first that matches decides.
+    pub cache_rules: Vec<CacheRule>,
+    /// Send the default `Cache-Control` of each kind of file when neither
+    /// a rule nor `cache_control` gives one (false with
+    /// `cache_control=none`). Default true.
+    pub cache_defaults: bool,
     /// Send `ETag` (false with `cache_control=none`, as the reference says).
     pub etags: bool,
     /// How long a GET for a missing file waits for an upload of it to start
@@ -128,6 +138,8 @@ impl Default for StaticConfig {
             zmax: 50_000,
             block_size: DEFAULT_BLOCK,
             cache_control: None,
+            cache_rules: Vec::new(),
+            cache_defaults: true,
             etags: true,
             wait_new: std::time::Duration::ZERO,
             live: Live::new(),
@@ -186,6 +198,12 @@ impl StaticConfig {
             zmax: args.zmax,
             block_size,
             cache_control,
+            cache_rules: args
+                .cache_rule
+                .iter()
+                .map(|r| CacheRule::parse(r))
+                .collect::<Result<_, _>>()?,
+            cache_defaults: etags,
             etags,
             wait_new: std::time::Duration::from_millis(args.wait_new),
             live: Live::new(),

@@ -21,6 +21,8 @@ pub(crate) struct Site {
 impl Site {
     /// A read directory without an upload form.
     pub(crate) fn new(root: DiskRoot, config: Arc<StaticConfig>) -> Self {
+        // Playlists written anywhere announce their preload hints.
+        crate::read::hls::install(&config.live);
         Self {
             root,
             config,
@@ -33,6 +35,28 @@ impl Site {
     /// blocking pool instead of two).
     pub(crate) fn small_file(&self) -> u64 {
         self.config.block_size as u64
+    }
+
+    /// The `Cache-Control` of a file at `url_path` named `name` of `kind`
+    /// ([`crate::cache`]).
+    pub(crate) fn cache_control(
+        &self,
+        url_path: &str,
+        name: &str,
+        kind: crate::cache::Kind,
+    ) -> Option<http::HeaderValue> {
+        let kind = if self.config.cache_defaults {
+            kind
+        } else {
+            crate::cache::Kind::Other
+        };
+        crate::cache::value(
+            &self.config.cache_rules,
+            self.config.cache_control.as_ref(),
+            url_path,
+            name,
+            kind,
+        )
     }
 
     /// Whether ETags are sent (`cache_control=none` turns them off).

@@ -20,4 +20,4 @@ pub mod live;
 pub use atomic::{AtomicFile, Kind, ParentDir, TEMP_PREFIX, WriteRoot};
 pub use disk::{DirEntryInfo, DiskRoot, Found, OpenFile};
 pub use error::StoreError;
-pub use live::{Live, LiveFile, LiveWriter, Progress, State};
+pub use live::{Completion, Live, LiveFile, LiveWriter, Progress, State};

@@ -16,6 +16,13 @@
 //! ([`Recording`]; writes that readers do not follow, such as range uploads
 //! and form parts, log through [`Live::record`]):
 //!
+//! Readers can also wait for a path to be *completed* ([`Live::completion`]:
+//! an LL-HLS blocking playlist reload waits for the next playlist), and
+//! learn of paths announced to be written soon ([`Live::announce`]: the
+//! parts an LL-HLS playlist's preload hint names), which a GET then waits
+//! for instead of answering 404. Whoever understands a completed file's
+//! contents hears of it through [`Live::on_complete`].
+//!
 //! ```text
 //! httpout: REC start /srv/live/seg_12.m4s
 //! httpout: REC end /srv/live/seg_12.m4s 183244B 1002.31ms
@@ -52,7 +59,7 @@ pub struct Progress {
 }
 
 /// The files being written, by their final path.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Live {
     entries: Mutex<HashMap<PathBuf, Arc<Entry>>>,
     /// How many entries there are, readable without the lock: every GET
@@ -62,6 +69,62 @@ pub struct Live {
     started: Notify,
     /// Whether writes are logged (`--reqlog=REC`).
     log_writes: AtomicBool,
+    /// Readers waiting for a path to be completed, by path.
+    completions: Mutex<HashMap<PathBuf, Arc<Notify>>>,
+    /// Paths announced to be written soon, and until when.
+    announced: Mutex<HashMap<PathBuf, tokio::time::Instant>>,
+    /// Told of every completed file.
+    on_complete: std::sync::OnceLock<CompleteHook>,
+}
+
+/// What [`Live::on_complete`] calls.
+type CompleteHook = Box<dyn Fn(&Path) + Send + Sync>;
+
+/// Paths announced at once, at most: a bound on memory whatever the
+/// playlists say (the oldest announcements are forgotten first).
+const MAX_ANNOUNCED: usize = 4096;
+
+/// A reader's wait for a path to be completed ([`Live::completion`]).
+#[derive(Debug)]
+pub struct Completion {
+    live: Arc<Live>,
+    path: PathBuf,
+    notify: Arc<Notify>,
+}
+
+impl Completion {
+    /// A future that resolves at the next completion of the path after it
+    /// is enabled: enable it (`Notified::enable`), then check the file,
+    /// then await it, and no completion in between is missed.
+    pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.notify.notified()
+    }
+}
+
+impl Drop for Completion {
+    fn drop(&mut self) {
+        let mut map = self
+            .live
+            .completions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // The map's reference and ours: no other reader waits on it.
+        if map
+            .get(&self.path)
+            .is_some_and(|n| Arc::ptr_eq(n, &self.notify) && Arc::strong_count(n) == 2)
+        {
+            map.remove(&self.path);
+        }
+    }
+}
+
+impl std::fmt::Debug for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Live")
+            .field("len", &self.len)
+            .field("log_writes", &self.log_writes)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
@@ -186,6 +249,81 @@ impl Live {
         }
     }
 
+    /// Waits for completions of `path` (a writer's [`LiveWriter::done`],
+    /// after its rename): see [`Completion::notified`].
+    pub fn completion(self: &Arc<Self>, path: &Path) -> Completion {
+        let mut map = self
+            .completions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let notify = Arc::clone(map.entry(path.to_owned()).or_default());
+        Completion {
+            live: Arc::clone(self),
+            path: path.to_owned(),
+            notify,
+        }
+    }
+
+    /// Calls `hook` with the path of every file completed from now on, on
+    /// the writer's task, before readers waiting for the completion are
+    /// woken (so it must be quick). One hook per registry: a second is
+    /// ignored.
+    pub fn on_complete(&self, hook: impl Fn(&Path) + Send + Sync + 'static) {
+        let _ = self.on_complete.set(Box::new(hook));
+    }
+
+    /// Says that `path` is to be written within `within`: until then a
+    /// reader may wait for it ([`Live::announced`]).
+    pub fn announce(&self, path: PathBuf, within: Duration) {
+        let now = tokio::time::Instant::now();
+        let mut map = self
+            .announced
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= MAX_ANNOUNCED {
+            map.retain(|_, until| *until > now);
+            if map.len() >= MAX_ANNOUNCED {
+                map.clear();
+            }
+        }
+        map.insert(path, now + within);
+    }
+
+    /// How much longer `path` is announced for, if it is.
+    pub fn announced(&self, path: &Path) -> Option<Duration> {
+        let map = self
+            .announced
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if map.is_empty() {
+            return None;
+        }
+        let left = map
+            .get(path)?
+            .checked_duration_since(tokio::time::Instant::now())?;
+        (!left.is_zero()).then_some(left)
+    }
+
+    /// `path` is complete: the hook, then readers waiting for it.
+    fn completed(&self, path: &Path) {
+        self.announced
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(path);
+        if let Some(hook) = self.on_complete.get() {
+            hook(path);
+        }
+        let waiting = self
+            .completions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(path)
+            .cloned();
+        if let Some(n) = waiting {
+            n.notify_waiters();
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Arc<Entry>>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -213,6 +351,10 @@ impl LiveWriter {
             .is_some_and(|e| Arc::ptr_eq(e, &self.entry))
         {
             map.remove(&self.path);
+        }
+        drop(map);
+        if state == State::Done {
+            self.live.completed(&self.path);
         }
     }
 }

@@ -14,6 +14,9 @@
 //!      never for range requests; preconditions against it
 //!      ([`conditional`], RFC 9110 §13.2.2): 304/412; ranges for identity
 //!      ([`range::decide`]): 200, 206, multipart 206, 416;
+//!
+//! A playlist asked for with LL-HLS directives (`_HLS_msn`, `_HLS_skip`) is
+//! answered by [`hls`] instead (held, or rewritten as a delta update).
 //! 2. [`respond`]: the outcome becomes the status, the headers and the body
 //!    ([`body`]); growing files get the same headers as complete ones.
 
@@ -21,8 +24,10 @@ pub(crate) mod body;
 pub(crate) mod conditional;
 pub(crate) mod encoding;
 pub(crate) mod growing;
+pub(crate) mod hls;
 pub(crate) mod listing;
 pub(crate) mod outcome;
+pub(crate) mod playlist;
 pub(crate) mod precompressed;
 pub(crate) mod range;
 pub(crate) mod resolve;
@@ -37,6 +42,12 @@ pub(crate) use outcome::{Listing, Outcome};
 
 /// Answers a GET or HEAD.
 pub(crate) async fn get(site: &Site, req: &Parts, ctx: &Ctx) -> Result<Response<Body>, Error> {
+    let name = ctx.path.segments().last().map_or("", String::as_str);
+    if let Some(d) = hls::directives(req, name)? {
+        if let Some(res) = hls::answer(site, ctx, &d, &resolve::full_path(ctx)).await? {
+            return Ok(res);
+        }
+    }
     let outcome = resolve::resolve(site, req, ctx).await?;
     respond::respond(&site.config, outcome)
 }

@@ -65,6 +65,8 @@ pub(crate) struct Representation {
     /// Whether the representation varies with `Accept-Encoding` (a
     /// compressible type).
     pub(crate) varies: bool,
+    /// `Cache-Control` ([`crate::cache`]); `None` sends none.
+    pub(crate) cache: Option<HeaderValue>,
 }
 
 /// Which bytes of a complete file a response carries.

@@ -15,6 +15,7 @@ use super::outcome::{Listing, Outcome, Part, Representation};
 use super::precompressed::{self, Choice};
 use super::range::{self, RangeDecision};
 use super::{growing, listing};
+use crate::cache::{self, Kind};
 use crate::error::store_error;
 use crate::site::Site;
 
@@ -35,20 +36,27 @@ pub(crate) async fn resolve(site: &Site, req: &Parts, ctx: &Ctx) -> Result<Outco
     // Most GETs find nothing being written: no path built, no lock taken.
     if !site.config.live.is_empty() {
         if let Some(live) = site.config.live.get(&target()) {
-            return Ok(growing_file(site, req, live, name));
+            return Ok(growing_file(site, req, ctx, live, name));
         }
     }
     let found = match site.root.find(ctx.path.segments(), site.small_file()) {
-        Err(StoreError::NotFound) if !site.config.wait_new.is_zero() => {
-            // The next segment of a live stream may be asked for early.
-            match site
+        Err(StoreError::NotFound) => {
+            // The next segment of a live stream may be asked for early:
+            // for `wait_new`, and for as long as a playlist's preload hint
+            // announces it.
+            let target = target();
+            let wait = site
                 .config
                 .live
-                .wait_for(&target(), site.config.wait_new)
-                .await
-            {
-                Some(live) => return Ok(growing_file(site, req, live, name)),
-                None => site.root.find(ctx.path.segments(), site.small_file()),
+                .announced(&target)
+                .map_or(site.config.wait_new, |left| left.max(site.config.wait_new));
+            if wait.is_zero() {
+                Err(StoreError::NotFound)
+            } else {
+                match site.config.live.wait_for(&target, wait).await {
+                    Some(live) => return Ok(growing_file(site, req, ctx, live, name)),
+                    None => site.root.find(ctx.path.segments(), site.small_file()),
+                }
             }
         }
         other => other,
@@ -57,7 +65,7 @@ pub(crate) async fn resolve(site: &Site, req: &Parts, ctx: &Ctx) -> Result<Outco
     match found {
         Found::Dir { rel, .. } => directory(site, req, ctx, &rel).await,
         Found::File(_) if req.uri.path().ends_with('/') => Err(Error::NotFound),
-        Found::File(file) => file_outcome(site, req, file),
+        Found::File(file) => file_outcome(site, req, ctx, file),
     }
 }
 
@@ -75,7 +83,7 @@ async fn directory(site: &Site, req: &Parts, ctx: &Ctx, dir: &Path) -> Result<Ou
             .find_file_in(dir, name, site.small_file())
             .map_err(store_error)?
         {
-            return file_outcome(site, req, file);
+            return file_outcome(site, req, ctx, file);
         }
     }
     if !site.config.dlist {
@@ -99,7 +107,7 @@ async fn directory(site: &Site, req: &Parts, ctx: &Ctx, dir: &Path) -> Result<Ou
 
 /// The request's decoded path including its mount, without trailing slash
 /// (`/` for the root).
-fn full_path(ctx: &Ctx) -> String {
+pub(crate) fn full_path(ctx: &Ctx) -> String {
     let mut s = String::new();
     for seg in ctx.mount.segments().iter().chain(ctx.path.segments()) {
         s.push('/');
@@ -131,7 +139,7 @@ fn slash_location(path: &str, query: Option<&str>) -> Option<HeaderValue> {
 /// A regular file: representation (identity, a precompressed sibling or
 /// compressed on the fly — never for range requests), preconditions against
 /// it, then ranges for identity.
-fn file_outcome(site: &Site, req: &Parts, file: OpenFile) -> Result<Outcome, Error> {
+fn file_outcome(site: &Site, req: &Parts, ctx: &Ctx, file: OpenFile) -> Result<Outcome, Error> {
     let headers = &req.headers;
     // A file read at open time is what it was then, even if it was
     // truncated since the stat: its bytes decide the size.
@@ -179,11 +187,17 @@ fn file_outcome(site: &Site, req: &Parts, file: OpenFile) -> Result<Outcome, Err
             },
         ),
     };
+    let kind = if cache::needs_text(&name) {
+        manifest_kind(&name, &file)
+    } else {
+        cache::kind(&name, b"", b"")
+    };
     let rep = Representation {
         content_type: HeaderValue::from_static(content_type),
         coding,
         validators,
         varies: compressible,
+        cache: site.cache_control(&full_path(ctx), &name, kind),
     };
     match conditional::evaluate(&req.method, headers, &rep.validators) {
         Precondition::Proceed => {}
@@ -219,10 +233,42 @@ fn file_outcome(site: &Site, req: &Parts, file: OpenFile) -> Result<Outcome, Err
     Ok(Outcome::File { rep, file, part })
 }
 
+/// A manifest's kind for caching, from its text: the start and the end of
+/// it (one small read each, from the page cache) when it was not read
+/// whole at open time.
+fn manifest_kind(name: &str, file: &OpenFile) -> Kind {
+    use std::os::unix::fs::FileExt as _;
+    if let Some(content) = &file.content {
+        return cache::kind(name, content, content);
+    }
+    const WINDOW: u64 = 4096;
+    let len = file.meta.len();
+    let read = |offset: u64| {
+        let mut buf = vec![0; WINDOW.min(len) as usize];
+        let n = file.file.read_at(&mut buf, offset).unwrap_or(0);
+        buf.truncate(n);
+        buf
+    };
+    cache::kind(name, &read(0), &read(len.saturating_sub(WINDOW)))
+}
+
 /// A file being written: served from its live edge, with the range
-/// RFC 8673 allows ([`growing::range`]); no validators yet.
-fn growing_file(site: &Site, req: &Parts, live: LiveFile, name: &str) -> Outcome {
+/// RFC 8673 allows ([`growing::range`]); no validators yet. Its
+/// `Cache-Control` is its kind's (a manifest being written is a live one),
+/// but `no-store` to HTTP/1.0, whose end of body cannot tell an aborted
+/// upload from a complete one.
+fn growing_file(site: &Site, req: &Parts, ctx: &Ctx, live: LiveFile, name: &str) -> Outcome {
     let content_type = media_type::for_path(name);
+    let kind = if cache::needs_text(name) {
+        Kind::LiveManifest
+    } else {
+        cache::kind(name, b"", b"")
+    };
+    let cache = if req.version <= http::Version::HTTP_10 {
+        Some(HeaderValue::from_static("no-store"))
+    } else {
+        site.cache_control(&full_path(ctx), name, kind)
+    };
     Outcome::Growing {
         rep: Representation {
             content_type: HeaderValue::from_static(content_type),
@@ -232,6 +278,7 @@ fn growing_file(site: &Site, req: &Parts, live: LiveFile, name: &str) -> Outcome
                 last_modified: None,
             },
             varies: media_type::compressible(content_type),
+            cache,
         },
         live,
         range: growing::range(site, req),

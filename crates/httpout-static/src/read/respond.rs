@@ -37,15 +37,15 @@ pub(crate) fn respond(config: &StaticConfig, outcome: Outcome) -> Result<Respons
         Outcome::RangeNotSatisfiable { size } => return Err(Error::RangeNotSatisfiable { size }),
         Outcome::NotModified(rep) => {
             *res.status_mut() = StatusCode::NOT_MODIFIED;
-            validators(config, res.headers_mut(), &rep);
+            validators(res.headers_mut(), &rep);
         }
         Outcome::File { rep, file, part } => {
-            validators(config, res.headers_mut(), &rep);
+            validators(res.headers_mut(), &rep);
             content(config, res.headers_mut(), &rep);
             file_part(config, &mut res, &rep, file, part);
         }
         Outcome::Growing { rep, live, range } => {
-            validators(config, res.headers_mut(), &rep);
+            validators(res.headers_mut(), &rep);
             content(config, res.headers_mut(), &rep);
             let (start, end) = range.unwrap_or((0, None));
             if range.is_some() {
@@ -66,7 +66,7 @@ pub(crate) fn respond(config: &StaticConfig, outcome: Outcome) -> Result<Respons
 
 /// Headers that describe the representation, 304 included: validators,
 /// `Cache-Control`, `Vary`.
-fn validators(config: &StaticConfig, h: &mut HeaderMap, rep: &Representation) {
+fn validators(h: &mut HeaderMap, rep: &Representation) {
     if let Some(tag) = &rep.validators.etag {
         h.insert(ETAG, tag.header());
     }
@@ -75,7 +75,9 @@ fn validators(config: &StaticConfig, h: &mut HeaderMap, rep: &Representation) {
     }
     // An LL-DASH origin needs it at the live edge too: CDNs and players
     // cache what they get there.
-    config.set_cache_control(h);
+    if let Some(cc) = &rep.cache {
+        crate::cache::set(h, cc.clone());
+    }
     if rep.varies {
         // RFC 9110 §12.5.5: the representation depends on Accept-Encoding.
         h.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
