@@ -88,6 +88,7 @@ mod server;
 mod service;
 pub mod timeout;
 mod tls;
+pub mod utc;
 
 pub use body::{Body, BoxError};
 pub use config::{Cidr, ConfigError, Cors, ListenSpec, ReqLog, ServerConfig, TlsFiles};

@@ -83,7 +83,14 @@ fn on_change(live: &Arc<Live>, files: &mut HashMap<PathBuf, Tracked>, change: Ch
             }
         }
         Change::Closed(path) | Change::Gone(path) => finish(files, &path),
-        Change::MovedIn(_) => {}
+        // A packager's `NAME.tmp` renamed into place: `NAME` is complete
+        // now, not at the temporary's close (blocking playlist reloads
+        // wait for this).
+        Change::MovedIn(path) => {
+            if !is_ours(&path) {
+                live.arrived(&path);
+            }
+        }
         // Lost events: announce what each file holds now; closes that were
         // lost end at `idle`, files that are gone end now.
         Change::Rescan => {

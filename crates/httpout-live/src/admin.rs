@@ -30,7 +30,7 @@ use crate::LiveConfig;
 use crate::error::LiveError;
 use crate::hub::{Hub, Phase, Stream};
 use crate::status::query_param;
-use crate::utc::Utc;
+use crate::utc::{Utc, iso8601};
 
 /// The admin commands this module answers (`/admin/NAME`).
 pub(crate) const COMMANDS: &[&str] = &[
@@ -119,7 +119,7 @@ fn ice_response(message: &str, done: bool) -> Response<Body> {
 /// icecast2 writes times.
 fn times(t: SystemTime) -> (String, String) {
     let rfc = httpdate::fmt_http_date(t).replace(" GMT", " +0000");
-    (rfc, Utc::of(t).iso8601())
+    (rfc, iso8601(&Utc::from(t)))
 }
 
 /// Seconds since `t`.

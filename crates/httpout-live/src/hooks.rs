@@ -125,7 +125,7 @@ impl DumpSpec {
 
     /// The file name for a file opened at `at`.
     fn name(&self, at: SystemTime) -> PathBuf {
-        let t = Utc::of(at);
+        let t = Utc::from(at);
         let name = self
             .template
             .replace("%Y", &t.year.to_string())

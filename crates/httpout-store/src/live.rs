@@ -304,6 +304,13 @@ impl Live {
         (!left.is_zero()).then_some(left)
     }
 
+    /// A complete file was moved to `path` by a writer this registry did
+    /// not follow under that name (a local packager renaming `NAME.tmp`
+    /// into place): told as a completion of `path`.
+    pub fn arrived(&self, path: &Path) {
+        self.completed(path);
+    }
+
     /// `path` is complete: the hook, then readers waiting for it.
     fn completed(&self, path: &Path) {
         self.announced

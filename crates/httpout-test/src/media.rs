@@ -225,6 +225,38 @@ pub fn ll_dash(secs: u32, segment: u32, extra: &[&str], output: impl AsRef<OsStr
     Job::start("ffmpeg", &mut cmd)
 }
 
+/// ffmpeg packaging `secs` seconds of the same test pattern as HLS at the
+/// media rate: one-second fMP4 segments, five in the media playlist, then
+/// `extra` options (`-method PUT`) and `output`, a local `live.m3u8` or
+/// its URL.
+pub fn hls(secs: u32, extra: &[&str], output: impl AsRef<OsStr>) -> Job {
+    let mut cmd = tool("ffmpeg");
+    cmd.args(["-re", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25"])
+        .args(["-t", &secs.to_string()])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+        ])
+        .args([
+            "-g",
+            "25",
+            "-f",
+            "hls",
+            "-hls_time",
+            "1",
+            "-hls_list_size",
+            "5",
+        ])
+        .args(["-hls_segment_type", "fmp4"])
+        .args(extra)
+        .arg(output);
+    Job::start("ffmpeg", &mut cmd)
+}
+
 /// ffmpeg decodes `input` (a file or a URL), only its first `secs` seconds
 /// when given: `Ok`, or what ffmpeg reported (any message is a failure).
 pub fn decode(input: impl AsRef<OsStr>, secs: Option<u32>) -> Result<(), String> {

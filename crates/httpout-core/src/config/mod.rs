@@ -94,6 +94,11 @@ pub struct ServerConfig {
     /// 503 once shutdown has begun, to everyone, without access checks or
     /// a request log line. Default none.
     pub health_path: Option<String>,
+    /// Path of the clock for DASH/HLS players (`/time`): the time now to
+    /// the millisecond (`urn:mpeg:dash:utc:http-iso:2014`,
+    /// `http-xsdate:2014`), and its `Date` on HEAD (`http-head:2014`), to
+    /// everyone, never cached. Default none.
+    pub utc_timing_path: Option<String>,
 }
 
 /// The default of [`ServerConfig::metrics_allow`]: loopback.
@@ -127,6 +132,7 @@ impl Default for ServerConfig {
             metrics_path: None,
             metrics_allow: loopback(),
             health_path: None,
+            utc_timing_path: None,
         }
     }
 }

@@ -135,6 +135,10 @@ pub struct CoreArgs {
     /// Path of the readiness check (e.g. `/healthz`): 200 `ok` while serving, 503 once stopping; open to all, not logged.
     #[arg(long, value_name = "PATH", value_parser = parse_resource_path, help_heading = "Operations")]
     pub health: Option<String>,
+
+    /// Path of a clock for DASH/HLS players (e.g. `/time`): the time to the millisecond (`urn:mpeg:dash:utc:http-iso:2014`), `Date` on HEAD; open to all.
+    #[arg(long = "utc_timing", alias = "utc-timing", value_name = "PATH", value_parser = parse_resource_path, help_heading = "Operations")]
+    pub utc_timing: Option<String>,
 }
 
 impl CoreArgs {
@@ -163,6 +167,14 @@ impl CoreArgs {
             return Err(ConfigError::option(
                 "--health",
                 "and --metrics name the same path: give each its own",
+            ));
+        }
+        if self.utc_timing.is_some()
+            && (self.utc_timing == self.metrics || self.utc_timing == self.health)
+        {
+            return Err(ConfigError::option(
+                "--utc_timing",
+                "names the same path as --metrics or --health: give each its own",
             ));
         }
         self.headers().map(|_| ())
@@ -250,6 +262,7 @@ impl CoreArgs {
             metrics_path: self.metrics.clone(),
             metrics_allow: self.metrics_allow.clone(),
             health_path: self.health.clone(),
+            utc_timing_path: self.utc_timing.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
         })
     }

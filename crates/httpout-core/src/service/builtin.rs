@@ -1,11 +1,15 @@
 //! The engine's own resources, answered before access checks and routing:
 //! the metrics (`--metrics=PATH`, to the addresses of `--metrics_allow`
-//! only) and the readiness check (`--health=PATH`, to everyone). Each
-//! shadows whatever a mode would serve at the same path.
+//! only), the readiness check (`--health=PATH`, to everyone) and the clock
+//! for DASH/HLS players (`--utc_timing=PATH`, to everyone). Each shadows
+//! whatever a mode would serve at the same path.
 
 use std::net::SocketAddr;
 
-use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use http::header::{
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ALLOW, CACHE_CONTROL, CONTENT_TYPE,
+    DATE,
+};
 use http::{HeaderValue, Method, Response, StatusCode};
 
 use crate::body::Body;
@@ -17,6 +21,7 @@ use crate::metrics;
 pub(super) enum Builtin {
     Metrics,
     Health,
+    UtcTiming,
 }
 
 /// The built-in resource at `path`, if any.
@@ -25,6 +30,8 @@ pub(super) fn which(config: &ServerConfig, path: &str) -> Option<Builtin> {
         Some(Builtin::Metrics)
     } else if config.health_path.as_deref() == Some(path) {
         Some(Builtin::Health)
+    } else if config.utc_timing_path.as_deref() == Some(path) {
+        Some(Builtin::UtcTiming)
     } else {
         None
     }
@@ -61,7 +68,29 @@ pub(super) fn answer(
         }
         Builtin::Health if stopping => text(StatusCode::SERVICE_UNAVAILABLE, "stopping\n"),
         Builtin::Health => text(StatusCode::OK, "ok\n"),
+        Builtin::UtcTiming => utc_timing(),
     }
+}
+
+/// The time now, to the millisecond, in the form DASH's
+/// `urn:mpeg:dash:utc:http-iso:2014` and `http-xsdate:2014` clocks read
+/// (`2026-12-05T13:40:00.123Z`), with the `Date` of the same reading for
+/// `http-head:2014`. Players on other origins may read it (and its `Date`).
+fn utc_timing() -> Response<Body> {
+    let now = std::time::SystemTime::now();
+    let mut res = Response::new(Body::full(crate::utc::Utc::from(now).rfc3339()));
+    let h = res.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    h.insert(
+        DATE,
+        HeaderValue::from_str(&httpdate::fmt_http_date(now)).expect("ASCII"),
+    );
+    h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    h.insert(
+        ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("Date"),
+    );
+    no_store(res)
 }
 
 /// Whether `peer` may read the metrics: in `metrics_allow` (an IPv4
