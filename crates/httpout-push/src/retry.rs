@@ -124,6 +124,12 @@ mod tests {
             text.contains("httpout_push_attempts_total{outcome=\"retry\"} 3"),
             "{text}"
         );
+        assert!(
+            text.contains(
+                "httpout_push_destination_attempts_total{destination=\"x\",outcome=\"retry\"} 3"
+            ),
+            "{text}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
