@@ -1047,17 +1047,22 @@ fn a_growing_stream_reaches_the_healthy_origin_while_the_other_stalls() {
     let data: Vec<u8> = (0..24_000_000u32)
         .map(|i| i.wrapping_mul(2_654_435_761) as u8)
         .collect();
-    let writer = {
-        let (fifo, data) = (fifo.clone(), data.clone());
+    // The writer's open blocks until the pusher opens the FIFO: waited
+    // for with a bound, so that a pusher that never reads fails the test.
+    let (written, done) = std::sync::mpsc::channel();
+    {
+        let data = data.clone();
         std::thread::spawn(move || {
             let mut f = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
             for piece in data.chunks(2_000_000) {
                 f.write_all(piece).unwrap();
                 std::thread::sleep(Duration::from_millis(100));
             }
-        })
-    };
-    writer.join().unwrap();
+            let _ = written.send(());
+        });
+    }
+    done.recv_timeout(Duration::from_secs(60))
+        .expect("the stream was not read to its end");
     // The input closed: the push ends within a few --timeout, the stalled
     // destination cut (behind by more than its queue, or silent for
     // --timeout), the healthy one whole.
