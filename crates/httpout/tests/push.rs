@@ -1112,3 +1112,90 @@ fn bad_dst_lists_are_refused_with_one_line() {
         assert!(err.contains(expected), "{value}: {err}");
     }
 }
+
+#[test]
+fn a_file_growing_in_a_watched_directory_reaches_the_healthy_origin_while_the_other_stalls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir_all(&dst).unwrap();
+    let healthy = origin(&dst, 0, &[]);
+    let stalled = Stalled::start();
+    let timeout = 3;
+    let urls = [
+        format!("{}/live/", stalled.url()),
+        format!("{}/live/", healthy.url()),
+    ];
+    let pusher = Httpout::start(
+        &[
+            "--hmode=push",
+            "--watch",
+            "-i",
+            src.to_str().unwrap(),
+            &format!("--dst={}", urls.join(",")),
+            &format!("--timeout={timeout}"),
+        ],
+        0,
+    );
+    // The watch is set before the first pass: once this file is at the
+    // healthy origin, every later write is seen.
+    std::fs::write(src.join("ready"), b"ready").unwrap();
+    wait_until("the pusher's start", Duration::from_secs(10), || {
+        dst.join("live/ready").exists()
+    });
+    // A segment of 8 MB (more than the stalled socket's buffers), its
+    // writer held after the first piece until told to go on.
+    let data: Vec<u8> = (0..8_000_000u32).map(|i| (i % 251) as u8).collect();
+    let seg = src.join("seg1.m4s");
+    let (go_on, held) = std::sync::mpsc::channel::<()>();
+    let (written, done) = std::sync::mpsc::channel::<()>();
+    {
+        let data = data.clone();
+        std::thread::spawn(move || {
+            let mut f = std::fs::File::create(&seg).unwrap();
+            let (head, rest) = data.split_at(100_000);
+            f.write_all(head).unwrap();
+            if held.recv_timeout(Duration::from_secs(30)).is_err() {
+                return;
+            }
+            for piece in rest.chunks(1_000_000) {
+                f.write_all(piece).unwrap();
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = written.send(());
+        });
+    }
+    // The healthy origin serves the segment's first bytes while its writer
+    // is held: sent as written, not after the stalled destination.
+    let addr = healthy.url().trim_start_matches("http://").to_owned();
+    let (first, _reader) = first_body_bytes(&addr, "/live/seg1.m4s");
+    assert!(data.starts_with(&first), "the segment's first bytes");
+    go_on.send(()).unwrap();
+    done.recv_timeout(Duration::from_secs(30))
+        .expect("the writer finished");
+    wait_until(
+        "the whole segment at the healthy origin",
+        Duration::from_secs(3 * timeout),
+        || std::fs::read(dst.join("live/seg1.m4s")).ok().as_deref() == Some(data.as_slice()),
+    );
+    // The stalled destination is cut after --timeout and retried, named.
+    wait_until(
+        "a retry of the stalled destination",
+        Duration::from_secs(10 * timeout),
+        || {
+            pusher
+                .stderr()
+                .lines()
+                .any(|l| l.contains(&urls[0]) && l.contains("retrying in"))
+        },
+    );
+    let (code, err) = pusher.terminate();
+    assert_eq!(code, Some(1), "{err}");
+    let ok = format!(
+        "httpout: {}: pushed 2 file(s), 8000005 bytes; 0 failed",
+        urls[1]
+    );
+    assert!(err.contains(&ok), "{ok} in:\n{err}");
+    let failed = format!("httpout: {}: pushed 0 file(s), 0 bytes; 2 failed", urls[0]);
+    assert!(err.contains(&failed), "{failed} in:\n{err}");
+}
