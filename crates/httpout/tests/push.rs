@@ -1199,3 +1199,28 @@ fn a_file_growing_in_a_watched_directory_reaches_the_healthy_origin_while_the_ot
     let failed = format!("httpout: {}: pushed 0 file(s), 0 bytes; 2 failed", urls[0]);
     assert!(err.contains(&failed), "{failed} in:\n{err}");
 }
+
+#[test]
+fn stdin_pushed_to_two_origins_arrives_whole_at_both_chunked_or_spooled() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    std::fs::create_dir_all(&one).unwrap();
+    std::fs::create_dir_all(&two).unwrap();
+    let (a, b) = (origin(&one, 0, &[]), origin(&two, 0, &[]));
+    let data: Vec<u8> = (0..3_000_000u32)
+        .map(|i| i.wrapping_mul(2_654_435_761) as u8)
+        .collect();
+    for cte in ["--cte=true", "--cte=false"] {
+        let name = format!("{}.ts", &cte[6..]);
+        let dst = format!("--dst={}/{name},{}/{name}", a.url(), b.url());
+        let (code, err) = push(&["--hmode=push", "-i", "-", &dst, cte], Some(&data));
+        assert_eq!(code, Some(0), "{cte}: {err}");
+        for d in [&one, &two] {
+            assert!(
+                std::fs::read(d.join(&name)).ok().as_deref() == Some(data.as_slice()),
+                "{cte}: {} differs: {err}",
+                d.display()
+            );
+        }
+    }
+}
