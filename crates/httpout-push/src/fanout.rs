@@ -63,9 +63,8 @@ async fn spooled(
         Ok(spool) => spool,
         Err(e) => {
             // Nothing reached any destination: each reports it.
-            let message = e.to_string();
             for lane in lanes {
-                let _ = lane.account(Err(PushError::Config(message.clone())));
+                let _ = lane.account(Err(for_lane(&e, lane)));
             }
             return Err(e);
         }
@@ -78,6 +77,21 @@ async fn spooled(
         }
     }))
     .await
+}
+
+/// A failure to spool the input, as `lane` reports it: a stop names the
+/// lane's URL, an input error is the same error.
+fn for_lane(e: &PushError, lane: &Lane) -> PushError {
+    match e {
+        PushError::Stopped { .. } => PushError::Stopped {
+            url: lane.dst.to_string(),
+        },
+        PushError::Input { path, source } => PushError::Input {
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        other => PushError::Config(other.to_string()),
+    }
 }
 
 /// One lane's end of the fan-out.
