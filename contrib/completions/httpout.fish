@@ -72,7 +72,7 @@ complete -c httpout -l ext -d 'Extension of the input, regardless of its file na
 complete -c httpout -l mime -d 'Media type of the input (live sink `Content-Type`, and how it is framed and paced)' -r
 complete -c httpout -l exec -d 'Source mode: a shell command run per upload, the body on its stdin (`201` on exit 0, else `502`)' -r
 complete -c httpout -l exec_max -d 'Source mode: commands of `--exec` running at once (0 = the number of cores); later uploads wait, up to 4 per slot, then `503`' -r
-complete -c httpout -l dst -d 'Location of the destination resource (push mode)' -r
+complete -c httpout -l dst -d 'Location of the destination resource (push mode); `URL1,URL2`: each destination gets every file on its own (redundant ingest)' -r
 complete -c httpout -l post -d 'Use POST instead of PUT for uploads (push mode)' -r
 complete -c httpout -l ka -d 'Keep the input alive when an upload fails (push mode)' -r
 complete -c httpout -l cte -d 'Use chunked transfer-encoding when possible (push mode)' -r

@@ -77,6 +77,7 @@ impl PushOutcome {
 
 type Labels<const N: usize> = [(&'static str, &'static str); N];
 type MountLabel = [(&'static str, String); 1];
+type DestinationLabels = [(&'static str, String); 2];
 
 /// The process's metrics. Cheap to update from any thread; shared as an
 /// `Arc<Metrics>` ([`ServerConfig::metrics`](crate::ServerConfig::metrics),
@@ -107,6 +108,8 @@ pub struct Metrics {
     filesink_writers: Gauge,
     /// By [`PushOutcome`], in its order.
     push: [Counter; 3],
+    /// The same, by destination too (`--dst=URL1,URL2`).
+    push_destinations: Family<DestinationLabels, Counter>,
     sign_in_failures: Counter,
     tls_failures: Counter,
     /// Responses written outside hyper: `[writev, sendfile]`.
@@ -235,6 +238,12 @@ impl Metrics {
         );
         let push =
             PushOutcome::ALL.map(|o| push_family.get_or_create_owned(&[("outcome", o.label())]));
+        let push_destinations = Family::<DestinationLabels, Counter>::default();
+        r.register(
+            "push_destination_attempts",
+            "Push client uploads by destination (--dst=URL1,URL2) and outcome: success, retry, failure",
+            push_destinations.clone(),
+        );
         let sign_in_failures = Counter::default();
         r.register(
             "sign_in_failures",
@@ -265,6 +274,7 @@ impl Metrics {
             live_names: Mutex::new(HashSet::new()),
             filesink_writers,
             push,
+            push_destinations,
             sign_in_failures,
             tls_failures,
             direct,
@@ -356,6 +366,23 @@ impl Metrics {
         self.push[outcome as usize].inc();
     }
 
+    /// The push counters of one destination, labelled `destination` (a
+    /// URL without credentials): each outcome counted there and in the
+    /// totals of [`Metrics::push`]. Ask once per destination; the labels
+    /// are as many as the destinations asked for (the command line's).
+    pub fn push_destination(&self, destination: &str) -> PushCounters {
+        let mine = PushOutcome::ALL.map(|o| {
+            self.push_destinations.get_or_create_owned(&[
+                ("destination", destination.to_owned()),
+                ("outcome", o.label().to_owned()),
+            ])
+        });
+        PushCounters {
+            total: self.push.clone(),
+            mine,
+        }
+    }
+
     /// The series of live mount `name` (`/radio.mp3`); past
     /// [`MAX_MOUNT_LABELS`] names, those of [`OTHER_MOUNTS`]. Ask once per
     /// listener (it takes a lock), then update the handles.
@@ -423,6 +450,22 @@ impl Drop for Upload {
         if let Some(aborted) = &self.aborted {
             aborted.inc();
         }
+    }
+}
+
+/// One push destination's counters ([`Metrics::push_destination`]);
+/// clones update the same series.
+#[derive(Debug, Clone)]
+pub struct PushCounters {
+    total: [Counter; 3],
+    mine: [Counter; 3],
+}
+
+impl PushCounters {
+    /// One attempt to this destination ended.
+    pub fn count(&self, outcome: PushOutcome) {
+        self.total[outcome as usize].inc();
+        self.mine[outcome as usize].inc();
     }
 }
 

@@ -9,8 +9,8 @@ use httpout_core::options::value::parse_u32;
 /// The push client's options (see `docs/options.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct PushArgs {
-    /// Location of the destination resource (push mode).
-    #[arg(long, value_name = "URL", help_heading = "Push client")]
+    /// Location of the destination resource (push mode); `URL1,URL2`: each destination gets every file on its own (redundant ingest).
+    #[arg(long, value_name = "URL[,URL...]", help_heading = "Push client")]
     pub dst: Option<String>,
 
     /// Use POST instead of PUT for uploads (push mode).

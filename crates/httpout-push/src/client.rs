@@ -46,7 +46,7 @@ fn handshake_failed(e: &std::io::Error) -> bool {
 
 /// The TLS settings: the system's roots, plus `cafile`'s certificates as
 /// roots and pinned.
-fn tls_config(cafile: Option<&Path>) -> Result<rustls::ClientConfig, PushError> {
+pub(crate) fn tls_config(cafile: Option<&Path>) -> Result<rustls::ClientConfig, PushError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -187,6 +187,7 @@ pub(crate) struct Client {
 impl Client {
     /// A client sending `method`, with system roots and `cafile`'s, giving
     /// the origin `timeout` for each step of an answer.
+    #[cfg(test)]
     pub(crate) fn new(
         method: Method,
         user_agent: &str,
@@ -194,7 +195,18 @@ impl Client {
         cafile: Option<&Path>,
         timeout: Option<Duration>,
     ) -> Result<Self, PushError> {
-        let tls = tls_config(cafile)?;
+        Self::with_tls(method, user_agent, headers, tls_config(cafile)?, timeout)
+    }
+
+    /// [`Client::new`] with TLS settings made by [`tls_config`] once for
+    /// several clients (one per destination: each its own connections).
+    pub(crate) fn with_tls(
+        method: Method,
+        user_agent: &str,
+        headers: Vec<(HeaderName, HeaderValue)>,
+        tls: rustls::ClientConfig,
+        timeout: Option<Duration>,
+    ) -> Result<Self, PushError> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);

@@ -47,6 +47,17 @@ pub enum PushError {
         /// The URL that was to be uploaded to.
         url: String,
     },
+    /// A destination of several fell further behind the input (stdin, a
+    /// FIFO) than it may: its upload was cut, the others went on.
+    #[error(
+        "{url}: fell more than {max} bytes behind the input; cut (the other destinations went on)"
+    )]
+    Lagged {
+        /// The URL uploaded to.
+        url: String,
+        /// How far behind a destination may fall, in bytes.
+        max: usize,
+    },
     /// A bad destination or TLS setting.
     #[error("{0}")]
     Config(String),
@@ -62,7 +73,11 @@ impl PushError {
                     || *status == StatusCode::REQUEST_TIMEOUT
                     || *status == StatusCode::TOO_MANY_REQUESTS
             }
-            Self::Tls { .. } | Self::Input { .. } | Self::Stopped { .. } | Self::Config(_) => false,
+            Self::Tls { .. }
+            | Self::Input { .. }
+            | Self::Stopped { .. }
+            | Self::Lagged { .. }
+            | Self::Config(_) => false,
         }
     }
 }

@@ -18,44 +18,55 @@
 //! and the start of the origin's answer. Never a silent loss. A stop
 //! (SIGINT/SIGTERM) ends retries at once and uploads in progress within
 //! half a second; what was not confirmed is reported as not pushed.
+//!
+//! Redundant ingest (`--dst=URL1,URL2`): every input goes to each
+//! destination on its own lane — its connections, retries, failures and
+//! report — and no destination waits for another: a watched directory is
+//! followed and read from disk by each, a complete file is read by each,
+//! and a stream (stdin, FIFO) is read once and handed to each through a
+//! bounded queue (`fanout`): one that falls further behind is cut.
 
 mod args;
 pub use args::PushArgs;
 mod client;
+pub mod destinations;
 mod error;
+mod fanout;
+mod lane;
 mod retry;
 pub mod watch;
 
+pub use destinations::DstError;
 pub use error::PushError;
 
-use std::io::{Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 use http::{HeaderName, HeaderValue, Method, Uri};
 use http_body_util::StreamBody;
 use httpout_core::Body;
-use httpout_core::metrics::PushOutcome;
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
+use crate::lane::Lane;
 
 /// What to push and how.
 #[derive(Debug, Clone)]
 pub struct PushConfig {
-    /// The destination: a file URL for a single input, a directory URL
-    /// (a trailing `/` is implied) for a directory.
-    pub dst: Uri,
+    /// The destinations (`--dst=URL1,URL2`, at least one), each a file URL
+    /// for a single input, a directory URL (a trailing `/` is implied) for
+    /// a directory. Each gets every file, on its own.
+    pub destinations: Vec<Uri>,
     /// POST instead of PUT (`post`).
     pub post: bool,
     /// Chunked uploads for inputs of unknown length (`cte`).
     pub cte: bool,
-    /// Go on with other files when one fails (`ka`).
+    /// Go on with other files when one fails (`ka`); per destination.
     pub ka: bool,
     /// `User-Agent` (`user_agent`).
     pub user_agent: String,
@@ -67,7 +78,7 @@ pub struct PushConfig {
     pub watch: bool,
     /// Delete remote copies of files removed locally (`delete`).
     pub delete: bool,
-    /// Uploads at once, at most (`jobs`).
+    /// Uploads at once, at most, per destination (`jobs`).
     pub jobs: usize,
     /// How long the origin may leave an upload without progress (taking
     /// its body, or answering once it has it all), and each read of its
@@ -75,14 +86,16 @@ pub struct PushConfig {
     /// a network failure: retried.
     pub timeout: Option<std::time::Duration>,
     /// Draw a progress line (bytes, rate, ETA) on stderr for single
-    /// uploads; the CLI sets it when stderr is a terminal.
+    /// uploads to one destination; the CLI sets it when stderr is a
+    /// terminal.
     pub progress: bool,
     /// Where successes, retries and failures are counted
-    /// (`httpout_push_attempts_total`).
+    /// (`httpout_push_attempts_total`, and by destination
+    /// `httpout_push_destination_attempts_total`).
     pub metrics: Arc<httpout_core::Metrics>,
 }
 
-/// What a push did.
+/// What a push did, for one destination.
 #[derive(Debug, Default)]
 pub struct Report {
     /// Files (or streams) confirmed by a 2xx.
@@ -93,61 +106,79 @@ pub struct Report {
     pub failed: AtomicU64,
 }
 
-/// Pushes inputs to an origin.
+/// Pushes inputs to one origin or several (redundant ingest), each
+/// destination on its own: its connections, retries and failures.
 #[derive(Debug, Clone)]
 pub struct Pusher {
-    client: Client,
-    config: Arc<PushConfig>,
-    report: Arc<Report>,
-    /// Cancelled by the caller to stop ([`Pusher::run`]'s `stop`).
-    stop: CancellationToken,
+    lanes: Vec<Lane>,
 }
 
 impl Pusher {
     /// A pusher; errors name the bad setting.
     pub fn new(config: PushConfig) -> Result<Self, PushError> {
+        if config.destinations.is_empty() {
+            return Err(PushError::Config("--dst: no destination".to_owned()));
+        }
         let method = if config.post {
             Method::POST
         } else {
             Method::PUT
         };
-        let client = Client::new(
-            method,
-            &config.user_agent,
-            config.headers.clone(),
-            config.cafile.as_deref(),
-            config.timeout,
-        )?;
-        Ok(Self {
-            client,
-            config: Arc::new(config),
-            report: Arc::new(Report::default()),
-            stop: CancellationToken::new(),
-        })
+        let tls = client::tls_config(config.cafile.as_deref())?;
+        let config = Arc::new(config);
+        let progress = config.progress && config.destinations.len() == 1;
+        let lanes = config
+            .destinations
+            .iter()
+            .map(|dst| {
+                let client = Client::with_tls(
+                    method.clone(),
+                    &config.user_agent,
+                    config.headers.clone(),
+                    tls.clone(),
+                    config.timeout,
+                )?;
+                Ok(Lane {
+                    dst: dst.clone(),
+                    client,
+                    config: Arc::clone(&config),
+                    report: Arc::new(Report::default()),
+                    counters: config.metrics.push_destination(&destinations::label(dst)),
+                    progress,
+                    stop: CancellationToken::new(),
+                })
+            })
+            .collect::<Result<_, PushError>>()?;
+        Ok(Self { lanes })
     }
 
-    /// What was done so far.
-    pub fn report(&self) -> &Report {
-        &self.report
+    /// What was done so far, by destination (named without credentials),
+    /// in the order given.
+    pub fn reports(&self) -> Vec<(String, &Report)> {
+        self.lanes
+            .iter()
+            .map(|l| (destinations::label(&l.dst), &*l.report))
+            .collect()
     }
 
-    /// Pushes `source` (`-`, a file, a FIFO or a directory). With `watch`,
-    /// a directory is followed until `stop` is cancelled. Cancelling `stop`
-    /// also ends retries at once and uploads in progress within half a
-    /// second; they are reported as not pushed. Returns an
-    /// error when a file failed for good (after the others, with `ka`) or
-    /// was not pushed before the stop.
+    /// Pushes `source` (`-`, a file, a FIFO or a directory) to every
+    /// destination, each on its own. With `watch`, a directory is followed
+    /// until `stop` is cancelled. Cancelling `stop` also ends retries at
+    /// once and uploads in progress within half a second; they are
+    /// reported as not pushed. Returns an error when a file failed for
+    /// good at some destination (after the others, with `ka`) or was not
+    /// pushed before the stop.
     pub async fn run(&self, source: &str, stop: CancellationToken) -> Result<(), PushError> {
-        let pusher = Self {
-            stop,
-            ..self.clone()
-        };
-        pusher.run_source(source).await
-    }
-
-    async fn run_source(&self, source: &str) -> Result<(), PushError> {
+        let lanes: Vec<Lane> = self
+            .lanes
+            .iter()
+            .map(|l| Lane {
+                stop: stop.clone(),
+                ..l.clone()
+            })
+            .collect();
         if source == "-" {
-            return self.stream(Box::new(tokio::io::stdin()), "stdin").await;
+            return fanout::stream(&lanes, Box::new(tokio::io::stdin()), "stdin").await;
         }
         let path = Path::new(source);
         let meta = std::fs::metadata(path).map_err(|e| PushError::Input {
@@ -155,11 +186,10 @@ impl Pusher {
             source: e,
         })?;
         if meta.is_dir() {
-            return watch::push_dir(self, path).await;
+            return all(lanes.iter().map(|l| watch::push_dir(l, path))).await;
         }
         if meta.is_file() {
-            let dst = self.config.dst.clone();
-            return self.single_file(path, &dst).await;
+            return all(lanes.iter().map(|l| l.single_file(path))).await;
         }
         // A FIFO (or a character device): a stream.
         let file = tokio::fs::File::open(path)
@@ -168,159 +198,20 @@ impl Pusher {
                 path: source.to_owned(),
                 source: e,
             })?;
-        self.stream(Box::new(file), source).await
+        fanout::stream(&lanes, Box::new(file), source).await
     }
+}
 
-    /// Uploads a complete file with its length, retrying, with a progress
-    /// line when asked.
-    async fn single_file(&self, path: &Path, uri: &Uri) -> Result<(), PushError> {
-        let file = std::fs::File::open(path).map_err(|e| input(path, e));
-        self.account(match file {
-            Ok(file) => self.single_handle(&file, path, uri).await,
-            Err(e) => Err(e),
-        })
-    }
-
-    /// [`Pusher::single_file`] for an open file (`path` names it in
-    /// messages and for its media type); not counted yet.
-    async fn single_handle(
-        &self,
-        file: &std::fs::File,
-        path: &Path,
-        uri: &Uri,
-    ) -> Result<u64, PushError> {
-        let len = file.metadata().map(|m| m.len()).ok();
-        let bar = self.progress_bar(len);
-        let sent = self.handle_with(file, path, uri, bar.as_ref()).await;
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
-        }
-        sent
-    }
-
-    /// A progress line on stderr, when asked: a bar with ETA for a known
-    /// length, bytes and rate for a stream.
-    fn progress_bar(&self, len: Option<u64>) -> Option<indicatif::ProgressBar> {
-        if !self.config.progress {
-            return None;
-        }
-        let (bar, template) = match len {
-            Some(n) => (
-                indicatif::ProgressBar::new(n),
-                "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-            ),
-            None => (
-                indicatif::ProgressBar::new_spinner(),
-                "{spinner} {bytes} {binary_bytes_per_sec} {elapsed}",
-            ),
-        };
-        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
-            bar.set_style(style);
-        }
-        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        Some(bar)
-    }
-
-    /// Uploads a complete file with its length, retrying. When confirmed:
-    /// the length sent and the modification time when it was opened, for
-    /// "already pushed" checks; a failure is counted and reported.
-    pub(crate) async fn file(&self, path: &Path, uri: &Uri) -> Option<watch::Stamp> {
-        let opened = std::fs::File::open(path)
-            .and_then(|f| Ok((f.metadata()?.modified()?, f)))
-            .map_err(|e| input(path, e));
-        let sent = match opened {
-            Ok((modified, file)) => self
-                .handle_with(&file, path, uri, None)
-                .await
-                .map(|len| (len, modified)),
-            Err(e) => Err(e),
-        };
-        let stamp = sent.as_ref().ok().copied();
-        let _ = self.account(sent.map(|(len, _)| len));
-        stamp
-    }
-
-    /// Uploads the whole of an open file with its length, retrying, each
-    /// attempt from its start: the bytes sent.
-    async fn handle_with(
-        &self,
-        file: &std::fs::File,
-        path: &Path,
-        uri: &Uri,
-        bar: Option<&indicatif::ProgressBar>,
-    ) -> Result<u64, PushError> {
-        let content_type = content_type(path);
-        retry::run(&self.stop, uri, &self.config.metrics, || async {
-            let mut file = file.try_clone().map_err(|e| input(path, e))?;
-            file.seek(SeekFrom::Start(0)).map_err(|e| input(path, e))?;
-            let len = file.metadata().map_err(|e| input(path, e))?.len();
-            if let Some(bar) = bar {
-                bar.set_position(0);
-            }
-            let file = tokio::fs::File::from_std(file);
-            let body = counted_body(file.take(len), bar.cloned()).with_exact_size(len);
-            self.client
-                .upload(uri, body, content_type)
-                .await
-                .map(|_| len)
-        })
+/// Runs every destination's work at once, to its end: the first failure,
+/// if any (each was reported already).
+async fn all(
+    work: impl IntoIterator<Item = impl std::future::Future<Output = Result<(), PushError>>>,
+) -> Result<(), PushError> {
+    futures_util::future::join_all(work)
         .await
-    }
-
-    /// Uploads a stream of unknown length: chunked, or spooled first with
-    /// `cte=false`.
-    async fn stream(
-        &self,
-        mut reader: Box<dyn AsyncRead + Unpin + Send>,
-        name: &str,
-    ) -> Result<(), PushError> {
-        let uri = self.config.dst.clone();
-        if !self.config.cte {
-            let sent = retry::until_stopped(&self.stop, &uri, async {
-                let spool = spool(&mut reader).await.map_err(|e| input(name, e))?;
-                Ok(spool)
-            })
-            .await;
-            return self.account(match sent {
-                Ok(spool) => {
-                    let named = Path::new(self.config.dst.path());
-                    self.single_handle(&spool, named, &uri).await
-                }
-                Err(e) => Err(e),
-            });
-        }
-        // A stream is read once: no retry once it has started.
-        let bar = self
-            .progress_bar(None)
-            .unwrap_or_else(indicatif::ProgressBar::hidden);
-        let body = counted_body(reader, Some(bar.clone()));
-        let upload = self
-            .client
-            .upload(&uri, body, content_type(self.config.dst.path()));
-        let sent = retry::until_stopped(&self.stop, &uri, upload)
-            .await
-            .map(|_| bar.position());
-        bar.finish_and_clear();
-        self.account(sent)
-    }
-
-    /// Counts an outcome; a failure is reported on stderr.
-    fn account(&self, sent: Result<u64, PushError>) -> Result<(), PushError> {
-        match sent {
-            Ok(n) => {
-                self.config.metrics.push(PushOutcome::Success);
-                self.report.uploaded.fetch_add(1, Ordering::Relaxed);
-                self.report.bytes.fetch_add(n, Ordering::Relaxed);
-                Ok(())
-            }
-            Err(e) => {
-                self.config.metrics.push(PushOutcome::Failure);
-                self.report.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(target: "httpout::push", "push failed: {e}");
-                Err(e)
-            }
-        }
-    }
+        .into_iter()
+        .find(Result::is_err)
+        .unwrap_or(Ok(()))
 }
 
 /// Copies a stream into a spool file that has no name (`O_TMPFILE` in
@@ -360,6 +251,42 @@ fn counted_body(
     ))
 }
 
+/// A body of the first `len` bytes of `file`, read at offsets (not from
+/// the file's shared position) block by block, counting into `bar`.
+fn at_offsets(file: std::fs::File, len: u64, bar: Option<indicatif::ProgressBar>) -> Body {
+    const BLOCK: u64 = 64 * 1024;
+    let file = Arc::new(file);
+    let blocks = futures_util::stream::try_unfold(0u64, move |at| {
+        let (file, bar) = (Arc::clone(&file), bar.clone());
+        async move {
+            if at >= len {
+                return Ok(None);
+            }
+            let want = usize::try_from(BLOCK.min(len - at)).unwrap_or(64 * 1024);
+            let block = tokio::task::spawn_blocking(move || {
+                let mut buf = vec![0u8; want];
+                let n = std::os::unix::fs::FileExt::read_at(&*file, &mut buf, at)?;
+                buf.truncate(n);
+                Ok::<_, std::io::Error>(buf)
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            if block.is_empty() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the file shrank while it was sent",
+                ));
+            }
+            if let Some(bar) = &bar {
+                bar.inc(block.len() as u64);
+            }
+            let next = at + block.len() as u64;
+            Ok(Some((http_body::Frame::data(Bytes::from(block)), next)))
+        }
+    });
+    Body::new(StreamBody::new(blocks))
+}
+
 /// The media type of a name, for the origin's benefit: one of the
 /// streaming and web types of [`httpout_core::media_type::ours`], else none
 /// (the origin decides).
@@ -394,13 +321,15 @@ pub(crate) fn join(base: &Uri, rel: &Path) -> Result<Uri, PushError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering;
     use std::time::Duration;
+    use tokio::io::AsyncReadExt as _;
     use tokio::net::TcpListener;
 
     /// The settings of a test push to `dst`: one job, no watch, no limit.
     pub(crate) fn config(dst: &str) -> PushConfig {
         PushConfig {
-            dst: dst.parse().unwrap(),
+            destinations: vec![dst.parse().unwrap()],
             post: false,
             cte: true,
             ka: true,
@@ -482,7 +411,7 @@ mod tests {
             "{first}"
         );
         assert!(second.starts_with("PUT /in/a.bin") && second.ends_with("payload"));
-        assert_eq!(pusher.report().uploaded.load(Ordering::Relaxed), 1);
+        assert_eq!(pusher.reports()[0].1.uploaded.load(Ordering::Relaxed), 1);
     }
 
     /// The response's body is bounded too: a head then silence is cut.

@@ -7,8 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use http::Uri;
-use httpout_core::Metrics;
-use httpout_core::metrics::PushOutcome;
+use httpout_core::metrics::{PushCounters, PushOutcome};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::PushError;
@@ -32,7 +31,7 @@ pub(crate) const STOP_GRACE: Duration = Duration::from_millis(500);
 pub(crate) async fn run<T, F, Fut>(
     stop: &CancellationToken,
     uri: &Uri,
-    metrics: &Metrics,
+    metrics: &PushCounters,
     mut attempt: F,
 ) -> Result<T, PushError>
 where
@@ -47,7 +46,7 @@ where
         match until_stopped(stop, uri, attempt()).await {
             Err(e) if e.retryable() => match waits.next() {
                 Some(wait) => {
-                    metrics.push(PushOutcome::Retry);
+                    metrics.count(PushOutcome::Retry);
                     tracing::warn!(target: "httpout::push", "{e}; retrying in {} ms", wait.as_millis());
                     tokio::select! {
                         () = tokio::time::sleep(*wait) => {}
@@ -108,8 +107,8 @@ mod tests {
             })
         };
         let mut attempts = 0;
-        let metrics = Metrics::new();
-        let got = run(&stop, &uri, &metrics, || {
+        let metrics = httpout_core::Metrics::new();
+        let got = run(&stop, &uri, &metrics.push_destination("x"), || {
             attempts += 1;
             std::future::ready(down(&uri))
         })
@@ -123,6 +122,12 @@ mod tests {
         let text = metrics.encode();
         assert!(
             text.contains("httpout_push_attempts_total{outcome=\"retry\"} 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "httpout_push_destination_attempts_total{destination=\"x\",outcome=\"retry\"} 3"
+            ),
             "{text}"
         );
     }

@@ -38,7 +38,8 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::error::PushError;
-use crate::{Pusher, input, join, retry};
+use crate::lane::Lane;
+use crate::{input, join, retry};
 
 /// Length and modification time of a file as pushed.
 pub(crate) type Stamp = (u64, SystemTime);
@@ -86,8 +87,11 @@ fn pushable(root: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Pushes a directory, and follows it with `watch` until the pusher's stop.
-pub(crate) async fn push_dir(pusher: &Pusher, root: &Path) -> Result<(), PushError> {
+/// Pushes a directory to one destination, and follows it with `watch`
+/// until the stop. Each destination has its own follower and reads the
+/// files from disk itself: a slow one holds no other back, and what it is
+/// behind by stays on disk, not in memory.
+pub(crate) async fn push_dir(pusher: &Lane, root: &Path) -> Result<(), PushError> {
     let root = root.canonicalize().map_err(|e| input(root, e))?;
     // Watch before the first pass, so that nothing written meanwhile is missed.
     let mut follower = if pusher.config.watch {
@@ -128,20 +132,21 @@ pub(crate) async fn push_dir(pusher: &Pusher, root: &Path) -> Result<(), PushErr
     let failures = pusher.report.failed.load(Ordering::Relaxed);
     if failures > 0 {
         return Err(PushError::Config(format!(
-            "{failures} file(s) of {} were not pushed",
-            dir.root.display()
+            "{failures} file(s) of {} were not pushed to {}",
+            dir.root.display(),
+            crate::destinations::label(&pusher.dst)
         )));
     }
     Ok(())
 }
 
-fn failed(pusher: &Pusher) -> bool {
+fn failed(pusher: &Lane) -> bool {
     pusher.report.failed.load(Ordering::Relaxed) > 0
 }
 
 /// A directory being pushed: its uploads, and what is known of its files.
 struct Dir {
-    pusher: Pusher,
+    pusher: Lane,
     root: PathBuf,
     state: Shared,
     /// Bounds whole-file uploads at once (`jobs`).
@@ -150,7 +155,7 @@ struct Dir {
 }
 
 impl Dir {
-    fn new(pusher: &Pusher, root: PathBuf) -> Self {
+    fn new(pusher: &Lane, root: PathBuf) -> Self {
         Self {
             jobs: Arc::new(Semaphore::new(pusher.config.jobs.max(1))),
             pusher: pusher.clone(),
@@ -234,7 +239,7 @@ impl Dir {
         };
         let pusher = self.pusher.clone();
         self.tasks.spawn(async move {
-            let deleted = retry::run(&pusher.stop, &uri, &pusher.config.metrics, || {
+            let deleted = retry::run(&pusher.stop, &uri, &pusher.counters, || {
                 pusher.client.delete(&uri)
             })
             .await;
@@ -246,7 +251,7 @@ impl Dir {
 
     fn remote(&self, path: &Path) -> Result<Uri, PushError> {
         let rel = path.strip_prefix(&self.root).unwrap_or(path);
-        join(&self.pusher.config.dst, rel)
+        join(&self.pusher.dst, rel)
     }
 
     /// The URL of `name`, or the failure counted.
@@ -317,7 +322,7 @@ impl Dir {
         let (pusher, state) = (self.pusher.clone(), Arc::clone(&self.state));
         let shown = path.to_owned();
         self.tasks.spawn(async move {
-            let sent = retry::run(&pusher.stop, &uri, &pusher.config.metrics, || async {
+            let sent = retry::run(&pusher.stop, &uri, &pusher.counters, || async {
                 let mut from_start = file.try_clone().map_err(|e| input(&shown, e))?;
                 from_start
                     .seek(SeekFrom::Start(0))
@@ -387,13 +392,15 @@ mod tests {
     use super::*;
     use crate::PushConfig;
 
-    /// A pusher that never reaches its origin (nothing here uploads).
-    fn pusher() -> Pusher {
-        Pusher::new(PushConfig {
+    /// A lane that never reaches its origin (nothing here uploads).
+    fn pusher() -> Lane {
+        crate::Pusher::new(PushConfig {
             watch: true,
             ..crate::tests::config("http://127.0.0.1:9/live/")
         })
         .unwrap()
+        .lanes
+        .remove(0)
     }
 
     #[tokio::test]

@@ -119,7 +119,8 @@ fn main() -> ExitCode {
 
 /// `--hmode=push`: no server; uploads until done (or, following a
 /// directory, until SIGINT/SIGTERM; SIGUSR1 reopens the access log, SIGHUP
-/// is logged and ignored). Exit 1 when a file was not pushed.
+/// is logged and ignored). Exit 1 when a file was not pushed to some
+/// destination (`--dst=URL1,URL2`: each destination's count is printed).
 async fn push(opts: &Options, logging: &log::Logging) -> ExitCode {
     let (input, config) = match modes::push_config(opts) {
         Ok(c) => c,
@@ -161,18 +162,29 @@ async fn push(opts: &Options, logging: &log::Logging) -> ExitCode {
             ),
         }
     };
-    let report = pusher.report();
+    let reports = pusher.reports();
     let count = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
-    eprintln!(
-        "httpout: pushed {} file(s), {} bytes; {} failed",
-        count(&report.uploaded),
-        count(&report.bytes),
-        count(&report.failed)
-    );
+    // One summary line, or with several destinations one each, named.
+    let several = reports.len() > 1;
+    let mut failed = 0;
+    for (name, report) in &reports {
+        let named = if several {
+            format!("{name}: ")
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "httpout: {named}pushed {} file(s), {} bytes; {} failed",
+            count(&report.uploaded),
+            count(&report.bytes),
+            count(&report.failed)
+        );
+        failed += count(&report.failed);
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if count(&report.failed) == 0 {
+            if failed == 0 {
                 eprintln!("httpout: push failed: {e}");
             }
             ExitCode::FAILURE

@@ -852,3 +852,375 @@ fn a_watching_pusher_serves_its_metrics() {
     ]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "404");
 }
+
+// ----- redundant ingest: --dst=URL1,URL2 -----
+
+/// An origin that accepts connections and never reads a byte of them
+/// (nor answers): an upload to it stalls. Holds at most 64 connections,
+/// for at most 120 s; gone when dropped.
+struct Stalled {
+    port: u16,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Stalled {
+    fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = std::sync::Arc::clone(&done);
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline {
+                if held.len() < 64 {
+                    if let Ok((s, _)) = listener.accept() {
+                        held.push(s);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        Self { port, done }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Stalled {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Whether `dir/rel` holds exactly the bytes of `src/rel` for every `rel`.
+fn all_there(src: &Path, dir: &Path, rels: &[&str]) -> bool {
+    rels.iter()
+        .all(|rel| std::fs::read(dir.join(rel)).ok() == Some(std::fs::read(src.join(rel)).unwrap()))
+}
+
+#[test]
+fn a_directory_pushed_to_two_origins_arrives_whole_at_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    for d in [&src.join("video"), &one, &two] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let rels = ["big.bin", "video/seg 1.m4s", "video/live.mpd"];
+    for (i, rel) in rels.iter().enumerate() {
+        make_file(&src.join(rel), [3_000_000, 200_000, 1_000][i], i as u8);
+    }
+    let (a, b) = (origin(&one, 0, &[]), origin(&two, 0, &[]));
+    let dst = format!("--dst={}/tree/,{}/tree/", a.url(), b.url());
+    let (code, err) = push(&["--hmode=push", "-i", src.to_str().unwrap(), &dst], None);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        all_there(&src, &one.join("tree"), &rels),
+        "origin one: {err}"
+    );
+    assert!(
+        all_there(&src, &two.join("tree"), &rels),
+        "origin two: {err}"
+    );
+    // One summary line per destination, each named.
+    for url in [a.url(), b.url()] {
+        let line = format!("httpout: {url}/tree/: pushed 3 file(s), 3201000 bytes; 0 failed");
+        assert!(err.contains(&line), "{line} in:\n{err}");
+    }
+}
+
+#[test]
+fn origins_down_or_stalled_do_not_delay_the_healthy_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir_all(&dst).unwrap();
+    // A big file, more than a stalled socket's buffers take in, and two
+    // small ones.
+    let rels = ["big.bin", "a.m4s", "b.m4s"];
+    for (i, rel) in rels.iter().enumerate() {
+        make_file(&src.join(rel), [12_000_000, 50_000, 50_000][i], i as u8);
+    }
+    let healthy = origin(&dst, 0, &[]);
+    let stalled = Stalled::start();
+    // Nothing listens there: every attempt is refused, and retried for
+    // 15.5 s of back-off.
+    let refused = format!("http://127.0.0.1:{}", free_port());
+    let timeout = 3;
+    let urls = [
+        format!("{}/in/", stalled.url()),
+        format!("{refused}/in/"),
+        format!("{}/in/", healthy.url()),
+    ];
+    let pusher = Httpout::start(
+        &[
+            "--hmode=push",
+            "--watch",
+            "-i",
+            src.to_str().unwrap(),
+            &format!("--dst={}", urls.join(",")),
+            &format!("--timeout={timeout}"),
+            "--ifce=127.0.0.1",
+            "--port=0",
+            "--metrics=/metrics",
+        ],
+        1,
+    );
+    // The healthy origin gets every file within a few --timeout,
+    // while the others are still failing (the refused one's back-off alone
+    // is 15.5 s; the stalled one is cut after --timeout and retried).
+    let bound = Duration::from_secs(3 * timeout);
+    wait_until("every file at the healthy origin", bound, || {
+        all_there(&src, &dst.join("in"), &rels)
+    });
+    // Both failing destinations were tried and failed, named by URL.
+    wait_until(
+        "retries of both failing destinations",
+        Duration::from_secs(10 * timeout),
+        || {
+            let err = pusher.stderr();
+            err.lines()
+                .any(|l| l.contains(&urls[0]) && l.contains("retrying in"))
+                && err
+                    .lines()
+                    .any(|l| l.contains(&urls[1]) && l.contains("retrying in"))
+        },
+    );
+    // Counted by destination too, beside the totals.
+    let out = curl(&[&format!("{}/metrics", pusher.url())]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let healthy_ok = format!(
+        "httpout_push_destination_attempts_total{{destination=\"{}\",outcome=\"success\"}} 3",
+        urls[2]
+    );
+    assert!(text.contains(&healthy_ok), "{healthy_ok} in:\n{text}");
+    for url in &urls[..2] {
+        let retried = format!(
+            "httpout_push_destination_attempts_total{{destination=\"{url}\",outcome=\"retry\"}}"
+        );
+        assert!(text.contains(&retried), "{retried} in:\n{text}");
+    }
+    let (code, err) = pusher.terminate();
+    assert_eq!(code, Some(1), "{err}");
+    // The report: every file at the healthy one, none at the others.
+    let ok = format!(
+        "httpout: {}: pushed 3 file(s), 12100000 bytes; 0 failed",
+        urls[2]
+    );
+    assert!(err.contains(&ok), "{ok} in:\n{err}");
+    for url in &urls[..2] {
+        let line = format!("httpout: {url}: pushed 0 file(s), 0 bytes; 3 failed");
+        assert!(err.contains(&line), "{line} in:\n{err}");
+    }
+}
+
+#[test]
+fn a_growing_stream_reaches_the_healthy_origin_while_the_other_stalls() {
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("dst");
+    std::fs::create_dir_all(&dst).unwrap();
+    let fifo = dir.path().join("live.fifo");
+    support::mkfifo(&fifo);
+    let healthy = origin(&dst, 0, &[]);
+    let stalled = Stalled::start();
+    let timeout = 2;
+    let urls = [
+        format!("{}/live.ts", stalled.url()),
+        format!("{}/live.ts", healthy.url()),
+    ];
+    let pusher = Httpout::start(
+        &[
+            "--hmode=push",
+            "-i",
+            fifo.to_str().unwrap(),
+            &format!("--dst={}", urls.join(",")),
+            &format!("--timeout={timeout}"),
+        ],
+        0,
+    );
+    // 24 MB written in pieces over a few seconds: more than the stalled
+    // destination's queue (16 MiB) and socket buffers hold.
+    let data: Vec<u8> = (0..24_000_000u32)
+        .map(|i| i.wrapping_mul(2_654_435_761) as u8)
+        .collect();
+    // The writer's open blocks until the pusher opens the FIFO: waited
+    // for with a bound, so that a pusher that never reads fails the test.
+    let (written, done) = std::sync::mpsc::channel();
+    {
+        let data = data.clone();
+        std::thread::spawn(move || {
+            let mut f = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+            for piece in data.chunks(2_000_000) {
+                f.write_all(piece).unwrap();
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = written.send(());
+        });
+    }
+    done.recv_timeout(Duration::from_secs(60))
+        .expect("the stream was not read to its end");
+    // The input closed: the push ends within a few --timeout, the stalled
+    // destination cut (behind by more than its queue, or silent for
+    // --timeout), the healthy one whole.
+    let (code, err) = pusher.wait_exit(Duration::from_secs(5 * timeout + 10));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        std::fs::read(dst.join("live.ts")).ok().as_deref() == Some(data.as_slice()),
+        "the healthy origin has the whole stream: {err}"
+    );
+    let ok = format!(
+        "httpout: {}: pushed 1 file(s), 24000000 bytes; 0 failed",
+        urls[1]
+    );
+    assert!(err.contains(&ok), "{ok} in:\n{err}");
+    let failed = format!("httpout: {}: pushed 0 file(s), 0 bytes; 1 failed", urls[0]);
+    assert!(err.contains(&failed), "{failed} in:\n{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.contains("push failed") && l.contains(&urls[0])),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_dst_lists_are_refused_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.bin");
+    make_file(&file, 10, 1);
+    for (value, expected) in [
+        ("http://a/x,", "entry 2 is empty"),
+        (",http://a/x", "entry 1 is empty"),
+        ("http://a/x,ftp://b/x", "'ftp://b/x' is not"),
+        ("http://a/x,b/x", "'b/x' is not"),
+        (
+            "http://a/x/,http://A:80/x",
+            "'http://A:80/x' is given twice",
+        ),
+    ] {
+        let dst = format!("--dst={value}");
+        let (code, out, err) =
+            support::run_to_exit(&["--hmode=push", "-i", file.to_str().unwrap(), &dst]);
+        assert_eq!(code, Some(2), "{value}: {err}");
+        assert!(out.is_empty(), "{out}");
+        assert_eq!(err.lines().count(), 1, "{value}: {err}");
+        let start = format!("httpout: invalid value '{value}' for --dst: expected ");
+        assert!(err.starts_with(&start), "{value}: {err}");
+        assert!(err.contains(expected), "{value}: {err}");
+    }
+}
+
+#[test]
+fn a_file_growing_in_a_watched_directory_reaches_the_healthy_origin_while_the_other_stalls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir_all(&dst).unwrap();
+    let healthy = origin(&dst, 0, &[]);
+    let stalled = Stalled::start();
+    let timeout = 3;
+    let urls = [
+        format!("{}/live/", stalled.url()),
+        format!("{}/live/", healthy.url()),
+    ];
+    let pusher = Httpout::start(
+        &[
+            "--hmode=push",
+            "--watch",
+            "-i",
+            src.to_str().unwrap(),
+            &format!("--dst={}", urls.join(",")),
+            &format!("--timeout={timeout}"),
+        ],
+        0,
+    );
+    // The watch is set before the first pass: once this file is at the
+    // healthy origin, every later write is seen.
+    std::fs::write(src.join("ready"), b"ready").unwrap();
+    wait_until("the pusher's start", Duration::from_secs(10), || {
+        dst.join("live/ready").exists()
+    });
+    // A segment of 8 MB (more than the stalled socket's buffers), its
+    // writer held after the first piece until told to go on.
+    let data: Vec<u8> = (0..8_000_000u32).map(|i| (i % 251) as u8).collect();
+    let seg = src.join("seg1.m4s");
+    let (go_on, held) = std::sync::mpsc::channel::<()>();
+    let (written, done) = std::sync::mpsc::channel::<()>();
+    {
+        let data = data.clone();
+        std::thread::spawn(move || {
+            let mut f = std::fs::File::create(&seg).unwrap();
+            let (head, rest) = data.split_at(100_000);
+            f.write_all(head).unwrap();
+            if held.recv_timeout(Duration::from_secs(30)).is_err() {
+                return;
+            }
+            for piece in rest.chunks(1_000_000) {
+                f.write_all(piece).unwrap();
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = written.send(());
+        });
+    }
+    // The healthy origin serves the segment's first bytes while its writer
+    // is held: sent as written, not after the stalled destination.
+    let addr = healthy.url().trim_start_matches("http://").to_owned();
+    let (first, _reader) = first_body_bytes(&addr, "/live/seg1.m4s");
+    assert!(data.starts_with(&first), "the segment's first bytes");
+    go_on.send(()).unwrap();
+    done.recv_timeout(Duration::from_secs(30))
+        .expect("the writer finished");
+    wait_until(
+        "the whole segment at the healthy origin",
+        Duration::from_secs(3 * timeout),
+        || std::fs::read(dst.join("live/seg1.m4s")).ok().as_deref() == Some(data.as_slice()),
+    );
+    // The stalled destination is cut after --timeout and retried, named.
+    wait_until(
+        "a retry of the stalled destination",
+        Duration::from_secs(10 * timeout),
+        || {
+            pusher
+                .stderr()
+                .lines()
+                .any(|l| l.contains(&urls[0]) && l.contains("retrying in"))
+        },
+    );
+    let (code, err) = pusher.terminate();
+    assert_eq!(code, Some(1), "{err}");
+    let ok = format!(
+        "httpout: {}: pushed 2 file(s), 8000005 bytes; 0 failed",
+        urls[1]
+    );
+    assert!(err.contains(&ok), "{ok} in:\n{err}");
+    let failed = format!("httpout: {}: pushed 0 file(s), 0 bytes; 2 failed", urls[0]);
+    assert!(err.contains(&failed), "{failed} in:\n{err}");
+}
+
+#[test]
+fn stdin_pushed_to_two_origins_arrives_whole_at_both_chunked_or_spooled() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    std::fs::create_dir_all(&one).unwrap();
+    std::fs::create_dir_all(&two).unwrap();
+    let (a, b) = (origin(&one, 0, &[]), origin(&two, 0, &[]));
+    let data: Vec<u8> = (0..3_000_000u32)
+        .map(|i| i.wrapping_mul(2_654_435_761) as u8)
+        .collect();
+    for cte in ["--cte=true", "--cte=false"] {
+        let name = format!("{}.ts", &cte[6..]);
+        let dst = format!("--dst={}/{name},{}/{name}", a.url(), b.url());
+        let (code, err) = push(&["--hmode=push", "-i", "-", &dst, cte], Some(&data));
+        assert_eq!(code, Some(0), "{cte}: {err}");
+        for d in [&one, &two] {
+            assert!(
+                std::fs::read(d.join(&name)).ok().as_deref() == Some(data.as_slice()),
+                "{cte}: {} differs: {err}",
+                d.display()
+            );
+        }
+    }
+}

@@ -28,25 +28,18 @@ pub(crate) fn push_config(
             ),
         ));
     };
-    let dst = match (&opts.push.dst, opts.outputs.as_slice()) {
-        (Some(d), []) => d.clone(),
-        (None, [o]) => o.clone(),
+    let destinations = match (&opts.push.dst, opts.outputs.as_slice()) {
+        // `--dst=URL1,URL2`: each destination on its own (redundant ingest).
+        (Some(d), []) => httpout_push::destinations::parse(d)
+            .map_err(|e| ConfigError::invalid("--dst", d, e.to_string()))?,
+        (None, [o]) => vec![one_url(o)?],
         _ => {
             return Err(ConfigError::option(
                 "--hmode=push",
-                "needs one destination: --dst=URL or one -o URL",
+                "needs one destination: --dst=URL[,URL...] or one -o URL",
             ));
         }
     };
-    let uri: http::Uri = dst
-        .parse()
-        .ok()
-        .filter(|u: &http::Uri| {
-            matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some()
-        })
-        .ok_or_else(|| {
-            ConfigError::invalid("--dst", &dst, "expected http(s)://HOST[:PORT]/PATH")
-        })?;
     for id in &opts.given {
         if matches!(
             group_of(id),
@@ -62,7 +55,7 @@ pub(crate) fn push_config(
     Ok((
         input.clone(),
         httpout_push::PushConfig {
-            dst: uri,
+            destinations,
             post: opts.push.post,
             cte: opts.push.cte,
             ka: opts.push.ka,
@@ -78,4 +71,15 @@ pub(crate) fn push_config(
             metrics: std::sync::Arc::default(),
         },
     ))
+}
+
+/// The destination of `-o URL`: one absolute http(s) URL.
+fn one_url(value: &str) -> Result<http::Uri, ConfigError> {
+    value
+        .parse()
+        .ok()
+        .filter(|u: &http::Uri| {
+            matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some()
+        })
+        .ok_or_else(|| ConfigError::invalid("--dst", value, "expected http(s)://HOST[:PORT]/PATH"))
 }
