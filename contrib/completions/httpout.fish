@@ -28,6 +28,7 @@ complete -c httpout -l auth_file -d 'File of accepted `Authorization` header val
 complete -c httpout -l metrics -d 'Path serving the metrics in the Prometheus text format (e.g. `/metrics`), to `metrics_allow` only; off when unset' -r
 complete -c httpout -l metrics_allow -d 'Addresses allowed to read `metrics`, comma-separated CIDR blocks or addresses; others get 403' -r
 complete -c httpout -l health -d 'Path of the readiness check (e.g. `/healthz`): 200 `ok` while serving, 503 once stopping; open to all, not logged' -r
+complete -c httpout -l utc_timing -d 'Path of a clock for DASH/HLS players (e.g. `/time`): the time to the millisecond (`urn:mpeg:dash:utc:http-iso:2014`), `Date` on HEAD; open to all' -r
 complete -c httpout -l log -d 'Which events reach standard error: a level (`debug`) or `ZONE=LEVEL,...` (`auth=debug,live=trace`; zones conn, tls, http, access, auth, static, live, push, follow, log stand for `httpout::ZONE`; other targets such as `rustls` are given whole). Default `RUST_LOG`, else `info`. Given, lines carry a timestamp, level and target' -r
 complete -c httpout -l access_log -d 'Where the access log goes: a file (appended to; reopened on SIGUSR1) or `-` for standard error. Given without `--reqlog`, every request is logged' -r
 complete -c httpout -l log_format -d 'The access log\'s lines: `gpac` (the `reqlog` lines), `common`, `combined` (Apache/nginx) or `json` (one object per line), the last three one line per request at its end. Not `gpac` without `--reqlog`: every request is logged' -r -f -a "gpac\t'GPAC\'s lines: `httpout: #ID PEER METHOD PATH STATUS BYTESB MSms`, with a start line per request as `reqlog` asks'
@@ -46,6 +47,7 @@ complete -c httpout -l hidden -d 'Serve, list and accept uploads of names starti
 complete -c httpout -l fsync -d 'Sync each upload\'s data before its rename and the directory after it (survives a power loss)' -r
 complete -c httpout -l block_size -d 'Bytes read from a file per step (512 to 16M); files up to this size are read at once' -r
 complete -c httpout -l cache_control -d '`Cache-Control` value for served files; `none` drops Cache-Control and ETag' -r
+complete -c httpout -l cache_rule -d '`Cache-Control` for files matching GLOB (`*`, `**`, `?`; with a `/` matched against the URL path, else the file name), over `cache_control`; repeatable, the first match wins' -r
 complete -c httpout -l max_cache_segs -d 'Segments kept per stream after each upload: in memory (gmem) at most N (at least 1); on disk -N keeps the last N, N ≥ 0 all' -r
 complete -c httpout -l sink -d 'What `-i SOURCE -o URL` pairs feed: `file` (written to the first of `rdirs`), `live` (relayed to listeners), `auto` (file when `rdirs` is given)' -r -f -a "auto\t'The file sink when `rdirs` is given (as GPAC), the live sink otherwise'
 live\t'The live sink: each input relayed to the listeners of its URL'

@@ -129,7 +129,7 @@ const MONTHS: [&str; 12] = [
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
 

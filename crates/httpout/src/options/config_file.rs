@@ -23,6 +23,16 @@
 //! max_listeners = 500
 //! ```
 //!
+//! A `[cache_control]` table holds `Cache-Control` rules by pattern, each
+//! `--cache_rule=GLOB=VALUE`, first match first (`cache_control = "..."`
+//! stays the global value):
+//!
+//! ```toml
+//! [cache_control]
+//! "*.m4s" = "public, max-age=600"
+//! "/vod/**" = "public, max-age=86400"
+//! ```
+//!
 //! Errors name the file, the line, the key and what was expected, on one
 //! line.
 
@@ -105,6 +115,14 @@ pub(crate) fn parse(
                 let flags = flags.into_iter().map(|(_, f)| f).collect();
                 file.options.push(("mount".to_owned(), flags));
             }
+            "cache_control" if value.get_ref().as_table().is_some() => {
+                let flags = cache_rules(value, &at)?;
+                for (offset, flag) in &flags {
+                    check(flag).map_err(|e| format!("{}: {e}", at(*offset)))?;
+                }
+                let flags = flags.into_iter().map(|(_, f)| f).collect();
+                file.options.push(("cache_rule".to_owned(), flags));
+            }
             key => {
                 let long = option(key, &where_, long_of)?;
                 let flags = flags(&long, value, &at)?;
@@ -186,6 +204,28 @@ fn mount_tables(
             ));
         }
     }
+    Ok(out)
+}
+
+/// A `[cache_control]` table: one `--cache_rule=GLOB=VALUE` per key, in
+/// the file's order, with the key's place in the file.
+fn cache_rules(
+    value: &Spanned<DeValue<'_>>,
+    at: &dyn Fn(usize) -> String,
+) -> Result<Vec<(usize, String)>, String> {
+    let mut out = Vec::new();
+    for (glob, v) in value.get_ref().as_table().into_iter().flatten() {
+        let offset = glob.span().start;
+        let Some(text) = v.get_ref().as_str() else {
+            return Err(format!(
+                "{}: [cache_control] \"{}\" expects a Cache-Control string",
+                at(offset),
+                glob.get_ref()
+            ));
+        };
+        out.push((offset, format!("--cache_rule={}={text}", glob.get_ref())));
+    }
+    out.sort_by_key(|(offset, _)| *offset);
     Ok(out)
 }
 
@@ -298,6 +338,40 @@ mod tests {
                 output: "http://127.0.0.1:8000/a.mp3".into(),
                 flags: vec!["--hold=true".into(), "--ice-genre=Rock".into()],
             }]
+        );
+    }
+
+    #[test]
+    fn a_cache_control_table_becomes_cache_rules_in_file_order() {
+        let file = parse(
+            "cache_control = \"no-cache\"\n",
+            "t.toml",
+            &|k| Some(k.to_owned()),
+            &|_| Ok(()),
+        )
+        .unwrap();
+        assert_eq!(file.options[0].0, "cache_control");
+        let text = "[cache_control]\n\"*.m4s\" = \"max-age=60\"\n\"/vod/**\" = \"max-age=9\"\n";
+        let file = parse(text, "t.toml", &|k| Some(k.to_owned()), &|_| Ok(())).unwrap();
+        let (name, flags) = &file.options[0];
+        assert_eq!(name, "cache_rule");
+        assert_eq!(
+            flags,
+            &[
+                "--cache_rule=*.m4s=max-age=60",
+                "--cache_rule=/vod/**=max-age=9"
+            ]
+        );
+        let e = parse(
+            "[cache_control]\n\"*.ts\" = 3\n",
+            "t.toml",
+            &|k| Some(k.to_owned()),
+            &|_| Ok(()),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("t.toml:2") && e.contains("Cache-Control string"),
+            "{e}"
         );
     }
 
