@@ -177,9 +177,7 @@ impl<'a> Playlist<'a> {
     /// for (400, §6.2.5.2): a segment more than two past the last, or a
     /// part more than three past the last part.
     pub(crate) fn too_far(&self, msn: u64, part: Option<u64>) -> Option<TooFar> {
-        let Some(last) = self.last_segment() else {
-            return None;
-        };
+        let last = self.last_segment()?;
         if msn > last.saturating_add(2) {
             return Some(TooFar::Segment);
         }

@@ -255,7 +255,7 @@ async fn upload_inner(
     let (live, mut record) = match &spans {
         None => {
             let reader = temp.file().try_clone()?;
-            (Some(site.live.begin(target_path, reader)), None)
+            (Some(site.live.begin(target_path.clone(), reader)), None)
         }
         Some(_) => (None, Some(site.live.record(&target_path))),
     };
@@ -278,6 +278,9 @@ async fn upload_inner(
     if let Some(mut record) = record.take() {
         record.add(received);
         record.end();
+        // Not followed at the live edge, but complete all the same (a
+        // playlist patched in place wakes blocking reloads too).
+        site.live.arrived(&target_path);
     }
     if !site.retention.keeps_all() {
         let dir = site.root.path().join(dirs.iter().collect::<PathBuf>());
