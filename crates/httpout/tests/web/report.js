@@ -28,7 +28,7 @@ const report = {
   // The player's errors (the first 50): {t, type, details, fatal}.
   errors: [],
   // The requests the player made, by kind (hls.js only).
-  requests: { playlists: 0, blocking: 0, skip: 0, parts: 0, segments: 0, other: 0, examples: [] },
+  requests: { playlists: 0, blocking: 0, skip: 0, parts: 0, segments: 0, other: 0, examples: [], timing: {} },
   done: null,
 };
 video.addEventListener('playing', () => {
