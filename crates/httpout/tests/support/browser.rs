@@ -267,11 +267,19 @@ impl Report {
             .iter()
             .map(|(t, v)| format!("{t:.0}:{v:.2}"))
             .collect();
+        let from = self.started().unwrap_or(0.0) + 10.0;
+        let figures = |field: &str| match (self.mean(field, from), self.max(field, from)) {
+            (Some(mean), Some(max)) => format!("mean {mean:.2} s, max {max:.2} s"),
+            _ => "none".to_owned(),
+        };
         format!(
-            "{} {} started {:?}; latency by second [{}]; waiting {}; stalls {}; errors {}; requests {}",
+            "{} {} started {:?}; 10 s after start: latency {}, wall-clock latency {}; \
+             latency by second [{}]; waiting {}; stalls {}; errors {}; requests {}",
             self.0["player"],
             self.0["version"],
             self.started(),
+            figures("latency"),
+            figures("wallLatency"),
             latencies.join(" "),
             self.0["waiting"],
             self.0["stalls"],
