@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests use as real clients or peers.
-packages=(curl ffmpeg mpv vlc-bin vlc-plugin-base chromium nginx-light haproxy icecast2 strace openssl procps nghttp2-client python3-prometheus-client)
+packages=(curl ffmpeg mpv vlc-bin vlc-plugin-base chromium nginx-light haproxy icecast2 strace openssl procps nghttp2-client python3-prometheus-client nodejs)
+# npm installs the browser players below; some nodejs builds bring it.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -15,6 +17,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+
+# The browser players (hls.js, dash.js) the web tests run in Chromium
+# (crates/httpout/tests/players_web.rs), as locked; again when the lock
+# file is newer than the last install.
+web=crates/httpout/tests/web
+if [ ! -f "$web/node_modules/.package-lock.json" ] ||
+   [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
+  (cd "$web" && npm ci --no-audit --no-fund)
 fi
 
 cargo test --workspace "$@"

@@ -311,3 +311,45 @@ pub fn probe_tags(url: &str) -> BTreeMap<String, String> {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
 }
+
+/// Makes `dir/name`, `secs` seconds of a 640x360, 25 fps test pattern
+/// (H.264, a key frame every second exactly: `-g 25`, no scene-cut key
+/// frames) as a fragmented MP4 of 200 ms fragments: `ftyp` and an empty
+/// `moov` (the init segment), then one `moof`+`mdat` per five frames, each
+/// fragment starting a second with its key frame. What an LL-HLS packager
+/// cuts into parts (see the tests' `support/llhls.rs`).
+pub fn fragmented_mp4(dir: &Path, name: &str, secs: u32) -> PathBuf {
+    let path = dir.join(name);
+    let mut cmd = tool("ffmpeg");
+    cmd.args(["-y", "-f", "lavfi", "-i", "testsrc=size=640x360:rate=25"])
+        .args(["-t", &secs.to_string()])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+        ])
+        .args([
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            "25",
+            "-keyint_min",
+            "25",
+            "-sc_threshold",
+            "0",
+        ])
+        .args([
+            "-movflags",
+            "+frag_keyframe+empty_moov+default_base_moof",
+            "-frag_duration",
+            "200000",
+            "-f",
+            "mp4",
+        ])
+        .arg(&path);
+    run("ffmpeg", &mut cmd).unwrap_or_else(|e| panic!("making {}: {e}", path.display()));
+    path
+}

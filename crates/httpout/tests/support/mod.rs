@@ -4,7 +4,9 @@
 //! Each test file includes this module (`mod support;`) and uses a part.
 #![allow(dead_code, reason = "each test file uses a part of the support")]
 
+pub(crate) mod browser;
 pub(crate) mod live;
+pub(crate) mod llhls;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
