@@ -146,8 +146,6 @@ fn a_part_streamed_from_its_hint_is_served_from_the_live_edge() {
 /// streamed; `_HLS_skip=YES` gets a delta playlist. Every failure is
 /// reported together.
 #[test]
-#[ignore = "needs the origin's LL-HLS delivery directives (blocking reload, \
-            preload-hint hold, delta playlists); run with --ignored once merged"]
 fn blocking_reloads_hinted_parts_and_deltas_are_served() {
     let dir = tempfile::tempdir().unwrap();
     let (server, publisher) = origin_and_packager(dir.path(), Upload::Whole);

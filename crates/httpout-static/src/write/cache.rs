@@ -104,7 +104,9 @@ pub(crate) fn after_upload(retention: Retention, depths: &Depths, dir: &Path, na
 }
 
 /// Splits a segment name into (template, number); `None` for manifests
-/// and names without digits.
+/// and names without digits. An LL-HLS part (`seg12.part3.m4s`, Apple's
+/// `filePart273.0.mp4`: a number, `.` or a separator holding `part`, a
+/// number) counts as its segment's: template `seg#.part#.m4s`, number 12.
 pub(crate) fn template(name: &str) -> Option<(String, u64)> {
     let lower = name.to_ascii_lowercase();
     // Manifests, and init segments (one per representation: their number
@@ -120,6 +122,29 @@ pub(crate) fn template(name: &str) -> Option<(String, u64)> {
         .iter()
         .rposition(|b| !b.is_ascii_digit())
         .map_or(0, |i| i + 1);
+    // A part: the run before, separated by `.` or by something saying
+    // `part`, is the segment's number.
+    if let Some(prev_end) = bytes[..start]
+        .iter()
+        .rposition(u8::is_ascii_digit)
+        .map(|i| i + 1)
+    {
+        let sep = &lower[prev_end..start];
+        if sep == "." || sep.contains("part") {
+            let prev_start = bytes[..prev_end]
+                .iter()
+                .rposition(|b| !b.is_ascii_digit())
+                .map_or(0, |i| i + 1);
+            let number = name[prev_start..prev_end].parse().ok()?;
+            let template = format!(
+                "{}#{}#{}",
+                &name[..prev_start],
+                &name[prev_end..start],
+                &name[end..]
+            );
+            return Some((template, number));
+        }
+    }
     let number = name[start..end].parse().ok()?;
     Some((format!("{}#{}", &name[..start], &name[end..]), number))
 }
@@ -146,10 +171,18 @@ pub(crate) fn evict(dir: &Path, name: &str, keep: usize) {
     if segments.len() <= keep {
         return;
     }
-    segments.sort_by_key(|(n, _)| *n);
-    let excess = segments.len() - keep;
-    for (_, path) in segments.into_iter().take(excess) {
-        let _ = std::fs::remove_file(path);
+    // Kept by segment number: a segment's parts go together.
+    let mut numbers: Vec<u64> = segments.iter().map(|(n, _)| *n).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    if numbers.len() <= keep {
+        return;
+    }
+    let oldest_kept = numbers[numbers.len() - keep];
+    for (n, path) in segments {
+        if n < oldest_kept {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -175,6 +208,20 @@ mod tests {
         assert_eq!(template("live.mpd"), None);
         assert_eq!(template("index7.m3u8"), None);
         assert_eq!(template("readme"), None);
+        // LL-HLS parts count as their segment.
+        assert_eq!(
+            template("seg12.part3.m4s"),
+            Some(("seg#.part#.m4s".into(), 12))
+        );
+        assert_eq!(
+            template("filePart273.0.mp4"),
+            Some(("filePart#.#.mp4".into(), 273))
+        );
+        assert_eq!(
+            template("v2_seg_0012.m4s"),
+            Some(("v2_seg_#.m4s".into(), 12)),
+            "a representation's number is not a part's"
+        );
         assert_eq!(
             template("audio.m4s"),
             None,
@@ -264,5 +311,22 @@ mod tests {
         assert!(!names.contains(&"v_4.m4s".into()));
         assert_eq!(names.iter().filter(|n| n.starts_with("a_")).count(), 6);
         assert!(names.contains(&"live.mpd".into()));
+    }
+
+    #[test]
+    fn parts_go_with_their_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        for seg in 1..=4 {
+            for part in 0..5 {
+                std::fs::write(dir.path().join(format!("seg{seg}.part{part}.m4s")), "x").unwrap();
+            }
+        }
+        evict(dir.path(), "seg4.part4.m4s", 2);
+        let left = |seg| {
+            (0..5)
+                .filter(|p| dir.path().join(format!("seg{seg}.part{p}.m4s")).exists())
+                .count()
+        };
+        assert_eq!([left(1), left(2), left(3), left(4)], [0, 0, 5, 5]);
     }
 }
