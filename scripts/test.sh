@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests use as real clients or peers.
-packages=(curl ffmpeg mpv vlc-bin vlc-plugin-base chromium nginx-light haproxy icecast2 strace openssl procps nghttp2-client python3-prometheus-client)
+packages=(curl ffmpeg mpv vlc-bin vlc-plugin-base chromium nginx-light varnish haproxy icecast2 strace openssl procps nghttp2-client python3-prometheus-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -4,6 +4,7 @@
 //! Each test file includes this module (`mod support;`) and uses a part.
 #![allow(dead_code, reason = "each test file uses a part of the support")]
 
+pub(crate) mod edge;
 pub(crate) mod live;
 
 use std::io::{BufRead, BufReader, Read};
