@@ -287,6 +287,14 @@ pub async fn play(config: PlayerConfig) -> Vec<Fetch> {
     fetches
 }
 
+/// One GET of `path` with `config`'s base, user agent and request limit,
+/// on a connection of its own: its record.
+pub async fn fetch_once(config: &PlayerConfig, path: &str) -> Fetch {
+    let client: Client<HttpConnector, Empty<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    get(&client, config, path, None, false).await.0
+}
+
 /// GETs `path`, bounded by the request limit: the record, and the body
 /// when `keep` (the MPD).
 async fn get(

@@ -353,3 +353,89 @@ fn players_through_varnish_and_nginx_get_every_segment_with_one_origin_request_e
             .collect::<Vec<_>>()
     );
 }
+
+/// A segment whose upload is cut half-way is never cached by an edge: the
+/// player streaming it through the edge sees a cut body (not a complete
+/// one), and the next request for it goes to the origin again (which has
+/// no such file: 404), through both edges.
+#[test]
+fn an_upload_cut_half_way_is_not_cached_by_either_edge() {
+    use std::io::Write;
+
+    support::edge::tool("varnishd", "varnish");
+    support::edge::tool("nginx", "nginx-light");
+    let dir = tempfile::tempdir().unwrap();
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(www.join("live")).unwrap();
+    let w = www.display().to_string();
+    let log_path = dir.path().join("access.log");
+    let origin = Httpout::start(
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            &format!("--rdirs={w}"),
+            &format!("--wdir={w}"),
+            "--wait_new=3000",
+            "--maxp=0",
+            &format!("--access_log={}", log_path.display()),
+            "--log_format=json",
+        ],
+        1,
+    );
+    let origin_addr = origin.url().trim_start_matches("http://").to_owned();
+    let varnish = Varnish::start(&dir.path().join("varnish"), &origin_addr);
+    let nginx = NginxEdge::start(&dir.path().join("nginx"), &origin_addr);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    for (edge, base) in [("varnish", varnish.url()), ("nginx", nginx.url())] {
+        let path = format!("/live/cut-{edge}.m4s");
+        // The packager: a chunked PUT, 20 KB sent, then gone.
+        let mut put = std::net::TcpStream::connect(&origin_addr).unwrap();
+        write!(
+            put,
+            "PUT {path} HTTP/1.1\r\nHost: o\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        .unwrap();
+        let chunk = vec![b'x'; 20_000];
+        write!(put, "{:x}\r\n", chunk.len()).unwrap();
+        put.write_all(&chunk).unwrap();
+        put.write_all(b"\r\n").unwrap();
+        put.flush().unwrap();
+        let cfg = players(&base, &format!("player-{edge}"));
+        let handle = runtime.spawn({
+            let cfg = cfg.clone();
+            let path = path.clone();
+            async move { player::fetch_once(&cfg, &path).await }
+        });
+        // Let the edge's request reach the origin and stream what exists.
+        std::thread::sleep(Duration::from_millis(1500));
+        drop(put);
+        let cut = runtime.block_on(handle).unwrap();
+        assert!(
+            !cut.complete || cut.status != 200,
+            "{edge}: a cut upload reached the player as a complete body: {cut:?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let again = runtime.block_on(player::fetch_once(&cfg, &path));
+        assert!(
+            again.status == 404 || !again.complete,
+            "{edge}: the cut segment was served again as a whole: {again:?}"
+        );
+        println!(
+            "{edge}: streaming player got {} bytes, complete {}; next request: {} ({:?})",
+            cut.bytes, cut.complete, again.status, again.cache
+        );
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let log = access_log(&log_path);
+    for edge in ["varnish", "nginx"] {
+        let gets = log
+            .iter()
+            .filter(|l| l.method == "GET" && l.path == format!("/live/cut-{edge}.m4s"))
+            .count();
+        assert_eq!(gets, 2, "{edge}: the second request must reach the origin");
+    }
+}
