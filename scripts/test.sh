@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests use as real clients or peers.
+# Debian packages the tests use as real clients or peers. nginx-light has
+# the proxy module and its cache, and varnish brings varnishd: the edge tier
+# of docs/deploy/ (crates/httpout/tests/edge.rs) runs both.
 packages=(curl ffmpeg mpv vlc-bin vlc-plugin-base chromium nginx-light varnish haproxy icecast2 strace openssl procps nghttp2-client python3-prometheus-client)
 missing=()
 for p in "${packages[@]}"; do

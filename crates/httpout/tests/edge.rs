@@ -66,7 +66,9 @@ impl Stack {
                 "--port=0",
                 &format!("--rdirs={w}"),
                 &format!("--wdir={w}"),
-                "--wait_new=3000",
+                // A loaded machine may start an upload late: hold the
+                // players' early requests long enough (the edges wait 10 s).
+                "--wait_new=5000",
                 "--maxp=0",
                 // Keep every segment: the test compares them at the end.
                 "--max_cache_segs=0",
