@@ -26,7 +26,9 @@
 #     through Varnish, through nginx, directly at the origin (goal: the edge
 #     within 50 ms of the origin), median and 90th percentile over every
 #     segment fetch; and how many fetches got their first byte before the
-#     upload ended (streamed) vs after (waited for the whole segment);
+#     upload ended (streamed) vs after (waited for the whole segment), and
+#     the time to first byte of the first player of each segment (with
+#     nginx, the one holding the cache lock);
 #   - origin CPU (utime + stime from /proc/PID/stat) from the players' start
 #     to their end, with the players through the edges vs direct; the
 #     edges' own CPU beside;
@@ -211,6 +213,14 @@ for d in sorted(glob.glob(work + "/run*"), key=lambda d: int(d.rsplit("run", 1)[
         after = [(f["last"] - upload_end[f["path"]]) * 1000 for f in segs if f["path"] in upload_end]
         add(f"{name}: segment TTFB ms, median / p90", f"{pct(ttfb, .5):.0f} / {pct(ttfb, .9):.0f}")
         add(f"{name}: first byte before upload end (fetches)", f"{streamed}/{len(segs)}")
+        # The first player to get bytes of each segment (nginx: the one that
+        # holds the cache lock and streams; the others wait).
+        first = {}
+        for f in segs:
+            if f["path"] not in first or f["first"] < first[f["path"]]["first"]:
+                first[f["path"]] = f
+        lead = [(f["first"] - f["sent"]) * 1000 for f in first.values()]
+        add(f"{name}: TTFB of each segment's first player ms, median", f"{pct(lead, .5):.0f}")
         add(f"{name}: last byte after upload end ms, median", f"{pct(after, .5):.0f}")
 print(f"{'figure (one column per run)':58} values")
 for k, v in rows.items():
