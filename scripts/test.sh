@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests use as real clients or peers.
-packages=(curl ffmpeg mpv vlc-bin vlc-plugin-base chromium nginx-light haproxy icecast2 strace openssl procps nghttp2-client python3-prometheus-client nodejs)
+# Debian packages the tests use as real clients or peers. nginx-light has
+# the proxy module and its cache, and varnish brings varnishd: the edge tier
+# of docs/deploy/ (crates/httpout/tests/edge.rs) runs both.
+packages=(curl ffmpeg mpv vlc-bin vlc-plugin-base chromium nginx-light varnish haproxy icecast2 strace openssl procps nghttp2-client python3-prometheus-client nodejs)
 # npm installs the browser players below; some nodejs builds bring it.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 missing=()

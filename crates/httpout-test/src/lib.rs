@@ -3,6 +3,7 @@
 //! bounded in time.
 
 pub mod media;
+pub mod player;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -5,6 +5,7 @@
 #![allow(dead_code, reason = "each test file uses a part of the support")]
 
 pub(crate) mod browser;
+pub(crate) mod edge;
 pub(crate) mod live;
 pub(crate) mod llhls;
 
