@@ -167,7 +167,9 @@ fn max_age(value: &HeaderValue) -> Option<u64> {
     let mut age = None;
     for d in directives {
         let lower = d.to_ascii_lowercase();
-        if lower == "no-store" || lower == "no-cache" || lower == "private" {
+        // By name: `no-cache="Set-Cookie"` is `no-cache` too.
+        let name = lower.split('=').next().unwrap_or("").trim();
+        if matches!(name, "no-store" | "no-cache" | "private") {
             return None;
         }
         if let Some(v) = lower.strip_prefix("max-age=") {
@@ -179,18 +181,49 @@ fn max_age(value: &HeaderValue) -> Option<u64> {
 }
 
 /// A glob over bytes: `**` any run, `*` any run without `/`, `?` one byte
-/// but `/`.
+/// but `/`. Matched by dynamic programming over (pattern token, text
+/// position): time in the product of their lengths, whatever the
+/// wildcards (a backtracking matcher is exponential in them).
 fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    match pattern {
-        [] => text.is_empty(),
-        [b'*', b'*', rest @ ..] => (0..=text.len()).any(|i| glob(rest, &text[i..])),
-        [b'*', rest @ ..] => {
-            let stop = text.iter().position(|&b| b == b'/').unwrap_or(text.len());
-            (0..=stop).any(|i| glob(rest, &text[i..]))
-        }
-        [b'?', rest @ ..] => text.first().is_some_and(|&b| b != b'/') && glob(rest, &text[1..]),
-        [p, rest @ ..] => text.first() == Some(p) && glob(rest, &text[1..]),
+    #[derive(Clone, Copy)]
+    enum Token {
+        AnyRun,
+        SegmentRun,
+        One,
+        Byte(u8),
     }
+    let mut tokens = Vec::with_capacity(pattern.len());
+    let mut i = 0;
+    while i < pattern.len() {
+        tokens.push(match pattern[i] {
+            b'*' if pattern.get(i + 1) == Some(&b'*') => {
+                i += 1;
+                Token::AnyRun
+            }
+            b'*' => Token::SegmentRun,
+            b'?' => Token::One,
+            b => Token::Byte(b),
+        });
+        i += 1;
+    }
+    // `next[j]`: the tokens after the current one match `text[j..]`.
+    let n = text.len();
+    let mut next = vec![false; n + 1];
+    next[n] = true;
+    let mut cur = vec![false; n + 1];
+    for token in tokens.iter().rev() {
+        for j in (0..=n).rev() {
+            let here = text.get(j).copied();
+            cur[j] = match token {
+                Token::AnyRun => next[j] || (j < n && cur[j + 1]),
+                Token::SegmentRun => next[j] || (here.is_some_and(|b| b != b'/') && cur[j + 1]),
+                Token::One => here.is_some_and(|b| b != b'/') && next[j + 1],
+                Token::Byte(p) => here == Some(*p) && next[j + 1],
+            };
+        }
+        std::mem::swap(&mut cur, &mut next);
+    }
+    next[0]
 }
 
 #[cfg(test)]
@@ -272,6 +305,10 @@ mod tests {
         assert!(glob(b"/live/**", b"/live/a/b.ts") && !glob(b"/live/*", b"/live/a/b.ts"));
         assert!(glob(b"seg?.ts", b"seg1.ts") && !glob(b"seg?.ts", b"seg10.ts"));
         assert!(glob(b"**", b"") && !glob(b"a", b""));
+        assert!(glob(b"/a/**/*.ts", b"/a/b/c/x.ts") && !glob(b"/a/**/*.ts", b"/a/x.ts"));
+        // Many wildcards against a long path: quick, whatever the answer.
+        let long = vec![b'a'; 4000];
+        assert!(!glob(b"**a**a**a**a**a**a**b", &long));
     }
 
     #[test]
@@ -287,6 +324,8 @@ mod tests {
         let mut h = HeaderMap::new();
         set(&mut h, HeaderValue::from_static("no-store"));
         assert!(!h.contains_key(EXPIRES) && !h.contains_key(DATE));
+        let field = HeaderValue::from_static("max-age=60, no-cache=\"Set-Cookie\"");
+        assert_eq!(max_age(&field), None);
         assert_eq!(
             max_age(&HeaderValue::from_static("max-age=99999999999")),
             Some(365 * 86_400)

@@ -238,6 +238,10 @@ impl Live {
             if let Some(f) = self.get(path) {
                 return Some(f);
             }
+            // Written and finished between the caller's look and here.
+            if path.exists() {
+                return None;
+            }
             tokio::select! {
                 () = started => {
                     if self.get(path).is_none() && path.exists() {
@@ -313,20 +317,18 @@ impl Live {
 
     /// `path` is complete: the hook, then readers waiting for it.
     fn completed(&self, path: &Path) {
-        self.announced
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(path);
+        // An announcement stays until it expires: a reader that missed the
+        // file by a moment still waits, finds it on disk and serves it.
         if let Some(hook) = self.on_complete.get() {
             hook(path);
         }
-        let waiting = self
+        // Under the lock: a reader's `Completion` dropped meanwhile still
+        // finds the map's count as it left it.
+        let map = self
             .completions
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(path)
-            .cloned();
-        if let Some(n) = waiting {
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = map.get(path) {
             n.notify_waiters();
         }
     }

@@ -140,6 +140,37 @@ fn a_local_writer_renaming_its_playlist_wakes_blocking_reloads() {
 }
 
 #[test]
+fn a_playlist_written_in_place_is_answered_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let server = Httpout::start(
+        &["--ifce=127.0.0.1", "--port=0", &format!("--rdirs={d}")],
+        1,
+    );
+    let path = dir.path().join("live.m3u8");
+    let head = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:4.0,\nseg0.ts\n";
+    std::fs::write(&path, head).unwrap();
+    // Segment 1 is on disk while the writer still has the file open: a
+    // reload asking for it waits for the rest, never sends the playlist
+    // cut (which an edge would cache).
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(b"#EXTINF:4.0,\nseg1.ts\n").unwrap();
+    f.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let held = curl_bg(&["-i", &format!("{}/live.m3u8?_HLS_msn=1", server.url())]);
+    std::thread::sleep(Duration::from_millis(700));
+    f.write_all(b"#EXT-X-RENDITION-REPORT:URI=\"b.m3u8\",LAST-MSN=1\n")
+        .unwrap();
+    drop(f);
+    let answer = text(&finish(held));
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("#EXT-X-RENDITION-REPORT"), "{answer}");
+}
+
+#[test]
 fn an_input_writing_a_playlist_wakes_blocking_reloads() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("in.fifo");

@@ -36,6 +36,10 @@ use crate::cache::{self, Kind};
 use crate::error::store_error;
 use crate::site::Site;
 
+/// How long a reload waits for a playlist's writer to finish before its
+/// first reading (after that, the hold limit applies).
+const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(6);
+
 /// The largest playlist the directives apply to.
 pub(crate) const MAX_PLAYLIST: u64 = 1 << 20;
 
@@ -107,6 +111,9 @@ pub(crate) async fn answer(
     };
     let completion = d.msn.map(|_| site.config.live.completion(&path));
     let mut deadline = None;
+    // Whether the first playlist read was checked for a request too far
+    // ahead (and the hold limit set from it).
+    let mut checked = false;
     loop {
         // Enabled before the playlist is read: a completion in between
         // wakes this wait.
@@ -114,6 +121,21 @@ pub(crate) async fn answer(
         tokio::pin!(notified);
         if let Some(n) = notified.as_mut().as_pin_mut() {
             n.enable();
+        }
+        // A playlist being written in place: its bytes on disk may be
+        // cut. A reload waits for the writer to finish (bounded); anything
+        // else is served from the live edge as the file it is.
+        if site.config.live.get(&path).is_some() {
+            let Some(n) = notified.as_mut().as_pin_mut() else {
+                return Ok(None);
+            };
+            let until = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + WRITER_WAIT);
+            tokio::select! {
+                () = n => continue,
+                () = tokio::time::sleep_until(until) => {
+                    return Err(Error::Unavailable("the playlist's writer did not finish".into()));
+                }
+            }
         }
         let Some(text) = read(site, ctx)? else {
             return Ok(None);
@@ -128,7 +150,8 @@ pub(crate) async fn answer(
         let Some(msn) = d.msn else {
             return Ok(Some(respond(site, url_path, ctx, &playlist, text, d, None)));
         };
-        if deadline.is_none() {
+        if !checked {
+            checked = true;
             match playlist.too_far(msn, d.part) {
                 Some(TooFar::Segment) => {
                     return Err(Error::bad_request(

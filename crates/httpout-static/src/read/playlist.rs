@@ -5,24 +5,37 @@
 //! replaces its oldest segments with `EXT-X-SKIP`.
 //!
 //! Nothing here does I/O. Lines this module does not know pass through
-//! untouched (rendition reports, date ranges, vendor tags).
+//! untouched (rendition reports, date ranges, vendor tags), except that a
+//! delta update drops the segment tags and URIs of the segments it skips.
 
 use std::time::Duration;
 
 /// The tags that belong to the media segment that follows them: a delta
 /// update drops them with their segment.
 const SEGMENT_TAGS: [&str; 10] = [
-    "#EXTINF:",
-    "#EXT-X-BYTERANGE:",
+    "#EXTINF",
+    "#EXT-X-BYTERANGE",
     "#EXT-X-DISCONTINUITY",
-    "#EXT-X-KEY:",
-    "#EXT-X-MAP:",
-    "#EXT-X-PROGRAM-DATE-TIME:",
+    "#EXT-X-KEY",
+    "#EXT-X-MAP",
+    "#EXT-X-PROGRAM-DATE-TIME",
     "#EXT-X-GAP",
-    "#EXT-X-BITRATE:",
-    "#EXT-X-PART:",
-    "#EXT-X-DATERANGE:",
+    "#EXT-X-BITRATE",
+    "#EXT-X-PART",
+    "#EXT-X-DATERANGE",
 ];
+
+/// Whether `line` is one of the [`SEGMENT_TAGS`] (by its whole name:
+/// `#EXT-X-DISCONTINUITY-SEQUENCE` is not `#EXT-X-DISCONTINUITY`).
+fn is_segment_tag(line: &str) -> bool {
+    let name = line.split(':').next().unwrap_or(line);
+    SEGMENT_TAGS.contains(&name)
+}
+
+/// The first protocol version with `EXT-X-SKIP`, and with its
+/// `RECENTLY-REMOVED-DATERANGES`.
+const SKIP_VERSION: u32 = 9;
+const DATERANGE_SKIP_VERSION: u32 = 10;
 
 /// Target duration assumed when a playlist gives none.
 const DEFAULT_TARGET: Duration = Duration::from_secs(2);
@@ -48,6 +61,8 @@ pub(crate) struct Playlist<'a> {
     pub(crate) media_sequence: u64,
     /// `EXT-X-ENDLIST`: nothing more will come.
     pub(crate) ended: bool,
+    /// `EXT-X-VERSION` (1 when absent).
+    version: u32,
     /// `CAN-SKIP-UNTIL` of `EXT-X-SERVER-CONTROL`, in seconds.
     skip_until: Option<f64>,
     /// `CAN-SKIP-DATERANGES=YES`.
@@ -86,6 +101,7 @@ impl<'a> Playlist<'a> {
             target: DEFAULT_TARGET,
             media_sequence: 0,
             ended: false,
+            version: 1,
             skip_until: None,
             skip_dateranges: false,
             segments: Vec::new(),
@@ -108,6 +124,8 @@ impl<'a> Playlist<'a> {
                 }
             } else if let Some(v) = line.strip_prefix("#EXT-X-MEDIA-SEQUENCE:") {
                 pl.media_sequence = v.trim().parse().unwrap_or(0);
+            } else if let Some(v) = line.strip_prefix("#EXT-X-VERSION:") {
+                pl.version = v.trim().parse().unwrap_or(1);
             } else if line.starts_with("#EXT-X-ENDLIST") {
                 pl.ended = true;
             } else if let Some(v) = line.strip_prefix("#EXT-X-SERVER-CONTROL:") {
@@ -115,12 +133,16 @@ impl<'a> Playlist<'a> {
                 pl.skip_dateranges = attribute(v, "CAN-SKIP-DATERANGES") == Some("YES");
             } else if let Some(v) = line.strip_prefix("#EXT-X-PRELOAD-HINT:") {
                 pl.hints.extend(attribute(v, "URI"));
-            } else if SEGMENT_TAGS.iter().any(|t| line.starts_with(t)) {
+            } else if is_segment_tag(line) {
                 media = true;
                 first.get_or_insert(i);
                 if let Some(v) = line.strip_prefix("#EXTINF:") {
                     let d = v.split(',').next().unwrap_or("").trim();
-                    duration = d.parse().unwrap_or(0.0);
+                    duration = d
+                        .parse()
+                        .ok()
+                        .filter(|d: &f64| d.is_finite() && *d >= 0.0)
+                        .unwrap_or(0.0);
                 } else if let Some(v) = line.strip_prefix("#EXT-X-PART:") {
                     pl.trailing_parts += 1;
                     pl.parts.extend(attribute(v, "URI"));
@@ -136,9 +158,14 @@ impl<'a> Playlist<'a> {
                 duration = 0.0;
             }
         }
-        if !media {
+        // Sequence numbers near the end of u64 leave no room to count on
+        // from them: not a playlist this server answers directives for.
+        if !media || pl.media_sequence > u64::MAX / 2 {
             return None;
         }
+        // The skip boundary must be at least six target durations.
+        let least = 6.0 * pl.target.as_secs_f64();
+        pl.skip_until = pl.skip_until.filter(|b| b.is_finite() && *b >= least);
         pl.lines = lines;
         Some(pl)
     }
@@ -176,15 +203,34 @@ impl<'a> Playlist<'a> {
     /// Whether a blocking reload for `msn`/`part` is too far ahead to wait
     /// for (400, §6.2.5.2): a segment more than two past the last, or a
     /// part more than three past the last part.
+    /// An ended playlist answers anything at once: never too far.
     pub(crate) fn too_far(&self, msn: u64, part: Option<u64>) -> Option<TooFar> {
+        if self.ended {
+            return None;
+        }
         let last = self.last_segment()?;
-        if msn > last.saturating_add(2) {
+        if msn > last + 2 {
             return Some(TooFar::Segment);
         }
-        match part {
-            Some(p) if msn == last + 1 && p > self.trailing_parts + 2 => Some(TooFar::Part),
-            _ => None,
-        }
+        let p = part?;
+        // Parts ahead of the last one listed: of the segment in progress,
+        // or, for the one after it, counting the parts the segment in
+        // progress still has to come (as many as the last segment had).
+        let ahead = if msn == last + 1 {
+            p.saturating_add(1).saturating_sub(self.trailing_parts)
+        } else if msn == last + 2 {
+            let per_segment = self.segments.last().map_or(0, |s| s.parts);
+            if per_segment == 0 {
+                return None;
+            }
+            per_segment
+                .saturating_sub(self.trailing_parts)
+                .saturating_add(p)
+                .saturating_add(1)
+        } else {
+            0
+        };
+        (ahead > 3).then_some(TooFar::Part)
     }
 
     /// The longest a blocking reload is held: three target durations.
@@ -198,6 +244,9 @@ impl<'a> Playlist<'a> {
     /// not offer delta updates or there is nothing to skip.
     pub(crate) fn delta(&self, v2: bool) -> Option<String> {
         let boundary = self.skip_until?;
+        if self.version < SKIP_VERSION {
+            return None;
+        }
         let total: f64 = self.segments.iter().map(|s| s.duration).sum();
         let mut end = 0.0;
         let mut skipped = 0;
@@ -213,11 +262,20 @@ impl<'a> Playlist<'a> {
         if skipped == 0 {
             return None;
         }
-        let v2 = v2 && self.skip_dateranges;
+        let v2 = v2 && self.skip_dateranges && self.version >= DATERANGE_SKIP_VERSION;
         let start = self.segments[0].first_line;
         let keep = self.segments[skipped].first_line;
         let mut out = String::with_capacity(self.lines.iter().map(|l| l.len() + 1).sum());
         for line in &self.lines[..start] {
+            push_line(&mut out, line);
+        }
+        // Playlist tags among the skipped lines (after an early map or key)
+        // stay; only segment tags and URIs go.
+        let skipped_lines = &self.lines[start..keep];
+        for line in skipped_lines
+            .iter()
+            .filter(|l| l.starts_with("#EXT") && !is_segment_tag(l))
+        {
             push_line(&mut out, line);
         }
         if v2 {
@@ -230,7 +288,6 @@ impl<'a> Playlist<'a> {
         }
         // What the skipped lines set for the segments kept: the last map
         // and key, and (without v2) the date ranges.
-        let skipped_lines = &self.lines[start..keep];
         for tag in ["#EXT-X-MAP:", "#EXT-X-KEY:"] {
             if let Some(line) = skipped_lines.iter().rev().find(|l| l.starts_with(tag)) {
                 push_line(&mut out, line);
@@ -289,14 +346,20 @@ mod tests {
     const LL: &str = "#EXTM3U
 #EXT-X-TARGETDURATION:4
 #EXT-X-VERSION:9
-#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=3.0,CAN-SKIP-UNTIL=12.0
+#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=3.0,CAN-SKIP-UNTIL=24.0
 #EXT-X-PART-INF:PART-TARGET=1.0
-#EXT-X-MEDIA-SEQUENCE:266
+#EXT-X-MEDIA-SEQUENCE:263
 #EXT-X-MAP:URI=\"init.mp4\"
 #EXT-X-PROGRAM-DATE-TIME:2026-12-05T14:00:00.000Z
 #EXTINF:4.0,
-seg266.mp4
+seg263.mp4
 #EXT-X-DATERANGE:ID=\"ad1\",START-DATE=\"2026-12-05T14:00:04.000Z\",DURATION=4.0
+#EXTINF:4.0,
+seg264.mp4
+#EXTINF:4.0,
+seg265.mp4
+#EXTINF:4.0,
+seg266.mp4
 #EXTINF:4.0,
 seg267.mp4
 #EXTINF:4.0,
@@ -319,7 +382,7 @@ seg270.mp4
     fn segments_parts_and_hints_are_read() {
         let pl = Playlist::parse(LL).unwrap();
         assert_eq!(pl.target, Duration::from_secs(4));
-        assert_eq!(pl.media_sequence, 266);
+        assert_eq!(pl.media_sequence, 263);
         assert_eq!(pl.last_segment(), Some(270));
         assert_eq!(pl.trailing_parts, 2);
         assert_eq!(pl.hints, ["seg271.2.mp4"]);
@@ -345,53 +408,102 @@ seg270.mp4
         assert_eq!(pl.too_far(273, None), Some(TooFar::Segment));
         assert_eq!(pl.too_far(271, Some(4)), None);
         assert_eq!(pl.too_far(271, Some(5)), Some(TooFar::Part));
+        // The segment after next: its first part is three parts ahead of
+        // the last listed (271.1), its second four.
+        assert_eq!(pl.too_far(272, Some(0)), None);
+        assert_eq!(pl.too_far(272, Some(1)), Some(TooFar::Part));
         let ended = format!("{LL}#EXT-X-ENDLIST\n");
-        assert!(Playlist::parse(&ended).unwrap().holds(900, Some(3)));
+        let ended = Playlist::parse(&ended).unwrap();
+        assert!(ended.holds(900, Some(3)) && ended.too_far(900, None).is_none());
+        // No room to count on from the sequence number: not answered.
+        let huge = LL.replace("SEQUENCE:263", &format!("SEQUENCE:{}", u64::MAX - 1));
+        assert!(Playlist::parse(&huge).is_none());
     }
 
     #[test]
     fn a_delta_update_skips_what_lies_beyond_the_boundary() {
         let pl = Playlist::parse(LL).unwrap();
-        // 20 s of segments, 12 s boundary: 266 and 267 end 12 s or more
-        // from the end; 268 does not.
+        // 32 s of segments, 24 s boundary: 263 and 264 end 24 s or more
+        // from the end; 265 does not.
         let delta = pl.delta(false).unwrap();
         assert!(
             delta.contains("#EXT-X-SKIP:SKIPPED-SEGMENTS=2\n"),
             "{delta}"
         );
-        assert!(!delta.contains("seg266.mp4") && !delta.contains("seg267.mp4"));
-        assert!(delta.contains("seg268.mp4\n") && delta.contains("#EXT-X-PRELOAD-HINT"));
+        assert!(!delta.contains("seg263.mp4") && !delta.contains("seg264.mp4"));
+        assert!(delta.contains("seg265.mp4\n") && delta.contains("#EXT-X-PRELOAD-HINT"));
         assert!(delta.contains("#EXT-X-RENDITION-REPORT:URI=\"../low/live.m3u8\""));
         // What the skipped lines set is carried over.
         assert!(delta.contains("#EXT-X-MAP:URI=\"init.mp4\""));
         assert!(delta.contains("#EXT-X-DATERANGE:ID=\"ad1\""));
         assert!(!delta.contains("PROGRAM-DATE-TIME"));
         let skip_at = delta.find("#EXT-X-SKIP").unwrap();
-        assert!(delta.find("#EXT-X-MEDIA-SEQUENCE:266").unwrap() < skip_at);
+        assert!(delta.find("#EXT-X-MEDIA-SEQUENCE:263").unwrap() < skip_at);
         // The result is a playlist the parser reads again, segments counted
         // from the same media sequence.
         let again = Playlist::parse(&delta).unwrap();
-        assert_eq!(again.segments.len(), 3);
+        assert_eq!(again.segments.len(), 6);
+    }
+
+    #[test]
+    fn a_delta_keeps_playlist_tags_wherever_they_are() {
+        // Header tags after an early map, and the discontinuity sequence,
+        // are not segment tags.
+        let text = LL.replace(
+            "#EXT-X-MEDIA-SEQUENCE:263\n#EXT-X-MAP:URI=\"init.mp4\"\n",
+            "#EXT-X-MAP:URI=\"init.mp4\"\n#EXT-X-MEDIA-SEQUENCE:263\n#EXT-X-DISCONTINUITY-SEQUENCE:3\n",
+        );
+        let delta = Playlist::parse(&text).unwrap().delta(false).unwrap();
+        let skip = delta.find("#EXT-X-SKIP").unwrap();
+        for tag in [
+            "#EXT-X-MEDIA-SEQUENCE:263",
+            "#EXT-X-DISCONTINUITY-SEQUENCE:3",
+        ] {
+            assert!(
+                delta.find(tag).is_some_and(|at| at < skip),
+                "{tag}: {delta}"
+            );
+        }
+        assert!(delta[skip..].contains("#EXT-X-MAP:URI=\"init.mp4\""));
+    }
+
+    #[test]
+    fn delta_updates_need_a_sane_boundary_and_version() {
+        for bad in [
+            "CAN-SKIP-UNTIL=NaN",
+            "CAN-SKIP-UNTIL=-1",
+            "CAN-SKIP-UNTIL=20.0",
+        ] {
+            let text = LL.replace("CAN-SKIP-UNTIL=24.0", bad);
+            assert!(
+                Playlist::parse(&text).unwrap().delta(false).is_none(),
+                "{bad}"
+            );
+        }
+        let v8 = LL.replace("#EXT-X-VERSION:9", "#EXT-X-VERSION:8");
+        assert!(Playlist::parse(&v8).unwrap().delta(false).is_none());
     }
 
     #[test]
     fn delta_updates_only_where_the_playlist_offers_them() {
-        let no_skip = LL.replace(",CAN-SKIP-UNTIL=12.0", "");
+        let no_skip = LL.replace(",CAN-SKIP-UNTIL=24.0", "");
         assert!(Playlist::parse(&no_skip).unwrap().delta(false).is_none());
         // v2 skips date ranges only where the playlist says it can.
         let pl = Playlist::parse(LL).unwrap();
         assert!(pl.delta(true).unwrap().contains("#EXT-X-DATERANGE"));
-        let v2 = LL.replace(
-            "CAN-SKIP-UNTIL=12.0",
-            "CAN-SKIP-UNTIL=12.0,CAN-SKIP-DATERANGES=YES",
-        );
+        let v2 = LL
+            .replace(
+                "CAN-SKIP-UNTIL=24.0",
+                "CAN-SKIP-UNTIL=24.0,CAN-SKIP-DATERANGES=YES",
+            )
+            .replace("#EXT-X-VERSION:9", "#EXT-X-VERSION:10");
         let delta = Playlist::parse(&v2).unwrap().delta(true).unwrap();
         assert!(
             delta.contains("#EXT-X-SKIP:SKIPPED-SEGMENTS=2,RECENTLY-REMOVED-DATERANGES=\"\"\n")
         );
         assert!(!delta.contains("#EXT-X-DATERANGE"));
         // A short playlist has nothing to skip.
-        let short = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-SERVER-CONTROL:CAN-SKIP-UNTIL=24\n#EXTINF:4,\na.ts\n";
+        let short = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-VERSION:9\n#EXT-X-SERVER-CONTROL:CAN-SKIP-UNTIL=24\n#EXTINF:4,\na.ts\n";
         assert!(Playlist::parse(short).unwrap().delta(false).is_none());
     }
 

@@ -24,8 +24,9 @@
 //! ```
 //!
 //! A `[cache_control]` table holds `Cache-Control` rules by pattern, each
-//! `--cache_rule=GLOB=VALUE`, first match first (`cache_control = "..."`
-//! stays the global value):
+//! `--cache_rule=GLOB=VALUE`, first match first. (TOML cannot have both
+//! `cache_control = "..."` and the table: with the table, a last
+//! `"**" = "..."` rule stands for the global value.)
 //!
 //! ```toml
 //! [cache_control]
@@ -216,6 +217,13 @@ fn cache_rules(
     let mut out = Vec::new();
     for (glob, v) in value.get_ref().as_table().into_iter().flatten() {
         let offset = glob.span().start;
+        if glob.get_ref().contains('=') || glob.get_ref().is_empty() {
+            return Err(format!(
+                "{}: [cache_control] \"{}\": a pattern cannot be empty or hold '='",
+                at(offset),
+                glob.get_ref()
+            ));
+        }
         let Some(text) = v.get_ref().as_str() else {
             return Err(format!(
                 "{}: [cache_control] \"{}\" expects a Cache-Control string",
