@@ -157,7 +157,7 @@ pub(crate) fn evict(dir: &Path, name: &str, keep: usize) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
-    let mut segments: Vec<(u64, std::path::PathBuf)> = entries
+    let segments: Vec<(u64, std::path::PathBuf)> = entries
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .filter_map(|e| {
