@@ -238,10 +238,6 @@ impl Live {
             if let Some(f) = self.get(path) {
                 return Some(f);
             }
-            // Written and finished between the caller's look and here.
-            if path.exists() {
-                return None;
-            }
             tokio::select! {
                 () = started => {
                     if self.get(path).is_none() && path.exists() {

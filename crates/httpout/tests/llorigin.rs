@@ -159,7 +159,21 @@ fn a_playlist_written_in_place_is_answered_whole() {
         .unwrap();
     f.write_all(b"#EXTINF:4.0,\nseg1.ts\n").unwrap();
     f.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // Until the server follows the writer (its answer has no length:
+    // the file is growing), bounded.
+    let url = format!("{}/live.m3u8", server.url());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let head = text(&curl(&["-sI", &url])).to_ascii_lowercase();
+        if head.starts_with("http/1.1 200") && !head.contains("content-length") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the writer was not followed: {head}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let held = curl_bg(&["-i", &format!("{}/live.m3u8?_HLS_msn=1", server.url())]);
     std::thread::sleep(Duration::from_millis(700));
     f.write_all(b"#EXT-X-RENDITION-REPORT:URI=\"b.m3u8\",LAST-MSN=1\n")
