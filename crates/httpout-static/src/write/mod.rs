@@ -26,6 +26,7 @@ pub(crate) mod cache;
 pub(crate) mod content_range;
 pub(crate) mod form;
 pub(crate) mod manifest;
+pub(crate) mod upload_id;
 
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
