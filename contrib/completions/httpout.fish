@@ -49,6 +49,12 @@ complete -c httpout -l block_size -d 'Bytes read from a file per step (512 to 16
 complete -c httpout -l cache_control -d '`Cache-Control` value for served files; `none` drops Cache-Control and ETag' -r
 complete -c httpout -l cache_rule -d '`Cache-Control` for files matching GLOB (`*`, `**`, `?`; with a `/` matched against the URL path, else the file name), over `cache_control`; repeatable, the first match wins' -r
 complete -c httpout -l max_cache_segs -d 'Segments kept per stream after each upload: in memory (gmem) at most N (at least 1); on disk -N keeps the last N, N ≥ 0 all' -r
+complete -c httpout -l uploads_path -d 'URL path of the uploads endpoint: create an upload id (POST), read an upload\'s progress (GET ID)' -r
+complete -c httpout -l require_id -d 'Take only uploads that name an id made by a POST to the uploads endpoint (`Upload-Id` header or `upload_id` query parameter); others are 403' -r
+complete -c httpout -l require_placeholder -d 'Take only uploads whose id is a placeholder: made by an uploads admin\'s POST, or a file `ID.placeholder` in the write directory (implies require_id)' -r
+complete -c httpout -l placeholder_ttl -d 'Seconds an upload id made by a POST, or a placeholder file, waits for its upload' -r
+complete -c httpout -l progress_files -d 'Keep a one-byte progress file (`.httpout-upload-ID.prog`: 0-100 %, 127 complete, negative errors) beside each upload while it arrives' -r
+complete -c httpout -l uploads_admin -d 'Users who may make placeholders and read every upload\'s progress, comma-separated' -r
 complete -c httpout -l sink -d 'What `-i SOURCE -o URL` pairs feed: `file` (written to the first of `rdirs`), `live` (relayed to listeners), `auto` (file when `rdirs` is given)' -r -f -a "auto\t'The file sink when `rdirs` is given (as GPAC), the live sink otherwise'
 live\t'The live sink: each input relayed to the listeners of its URL'
 file\t'The file sink: each input written into the first read directory'"

@@ -107,9 +107,99 @@ pub struct StaticArgs {
     /// Segments kept per stream after each upload: in memory (gmem) at most N (at least 1); on disk -N keeps the last N, N ≥ 0 all.
     #[arg(long = "max_cache_segs", alias = "max-cache-segs", value_name = "N", value_parser = parse_i64, default_value = "5", allow_negative_numbers = true, help_heading = "Static server")]
     pub max_cache_segs: i64,
+
+    /// URL path of the uploads endpoint: create an upload id (POST), read an upload's progress (GET ID).
+    #[arg(long = "uploads_path", alias = "uploads-path", value_name = "PATH", default_value = crate::DEFAULT_UPLOADS_PATH, help_heading = "Uploads")]
+    pub uploads_path: String,
+
+    /// Take only uploads that name an id made by a POST to the uploads endpoint (`Upload-Id` header or `upload_id` query parameter); others are 403.
+    #[arg(
+        long = "require_id",
+        alias = "require-id",
+        value_name = "BOOL",
+        default_value = "false",
+        help_heading = "Uploads"
+    )]
+    pub require_id: bool,
+
+    /// Take only uploads whose id is a placeholder: made by an uploads admin's POST, or a file `ID.placeholder` in the write directory (implies require_id).
+    #[arg(
+        long = "require_placeholder",
+        alias = "require-placeholder",
+        value_name = "BOOL",
+        default_value = "false",
+        help_heading = "Uploads"
+    )]
+    pub require_placeholder: bool,
+
+    /// Seconds an upload id made by a POST, or a placeholder file, waits for its upload.
+    #[arg(
+        long = "placeholder_ttl",
+        alias = "placeholder-ttl",
+        value_name = "SECONDS",
+        default_value = "3600",
+        help_heading = "Uploads"
+    )]
+    pub placeholder_ttl: u64,
+
+    /// Keep a one-byte progress file (`.httpout-upload-ID.prog`: 0-100 %, 127 complete, negative errors) beside each upload while it arrives.
+    #[arg(
+        long = "progress_files",
+        alias = "progress-files",
+        value_name = "BOOL",
+        default_value = "false",
+        help_heading = "Uploads"
+    )]
+    pub progress_files: bool,
+
+    /// Users who may make placeholders and read every upload's progress, comma-separated.
+    #[arg(
+        long = "uploads_admin",
+        alias = "uploads-admin",
+        value_name = "LIST",
+        value_delimiter = ',',
+        help_heading = "Uploads"
+    )]
+    pub uploads_admin: Vec<String>,
 }
 
 impl StaticArgs {
+    /// The options of the upload registry; errors name the option.
+    pub fn upload_options(&self) -> Result<crate::UploadOptions, ConfigError> {
+        if self.placeholder_ttl == 0 {
+            return Err(ConfigError::invalid(
+                "--placeholder_ttl",
+                self.placeholder_ttl,
+                "expected at least 1 second",
+            ));
+        }
+        Ok(crate::UploadOptions {
+            require_id: self.require_id,
+            require_placeholder: self.require_placeholder,
+            placeholder_ttl: std::time::Duration::from_secs(self.placeholder_ttl),
+            progress_files: self.progress_files,
+            admins: self.uploads_admin.clone(),
+        })
+    }
+
+    /// `--uploads_path`, checked: a URL path starting and ending with `/`,
+    /// not `/` itself.
+    pub fn uploads_path(&self) -> Result<String, ConfigError> {
+        let p = &self.uploads_path;
+        let ok = p.len() > 2
+            && p.starts_with('/')
+            && p.ends_with('/')
+            && httpout_core::SafePath::parse(p).is_ok_and(|s| !s.is_root());
+        if !ok {
+            return Err(ConfigError::invalid(
+                "--uploads_path",
+                p,
+                "expected a URL path starting and ending with /, like /.uploads/",
+            ));
+        }
+        Ok(p.clone())
+    }
+
     /// The rules files among `--rdirs`, read once: they decide access (the
     /// engine) and where their sections are mounted ([`crate::mounts`]).
     pub fn rules(&self) -> Result<Rules, ConfigError> {

@@ -51,8 +51,21 @@ impl Handler for StaticHandler {
                     let (w, target) = (Arc::clone(w), w.target(&ctx));
                     let dir_url = req.uri.path().ends_with('/');
                     let metrics = ctx.metrics;
+                    let user = ctx.user;
+                    // Decoded, as the uploads endpoint's `name` is.
+                    let url_path: String = ctx
+                        .mount
+                        .segments()
+                        .iter()
+                        .chain(ctx.path.segments())
+                        .map(|s| format!("/{s}"))
+                        .collect();
                     tokio::spawn(async move {
-                        write::upload(&w, &req, body, &target, dir_url, &metrics).await
+                        let who = write::Uploader {
+                            user: user.as_deref(),
+                            url_path: &url_path,
+                        };
+                        write::upload(&w, &req, body, &target, dir_url, who, &metrics).await
                     })
                     .await
                     .map_err(|e| Error::Internal(Box::new(e)))?

@@ -27,6 +27,15 @@ pub(crate) fn hides(segments: &[String]) -> bool {
         .any(|(i, s)| is_hidden(s) && !(i == 0 && s == WELL_KNOWN))
 }
 
+/// Whether `name` is a placeholder file (`ID.placeholder`) that the
+/// operator made for an expected upload: with `require_placeholder` such
+/// names are neither served, listed nor written by clients (they would
+/// give away or forge an id).
+pub(crate) fn is_placeholder(config: &crate::StaticConfig, name: &str) -> bool {
+    config.uploads.options().require_placeholder
+        && name.ends_with(crate::write::registry::PLACEHOLDER_SUFFIX)
+}
+
 /// The answer to a write of a dotfile.
 pub(crate) fn refused() -> Error {
     Error::Forbidden("names starting with '.' are not written (see --hidden)".into())

@@ -33,6 +33,7 @@
 
 mod args;
 mod cache;
+mod endpoint;
 mod error;
 mod handler;
 mod hidden;
@@ -52,13 +53,18 @@ use httpout_store::{DirEntryInfo, DiskRoot, Live, WriteRoot};
 
 pub use args::StaticArgs;
 pub use cache::CacheRule;
+pub use endpoint::UploadsEndpoint;
 use site::Site;
 use write::WriteSite;
 pub use write::cache::Retention;
+pub use write::registry::{UploadOptions, Uploads};
 
 /// Default read size (the `block_size` option's default). The reference
 /// uses 10 000 bytes; 64 KiB measured faster (docs/benchmarks.md).
 pub const DEFAULT_BLOCK: usize = 64 * 1024;
+
+/// Where the uploads endpoint is mounted by default (`uploads_path`).
+pub const DEFAULT_UPLOADS_PATH: &str = "/.uploads/";
 
 /// The static server's options.
 #[derive(Debug, Clone)]
@@ -116,6 +122,13 @@ pub struct StaticConfig {
     /// files are uploads in progress, kept ([`WriteRoot::open`]). Default
     /// false: those an earlier run left are removed ([`WriteRoot::new`]).
     pub reopen: bool,
+    /// Every upload by id, with the options of expected uploads and
+    /// progress files ([`UploadOptions`]); shared by every mount built
+    /// from this configuration.
+    pub uploads: Arc<Uploads>,
+    /// Where the uploads endpoint is mounted (`uploads_path`), with a final
+    /// `/`. Default `/.uploads/`.
+    pub uploads_path: String,
 }
 
 impl StaticConfig {
@@ -151,6 +164,8 @@ impl Default for StaticConfig {
             maxs: 50 << 20,
             max_depth: 32,
             reopen: false,
+            uploads: Arc::default(),
+            uploads_path: DEFAULT_UPLOADS_PATH.to_owned(),
         }
     }
 }
@@ -218,6 +233,8 @@ impl StaticConfig {
             maxs: args.maxs,
             max_depth: args.max_depth,
             reopen: false,
+            uploads: Arc::new(Uploads::new(args.upload_options()?)),
+            uploads_path: args.uploads_path()?,
         })
     }
 }
@@ -393,6 +410,7 @@ pub fn mounts(
     }
     let mut out: Vec<Mount> = Vec::new();
     let mut names = Vec::new();
+    let out_writes = dirs.iter().any(|(_, _, w)| w.is_some());
     for (segments, dir, own_write) in dirs {
         let prefix = SafePath::from_segments(segments.clone()).map_err(|_| {
             bad(
@@ -423,6 +441,17 @@ pub fn mounts(
         write: write.clone(),
         config: Arc::new(config.clone()),
     };
+    if write.is_some() || out_writes {
+        let at = SafePath::parse(&config.uploads_path).map_err(|_| {
+            ConfigError::invalid(
+                "--uploads_path",
+                &config.uploads_path,
+                "expected a URL path",
+            )
+        })?;
+        let endpoint = UploadsEndpoint::new(Arc::clone(&config.uploads), &config.uploads_path);
+        out.push((at, Arc::new(endpoint) as Arc<dyn Handler>));
+    }
     if !out.iter().any(|(p, _)| p.is_root()) {
         if !names.is_empty() {
             out.push((

@@ -288,17 +288,28 @@ async fn run(
         return ExitCode::FAILURE;
     };
     let stdout_taken = bound.iter().any(|(_, m)| m.stdout_taken);
+    let follow_idle = httpout_core::timeout::from_secs(opts.core.timeout);
     let mut servers = Vec::new();
     let mut starts = Vec::new();
     for (server, modes) in bound {
         let running = server.serve(modes.router);
         banner(&running, &modes.banner);
-        starts.push((
-            modes.inputs,
-            modes.live_inputs,
-            modes.masters,
-            modes.followed,
-        ));
+        // Local writers are followed before `listening` is printed: a
+        // writer started once httpout says it listens is always served
+        // from the live edge (its first write is not missed).
+        for dir in &modes.followed {
+            // Without inotify (or past its watch limit) files are still
+            // served, only not from the live edge while other processes
+            // write them.
+            if let Err(e) = httpout_filesink::follow(
+                dir,
+                std::sync::Arc::clone(&shared.live),
+                follow_idle.unwrap_or(Duration::MAX),
+            ) {
+                eprintln!("httpout: not following writers in {}: {e}", dir.display());
+            }
+        }
+        starts.push((modes.inputs, modes.live_inputs, modes.masters));
         servers.push(Serving {
             running,
             hub: modes.hub,
@@ -318,8 +329,7 @@ async fn run(
         let _ = out.flush();
     }
     systemd::notify("READY=1");
-    let follow_idle = httpout_core::timeout::from_secs(opts.core.timeout);
-    for (inputs, live_inputs, masters, followed) in starts {
+    for (inputs, live_inputs, masters) in starts {
         for input in inputs {
             tokio::spawn(input.run());
         }
@@ -328,18 +338,6 @@ async fn run(
         }
         for master in masters {
             tokio::spawn(master.run());
-        }
-        for dir in &followed {
-            // Without inotify (or past its watch limit) files are still
-            // served, only not from the live edge while other processes
-            // write them.
-            if let Err(e) = httpout_filesink::follow(
-                dir,
-                std::sync::Arc::clone(&shared.live),
-                follow_idle.unwrap_or(Duration::MAX),
-            ) {
-                eprintln!("httpout: not following writers in {}: {e}", dir.display());
-            }
         }
     }
     // `quit`: exit once every live sink's inputs are over and its

@@ -28,6 +28,14 @@ pub(crate) async fn resolve(site: &Site, req: &Parts, ctx: &Ctx) -> Result<Outco
     if !site.config.hidden && crate::hidden::hides(ctx.path.segments()) {
         return Err(Error::NotFound);
     }
+    if ctx
+        .path
+        .segments()
+        .last()
+        .is_some_and(|n| crate::hidden::is_placeholder(&site.config, n))
+    {
+        return Err(Error::NotFound);
+    }
     let name = ctx.path.segments().last().map_or("", String::as_str);
     let target = || {
         let rel: PathBuf = ctx.path.segments().iter().collect();
@@ -93,6 +101,7 @@ async fn directory(site: &Site, req: &Parts, ctx: &Ctx, dir: &Path) -> Result<Ou
     if !site.config.hidden {
         entries.retain(|e| !crate::hidden::is_hidden(&e.name));
     }
+    entries.retain(|e| !crate::hidden::is_placeholder(&site.config, &e.name));
     listing::sort(&mut entries);
     let title = format!("{}/", url_path.trim_end_matches('/'));
     Ok(Outcome::Listing(Listing {

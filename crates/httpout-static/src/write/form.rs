@@ -51,6 +51,7 @@ pub(crate) async fn upload(
     req: &Parts,
     body: Body,
     dir: &[String],
+    who: super::Uploader<'_>,
     metrics: &Metrics,
 ) -> Result<Response<Body>, Error> {
     let content_type = req
@@ -84,6 +85,10 @@ pub(crate) async fn upload(
         .path()
         .join(dir.iter().collect::<std::path::PathBuf>());
     let mut stored = Vec::new();
+    let mut ids = Vec::new();
+    // An id the request names is the first file's; the others get their
+    // own (refused when ids are required: one expected upload per id).
+    let mut named = super::registry::named_id(req);
     while let Some(mut field) = timed(site, form.next_field()).await?.map_err(form_error)? {
         budget.progress();
         let Some(raw) = field.file_name() else {
@@ -102,27 +107,62 @@ pub(crate) async fn upload(
         if !site.hidden && crate::hidden::is_hidden(&name) {
             return Err(crate::hidden::refused());
         }
+        super::reserved(site, std::slice::from_ref(&name))?;
         if parent.kind(&name).map_err(write_error)? == Some(Kind::Dir) {
             return Err(Error::conflict(format!("{name} is a directory")));
         }
-        let mut temp = parent.create_temp(&name).map_err(write_error)?;
-        let mut record = site.live.record(&dir_path.join(&name));
-        let counted = metrics.upload();
-        // Written on the worker as it arrives, like any upload (write/mod.rs).
-        while let Some(chunk) = timed(site, field.chunk()).await?.map_err(form_error)? {
-            budget.progress();
-            temp.file().write_all(&chunk).map_err(io_error)?;
-            record.add(chunk.len() as u64);
+        let url_path = format!("{}/{}", who.url_path.trim_end_matches('/'), name);
+        let part_type = field.content_type().map(|m| m.essence_str().to_owned());
+        let mut tracker = site.uploads.start(
+            site.root.path(),
+            named.take().as_deref(),
+            &url_path,
+            &super::in_root(&[dir, std::slice::from_ref(&name)].concat()),
+            who.user,
+            None,
+            part_type.as_deref(),
+        )?;
+        tracker.attach(
+            site.root.path(),
+            &dir_path,
+            site.uploads.options().progress_files,
+        );
+        ids.push(tracker.id());
+        let part = async {
+            let mut temp = parent.create_temp(&name).map_err(write_error)?;
+            let mut record = site.live.record(&dir_path.join(&name));
+            let counted = metrics.upload();
+            // Written on the worker as it arrives, like any upload (write/mod.rs).
+            while let Some(chunk) = timed(site, field.chunk()).await?.map_err(form_error)? {
+                budget.progress();
+                temp.file().write_all(&chunk).map_err(io_error)?;
+                record.add(chunk.len() as u64);
+                tracker.add(chunk.len() as u64);
+            }
+            temp.commit().map_err(write_error)?;
+            counted.committed();
+            record.end();
+            Ok::<_, Error>(())
         }
-        temp.commit().map_err(write_error)?;
-        counted.committed();
-        record.end();
+        .await;
+        match part {
+            Ok(()) => tracker.complete(),
+            Err(e) => {
+                tracker.fail(&e);
+                return Err(e);
+            }
+        }
         stored.push(name);
     }
     if stored.is_empty() {
         return Err(Error::bad_request("the form has no file"));
     }
-    Ok(respond(req, dir, &stored))
+    let mut res = respond(req, dir, &stored);
+    for id in &ids {
+        res.headers_mut()
+            .append(super::registry::UPLOAD_ID, super::id_header(id));
+    }
+    Ok(res)
 }
 
 /// Bytes the parser may take in without handing anything out: enough for

@@ -26,6 +26,8 @@ pub(crate) mod cache;
 pub(crate) mod content_range;
 pub(crate) mod form;
 pub(crate) mod manifest;
+pub(crate) mod progress_file;
+pub(crate) mod registry;
 pub(crate) mod upload_id;
 
 use std::os::unix::fs::FileExt;
@@ -72,6 +74,8 @@ pub(crate) struct WriteSite {
     pub(crate) hidden: bool,
     /// `max_depth`: most directories below the root a write may name.
     pub(crate) max_depth: usize,
+    /// Every upload by id (shared with the uploads endpoint).
+    pub(crate) uploads: Arc<registry::Uploads>,
     /// One lock per file with range uploads in progress.
     pub(crate) partial:
         std::sync::Mutex<std::collections::HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
@@ -98,6 +102,7 @@ impl WriteSite {
             hidden: config.hidden,
             max_depth: config.max_depth,
             partial: Default::default(),
+            uploads: Arc::clone(&config.uploads),
         }
     }
 
@@ -172,25 +177,37 @@ fn check_path(site: &WriteSite, segments: &[String], dirs: usize) -> Result<(), 
     Ok(())
 }
 
-/// PUT or POST of `segments` (the full URL path); `dir_url` when the URL
-/// ends with `/`.
+/// Who uploads, and where, as the client named it: what the upload
+/// registry checks an id against.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Uploader<'a> {
+    /// The signed-in user, if any.
+    pub(crate) user: Option<&'a str>,
+    /// The request's URL path (`/dir/name`).
+    pub(crate) url_path: &'a str,
+}
+
+/// PUT or POST of `segments` (the target below the write root); `dir_url`
+/// when the URL ends with `/`.
 pub(crate) async fn upload(
     site: &WriteSite,
     req: &Parts,
     body: Body,
     segments: &[String],
     dir_url: bool,
+    who: Uploader<'_>,
     metrics: &Metrics,
 ) -> Result<Response<Body>, Error> {
-    crate::error::respond(upload_inner(site, req, body, segments, dir_url, metrics).await)
+    crate::error::respond(upload_inner(site, req, body, segments, dir_url, who, metrics).await)
 }
 
 async fn upload_inner(
     site: &WriteSite,
     req: &Parts,
-    mut body: Body,
+    body: Body,
     segments: &[String],
     dir_url: bool,
+    who: Uploader<'_>,
     metrics: &Metrics,
 ) -> Result<Response<Body>, Error> {
     reserved(site, segments)?;
@@ -203,7 +220,7 @@ async fn upload_inner(
     }
     if form_dir {
         if form::is_form(&req.headers) && req.method == http::Method::POST {
-            return form::upload(site, req, body, segments, metrics).await;
+            return form::upload(site, req, body, segments, who, metrics).await;
         }
         return Err(Error::conflict(
             "cannot write over a directory; name a file",
@@ -239,6 +256,59 @@ async fn upload_inner(
     if parent.kind(&name).map_err(write_error)? == Some(Kind::Dir) {
         return Err(Error::conflict("cannot write over a directory"));
     }
+    let content_type = req.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let mut tracker = site.uploads.start(
+        site.root.path(),
+        registry::named_id(req).as_deref(),
+        who.url_path,
+        &in_root(segments),
+        who.user,
+        declared_length(req)?,
+        content_type,
+    )?;
+    let dir_path = site.root.path().join(dirs.iter().collect::<PathBuf>());
+    tracker.attach(
+        site.root.path(),
+        &dir_path,
+        site.uploads.options().progress_files,
+    );
+    let id = tracker.id();
+    let stored = store(site, parent, name, spans, segments, body, &tracker, metrics).await;
+    match &stored {
+        Ok(_) => tracker.complete(),
+        Err(e) => tracker.fail(e),
+    }
+    let mut res = stored?;
+    res.headers_mut()
+        .insert(registry::UPLOAD_ID, id_header(&id));
+    Ok(res)
+}
+
+/// `segments` (below the write directory) as a path: `/dir/name`.
+pub(crate) fn in_root(segments: &[String]) -> String {
+    segments.iter().map(|s| format!("/{s}")).collect()
+}
+
+/// An id as a header value.
+pub(crate) fn id_header(id: &upload_id::UploadId) -> HeaderValue {
+    HeaderValue::from_str(&id.to_string()).expect("hex digits")
+}
+
+/// The body of a PUT or POST of a file into `parent` under `name` (the
+/// last of `segments`, the target below the write root), whole or by
+/// `spans`; `tracker` counts its bytes.
+#[allow(clippy::too_many_arguments)]
+async fn store(
+    site: &WriteSite,
+    parent: httpout_store::ParentDir,
+    name: String,
+    spans: Option<Vec<Span>>,
+    segments: &[String],
+    mut body: Body,
+    tracker: &registry::Tracker,
+    metrics: &Metrics,
+) -> Result<Response<Body>, Error> {
+    let dirs = &segments[..segments.len() - 1];
     // Range uploads of one file take turns: each patches a copy of the
     // file as the previous one left it (else the last rename would win).
     let target_path: PathBuf = site.root.path().join(segments.iter().collect::<PathBuf>());
@@ -269,6 +339,7 @@ async fn upload_inner(
         &mut temp,
         spans.as_deref(),
         live.as_ref(),
+        Some(tracker),
     )
     .await?;
     let replaced = temp.commit().map_err(write_error)?;
@@ -347,7 +418,7 @@ async fn copy_current(
 /// Names of uploads in progress belong to the server, and dotfiles are
 /// not written without `hidden`: refused (403, whether the file exists or
 /// not, so nothing is learnt).
-fn reserved(site: &WriteSite, segments: &[String]) -> Result<(), Error> {
+pub(crate) fn reserved(site: &WriteSite, segments: &[String]) -> Result<(), Error> {
     if segments
         .iter()
         .any(|s| s.starts_with(httpout_store::TEMP_PREFIX))
@@ -358,6 +429,15 @@ fn reserved(site: &WriteSite, segments: &[String]) -> Result<(), Error> {
     }
     if !site.hidden && crate::hidden::hides(segments) {
         return Err(crate::hidden::refused());
+    }
+    if site.uploads.options().require_placeholder
+        && segments
+            .last()
+            .is_some_and(|n| n.ends_with(registry::PLACEHOLDER_SUFFIX))
+    {
+        return Err(Error::Forbidden(
+            "names ending with .placeholder are the operator's".into(),
+        ));
     }
     Ok(())
 }
@@ -388,6 +468,7 @@ pub(crate) async fn receive_into(
     temp: &mut AtomicFile,
     spans: Option<&[Span]>,
     live: Option<&LiveWriter>,
+    progress: Option<&registry::Tracker>,
 ) -> Result<u64, Error> {
     let file = temp.file();
     let mut received: u64 = 0;
@@ -407,6 +488,9 @@ pub(crate) async fn receive_into(
         received += data.len() as u64;
         if received > site.maxs {
             return Err(Error::PayloadTooLarge { limit: site.maxs });
+        }
+        if let Some(progress) = progress {
+            progress.add(data.len() as u64);
         }
         let Some(spans) = spans.as_mut() else {
             file.write_all_at(&data, at).map_err(io_error)?;

@@ -1,0 +1,273 @@
+//! The uploads endpoint (`--uploads_path`, default `/.uploads/`): create
+//! an upload id, read an upload's progress, follow it live.
+//!
+//! | request | answer |
+//! |---|---|
+//! | `POST /.uploads/` (`name`, `size`, `type` in the query or an urlencoded or JSON body) | 201, `Location: /.uploads/ID`, `Upload-Id: ID`, JSON `{id, url, expires_in}`; a placeholder when an admin (`--uploads_admin`) asks |
+//! | `GET /.uploads/ID` | JSON: `id`, `path`, `state` (`expected`, `receiving`, `complete`, `aborted`, `failed`), `received`, `expected`, `percent`, `code`, `started`, `rate`, `reason` |
+//! | the same with `Accept: text/event-stream` | Server-Sent Events: one `progress` event per change (at most [`SSE_INTERVAL`] apart) until the upload ends |
+//! | `GET /.uploads/` | admins: every entry, as a JSON array |
+//!
+//! The endpoint's URL is checked by the access rules like any other (the
+//! section with the longest prefix; a rules section named `.uploads` sets
+//! who may create and read). An upload started by a signed-in user is read
+//! only by that user and the admins (others get 404, as for an id that
+//! does not exist); an anonymous upload by whoever holds its id.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt as _, StreamBody};
+use httpout_core::{Allow, Body, Ctx, Error, Handler, HandlerFuture, SafePath};
+use serde_json::{Value, json};
+
+use crate::write::registry::{Expected, Snapshot, State, UPLOAD_ID, Uploads, query_value};
+use crate::write::upload_id::UploadId;
+
+/// Least time between two progress events of one stream.
+pub(crate) const SSE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A comment line is sent after this long without an event, so that
+/// proxies and the server's own idle timeout keep the stream.
+const SSE_KEEPALIVE: Duration = Duration::from_secs(15);
+
+/// Largest body of a create call.
+const CREATE_BODY_MAX: usize = 8 << 10;
+
+/// The uploads endpoint; mounted by [`crate::mounts`] when there is a
+/// write directory.
+#[derive(Debug, Clone)]
+pub struct UploadsEndpoint {
+    uploads: Arc<Uploads>,
+    /// Where it is mounted, with a final `/` (for `Location`).
+    base: String,
+}
+
+impl UploadsEndpoint {
+    /// The endpoint of `uploads`, mounted at `base`.
+    pub(crate) fn new(uploads: Arc<Uploads>, base: &str) -> Self {
+        let base = if base.ends_with('/') {
+            base.to_owned()
+        } else {
+            format!("{base}/")
+        };
+        Self { uploads, base }
+    }
+}
+
+impl Handler for UploadsEndpoint {
+    fn allow(&self, _path: &SafePath) -> Allow {
+        Allow::only([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
+    }
+
+    fn handle(&self, req: Request<Body>, ctx: Ctx) -> HandlerFuture {
+        let this = self.clone();
+        Box::pin(async move {
+            let segments = ctx.path.segments();
+            match (req.method(), segments) {
+                (&Method::POST, []) => this.create(req, &ctx).await,
+                (&Method::GET | &Method::HEAD, []) => this.list(&ctx),
+                (&Method::GET | &Method::HEAD, [id]) => this.progress(&req, &ctx, id),
+                (&Method::POST, _) => Err(Error::MethodNotAllowed {
+                    allow: HeaderValue::from_static("GET, HEAD, OPTIONS"),
+                }),
+                _ => Err(Error::NotFound),
+            }
+        })
+    }
+}
+
+impl UploadsEndpoint {
+    /// `POST /.uploads/`: a new id, expecting what the parameters say.
+    async fn create(&self, req: Request<Body>, ctx: &Ctx) -> Result<Response<Body>, Error> {
+        let (parts, body) = req.into_parts();
+        let query = parts.uri.query().unwrap_or("").to_owned();
+        let body = read_small(body, CREATE_BODY_MAX).await?;
+        let content_type = parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let json_body: Option<Value> = if content_type.starts_with("application/json") {
+            Some(
+                serde_json::from_slice(&body)
+                    .map_err(|e| Error::bad_request(format!("the JSON body is malformed: {e}")))?,
+            )
+        } else {
+            None
+        };
+        let form = String::from_utf8_lossy(&body).into_owned();
+        let get = |key: &str| -> Option<String> {
+            if let Some(v) = json_body.as_ref().and_then(|j| j.get(key)) {
+                return Some(match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                });
+            }
+            query_value(&query, key).or_else(|| {
+                (json_body.is_none() && !form.is_empty())
+                    .then(|| query_value(&form, key))
+                    .flatten()
+            })
+        };
+        let path = get("name")
+            .map(|n| {
+                SafePath::parse(&n)
+                    .ok()
+                    .filter(|p| !p.is_root())
+                    .map(|p| p.to_string())
+                    .ok_or_else(|| Error::bad_request("name must be the path of a file to upload"))
+            })
+            .transpose()?;
+        let size = get("size")
+            .map(|s| {
+                s.trim()
+                    .parse::<u64>()
+                    .map_err(|_| Error::bad_request("size must be a number of bytes"))
+            })
+            .transpose()?;
+        let expected = Expected {
+            path,
+            size,
+            content_type: get("type").filter(|t| !t.is_empty()),
+            in_root: false,
+        };
+        let user = ctx.user.clone();
+        let admin = self.uploads.is_admin(user.as_deref());
+        let entry = self.uploads.create(user, expected, admin)?;
+        let url = format!("{}{}", self.base, entry.id);
+        let ttl = self.uploads.options().placeholder_ttl.as_secs();
+        let answer = json!({
+            "id": entry.id.to_string(),
+            "url": url,
+            "placeholder": admin,
+            "expires_in": ttl,
+        });
+        let mut res = json_response(StatusCode::CREATED, &answer);
+        let h = res.headers_mut();
+        h.insert(LOCATION, header_value(&url));
+        h.insert(UPLOAD_ID, header_value(&entry.id.to_string()));
+        Ok(res)
+    }
+
+    /// `GET /.uploads/`: every entry, for admins.
+    fn list(&self, ctx: &Ctx) -> Result<Response<Body>, Error> {
+        if !self.uploads.is_admin(ctx.user.as_deref()) {
+            return Err(Error::Forbidden(
+                "only uploads admins list every upload".into(),
+            ));
+        }
+        let all: Vec<Value> = self.uploads.all().iter().map(to_json).collect();
+        Ok(json_response(StatusCode::OK, &Value::Array(all)))
+    }
+
+    /// `GET /.uploads/ID`: its progress, once or as a stream of events.
+    fn progress(&self, req: &Request<Body>, ctx: &Ctx, id: &str) -> Result<Response<Body>, Error> {
+        let entry = id
+            .parse::<UploadId>()
+            .ok()
+            .and_then(|id| self.uploads.get(&id))
+            .filter(|e| e.readable_by(ctx.user.as_deref(), &self.uploads.options().admins))
+            .ok_or(Error::NotFound)?;
+        let wants_events = req
+            .headers()
+            .get_all(ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.to_ascii_lowercase().contains("text/event-stream"));
+        if !wants_events {
+            return Ok(json_response(StatusCode::OK, &to_json(&entry.snapshot())));
+        }
+        let changes = entry.subscribe();
+        let events =
+            futures_util::stream::unfold(Some((entry, changes, true)), |state| async move {
+                let (entry, mut changes, first) = state?;
+                if !first {
+                    // At least the interval between events (a fast upload is
+                    // not a flood), then the next change or a keep-alive.
+                    tokio::time::sleep(SSE_INTERVAL).await;
+                    if tokio::time::timeout(SSE_KEEPALIVE, changes.changed())
+                        .await
+                        .is_err()
+                    {
+                        let next = Some((entry, changes, false));
+                        return Some((Bytes::from_static(b": keep-alive\n\n"), next));
+                    }
+                }
+                changes.borrow_and_update();
+                let snapshot = entry.snapshot();
+                let last = snapshot.state.is_final();
+                let event = format!("event: progress\ndata: {}\n\n", to_json(&snapshot));
+                Some((
+                    Bytes::from(event),
+                    (!last).then_some((entry, changes, false)),
+                ))
+            });
+        let body = StreamBody::new(
+            events.map(|b| Ok::<_, std::convert::Infallible>(http_body::Frame::data(b))),
+        );
+        let mut res = Response::new(Body::new(body));
+        let h = res.headers_mut();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        Ok(res)
+    }
+}
+
+/// The JSON of one entry.
+fn to_json(s: &Snapshot) -> Value {
+    let reason = match &s.state {
+        State::Aborted(why) | State::Failed(_, why) => Some(why.clone()),
+        _ => None,
+    };
+    json!({
+        "id": s.id.to_string(),
+        "path": s.path,
+        "state": s.state.name(),
+        "received": s.received,
+        "expected": s.expected,
+        "percent": s.percent(),
+        "code": s.code(),
+        "started": s.started.map(rfc3339),
+        "rate": s.rate,
+        "reason": reason,
+    })
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    httpout_core::utc::Utc::from(t).rfc3339()
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
+    let mut res = Response::new(Body::full(value.to_string()));
+    *res.status_mut() = status;
+    let h = res.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+fn header_value(s: &str) -> HeaderValue {
+    // Ids and paths made here are visible ASCII.
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// A small request body, whole; 413 past `max` bytes.
+async fn read_small(mut body: Body, max: usize) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| Error::bad_request("the request was interrupted"))?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > max {
+                return Err(Error::PayloadTooLarge { limit: max as u64 });
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out)
+}
