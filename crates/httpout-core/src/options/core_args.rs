@@ -211,7 +211,10 @@ impl CoreArgs {
                     .map(|a| a.token().to_ascii_lowercase())
                     .collect::<Vec<_>>()
                     .join(","),
-                format!("names {} twice: give each algorithm once", twice.1),
+                format!(
+                    "names {} twice: expected sha-256 and md5 at most once each",
+                    twice.1
+                ),
             ));
         }
         if !self.listen.is_empty() && (self.port.is_some() || self.ifce.is_some()) {
