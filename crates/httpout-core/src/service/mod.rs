@@ -201,12 +201,12 @@ impl hyper::service::Service<Request<Incoming>> for Service {
                     Ok(over_limit(&client, refused))
                 }
                 (None, None) => match admit(&shared, &client, req).await {
-                    Ok((req, ctx)) => {
+                    Ok((mut req, ctx)) => {
                         guard.set_user(ctx.user.as_deref());
                         let allow = shared.handler.allow(&ctx.path);
                         let cors = response::cors_applies(config, has_origin);
                         let engine = if req.method() == http::Method::TRACE {
-                            trace::answer(&req, &allow, config.trace)
+                            trace::answer(&mut req, &allow, config.trace).await
                         } else {
                             methods::answer(&req, &ctx.path, &allow, cors)
                         };

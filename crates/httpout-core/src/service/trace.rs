@@ -6,7 +6,11 @@
 //! The echo leaves out the headers that carry credentials
 //! (`Authorization`, `Proxy-Authorization`, `Cookie`), so even an allowed
 //! TRACE gives nothing away. A TRACE with content is 400: a client must
-//! not send any.
+//! not send any. Up to [`DRAIN_LIMIT`] of it is read first, so that an
+//! HTTP/2 client gets the 400 rather than a reset of a stream it is still
+//! sending on.
+
+use std::time::Duration;
 
 use http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HeaderName,
@@ -14,10 +18,16 @@ use http::header::{
 };
 use http::{HeaderValue, Method, Request, Response};
 use http_body::Body as _;
+use http_body_util::BodyExt as _;
 
 use crate::body::Body;
 use crate::error::Error;
 use crate::handler::Allow;
+
+/// Bytes of a TRACE's content read (and dropped) before its 400.
+const DRAIN_LIMIT: usize = 64 * 1024;
+/// How long that reading may take.
+const DRAIN_TIME: Duration = Duration::from_secs(5);
 
 /// Headers never echoed: they carry credentials.
 const HIDDEN: [HeaderName; 3] = [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE];
@@ -25,16 +35,35 @@ const HIDDEN: [HeaderName; 3] = [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE];
 /// The answer to a `TRACE` request: the echo when `enabled`; otherwise
 /// 405 with the resource's `Allow` (a resource that declares no methods
 /// gets the request like any other method it does not know).
-pub(super) fn answer(
-    req: &Request<Body>,
+pub(super) async fn answer(
+    req: &mut Request<Body>,
     allow: &Allow,
     enabled: bool,
 ) -> Option<Result<Response<Body>, Error>> {
     if enabled {
-        return Some(echo(req));
+        let answer = echo(req);
+        if answer.is_err() {
+            drain(req.body_mut()).await;
+        }
+        return Some(answer);
     }
     let allow = allow.header()?;
     Some(Err(Error::MethodNotAllowed { allow }))
+}
+
+/// Reads and drops up to [`DRAIN_LIMIT`] bytes of `body`, for at most
+/// [`DRAIN_TIME`].
+async fn drain(body: &mut Body) {
+    let read = async {
+        let mut seen = 0;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, bytes::Bytes::len);
+            if seen > DRAIN_LIMIT {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, read).await;
 }
 
 /// The request line and headers as `message/http`, credentials left out;
@@ -100,7 +129,11 @@ mod tests {
             ],
             Body::empty(),
         );
-        let res = answer(&req, &Allow::any(), true).unwrap().unwrap();
+        let mut req = req;
+        let res = answer(&mut req, &Allow::any(), true)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(res.headers()[CONTENT_TYPE], "message/http");
         let text = res.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8(text.to_vec()).unwrap();
@@ -110,15 +143,16 @@ mod tests {
         assert!(text.ends_with("\r\n\r\n"), "{text}");
     }
 
-    #[test]
-    fn content_is_refused_and_off_is_405() {
-        let req = trace(&[("content-length", "3")], Body::full("abc"));
-        let refused = answer(&req, &Allow::any(), true).unwrap().unwrap_err();
-        assert_eq!(refused.status(), 400);
-        let req = trace(&[], Body::empty());
+    #[tokio::test]
+    async fn content_is_refused_and_off_is_405() {
+        let mut req = trace(&[("content-length", "3")], Body::full("abc"));
+        let refused = answer(&mut req, &Allow::any(), true).await;
+        assert_eq!(refused.unwrap().unwrap_err().status(), 400);
+        assert!(req.body().is_end_stream(), "the content was read");
+        let mut req = trace(&[], Body::empty());
         let allow = Allow::only([Method::GET, Method::HEAD]);
-        let refused = answer(&req, &allow, false).unwrap().unwrap_err();
-        assert_eq!(refused.status(), 405);
-        assert!(answer(&req, &Allow::any(), false).is_none());
+        let refused = answer(&mut req, &allow, false).await;
+        assert_eq!(refused.unwrap().unwrap_err().status(), 405);
+        assert!(answer(&mut req, &Allow::any(), false).await.is_none());
     }
 }
