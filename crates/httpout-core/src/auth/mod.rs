@@ -382,7 +382,7 @@ impl Access {
             // Dropped unfinished: not a failure.
             digest::DigestCheck::Stale => Err(self.challenge(true)),
             digest::DigestCheck::NoHash(user, algorithm) => {
-                self.tell_missing_hash(user, algorithm);
+                self.tell_missing_hash(&user, algorithm);
                 if let Some(a) = attempt {
                     a.finish(false);
                 }
@@ -399,12 +399,12 @@ impl Access {
 
     /// Logs, once per user and algorithm, that a user answered Digest
     /// with an algorithm the users file has no hash of for them.
-    fn tell_missing_hash(&self, user: String, algorithm: Algorithm) {
+    fn tell_missing_hash(&self, user: &str, algorithm: Algorithm) {
         let first = self
             .missing_hash
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert((user.clone(), algorithm));
+            .insert((user.to_owned(), algorithm));
         if first {
             tracing::warn!(
                 target: "httpout::auth",

@@ -107,7 +107,6 @@ fn echo(req: &Request<Body>) -> Result<Response<Body>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http_body_util::BodyExt as _;
 
     fn trace(headers: &[(&str, &str)], body: Body) -> Request<Body> {
         let mut b = Request::builder().method("TRACE").uri("/a/b?c=1");
