@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests use as real clients or peers. nginx-light has
 # the proxy module and its cache, and varnish brings varnishd: the edge tier
 # of docs/deploy/ (crates/httpout/tests/edge.rs) runs both.
-packages=(curl ffmpeg mpv vlc-bin vlc-plugin-base chromium nginx-light varnish haproxy icecast2 strace openssl procps nghttp2-client python3-prometheus-client nodejs)
+packages=(curl python3 ffmpeg mpv vlc-bin vlc-plugin-base chromium nginx-light varnish haproxy icecast2 strace openssl procps nghttp2-client python3-prometheus-client nodejs)
 # npm installs the browser players below; some nodejs builds bring it.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 missing=()

@@ -8,6 +8,8 @@ complete -c httpout -l ifce -d 'Network interface (IP address) to bind; all inte
 complete -c httpout -l listen -d 'Listeners, comma-separated: `http://IP:PORT`, `https://IP:PORT`, `unix:PATH`, `proxy+http(s)://IP:PORT` (PROXY protocol first); replaces ifce/port' -r
 complete -c httpout -l cert -d 'Certificate chain file in PEM format; enables HTTPS with `pkey`' -r -F
 complete -c httpout -l pkey -d 'Private key file in PEM format for `cert`' -r -F
+complete -c httpout -l ca -d 'CA certificates (PEM bundle) that sign client certificates: HTTPS clients must present one (mutual TLS); its subject\'s CN is the user for rules' -r -F
+complete -c httpout -l ca_optional -d 'With `ca`: a client certificate is asked for but not required; clients without one are anonymous' -r
 complete -c httpout -l maxc -d 'Maximum number of connections, 0 is unlimited' -r
 complete -c httpout -l maxp -d 'Maximum number of connections for one peer address, 0 is unlimited' -r
 complete -c httpout -l timeout -d 'Timeout in seconds for idle persistent connections and request headers (0 disables)' -r
@@ -19,12 +21,14 @@ complete -c httpout -l max_client_errors -d 'Disconnect an HTTP/1.1 client after
 complete -c httpout -l grace -d 'Seconds given to in-flight requests to finish on SIGINT/SIGTERM before the process exits' -r
 complete -c httpout -l hdrs -d 'Additional headers on every response, comma-separated: name,value,name,value...' -r
 complete -c httpout -l sutc -d 'Insert the server clock as `Server-UTC: <ms since the epoch>` in responses' -r
+complete -c httpout -l trace -d 'Answer TRACE with the request echoed as `message/http` (without `Authorization`, `Proxy-Authorization`, `Cookie`); off: 405' -r
 complete -c httpout -l cors -d 'CORS headers allowing all origins: off, on, or auto (when the request has an `Origin`)' -r -f -a "off\t'Never add CORS headers'
 on\t'Always add CORS headers'
 auto\t'Add CORS headers when the request carries an `Origin` header'"
 complete -c httpout -l reqlog -d 'Short request log on stderr: `*` or methods (comma-separated), `REC` for writes, `-` prefix: no end line' -r
 complete -c httpout -l users -d 'Users file (argon2id hashes), managed with `httpout users`; needed by rules files' -r -F
 complete -c httpout -l auth_file -d 'File of accepted `Authorization` header values, one per line (simple mode)' -r -F
+complete -c httpout -l digest -d 'Digest algorithms offered, in the order of the challenges: `sha-256`, `md5` (weak; for clients that know no other: Python\'s urllib takes only the first challenge)' -r
 complete -c httpout -l metrics -d 'Path serving the metrics in the Prometheus text format (e.g. `/metrics`), to `metrics_allow` only; off when unset' -r
 complete -c httpout -l metrics_allow -d 'Addresses allowed to read `metrics`, comma-separated CIDR blocks or addresses; others get 403' -r
 complete -c httpout -l health -d 'Path of the readiness check (e.g. `/healthz`): 200 `ok` while serving, 503 once stopping; open to all, not logged' -r

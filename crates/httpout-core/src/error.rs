@@ -188,7 +188,7 @@ pub enum StartError {
     /// error: the CLI exits with status 2).
     #[error("invalid value '{}' for {option}: {reason}", path.display())]
     Tls {
-        /// The option that named the file (`--cert` or `--pkey`).
+        /// The option that named the file (`--cert`, `--pkey` or `--ca`).
         option: &'static str,
         /// The file.
         path: PathBuf,

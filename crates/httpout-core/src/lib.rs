@@ -91,7 +91,7 @@ mod tls;
 pub mod utc;
 
 pub use body::{Body, BoxError};
-pub use config::{Cidr, ConfigError, Cors, ListenSpec, ReqLog, ServerConfig, TlsFiles};
+pub use config::{Cidr, ClientCa, ConfigError, Cors, ListenSpec, ReqLog, ServerConfig, TlsFiles};
 pub use conn::lean::{FILE_MIN as LEAN_FILE_MIN, FileRegion, LongLived};
 pub use conn::state::{SendBuffer, StallLimit};
 pub use error::{Error, StartError};

@@ -28,8 +28,9 @@ use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 
+use crate::auth::ClientCert;
 use crate::config::{Cidr, ListenSpec, ServerConfig};
-use crate::conn::{self, io::SharedTcp, state::Phase};
+use crate::conn::{self, io::SharedTcp, state::Phase, state::Secured};
 use crate::current::Current;
 use crate::error::StartError;
 use crate::hook::Io;
@@ -332,17 +333,18 @@ fn serve(
     match tls {
         None => {
             let io = stream.into_io();
-            tokio::spawn(conn::serve(io, socket, peer, false, conns, phase, kept));
+            tokio::spawn(conn::serve(io, socket, peer, None, conns, phase, kept));
         }
         Some(tls) => {
             let timeout = layer.config.timeout;
             let metrics = Arc::clone(metrics);
             tokio::spawn(async move {
-                let Some(io) = Box::pin(open(stream, peer, Some(tls), timeout)).await else {
+                let Some((io, secured)) = Box::pin(open(stream, peer, Some(tls), timeout)).await
+                else {
                     metrics.tls_failed();
                     return;
                 };
-                conn::serve(io, socket, peer, true, conns, phase, kept).await;
+                conn::serve(io, socket, peer, secured, conns, phase, kept).await;
             });
         }
     }
@@ -481,19 +483,40 @@ fn is_per_connection(e: &io::Error) -> bool {
 }
 
 /// The connection's byte stream, after the TLS handshake (within
-/// `timeout`) on a TLS listener; `None` when the handshake failed.
+/// `timeout`) on a TLS listener, and what the handshake told (`None` for
+/// plain connections); `None` when the handshake failed.
 async fn open(
     stream: Stream,
     peer: Option<SocketAddr>,
     tls: Option<Arc<Tls>>,
     timeout: Option<Duration>,
-) -> Option<Box<dyn Io>> {
+) -> Option<(Box<dyn Io>, Option<Secured>)> {
     match (stream, tls) {
-        (Stream::Tcp(s), Some(tls)) => handshake(&tls, SharedTcp(s), peer, timeout)
-            .await
-            .map(|io| Box::new(io) as Box<dyn Io>),
-        (stream, _) => Some(stream.into_io()),
+        (Stream::Tcp(s), Some(tls)) => {
+            let io = handshake(&tls, SharedTcp(s), peer, timeout).await?;
+            let secured = secured(&io, peer);
+            Some((Box::new(io) as Box<dyn Io>, Some(secured)))
+        }
+        (stream, _) => Some((stream.into_io(), None)),
     }
+}
+
+/// What a finished handshake tells: the user of the client's certificate
+/// (verified by rustls), if it sent one; one that names no user is logged.
+fn secured(io: &tokio_rustls::server::TlsStream<SharedTcp>, peer: Option<SocketAddr>) -> Secured {
+    let Some(cert) = io.get_ref().1.peer_certificates().and_then(<[_]>::first) else {
+        return Secured::default();
+    };
+    let client = ClientCert::of(cert);
+    if client.is_none() {
+        tracing::info!(
+            target: "httpout::tls",
+            "the client certificate of {} names no user (its subject needs one CN that is a \
+             valid user name): served as anonymous",
+            crate::reqlog::Peer(peer)
+        );
+    }
+    Secured { client }
 }
 
 /// The TLS handshake, within `timeout`; a failure is logged at `debug`
@@ -507,7 +530,7 @@ async fn handshake(
     timeout: Option<Duration>,
 ) -> Option<tokio_rustls::server::TlsStream<SharedTcp>> {
     let peer = crate::reqlog::Peer(peer);
-    let accept = tls.acceptor.accept(stream);
+    let accept = tls.acceptor().accept(stream);
     let done = match timeout {
         Some(t) => match tokio::time::timeout(t, accept).await {
             Ok(done) => done,
@@ -523,11 +546,27 @@ async fn handshake(
             tracing::trace!(target: "httpout::tls", "TLS handshake with {peer} done");
             Some(io)
         }
+        // A refused client certificate is the operator's business (a
+        // client's CA or dates are wrong); other failures are common noise.
+        Err(e) if is_client_cert_error(&e) => {
+            tracing::info!(target: "httpout::tls", "TLS handshake with {peer} failed: {e}");
+            None
+        }
         Err(e) => {
             tracing::debug!(target: "httpout::tls", "TLS handshake with {peer} failed: {e}");
             None
         }
     }
+}
+
+/// Whether a failed handshake's error is about the client's certificate:
+/// none given where one is required, or one that does not verify.
+fn is_client_cert_error(e: &io::Error) -> bool {
+    matches!(
+        e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+    )
 }
 
 /// How long an over-limit connection may take to receive its 503.
@@ -561,7 +600,7 @@ fn reject(
                     return;
                 }
             }
-            if let Some(io) = open(stream, peer, tls, Some(REJECT_TIMEOUT)).await {
+            if let Some((io, _)) = open(stream, peer, tls, Some(REJECT_TIMEOUT)).await {
                 serve_busy(io, config, refused).await;
             }
         };

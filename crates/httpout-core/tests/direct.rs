@@ -259,7 +259,15 @@ async fn h2c_and_tls_keep_hyper_and_give_the_same_bytes() {
     assert_eq!(direct(&metrics, "writev") + direct(&metrics, "sendfile"), 0);
 
     let (cert, key, der) = self_signed(dir.path(), "direct");
-    let (_tls, addr, metrics) = server(dir.path(), Some(TlsFiles { cert, key })).await;
+    let (_tls, addr, metrics) = server(
+        dir.path(),
+        Some(TlsFiles {
+            cert,
+            key,
+            ca: None,
+        }),
+    )
+    .await;
     let tls = tls_connect(addr, &der, &[b"http/1.1"]).await;
     let mut client = h1(tls).await;
     for (path, want) in [("/live", b"xxxxxx".to_vec()), ("/file", contents())] {

@@ -50,7 +50,11 @@ async fn https_negotiates_h2_and_http11_by_alpn() {
     let (cert, key, der) = self_signed(dir.path(), "a");
     let config = ServerConfig {
         listeners: vec![ListenSpec::Https("127.0.0.1:0".parse().unwrap())],
-        tls: Some(httpout_core::TlsFiles { cert, key }),
+        tls: Some(httpout_core::TlsFiles {
+            cert,
+            key,
+            ca: None,
+        }),
         ..config()
     };
     let (_server, addr) = start(config).await;
@@ -79,6 +83,7 @@ async fn tls_reload_swaps_the_certificate_for_new_handshakes() {
         tls: Some(httpout_core::TlsFiles {
             cert: cert.clone(),
             key: key.clone(),
+            ca: None,
         }),
         ..config()
     };
@@ -526,6 +531,7 @@ async fn bad_tls_files_are_config_errors_naming_the_option() {
             tls: Some(httpout_core::TlsFiles {
                 cert: cert.clone(),
                 key,
+                ca: None,
             }),
             ..config()
         })

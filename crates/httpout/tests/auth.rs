@@ -246,3 +246,165 @@ fn rules_without_users_file_are_refused_at_start() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("--users"), "{err}");
 }
+
+/// Fetches `url` with Python's urllib and its `HTTPDigestAuthHandler`
+/// (MD5 only; it answers the first `WWW-Authenticate` header): the status
+/// and the body.
+fn urllib_digest(url: &str, user: &str, password: &str) -> (String, String) {
+    const SCRIPT: &str = r#"
+import sys, urllib.error, urllib.request
+url, user, password = sys.argv[1:4]
+passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+passwords.add_password(None, url, user, password)
+opener = urllib.request.build_opener(urllib.request.HTTPDigestAuthHandler(passwords))
+try:
+    with opener.open(url, timeout=10) as r:
+        print(r.status, r.read().decode(), end="")
+except urllib.error.HTTPError as e:
+    print(e.code, end="")
+"#;
+    let out = Command::new("python3")
+        .args(["-c", SCRIPT, url, user, password])
+        .output()
+        .expect("python3 is installed (scripts/test.sh installs it)");
+    assert!(
+        out.status.success(),
+        "urllib failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (status, body) = text.split_once(' ').unwrap_or((&text, ""));
+    (status.to_owned(), body.to_owned())
+}
+
+#[test]
+fn md5_digest_for_python_urllib_and_sha256_for_curl() {
+    let (_dir, mut args) = site();
+    args.push("--digest=md5,sha-256".to_owned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Httpout::start(&args, 1);
+    let url = |p: &str| format!("{}{p}", server.url());
+    // The challenges in the order asked, one nonce, then Basic.
+    let out = curl(&["-D", "-", "-o", "/dev/null", &url("/video/a.txt")]);
+    let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    let challenges: Vec<&str> = head
+        .lines()
+        .filter(|l| l.starts_with("www-authenticate:"))
+        .collect();
+    assert_eq!(challenges.len(), 3, "{head}");
+    assert!(challenges[0].contains("algorithm=md5"), "{head}");
+    assert!(challenges[1].contains("algorithm=sha-256"), "{head}");
+    assert!(challenges[2].contains("basic"), "{head}");
+    assert_eq!(
+        urllib_digest(&url("/video/a.txt"), "alice", "alice-pw"),
+        ("200".to_owned(), "movie".to_owned())
+    );
+    assert_eq!(
+        urllib_digest(&url("/video/private/s.txt"), "bob", "bob-pw"),
+        ("200".to_owned(), "secret".to_owned())
+    );
+    assert_eq!(
+        urllib_digest(&url("/video/a.txt"), "carol", "wrong").0,
+        "401"
+    );
+    // A known user without the right: 403, as with any scheme.
+    assert_eq!(
+        urllib_digest(&url("/video/private/s.txt"), "alice", "alice-pw").0,
+        "403"
+    );
+    // curl answers the first Digest challenge: MD5 here.
+    let body = curl(&["--digest", "-u", "alice:alice-pw", &url("/video/a.txt")]).stdout;
+    assert_eq!(body, b"movie");
+}
+
+#[test]
+fn sha256_first_by_default_and_md5_only_when_offered() {
+    let (_dir, args) = site();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Httpout::start(&args, 1);
+    let url = format!("{}/video/a.txt", server.url());
+    let out = curl(&["-D", "-", "-o", "/dev/null", &url]);
+    let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(!head.contains("algorithm=md5"), "{head}");
+    let body = curl(&["--digest", "-u", "alice:alice-pw", &url]).stdout;
+    assert_eq!(body, b"movie", "curl's SHA-256 Digest still works");
+    // A client that answers with MD5 anyway, right as the answer is, is
+    // refused: MD5 is not offered.
+    let nonce = head
+        .split("nonce=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let md5 = |s: &str| {
+        let out = Command::new("python3")
+            .args([
+                "-c",
+                "import hashlib,sys; print(hashlib.md5(sys.argv[1].encode()).hexdigest(), end='')",
+                s,
+            ])
+            .output()
+            .expect("python3 is installed");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let ha1 = md5("alice:httpout:alice-pw");
+    let ha2 = md5("GET:/video/a.txt");
+    let response = md5(&format!("{ha1}:{nonce}:00000001:c0ffee:auth:{ha2}"));
+    let header = format!(
+        "Authorization: Digest username=\"alice\", realm=\"httpout\", nonce=\"{nonce}\", \
+         uri=\"/video/a.txt\", algorithm=MD5, response=\"{response}\", qop=auth, \
+         nc=00000001, cnonce=\"c0ffee\""
+    );
+    assert_eq!(status(&["-H", &header, &url]), "401");
+}
+
+#[test]
+fn a_users_file_without_md5_hashes_refuses_md5_until_the_password_changes() {
+    let (dir, mut args) = site();
+    args.push("--digest=md5".to_owned());
+    let file = dir.path().join("users.txt");
+    // As written before MD5 hashes were kept.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let old: String = text
+        .lines()
+        .map(|l| l.split(" md5:").next().unwrap().to_owned() + "\n")
+        .collect();
+    assert_ne!(old, text);
+    std::fs::write(&file, old).unwrap();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Httpout::start(&args, 1);
+    let url = format!("{}/video/a.txt", server.url());
+    // urllib retries a few times before it gives up: one log line.
+    assert_eq!(urllib_digest(&url, "alice", "alice-pw").0, "401");
+    let log = server.stderr_once("no MD5 hash");
+    assert_eq!(log.matches("no MD5 hash").count(), 1, "{log}");
+    assert!(log.contains("httpout users passwd alice"), "{log}");
+    drop(server);
+    // The password changed: both hashes are written again.
+    assert_eq!(users(&file, &["passwd", "alice"], "alice-pw\n").0, Some(0));
+    assert!(std::fs::read_to_string(&file).unwrap().contains(" md5:"));
+    let server = Httpout::start(&args, 1);
+    let url = format!("{}/video/a.txt", server.url());
+    assert_eq!(
+        urllib_digest(&url, "alice", "alice-pw"),
+        ("200".to_owned(), "movie".to_owned())
+    );
+}
+
+#[test]
+fn a_bad_digest_list_is_one_line_and_exit_2() {
+    for (value, said) in [
+        ("sha-1", "sha-1"),
+        ("md5-sess", "md5-sess"),
+        ("md5,md5", "twice"),
+    ] {
+        let (code, _, err) = support::run_to_exit(&["--port=0", &format!("--digest={value}")]);
+        assert_eq!(code, Some(2), "{value}: {err}");
+        let err = err.trim();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("--digest") && err.contains(said) && err.contains("sha-256"),
+            "{err}"
+        );
+    }
+}

@@ -8,12 +8,15 @@
 //! 3. the rules section with the longest URL prefix gives the read or write
 //!    rights for the method; open rights pass, whatever the failure
 //!    counters say;
-//! 4. otherwise credentials are checked — Basic against the argon2id hash
-//!    (off the async workers, into a fixed pool of memory; a success is
+//! 4. otherwise the user is the one a verified client certificate names
+//!    ([`cert`], `--ca`), whatever the `Authorization` header says; without
+//!    one, credentials are checked — Basic against the argon2id hash (off
+//!    the async workers, into a fixed pool of memory; a success is
 //!    remembered so the next request skips the hash), Digest (RFC 7616,
-//!    SHA-256) against HA1 — and the user must be listed: missing or wrong
-//!    credentials are 401 with both challenges, a known user without the
-//!    right is 403.
+//!    the algorithms offered: SHA-256, MD5) against HA1 — and the user
+//!    must be listed: missing or wrong credentials are 401 with the
+//!    challenges (one Digest per algorithm, then Basic), a known user
+//!    without the right is 403.
 //!
 //! Each check of credentials is an attempt counted by the failure limits
 //! (`limit.rs`): per (address, user name) refused with 429 past
@@ -24,18 +27,21 @@
 //! Comparisons of secrets are constant-time.
 
 pub mod basic;
+pub mod cert;
 mod digest;
 mod hashing;
 mod limit;
 pub mod rules;
 pub mod users;
 
+pub use cert::ClientCert;
+pub use digest::Algorithm;
 pub use hashing::MAX_HASHING;
 pub use limit::{
     ADDRESS_FAILURES, Attempt, FAILURE_WINDOW, Failures, MAX_TRACKED, SLOW_DELAY, USER_FAILURES,
 };
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -59,6 +65,29 @@ pub fn is_write(method: &Method) -> bool {
     )
 }
 
+/// How credentials are checked, besides the rules and the users file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessOptions {
+    /// `--auth_file` lines: an `Authorization` header must equal one.
+    pub auth_lines: Option<Vec<String>>,
+    /// The Digest algorithms offered, in the order of their challenges
+    /// (`--digest`). Default: SHA-256 alone.
+    pub digest: Vec<Algorithm>,
+    /// Client certificates name users (`--ca`): the rules may then name
+    /// users the users file lacks (certificate subjects). Default false.
+    pub certificates: bool,
+}
+
+impl Default for AccessOptions {
+    fn default() -> Self {
+        Self {
+            auth_lines: None,
+            digest: vec![Algorithm::Sha256],
+            certificates: false,
+        }
+    }
+}
+
 /// The access policy of a server.
 #[derive(Debug)]
 pub struct Access {
@@ -66,6 +95,11 @@ pub struct Access {
     users: Users,
     /// `--auth_file` lines: an `Authorization` header must equal one.
     auth_lines: Option<Vec<String>>,
+    /// Digest algorithms offered, in order.
+    digest: Vec<Algorithm>,
+    /// Users who answered Digest with an algorithm they have no hash for,
+    /// logged once each.
+    missing_hash: Mutex<HashSet<(String, Algorithm)>>,
     /// Key for Digest nonces.
     secret: [u8; 32],
     /// Recent failures per address and per (address, user).
@@ -77,16 +111,33 @@ pub struct Access {
 }
 
 impl Access {
-    /// A policy from rules and users (and an optional `--auth_file`).
+    /// A policy from rules and users (and an optional `--auth_file`),
+    /// with Digest SHA-256 and no client certificates.
     /// Errors when the rules name users or groups the users file lacks.
     pub fn new(
         rules: Rules,
         users: Users,
         auth_lines: Option<Vec<String>>,
     ) -> Result<Self, String> {
+        let options = AccessOptions {
+            auth_lines,
+            ..AccessOptions::default()
+        };
+        Self::with_options(rules, users, options)
+    }
+
+    /// A policy from rules, users and `options`. Errors when the rules name
+    /// users or groups the users file lacks, unless client certificates
+    /// name users.
+    pub fn with_options(
+        rules: Rules,
+        users: Users,
+        options: AccessOptions,
+    ) -> Result<Self, String> {
         for name in rules.names() {
             let special = name == "$ALL" || name == "$NONE";
             if !special
+                && !options.certificates
                 && users.get(name).is_none()
                 && !users.summary().iter().any(|(_, g)| g.contains(name))
             {
@@ -101,7 +152,9 @@ impl Access {
         Ok(Self {
             rules,
             users,
-            auth_lines,
+            auth_lines: options.auth_lines,
+            digest: options.digest,
+            missing_hash: Mutex::new(HashSet::new()),
             secret,
             failures: Failures::new(),
             verified: Mutex::new(HashMap::new()),
@@ -131,7 +184,9 @@ impl Access {
     }
 
     /// Decides whether the request may go on; `Ok(Some(user))` names the
-    /// signed-in user. Its method asks for write rights when [`is_write`]
+    /// signed-in user: the one a [`ClientCert`] in the request's extensions
+    /// names (the engine puts it there after a verified handshake), else
+    /// the one of the `Authorization` header when the rules ask for one. Its method asks for write rights when [`is_write`]
     /// says so (see [`Access::check_as`] for more write methods).
     pub async fn check(
         self: &Arc<Self>,
@@ -180,13 +235,39 @@ impl Access {
                 return Err(basic_challenge());
             }
         }
+        let certified = req.extensions.get::<ClientCert>().map(|c| c.user.clone());
         let Some(section) = self.rules.find(path) else {
-            return Ok(None);
+            return Ok(certified);
         };
         let acl = if write { &section.write } else { &section.read };
         if acl.is_open() {
-            return Ok(None);
+            return Ok(certified);
         }
+        let user = match certified {
+            Some(user) => user,
+            None => self.credentials(req, header, peer).await?,
+        };
+        if acl.allows(&user, &self.users) {
+            Ok(Some(user))
+        } else {
+            Err(Error::Forbidden(
+                format!(
+                    "{user} may not {} here",
+                    if write { "write" } else { "read" }
+                )
+                .into(),
+            ))
+        }
+    }
+
+    /// The user of the `Authorization` header's credentials; 401 when
+    /// there are none or they are wrong.
+    async fn credentials(
+        self: &Arc<Self>,
+        req: &Parts,
+        header: Option<&str>,
+        peer: Option<IpAddr>,
+    ) -> Result<String, Error> {
         let Some(header) = header else {
             return Err(self.challenge(false));
         };
@@ -200,20 +281,7 @@ impl Access {
             }
             _ => None,
         };
-        let Some(user) = user else {
-            return Err(self.challenge(false));
-        };
-        if acl.allows(&user, &self.users) {
-            Ok(Some(user))
-        } else {
-            Err(Error::Forbidden(
-                format!(
-                    "{user} may not {} here",
-                    if write { "write" } else { "read" }
-                )
-                .into(),
-            ))
-        }
+        user.ok_or_else(|| self.challenge(false))
     }
 
     /// Starts an attempt of `user` from `peer` (none without an address:
@@ -303,9 +371,7 @@ impl Access {
             Some(a) => a.pace().await,
             None => None,
         };
-        let checked = digest::verify(&self.secret, params, method, uri, |u| {
-            self.users.get(u).map(|x| x.ha1.clone())
-        });
+        let checked = digest::verify(&self.secret, params, method, uri, &self.digest, &self.users);
         match checked {
             digest::DigestCheck::Valid(user) => {
                 if let Some(a) = attempt {
@@ -315,6 +381,13 @@ impl Access {
             }
             // Dropped unfinished: not a failure.
             digest::DigestCheck::Stale => Err(self.challenge(true)),
+            digest::DigestCheck::NoHash(user, algorithm) => {
+                self.tell_missing_hash(&user, algorithm);
+                if let Some(a) = attempt {
+                    a.finish(false);
+                }
+                Ok(None)
+            }
             digest::DigestCheck::Invalid => {
                 if let Some(a) = attempt {
                     a.finish(false);
@@ -324,14 +397,37 @@ impl Access {
         }
     }
 
-    /// 401 with a Basic and a Digest challenge.
+    /// Logs, once per user and algorithm, that a user answered Digest
+    /// with an algorithm the users file has no hash of for them.
+    fn tell_missing_hash(&self, user: &str, algorithm: Algorithm) {
+        let first = self
+            .missing_hash
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((user.to_owned(), algorithm));
+        if first {
+            tracing::warn!(
+                target: "httpout::auth",
+                "{user} signed in with Digest {algorithm}, but the users file has no {algorithm} \
+                 hash for them (written before it was kept): refused as a wrong password; \
+                 `httpout users passwd {user}` stores it"
+            );
+        }
+    }
+
+    /// 401 with a Digest challenge per algorithm offered, in order, then
+    /// a Basic one. The challenges share one nonce.
     fn challenge(&self, stale: bool) -> Error {
         let basic = HeaderValue::from_str(&format!("Basic realm=\"{REALM}\", charset=\"UTF-8\""))
             .expect("ascii");
-        let digest = HeaderValue::from_str(&digest::challenge(&self.secret, stale)).expect("ascii");
-        Error::Unauthorized {
-            challenges: vec![digest, basic],
-        }
+        let nonce = digest::nonce(&self.secret);
+        let mut challenges: Vec<HeaderValue> = self
+            .digest
+            .iter()
+            .map(|a| HeaderValue::from_str(&digest::challenge(*a, &nonce, stale)).expect("ascii"))
+            .collect();
+        challenges.push(basic);
+        Error::Unauthorized { challenges }
     }
 }
 

@@ -3,14 +3,17 @@
 //! One record per line, fields separated by spaces; `#` starts a comment:
 //!
 //! ```text
-//! user alice $argon2id$v=19$m=19456,t=2,p=1$SALT$HASH sha256:HA1
+//! user alice $argon2id$v=19$m=19456,t=2,p=1$SALT$HASH sha256:HA1 md5:HA1
 //! group editors alice bob
 //! ```
 //!
 //! Passwords are stored only as salted argon2id hashes (PHC strings), which
 //! HTTP Basic is checked against. HTTP Digest (RFC 7616) cannot use such a
-//! hash: it needs `HA1 = SHA-256(name:realm:password)` with the realm
-//! [`REALM`], stored beside it (as Apache's htdigest does). HA1 is as good as
+//! hash: it needs `HA1 = H(name:realm:password)` with the realm [`REALM`],
+//! H being the algorithm's hash (SHA-256, MD5), stored beside it (as
+//! Apache's htdigest does): both are written whenever a password is set,
+//! whichever algorithms a server offers, and a file written before MD5 was
+//! kept has only `sha256:` until the password changes. HA1 is as good as
 //! the password for that realm on this server only; keep the file private
 //! (it is written with mode 0600). The file is managed with
 //! `httpout users --users=FILE add|passwd|del|group|show` (see the CLI).
@@ -21,9 +24,10 @@ use std::path::Path;
 
 use argon2::password_hash::rand_core::{OsRng, RngCore as _};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Block, Params, Version};
-use sha2::{Digest, Sha256};
+use argon2::{Argon2, Block, Params, Version};
 use subtle::ConstantTimeEq as _;
+
+use super::digest::Algorithm;
 
 /// The realm of Basic and Digest challenges; part of every stored HA1.
 pub const REALM: &str = "httpout";
@@ -34,7 +38,47 @@ pub struct User {
     /// argon2id hash of the password, as a PHC string.
     pub phc: String,
     /// SHA-256 of `name:realm:password`, lower-case hex, for Digest.
-    pub ha1: String,
+    pub sha256: Option<String>,
+    /// MD5 of `name:realm:password`, lower-case hex, for Digest.
+    pub md5: Option<String>,
+}
+
+impl User {
+    /// The stored HA1 for Digest with `algorithm`, if the file has it.
+    pub fn ha1(&self, algorithm: Algorithm) -> Option<&str> {
+        match algorithm {
+            Algorithm::Sha256 => self.sha256.as_deref(),
+            Algorithm::Md5 => self.md5.as_deref(),
+        }
+    }
+}
+
+/// The field name of an HA1 in the file (`sha256`, `md5`).
+fn field(algorithm: Algorithm) -> &'static str {
+    match algorithm {
+        Algorithm::Sha256 => "sha256",
+        Algorithm::Md5 => "md5",
+    }
+}
+
+/// Reads the `ALG:HEX` fields after a user's hash: at least one, each
+/// algorithm at most once.
+fn parse_ha1s(fields: &[&str]) -> Option<(Option<String>, Option<String>)> {
+    let (mut sha256, mut md5) = (None, None);
+    for f in fields {
+        let (name, hash) = f.split_once(':')?;
+        let (slot, len) = match name {
+            "sha256" => (&mut sha256, 64),
+            "md5" => (&mut md5, 32),
+            _ => return None,
+        };
+        let valid = hash.len() == len && hash.bytes().all(|b| b.is_ascii_hexdigit());
+        if !valid || slot.is_some() {
+            return None;
+        }
+        *slot = Some(hash.to_ascii_lowercase());
+    }
+    (!fields.is_empty()).then_some((sha256, md5))
 }
 
 /// Users and groups.
@@ -70,20 +114,21 @@ impl Users {
             let fields: Vec<&str> = line.split_whitespace().collect();
             match fields.as_slice() {
                 [] => {}
-                ["user", name, phc, ha1] if valid_name(name) => {
-                    let ha1 = ha1
-                        .strip_prefix("sha256:")
-                        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-                        .ok_or_else(|| {
-                            format!("line {}: expected sha256:HEX as the 4th field", n + 1)
-                        })?;
+                ["user", name, phc, ha1s @ ..] if valid_name(name) => {
+                    let (sha256, md5) = parse_ha1s(ha1s).ok_or_else(|| {
+                        format!(
+                            "line {}: expected sha256:HEX and/or md5:HEX after the password hash",
+                            n + 1
+                        )
+                    })?;
                     PasswordHash::new(phc)
                         .map_err(|e| format!("line {}: bad password hash: {e}", n + 1))?;
                     users.users.insert(
                         (*name).to_owned(),
                         User {
                             phc: (*phc).to_owned(),
-                            ha1: ha1.to_ascii_lowercase(),
+                            sha256,
+                            md5,
                         },
                     );
                 }
@@ -95,7 +140,7 @@ impl Users {
                 }
                 _ => {
                     return Err(format!(
-                        "line {}: expected `user NAME HASH sha256:HA1` or `group NAME MEMBERS...`",
+                        "line {}: expected `user NAME HASH sha256:HA1 md5:HA1` or `group NAME MEMBERS...`",
                         n + 1
                     ));
                 }
@@ -108,7 +153,13 @@ impl Users {
     pub fn render(&self) -> String {
         let mut out = String::from("# httpout users file: manage with `httpout users --help`\n");
         for (name, u) in &self.users {
-            let _ = writeln!(out, "user {name} {} sha256:{}", u.phc, u.ha1);
+            let _ = write!(out, "user {name} {}", u.phc);
+            for algorithm in Algorithm::ALL {
+                if let Some(ha1) = u.ha1(algorithm) {
+                    let _ = write!(out, " {}:{ha1}", field(algorithm));
+                }
+            }
+            out.push('\n');
         }
         for (group, members) in &self.groups {
             let _ = writeln!(out, "group {group} {}", members.join(" "));
@@ -139,7 +190,8 @@ impl Users {
         self.users.get(name)
     }
 
-    /// Adds or replaces a user with this password.
+    /// Adds or replaces a user with this password: its argon2id hash and
+    /// the HA1 of every Digest algorithm.
     pub fn set_password(&mut self, name: &str, password: &str) -> Result<(), String> {
         if !valid_name(name) {
             return Err(format!(
@@ -151,8 +203,12 @@ impl Users {
             .hash_password(password.as_bytes(), &salt)
             .map_err(|e| format!("hashing failed: {e}"))?
             .to_string();
-        let ha1 = ha1(name, password);
-        self.users.insert(name.to_owned(), User { phc, ha1 });
+        let user = User {
+            phc,
+            sha256: Some(ha1(Algorithm::Sha256, name, password)),
+            md5: Some(ha1(Algorithm::Md5, name, password)),
+        };
+        self.users.insert(name.to_owned(), user);
         Ok(())
     }
 
@@ -284,7 +340,7 @@ impl Users {
 /// `memory` is too small.
 fn verify_in(phc: &str, password: &str, memory: &mut [Block]) -> Option<bool> {
     let hash = PasswordHash::new(phc).ok()?;
-    let algorithm = Algorithm::try_from(hash.algorithm).ok()?;
+    let algorithm = argon2::Algorithm::try_from(hash.algorithm).ok()?;
     let version = match hash.version {
         Some(v) => Version::try_from(v).ok()?,
         None => Version::default(),
@@ -300,11 +356,9 @@ fn verify_in(phc: &str, password: &str, memory: &mut [Block]) -> Option<bool> {
     Some(bool::from(out.ct_eq(expected.as_bytes())))
 }
 
-/// `SHA-256(name:REALM:password)` in lower-case hex.
-pub fn ha1(name: &str, password: &str) -> String {
-    hex(&Sha256::digest(
-        format!("{name}:{REALM}:{password}").as_bytes(),
-    ))
+/// `H(name:REALM:password)` in lower-case hex, H the hash of `algorithm`.
+pub fn ha1(algorithm: Algorithm, name: &str, password: &str) -> String {
+    algorithm.hex_hash(format!("{name}:{REALM}:{password}").as_bytes())
 }
 
 /// Lower-case hex.
@@ -344,7 +398,13 @@ mod tests {
         assert!(!parsed.verify_password_in("nobody", "s3cret", &mut memory));
         assert!(!parsed.verify_password_in("alice", "s3cret", &mut memory[..64]));
         assert!(parsed.in_group("bob", "editors") && !parsed.in_group("alice", "editors"));
-        assert_eq!(parsed.get("alice").unwrap().ha1, ha1("alice", "s3cret"));
+        let alice = parsed.get("alice").unwrap();
+        for algorithm in Algorithm::ALL {
+            assert_eq!(
+                alice.ha1(algorithm),
+                Some(ha1(algorithm, "alice", "s3cret").as_str())
+            );
+        }
         let mut p = parsed;
         assert!(p.remove("bob"));
         assert!(!p.in_group("bob", "editors"));
@@ -359,6 +419,27 @@ mod tests {
                 .contains("line 2")
         );
         assert!(Users::parse("# only a comment\n\ngroup g a b\n").is_ok());
+        // Before MD5 was kept: sha256 only, still read (MD5 Digest then
+        // fails for that user until the password changes).
+        let phc = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+        let old = Users::parse(&format!("user a {phc} sha256:{}\n", "0".repeat(64))).unwrap();
+        assert_eq!(old.get("a").unwrap().ha1(Algorithm::Md5), None);
+        assert!(
+            old.render()
+                .ends_with(&format!("sha256:{}\n", "0".repeat(64)))
+        );
+        for bad in [
+            String::new(),
+            format!("md5:{}", "0".repeat(64)),
+            format!("sha256:{0} sha256:{0}", "0".repeat(64)),
+            format!("sha1:{}", "0".repeat(40)),
+        ] {
+            let line = format!("user a {phc} {bad}");
+            assert!(
+                Users::parse(&line).unwrap_err().contains("line 1"),
+                "{line}"
+            );
+        }
     }
 
     #[test]

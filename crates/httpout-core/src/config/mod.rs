@@ -25,6 +25,20 @@ pub struct TlsFiles {
     pub cert: PathBuf,
     /// Private key (`pkey`).
     pub key: PathBuf,
+    /// CA certificates that sign client certificates (`ca`): none, no
+    /// client certificate is asked for.
+    pub ca: Option<ClientCa>,
+}
+
+/// Client certificates (mutual TLS): who signs them, whether required.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCa {
+    /// PEM bundle of the CA certificates (`ca`).
+    pub file: PathBuf,
+    /// Ask for a certificate without requiring one (`ca_optional`):
+    /// clients without one are anonymous; one that does not verify still
+    /// fails the handshake.
+    pub optional: bool,
 }
 
 /// Everything the engine needs to know: listeners, limits, common headers.
@@ -61,6 +75,10 @@ pub struct ServerConfig {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Add `Server-UTC` to every response. Default false.
     pub sutc: bool,
+    /// Answer `TRACE` with the request echoed (`message/http`, credentials
+    /// and cookies removed); otherwise 405. Default false (it can leak
+    /// credentials through cross-site tracing).
+    pub trace: bool,
     /// CORS policy. Default auto.
     pub cors: Cors,
     /// Request log on stderr. Default none.
@@ -123,6 +141,7 @@ impl Default for ServerConfig {
             max_client_errors: 20,
             headers: Vec::new(),
             sutc: false,
+            trace: false,
             cors: Cors::Auto,
             reqlog: None,
             access: None,

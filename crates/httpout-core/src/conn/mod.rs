@@ -64,7 +64,7 @@ use crate::hook::{ConnHook, Io};
 use crate::service::{self, Service};
 use exec::StreamExec;
 use sniff::Rewind;
-use state::{ConnState, Cut, Phase};
+use state::{ConnState, Cut, Phase, Secured};
 use write::{Ended, Writer};
 
 /// Concurrent streams per HTTP/2 connection (hyper's default is 200).
@@ -128,7 +128,7 @@ impl Shared {
 }
 
 /// Serves one accepted (and, for TLS, handshaken) connection until it
-/// closes. `socket`: the TCP socket under `io`, for the options a response
+/// closes. `tls`: what its handshake told, `None` for a plain one; `socket`: the TCP socket under `io`, for the options a response
 /// may set on it and for bodies served outside hyper; `kept`: what lives as
 /// long as the connection (its admission, its place in the metrics).
 ///
@@ -140,7 +140,7 @@ pub(crate) async fn serve(
     io: Box<dyn Io>,
     socket: Option<Arc<tokio::net::TcpStream>>,
     peer: Option<SocketAddr>,
-    tls: bool,
+    tls: Option<Secured>,
     shared: Arc<Shared>,
     mut phase: watch::Receiver<Phase>,
     kept: Kept,

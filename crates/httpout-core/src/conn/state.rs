@@ -15,6 +15,7 @@ use http::StatusCode;
 use tokio::time::Instant;
 
 use super::lean::Handoff;
+use crate::auth::ClientCert;
 
 /// The server's lifecycle, broadcast to every listener and connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,11 +135,22 @@ pub(crate) enum Cut {
     Stalled,
 }
 
+/// What the TLS handshake of a connection told.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Secured {
+    /// The user of the client's verified certificate, if it sent one
+    /// that names a user.
+    pub(crate) client: Option<ClientCert>,
+}
+
 /// The state of one connection.
 #[derive(Debug)]
 pub(crate) struct ConnState {
     pub(crate) peer: Option<SocketAddr>,
     pub(crate) tls: bool,
+    /// The user of the client's certificate (TLS with `--ca`), put in
+    /// each request's extensions.
+    pub(crate) client_cert: Option<ClientCert>,
     /// When the connection was accepted.
     epoch: Instant,
     /// Milliseconds after `epoch` when a request last started or ended.
@@ -173,15 +185,21 @@ pub(crate) struct ConnState {
 }
 
 impl ConnState {
+    /// `tls`: what its handshake told, `None` for plain connections;
     /// `lean`: responses may be served outside hyper when `socket` is
     /// plain TCP.
     pub(crate) fn new(
         peer: Option<SocketAddr>,
-        tls: bool,
+        tls: Option<Secured>,
         socket: Option<Arc<tokio::net::TcpStream>>,
         lean: bool,
     ) -> Self {
+        let (tls, client_cert) = match tls {
+            Some(secured) => (true, secured.client),
+            None => (false, None),
+        };
         Self {
+            client_cert,
             lean: lean && !tls && socket.is_some(),
             handoff: Mutex::new(None),
             handoff_stage: AtomicU8::new(NO_HANDOFF),

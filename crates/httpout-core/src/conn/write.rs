@@ -286,7 +286,7 @@ mod tests {
             .unwrap();
         let socket = Arc::new(listener.accept().await.unwrap().0);
         socket.set_nodelay(true).unwrap();
-        let state = Arc::new(ConnState::new(None, false, Some(Arc::clone(&socket)), true));
+        let state = Arc::new(ConnState::new(None, None, Some(Arc::clone(&socket)), true));
         let handoff = Handoff {
             head: b"HTTP/1.1 200 OK\r\n\r\n".to_vec(),
             body: Box::new(Sent),

@@ -8,13 +8,15 @@ use clap::Args;
 use http::{HeaderName, HeaderValue};
 
 use super::value::{
-    parse_cidr, parse_ifce, parse_listen, parse_port, parse_reqlog, parse_resource_path,
-    parse_seconds, parse_u32,
+    parse_cidr, parse_digest, parse_ifce, parse_listen, parse_port, parse_reqlog,
+    parse_resource_path, parse_seconds, parse_u32,
 };
-use crate::auth::Access;
 use crate::auth::rules::Rules;
 use crate::auth::users::Users;
-use crate::config::{Cidr, ConfigError, Cors, ListenSpec, ReqLog, ServerConfig, TlsFiles};
+use crate::auth::{Access, AccessOptions, Algorithm};
+use crate::config::{
+    Cidr, ClientCa, ConfigError, Cors, ListenSpec, ReqLog, ServerConfig, TlsFiles,
+};
 
 /// The engine's options (see `docs/options.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
@@ -39,6 +41,20 @@ pub struct CoreArgs {
     /// Private key file in PEM format for `cert`.
     #[arg(long, value_name = "PATH", help_heading = "Listening")]
     pub pkey: Option<PathBuf>,
+
+    /// CA certificates (PEM bundle) that sign client certificates: HTTPS clients must present one (mutual TLS); its subject's CN is the user for rules.
+    #[arg(long, value_name = "PATH", help_heading = "Listening")]
+    pub ca: Option<PathBuf>,
+
+    /// With `ca`: a client certificate is asked for but not required; clients without one are anonymous.
+    #[arg(
+        long = "ca_optional",
+        alias = "ca-optional",
+        value_name = "BOOL",
+        default_value = "false",
+        help_heading = "Listening"
+    )]
+    pub ca_optional: bool,
 
     // ----- Connections -----
     /// Maximum number of connections, 0 is unlimited.
@@ -101,6 +117,15 @@ pub struct CoreArgs {
     )]
     pub sutc: bool,
 
+    /// Answer TRACE with the request echoed as `message/http` (without `Authorization`, `Proxy-Authorization`, `Cookie`); off: 405.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value = "false",
+        help_heading = "Responses"
+    )]
+    pub trace: bool,
+
     /// CORS headers allowing all origins: off, on, or auto (when the request has an `Origin`).
     #[arg(long, value_enum, value_name = "MODE", default_value_t = Cors::Auto, help_heading = "Responses")]
     pub cors: Cors,
@@ -122,6 +147,10 @@ pub struct CoreArgs {
         help_heading = "Access"
     )]
     pub auth_file: Option<PathBuf>,
+
+    /// Digest algorithms offered, in the order of the challenges: `sha-256`, `md5` (weak; for clients that know no other: Python's urllib takes only the first challenge).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_digest, default_value = "sha-256", help_heading = "Access")]
+    pub digest: Vec<Algorithm>,
 
     // ----- Operations -----
     /// Path serving the metrics in the Prometheus text format (e.g. `/metrics`), to `metrics_allow` only; off when unset.
@@ -155,6 +184,37 @@ impl CoreArgs {
             return Err(ConfigError::option(
                 "--listen",
                 "has an https:// (or proxy+https://) listener but no --cert/--pkey were given",
+            ));
+        }
+        if self.ca.is_some() && self.cert.is_none() {
+            return Err(ConfigError::option(
+                "--ca",
+                "asks for client certificates, which need TLS: give --cert and --pkey too",
+            ));
+        }
+        if self.ca_optional && self.ca.is_none() {
+            return Err(ConfigError::option(
+                "--ca_optional",
+                "needs --ca, the CA certificates that sign the client certificates",
+            ));
+        }
+        if let Some(twice) = self
+            .digest
+            .iter()
+            .enumerate()
+            .find(|(i, a)| self.digest[..*i].contains(a))
+        {
+            return Err(ConfigError::invalid(
+                "--digest",
+                self.digest
+                    .iter()
+                    .map(|a| a.token().to_ascii_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                format!(
+                    "names {} twice: expected sha-256 and md5 at most once each",
+                    twice.1
+                ),
             ));
         }
         if !self.listen.is_empty() && (self.port.is_some() || self.ifce.is_some()) {
@@ -240,6 +300,10 @@ impl CoreArgs {
                 (Some(cert), Some(key)) => Some(TlsFiles {
                     cert: cert.clone(),
                     key: key.clone(),
+                    ca: self.ca.as_ref().map(|file| ClientCa {
+                        file: file.clone(),
+                        optional: self.ca_optional,
+                    }),
                 }),
                 _ => None,
             },
@@ -254,6 +318,7 @@ impl CoreArgs {
             conn_hook: None,
             headers: self.headers()?,
             sutc: self.sutc,
+            trace: self.trace,
             cors: self.cors,
             reqlog: self.reqlog.clone(),
             access: self.access(rules)?,
@@ -274,7 +339,8 @@ impl CoreArgs {
             Some(path) => {
                 Users::load(path).map_err(|e| ConfigError::invalid("--users", path.display(), e))?
             }
-            None if rules.restricts() => {
+            // Certificate users need no users file.
+            None if rules.restricts() && self.ca.is_none() => {
                 return Err(ConfigError::option(
                     "--rdirs",
                     "has a rules file that restricts access, but no --users file was given",
@@ -292,7 +358,12 @@ impl CoreArgs {
         if rules.sections().is_empty() && auth_lines.is_none() {
             return Ok(None);
         }
-        Access::new(rules.clone(), users, auth_lines)
+        let options = AccessOptions {
+            auth_lines,
+            digest: self.digest.clone(),
+            certificates: self.ca.is_some(),
+        };
+        Access::with_options(rules.clone(), users, options)
             .map(|a| Some(Arc::new(a)))
             .map_err(|e| ConfigError::option("--users", e))
     }

@@ -5,6 +5,7 @@
 //! value and the expectation. The value types themselves are the engine's
 //! ([`crate::config`]) or their mode's.
 
+use crate::auth::Algorithm;
 use crate::config::{Cidr, ListenSpec, ReqLog};
 
 /// Parses a boolean: `true/false`, `yes/no`, `on/off`, `1/0` (any case).
@@ -14,6 +15,14 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
         "false" | "no" | "off" | "0" => Ok(false),
         _ => Err("expected true or false (also yes/no, on/off, 1/0)".into()),
     }
+}
+
+/// Parses one Digest algorithm of `--digest`: `sha-256` or `md5`, any case.
+pub fn parse_digest(s: &str) -> Result<Algorithm, String> {
+    Algorithm::from_token(s.trim()).ok_or_else(|| {
+        "expected sha-256 or md5, comma-separated (MD5-sess and SHA-256-sess are not supported)"
+            .into()
+    })
 }
 
 /// Parses an unsigned 32-bit count (`maxc`, `maxp`, ...).

@@ -10,8 +10,9 @@
 //!    its client's `maxp` places until the response ends (503 over it);
 //! 2. decode and normalise its path once ([`SafePath`]); a bad path is a 400
 //!    and the connection stays usable; check access once (`auth`);
-//! 3. answer `OPTIONS`, CORS preflights and methods the resource does not
-//!    accept from the handler's [`Allow`](crate::Allow) ([`methods`]);
+//! 3. answer `TRACE` ([`trace`]: the echo with `--trace`, else 405),
+//!    `OPTIONS`, CORS preflights and methods the resource does not accept
+//!    from the handler's [`Allow`](crate::Allow) ([`methods`]);
 //! 4. hand it to the handler (usually the [`Router`](crate::Router));
 //! 5. turn an [`Error`] into its status ([`Error::into_response`]); a server
 //!    error's cause is kept for the log;
@@ -29,6 +30,7 @@
 
 mod builtin;
 mod methods;
+mod trace;
 mod tracked;
 
 use std::convert::Infallible;
@@ -42,6 +44,7 @@ use http::{Request, Response, StatusCode};
 use http_body::Body as _;
 use hyper::body::Incoming;
 
+use crate::auth::ClientCert;
 use crate::body::Body;
 use crate::config::ServerConfig;
 use crate::conn::lean::{self, FileRegion, Handoff, LongLived, Source};
@@ -119,7 +122,11 @@ impl hyper::service::Service<Request<Incoming>> for Service {
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
+        // The user of a verified client certificate, for the access check.
+        if let Some(cert) = &self.conn.client_cert {
+            req.extensions_mut().insert(cert.clone());
+        }
         let shared = self.shared.current.load();
         let conn = Arc::clone(&self.conn);
         let builtin = builtin::which(&shared.config, req.uri().path());
@@ -194,11 +201,16 @@ impl hyper::service::Service<Request<Incoming>> for Service {
                     Ok(over_limit(&client, refused))
                 }
                 (None, None) => match admit(&shared, &client, req).await {
-                    Ok((req, ctx)) => {
+                    Ok((mut req, ctx)) => {
                         guard.set_user(ctx.user.as_deref());
                         let allow = shared.handler.allow(&ctx.path);
                         let cors = response::cors_applies(config, has_origin);
-                        match methods::answer(&req, &ctx.path, &allow, cors) {
+                        let engine = if req.method() == http::Method::TRACE {
+                            trace::answer(&mut req, &allow, config.trace).await
+                        } else {
+                            methods::answer(&req, &ctx.path, &allow, cors)
+                        };
+                        match engine {
                             Some(answer) => answer,
                             None => shared.handler.handle(req, ctx).await,
                         }
@@ -327,7 +339,8 @@ async fn admit(
             }
             decided?
         }
-        None => None,
+        // No rules: a certificate's user is still the request's.
+        None => parts.extensions.get::<ClientCert>().map(|c| c.user.clone()),
     };
     let ctx = Ctx {
         peer: client.addr,

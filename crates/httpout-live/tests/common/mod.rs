@@ -154,7 +154,11 @@ pub(crate) async fn serve_via(config: LiveConfig, via: Via) -> Relay {
             ListenSpec::Http("127.0.0.1:0".parse().unwrap()),
             ListenSpec::Https("127.0.0.1:0".parse().unwrap()),
         ];
-        server.tls = Some(TlsFiles { cert, key });
+        server.tls = Some(TlsFiles {
+            cert,
+            key,
+            ca: None,
+        });
     }
     let hub = Hub::new();
     let handler = LiveHandler::new(hub.clone(), config);
