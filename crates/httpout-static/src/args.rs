@@ -107,6 +107,30 @@ pub struct StaticArgs {
     /// Segments kept per stream after each upload: in memory (gmem) at most N (at least 1); on disk -N keeps the last N, N ≥ 0 all.
     #[arg(long = "max_cache_segs", alias = "max-cache-segs", value_name = "N", value_parser = parse_i64, default_value = "5", allow_negative_numbers = true, help_heading = "Static server")]
     pub max_cache_segs: i64,
+
+    /// URL path of the uploads endpoint (`PATH/ID`: resumable uploads, tus and IETF); starts and ends with `/`.
+    #[arg(
+        long = "uploads_path",
+        alias = "uploads-path",
+        value_name = "PATH",
+        default_value = "/.uploads/",
+        help_heading = "Static server"
+    )]
+    pub uploads_path: String,
+
+    /// Seconds an incomplete resumable upload may stay idle before its temporary file is removed.
+    #[arg(
+        long = "resume_ttl",
+        alias = "resume-ttl",
+        value_name = "SECONDS",
+        default_value = "3600",
+        help_heading = "Static server"
+    )]
+    pub resume_ttl: u64,
+
+    /// Total bytes reserved by incomplete resumable uploads (each its length, or `maxs` when unknown); creating one beyond it is 507.
+    #[arg(long = "resume_budget", alias = "resume-budget", value_name = "SIZE", value_parser = parse_size, default_value = "4G", help_heading = "Static server")]
+    pub resume_budget: u64,
 }
 
 impl StaticArgs {

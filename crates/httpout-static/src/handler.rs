@@ -15,15 +15,30 @@ impl StaticHandler {
     fn methods(&self) -> Allow {
         use Method as M;
         match (&self.reads, &self.write) {
-            (Reads::Nothing, Some(_)) => Allow::only([M::PUT, M::POST, M::DELETE, M::OPTIONS]),
-            (_, Some(_)) => Allow::only([M::GET, M::HEAD, M::PUT, M::POST, M::DELETE, M::OPTIONS]),
+            (Reads::Nothing, Some(_)) => {
+                Allow::only([M::PUT, M::POST, M::PATCH, M::DELETE, M::OPTIONS])
+            }
+            (_, Some(_)) => Allow::only([
+                M::GET,
+                M::HEAD,
+                M::PUT,
+                M::POST,
+                M::PATCH,
+                M::DELETE,
+                M::OPTIONS,
+            ]),
             (_, None) => Allow::only([M::GET, M::HEAD, M::OPTIONS]),
         }
     }
 }
 
 impl Handler for StaticHandler {
-    fn allow(&self, _path: &SafePath) -> Allow {
+    fn allow(&self, path: &SafePath) -> Allow {
+        // The uploads endpoint answers its methods, OPTIONS included
+        // (tus discovery).
+        if self.config.resumable.id_in(path.segments()).is_some() {
+            return Allow::any();
+        }
         self.methods()
     }
 
@@ -32,6 +47,13 @@ impl Handler for StaticHandler {
         let (req, body) = req.into_parts();
         Box::pin(async move {
             let (method, path) = (req.method.clone(), ctx.path.clone());
+            let resumable = &this.config.resumable;
+            if let Some(id) = resumable
+                .id_in(ctx.path.segments())
+                .filter(|_| ctx.mount.is_root())
+            {
+                return resumable.route(&req, body, id, ctx.user.as_deref()).await;
+            }
             let answer = match (&req.method, &this.reads, &this.write) {
                 (&Method::GET | &Method::HEAD, Reads::Dir(site), _) => {
                     read::get(site, &req, &ctx).await
@@ -43,16 +65,17 @@ impl Handler for StaticHandler {
                         Err(Error::NotFound)
                     }
                 }
-                (&Method::PUT | &Method::POST, _, Some(w)) => {
+                (&Method::PUT | &Method::POST | &Method::PATCH, _, Some(w)) => {
                     // In a task of its own: an upload whose body has fully
                     // arrived is committed even if the client closes the
                     // connection without waiting for the answer (ffmpeg's
                     // DASH output does).
                     let (w, target) = (Arc::clone(w), w.target(&ctx));
                     let dir_url = req.uri.path().ends_with('/');
-                    let metrics = ctx.metrics;
+                    let (metrics, user) = (ctx.metrics, ctx.user);
                     tokio::spawn(async move {
-                        write::upload(&w, &req, body, &target, dir_url, &metrics).await
+                        let user = user.as_deref();
+                        write::upload(&w, &req, body, &target, dir_url, &metrics, user).await
                     })
                     .await
                     .map_err(|e| Error::Internal(Box::new(e)))?

@@ -116,9 +116,31 @@ pub struct StaticConfig {
     /// files are uploads in progress, kept ([`WriteRoot::open`]). Default
     /// false: those an earlier run left are removed ([`WriteRoot::new`]).
     pub reopen: bool,
+    /// Resumable uploads (tus, IETF) and the uploads endpoint
+    /// (`uploads_path`, `resume_ttl`, `resume_budget`), shared by the
+    /// write directories built from this configuration.
+    pub(crate) resumable: Arc<write::resumable::Resumable>,
 }
 
+/// `--uploads_path`'s default.
+pub const DEFAULT_UPLOADS_PATH: &str = "/.uploads/";
+
 impl StaticConfig {
+    /// Sets the resumable uploads' options: the endpoint's URL path (starts
+    /// and ends with `/`), how long an idle incomplete upload is kept, and
+    /// the bytes incomplete uploads may hold together. Errors name the
+    /// option.
+    pub fn with_resumable(
+        mut self,
+        uploads_path: &str,
+        ttl: std::time::Duration,
+        budget: u64,
+    ) -> Result<Self, ConfigError> {
+        self.resumable = write::resumable::Resumable::new(uploads_path, ttl, budget)
+            .map_err(|why| ConfigError::invalid("--uploads_path", uploads_path, why))?;
+        Ok(self)
+    }
+
     /// Opens a write directory: its leftovers removed, unless
     /// [`StaticConfig::reopen`].
     fn write_root(&self, dir: impl AsRef<Path>) -> std::io::Result<WriteRoot> {
@@ -151,6 +173,12 @@ impl Default for StaticConfig {
             maxs: 50 << 20,
             max_depth: 32,
             reopen: false,
+            resumable: write::resumable::Resumable::new(
+                DEFAULT_UPLOADS_PATH,
+                std::time::Duration::from_secs(3600),
+                4 << 30,
+            )
+            .expect("the default uploads path is valid"),
         }
     }
 }
@@ -192,7 +220,7 @@ impl StaticConfig {
                     "expected a size from 512 bytes to 16M",
                 )
             })?;
-        Ok(Self {
+        Self {
             dlist: args.dlist,
             norange: args.norange,
             zmax: args.zmax,
@@ -218,7 +246,13 @@ impl StaticConfig {
             maxs: args.maxs,
             max_depth: args.max_depth,
             reopen: false,
-        })
+            resumable: Self::default().resumable,
+        }
+        .with_resumable(
+            &args.uploads_path,
+            std::time::Duration::from_secs(args.resume_ttl),
+            args.resume_budget,
+        )
     }
 }
 
@@ -277,6 +311,7 @@ impl StaticHandler {
     }
 
     fn attach(&mut self, write: Arc<WriteSite>) {
+        write.attach_resumable();
         if let Reads::Dir(site) = &mut self.reads {
             let mut with_form = (**site).clone();
             with_form.upload_form = true;

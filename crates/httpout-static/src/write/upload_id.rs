@@ -82,6 +82,10 @@ mod tests {
         for bad in ["", "00", &"A".repeat(32), &"g".repeat(32), &"0".repeat(33)] {
             assert_eq!(bad.parse::<UploadId>(), Err(BadUploadId), "{bad}");
         }
-        assert!("0123456789abcdef0123456789abcdef".parse::<UploadId>().is_ok());
+        assert!(
+            "0123456789abcdef0123456789abcdef"
+                .parse::<UploadId>()
+                .is_ok()
+        );
     }
 }
