@@ -226,11 +226,15 @@ impl Resumable {
     }
 
     /// The id segment of a request path (all its segments) when it names
-    /// an upload resource (`{uploads_path}ID`), and a write directory is
-    /// attached.
+    /// an upload resource (`{uploads_path}ID`; `""` for the endpoint
+    /// itself), and a write directory is attached.
     pub(crate) fn id_in<'a>(&self, segments: &'a [String]) -> Option<&'a str> {
         if !self.attached.load(Ordering::Relaxed) {
             return None;
+        }
+        if segments == self.segments.as_slice() {
+            // The endpoint itself: OPTIONS (discovery).
+            return Some("");
         }
         match segments.split_last() {
             Some((id, dirs)) if dirs == self.segments.as_slice() => Some(id),
