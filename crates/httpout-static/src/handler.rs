@@ -36,7 +36,7 @@ impl Handler for StaticHandler {
     fn allow(&self, path: &SafePath) -> Allow {
         // The uploads endpoint answers its methods, OPTIONS included
         // (tus discovery).
-        if self.config.resumable.id_in(path.segments()).is_some() {
+        if self.config.resumable.0.id_in(path.segments()).is_some() {
             return Allow::any();
         }
         self.methods()
@@ -47,7 +47,7 @@ impl Handler for StaticHandler {
         let (req, body) = req.into_parts();
         Box::pin(async move {
             let (method, path) = (req.method.clone(), ctx.path.clone());
-            let resumable = &this.config.resumable;
+            let resumable = &this.config.resumable.0;
             if let Some(id) = resumable
                 .id_in(ctx.path.segments())
                 .filter(|_| ctx.mount.is_root())

@@ -117,9 +117,29 @@ pub struct StaticConfig {
     /// false: those an earlier run left are removed ([`WriteRoot::new`]).
     pub reopen: bool,
     /// Resumable uploads (tus, IETF) and the uploads endpoint
-    /// (`uploads_path`, `resume_ttl`, `resume_budget`), shared by the
-    /// write directories built from this configuration.
-    pub(crate) resumable: Arc<write::resumable::Resumable>,
+    /// (`uploads_path`, `resume_ttl`, `resume_budget`: set them with
+    /// [`StaticConfig::with_resumable`]), shared by the write directories
+    /// built from this configuration.
+    pub resumable: Resumables,
+}
+
+/// The resumable uploads of a server and their options (opaque; see
+/// [`StaticConfig::with_resumable`]). Default: at `/.uploads/`, kept 1 h
+/// when idle, 4 GiB in all.
+#[derive(Debug, Clone)]
+pub struct Resumables(pub(crate) Arc<write::resumable::Resumable>);
+
+impl Default for Resumables {
+    fn default() -> Self {
+        Self(
+            write::resumable::Resumable::new(
+                DEFAULT_UPLOADS_PATH,
+                std::time::Duration::from_secs(3600),
+                4 << 30,
+            )
+            .expect("the default uploads path is valid"),
+        )
+    }
 }
 
 /// `--uploads_path`'s default.
@@ -136,8 +156,10 @@ impl StaticConfig {
         ttl: std::time::Duration,
         budget: u64,
     ) -> Result<Self, ConfigError> {
-        self.resumable = write::resumable::Resumable::new(uploads_path, ttl, budget)
-            .map_err(|why| ConfigError::invalid("--uploads_path", uploads_path, why))?;
+        self.resumable = Resumables(
+            write::resumable::Resumable::new(uploads_path, ttl, budget)
+                .map_err(|why| ConfigError::invalid("--uploads_path", uploads_path, why))?,
+        );
         Ok(self)
     }
 
@@ -173,12 +195,7 @@ impl Default for StaticConfig {
             maxs: 50 << 20,
             max_depth: 32,
             reopen: false,
-            resumable: write::resumable::Resumable::new(
-                DEFAULT_UPLOADS_PATH,
-                std::time::Duration::from_secs(3600),
-                4 << 30,
-            )
-            .expect("the default uploads path is valid"),
+            resumable: Resumables::default(),
         }
     }
 }
@@ -246,7 +263,7 @@ impl StaticConfig {
             maxs: args.maxs,
             max_depth: args.max_depth,
             reopen: false,
-            resumable: Self::default().resumable,
+            resumable: Resumables::default(),
         }
         .with_resumable(
             &args.uploads_path,

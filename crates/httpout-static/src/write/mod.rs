@@ -100,7 +100,7 @@ impl WriteSite {
             depths: Arc::default(),
             hidden: config.hidden,
             max_depth: config.max_depth,
-            resumable: Arc::clone(&config.resumable),
+            resumable: Arc::clone(&config.resumable.0),
             partial: Default::default(),
         }
     }

@@ -128,17 +128,12 @@ impl ResumeError {
             Self::Interrupted(_) | Self::Write(_) => "".into(),
         };
         let (Self::Interrupted(e) | Self::Write(e)) = self else {
-            return Ok(self.answer(protocol, status, reason));
+            return Ok(self.answer(protocol, status, &reason));
         };
         crate::error::respond(Err(e))
     }
 
-    fn answer(
-        self,
-        protocol: Protocol,
-        status: StatusCode,
-        reason: Cow<'static, str>,
-    ) -> Response<Body> {
+    fn answer(self, protocol: Protocol, status: StatusCode, reason: &str) -> Response<Body> {
         let problem = match (&self, protocol) {
             (Self::OffsetMismatch { expected, provided }, Protocol::Ietf) => {
                 Some(serde_json::json!({

@@ -245,7 +245,7 @@ async fn create_inner(
         )
         .map_err(|e| (e, None))?;
     let id = up.record().id;
-    let located = Some((registry.location(id), id.to_string()));
+    let (loc, id) = (registry.location(id), id.to_string());
     let append = Append {
         offset: 0,
         complete: Some(complete),
@@ -256,8 +256,7 @@ async fn create_inner(
     let done = registry
         .first_append(&up, append, body)
         .await
-        .map_err(|e| (e, located.clone()))?;
-    let (loc, id) = located.unwrap_or_default();
+        .map_err(|e| (e, Some((loc.clone(), id.clone()))))?;
     let mut res = Response::new(Body::empty());
     let status = match done.done {
         None => StatusCode::CREATED,

@@ -8,9 +8,11 @@ use httpout_core::Body;
 use super::*;
 
 fn site(dir: &std::path::Path, resumable: &Arc<Resumable>) -> WriteSite {
-    let mut config = crate::StaticConfig::default();
-    config.resumable = Arc::clone(resumable);
-    config.maxs = 1000;
+    let config = crate::StaticConfig {
+        resumable: crate::Resumables(Arc::clone(resumable)),
+        maxs: 1000,
+        ..Default::default()
+    };
     WriteSite::new(
         httpout_store::WriteRoot::new(dir).unwrap(),
         &config,
