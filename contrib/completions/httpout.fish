@@ -49,6 +49,9 @@ complete -c httpout -l block_size -d 'Bytes read from a file per step (512 to 16
 complete -c httpout -l cache_control -d '`Cache-Control` value for served files; `none` drops Cache-Control and ETag' -r
 complete -c httpout -l cache_rule -d '`Cache-Control` for files matching GLOB (`*`, `**`, `?`; with a `/` matched against the URL path, else the file name), over `cache_control`; repeatable, the first match wins' -r
 complete -c httpout -l max_cache_segs -d 'Segments kept per stream after each upload: in memory (gmem) at most N (at least 1); on disk -N keeps the last N, N ≥ 0 all' -r
+complete -c httpout -l uploads_path -d 'URL path of the uploads endpoint (`PATH/ID`: resumable uploads, tus and IETF); starts and ends with `/`' -r
+complete -c httpout -l resume_ttl -d 'Seconds an incomplete resumable upload may stay idle before its temporary file is removed' -r
+complete -c httpout -l resume_budget -d 'Total bytes reserved by incomplete resumable uploads (each its length, or `maxs` when unknown); creating one beyond it is 507' -r
 complete -c httpout -l sink -d 'What `-i SOURCE -o URL` pairs feed: `file` (written to the first of `rdirs`), `live` (relayed to listeners), `auto` (file when `rdirs` is given)' -r -f -a "auto\t'The file sink when `rdirs` is given (as GPAC), the live sink otherwise'
 live\t'The live sink: each input relayed to the listeners of its URL'
 file\t'The file sink: each input written into the first read directory'"
