@@ -34,6 +34,17 @@ fn new(name: &str, length: Option<u64>) -> NewUpload {
     }
 }
 
+/// A tus-style append at offset 0.
+fn append(declared: Option<u64>) -> Append {
+    Append {
+        offset: 0,
+        complete: None,
+        length: None,
+        declared,
+        checksum: None,
+    }
+}
+
 fn entries(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir.join("d")).map_or(0, |d| d.count())
 }
@@ -50,13 +61,7 @@ async fn idle_uploads_expire_on_the_timer() {
     let id = up.record().id;
     assert_eq!(entries(dir.path()), 2, "temporary file and state");
     tokio::time::sleep(Duration::from_secs(60)).await;
-    let append = Append {
-        offset: 0,
-        complete: None,
-        length: None,
-        declared: Some(4),
-        checksum: None,
-    };
+    let append = append(Some(4));
     let done = up.append(append, Body::full("abcd")).await.unwrap();
     assert_eq!(
         done,
@@ -97,13 +102,7 @@ async fn creations_are_bounded_by_the_budget() {
     reg.ended(a.record().id);
     reg.create(&site, new("c", Some(900))).unwrap();
     // A complete upload is renamed into place.
-    let append = Append {
-        offset: 0,
-        complete: None,
-        length: None,
-        declared: None,
-        checksum: None,
-    };
+    let append = append(None);
     let done = reg
         .first_append(&b, append, Body::full(vec![7u8; 500]))
         .await
@@ -125,13 +124,7 @@ async fn a_restart_resumes_at_the_recorded_offset() {
     site1.attach_resumable();
     let up = reg.create(&site1, new("a", Some(10))).unwrap();
     let id = up.record().id;
-    let append = Append {
-        offset: 0,
-        complete: None,
-        length: None,
-        declared: None,
-        checksum: None,
-    };
+    let append = append(None);
     up.append(append, Body::full("abc")).await.unwrap();
     // Bytes written but never recorded, as a crash mid-request leaves them.
     let part = dir.path().join("d").join(state::part_name(id));
