@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests use as real clients or peers. nginx-light has
 # the proxy module and its cache, and varnish brings varnishd: the edge tier
 # of docs/deploy/ (crates/httpout/tests/edge.rs) runs both.
-packages=(curl python3 ffmpeg mpv vlc-bin vlc-plugin-base chromium nginx-light varnish haproxy icecast2 strace openssl procps nghttp2-client python3-prometheus-client nodejs)
+packages=(curl python3 ffmpeg mpv vlc-bin vlc-plugin-base chromium nginx-light varnish haproxy icecast2 strace openssl procps nghttp2-client python3-prometheus-client python3-venv nodejs)
 # npm installs the browser players below; some nodejs builds bring it.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 missing=()
@@ -28,6 +28,16 @@ web=crates/httpout/tests/web
 if [ ! -f "$web/node_modules/.package-lock.json" ] ||
    [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
   (cd "$web" && npm ci --no-audit --no-fund)
+fi
+
+# The Python clients of the resumable uploads' tests
+# (crates/httpout/tests/resumable.rs): tuspy, pinned, in a venv of ours.
+pyenv=target/pyenv
+tuspy=tuspy==1.1.0
+if ! "$pyenv/bin/python" -c 'import tusclient' >/dev/null 2>&1 ||
+   ! "$pyenv/bin/pip" show tuspy 2>/dev/null | grep -qx "Version: ${tuspy#*==}"; then
+  python3 -m venv "$pyenv"
+  "$pyenv/bin/pip" install -q --disable-pip-version-check "$tuspy"
 fi
 
 cargo test --workspace "$@"

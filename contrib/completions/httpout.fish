@@ -59,6 +59,8 @@ complete -c httpout -l require_placeholder -d 'Take only uploads whose id is a p
 complete -c httpout -l placeholder_ttl -d 'Seconds an upload id made by a POST, or a placeholder file, waits for its upload' -r
 complete -c httpout -l progress_files -d 'Keep a one-byte progress file (`.httpout-upload-ID.prog`: 0-100 %, 127 complete, negative errors) beside each upload while it arrives' -r
 complete -c httpout -l uploads_admin -d 'Users who may make placeholders and read every upload\'s progress, comma-separated' -r
+complete -c httpout -l resume_ttl -d 'Seconds an incomplete resumable upload may stay idle before its temporary file is removed' -r
+complete -c httpout -l resume_budget -d 'Total bytes reserved by incomplete resumable uploads (each its length, or `maxs` when unknown); creating one beyond it is 507' -r
 complete -c httpout -l sink -d 'What `-i SOURCE -o URL` pairs feed: `file` (written to the first of `rdirs`), `live` (relayed to listeners), `auto` (file when `rdirs` is given)' -r -f -a "auto\t'The file sink when `rdirs` is given (as GPAC), the live sink otherwise'
 live\t'The live sink: each input relayed to the listeners of its URL'
 file\t'The file sink: each input written into the first read directory'"

@@ -19,9 +19,12 @@ pub static SERVER_UTC: HeaderName = HeaderName::from_static("server-utc");
 
 /// Response headers a browser script may read under CORS: ranges, validators,
 /// `Date` and `Server-UTC` for clock sync (players need them; GPAC's `*` is
-/// ignored by browsers on credentialed requests).
-const EXPOSED: &str =
-    "Content-Length, Content-Range, Accept-Ranges, ETag, Last-Modified, Date, Server-UTC";
+/// ignored by browsers on credentialed requests); `Location` and the
+/// resumable uploads' headers (tus and IETF clients in browsers read them).
+const EXPOSED: &str = "Content-Length, Content-Range, Accept-Ranges, ETag, Last-Modified, Date, \
+    Server-UTC, Location, Upload-Id, Upload-Offset, Upload-Length, Upload-Metadata, \
+    Upload-Complete, Upload-Limit, Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, \
+    Tus-Checksum-Algorithm";
 
 /// Whether the server's CORS policy applies to a request: always (`on`),
 /// never (`off`), or when it carries `Origin` (`auto`). The one place CORS

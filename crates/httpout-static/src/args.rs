@@ -161,6 +161,20 @@ pub struct StaticArgs {
         help_heading = "Uploads"
     )]
     pub uploads_admin: Vec<String>,
+
+    /// Seconds an incomplete resumable upload may stay idle before its temporary file is removed.
+    #[arg(
+        long = "resume_ttl",
+        alias = "resume-ttl",
+        value_name = "SECONDS",
+        default_value = "3600",
+        help_heading = "Uploads"
+    )]
+    pub resume_ttl: u64,
+
+    /// Total bytes reserved by incomplete resumable uploads (each its length, or `maxs` when unknown); creating one beyond it is 507.
+    #[arg(long = "resume_budget", alias = "resume-budget", value_name = "SIZE", value_parser = parse_size, default_value = "4G", help_heading = "Uploads")]
+    pub resume_budget: u64,
 }
 
 impl StaticArgs {
@@ -180,24 +194,6 @@ impl StaticArgs {
             progress_files: self.progress_files,
             admins: self.uploads_admin.clone(),
         })
-    }
-
-    /// `--uploads_path`, checked: a URL path starting and ending with `/`,
-    /// not `/` itself.
-    pub fn uploads_path(&self) -> Result<String, ConfigError> {
-        let p = &self.uploads_path;
-        let ok = p.len() > 2
-            && p.starts_with('/')
-            && p.ends_with('/')
-            && httpout_core::SafePath::parse(p).is_ok_and(|s| !s.is_root());
-        if !ok {
-            return Err(ConfigError::invalid(
-                "--uploads_path",
-                p,
-                "expected a URL path starting and ending with /, like /.uploads/",
-            ));
-        }
-        Ok(p.clone())
     }
 
     /// The rules files among `--rdirs`, read once: they decide access (the

@@ -7,6 +7,12 @@
 //! | `GET /.uploads/ID` | JSON: `id`, `path`, `state` (`expected`, `receiving`, `complete`, `aborted`, `failed`), `received`, `expected`, `percent`, `code`, `started`, `rate`, `reason` |
 //! | the same with `Accept: text/event-stream` | Server-Sent Events: one `progress` event per change (at most [`SSE_INTERVAL`] apart) until the upload ends |
 //! | `GET /.uploads/` | admins: every entry, as a JSON array |
+//! | `HEAD`, `PATCH`, `DELETE /.uploads/ID`, `OPTIONS` | resumable uploads (tus, IETF draft): offset, append, cancel, discovery ([`crate::write::resumable`]) |
+//!
+//! A resumable upload's progress has the same fields, with the state
+//! `suspended` between its requests, its `offset` (the bytes on disk, where
+//! a client resumes) and `protocol`; its live stream samples it every
+//! [`SSE_INTERVAL`] and sends what changed.
 //!
 //! The endpoint's URL is checked by the access rules like any other (the
 //! section with the longest prefix; a rules section named `.uploads` sets
@@ -15,7 +21,7 @@
 //! does not exist); an anonymous upload by whoever holds its id.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
@@ -26,6 +32,7 @@ use httpout_core::{Allow, Body, Ctx, Error, Handler, HandlerFuture, SafePath};
 use serde_json::{Value, json};
 
 use crate::write::registry::{Expected, Snapshot, State, UPLOAD_ID, Uploads, query_value};
+use crate::write::resumable::{self, Resumable, UploadState};
 use crate::write::upload_id::UploadId;
 
 /// Least time between two progress events of one stream.
@@ -43,25 +50,32 @@ const CREATE_BODY_MAX: usize = 8 << 10;
 #[derive(Debug, Clone)]
 pub struct UploadsEndpoint {
     uploads: Arc<Uploads>,
+    resumable: Arc<Resumable>,
     /// Where it is mounted, with a final `/` (for `Location`).
     base: String,
 }
 
 impl UploadsEndpoint {
     /// The endpoint of `uploads`, mounted at `base`.
-    pub(crate) fn new(uploads: Arc<Uploads>, base: &str) -> Self {
+    pub(crate) fn new(uploads: Arc<Uploads>, resumable: Arc<Resumable>, base: &str) -> Self {
         let base = if base.ends_with('/') {
             base.to_owned()
         } else {
             format!("{base}/")
         };
-        Self { uploads, base }
+        Self {
+            uploads,
+            resumable,
+            base,
+        }
     }
 }
 
 impl Handler for UploadsEndpoint {
+    /// Every method comes here: OPTIONS is tus discovery, and the methods
+    /// of an upload resource depend on the upload.
     fn allow(&self, _path: &SafePath) -> Allow {
-        Allow::only([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
+        Allow::any()
     }
 
     fn handle(&self, req: Request<Body>, ctx: Ctx) -> HandlerFuture {
@@ -70,11 +84,27 @@ impl Handler for UploadsEndpoint {
             let segments = ctx.path.segments();
             match (req.method(), segments) {
                 (&Method::POST, []) => this.create(req, &ctx).await,
-                (&Method::GET | &Method::HEAD, []) => this.list(&ctx),
-                (&Method::GET | &Method::HEAD, [id]) => this.progress(&req, &ctx, id),
-                (&Method::POST, _) => Err(Error::MethodNotAllowed {
-                    allow: HeaderValue::from_static("GET, HEAD, OPTIONS"),
-                }),
+                (&Method::GET, []) => this.list(&ctx),
+                (&Method::GET, [id]) => this.progress(&req, &ctx, id),
+                (&Method::OPTIONS, [] | [_])
+                | (&Method::HEAD | &Method::PATCH | &Method::DELETE, [_]) => {
+                    let id = segments.first().map_or("", String::as_str).to_owned();
+                    let (parts, body) = req.into_parts();
+                    let user = ctx.user.as_deref();
+                    this.resumable.route(&parts, body, &id, user).await
+                }
+                (_, []) => {
+                    Err(Allow::only([Method::GET, Method::POST, Method::OPTIONS])
+                        .refuse(req.method()))
+                }
+                (_, [_]) => Err(Allow::only([
+                    Method::GET,
+                    Method::HEAD,
+                    Method::PATCH,
+                    Method::DELETE,
+                    Method::OPTIONS,
+                ])
+                .refuse(req.method())),
                 _ => Err(Error::NotFound),
             }
         })
@@ -162,24 +192,27 @@ impl UploadsEndpoint {
                 "only uploads admins list every upload".into(),
             ));
         }
-        let all: Vec<Value> = self.uploads.all().iter().map(to_json).collect();
+        let mut all: Vec<Value> = self.uploads.all().iter().map(to_json).collect();
+        all.extend(self.resumable.list().iter().map(resumable_json));
         Ok(json_response(StatusCode::OK, &Value::Array(all)))
     }
 
     /// `GET /.uploads/ID`: its progress, once or as a stream of events.
     fn progress(&self, req: &Request<Body>, ctx: &Ctx, id: &str) -> Result<Response<Body>, Error> {
-        let entry = id
-            .parse::<UploadId>()
-            .ok()
-            .and_then(|id| self.uploads.get(&id))
-            .filter(|e| e.readable_by(ctx.user.as_deref(), &self.uploads.options().admins))
-            .ok_or(Error::NotFound)?;
+        let id = id.parse::<UploadId>().map_err(|_| Error::NotFound)?;
         let wants_events = req
             .headers()
             .get_all(ACCEPT)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .any(|v| v.to_ascii_lowercase().contains("text/event-stream"));
+        let user = ctx.user.as_deref();
+        let Some(entry) = self.uploads.get(&id) else {
+            return self.resumable_progress(id, user, wants_events);
+        };
+        if !entry.readable_by(user, &self.uploads.options().admins) {
+            return Err(Error::NotFound);
+        }
         if !wants_events {
             return Ok(json_response(StatusCode::OK, &to_json(&entry.snapshot())));
         }
@@ -208,15 +241,119 @@ impl UploadsEndpoint {
                     (!last).then_some((entry, changes, false)),
                 ))
             });
-        let body = StreamBody::new(
-            events.map(|b| Ok::<_, std::convert::Infallible>(http_body::Frame::data(b))),
-        );
-        let mut res = Response::new(Body::new(body));
-        let h = res.headers_mut();
-        h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        Ok(res)
+        Ok(event_stream(events))
     }
+
+    /// The progress of resumable upload `id`, for its owner and admins.
+    fn resumable_progress(
+        &self,
+        id: UploadId,
+        user: Option<&str>,
+        wants_events: bool,
+    ) -> Result<Response<Body>, Error> {
+        let admins = &self.uploads.options().admins;
+        let readable = |s: &resumable::Snapshot| match (&s.owner, user) {
+            (None, _) => true,
+            (Some(o), Some(u)) => o == u || admins.iter().any(|a| a == u),
+            (Some(_), None) => false,
+        };
+        let snapshot = self
+            .resumable
+            .get(id)
+            .filter(readable)
+            .ok_or(Error::NotFound)?;
+        if !wants_events {
+            return Ok(json_response(StatusCode::OK, &resumable_json(&snapshot)));
+        }
+        // Sampled: resumable uploads change across requests and restarts.
+        let resumable = Arc::clone(&self.resumable);
+        let events =
+            futures_util::stream::unfold(Some((None::<Value>, Instant::now())), move |state| {
+                let resumable = Arc::clone(&resumable);
+                async move {
+                    let (last, mut quiet_since) = state?;
+                    loop {
+                        let now = resumable.get(id).map(|s| resumable_json(&s));
+                        let Some(value) = now else {
+                            // Forgotten (ended long ago): the stream ends.
+                            return None;
+                        };
+                        let ended =
+                            !matches!(value["state"].as_str(), Some("receiving" | "suspended"));
+                        if last.as_ref() != Some(&value) {
+                            let event = format!("event: progress\ndata: {value}\n\n");
+                            let next = (!ended).then_some((Some(value), Instant::now()));
+                            return Some((Bytes::from(event), next));
+                        }
+                        if quiet_since.elapsed() >= SSE_KEEPALIVE {
+                            quiet_since = Instant::now();
+                            let next = Some((last, quiet_since));
+                            return Some((Bytes::from_static(b": keep-alive\n\n"), next));
+                        }
+                        tokio::time::sleep(SSE_INTERVAL).await;
+                    }
+                }
+            });
+        Ok(event_stream(events))
+    }
+}
+
+/// A `text/event-stream` response of `events`.
+fn event_stream(
+    events: impl futures_util::Stream<Item = Bytes> + Send + 'static,
+) -> Response<Body> {
+    let body = StreamBody::new(
+        events.map(|b| Ok::<_, std::convert::Infallible>(http_body::Frame::data(b))),
+    );
+    let mut res = Response::new(Body::new(body));
+    let h = res.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// The JSON of a resumable upload: the fields of [`to_json`], and its
+/// durable `offset` and `protocol`.
+fn resumable_json(s: &resumable::Snapshot) -> Value {
+    let (state, reason) = match &s.state {
+        UploadState::Receiving => ("receiving", None),
+        UploadState::Suspended => ("suspended", None),
+        UploadState::Complete => ("complete", None),
+        UploadState::Aborted(why) => ("aborted", Some((*why).to_owned())),
+        UploadState::Failed(why) => ("failed", Some(why.clone())),
+    };
+    let registry_state = match &s.state {
+        UploadState::Receiving | UploadState::Suspended => State::Receiving,
+        UploadState::Complete => State::Complete,
+        UploadState::Aborted(why) => State::Aborted((*why).to_owned()),
+        UploadState::Failed(why) => State::Failed(500, why.clone()),
+    };
+    let percent = match (&s.state, s.length) {
+        (UploadState::Complete, _) => Some(100),
+        (_, Some(0)) => Some(100),
+        (_, Some(len)) => Some((s.received.saturating_mul(100) / len).min(99) as u8),
+        (_, None) => None,
+    };
+    let secs = s
+        .started
+        .elapsed()
+        .unwrap_or_default()
+        .as_secs_f64()
+        .max(0.001);
+    json!({
+        "id": s.id.to_string(),
+        "path": s.target,
+        "state": state,
+        "received": s.received,
+        "offset": s.offset,
+        "expected": s.length,
+        "percent": percent,
+        "code": crate::write::registry::code_of(&registry_state, percent),
+        "started": rfc3339(s.started),
+        "rate": (s.received as f64 / secs) as u64,
+        "reason": reason,
+        "protocol": s.protocol.name(),
+    })
 }
 
 /// The JSON of one entry.

@@ -29,6 +29,8 @@ pub(crate) fn store_error(e: StoreError) -> Error {
 pub(crate) struct Refusal {
     status: StatusCode,
     reason: Cow<'static, str>,
+    /// `Accept-Patch` for a 415 to a PATCH.
+    accept_patch: Option<&'static str>,
 }
 
 impl std::fmt::Display for Refusal {
@@ -58,10 +60,24 @@ impl Refusal {
         )
     }
 
+    /// 415 Unsupported Media Type for a PATCH, with the types it accepts
+    /// (`Accept-Patch`, RFC 5789).
+    pub(crate) fn unsupported_media_type(
+        reason: impl Into<Cow<'static, str>>,
+        accepted: &'static str,
+    ) -> Error {
+        Error::Internal(Box::new(Self {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            reason: reason.into(),
+            accept_patch: Some(accepted),
+        }))
+    }
+
     fn error(status: StatusCode, reason: impl Into<Cow<'static, str>>) -> Error {
         Error::Internal(Box::new(Self {
             status,
             reason: reason.into(),
+            accept_patch: None,
         }))
     }
 }
@@ -86,7 +102,12 @@ pub(crate) fn respond(result: Result<Response<Body>, Error>) -> Result<Response<
         None => return Err(e),
     };
     if !status.is_server_error() {
-        return Ok(plain(status, reason));
+        let mut res = plain(status, reason);
+        if let Some(types) = refusal.and_then(|r| r.accept_patch) {
+            res.headers_mut()
+                .insert("accept-patch", HeaderValue::from_static(types));
+        }
+        return Ok(res);
     }
     let mut line = format!("{status}: ");
     if refusal.is_some() {

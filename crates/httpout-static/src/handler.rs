@@ -15,8 +15,18 @@ impl StaticHandler {
     fn methods(&self) -> Allow {
         use Method as M;
         match (&self.reads, &self.write) {
-            (Reads::Nothing, Some(_)) => Allow::only([M::PUT, M::POST, M::DELETE, M::OPTIONS]),
-            (_, Some(_)) => Allow::only([M::GET, M::HEAD, M::PUT, M::POST, M::DELETE, M::OPTIONS]),
+            (Reads::Nothing, Some(_)) => {
+                Allow::only([M::PUT, M::POST, M::PATCH, M::DELETE, M::OPTIONS])
+            }
+            (_, Some(_)) => Allow::only([
+                M::GET,
+                M::HEAD,
+                M::PUT,
+                M::POST,
+                M::PATCH,
+                M::DELETE,
+                M::OPTIONS,
+            ]),
             (_, None) => Allow::only([M::GET, M::HEAD, M::OPTIONS]),
         }
     }
@@ -43,7 +53,7 @@ impl Handler for StaticHandler {
                         Err(Error::NotFound)
                     }
                 }
-                (&Method::PUT | &Method::POST, _, Some(w)) => {
+                (&Method::PUT | &Method::POST | &Method::PATCH, _, Some(w)) => {
                     // In a task of its own: an upload whose body has fully
                     // arrived is committed even if the client closes the
                     // connection without waiting for the answer (ffmpeg's

@@ -129,9 +129,51 @@ pub struct StaticConfig {
     /// Where the uploads endpoint is mounted (`uploads_path`), with a final
     /// `/`. Default `/.uploads/`.
     pub uploads_path: String,
+    /// Resumable uploads (tus, IETF) and the uploads endpoint
+    /// (`uploads_path`, `resume_ttl`, `resume_budget`: set them with
+    /// [`StaticConfig::with_resumable`]), shared by the write directories
+    /// built from this configuration.
+    pub resumable: Resumables,
+}
+
+/// The resumable uploads of a server and their options (opaque; see
+/// [`StaticConfig::with_resumable`]). Default: at `/.uploads/`, kept 1 h
+/// when idle, 4 GiB in all.
+#[derive(Debug, Clone)]
+pub struct Resumables(pub(crate) Arc<write::resumable::Resumable>);
+
+impl Default for Resumables {
+    fn default() -> Self {
+        Self(
+            write::resumable::Resumable::new(
+                DEFAULT_UPLOADS_PATH,
+                std::time::Duration::from_secs(3600),
+                4 << 30,
+            )
+            .expect("the default uploads path is valid"),
+        )
+    }
 }
 
 impl StaticConfig {
+    /// Sets the resumable uploads' options: the endpoint's URL path (starts
+    /// and ends with `/`), how long an idle incomplete upload is kept, and
+    /// the bytes incomplete uploads may hold together. Errors name the
+    /// option.
+    pub fn with_resumable(
+        mut self,
+        uploads_path: &str,
+        ttl: std::time::Duration,
+        budget: u64,
+    ) -> Result<Self, ConfigError> {
+        self.uploads_path = uploads_path.to_owned();
+        self.resumable = Resumables(
+            write::resumable::Resumable::new(uploads_path, ttl, budget)
+                .map_err(|why| ConfigError::invalid("--uploads_path", uploads_path, why))?,
+        );
+        Ok(self)
+    }
+
     /// Opens a write directory: its leftovers removed, unless
     /// [`StaticConfig::reopen`].
     fn write_root(&self, dir: impl AsRef<Path>) -> std::io::Result<WriteRoot> {
@@ -166,6 +208,7 @@ impl Default for StaticConfig {
             reopen: false,
             uploads: Arc::default(),
             uploads_path: DEFAULT_UPLOADS_PATH.to_owned(),
+            resumable: Resumables::default(),
         }
     }
 }
@@ -207,7 +250,7 @@ impl StaticConfig {
                     "expected a size from 512 bytes to 16M",
                 )
             })?;
-        Ok(Self {
+        Self {
             dlist: args.dlist,
             norange: args.norange,
             zmax: args.zmax,
@@ -234,8 +277,15 @@ impl StaticConfig {
             max_depth: args.max_depth,
             reopen: false,
             uploads: Arc::new(Uploads::new(args.upload_options()?)),
-            uploads_path: args.uploads_path()?,
-        })
+            // Checked, with the resumable uploads', below.
+            uploads_path: args.uploads_path.clone(),
+            resumable: Resumables::default(),
+        }
+        .with_resumable(
+            &args.uploads_path,
+            std::time::Duration::from_secs(args.resume_ttl),
+            args.resume_budget,
+        )
     }
 }
 
@@ -294,6 +344,7 @@ impl StaticHandler {
     }
 
     fn attach(&mut self, write: Arc<WriteSite>) {
+        write.attach_resumable();
         if let Reads::Dir(site) = &mut self.reads {
             let mut with_form = (**site).clone();
             with_form.upload_form = true;
@@ -449,7 +500,11 @@ pub fn mounts(
                 "expected a URL path",
             )
         })?;
-        let endpoint = UploadsEndpoint::new(Arc::clone(&config.uploads), &config.uploads_path);
+        let endpoint = UploadsEndpoint::new(
+            Arc::clone(&config.uploads),
+            Arc::clone(&config.resumable.0),
+            &config.uploads_path,
+        );
         out.push((at, Arc::new(endpoint) as Arc<dyn Handler>));
     }
     if !out.iter().any(|(p, _)| p.is_root()) {

@@ -117,7 +117,7 @@ async fn create_replace_delete_and_their_status_codes() {
     let (s, h, _) = send(addr, "OPTIONS", "/x", &[], b"").await;
     assert_eq!(
         (s.as_u16(), h["allow"].to_str().unwrap()),
-        (204, "GET, HEAD, PUT, POST, DELETE, OPTIONS")
+        (204, "GET, HEAD, PUT, POST, PATCH, DELETE, OPTIONS")
     );
 
     // No write directory: 405 with Allow.
@@ -135,7 +135,7 @@ async fn create_replace_delete_and_their_status_codes() {
     let (s, h, _) = send(wo, "GET", "/file", &[], b"").await;
     assert_eq!(
         (s.as_u16(), h["allow"].to_str().unwrap()),
-        (405, "PUT, POST, DELETE, OPTIONS")
+        (405, "PUT, POST, PATCH, DELETE, OPTIONS")
     );
     let (s, _, _) = send(wo, "PUT", "/new", &[], b"y").await;
     assert_eq!(s, 201);

@@ -38,6 +38,11 @@ use crate::error::StoreError;
 /// File names that mark temporary upload files; hidden from reads.
 pub const TEMP_PREFIX: &str = ".httpout-upload-";
 
+/// File names of resumable uploads' temporary files and states (a subset
+/// of [`TEMP_PREFIX`], so hidden from reads and refused to writes): kept by
+/// [`WriteRoot::new`], since they outlive the process that made them.
+pub const RESUME_PREFIX: &str = ".httpout-upload-resume-";
+
 /// The write directory (`wdir`).
 #[derive(Debug, Clone)]
 pub struct WriteRoot {
@@ -73,11 +78,15 @@ pub struct AtomicFile {
     target: String,
     file: Option<File>,
     fsync: bool,
+    /// Whether dropping it keeps the temporary file (a resumable upload's,
+    /// removed only by [`AtomicFile::discard`]).
+    keep: bool,
 }
 
 impl WriteRoot {
     /// Opens (creating it if needed) the write directory, and removes
-    /// temporary files an earlier run left behind.
+    /// temporary files an earlier run left behind (but resumable uploads'
+    /// files, [`RESUME_PREFIX`]).
     pub fn new(dir: impl AsRef<Path>) -> io::Result<Self> {
         let root = Self::open(dir)?;
         remove_leftovers(&root.root, 0);
@@ -182,7 +191,92 @@ impl ParentDir {
             target: name.to_owned(),
             file: Some(File::from(fd)),
             fsync: self.fsync,
+            keep: false,
         })
+    }
+
+    /// The temporary file `temp` (a name starting with [`RESUME_PREFIX`])
+    /// of a resumable upload that will become `name`: created empty when
+    /// `create` (it must not exist), else opened as it is. Dropping the
+    /// result keeps the file; [`AtomicFile::commit`] renames it,
+    /// [`AtomicFile::discard`] removes it.
+    pub fn resumable_temp(
+        &self,
+        temp: &str,
+        name: &str,
+        create: bool,
+    ) -> Result<AtomicFile, StoreError> {
+        if !temp.starts_with(RESUME_PREFIX) || temp.contains('/') {
+            return Err(StoreError::Conflict);
+        }
+        let mut flags = OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        if create {
+            flags |= OFlags::CREATE | OFlags::EXCL;
+        }
+        let fd = rustix::fs::openat(&*self.fd, temp, flags, Mode::from_raw_mode(0o644))
+            .map_err(map_errno)?;
+        let file = File::from(fd);
+        if !file.metadata()?.is_file() {
+            return Err(StoreError::Conflict);
+        }
+        Ok(AtomicFile {
+            dir: Arc::clone(&self.fd),
+            temp: temp.to_owned(),
+            target: name.to_owned(),
+            file: Some(file),
+            fsync: self.fsync,
+            keep: true,
+        })
+    }
+
+    /// Replaces the small file `name` with `bytes` atomically (written
+    /// beside it, synced, renamed, the directory synced): a state that is
+    /// on disk whole or not at all.
+    pub fn replace_small(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        use std::io::Write;
+        let temp = format!("{name}.new");
+        let fd = rustix::fs::openat(
+            &*self.fd,
+            temp.as_str(),
+            OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(map_errno)?;
+        let mut file = File::from(fd);
+        let written = file.write_all(bytes).and_then(|()| file.sync_data());
+        if let Err(e) = written {
+            let _ = rustix::fs::unlinkat(&*self.fd, temp.as_str(), AtFlags::empty());
+            return Err(e.into());
+        }
+        rustix::fs::renameat(&*self.fd, temp.as_str(), &*self.fd, name).map_err(map_errno)?;
+        sync::dir(&self.fd)
+    }
+
+    /// Reads the small file `name` (at most `max` bytes; longer is
+    /// [`StoreError::TooLarge`]).
+    pub fn read_small(&self, name: &str, max: usize) -> Result<Vec<u8>, StoreError> {
+        use std::io::Read;
+        let fd = rustix::fs::openat(
+            &*self.fd,
+            name,
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::empty(),
+        )
+        .map_err(map_errno)?;
+        let mut out = Vec::new();
+        File::from(fd).take(max as u64 + 1).read_to_end(&mut out)?;
+        if out.len() > max {
+            return Err(StoreError::TooLarge);
+        }
+        Ok(out)
+    }
+
+    /// Removes the file `name` if it is there (no error when absent).
+    pub fn remove_file(&self, name: &str) -> Result<(), StoreError> {
+        match rustix::fs::unlinkat(&*self.fd, name, AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => Ok(()),
+            Err(e) => Err(map_errno(e)),
+        }
     }
 
     /// A temporary file that starts as a copy of the current `name` (for a
@@ -232,6 +326,17 @@ impl ParentDir {
 }
 
 impl AtomicFile {
+    /// Removes the temporary file (a kept one too, see
+    /// [`ParentDir::resumable_temp`]); the target is untouched.
+    pub fn discard(mut self) {
+        self.keep = false;
+    }
+
+    /// The temporary file's name in its directory.
+    pub fn temp_name(&self) -> &str {
+        &self.temp
+    }
+
     /// The temporary file, to write the upload into.
     pub fn file(&mut self) -> &mut File {
         self.file.as_mut().expect("present until commit")
@@ -274,7 +379,7 @@ impl AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if !self.temp.is_empty() {
+        if !self.temp.is_empty() && !self.keep {
             let _ = rustix::fs::unlinkat(&*self.dir, self.temp.as_str(), AtFlags::empty());
         }
     }
@@ -433,7 +538,8 @@ fn map_errno(e: Errno) -> StoreError {
     }
 }
 
-/// Removes `TEMP_PREFIX` files left by a crash, a few levels deep.
+/// Removes `TEMP_PREFIX` files left by a crash, a few levels deep, but
+/// resumable uploads' (`RESUME_PREFIX`): their owner decides.
 fn remove_leftovers(dir: &Path, depth: usize) {
     const MAX_DEPTH: usize = 8;
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -444,7 +550,8 @@ fn remove_leftovers(dir: &Path, depth: usize) {
         let Ok(kind) = entry.file_type() else {
             continue;
         };
-        if kind.is_file() && name.to_string_lossy().starts_with(TEMP_PREFIX) {
+        let name = name.to_string_lossy();
+        if kind.is_file() && name.starts_with(TEMP_PREFIX) && !name.starts_with(RESUME_PREFIX) {
             let _ = std::fs::remove_file(entry.path());
         } else if kind.is_dir() && depth < MAX_DEPTH {
             remove_leftovers(&entry.path(), depth + 1);

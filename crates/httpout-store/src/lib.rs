@@ -17,7 +17,7 @@ pub mod error;
 pub mod fifo;
 pub mod live;
 
-pub use atomic::{AtomicFile, Kind, ParentDir, TEMP_PREFIX, WriteRoot};
+pub use atomic::{AtomicFile, Kind, ParentDir, RESUME_PREFIX, TEMP_PREFIX, WriteRoot};
 pub use disk::{DirEntryInfo, DiskRoot, Found, OpenFile};
 pub use error::StoreError;
 pub use live::{Completion, Live, LiveFile, LiveWriter, Progress, State};

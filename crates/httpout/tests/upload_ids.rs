@@ -492,3 +492,85 @@ fn a_bad_uploads_option_is_one_line_and_exit_2() {
         assert!(err.contains(name), "{arg}: {err}");
     }
 }
+
+#[test]
+fn a_resumable_upload_reports_its_progress_at_its_own_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(dir.path(), &[]);
+    // tus: create (10 bytes, "r.bin"), append 4, read, append the rest.
+    let (status, res) = request(&[
+        "-X",
+        "POST",
+        "-H",
+        "Tus-Resumable: 1.0.0",
+        "-H",
+        "Upload-Length: 10",
+        "-H",
+        "Upload-Metadata: filename ci5iaW4=",
+        &format!("{}/t/", s.url()),
+    ]);
+    assert_eq!(status, 201, "{res}");
+    let location = header(&res, "location").expect("Location");
+    assert!(location.starts_with("/.uploads/"), "{location}");
+    let url = format!("{}{location}", s.url());
+    let patch = |offset: &str, data: &str| {
+        request(&[
+            "-X",
+            "PATCH",
+            "-H",
+            "Tus-Resumable: 1.0.0",
+            "-H",
+            "Content-Type: application/offset+octet-stream",
+            "-H",
+            &format!("Upload-Offset: {offset}"),
+            "--data-binary",
+            data,
+            &url,
+        ])
+    };
+    assert_eq!(patch("0", "0123").0, 204);
+    let v = json(&text(&curl(&["-s", &url])));
+    assert_eq!(v["state"], "suspended", "{v}");
+    assert_eq!(
+        (v["received"].as_u64(), v["offset"].as_u64()),
+        (Some(4), Some(4)),
+        "{v}"
+    );
+    assert_eq!(
+        (v["expected"].as_u64(), v["percent"].as_u64()),
+        (Some(10), Some(40)),
+        "{v}"
+    );
+    assert_eq!(
+        (v["protocol"].as_str(), v["path"].as_str()),
+        (Some("tus"), Some("/t/r.bin"))
+    );
+    assert_eq!(patch("4", "456789").0, 204);
+    let v = json(&text(&curl(&["-s", &url])));
+    assert_eq!(
+        (v["state"].as_str(), v["code"].as_i64()),
+        (Some("complete"), Some(127)),
+        "{v}"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("w/t/r.bin")).unwrap(),
+        b"0123456789"
+    );
+    drop(s);
+
+    // Expected uploads only: resumable uploads make their own ids, so
+    // they are refused.
+    let s = server(dir.path(), &["--require_id"]);
+    let (status, res) = request(&[
+        "-X",
+        "POST",
+        "-H",
+        "Tus-Resumable: 1.0.0",
+        "-H",
+        "Upload-Length: 10",
+        "-H",
+        "Upload-Metadata: filename ci5iaW4=",
+        &format!("{}/t/", s.url()),
+    ]);
+    assert_eq!(status, 403, "{res}");
+}

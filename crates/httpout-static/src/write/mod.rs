@@ -28,6 +28,7 @@ pub(crate) mod form;
 pub(crate) mod manifest;
 pub(crate) mod progress_file;
 pub(crate) mod registry;
+pub(crate) mod resumable;
 pub(crate) mod upload_id;
 
 use std::os::unix::fs::FileExt;
@@ -76,6 +77,8 @@ pub(crate) struct WriteSite {
     pub(crate) max_depth: usize,
     /// Every upload by id (shared with the uploads endpoint).
     pub(crate) uploads: Arc<registry::Uploads>,
+    /// The resumable uploads of the server (shared by its write directories).
+    pub(crate) resumable: Arc<resumable::Resumable>,
     /// One lock per file with range uploads in progress.
     pub(crate) partial:
         std::sync::Mutex<std::collections::HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
@@ -101,9 +104,16 @@ impl WriteSite {
             depths: Arc::default(),
             hidden: config.hidden,
             max_depth: config.max_depth,
+            resumable: Arc::clone(&config.resumable.0),
             partial: Default::default(),
             uploads: Arc::clone(&config.uploads),
         }
+    }
+
+    /// Makes the write directory's resumable uploads resume (those an
+    /// earlier run left), and lets the uploads endpoint answer.
+    pub(crate) fn attach_resumable(&self) {
+        self.resumable.attach(self);
     }
 
     /// The lock that orders range uploads of `path`; entries nobody holds
@@ -162,7 +172,7 @@ pub(crate) fn io_error(e: std::io::Error) -> Error {
 /// below the root, or a name longer than [`NAME_MAX`] bytes. `dirs` is the
 /// number of directories the write names (a form's target directory, or
 /// the parents of a file).
-fn check_path(site: &WriteSite, segments: &[String], dirs: usize) -> Result<(), Error> {
+pub(crate) fn check_path(site: &WriteSite, segments: &[String], dirs: usize) -> Result<(), Error> {
     if segments.iter().any(|s| s.len() > NAME_MAX) {
         return Err(Refusal::uri_too_long(format!(
             "a name is longer than {NAME_MAX} bytes"
@@ -187,8 +197,11 @@ pub(crate) struct Uploader<'a> {
     pub(crate) url_path: &'a str,
 }
 
-/// PUT or POST of `segments` (the target below the write root); `dir_url`
-/// when the URL ends with `/`.
+/// PUT, POST or PATCH of `segments` (the target below the write root);
+/// `dir_url` when the URL ends with `/`; `who` the uploader. A tus
+/// creation (`POST` to a directory with `Tus-Resumable`) or an IETF one
+/// (`Upload-Complete`) starts a resumable upload ([`resumable`]); a PATCH
+/// is a range update of an existing file ([`patch`]).
 pub(crate) async fn upload(
     site: &WriteSite,
     req: &Parts,
@@ -213,6 +226,27 @@ async fn upload_inner(
     reserved(site, segments)?;
     let form_dir = dir_url || segments.is_empty();
     check_path(site, segments, segments.len() - usize::from(!form_dir))?;
+    let tus = req.headers.contains_key(resumable::headers::TUS_RESUMABLE);
+    let tus_creation = form_dir && tus && req.method == http::Method::POST;
+    let ietf_creation = !form_dir
+        && req.method != http::Method::PATCH
+        && resumable::ietf::is_creation(&req.headers);
+    if (tus_creation || ietf_creation) && site.uploads.requires_id() {
+        // Resumable uploads make their own ids: they cannot be expected.
+        return Err(Error::Forbidden(
+            "this server takes only expected uploads: resumable uploads (tus, IETF) are off with require_id"
+                .into(),
+        ));
+    }
+    if tus_creation {
+        return resumable::tus::create(site, req, body, segments, who.user).await;
+    }
+    if ietf_creation {
+        return resumable::ietf::create(site, req, body, segments, who.user).await;
+    }
+    if req.method == http::Method::PATCH {
+        patch(site, req, segments, form_dir)?;
+    }
     if let Some(declared) = declared_length(req)? {
         if declared > site.maxs {
             return Err(Error::PayloadTooLarge { limit: site.maxs });
@@ -545,6 +579,50 @@ pub(crate) async fn next_data(
     }
 }
 
+/// The media types a PATCH of a plain file accepts (`Accept-Patch`).
+const ACCEPT_PATCH: &str = "application/octet-stream";
+
+/// What a PATCH of a plain file (not an upload resource) must be: a
+/// `Content-Range` update (the body's bytes at their offsets, as a ranged
+/// PUT) of an existing file, its body `application/octet-stream` (or
+/// untyped): else 415 with `Accept-Patch`, 400 without `Content-Range`,
+/// 404 for a missing file.
+fn patch(site: &WriteSite, req: &Parts, segments: &[String], dir_url: bool) -> Result<(), Error> {
+    let media = resumable::ietf::media_type(&req.headers);
+    if !(media.is_empty() || media == ACCEPT_PATCH) {
+        return Err(Refusal::unsupported_media_type(
+            format!(
+                "a PATCH of a file takes {ACCEPT_PATCH} with Content-Range (or {} and {} on an upload resource)",
+                resumable::ietf::PARTIAL_UPLOAD,
+                resumable::tus::OFFSET_OCTET_STREAM
+            ),
+            ACCEPT_PATCH,
+        ));
+    }
+    if !req.headers.contains_key(http::header::CONTENT_RANGE) {
+        return Err(Error::bad_request(
+            "a PATCH of a file needs Content-Range: bytes START-END/TOTAL",
+        ));
+    }
+    let Some((name, dirs)) = segments.split_last().filter(|_| !dir_url) else {
+        return Err(Error::conflict("cannot patch a directory"));
+    };
+    let parent = site.root.dir(dirs, false).map_err(write_error)?;
+    match parent.kind(name).map_err(write_error)? {
+        Some(Kind::File) => Ok(()),
+        Some(_) => Err(Error::conflict("not a file")),
+        None => Err(Error::NotFound),
+    }
+}
+
+/// The URL path of `segments`, percent-encoded.
+pub(crate) fn url_of(segments: &[String]) -> String {
+    segments
+        .iter()
+        .map(|s| format!("/{}", utf8_percent_encode(s, SEGMENT)))
+        .collect()
+}
+
 /// 201 with `Location` for a new file, 204 for a replaced one.
 fn written(segments: &[String], replaced: bool) -> Response<Body> {
     if replaced {
@@ -552,10 +630,7 @@ fn written(segments: &[String], replaced: bool) -> Response<Body> {
         *res.status_mut() = StatusCode::NO_CONTENT;
         return res;
     }
-    let location: String = segments
-        .iter()
-        .map(|s| format!("/{}", utf8_percent_encode(s, SEGMENT)))
-        .collect();
+    let location = url_of(segments);
     let mut res = Response::new(Body::full(format!("created {location}\n")));
     *res.status_mut() = StatusCode::CREATED;
     let h = res.headers_mut();

@@ -302,6 +302,12 @@ impl Uploads {
         &self.options
     }
 
+    /// Whether uploads must name an id (`require_id` or
+    /// `require_placeholder`).
+    pub(crate) fn requires_id(&self) -> bool {
+        self.options.require_id || self.options.require_placeholder
+    }
+
     /// Whether `user` is an admin of uploads.
     pub(crate) fn is_admin(&self, user: Option<&str>) -> bool {
         user.is_some_and(|u| self.options.admins.iter().any(|a| a == u))
@@ -395,7 +401,7 @@ impl Uploads {
         length: Option<u64>,
         content_type: Option<&str>,
     ) -> Result<Tracker, Error> {
-        let require_id = self.options.require_id || self.options.require_placeholder;
+        let require_id = self.requires_id();
         let entry = match named {
             None if require_id => {
                 return Err(Error::Forbidden(
