@@ -8,11 +8,9 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::{Httpout, binary, curl};
+use support::{Httpout, add_user, curl};
 
 /// MPEG-1 Layer III, 128 kbit/s, 44.1 kHz: 417-byte frames; frame `i`'s
 /// payload bytes are `i % 200`.
@@ -22,24 +20,6 @@ fn frame(i: usize) -> Vec<u8> {
     let mut f = vec![0xFF, 0xFB, 0x90, 0x00];
     f.extend(std::iter::repeat_n((i % 200) as u8, FRAME - 4));
     f
-}
-
-/// `echo PASSWORD | httpout users --users=FILE add NAME`
-fn add_user(file: &Path, name: &str, password: &str) {
-    let mut child = Command::new(binary())
-        .args(["users", &format!("--users={}", file.display()), "add", name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
 }
 
 fn connect(url: &str) -> TcpStream {

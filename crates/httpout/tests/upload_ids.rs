@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{Httpout, binary, curl};
+use support::{Httpout, add_user, curl};
 
 fn text(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -255,25 +255,7 @@ fn placeholders_come_from_admins_and_files_and_expire() {
         ("alice", "alice-pw"),
         ("bob", "bob-pw"),
     ] {
-        let mut child = Command::new(binary())
-            .args([
-                "users",
-                &format!("--users={}", users.display()),
-                "add",
-                name,
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        use std::io::Write as _;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{pw}\n").as_bytes())
-            .unwrap();
-        assert!(child.wait().unwrap().success());
+        add_user(&users, name, pw);
     }
     std::fs::create_dir_all(p.join("in")).unwrap();
     // The uploads endpoint and the upload directory ask for credentials.
@@ -493,12 +475,9 @@ fn a_bad_uploads_option_is_one_line_and_exit_2() {
     }
 }
 
-#[test]
-fn a_resumable_upload_reports_its_progress_at_its_own_url() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = server(dir.path(), &[]);
-    // tus: create (10 bytes, "r.bin"), append 4, read, append the rest.
-    let (status, res) = request(&[
+/// A tus creation of `/t/r.bin`, 10 bytes.
+fn tus_create(base: &str) -> (u16, String) {
+    request(&[
         "-X",
         "POST",
         "-H",
@@ -507,8 +486,16 @@ fn a_resumable_upload_reports_its_progress_at_its_own_url() {
         "Upload-Length: 10",
         "-H",
         "Upload-Metadata: filename ci5iaW4=",
-        &format!("{}/t/", s.url()),
-    ]);
+        &format!("{base}/t/"),
+    ])
+}
+
+#[test]
+fn a_resumable_upload_reports_its_progress_at_its_own_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(dir.path(), &[]);
+    // tus: create (10 bytes, "r.bin"), append 4, read, append the rest.
+    let (status, res) = tus_create(s.url());
     assert_eq!(status, 201, "{res}");
     let location = header(&res, "location").expect("Location");
     assert!(location.starts_with("/.uploads/"), "{location}");
@@ -561,16 +548,6 @@ fn a_resumable_upload_reports_its_progress_at_its_own_url() {
     // Expected uploads only: resumable uploads make their own ids, so
     // they are refused.
     let s = server(dir.path(), &["--require_id"]);
-    let (status, res) = request(&[
-        "-X",
-        "POST",
-        "-H",
-        "Tus-Resumable: 1.0.0",
-        "-H",
-        "Upload-Length: 10",
-        "-H",
-        "Upload-Metadata: filename ci5iaW4=",
-        &format!("{}/t/", s.url()),
-    ]);
+    let (status, res) = tus_create(s.url());
     assert_eq!(status, 403, "{res}");
 }

@@ -189,6 +189,25 @@ pub(crate) fn run_to_exit(args: &[&str]) -> (Option<i32>, String, String) {
     (code, out, err)
 }
 
+/// `echo PASSWORD | httpout users --users=FILE add NAME`
+pub(crate) fn add_user(file: &std::path::Path, name: &str, password: &str) {
+    use std::io::Write as _;
+    let mut child = Command::new(binary())
+        .args(["users", &format!("--users={}", file.display()), "add", name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
 /// Runs curl with a 10 s limit; `-sS` is added.
 pub(crate) fn curl(args: &[&str]) -> Output {
     Command::new("curl")
@@ -318,10 +337,14 @@ impl Icecast {
             ""
         };
         let conf = dir.join("icecast.xml");
+        // `source-timeout` 60 s (icecast2's default is 10): on a loaded
+        // 2-core machine a paced ffmpeg source can stall for seconds, and
+        // icecast2 dropping it fails the comparison (seen in a full run).
         std::fs::write(
             &conf,
             format!(
-                "<icecast><limits><clients>500</clients><sources>8</sources></limits>\
+                "<icecast><limits><clients>500</clients><sources>8</sources>\
+                 <source-timeout>60</source-timeout></limits>\
                  <authentication><source-password>hackme</source-password>\
                  <admin-user>admin</admin-user><admin-password>hackme</admin-password>\
                  </authentication><hostname>127.0.0.1</hostname>\
