@@ -31,7 +31,9 @@ use http_body_util::{BodyExt as _, StreamBody};
 use httpout_core::{Allow, Body, Ctx, Error, Handler, HandlerFuture, SafePath};
 use serde_json::{Value, json};
 
-use crate::write::registry::{Expected, Snapshot, State, UPLOAD_ID, Uploads, query_value};
+use crate::write::registry::{
+    Expected, Snapshot, State, UPLOAD_ID, Uploads, code_of, may_read, percent_of, query_value,
+};
 use crate::write::resumable::{self, Resumable, UploadState};
 use crate::write::upload_id::UploadId;
 
@@ -84,7 +86,7 @@ impl Handler for UploadsEndpoint {
             let segments = ctx.path.segments();
             match (req.method(), segments) {
                 (&Method::POST, []) => this.create(req, &ctx).await,
-                (&Method::GET, []) => this.list(&ctx),
+                (&Method::GET | &Method::HEAD, []) => this.list(&ctx),
                 (&Method::GET, [id]) => this.progress(&req, &ctx, id),
                 (&Method::OPTIONS, [] | [_])
                 | (&Method::HEAD | &Method::PATCH | &Method::DELETE, [_]) => {
@@ -252,11 +254,7 @@ impl UploadsEndpoint {
         wants_events: bool,
     ) -> Result<Response<Body>, Error> {
         let admins = &self.uploads.options().admins;
-        let readable = |s: &resumable::Snapshot| match (&s.owner, user) {
-            (None, _) => true,
-            (Some(o), Some(u)) => o == u || admins.iter().any(|a| a == u),
-            (Some(_), None) => false,
-        };
+        let readable = |s: &resumable::Snapshot| may_read(s.owner.as_deref(), user, admins);
         let snapshot = self
             .resumable
             .get(id)
@@ -328,12 +326,7 @@ fn resumable_json(s: &resumable::Snapshot) -> Value {
         UploadState::Aborted(why) => State::Aborted((*why).to_owned()),
         UploadState::Failed(why) => State::Failed(500, why.clone()),
     };
-    let percent = match (&s.state, s.length) {
-        (UploadState::Complete, _) => Some(100),
-        (_, Some(0)) => Some(100),
-        (_, Some(len)) => Some((s.received.saturating_mul(100) / len).min(99) as u8),
-        (_, None) => None,
-    };
+    let percent = percent_of(s.received, s.length, s.state == UploadState::Complete);
     let secs = s
         .started
         .elapsed()
@@ -348,7 +341,7 @@ fn resumable_json(s: &resumable::Snapshot) -> Value {
         "offset": s.offset,
         "expected": s.length,
         "percent": percent,
-        "code": crate::write::registry::code_of(&registry_state, percent),
+        "code": code_of(&registry_state, percent),
         "started": rfc3339(s.started),
         "rate": (s.received as f64 / secs) as u64,
         "reason": reason,

@@ -199,26 +199,21 @@ fn require_id_takes_only_the_uploads_created_for_and_once() {
     );
     // The expected name, size and type, and only once.
     assert_eq!(put("/y.bin", Some(&id)).0, 403);
-    let (status, res) = request(&[
-        "-T",
-        &src,
-        "-H",
-        &format!("Upload-Id: {id}"),
-        "-H",
-        "Content-Type: text/plain",
-        &format!("{}/x.bin", s.url()),
-    ]);
+    let typed = |content_type: &str| {
+        request(&[
+            "-T",
+            &src,
+            "-H",
+            &format!("Upload-Id: {id}"),
+            "-H",
+            &format!("Content-Type: {content_type}"),
+            &format!("{}/x.bin", s.url()),
+        ])
+    };
+    let (status, res) = typed("text/plain");
     assert_eq!(status, 403, "{res}");
     assert!(body_of(&res).contains("text/plain"), "{res}");
-    let (status, res) = request(&[
-        "-T",
-        &src,
-        "-H",
-        &format!("Upload-Id: {id}"),
-        "-H",
-        "Content-Type: application/octet-stream",
-        &format!("{}/x.bin", s.url()),
-    ]);
+    let (status, res) = typed("application/octet-stream");
     assert_eq!(status, 201, "{res}");
     assert_eq!(header(&res, "upload-id"), Some(id.clone()));
     assert_eq!(

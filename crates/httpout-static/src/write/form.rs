@@ -104,9 +104,7 @@ pub(crate) async fn upload(
             continue;
         };
         let name = sanitize(raw)?;
-        if !site.hidden && crate::hidden::is_hidden(&name) {
-            return Err(crate::hidden::refused());
-        }
+        // Dotfiles (without `hidden`), temporaries, placeholders: as any write.
         super::reserved(site, std::slice::from_ref(&name))?;
         if parent.kind(&name).map_err(write_error)? == Some(Kind::Dir) {
             return Err(Error::conflict(format!("{name} is a directory")));

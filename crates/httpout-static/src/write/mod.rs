@@ -50,6 +50,14 @@ use crate::error::Refusal;
 use crate::read::listing::SEGMENT;
 use content_range::Span;
 
+/// Why an upload whose body failed (the connection broke, the stream was
+/// reset) is refused; the registry counts it as aborted by the client.
+pub(crate) const INTERRUPTED: &str = "the upload was interrupted";
+
+/// Why an upload whose request went away while it was copied is refused;
+/// aborted by the client too.
+pub(crate) const WENT_AWAY: &str = "the request went away";
+
 /// Longest name of a file or directory written, in bytes (Linux's
 /// `NAME_MAX`).
 pub(crate) const NAME_MAX: usize = 255;
@@ -157,7 +165,7 @@ pub(crate) fn write_error(e: StoreError) -> Error {
             Refusal::too_large("the file would be larger than the file system allows")
         }
         StoreError::NoSpace => Refusal::insufficient_storage(),
-        StoreError::Cancelled => Error::bad_request("the request went away"),
+        StoreError::Cancelled => Error::bad_request(WENT_AWAY),
         StoreError::Io(io) => Error::Io(io),
         other => Error::Internal(Box::new(other)),
     }
@@ -567,7 +575,7 @@ pub(crate) async fn next_data(
         };
         match frame {
             None => return Ok(None),
-            Some(Err(_)) => return Err(Error::bad_request("the upload was interrupted")),
+            Some(Err(_)) => return Err(Error::bad_request(INTERRUPTED)),
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
                     if !data.is_empty() {

@@ -172,21 +172,34 @@ pub(crate) struct Snapshot {
 impl Snapshot {
     /// Percent received, when the length is known.
     pub(crate) fn percent(&self) -> Option<u8> {
-        if self.state == State::Complete {
-            return Some(100);
-        }
-        let len = self.expected?;
-        if len == 0 {
-            return Some(100);
-        }
-        // 100 only once complete.
-        Some((self.received.saturating_mul(100) / len).min(99) as u8)
+        percent_of(self.received, self.expected, self.state == State::Complete)
     }
 
     /// HTTP::Server::Upload's one-byte code: 0 to 100 percent, 127
     /// complete, negative errors (see [`code_of`]).
     pub(crate) fn code(&self) -> i8 {
         code_of(&self.state, self.percent())
+    }
+}
+
+/// Percent of `length` that `received` is: 100 only once `complete` (or
+/// for an empty upload), `None` while the length is unknown.
+pub(crate) fn percent_of(received: u64, length: Option<u64>, complete: bool) -> Option<u8> {
+    match length {
+        _ if complete => Some(100),
+        Some(0) => Some(100),
+        Some(len) => Some((received.saturating_mul(100) / len).min(99) as u8),
+        None => None,
+    }
+}
+
+/// Whether `user` may read an upload of `owner`: its owner, an admin, or
+/// anyone when it has none.
+pub(crate) fn may_read(owner: Option<&str>, user: Option<&str>, admins: &[String]) -> bool {
+    match (owner, user) {
+        (None, _) => true,
+        (Some(o), Some(u)) => o == u || admins.iter().any(|a| a == u),
+        (Some(_), None) => false,
     }
 }
 
@@ -258,11 +271,7 @@ impl Entry {
     /// when it has no owner.
     pub(crate) fn readable_by(&self, user: Option<&str>, admins: &[String]) -> bool {
         let owner = self.owner.lock().unwrap_or_else(PoisonError::into_inner);
-        match (owner.as_deref(), user) {
-            (None, _) => true,
-            (Some(o), Some(u)) => o == u || admins.iter().any(|a| a == u),
-            (Some(_), None) => false,
-        }
+        may_read(owner.as_deref(), user, admins)
     }
 
     fn finished_at(&self) -> Option<Instant> {
@@ -463,10 +472,12 @@ impl Uploads {
     /// placeholder one under `require_placeholder`), or from a placeholder
     /// file `ID.placeholder` in `root`.
     fn claim(&self, root: &Path, id: UploadId, user: Option<&str>) -> Result<Arc<Entry>, Error> {
-        let mut map = self.lock();
-        let now = Instant::now();
-        self.sweep(&mut map, now);
-        if let Some(entry) = map.get(&id) {
+        let known = {
+            let mut map = self.lock();
+            self.sweep(&mut map, Instant::now());
+            map.get(&id).cloned()
+        };
+        if let Some(entry) = known {
             if self.options.require_placeholder && !entry.placeholder {
                 return Err(Error::Forbidden(
                     "this upload id is not a placeholder an admin made".into(),
@@ -479,29 +490,35 @@ impl Uploads {
                 }
             }
             drop(owner);
-            return Ok(Arc::clone(entry));
+            return Ok(entry);
         }
-        let file = placeholder_path(root, &id);
-        match placeholder_file(&file, self.options.placeholder_ttl) {
-            Some(expected_path) => {
-                let expected = Expected {
-                    path: expected_path,
-                    in_root: true,
-                    ..Expected::default()
-                };
-                let entry = Arc::new(Entry::new(id, None, expected, true));
-                if !self.sweep(&mut map, now) {
-                    return Err(Error::Unavailable(
-                        "too many uploads are expected or in progress".into(),
-                    ));
-                }
-                map.insert(id, Arc::clone(&entry));
-                Ok(entry)
-            }
-            None => Err(Error::Forbidden(
-                "no upload is expected with this id (unknown or expired)".into(),
-            )),
+        // The file is read outside the registry's lock.
+        let expected_path =
+            placeholder_file(&placeholder_path(root, &id), self.options.placeholder_ttl)
+                .ok_or_else(|| {
+                    Error::Forbidden(
+                        "no upload is expected with this id (unknown or expired)".into(),
+                    )
+                })?;
+        let mut map = self.lock();
+        // Two uploads naming one placeholder file: the first entry made is
+        // the one both claim (and `start` lets only one use it).
+        if let Some(raced) = map.get(&id) {
+            return Ok(Arc::clone(raced));
         }
+        if !self.sweep(&mut map, Instant::now()) {
+            return Err(Error::Unavailable(
+                "too many uploads are expected or in progress".into(),
+            ));
+        }
+        let expected = Expected {
+            path: expected_path,
+            in_root: true,
+            ..Expected::default()
+        };
+        let entry = Arc::new(Entry::new(id, None, expected, true));
+        map.insert(id, Arc::clone(&entry));
+        Ok(entry)
     }
 }
 
@@ -632,9 +649,7 @@ impl Tracker {
     pub(crate) fn add(&self, n: u64) {
         let received = self.entry.received.fetch_add(n, Ordering::Relaxed) + n;
         let mut p = self.entry.progress();
-        let percent = p
-            .length
-            .map(|len| (received.saturating_mul(100) / len.max(1)).min(99) as u8);
+        let percent = percent_of(received, p.length, false);
         if let Some(file) = &mut p.file {
             file.update(code_of(&State::Receiving, percent));
         }
@@ -655,7 +670,7 @@ impl Tracker {
     pub(crate) fn fail(mut self, error: &Error) {
         let status = error.status();
         let state = if status == StatusCode::REQUEST_TIMEOUT
-            || matches!(error, Error::BadRequest(why) if why.contains("interrupted") || why.contains("went away"))
+            || matches!(error, Error::BadRequest(why) if why == super::INTERRUPTED || why == super::WENT_AWAY)
         {
             State::Aborted(error.to_string())
         } else {
@@ -680,7 +695,7 @@ impl Tracker {
 impl Drop for Tracker {
     fn drop(&mut self) {
         if !self.ended {
-            self.end(State::Aborted("the request went away".into()));
+            self.end(State::Aborted(super::WENT_AWAY.into()));
         }
     }
 }
