@@ -96,8 +96,10 @@ impl Handler for UploadsEndpoint {
                     this.resumable.route(&parts, body, &id, user).await
                 }
                 (_, []) => {
-                    Err(Allow::only([Method::GET, Method::POST, Method::OPTIONS])
-                        .refuse(req.method()))
+                    Err(
+                        Allow::only([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
+                            .refuse(req.method()),
+                    )
                 }
                 (_, [_]) => Err(Allow::only([
                     Method::GET,
