@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # the proxy module and its cache, and varnish brings varnishd: the edge tier
 # of docs/deploy/ (crates/httpout/tests/edge.rs) runs both.
 packages=(curl python3 ffmpeg mpv vlc-bin vlc-plugin-base chromium nginx-light varnish haproxy icecast2 strace openssl procps nghttp2-client python3-prometheus-client python3-venv nodejs)
-# npm installs the browser players below; some nodejs builds bring it.
+# npm installs the browser-side packages below; some nodejs builds bring it.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do
@@ -21,8 +21,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
 
-# The browser players (hls.js, dash.js) the web tests run in Chromium
-# (crates/httpout/tests/players_web.rs), as locked; again when the lock
+# The browser-side packages the web tests run in Chromium, as locked:
+# hls.js and dash.js (crates/httpout/tests/players_web.rs), tus-js-client
+# and puppeteer-core, which drives Debian's Chromium through the listing's
+# upload form (crates/httpout/tests/uploads_web.rs); again when the lock
 # file is newer than the last install.
 web=crates/httpout/tests/web
 if [ ! -f "$web/node_modules/.package-lock.json" ] ||

@@ -49,13 +49,19 @@ pub(crate) fn sort(entries: &mut [DirEntryInfo]) {
     entries.sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name)));
 }
 
+/// The script that sends each file of the upload form with a progress bar
+/// (`upload_form.js`).
+const UPLOAD_SCRIPT: &str = include_str!("upload_form.js");
+
 /// The HTML page for the directory shown as `title` (decoded URL path),
-/// with an upload form when the directory is writable.
+/// with an upload form when the directory is writable: `upload_form` is
+/// then the uploads endpoint's path, where the form's script reads each
+/// upload's final state.
 pub(crate) fn html(
     title: &str,
     entries: &[DirEntryInfo],
     parent: bool,
-    upload_form: bool,
+    upload_form: Option<&str>,
 ) -> String {
     let title = escape(title);
     let mut out = format!(
@@ -63,7 +69,9 @@ pub(crate) fn html(
          <meta name=\"viewport\" content=\"width=device-width\">\
          <title>Index of {title}</title>\
          <style>body{{font-family:sans-serif;margin:2em}}td{{padding:.15em 1.5em .15em 0}}\
-         td.n{{text-align:right;font-variant-numeric:tabular-nums}}</style></head>\n\
+         td.n{{text-align:right;font-variant-numeric:tabular-nums}}\
+         #uploads progress{{width:12em}}#uploads .failed,#uploads .aborted{{color:#b00}}\
+         #uploads .complete{{color:#070}}</style></head>\n\
          <body><h1>Index of {title}</h1>\n<table>\n\
          <tr><th align=left>Name</th><th align=right>Size</th><th align=left>Modified</th></tr>\n"
     );
@@ -87,10 +95,13 @@ pub(crate) fn html(
         );
     }
     out.push_str("</table>\n");
-    if upload_form {
-        out.push_str(
-            "<form method=\"post\" action=\"./\" enctype=\"multipart/form-data\">\
-             <p><input type=\"file\" name=\"file\" multiple> <button type=\"submit\">Upload</button></p></form>\n",
+    if let Some(uploads) = upload_form {
+        let _ = write!(
+            out,
+            "<form id=\"upload\" method=\"post\" action=\"./\" enctype=\"multipart/form-data\" data-uploads=\"{}\">\
+             <p><input type=\"file\" name=\"file\" multiple> <button type=\"submit\">Upload</button></p></form>\n\
+             <table id=\"uploads\"></table>\n<script>\n{UPLOAD_SCRIPT}</script>\n",
+            escape(uploads)
         );
     }
     out.push_str("</body></html>\n");
@@ -142,9 +153,11 @@ mod tests {
         ];
         sort(&mut entries);
         assert_eq!(entries[0].name, "a dir");
-        let page = html("/x/<y>/", &entries, true, true);
+        let page = html("/x/<y>/", &entries, true, Some("/.up\"loads/"));
         assert!(page.contains("enctype=\"multipart/form-data\""));
-        assert!(!html("/", &entries, false, false).contains("<form"));
+        assert!(page.contains("data-uploads=\"/.up&quot;loads/\""));
+        assert!(page.contains("upload.onprogress"));
+        assert!(!html("/", &entries, false, None).contains("<form"));
         assert!(page.contains("href=\"./a%20dir/\""));
         assert!(page.contains("&lt;b&gt;&amp;&quot;x"));
         assert!(page.contains("href=\"./%3Cb%3E%26%22x\""));

@@ -145,7 +145,12 @@ fn listing(config: &StaticConfig, res: &mut Response<Body>, l: &Listing) {
         (listing::json(&l.title, &l.entries), "application/json")
     } else {
         (
-            listing::html(&l.title, &l.entries, l.parent, l.upload_form),
+            listing::html(
+                &l.title,
+                &l.entries,
+                l.parent,
+                l.upload_form.then_some(config.uploads_path.as_str()),
+            ),
             "text/html; charset=utf-8",
         )
     };
