@@ -220,6 +220,9 @@ impl UploadsEndpoint {
         if !wants_events {
             return Ok(json_response(StatusCode::OK, &to_json(&entry.snapshot())));
         }
+        // Until the upload ends, or is handed over to the resumable engine
+        // (an expected id claimed by a tus or IETF creation): then its
+        // events, under the same id.
         let changes = entry.subscribe();
         let events =
             futures_util::stream::unfold(Some((entry, changes, true)), |state| async move {
@@ -237,6 +240,9 @@ impl UploadsEndpoint {
                     }
                 }
                 changes.borrow_and_update();
+                if entry.handed_over() {
+                    return None;
+                }
                 let snapshot = entry.snapshot();
                 let last = snapshot.state.is_final();
                 let event = format!("event: progress\ndata: {}\n\n", to_json(&snapshot));
@@ -245,7 +251,8 @@ impl UploadsEndpoint {
                     (!last).then_some((entry, changes, false)),
                 ))
             });
-        Ok(event_stream(events))
+        let then = resumable_events(Arc::clone(&self.resumable), id);
+        Ok(event_stream(events.chain(then)))
     }
 
     /// The progress of resumable upload `id`, for its owner and admins.
@@ -265,37 +272,45 @@ impl UploadsEndpoint {
         if !wants_events {
             return Ok(json_response(StatusCode::OK, &resumable_json(&snapshot)));
         }
-        // Sampled: resumable uploads change across requests and restarts.
-        let resumable = Arc::clone(&self.resumable);
-        let events =
-            futures_util::stream::unfold(Some((None::<Value>, Instant::now())), move |state| {
-                let resumable = Arc::clone(&resumable);
-                async move {
-                    let (last, mut quiet_since) = state?;
-                    loop {
-                        let now = resumable.get(id).map(|s| resumable_json(&s));
-                        let Some(value) = now else {
-                            // Forgotten (ended long ago): the stream ends.
-                            return None;
-                        };
-                        let ended =
-                            !matches!(value["state"].as_str(), Some("receiving" | "suspended"));
-                        if last.as_ref() != Some(&value) {
-                            let event = format!("event: progress\ndata: {value}\n\n");
-                            let next = (!ended).then_some((Some(value), Instant::now()));
-                            return Some((Bytes::from(event), next));
-                        }
-                        if quiet_since.elapsed() >= SSE_KEEPALIVE {
-                            quiet_since = Instant::now();
-                            let next = Some((last, quiet_since));
-                            return Some((Bytes::from_static(b": keep-alive\n\n"), next));
-                        }
-                        tokio::time::sleep(SSE_INTERVAL).await;
-                    }
-                }
-            });
-        Ok(event_stream(events))
+        Ok(event_stream(resumable_events(
+            Arc::clone(&self.resumable),
+            id,
+        )))
     }
+}
+
+/// The events of resumable upload `id`, sampled (it changes across
+/// requests and restarts): its state when it changes, at most every
+/// [`SSE_INTERVAL`], until it ends or is forgotten.
+fn resumable_events(
+    resumable: Arc<Resumable>,
+    id: UploadId,
+) -> impl futures_util::Stream<Item = Bytes> + Send + 'static {
+    futures_util::stream::unfold(Some((None::<Value>, Instant::now())), move |state| {
+        let resumable = Arc::clone(&resumable);
+        async move {
+            let (last, mut quiet_since) = state?;
+            loop {
+                let now = resumable.get(id).map(|s| resumable_json(&s));
+                let Some(value) = now else {
+                    // Forgotten (ended long ago): the stream ends.
+                    return None;
+                };
+                let ended = !matches!(value["state"].as_str(), Some("receiving" | "suspended"));
+                if last.as_ref() != Some(&value) {
+                    let event = format!("event: progress\ndata: {value}\n\n");
+                    let next = (!ended).then_some((Some(value), Instant::now()));
+                    return Some((Bytes::from(event), next));
+                }
+                if quiet_since.elapsed() >= SSE_KEEPALIVE {
+                    quiet_since = Instant::now();
+                    let next = Some((last, quiet_since));
+                    return Some((Bytes::from_static(b": keep-alive\n\n"), next));
+                }
+                tokio::time::sleep(SSE_INTERVAL).await;
+            }
+        }
+    })
 }
 
 /// A `text/event-stream` response of `events`.

@@ -538,11 +538,174 @@ fn a_resumable_upload_reports_its_progress_at_its_own_url() {
         std::fs::read(dir.path().join("w/t/r.bin")).unwrap(),
         b"0123456789"
     );
-    drop(s);
+}
 
-    // Expected uploads only: resumable uploads make their own ids, so
-    // they are refused.
-    let s = server(dir.path(), &["--require_id"]);
+#[test]
+fn resumable_uploads_claim_expected_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(dir.path(), &["--require_placeholder"]);
+    let tus_named = |id: &str, length: &str| {
+        request(&[
+            "-X",
+            "POST",
+            "-H",
+            "Tus-Resumable: 1.0.0",
+            "-H",
+            &format!("Upload-Length: {length}"),
+            "-H",
+            "Upload-Metadata: filename ci5iaW4=,filetype YXBwbGljYXRpb24vb2N0ZXQtc3RyZWFt",
+            "-H",
+            &format!("Upload-Id: {id}"),
+            &format!("{}/t/", s.url()),
+        ])
+    };
+    // Naming no id: refused, saying how to get one.
     let (status, res) = tus_create(s.url());
     assert_eq!(status, 403, "{res}");
+    assert!(
+        body_of(&res).contains("POST to the uploads endpoint"),
+        "{res}"
+    );
+
+    // A placeholder file for /t/r.bin, claimed by a tus creation: the
+    // upload takes its id, and its events run until it ends.
+    let id = "0123456789abcdef0123456789abcdef";
+    let placeholder = dir.path().join(format!("w/{id}.placeholder"));
+    std::fs::write(&placeholder, "t/r.bin\n").unwrap();
+    let (status, res) = tus_named(id, "10");
+    assert_eq!(status, 201, "{res}");
+    assert_eq!(header(&res, "location"), Some(format!("/.uploads/{id}")));
+    assert_eq!(header(&res, "upload-id").as_deref(), Some(id));
+    assert!(!placeholder.exists(), "the upload holds the id now");
+    let url = format!("{}/.uploads/{id}", s.url());
+    let events = Command::new("curl")
+        .args([
+            "-sN",
+            "--max-time",
+            "60",
+            "-H",
+            "Accept: text/event-stream",
+            &url,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("curl");
+    let append = |offset: &str, data: &str| {
+        request(&[
+            "-X",
+            "PATCH",
+            "-H",
+            "Tus-Resumable: 1.0.0",
+            "-H",
+            "Content-Type: application/offset+octet-stream",
+            "-H",
+            &format!("Upload-Offset: {offset}"),
+            "--data-binary",
+            data,
+            &url,
+        ])
+        .0
+    };
+    assert_eq!(append("0", "0123"), 204);
+    assert_eq!(append("4", "456789"), 204);
+    assert_eq!(
+        std::fs::read(dir.path().join("w/t/r.bin")).unwrap(),
+        b"0123456789"
+    );
+    let v = json(&text(&curl(&["-s", &url])));
+    assert_eq!(
+        (v["state"].as_str(), v["protocol"].as_str()),
+        (Some("complete"), Some("tus")),
+        "{v}"
+    );
+    let out = events.wait_with_output().unwrap();
+    let stream = text(&out);
+    let last = stream
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .next_back()
+        .map(json)
+        .unwrap_or_else(|| panic!("no event: {stream:?}"));
+    assert_eq!(last["state"], "complete", "{stream}");
+    assert!(
+        out.status.success(),
+        "the stream ends with the upload: {stream}"
+    );
+    // Used: the id is the upload's now, not expected any more.
+    assert_eq!(tus_named(id, "10").0, 403);
+
+    // Under require_id, an id from a create call, its expected name and
+    // size checked before the upload starts; named by an IETF upload in
+    // the query.
+    drop(s);
+    let s = server(dir.path(), &["--require_id"]);
+    let id = create(s.url(), "name=/t/i.bin&size=5", &[]);
+    // Followed from before the upload: the registry's events, then the
+    // resumable engine's once the upload is handed over.
+    let mut events = Command::new("curl")
+        .args([
+            "-sN",
+            "--max-time",
+            "60",
+            "-H",
+            "Accept: text/event-stream",
+            &format!("{}/.uploads/{id}", s.url()),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("curl");
+    // Its first event has come: the stream is there before the upload.
+    let mut lines = BufReader::new(events.stdout.take().unwrap()).lines();
+    let first = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("data: ").map(json))
+        .expect("a first event");
+    assert_eq!(first["state"], "expected", "{first}");
+    let ietf = |path: &str, length: &str| {
+        request(&[
+            "-X",
+            "PUT",
+            "-H",
+            "Upload-Complete: ?1",
+            "-H",
+            "Upload-Draft-Interop-Version: 6",
+            "-H",
+            &format!("Upload-Length: {length}"),
+            "--data-binary",
+            &"x".repeat(length.parse().unwrap()),
+            &format!("{}{path}?upload_id={id}", s.url()),
+        ])
+    };
+    let (status, res) = ietf("/t/other.bin", "5");
+    assert_eq!(status, 403, "{res}");
+    let (status, res) = ietf("/t/i.bin", "6");
+    assert_eq!(status, 403, "{res}");
+    assert!(body_of(&res).contains("5 bytes"), "{res}");
+    let (status, res) = ietf("/t/i.bin", "5");
+    assert!(matches!(status, 200 | 201 | 204), "{res}");
+    assert_eq!(
+        std::fs::read(dir.path().join("w/t/i.bin")).unwrap(),
+        b"xxxxx"
+    );
+    let v = json(&text(&curl(&["-s", &format!("{}/.uploads/{id}", s.url())])));
+    assert_eq!(
+        (v["state"].as_str(), v["protocol"].as_str()),
+        (Some("complete"), Some("ietf")),
+        "{v}"
+    );
+    let states: Vec<serde_json::Value> = lines
+        .map_while(Result::ok)
+        .filter_map(|l| l.strip_prefix("data: ").map(json))
+        .collect();
+    assert!(
+        events.wait().unwrap().success(),
+        "the stream ends with the upload"
+    );
+    let last = states.last().expect("events after the first");
+    assert_eq!(
+        (last["state"].as_str(), last["protocol"].as_str()),
+        (Some("complete"), Some("ietf")),
+        "{states:?}"
+    );
 }

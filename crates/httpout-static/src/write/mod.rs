@@ -239,18 +239,11 @@ async fn upload_inner(
     let ietf_creation = !form_dir
         && req.method != http::Method::PATCH
         && resumable::ietf::is_creation(&req.headers);
-    if (tus_creation || ietf_creation) && site.uploads.requires_id() {
-        // Resumable uploads make their own ids: they cannot be expected.
-        return Err(Error::Forbidden(
-            "this server takes only expected uploads: resumable uploads (tus, IETF) are off with require_id"
-                .into(),
-        ));
-    }
     if tus_creation {
-        return resumable::tus::create(site, req, body, segments, who.user).await;
+        return resumable::tus::create(site, req, body, segments, who).await;
     }
     if ietf_creation {
-        return resumable::ietf::create(site, req, body, segments, who.user).await;
+        return resumable::ietf::create(site, req, body, segments, who).await;
     }
     if req.method == http::Method::PATCH {
         patch(site, req, segments, form_dir)?;

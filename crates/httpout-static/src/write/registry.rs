@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -141,6 +141,9 @@ pub(crate) struct Entry {
     inner: Mutex<Progress>,
     received: AtomicU64,
     changed: watch::Sender<u64>,
+    /// Given to the resumable engine ([`Uploads::hand_over`]): it reports
+    /// the upload from then on, under the same id.
+    handed_over: AtomicBool,
 }
 
 /// The parts of an entry that change together.
@@ -236,7 +239,13 @@ impl Entry {
             }),
             received: AtomicU64::new(0),
             changed: watch::Sender::new(0),
+            handed_over: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the resumable engine reports this upload now.
+    pub(crate) fn handed_over(&self) -> bool {
+        self.handed_over.load(Ordering::Acquire)
     }
 
     fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
@@ -468,6 +477,46 @@ impl Uploads {
         })
     }
 
+    /// For the creation of a resumable upload (tus, IETF) of URL path
+    /// `path` (`in_root` below the write directory), naming the id
+    /// `named`: that id's entry, checked and started as [`Uploads::start`]
+    /// does it, to [`hand over`](Uploads::hand_over) once the upload
+    /// exists. `None` when the creation names no id and none is required:
+    /// the resumable engine makes its own.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn start_resumable(
+        &self,
+        root: &Path,
+        named: Option<&str>,
+        path: &str,
+        in_root: &str,
+        user: Option<&str>,
+        length: Option<u64>,
+        content_type: Option<&str>,
+    ) -> Result<Option<Tracker>, Error> {
+        if named.is_none() && !self.requires_id() {
+            return Ok(None);
+        }
+        self.start(root, named, path, in_root, user, length, content_type)
+            .map(Some)
+    }
+
+    /// The resumable engine holds the upload of `tracker` now, under the
+    /// same id, and reports it from there on (across restarts too): its
+    /// entry leaves the registry, its placeholder file (if any) is removed,
+    /// and whoever follows the entry's events is woken to follow the
+    /// engine's.
+    pub(crate) fn hand_over(&self, mut tracker: Tracker, root: &Path) {
+        let entry = Arc::clone(&tracker.entry);
+        self.lock().remove(&entry.id);
+        if entry.placeholder {
+            let _ = std::fs::remove_file(placeholder_path(root, &entry.id));
+        }
+        tracker.ended = true;
+        entry.handed_over.store(true, Ordering::Release);
+        entry.notify();
+    }
+
     /// The entry of an id an upload names: made by a create call (a
     /// placeholder one under `require_placeholder`), or from a placeholder
     /// file `ID.placeholder` in `root`.
@@ -669,14 +718,18 @@ impl Tracker {
     /// paused too long, failed otherwise.
     pub(crate) fn fail(mut self, error: &Error) {
         let status = error.status();
-        let state = if status == StatusCode::REQUEST_TIMEOUT
-            || matches!(error, Error::BadRequest(why) if why == super::INTERRUPTED || why == super::WENT_AWAY)
-        {
-            State::Aborted(error.to_string())
+        let aborted = status == StatusCode::REQUEST_TIMEOUT
+            || matches!(error, Error::BadRequest(why) if why == super::INTERRUPTED || why == super::WENT_AWAY);
+        if aborted {
+            self.end(State::Aborted(error.to_string()));
         } else {
-            State::Failed(status.as_u16(), error.to_string())
-        };
-        self.end(state);
+            self.refused(status, error.to_string());
+        }
+    }
+
+    /// The upload was refused with `status`, for `why`.
+    pub(crate) fn refused(mut self, status: StatusCode, why: String) {
+        self.end(State::Failed(status.as_u16(), why));
     }
 
     fn end(&mut self, state: State) {

@@ -106,7 +106,16 @@ impl ResumeError {
     /// Errors from the write path go through [`crate::error::respond`].
     pub(crate) fn respond(self, protocol: Protocol) -> Result<Response<Body>, Error> {
         let status = self.status(protocol);
-        let reason: Cow<'static, str> = match &self {
+        let reason = self.reason();
+        let (Self::Interrupted(e) | Self::Write(e)) = self else {
+            return Ok(self.answer(protocol, status, &reason));
+        };
+        crate::error::respond(Err(e))
+    }
+
+    /// Why, in a few words (the write path's own errors say theirs).
+    pub(crate) fn reason(&self) -> Cow<'static, str> {
+        match self {
             Self::NotFound => "no such upload (it completed, expired or was cancelled)".into(),
             Self::BadRequest(r) | Self::InconsistentLength(r) => r.clone(),
             Self::TusVersion => "only tus 1.0.0 is supported".into(),
@@ -125,12 +134,8 @@ impl ResumeError {
             Self::ChecksumAlgorithm => "Upload-Checksum: use sha1 or sha256".into(),
             Self::ChecksumMismatch => "the body does not match Upload-Checksum".into(),
             Self::NotYours => "this upload belongs to another user".into(),
-            Self::Interrupted(_) | Self::Write(_) => "".into(),
-        };
-        let (Self::Interrupted(e) | Self::Write(e)) = self else {
-            return Ok(self.answer(protocol, status, &reason));
-        };
-        crate::error::respond(Err(e))
+            Self::Interrupted(e) | Self::Write(e) => e.to_string().into(),
+        }
     }
 
     fn answer(self, protocol: Protocol, status: StatusCode, reason: &str) -> Response<Body> {

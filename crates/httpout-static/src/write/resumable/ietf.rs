@@ -34,7 +34,7 @@ use super::headers::{
     INTEROP, UPLOAD_COMPLETE, UPLOAD_ID, UPLOAD_LENGTH, UPLOAD_LIMIT, UPLOAD_OFFSET,
 };
 use super::{Append, Appended, NewUpload, Protocol, ResumeError};
-use crate::write::WriteSite;
+use crate::write::{Uploader, WriteSite};
 
 /// The interop version of the draft implemented (-05), sent on the
 /// answers to IETF requests.
@@ -177,9 +177,9 @@ pub(crate) async fn create(
     req: &Parts,
     body: Body,
     segments: &[String],
-    user: Option<&str>,
+    who: Uploader<'_>,
 ) -> Result<Response<Body>, Error> {
-    match create_inner(site, req, body, segments, user).await {
+    match create_inner(site, req, body, segments, who).await {
         Ok(res) => Ok(res),
         Err((e, location)) => {
             let mut res = e.respond(Protocol::Ietf)?;
@@ -198,7 +198,7 @@ async fn create_inner(
     req: &Parts,
     body: Body,
     segments: &[String],
-    user: Option<&str>,
+    who: Uploader<'_>,
 ) -> Result<Response<Body>, (ResumeError, Located)> {
     let h = &req.headers;
     let complete = boolean(h, &UPLOAD_COMPLETE)
@@ -229,6 +229,19 @@ async fn create_inner(
     }
     let length = length.or(if complete { declared } else { None });
     let (dirs, name) = segments.split_at(segments.len() - 1);
+    // An expected upload: the id it names, checked against what is expected.
+    let claim = site
+        .uploads
+        .start_resumable(
+            site.root.path(),
+            crate::write::registry::named_id(req).as_deref(),
+            who.url_path,
+            &crate::write::in_root(segments),
+            who.user,
+            length,
+            h.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+        )
+        .map_err(|e| (e.into(), None))?;
     let registry = &site.resumable;
     let up = registry
         .create(
@@ -240,7 +253,8 @@ async fn create_inner(
                 length,
                 protocol: Protocol::Ietf,
                 metadata: None,
-                user: user.map(str::to_owned),
+                user: who.user.map(str::to_owned),
+                claim,
             },
         )
         .map_err(|e| (e, None))?;

@@ -45,6 +45,7 @@ pub(crate) use upload::{Append, Appended, UploadState};
 use upload::{Meta, Upload};
 
 use super::WriteSite;
+use super::registry::Tracker;
 use super::upload_id::UploadId;
 
 /// Incomplete uploads kept at most (each holds an open file).
@@ -158,6 +159,11 @@ pub(crate) struct NewUpload {
     pub(crate) metadata: Option<String>,
     /// The signed-in user.
     pub(crate) user: Option<String>,
+    /// The expected upload it is, when it names an id
+    /// ([`Uploads::start_resumable`](crate::write::registry::Uploads::start_resumable)):
+    /// the upload takes that id, and the registry hands the entry over
+    /// once the upload exists.
+    pub(crate) claim: Option<Tracker>,
 }
 
 /// The incomplete uploads of a server, by id.
@@ -268,7 +274,26 @@ impl Resumable {
     pub(crate) fn create(
         &self,
         site: &WriteSite,
+        mut new: NewUpload,
+    ) -> Result<Arc<Upload>, ResumeError> {
+        let claim = new.claim.take();
+        let id = claim.as_ref().map_or_else(UploadId::random, Tracker::id);
+        let protocol = new.protocol;
+        let made = self.reserve_and_make(site, new, id);
+        if let Some(tracker) = claim {
+            match &made {
+                Ok(_) => site.uploads.hand_over(tracker, site.root.path()),
+                Err(e) => tracker.refused(e.status(protocol), e.reason().into_owned()),
+            }
+        }
+        made
+    }
+
+    fn reserve_and_make(
+        &self,
+        site: &WriteSite,
         new: NewUpload,
+        id: UploadId,
     ) -> Result<Arc<Upload>, ResumeError> {
         let reserve = new.length.unwrap_or(site.maxs);
         if reserve > site.maxs {
@@ -286,7 +311,7 @@ impl Resumable {
             }
             uploads.reserved += reserve;
         }
-        let made = self.make(site, new, reserve);
+        let made = self.make(site, new, id, reserve);
         let mut uploads = self.lock();
         match made {
             Ok(up) => {
@@ -304,6 +329,7 @@ impl Resumable {
         &self,
         site: &WriteSite,
         new: NewUpload,
+        id: UploadId,
         reserve: u64,
     ) -> Result<Arc<Upload>, ResumeError> {
         use super::write_error;
@@ -312,7 +338,7 @@ impl Resumable {
             return Err(Error::conflict("cannot write over a directory").into());
         }
         let record = Record {
-            id: UploadId::random(),
+            id,
             name: new.name,
             url: new.url,
             length: new.length,

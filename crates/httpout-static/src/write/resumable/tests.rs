@@ -31,6 +31,7 @@ fn new(name: &str, length: Option<u64>) -> NewUpload {
         protocol: Protocol::Tus,
         metadata: None,
         user: None,
+        claim: None,
     }
 }
 

@@ -35,7 +35,7 @@ use super::headers::{
 use super::ietf::{declared, integer, media_type};
 use super::upload::Checksum;
 use super::{Append, Appended, NewUpload, Protocol, ResumeError};
-use crate::write::WriteSite;
+use crate::write::{Uploader, WriteSite};
 
 /// The one version spoken.
 pub(crate) const VERSION: &str = "1.0.0";
@@ -162,19 +162,26 @@ pub(crate) fn appended(done: Appended) -> Response<Body> {
 /// The `filename` entry of `Upload-Metadata` (`KEY BASE64` pairs, comma
 /// separated; a key alone has an empty value).
 pub(crate) fn filename(metadata: &str) -> Result<Option<String>, ResumeError> {
+    metadata_value(metadata, "filename")
+}
+
+/// The UTF-8 value of `key` in `Upload-Metadata` (pairs of a key and a
+/// base64 value, comma-separated).
+fn metadata_value(metadata: &str, key: &str) -> Result<Option<String>, ResumeError> {
     for pair in metadata.split(',') {
         let mut it = pair.trim().splitn(2, ' ');
-        let key = it.next().unwrap_or_default();
-        if key != "filename" {
+        if it.next().unwrap_or_default() != key {
             continue;
         }
         let value = STANDARD
             .decode(it.next().unwrap_or_default().trim())
             .ok()
             .and_then(|v| String::from_utf8(v).ok())
-            .ok_or(ResumeError::BadRequest(
-                "Upload-Metadata: filename must be base64 of UTF-8".into(),
-            ))?;
+            .ok_or_else(|| {
+                ResumeError::BadRequest(
+                    format!("Upload-Metadata: {key} must be base64 of UTF-8").into(),
+                )
+            })?;
         return Ok(Some(value));
     }
     Ok(None)
@@ -206,9 +213,9 @@ pub(crate) async fn create(
     req: &Parts,
     body: Body,
     dir: &[String],
-    user: Option<&str>,
+    who: Uploader<'_>,
 ) -> Result<Response<Body>, Error> {
-    let res = match create_inner(site, req, body, dir, user).await {
+    let res = match create_inner(site, req, body, dir, who).await {
         Ok(res) => Ok(res),
         Err(Creation::Refused(e)) => e.respond(Protocol::Tus),
         Err(Creation::Write(e)) => crate::error::respond(Err(e)),
@@ -232,7 +239,7 @@ async fn create_inner(
     req: &Parts,
     body: Body,
     dir: &[String],
-    user: Option<&str>,
+    who: Uploader<'_>,
 ) -> Result<Response<Body>, Creation> {
     let h = &req.headers;
     requested(h)?;
@@ -274,6 +281,20 @@ async fn create_inner(
         }
         .into());
     }
+    // An expected upload: the id it names, checked against what is expected.
+    let metadata_text = metadata.as_deref().unwrap_or_default();
+    let claim = site
+        .uploads
+        .start_resumable(
+            site.root.path(),
+            crate::write::registry::named_id(req).as_deref(),
+            &format!("{}/{}", who.url_path.trim_end_matches('/'), name),
+            &crate::write::in_root(&segments),
+            who.user,
+            Some(length),
+            metadata_value(metadata_text, "filetype")?.as_deref(),
+        )
+        .map_err(Creation::Write)?;
     let registry = &site.resumable;
     let up = registry.create(
         site,
@@ -284,7 +305,8 @@ async fn create_inner(
             length: Some(length),
             protocol: Protocol::Tus,
             metadata,
-            user: user.map(str::to_owned),
+            user: who.user.map(str::to_owned),
+            claim,
         },
     )?;
     let id = up.record().id;
