@@ -43,7 +43,9 @@
 //! - [`media_type`]: the one table of media types by file name; [`html`]: escaping
 //!   for generated pages;
 //! - `path`: [`SafePath`]; `router`: [`Router`]; `handler`: [`Handler`], [`Ctx`];
-//! - `body`: [`Body`]; `error`: [`Error`], [`StartError`]; `server`: [`Server`], [`Running`].
+//! - `body`: [`Body`]; `error`: [`Error`], [`StartError`]; `server`: [`Server`], [`Running`];
+//!   `run`: [`serve`] (a server in one call, its own runtime) and
+//!   [`Running::run_for`].
 //!
 //! # Example
 //! ```
@@ -84,6 +86,7 @@ mod proxy;
 mod reqlog;
 mod response;
 mod router;
+mod run;
 mod server;
 mod service;
 pub mod timeout;
@@ -91,7 +94,9 @@ mod tls;
 pub mod utc;
 
 pub use body::{Body, BoxError};
-pub use config::{Cidr, ClientCa, ConfigError, Cors, ListenSpec, ReqLog, ServerConfig, TlsFiles};
+pub use config::{
+    Cidr, ClientCa, ConfigError, Cors, ListenSpec, ReqLog, ServerConfig, ServerTokens, TlsFiles,
+};
 pub use conn::lean::{FILE_MIN as LEAN_FILE_MIN, FileRegion, LongLived};
 pub use conn::state::{SendBuffer, StallLimit};
 pub use error::{Error, StartError};
@@ -103,6 +108,7 @@ pub use path::SafePath;
 pub use reqlog::log_server_error;
 pub use response::{SERVER_NAME, SERVER_UTC};
 pub use router::Router;
+pub use run::{DEFAULT_GRACE, serve};
 pub use server::{PreparedReload, Running, Server, Shutdown, ShutdownHandle};
 
 /// Re-exported so embedders name the same types.
