@@ -3,8 +3,8 @@
 //! 127.0.0.1 from port START up (default 8000; Net::HTTPServer's
 //! `port => "scan"`), prints `listening on URL`, serves for SECONDS
 //! (default 5; Net::HTTPServer's `Process(5)`), lets requests in flight
-//! finish and prints how it ended. `/slow` answers after one second;
-//! responses say `Server: httpout/VERSION for_a_while/1`.
+//! finish and prints how it ended. `/slow` answers after SECONDS (so it
+//! is still in flight when the time is up); responses say `Server: httpout/VERSION for_a_while/1`.
 
 use std::time::Duration;
 
@@ -24,9 +24,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let server = Server::bind(config).await?;
     println!("listening on {}", server.local_addrs()[0]);
-    let running = server.serve(|_req: Request<Body>, ctx: Ctx| async move {
+    let running = server.serve(move |_req: Request<Body>, ctx: Ctx| async move {
         if ctx.path.to_string() == "/slow" {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(Duration::from_secs(seconds)).await;
         }
         Ok::<_, Error>(Response::new(Body::full(format!("{}\n", ctx.path))))
     });
