@@ -94,6 +94,7 @@ mod tls;
 pub mod utc;
 
 pub use body::{Body, BoxError};
+pub use config::SERVER_NAME;
 pub use config::{
     Cidr, ClientCa, ConfigError, Cors, ListenSpec, ReqLog, ServerConfig, ServerTokens, TlsFiles,
 };
@@ -106,7 +107,7 @@ pub use listen::Inherited;
 pub use metrics::Metrics;
 pub use path::SafePath;
 pub use reqlog::log_server_error;
-pub use response::{SERVER_NAME, SERVER_UTC};
+pub use response::SERVER_UTC;
 pub use router::Router;
 pub use run::{DEFAULT_GRACE, serve};
 pub use server::{PreparedReload, Running, Server, Shutdown, ShutdownHandle};

@@ -10,9 +10,6 @@ use http::{HeaderName, HeaderValue, Response, Version};
 use crate::config::Cors;
 use crate::config::ServerConfig;
 
-/// `Server: httpout/VERSION`.
-pub const SERVER_NAME: &str = concat!("httpout/", env!("CARGO_PKG_VERSION"));
-
 /// The `Server-UTC` header (`sutc`): the server clock in ms since the epoch,
 /// used by low-latency DASH players to synchronise.
 pub static SERVER_UTC: HeaderName = HeaderName::from_static("server-utc");

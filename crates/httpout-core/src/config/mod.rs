@@ -7,7 +7,7 @@ mod server_tokens;
 mod value;
 
 pub use error::ConfigError;
-pub use server_tokens::ServerTokens;
+pub use server_tokens::{SERVER_NAME, ServerTokens};
 pub use value::{Cidr, Cors, ListenSpec, ReqLog};
 
 use std::path::PathBuf;

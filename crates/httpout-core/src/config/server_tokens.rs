@@ -6,7 +6,8 @@ use std::str::FromStr;
 
 use http::HeaderValue;
 
-use crate::response::SERVER_NAME;
+/// `Server: httpout/VERSION`, the default.
+pub const SERVER_NAME: &str = concat!("httpout/", env!("CARGO_PKG_VERSION"));
 
 /// The `Server` header of every response a handler did not give one:
 /// `httpout/VERSION` followed by added products (Net::HTTPServer's
