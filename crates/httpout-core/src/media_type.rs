@@ -165,7 +165,7 @@ impl MediaTypes {
     }
 
     /// The file's type for `path`'s extension, if it gave one.
-    fn from_file(&self, path: &str) -> Option<&HeaderValue> {
+    fn in_file(&self, path: &str) -> Option<&HeaderValue> {
         if self.loaded.is_empty() {
             return None;
         }
@@ -176,7 +176,7 @@ impl MediaTypes {
     /// [`for_path`]'s.
     #[must_use]
     pub fn for_path(&self, path: &str) -> &str {
-        match self.from_file(path) {
+        match self.in_file(path) {
             // Checked to be visible ASCII when loaded.
             Some(value) => value.to_str().unwrap_or(OCTET_STREAM),
             None => for_path(path),
@@ -186,7 +186,7 @@ impl MediaTypes {
     /// [`MediaTypes::for_path`] as a header value.
     #[must_use]
     pub fn header(&self, path: &str) -> HeaderValue {
-        match self.from_file(path) {
+        match self.in_file(path) {
             Some(value) => value.clone(),
             None => HeaderValue::from_static(for_path(path)),
         }

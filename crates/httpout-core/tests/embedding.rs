@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use http::{Request, Response};
 use httpout_core::{
-    Body, Ctx, Error, ListenSpec, Server, ServerConfig, ServerTokens, Shutdown, StartError,
+    Body, Ctx, Error, Handler, ListenSpec, Server, ServerConfig, ServerTokens, Shutdown, StartError,
 };
 use httpout_test::{get, h1, h2, read};
 use tokio::net::TcpStream;
@@ -18,24 +18,14 @@ use tokio::time::Instant;
 
 /// A handler that tells `started` when a request arrives, then answers
 /// after `delay`.
-fn slow(
-    started: Arc<Notify>,
-    delay: Duration,
-) -> impl Fn(
-    Request<Body>,
-    Ctx,
-) -> std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<Response<Body>, Error>> + Send>,
-> + Send
-+ Sync
-+ 'static {
-    move |_req, _ctx| {
+fn slow(started: Arc<Notify>, delay: Duration) -> impl Handler {
+    move |_req: Request<Body>, _ctx: Ctx| {
         let started = Arc::clone(&started);
-        Box::pin(async move {
+        async move {
             started.notify_one();
             tokio::time::sleep(delay).await;
-            Ok(Response::new(Body::full("done")))
-        })
+            Ok::<_, Error>(Response::new(Body::full("done")))
+        }
     }
 }
 
