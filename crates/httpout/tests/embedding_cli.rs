@@ -147,6 +147,22 @@ fn index_lists_the_index_files_in_order() {
     assert_eq!(body(&format!("{url}/htm/")), "htm: index.htm");
     // index.html is no index file any more (and listings are off).
     assert!(head(&[], &format!("{url}/html/")).starts_with("http/1.1 403"));
+
+    let none = Httpout::start(
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            &format!("--rdirs={}", dir.path().display()),
+            "--index=",
+            "--dlist",
+        ],
+        1,
+    );
+    let listing = body(&format!("{}/both/", none.url()));
+    assert!(
+        listing.contains("default.html") && listing.contains("index.htm"),
+        "`--index=`: a listing, no index file: {listing}"
+    );
 }
 
 #[test]
