@@ -11,6 +11,7 @@ use http::{Request, Response};
 use httpout_core::{
     Body, Ctx, Error, Handler, ListenSpec, Server, ServerConfig, ServerTokens, Shutdown, StartError,
 };
+use httpout_test::assert_about;
 use httpout_test::{get, h1, h2, read};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
@@ -27,13 +28,6 @@ fn slow(started: Arc<Notify>, delay: Duration) -> impl Handler {
             Ok::<_, Error>(Response::new(Body::full("done")))
         }
     }
-}
-
-fn assert_about(elapsed: Duration, want: Duration) {
-    assert!(
-        elapsed >= want && elapsed <= want + Duration::from_millis(50),
-        "took {elapsed:?}, expected {want:?}"
-    );
 }
 
 #[tokio::test(start_paused = true)]
