@@ -28,7 +28,7 @@
 //!
 //! # Layout
 //! - [`config`]: [`ServerConfig`] and its value types ([`ListenSpec`],
-//!   [`Cors`], [`ReqLog`]), [`ConfigError`]; no clap;
+//!   [`Cors`], [`ReqLog`], [`ServerTokens`]), [`ConfigError`]; no clap;
 //! - `options` (feature `cli`): `CoreArgs`, the engine's clap option group,
 //!   and the value parsers of every mode's group;
 //! - layers, each file importing only from below it: `server` → `listen`
@@ -40,7 +40,8 @@
 //! - [`metrics`]: the [`Metrics`] registry (Prometheus), updated by the
 //!   engine and the modes; `service::builtin` serves it and the health check;
 //! - [`timeout`]: the one rule for `--timeout` (0: none);
-//! - [`media_type`]: the one table of media types by file name; [`html`]: escaping
+//! - [`media_type`]: the one table of media types by file name (and
+//!   [`media_type::MediaTypes`], a `mime.types` file over it); [`html`]: escaping
 //!   for generated pages;
 //! - `path`: [`SafePath`]; `router`: [`Router`]; `handler`: [`Handler`], [`Ctx`];
 //! - `body`: [`Body`]; `error`: [`Error`], [`StartError`]; `server`: [`Server`], [`Running`];

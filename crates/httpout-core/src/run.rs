@@ -69,10 +69,12 @@ pub fn serve(addr: impl ToSocketAddrs, handler: impl Handler) -> Result<(), Star
 }
 
 impl Running {
-    /// Serves for `time` (or until a [`crate::ShutdownHandle`] stops the
-    /// server), then stops as [`crate::ShutdownHandle::shutdown`] does:
-    /// no new connections, requests in flight finish within
-    /// [`DEFAULT_GRACE`]. Net::HTTPServer's `Process(5)`, except that the
+    /// Serves for `time`, then stops as [`crate::ShutdownHandle::shutdown`]
+    /// does: no new connections, requests in flight finish within
+    /// [`DEFAULT_GRACE`], what is left then is closed; returns how it
+    /// ended. When a [`crate::ShutdownHandle`] stops the server first,
+    /// returns [`Shutdown::Graceful`] once that shutdown is over (the
+    /// handle's call says how it ended). Net::HTTPServer's `Process(5)`, except that the
     /// server serves in the background from [`Server::serve`] on, not only
     /// during this call.
     ///
