@@ -18,8 +18,9 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 /// [`std::net::SocketAddr`]; every address a name resolves to) with the
 /// defaults of [`ServerConfig`], until Ctrl-C (SIGINT) or SIGTERM; then
 /// lets requests in flight finish for [`DEFAULT_GRACE`] and returns.
-/// Builds its own tokio runtime, so the caller needs none (call it from
-/// outside one: a runtime cannot start inside another). Logs one
+/// Builds its own tokio runtime, so the caller needs none (called from
+/// inside a runtime, it returns [`StartError::Config`]: a runtime cannot
+/// block inside another). Logs one
 /// `listening on URL` line per listener (`tracing`, target
 /// `httpout::init`).
 ///
@@ -33,6 +34,13 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 /// }
 /// ```
 pub fn serve(addr: impl ToSocketAddrs, handler: impl Handler) -> Result<(), StartError> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(StartError::Config(
+            "serve builds its own runtime and cannot run inside one: \
+             use Server::bind(config).await?.serve(handler)"
+                .into(),
+        ));
+    }
     let listeners: Vec<ListenSpec> = addr
         .to_socket_addrs()
         .map_err(|e| StartError::Config(format!("cannot resolve the address to serve: {e}")))?

@@ -173,3 +173,12 @@ async fn server_tokens_follow_the_name_on_http1_and_http2() {
     let off = server_headers(ServerTokens::off()).await;
     assert_eq!(off, [0, 1].map(|_| "httpout".to_owned()));
 }
+
+#[tokio::test]
+async fn serve_inside_a_runtime_is_refused_not_a_panic() {
+    let e = httpout_core::serve("127.0.0.1:0", httpout_test::echo).unwrap_err();
+    assert!(
+        e.is_config() && e.to_string().contains("Server::bind"),
+        "{e}"
+    );
+}
