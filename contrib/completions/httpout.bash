@@ -23,7 +23,7 @@ _httpout() {
 
     case "${cmd}" in
         httpout)
-            opts="-i -o -h -V --input --output --hmode --port --ifce --listen --cert --pkey --ca --ca_optional --maxc --maxp --timeout --header_timeout --max_conn_rate --trusted_proxies --close --max_client_errors --grace --hdrs --sutc --trace --cors --reqlog --users --auth_file --digest --metrics --metrics_allow --health --utc_timing --log --access_log --log_format --rdirs --wdir --dlist --norange --zmax --wait_new --maxs --max_depth --hidden --fsync --block_size --cache_control --cache_rule --max_cache_segs --uploads_path --require_id --require_placeholder --placeholder_ttl --progress_files --uploads_admin --resume_ttl --resume_budget --sink --hold --reopen --quit --ice --max_async_buf --burst --batch --source_password --admin_password --admin_user --master --master_interval --rt --rate --metaint --title --ice_hdr --mount --ext --mime --exec --exec_max --dst --post --ka --cte --watch --delete --cafile --jobs --user_agent --blockio --js --config --print-config --help --version"
+            opts="-i -o -h -V --input --output --hmode --port --ifce --listen --cert --pkey --ca --ca_optional --maxc --maxp --timeout --header_timeout --max_conn_rate --trusted_proxies --close --max_client_errors --grace --run_for --hdrs --server_tokens --sutc --trace --cors --reqlog --users --auth_file --digest --metrics --metrics_allow --health --utc_timing --log --access_log --log_format --rdirs --wdir --dlist --norange --zmax --wait_new --maxs --max_depth --hidden --fsync --index --mime_types --block_size --cache_control --cache_rule --max_cache_segs --uploads_path --require_id --require_placeholder --placeholder_ttl --progress_files --uploads_admin --resume_ttl --resume_budget --sink --hold --reopen --quit --ice --max_async_buf --burst --batch --source_password --admin_password --admin_user --master --master_interval --rt --rate --metaint --title --ice_hdr --mount --ext --mime --exec --exec_max --dst --post --ka --cte --watch --delete --cafile --jobs --user_agent --blockio --js --config --print-config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -113,7 +113,15 @@ _httpout() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --run_for)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --hdrs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server_tokens)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -210,6 +218,14 @@ _httpout() {
                     return 0
                     ;;
                 --fsync)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mime_types)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

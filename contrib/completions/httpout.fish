@@ -3,7 +3,7 @@ complete -c httpout -s o -l output -d 'Output URL (`http://HOST:PORT/NAME`), opt
 complete -c httpout -l hmode -d 'Run mode: `default` (server), `push` (upload to `dst`) or `source` (uploads become inputs)' -r -f -a "default\t'Server mode: static files, live sink, file sink'
 push\t'Client mode: upload inputs to `dst` with PUT or POST'
 source\t'Incoming PUT/POST bodies become input streams'"
-complete -c httpout -l port -d 'Server port; 0 picks a free one. Default 8080 unless an `-o` URL gives one' -r
+complete -c httpout -l port -d 'Server port; 0 picks a free one; `scan:START`: the first free port from START up (to 65535). Default 8080 unless an `-o` URL gives one' -r
 complete -c httpout -l ifce -d 'Network interface (IP address) to bind; all interfaces when unset' -r
 complete -c httpout -l listen -d 'Listeners, comma-separated: `http://IP:PORT`, `https://IP:PORT`, `unix:PATH`, `proxy+http(s)://IP:PORT` (PROXY protocol first); replaces ifce/port' -r
 complete -c httpout -l cert -d 'Certificate chain file in PEM format; enables HTTPS with `pkey`' -r -F
@@ -19,7 +19,9 @@ complete -c httpout -l trusted_proxies -d 'Proxies whose `Forwarded`/`X-Forwarde
 complete -c httpout -l close -d 'Close the HTTP connection after each request' -r
 complete -c httpout -l max_client_errors -d 'Disconnect an HTTP/1.1 client after this many consecutive error responses (0 never)' -r
 complete -c httpout -l grace -d 'Seconds given to in-flight requests to finish on SIGINT/SIGTERM before the process exits' -r
+complete -c httpout -l run_for -d 'Serve this many seconds, then exit 0 as on SIGTERM (in-flight requests get `grace`); unset: until a signal' -r
 complete -c httpout -l hdrs -d 'Additional headers on every response, comma-separated: name,value,name,value...' -r
+complete -c httpout -l server_tokens -d 'Products added to `Server: httpout/VERSION`, separated by `;` (`myapp/1.2;beta`); `off`: `Server: httpout`, without version' -r
 complete -c httpout -l sutc -d 'Insert the server clock as `Server-UTC: <ms since the epoch>` in responses' -r
 complete -c httpout -l trace -d 'Answer TRACE with the request echoed as `message/http` (without `Authorization`, `Proxy-Authorization`, `Cookie`); off: 405' -r
 complete -c httpout -l cors -d 'CORS headers allowing all origins: off, on, or auto (when the request has an `Origin`)' -r -f -a "off\t'Never add CORS headers'
@@ -49,6 +51,8 @@ complete -c httpout -l maxs -d 'Maximum upload size in bytes' -r
 complete -c httpout -l max_depth -d 'Most directory levels below the write directory that a PUT, POST or form may name (deeper: 414)' -r
 complete -c httpout -l hidden -d 'Serve, list and accept uploads of names starting with `.` (dotfiles); off by default' -r
 complete -c httpout -l fsync -d 'Sync each upload\'s data before its rename and the directory after it (survives a power loss)' -r
+complete -c httpout -l index -d 'Index files served for a directory URL, in order, comma-separated (`--index=` alone: none)' -r
+complete -c httpout -l mime_types -d 'Apache-style `mime.types` file (`type/subtype ext ...` lines, `#` comments) whose types win over the built-in table' -r -F
 complete -c httpout -l block_size -d 'Bytes read from a file per step (512 to 16M); files up to this size are read at once' -r
 complete -c httpout -l cache_control -d '`Cache-Control` value for served files; `none` drops Cache-Control and ETag' -r
 complete -c httpout -l cache_rule -d '`Cache-Control` for files matching GLOB (`*`, `**`, `?`; with a `/` matched against the URL path, else the file name), over `cache_control`; repeatable, the first match wins' -r

@@ -208,6 +208,19 @@ pub enum StartError {
     /// files): exit status 2.
     #[error("{0}")]
     Config(String),
+    /// [`ServerConfig::port_scan`](crate::ServerConfig::port_scan): no port
+    /// from the listener's to 65535 could be bound (a runtime error: exit
+    /// status 1).
+    #[error("cannot listen on {listener}: no port from {} to 65535 is free ({source})", listener.tcp_addr().map_or(0, |a| a.port()))]
+    PortScan {
+        /// The listener as configured, with the first port tried.
+        listener: ListenSpec,
+        /// The error of the last port tried.
+        source: io::Error,
+    },
+    /// [`crate::serve`] could not start its runtime or its signal handlers.
+    #[error("cannot start serving: {0}")]
+    Runtime(io::Error),
 }
 
 impl StartError {

@@ -28,7 +28,7 @@
 //!
 //! # Layout
 //! - [`config`]: [`ServerConfig`] and its value types ([`ListenSpec`],
-//!   [`Cors`], [`ReqLog`]), [`ConfigError`]; no clap;
+//!   [`Cors`], [`ReqLog`], [`ServerTokens`]), [`ConfigError`]; no clap;
 //! - `options` (feature `cli`): `CoreArgs`, the engine's clap option group,
 //!   and the value parsers of every mode's group;
 //! - layers, each file importing only from below it: `server` → `listen`
@@ -40,10 +40,13 @@
 //! - [`metrics`]: the [`Metrics`] registry (Prometheus), updated by the
 //!   engine and the modes; `service::builtin` serves it and the health check;
 //! - [`timeout`]: the one rule for `--timeout` (0: none);
-//! - [`media_type`]: the one table of media types by file name; [`html`]: escaping
+//! - [`media_type`]: the one table of media types by file name (and
+//!   [`media_type::MediaTypes`], a `mime.types` file over it); [`html`]: escaping
 //!   for generated pages;
 //! - `path`: [`SafePath`]; `router`: [`Router`]; `handler`: [`Handler`], [`Ctx`];
-//! - `body`: [`Body`]; `error`: [`Error`], [`StartError`]; `server`: [`Server`], [`Running`].
+//! - `body`: [`Body`]; `error`: [`Error`], [`StartError`]; `server`: [`Server`], [`Running`];
+//!   `run`: [`serve`] (a server in one call, its own runtime) and
+//!   [`Running::run_for`].
 //!
 //! # Example
 //! ```
@@ -84,6 +87,7 @@ mod proxy;
 mod reqlog;
 mod response;
 mod router;
+mod run;
 mod server;
 mod service;
 pub mod timeout;
@@ -91,7 +95,10 @@ mod tls;
 pub mod utc;
 
 pub use body::{Body, BoxError};
-pub use config::{Cidr, ClientCa, ConfigError, Cors, ListenSpec, ReqLog, ServerConfig, TlsFiles};
+pub use config::SERVER_NAME;
+pub use config::{
+    Cidr, ClientCa, ConfigError, Cors, ListenSpec, ReqLog, ServerConfig, ServerTokens, TlsFiles,
+};
 pub use conn::lean::{FILE_MIN as LEAN_FILE_MIN, FileRegion, LongLived};
 pub use conn::state::{SendBuffer, StallLimit};
 pub use error::{Error, StartError};
@@ -101,8 +108,9 @@ pub use listen::Inherited;
 pub use metrics::Metrics;
 pub use path::SafePath;
 pub use reqlog::log_server_error;
-pub use response::{SERVER_NAME, SERVER_UTC};
+pub use response::SERVER_UTC;
 pub use router::Router;
+pub use run::{DEFAULT_GRACE, serve};
 pub use server::{PreparedReload, Running, Server, Shutdown, ShutdownHandle};
 
 /// Re-exported so embedders name the same types.

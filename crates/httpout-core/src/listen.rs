@@ -108,7 +108,9 @@ pub(crate) enum Listener {
 }
 
 /// Binds `spec`; returns the listener and its real address (port 0 resolved).
-pub(crate) fn bind(spec: &ListenSpec) -> Result<(Listener, ListenSpec), StartError> {
+/// With `scan`, a TCP port that is taken (or not ours to bind) is followed
+/// by the next ones, to 65535, until one binds.
+pub(crate) fn bind(spec: &ListenSpec, scan: bool) -> Result<(Listener, ListenSpec), StartError> {
     let fail = |source| StartError::Bind {
         listener: spec.clone(),
         source,
@@ -118,15 +120,14 @@ pub(crate) fn bind(spec: &ListenSpec) -> Result<(Listener, ListenSpec), StartErr
         | ListenSpec::Https(addr)
         | ListenSpec::ProxyHttp(addr)
         | ListenSpec::ProxyHttps(addr) => {
-            let std = match std::net::TcpListener::bind(addr) {
-                // `[::]` (the default, all interfaces) on a host without
-                // IPv6: all IPv4 interfaces instead.
-                Err(e) if addr.ip() == std::net::Ipv6Addr::UNSPECIFIED && is_no_ipv6(&e) => {
-                    std::net::TcpListener::bind((std::net::Ipv4Addr::UNSPECIFIED, addr.port()))
-                }
-                other => other,
-            }
-            .map_err(fail)?;
+            let std = if scan && addr.port() != 0 {
+                scan_upward(*addr).map_err(|source| StartError::PortScan {
+                    listener: spec.clone(),
+                    source,
+                })?
+            } else {
+                bind_tcp(*addr).map_err(fail)?
+            };
             std.set_nonblocking(true).map_err(fail)?;
             let inner = TcpListener::from_std(std).map_err(fail)?;
             let local = inner.local_addr().map_err(fail)?;
@@ -149,6 +150,36 @@ pub(crate) fn bind(spec: &ListenSpec) -> Result<(Listener, ListenSpec), StartErr
                 },
                 spec.clone(),
             ))
+        }
+    }
+}
+
+/// Binds a TCP address; `[::]` (the default, all interfaces) on a host
+/// without IPv6: all IPv4 interfaces instead.
+fn bind_tcp(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    match std::net::TcpListener::bind(addr) {
+        Err(e) if addr.ip() == std::net::Ipv6Addr::UNSPECIFIED && is_no_ipv6(&e) => {
+            std::net::TcpListener::bind((std::net::Ipv4Addr::UNSPECIFIED, addr.port()))
+        }
+        other => other,
+    }
+}
+
+/// Binds `from`'s port or, while it is taken (or privileged), the next one
+/// up, to 65535 at most; the error is the last port's.
+fn scan_upward(from: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let mut addr = from;
+    loop {
+        match bind_tcp(addr) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::AddrInUse | io::ErrorKind::PermissionDenied
+                ) && addr.port() < u16::MAX =>
+            {
+                addr.set_port(addr.port() + 1);
+            }
+            other => return other,
         }
     }
 }

@@ -5,6 +5,14 @@
 //! (mime_guess knows some of them differently, or not at all): DASH
 //! manifests, HLS playlists, fragmented MP4 and CMAF segments, MPEG-TS,
 //! raw audio. Then mime_guess, then `application/octet-stream`.
+//!
+//! [`MediaTypes`] is that table with an Apache-style `mime.types` file
+//! over it (the static server's `--mime_types`).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use http::HeaderValue;
 
 /// Extensions (lower case) whose type is ours, not mime_guess's.
 const OURS: &[(&str, &str)] = &[
@@ -63,6 +71,139 @@ pub fn for_path(path: &str) -> &'static str {
         .unwrap_or(OCTET_STREAM)
 }
 
+/// The largest `mime.types` file read (Apache's is about 60 KiB).
+const MAX_FILE: u64 = 4 << 20;
+
+/// The built-in table ([`for_path`]) with types from an Apache-style
+/// `mime.types` file over it: one `type/subtype ext1 ext2 ...` per line,
+/// `#` starting a comment; an extension a later line names again
+/// takes that line's type. Default: the built-in table alone.
+///
+/// ```
+/// use httpout_core::media_type::MediaTypes;
+///
+/// let types = MediaTypes::parse("# mine\ntext/x-mine  mine\nvideo/x-other mp4\n")?;
+/// assert_eq!(types.for_path("a.MINE"), "text/x-mine");
+/// assert_eq!(types.for_path("v/a.mp4"), "video/x-other");
+/// assert_eq!(types.for_path("a.mpd"), "application/dash+xml");
+/// # Ok::<_, httpout_core::media_type::MediaTypesError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MediaTypes {
+    /// Lower-case extension → type, from the file.
+    loaded: HashMap<String, HeaderValue>,
+}
+
+/// Why a `mime.types` file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaTypesError {
+    /// It cannot be read (or is larger than 4 MiB).
+    #[error("cannot read it: {0}")]
+    Read(std::io::Error),
+    /// A line is not `type/subtype ext ...`.
+    #[error("line {line}: {reason}")]
+    Line {
+        /// The line, from 1.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl MediaTypes {
+    /// Reads a `mime.types` file (at most 4 MiB).
+    pub fn load(path: &Path) -> Result<Self, MediaTypesError> {
+        use std::io::Read as _;
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_FILE + 1).read_to_string(&mut text))
+            .map_err(MediaTypesError::Read)?;
+        if text.len() as u64 > MAX_FILE {
+            return Err(MediaTypesError::Read(std::io::Error::other(
+                "larger than 4 MiB",
+            )));
+        }
+        Self::parse(&text)
+    }
+
+    /// Reads the text of a `mime.types` file.
+    pub fn parse(text: &str) -> Result<Self, MediaTypesError> {
+        let mut loaded = HashMap::new();
+        for (i, line) in text.lines().enumerate() {
+            let bad = |reason: String| MediaTypesError::Line {
+                line: i + 1,
+                reason,
+            };
+            // A comment runs from `#` to the end of the line.
+            let line = line.split('#').next().unwrap_or_default().trim();
+            if line.is_empty() {
+                continue;
+            }
+            let mut fields = line.split_ascii_whitespace();
+            let media = fields.next().unwrap_or_default();
+            let value = media_type_value(media).ok_or_else(|| {
+                bad(format!(
+                    "expected `type/subtype ext ...`, {media:?} is not a media type"
+                ))
+            })?;
+            for ext in fields {
+                if ext.contains(['.', '/']) || !ext.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(bad(format!(
+                        "expected extensions without dots or slashes, got {ext:?}"
+                    )));
+                }
+                loaded.insert(ext.to_ascii_lowercase(), value.clone());
+            }
+        }
+        Ok(Self { loaded })
+    }
+
+    /// How many extensions the file gave.
+    #[must_use]
+    pub fn loaded(&self) -> usize {
+        self.loaded.len()
+    }
+
+    /// The file's type for `path`'s extension, if it gave one.
+    fn in_file(&self, path: &str) -> Option<&HeaderValue> {
+        if self.loaded.is_empty() {
+            return None;
+        }
+        self.loaded.get(&extension(path)?.to_ascii_lowercase())
+    }
+
+    /// The media type for a file name or path: the file's, else
+    /// [`for_path`]'s.
+    #[must_use]
+    pub fn for_path(&self, path: &str) -> &str {
+        match self.in_file(path) {
+            // Checked to be visible ASCII when loaded.
+            Some(value) => value.to_str().unwrap_or(OCTET_STREAM),
+            None => for_path(path),
+        }
+    }
+
+    /// [`MediaTypes::for_path`] as a header value.
+    #[must_use]
+    pub fn header(&self, path: &str) -> HeaderValue {
+        match self.in_file(path) {
+            Some(value) => value.clone(),
+            None => HeaderValue::from_static(for_path(path)),
+        }
+    }
+}
+
+/// `type/subtype` (RFC 9110 tokens, parameters refused) as a header value.
+fn media_type_value(s: &str) -> Option<HeaderValue> {
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    let (kind, sub) = s.split_once('/')?;
+    (token(kind) && token(sub)).then(|| HeaderValue::from_str(&s.to_ascii_lowercase()).ok())?
+}
+
 /// Whether a type is text-like and worth compressing: `text/*`, JSON,
 /// JavaScript, XML and `+xml`/`+json` types (SVG, MPD), M3U8.
 #[must_use]
@@ -108,6 +249,31 @@ mod tests {
         }
         assert_eq!(ours("a.svg"), None, "mime_guess's, not ours");
         assert_eq!(ours("a.MPD"), Some("application/dash+xml"));
+    }
+
+    #[test]
+    fn a_mime_types_file_over_the_table() {
+        let types = MediaTypes::parse(
+            "# comment\n\napplication/x-none\n  text/x-a\ta  b # c\nvideo/x-ts ts\ntext/x-b b\n",
+        )
+        .unwrap();
+        assert_eq!(types.for_path("x.A"), "text/x-a");
+        assert_eq!(types.for_path("x.b"), "text/x-b", "a later line wins");
+        assert_eq!(types.header("d/x.ts"), "video/x-ts");
+        assert_eq!(types.for_path("x.mpd"), "application/dash+xml");
+        assert_eq!(types.for_path("x.svg"), "image/svg+xml");
+        for (text, line) in [
+            ("ok/x a\nnot-a-type a\n", 2),
+            ("text/x .a\n", 1),
+            ("text/x; charset=utf-8 a\n", 1),
+            ("# c\n\ntext/ a\n", 3),
+            ("text/x a/b\n", 1),
+        ] {
+            match MediaTypes::parse(text) {
+                Err(MediaTypesError::Line { line: l, .. }) => assert_eq!(l, line, "{text:?}"),
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]

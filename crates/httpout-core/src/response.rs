@@ -10,9 +10,6 @@ use http::{HeaderName, HeaderValue, Response, Version};
 use crate::config::Cors;
 use crate::config::ServerConfig;
 
-/// `Server: httpout/VERSION`.
-pub const SERVER_NAME: &str = concat!("httpout/", env!("CARGO_PKG_VERSION"));
-
 /// The `Server-UTC` header (`sutc`): the server clock in ms since the epoch,
 /// used by low-latency DASH players to synchronise.
 pub static SERVER_UTC: HeaderName = HeaderName::from_static("server-utc");
@@ -37,7 +34,7 @@ pub(crate) fn cors_applies(config: &ServerConfig, has_origin: bool) -> bool {
     }
 }
 
-/// Adds the common headers: `Server`, `hdrs`, `Server-UTC`, CORS, and
+/// Adds the common headers: `Server` (`server_tokens`), `hdrs`, `Server-UTC`, CORS, and
 /// `Connection: close` on HTTP/1 when `close_connection` is set. A header the
 /// handler set already is kept, except those named in `hdrs`, which win.
 /// (`Date` is added by hyper on HTTP/1.1 and HTTP/2.)
@@ -50,7 +47,7 @@ pub(crate) fn finish<B>(
 ) {
     let headers = res.headers_mut();
     if !headers.contains_key(SERVER) {
-        headers.insert(SERVER, HeaderValue::from_static(SERVER_NAME));
+        headers.insert(SERVER, config.server_tokens.header().clone());
     }
     if config.sutc {
         let ms = SystemTime::now()

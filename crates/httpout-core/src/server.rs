@@ -79,7 +79,7 @@ impl Server {
         let mut addrs = Vec::new();
         if sockets.is_empty() {
             for spec in &config.listeners {
-                let (listener, addr) = listen::bind(spec)?;
+                let (listener, addr) = listen::bind(spec, config.port_scan)?;
                 listeners.push(listener);
                 addrs.push(addr);
             }

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use httpout_core::{ListenSpec, Server, ServerConfig};
+use httpout_test::assert_about;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -36,13 +37,6 @@ async fn until_closed(s: &mut TcpStream) -> Vec<u8> {
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out).await;
     out
-}
-
-fn assert_about(elapsed: Duration, want: Duration) {
-    assert!(
-        elapsed >= want && elapsed <= want + Duration::from_millis(50),
-        "closed after {elapsed:?}, expected {want:?}"
-    );
 }
 
 #[tokio::test(start_paused = true)]

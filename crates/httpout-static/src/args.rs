@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use httpout_core::ConfigError;
 use httpout_core::auth::rules::Rules;
+use httpout_core::media_type::{MediaTypes, MediaTypesError};
 use httpout_core::options::value::{parse_i64, parse_millis, parse_size};
 
 /// The static server's options (see `docs/options.md`).
@@ -81,6 +82,25 @@ pub struct StaticArgs {
         help_heading = "Static server"
     )]
     pub fsync: bool,
+
+    /// Index files served for a directory URL, in order, comma-separated (`--index=` alone: none).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "index.html,index.htm",
+        help_heading = "Static server"
+    )]
+    pub index: Vec<String>,
+
+    /// Apache-style `mime.types` file (`type/subtype ext ...` lines, `#` comments) whose types win over the built-in table.
+    #[arg(
+        long = "mime_types",
+        alias = "mime-types",
+        value_name = "PATH",
+        help_heading = "Static server"
+    )]
+    pub mime_types: Option<PathBuf>,
 
     /// Bytes read from a file per step (512 to 16M); files up to this size are read at once.
     #[arg(long = "block_size", alias = "block-size", value_name = "SIZE", value_parser = parse_size, default_value = "64K", help_heading = "Static server")]
@@ -193,6 +213,44 @@ impl StaticArgs {
             placeholder_ttl: std::time::Duration::from_secs(self.placeholder_ttl),
             progress_files: self.progress_files,
             admins: self.uploads_admin.clone(),
+        })
+    }
+
+    /// `--index` as file names; an error names the one that is not a plain
+    /// file name.
+    pub fn index_files(&self) -> Result<Vec<String>, ConfigError> {
+        self.index
+            .iter()
+            .map(|n| n.trim())
+            .filter(|n| !n.is_empty())
+            .map(|name| {
+                if name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
+                    Err(ConfigError::invalid(
+                        "--index",
+                        name,
+                        "expected file names (no `/`, not `.` or `..`), comma-separated",
+                    ))
+                } else {
+                    Ok(name.to_owned())
+                }
+            })
+            .collect()
+    }
+
+    /// `--mime_types` read; an error names the file and line.
+    pub fn media_types(&self) -> Result<MediaTypes, ConfigError> {
+        let Some(path) = &self.mime_types else {
+            return Ok(MediaTypes::default());
+        };
+        MediaTypes::load(path).map_err(|e| match e {
+            MediaTypesError::Line { line, reason } => {
+                ConfigError::invalid("--mime_types", format!("{}:{line}", path.display()), reason)
+            }
+            MediaTypesError::Read(e) => ConfigError::invalid(
+                "--mime_types",
+                path.display(),
+                format!("expected a readable mime.types file ({e})"),
+            ),
         })
     }
 

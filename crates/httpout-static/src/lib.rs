@@ -47,6 +47,7 @@ use std::sync::Arc;
 use http::HeaderValue;
 use http::header::CACHE_CONTROL;
 use httpout_core::auth::rules::Rules;
+use httpout_core::media_type::MediaTypes;
 use httpout_core::options::CoreArgs;
 use httpout_core::{Body, ConfigError, Error, Handler, SafePath};
 use httpout_store::{DirEntryInfo, DiskRoot, Live, WriteRoot};
@@ -63,6 +64,9 @@ pub use write::registry::{UploadOptions, Uploads};
 /// uses 10 000 bytes; 64 KiB measured faster (docs/benchmarks.md).
 pub const DEFAULT_BLOCK: usize = 64 * 1024;
 
+/// The index files of [`StaticConfig::default`], in order.
+pub const DEFAULT_INDEX: [&str; 2] = ["index.html", "index.htm"];
+
 /// Where the uploads endpoint is mounted by default (`uploads_path`).
 pub const DEFAULT_UPLOADS_PATH: &str = "/.uploads/";
 
@@ -71,6 +75,12 @@ pub const DEFAULT_UPLOADS_PATH: &str = "/.uploads/";
 pub struct StaticConfig {
     /// HTML/JSON listings for directories (`dlist`). Default false.
     pub dlist: bool,
+    /// Index files served for a directory URL, the first found (`index`).
+    /// Default `index.html`, `index.htm`.
+    pub index: Vec<String>,
+    /// Media types by file name (`mime_types`: a `mime.types` file over
+    /// the built-in table). Default: the built-in table.
+    pub media_types: Arc<MediaTypes>,
     /// Ignore `Range` (`norange`). Default false.
     pub norange: bool,
     /// Largest file compressed on the fly (`zmax`), 0 disables. Default 50 000.
@@ -189,6 +199,8 @@ impl Default for StaticConfig {
     fn default() -> Self {
         Self {
             dlist: false,
+            index: DEFAULT_INDEX.iter().map(|n| (*n).to_owned()).collect(),
+            media_types: Arc::default(),
             norange: false,
             zmax: 50_000,
             block_size: DEFAULT_BLOCK,
@@ -252,6 +264,8 @@ impl StaticConfig {
             })?;
         Self {
             dlist: args.dlist,
+            index: args.index_files()?,
+            media_types: Arc::new(args.media_types()?),
             norange: args.norange,
             zmax: args.zmax,
             block_size,

@@ -19,6 +19,15 @@ use tokio::net::TcpStream;
 /// Every test step is bounded by this.
 pub const LIMIT: Duration = Duration::from_secs(10);
 
+/// Asserts that `elapsed` is `want`, to 50 ms over at most: for tests in
+/// virtual time (`start_paused`), where a deadline is met exactly.
+pub fn assert_about(elapsed: Duration, want: Duration) {
+    assert!(
+        elapsed >= want && elapsed <= want + Duration::from_millis(50),
+        "took {elapsed:?}, expected {want:?}"
+    );
+}
+
 /// Runs `fut` or panics after [`LIMIT`].
 pub async fn bounded<F: std::future::Future>(fut: F) -> F::Output {
     tokio::time::timeout(LIMIT, fut)

@@ -1,6 +1,6 @@
 //! `httpout`: the command line. Parses options, refuses what this build
 //! cannot do, binds the listeners, prints one `listening on URL` line per
-//! listener, serves until SIGINT/SIGTERM, reloads its settings on SIGHUP
+//! listener, serves until SIGINT/SIGTERM (or for `--run_for` seconds), reloads its settings on SIGHUP
 //! and reopens the access log file on SIGUSR1.
 //! `httpout users ...` manages a users file instead (see `users`);
 //! `httpout completions SHELL` and `httpout man` print what `generate`
@@ -150,11 +150,14 @@ async fn push(opts: &Options, logging: &log::Logging) -> ExitCode {
     };
     let run = pusher.run(&input, stop.clone());
     tokio::pin!(run);
+    let run_for = ran_for(opts.core.run_for);
+    tokio::pin!(run_for);
     let result = loop {
         tokio::select! {
             result = &mut run => break result,
             _ = term.recv() => stop.cancel(),
             _ = int.recv() => stop.cancel(),
+            () = &mut run_for, if !stop.is_cancelled() => stop.cancel(),
             _ = usr1.recv() => logging.reopen(),
             _ = hup.recv() => tracing::warn!(
                 target: "httpout::init",
@@ -221,6 +224,18 @@ async fn push_endpoints(
     }
     let _ = out.flush();
     Ok(Some(running))
+}
+
+/// `--run_for`: ends `seconds` from now, with a line on standard error
+/// saying so; never without it.
+async fn ran_for(seconds: Option<u64>) {
+    match seconds {
+        Some(s) => {
+            tokio::time::sleep(Duration::from_secs(s)).await;
+            eprintln!("httpout: ran for {s} s (--run_for)");
+        }
+        None => std::future::pending().await,
+    }
 }
 
 fn usage_error(msg: &str) -> ExitCode {
@@ -353,11 +368,14 @@ async fn run(
         }
     };
     tokio::pin!(quit);
+    let run_for = ran_for(opts.core.run_for);
+    tokio::pin!(run_for);
     loop {
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
             () = &mut quit => break,
+            () = &mut run_for => break,
             _ = usr1.recv() => logging.reopen(),
             _ = hup.recv() => {
                 systemd::notify(&systemd::reloading());

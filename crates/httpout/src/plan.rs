@@ -123,11 +123,10 @@ fn output_listeners(pair: &Pair) -> Result<Vec<ListenSpec>, ConfigError> {
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let (host, port) = split_authority(authority).ok_or_else(bad)?;
-    let port = pair
-        .opts
-        .core
-        .port
-        .unwrap_or_else(|| port.unwrap_or(if https { 443 } else { 80 }));
+    let port = pair.opts.core.port.map_or_else(
+        || port.unwrap_or(if https { 443 } else { 80 }),
+        |p| p.number,
+    );
     let tls = pair.opts.core.cert.is_some();
     if https && !tls {
         return Err(ConfigError::invalid(

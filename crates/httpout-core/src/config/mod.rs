@@ -3,9 +3,11 @@
 //! knows the command line.
 
 mod error;
+mod server_tokens;
 mod value;
 
 pub use error::ConfigError;
+pub use server_tokens::{SERVER_NAME, ServerTokens};
 pub use value::{Cidr, Cors, ListenSpec, ReqLog};
 
 use std::path::PathBuf;
@@ -49,6 +51,11 @@ pub struct ClientCa {
 pub struct ServerConfig {
     /// Listeners to open. Default: `http://127.0.0.1:0`.
     pub listeners: Vec<ListenSpec>,
+    /// When a TCP listener's port is taken, try the next ones upward, to
+    /// 65535, until one binds (`--port=scan:START`, Net::HTTPServer's
+    /// `port => "scan"`); [`crate::Server::local_addrs`] tells which. Port
+    /// 0 is never scanned. Default false: a taken port is an error.
+    pub port_scan: bool,
     /// Certificate and key for `https://` listeners. Default: none.
     pub tls: Option<TlsFiles>,
     /// Maximum connections in all, 0 unlimited. Default 100.
@@ -73,6 +80,9 @@ pub struct ServerConfig {
     pub max_client_errors: u32,
     /// Extra headers on every response (`hdrs`). Default none.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The `Server` header of responses whose handler set none
+    /// (`server_tokens`). Default `httpout/VERSION`.
+    pub server_tokens: ServerTokens,
     /// Add `Server-UTC` to every response. Default false.
     pub sutc: bool,
     /// Answer `TRACE` with the request echoed (`message/http`, credentials
@@ -131,6 +141,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listeners: vec![ListenSpec::Http(([127, 0, 0, 1], 0).into())],
+            port_scan: false,
             tls: None,
             maxc: 100,
             maxp: 6,
@@ -140,6 +151,7 @@ impl Default for ServerConfig {
             close: false,
             max_client_errors: 20,
             headers: Vec::new(),
+            server_tokens: ServerTokens::default(),
             sutc: false,
             trace: false,
             cors: Cors::Auto,

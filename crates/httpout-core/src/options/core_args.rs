@@ -8,23 +8,23 @@ use clap::Args;
 use http::{HeaderName, HeaderValue};
 
 use super::value::{
-    parse_cidr, parse_digest, parse_ifce, parse_listen, parse_port, parse_reqlog,
-    parse_resource_path, parse_seconds, parse_u32,
+    Port, parse_cidr, parse_digest, parse_ifce, parse_listen, parse_port_spec, parse_reqlog,
+    parse_resource_path, parse_seconds, parse_server_tokens, parse_u32,
 };
 use crate::auth::rules::Rules;
 use crate::auth::users::Users;
 use crate::auth::{Access, AccessOptions, Algorithm};
 use crate::config::{
-    Cidr, ClientCa, ConfigError, Cors, ListenSpec, ReqLog, ServerConfig, TlsFiles,
+    Cidr, ClientCa, ConfigError, Cors, ListenSpec, ReqLog, ServerConfig, ServerTokens, TlsFiles,
 };
 
 /// The engine's options (see `docs/options.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct CoreArgs {
     // ----- Listening -----
-    /// Server port; 0 picks a free one. Default 8080 unless an `-o` URL gives one.
-    #[arg(long, value_name = "PORT", value_parser = parse_port, help_heading = "Listening")]
-    pub port: Option<u16>,
+    /// Server port; 0 picks a free one; `scan:START`: the first free port from START up (to 65535). Default 8080 unless an `-o` URL gives one.
+    #[arg(long, value_name = "PORT", value_parser = parse_port_spec, help_heading = "Listening")]
+    pub port: Option<Port>,
 
     /// Network interface (IP address) to bind; all interfaces when unset.
     #[arg(long, value_name = "IP", value_parser = parse_ifce, help_heading = "Listening")]
@@ -98,6 +98,10 @@ pub struct CoreArgs {
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "10", help_heading = "Connections")]
     pub grace: u64,
 
+    /// Serve this many seconds, then exit 0 as on SIGTERM (in-flight requests get `grace`); unset: until a signal.
+    #[arg(long = "run_for", alias = "run-for", value_name = "SECONDS", value_parser = parse_run_for, help_heading = "Connections")]
+    pub run_for: Option<u64>,
+
     // ----- Responses -----
     /// Additional headers on every response, comma-separated: name,value,name,value...
     #[arg(
@@ -107,6 +111,10 @@ pub struct CoreArgs {
         help_heading = "Responses"
     )]
     pub hdrs: Vec<String>,
+
+    /// Products added to `Server: httpout/VERSION`, separated by `;` (`myapp/1.2;beta`); `off`: `Server: httpout`, without version.
+    #[arg(long = "server_tokens", alias = "server-tokens", value_name = "TOKENS", value_parser = parse_server_tokens, help_heading = "Responses")]
+    pub server_tokens: Option<ServerTokens>,
 
     /// Insert the server clock as `Server-UTC: <ms since the epoch>` in responses.
     #[arg(
@@ -168,6 +176,14 @@ pub struct CoreArgs {
     /// Path of a clock for DASH/HLS players (e.g. `/time`): the time to the millisecond (`urn:mpeg:dash:utc:http-iso:2014`), `Date` on HEAD; open to all.
     #[arg(long = "utc_timing", alias = "utc-timing", value_name = "PATH", value_parser = parse_resource_path, help_heading = "Operations")]
     pub utc_timing: Option<String>,
+}
+
+/// Parses `--run_for`: whole seconds, at least 1.
+fn parse_run_for(s: &str) -> Result<u64, String> {
+    parse_seconds(s)
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| "expected a whole number of seconds from 1 to a year, e.g. 60".into())
 }
 
 impl CoreArgs {
@@ -278,7 +294,7 @@ impl CoreArgs {
             return self.listen.clone();
         }
         let ip = self.ifce.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
-        let addr = SocketAddr::new(ip, self.port.unwrap_or(default_port));
+        let addr = SocketAddr::new(ip, self.port.map_or(default_port, |p| p.number));
         if self.cert.is_some() {
             vec![ListenSpec::Https(addr)]
         } else {
@@ -296,6 +312,7 @@ impl CoreArgs {
     ) -> Result<ServerConfig, ConfigError> {
         Ok(ServerConfig {
             listeners,
+            port_scan: self.port.is_some_and(|p| p.scan),
             tls: match (&self.cert, &self.pkey) {
                 (Some(cert), Some(key)) => Some(TlsFiles {
                     cert: cert.clone(),
@@ -317,6 +334,7 @@ impl CoreArgs {
             // Set by whoever mounts a live sink (the CLI does).
             conn_hook: None,
             headers: self.headers()?,
+            server_tokens: self.server_tokens.clone().unwrap_or_default(),
             sutc: self.sutc,
             trace: self.trace,
             cors: self.cors,

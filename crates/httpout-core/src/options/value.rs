@@ -6,7 +6,7 @@
 //! ([`crate::config`]) or their mode's.
 
 use crate::auth::Algorithm;
-use crate::config::{Cidr, ListenSpec, ReqLog};
+use crate::config::{Cidr, ListenSpec, ReqLog, ServerTokens};
 
 /// Parses a boolean: `true/false`, `yes/no`, `on/off`, `1/0` (any case).
 pub fn parse_bool(s: &str) -> Result<bool, String> {
@@ -44,6 +44,41 @@ pub fn parse_port(s: &str) -> Result<u16, String> {
     s.trim()
         .parse()
         .map_err(|_| "expected a port number from 0 to 65535".into())
+}
+
+/// `--port`: a port, or `scan:START`, the first free one from START up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Port {
+    /// The port, or the first one tried.
+    pub number: u16,
+    /// `scan:`: try the next ports while one is taken.
+    pub scan: bool,
+}
+
+/// Parses `--port`: `PORT` or `scan:START` (1 to 65535).
+pub fn parse_port_spec(s: &str) -> Result<Port, String> {
+    match s.trim().strip_prefix("scan:") {
+        Some(start) => start
+            .parse()
+            .ok()
+            .filter(|p| *p != 0)
+            .map(|number| Port { number, scan: true })
+            .ok_or_else(|| {
+                "expected a port number from 0 to 65535, or scan:START with START from 1 to 65535"
+                    .into()
+            }),
+        None => parse_port(s)
+            .map(|number| Port {
+                number,
+                scan: false,
+            })
+            .map_err(|e| format!("{e}, or scan:START")),
+    }
+}
+
+/// Parses `--server_tokens`: `off`, or products separated by `;`.
+pub fn parse_server_tokens(s: &str) -> Result<ServerTokens, String> {
+    s.parse()
 }
 
 /// The longest duration an option takes: a year.
@@ -162,5 +197,19 @@ mod tests {
         assert_eq!(parse_seconds("30s"), Ok(30));
         assert!(parse_seconds("10000000000000000000").is_err());
         assert!(parse_port("65536").is_err());
+        assert_eq!(
+            parse_port_spec("scan:8000"),
+            Ok(Port {
+                number: 8000,
+                scan: true
+            })
+        );
+        assert_eq!(
+            parse_port_spec("0").map(|p| (p.number, p.scan)),
+            Ok((0, false))
+        );
+        for bad in ["scan:", "scan:0", "scan:65536", "scan", "80x"] {
+            assert!(parse_port_spec(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -227,10 +227,7 @@ fn respond(
     });
     let mut res = Response::new(Body::empty());
     let h = res.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static(httpout_core::media_type::for_path(name)),
-    );
+    h.insert(CONTENT_TYPE, site.config.media_types.header(name));
     h.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
     if let Some(cc) = site.cache_control(url_path, name, kind) {
         cache::set(h, cc);

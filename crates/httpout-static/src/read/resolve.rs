@@ -19,9 +19,6 @@ use crate::cache::{self, Kind};
 use crate::error::store_error;
 use crate::site::Site;
 
-/// Index files served for a directory URL, in order.
-const INDEX_FILES: [&str; 2] = ["index.html", "index.htm"];
-
 /// Decides what answers a GET or HEAD of `ctx.path` in `site`.
 pub(crate) async fn resolve(site: &Site, req: &Parts, ctx: &Ctx) -> Result<Outcome, Error> {
     // Dotfiles are absent, also at the live edge and as directories.
@@ -85,7 +82,7 @@ async fn directory(site: &Site, req: &Parts, ctx: &Ctx, dir: &Path) -> Result<Ou
             location: slash_location(&url_path, req.uri.query()),
         });
     }
-    for name in INDEX_FILES {
+    for name in &site.config.index {
         if let Some(file) = site
             .root
             .find_file_in(dir, name, site.small_file())
@@ -161,7 +158,7 @@ fn file_outcome(site: &Site, req: &Parts, ctx: &Ctx, file: OpenFile) -> Result<O
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let content_type = media_type::for_path(&name);
+    let content_type = site.config.media_types.for_path(&name);
     let compressible = media_type::compressible(content_type);
     let ranged = headers.contains_key(RANGE) && !site.config.norange;
 
@@ -202,7 +199,7 @@ fn file_outcome(site: &Site, req: &Parts, ctx: &Ctx, file: OpenFile) -> Result<O
         cache::kind(&name, b"", b"")
     };
     let rep = Representation {
-        content_type: HeaderValue::from_static(content_type),
+        content_type: site.config.media_types.header(&name),
         coding,
         validators,
         varies: compressible,
@@ -267,7 +264,7 @@ fn manifest_kind(name: &str, file: &OpenFile) -> Kind {
 /// but `no-store` to HTTP/1.0, whose end of body cannot tell an aborted
 /// upload from a complete one.
 fn growing_file(site: &Site, req: &Parts, ctx: &Ctx, live: LiveFile, name: &str) -> Outcome {
-    let content_type = media_type::for_path(name);
+    let content_type = site.config.media_types.for_path(name);
     let kind = if cache::needs_text(name) {
         Kind::LiveManifest
     } else {
@@ -280,7 +277,7 @@ fn growing_file(site: &Site, req: &Parts, ctx: &Ctx, live: LiveFile, name: &str)
     };
     Outcome::Growing {
         rep: Representation {
-            content_type: HeaderValue::from_static(content_type),
+            content_type: site.config.media_types.header(name),
             coding: None,
             validators: Validators {
                 etag: None,

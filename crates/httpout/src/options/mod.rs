@@ -389,6 +389,7 @@ impl Options {
     pub(crate) fn effective_port(&self) -> u16 {
         self.core
             .port
+            .map(|p| p.number)
             .or_else(|| self.outputs.iter().find_map(|u| url_port(u)))
             .unwrap_or(DEFAULT_PORT)
     }
@@ -514,7 +515,10 @@ mod tests {
         // ...but that output's options are the same as the flags'.
         let mut scoped = plain(url.pair(0).unwrap());
         scoped.given.insert("port".into());
-        scoped.core.port = Some(9000);
+        scoped.core.port = Some(httpout_core::options::value::Port {
+            number: 9000,
+            scan: false,
+        });
         assert_eq!(plain(flags), scoped);
     }
 
