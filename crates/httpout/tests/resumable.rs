@@ -435,6 +435,24 @@ fn ietf_current_rules() {
     assert_eq!(dict_item(limit, "max-size"), Some(1000), "{limit}");
     let age = dict_item(limit, "max-age").unwrap();
     assert!(age <= 598 && age > 500, "{limit}");
+    // GET (the uploads registry's JSON) is an offset retrieval too.
+    let a = http("GET", &url, &[v], None);
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(
+        (
+            a.header("Upload-Offset"),
+            a.header("Upload-Complete"),
+            a.header("Upload-Length")
+        ),
+        (Some("3"), Some("?0"), Some("9"))
+    );
+    assert!(
+        a.header("Upload-Limit")
+            .is_some_and(|l| dict_item(l, "max-age").is_some_and(|m| m <= 598))
+    );
+    assert_eq!(a.header("Cache-Control"), Some("no-store"));
+    let json: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(json["offset"], 3);
     let partial = "Content-Type: application/partial-upload";
     let patch = |headers: &[&str], body: &str| http("PATCH", &url, headers, Some(body));
     // Refusals of the upload resource: Upload-Complete: ?0.
@@ -519,6 +537,15 @@ fn ietf_current_rules() {
     assert!(
         a.header("Upload-Limit")
             .is_some_and(|l| dict_item(l, "max-age").is_some())
+    );
+    let a = http("GET", &url, &[v], None);
+    assert_eq!(
+        (
+            a.status,
+            a.header("Upload-Complete"),
+            a.header("Upload-Offset")
+        ),
+        (200, Some("?1"), Some("9"))
     );
     let a = patch(&[v, partial, "Upload-Offset: 9", "Upload-Complete: ?1"], "");
     assert_eq!(a.status, 204, "{a:?}");

@@ -18,7 +18,8 @@
 //! - Offset retrieval: HEAD on the upload resource: `204`, `Upload-Offset`,
 //!   `Upload-Complete`, `Upload-Length` when known, `Upload-Limit`
 //!   (`max-size`, and `max-age`: what is left of its `resume_ttl`),
-//!   `Cache-Control: no-store`.
+//!   `Cache-Control: no-store`. GET (the uploads registry's progress JSON)
+//!   carries the same headers, without waiting for an append to end.
 //! - Append: PATCH with `Content-Type: application/partial-upload`,
 //!   `Upload-Offset`, `Upload-Complete`: `204` with `Upload-Complete` and
 //!   the new offset; a wrong offset is `409` with the problem type
@@ -211,10 +212,16 @@ pub(crate) struct Standing {
 
 /// The answer to HEAD on an upload resource.
 pub(crate) fn head(at: Standing, max_size: u64, req: &HeaderMap) -> Response<Body> {
-    let dialect = Dialect::of(req);
     let mut res = Response::new(Body::empty());
     *res.status_mut() = StatusCode::NO_CONTENT;
-    let h = res.headers_mut();
+    standing(at, max_size, req, res.headers_mut());
+    res
+}
+
+/// The headers of an offset retrieval (HEAD, or GET, which the uploads
+/// registry answers with its JSON).
+pub(crate) fn standing(at: Standing, max_size: u64, req: &HeaderMap, h: &mut HeaderMap) {
+    let dialect = Dialect::of(req);
     h.insert(UPLOAD_OFFSET, HeaderValue::from(at.offset));
     h.insert(UPLOAD_COMPLETE, complete_value(at.complete));
     if let Some(l) = at.length {
@@ -223,7 +230,6 @@ pub(crate) fn head(at: Standing, max_size: u64, req: &HeaderMap) -> Response<Bod
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     limits(h, max_size, at.left, dialect);
     dialect.echo(req, h);
-    res
 }
 
 /// The answer to a PATCH that went well.

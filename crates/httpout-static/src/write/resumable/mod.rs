@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use http::request::Parts;
-use http::{Method, Response};
+use http::{HeaderMap, Method, Response};
 use httpout_core::{Allow, Body, Error};
 use httpout_store::Kind;
 use tokio::time::Instant;
@@ -564,6 +564,37 @@ impl Resumable {
         let (at, snap) = uploads.ended.iter().rev().find(|(_, s)| s.id == id)?;
         (snap.state == UploadState::Complete)
             .then(|| (snap.offset, self.ttl.saturating_sub(at.elapsed())))
+    }
+
+    /// The draft's offset-retrieval headers for a GET of IETF upload `id`
+    /// (in progress or completed recently), added to `res`: what the
+    /// upload stands at now, without waiting for an append to end (HEAD
+    /// waits).
+    pub(crate) fn standing(&self, id: UploadId, req: &HeaderMap, res: &mut HeaderMap) {
+        let at = match self.active(id) {
+            Some(up) if up.record().protocol == Protocol::Ietf => up.meta(|m| ietf::Standing {
+                offset: m.durable,
+                length: m.length,
+                complete: m.state == UploadState::Complete,
+                left: self.ttl.saturating_sub(m.active.elapsed()),
+            }),
+            Some(_) => return,
+            None => {
+                let Some((len, left)) = self.completed(&id.to_string()) else {
+                    return;
+                };
+                if self.get(id).is_none_or(|s| s.protocol != Protocol::Ietf) {
+                    return;
+                }
+                ietf::Standing {
+                    offset: len,
+                    length: Some(len),
+                    complete: true,
+                    left,
+                }
+            }
+        };
+        ietf::standing(at, self.max_size(), req, res);
     }
 
     /// OPTIONS: tus discovery and the draft's limits.
