@@ -397,6 +397,22 @@ fn problem(a: &Answer) -> serde_json::Value {
 
 const PROBLEMS: &str = "https://iana.org/assignments/http-problem-types#";
 
+/// A 409 of the draft: `Upload-Offset` where the upload stands, and the
+/// `mismatching-upload-offset` problem naming both offsets.
+fn assert_mismatch(a: &Answer, expected: u64, provided: u64) {
+    assert_eq!(a.status, 409, "{a:?}");
+    assert_eq!(
+        a.header("Upload-Offset"),
+        Some(expected.to_string().as_str())
+    );
+    let p = problem(a);
+    assert_eq!(p["type"], format!("{PROBLEMS}mismatching-upload-offset"));
+    assert_eq!(
+        (p["expected-offset"].as_u64(), p["provided-offset"].as_u64()),
+        (Some(expected), Some(provided))
+    );
+}
+
 /// The draft's rules as its current text (interop version 9) states them:
 /// `max-age` in `Upload-Limit` (what is left of the ttl), `Upload-Complete:
 /// ?0` on the upload resource's refusals, `Upload-Limit` on a 413, a
@@ -460,15 +476,8 @@ fn ietf_current_rules() {
         &[v, partial, "Upload-Offset: 1", "Upload-Complete: ?0"],
         "def",
     );
-    assert_eq!(a.status, 409);
-    assert_eq!(a.header("Upload-Offset"), Some("3"));
+    assert_mismatch(&a, 3, 1);
     assert_eq!(a.header("Upload-Complete"), Some("?0"));
-    let p = problem(&a);
-    assert_eq!(p["type"], format!("{PROBLEMS}mismatching-upload-offset"));
-    assert_eq!(
-        (p["expected-offset"].as_u64(), p["provided-offset"].as_u64()),
-        (Some(3), Some(1))
-    );
     let a = patch(
         &[
             v,
@@ -554,9 +563,8 @@ fn ietf_current_rules() {
         (Some("?1"), Some("9"))
     );
     let a = patch(&[v, partial, "Upload-Offset: 3", "Upload-Complete: ?1"], "");
-    assert_eq!((a.status, a.header("Upload-Offset")), (409, Some("9")));
+    assert_mismatch(&a, 9, 3);
     assert_eq!(a.header("Upload-Complete"), Some("?0"));
-    assert_eq!(problem(&a)["expected-offset"].as_u64(), Some(9));
     let a = patch(
         &[v, partial, "Upload-Offset: 9", "Upload-Complete: ?1"],
         "j",
@@ -681,11 +689,7 @@ fn ietf_rules() {
         &[v, partial, "Upload-Offset: 1", "Upload-Complete: ?1"],
         "def",
     );
-    assert_eq!(a.status, 409);
-    assert_eq!(a.header("Upload-Offset"), Some("3"));
-    assert_eq!(a.header("Content-Type"), Some("application/problem+json"));
-    assert!(a.body.contains("mismatching-upload-offset"), "{}", a.body);
-    assert!(a.body.contains("\"expected-offset\":3"), "{}", a.body);
+    assert_mismatch(&a, 3, 1);
     assert_eq!(
         patch(
             &[
@@ -752,13 +756,6 @@ fn ietf_rules() {
     );
     assert_eq!(a.status, 400, "lengths differ");
     assert!(a.body.contains("inconsistent-upload-length"));
-    let a = http(
-        "PUT",
-        &format!("{base}/d/big"),
-        &[v, "Upload-Complete: ?0", "Upload-Length: 1001"],
-        Some(""),
-    );
-    assert_eq!(a.status, 413);
     // Cancellation: the previous file stays.
     let a = http(
         "PUT",
