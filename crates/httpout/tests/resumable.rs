@@ -625,7 +625,18 @@ fn ietf_current_rules() {
     );
     assert_eq!((a.status, a.header("Upload-Complete")), (204, Some("?1")));
     assert_eq!(std::fs::read(dir.path().join("w/d/g.txt")).unwrap(), b"xyz");
-    // Discovery: the limits, by the text the client speaks.
+    // Discovery: OPTIONS of a target URL says the limits (the engine
+    // answers it), and so does the uploads endpoint, by the text the
+    // client speaks.
+    let a = http("OPTIONS", &format!("{base}/d/new.bin"), &[], None);
+    assert_eq!(a.status, 204, "{a:?}");
+    let limit = a.header("Upload-Limit").unwrap();
+    assert_eq!(
+        (dict_item(limit, "max-size"), dict_item(limit, "max-age")),
+        (Some(1000), Some(600)),
+        "{limit}"
+    );
+    assert!(a.header("Allow").is_some_and(|m| m.contains("PUT")));
     let a = http("OPTIONS", &format!("{base}/.uploads/"), &[v], None);
     assert!(
         a.header("Upload-Limit")

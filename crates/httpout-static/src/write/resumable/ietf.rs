@@ -193,6 +193,14 @@ pub(crate) fn limits(headers: &mut HeaderMap, max_size: u64, left: Duration, dia
     }
 }
 
+/// The current text's `Upload-Limit` value, for `OPTIONS` of a target URL.
+pub(crate) fn limit_value(max_size: u64, ttl: Duration) -> HeaderValue {
+    let mut h = HeaderMap::new();
+    limits(&mut h, max_size, ttl, Dialect::Current);
+    h.remove(UPLOAD_LIMIT)
+        .unwrap_or(HeaderValue::from_static("min-size=0"))
+}
+
 fn complete_value(complete: bool) -> HeaderValue {
     HeaderValue::from_static(if complete { "?1" } else { "?0" })
 }
