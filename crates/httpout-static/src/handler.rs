@@ -13,7 +13,7 @@ use crate::{Reads, StaticHandler, mount_list, read, write};
 impl StaticHandler {
     /// The methods this mount accepts; where it writes, `OPTIONS` also
     /// says the resumable-upload draft's `Upload-Limit` (a PUT or POST
-    /// there may create one, unless only expected uploads are taken).
+    /// there may create one).
     fn methods(&self) -> Allow {
         use Method as M;
         let Some(w) = &self.write else {
@@ -31,10 +31,6 @@ impl StaticHandler {
                 M::OPTIONS,
             ]),
         };
-        if w.uploads.requires_id() {
-            // No resumable uploads (they cannot have been expected).
-            return allow;
-        }
         allow.with_options_header(
             write::resumable::headers::UPLOAD_LIMIT,
             w.upload_limit.clone(),
