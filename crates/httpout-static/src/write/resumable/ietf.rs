@@ -32,6 +32,9 @@
 //!   its length, else `409`/`400` as above (interop 6: `400`
 //!   `completed-upload`, the problem type -05 had).
 //! - Cancellation: DELETE, `204`.
+//! - Discovery: OPTIONS of a URL under the write directory (the engine
+//!   answers, with [`limit_value`]) or of the uploads endpoint:
+//!   `Upload-Limit`.
 //!
 //! The structured fields follow RFC 9651: a malformed `Upload-Length` is
 //! ignored, a missing or malformed `Upload-Offset` or `Upload-Complete`
