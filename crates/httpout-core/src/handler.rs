@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use http::{HeaderValue, Method, Request, Response};
+use http::{HeaderName, HeaderValue, Method, Request, Response};
 
 use crate::body::Body;
 use crate::error::Error;
@@ -69,14 +69,34 @@ pub trait Handler: Send + Sync + 'static {
 }
 
 /// The methods a resource accepts ([`Handler::allow`]), in the order the
-/// `Allow` header lists them.
+/// `Allow` header lists them, and the header fields the engine's `OPTIONS`
+/// answer carries besides `Allow` (a protocol's discovery field).
+///
+/// ```
+/// use http::{HeaderName, HeaderValue, Method};
+/// use httpout_core::Allow;
+///
+/// let allow = Allow::only([Method::PUT, Method::OPTIONS]).with_options_header(
+///     HeaderName::from_static("upload-limit"),
+///     HeaderValue::from_static("max-size=1000"),
+/// );
+/// assert!(allow.contains(&Method::PUT) && !allow.contains(&Method::GET));
+/// assert_eq!(allow.header().unwrap(), "PUT, OPTIONS");
+/// assert_eq!(allow.options_headers().len(), 1);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Allow(Option<Vec<Method>>);
+pub struct Allow {
+    methods: Option<Vec<Method>>,
+    options: Vec<(HeaderName, HeaderValue)>,
+}
 
 impl Allow {
     /// Every method: the handler answers each, `OPTIONS` included.
     pub fn any() -> Self {
-        Self(None)
+        Self {
+            methods: None,
+            options: Vec::new(),
+        }
     }
 
     /// Exactly these methods (list `HEAD` with `GET`, and `OPTIONS`, for
@@ -88,31 +108,55 @@ impl Allow {
                 list.push(m);
             }
         }
-        Self(Some(list))
+        Self {
+            methods: Some(list),
+            options: Vec::new(),
+        }
+    }
+
+    /// Adds a header field to the engine's `OPTIONS` answer (not to a CORS
+    /// preflight's; nothing with [`Allow::any`], whose handler answers
+    /// `OPTIONS` itself).
+    #[must_use]
+    pub fn with_options_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.options.push((name, value));
+        self
+    }
+
+    /// The header fields added with [`Allow::with_options_header`].
+    pub fn options_headers(&self) -> &[(HeaderName, HeaderValue)] {
+        &self.options
     }
 
     /// Whether this is [`Allow::any`].
     pub fn is_any(&self) -> bool {
-        self.0.is_none()
+        self.methods.is_none()
     }
 
     /// Whether `method` is accepted (always, for [`Allow::any`]).
     pub fn contains(&self, method: &Method) -> bool {
-        self.0.as_ref().is_none_or(|list| list.contains(method))
+        self.methods
+            .as_ref()
+            .is_none_or(|list| list.contains(method))
     }
 
-    /// Both sets: `self`'s methods, then those of `other` not in it
-    /// ([`Allow::any`] if either is).
+    /// Both sets: `self`'s methods, then those of `other` not in it, and
+    /// both `OPTIONS` header lists ([`Allow::any`] if either is).
     #[must_use]
     pub fn union(self, other: Self) -> Self {
-        match (self.0, other.0) {
+        match (self.methods, other.methods) {
             (Some(mut a), Some(b)) => {
                 for m in b {
                     if !a.contains(&m) {
                         a.push(m);
                     }
                 }
-                Self(Some(a))
+                let mut options = self.options;
+                options.extend(other.options);
+                Self {
+                    methods: Some(a),
+                    options,
+                }
             }
             _ => Self::any(),
         }
@@ -121,7 +165,7 @@ impl Allow {
     /// The `Allow` header value (`GET, HEAD, OPTIONS`); `None` for
     /// [`Allow::any`].
     pub fn header(&self) -> Option<HeaderValue> {
-        let list = self.0.as_ref()?;
+        let list = self.methods.as_ref()?;
         let text = list
             .iter()
             .map(Method::as_str)

@@ -12,7 +12,9 @@
 //! A resumable upload's progress has the same fields, with the state
 //! `suspended` between its requests, its `offset` (the bytes on disk, where
 //! a client resumes) and `protocol`; its live stream samples it every
-//! [`SSE_INTERVAL`] and sends what changed.
+//! [`SSE_INTERVAL`] and sends what changed. The JSON of an IETF upload
+//! carries the draft's offset-retrieval headers too (`Upload-Offset`,
+//! `Upload-Complete`, ...): the draft lets a client GET the upload resource.
 //!
 //! The endpoint's URL is checked by the access rules like any other (the
 //! section with the longest prefix; a rules section named `.uploads` sets
@@ -212,7 +214,7 @@ impl UploadsEndpoint {
             .any(|v| v.to_ascii_lowercase().contains("text/event-stream"));
         let user = ctx.user.as_deref();
         let Some(entry) = self.uploads.get(&id) else {
-            return self.resumable_progress(id, user, wants_events);
+            return self.resumable_progress(req, id, user, wants_events);
         };
         if !entry.readable_by(user, &self.uploads.options().admins) {
             return Err(Error::NotFound);
@@ -258,6 +260,7 @@ impl UploadsEndpoint {
     /// The progress of resumable upload `id`, for its owner and admins.
     fn resumable_progress(
         &self,
+        req: &Request<Body>,
         id: UploadId,
         user: Option<&str>,
         wants_events: bool,
@@ -270,7 +273,11 @@ impl UploadsEndpoint {
             .filter(readable)
             .ok_or(Error::NotFound)?;
         if !wants_events {
-            return Ok(json_response(StatusCode::OK, &resumable_json(&snapshot)));
+            let mut res = json_response(StatusCode::OK, &resumable_json(&snapshot));
+            // The draft's offset retrieval by GET.
+            self.resumable
+                .standing(id, req.headers(), res.headers_mut());
+            return Ok(res);
         }
         Ok(event_stream(resumable_events(
             Arc::clone(&self.resumable),

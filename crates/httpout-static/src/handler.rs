@@ -11,14 +11,17 @@ use httpout_core::{Allow, Body, Ctx, Error, Handler, HandlerFuture, SafePath};
 use crate::{Reads, StaticHandler, mount_list, read, write};
 
 impl StaticHandler {
-    /// The methods this mount accepts.
+    /// The methods this mount accepts; where it writes, `OPTIONS` also
+    /// says the resumable-upload draft's `Upload-Limit` (a PUT or POST
+    /// there may create one).
     fn methods(&self) -> Allow {
         use Method as M;
-        match (&self.reads, &self.write) {
-            (Reads::Nothing, Some(_)) => {
-                Allow::only([M::PUT, M::POST, M::PATCH, M::DELETE, M::OPTIONS])
-            }
-            (_, Some(_)) => Allow::only([
+        let Some(w) = &self.write else {
+            return Allow::only([M::GET, M::HEAD, M::OPTIONS]);
+        };
+        let allow = match self.reads {
+            Reads::Nothing => Allow::only([M::PUT, M::POST, M::PATCH, M::DELETE, M::OPTIONS]),
+            _ => Allow::only([
                 M::GET,
                 M::HEAD,
                 M::PUT,
@@ -27,8 +30,11 @@ impl StaticHandler {
                 M::DELETE,
                 M::OPTIONS,
             ]),
-            (_, None) => Allow::only([M::GET, M::HEAD, M::OPTIONS]),
-        }
+        };
+        allow.with_options_header(
+            write::resumable::headers::UPLOAD_LIMIT,
+            w.upload_limit.clone(),
+        )
     }
 }
 

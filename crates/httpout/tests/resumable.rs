@@ -376,6 +376,288 @@ fn tus_rules() {
     );
 }
 
+/// The value of `key` in a structured dictionary such as `Upload-Limit`.
+fn dict_item(value: &str, key: &str) -> Option<u64> {
+    value
+        .split(',')
+        .filter_map(|m| m.trim().split_once('='))
+        .find(|(k, _)| *k == key)
+        .and_then(|(_, v)| v.trim().parse().ok())
+}
+
+/// A problem document (RFC 9457) as the draft's responses carry it.
+fn problem(a: &Answer) -> serde_json::Value {
+    assert_eq!(
+        a.header("Content-Type"),
+        Some("application/problem+json"),
+        "{a:?}"
+    );
+    serde_json::from_str(&a.body).unwrap_or_else(|e| panic!("{e}: {}", a.body))
+}
+
+const PROBLEMS: &str = "https://iana.org/assignments/http-problem-types#";
+
+/// A 409 of the draft: `Upload-Offset` where the upload stands, and the
+/// `mismatching-upload-offset` problem naming both offsets.
+fn assert_mismatch(a: &Answer, expected: u64, provided: u64) {
+    assert_eq!(a.status, 409, "{a:?}");
+    assert_eq!(
+        a.header("Upload-Offset"),
+        Some(expected.to_string().as_str())
+    );
+    let p = problem(a);
+    assert_eq!(p["type"], format!("{PROBLEMS}mismatching-upload-offset"));
+    assert_eq!(
+        (p["expected-offset"].as_u64(), p["provided-offset"].as_u64()),
+        (Some(expected), Some(provided))
+    );
+}
+
+/// The draft's rules as its current text (interop version 9) states them:
+/// `max-age` in `Upload-Limit` (what is left of the ttl), `Upload-Complete:
+/// ?0` on the upload resource's refusals, `Upload-Limit` on a 413, a
+/// malformed `Upload-Length` ignored, and an append to a completed upload
+/// answered as the current text allows (the final answer again, a
+/// mismatch, an inconsistent length), no `completed-upload`.
+#[test]
+fn ietf_current_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &["--maxs=1000", "--resume_ttl=600"]);
+    let base = server.url();
+    let v = "Upload-Draft-Interop-Version: 9";
+    let a = http(
+        "POST",
+        &format!("{base}/d/f.txt"),
+        &[v, "Upload-Complete: ?0", "Upload-Length: 9"],
+        Some("abc"),
+    );
+    assert_eq!(a.status, 201, "{a:?}");
+    assert_eq!(a.header("Upload-Complete"), Some("?0"));
+    assert_eq!(a.header("Upload-Draft-Interop-Version"), Some("9"));
+    let limit = a.header("Upload-Limit").unwrap();
+    assert_eq!(dict_item(limit, "max-size"), Some(1000), "{limit}");
+    assert_eq!(dict_item(limit, "max-age"), Some(600), "{limit}");
+    assert_eq!(dict_item(limit, "expires"), None, "{limit}");
+    let url = format!("{base}{}", a.header("Location").unwrap());
+    // Offset retrieval: max-age is what is left of the ttl.
+    std::thread::sleep(Duration::from_millis(2100));
+    let a = http("HEAD", &url, &[v], None);
+    assert_eq!(a.status, 204);
+    assert_eq!(a.header("Upload-Offset"), Some("3"));
+    assert_eq!(a.header("Upload-Complete"), Some("?0"));
+    assert_eq!(a.header("Upload-Length"), Some("9"));
+    assert_eq!(a.header("Cache-Control"), Some("no-store"));
+    let limit = a.header("Upload-Limit").unwrap();
+    assert_eq!(dict_item(limit, "max-size"), Some(1000), "{limit}");
+    let age = dict_item(limit, "max-age").unwrap();
+    assert!(age <= 598 && age > 500, "{limit}");
+    // GET (the uploads registry's JSON) is an offset retrieval too.
+    let a = http("GET", &url, &[v], None);
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(
+        (
+            a.header("Upload-Offset"),
+            a.header("Upload-Complete"),
+            a.header("Upload-Length")
+        ),
+        (Some("3"), Some("?0"), Some("9"))
+    );
+    assert!(
+        a.header("Upload-Limit")
+            .is_some_and(|l| dict_item(l, "max-age").is_some_and(|m| m <= 598))
+    );
+    assert_eq!(a.header("Cache-Control"), Some("no-store"));
+    let json: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(json["offset"], 3);
+    let partial = "Content-Type: application/partial-upload";
+    let patch = |headers: &[&str], body: &str| http("PATCH", &url, headers, Some(body));
+    // Refusals of the upload resource: Upload-Complete: ?0.
+    let a = patch(
+        &[v, partial, "Upload-Offset: 1", "Upload-Complete: ?0"],
+        "def",
+    );
+    assert_mismatch(&a, 3, 1);
+    assert_eq!(a.header("Upload-Complete"), Some("?0"));
+    let a = patch(
+        &[
+            v,
+            "Content-Type: text/plain",
+            "Upload-Offset: 3",
+            "Upload-Complete: ?0",
+        ],
+        "def",
+    );
+    assert_eq!((a.status, a.header("Upload-Complete")), (415, Some("?0")));
+    let a = patch(
+        &[v, partial, "Upload-Offset: 3", "Upload-Complete: yes"],
+        "def",
+    );
+    assert_eq!(
+        (a.status, a.header("Upload-Complete")),
+        (400, Some("?0")),
+        "malformed boolean"
+    );
+    let a = patch(
+        &[
+            v,
+            partial,
+            "Upload-Offset: 3",
+            "Upload-Complete: ?0",
+            "Upload-Length: 8",
+        ],
+        "def",
+    );
+    assert_eq!((a.status, a.header("Upload-Complete")), (400, Some("?0")));
+    let p = problem(&a);
+    assert_eq!(p["type"], format!("{PROBLEMS}inconsistent-upload-length"));
+    // An append: 204, Upload-Complete: ?0 and the offset.
+    let a = patch(
+        &[v, partial, "Upload-Offset: 3", "Upload-Complete: ?0"],
+        "def",
+    );
+    assert_eq!(a.status, 204, "{a:?}");
+    assert_eq!(
+        (a.header("Upload-Complete"), a.header("Upload-Offset")),
+        (Some("?0"), Some("6"))
+    );
+    // The last: Upload-Complete: ?1.
+    let a = patch(
+        &[v, partial, "Upload-Offset: 6", "Upload-Complete: ?1"],
+        "ghi",
+    );
+    assert_eq!(
+        (a.status, a.header("Upload-Complete")),
+        (204, Some("?1")),
+        "{a:?}"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("w/d/f.txt")).unwrap(),
+        b"abcdefghi"
+    );
+    // After completion: HEAD says so; an empty completing append (the
+    // final answer lost) gets it again; others are refused, not
+    // completed-upload (gone from the draft).
+    let a = http("HEAD", &url, &[v], None);
+    assert_eq!(a.status, 204);
+    assert_eq!(
+        (a.header("Upload-Complete"), a.header("Upload-Offset")),
+        (Some("?1"), Some("9"))
+    );
+    assert!(
+        a.header("Upload-Limit")
+            .is_some_and(|l| dict_item(l, "max-age").is_some())
+    );
+    let a = http("GET", &url, &[v], None);
+    assert_eq!(
+        (
+            a.status,
+            a.header("Upload-Complete"),
+            a.header("Upload-Offset")
+        ),
+        (200, Some("?1"), Some("9"))
+    );
+    let a = patch(&[v, partial, "Upload-Offset: 9", "Upload-Complete: ?1"], "");
+    assert_eq!(a.status, 204, "{a:?}");
+    assert_eq!(
+        (a.header("Upload-Complete"), a.header("Upload-Offset")),
+        (Some("?1"), Some("9"))
+    );
+    let a = patch(&[v, partial, "Upload-Offset: 3", "Upload-Complete: ?1"], "");
+    assert_mismatch(&a, 9, 3);
+    assert_eq!(a.header("Upload-Complete"), Some("?0"));
+    let a = patch(
+        &[v, partial, "Upload-Offset: 9", "Upload-Complete: ?1"],
+        "j",
+    );
+    assert_eq!((a.status, a.header("Upload-Complete")), (400, Some("?0")));
+    assert_eq!(
+        problem(&a)["type"],
+        format!("{PROBLEMS}inconsistent-upload-length")
+    );
+    assert!(!a.body.contains("completed-upload"));
+    assert_eq!(
+        std::fs::read(dir.path().join("w/d/f.txt")).unwrap(),
+        b"abcdefghi"
+    );
+    // Over maxs: 413 with the limit.
+    let a = http(
+        "PUT",
+        &format!("{base}/d/big"),
+        &[v, "Upload-Complete: ?0", "Upload-Length: 1001"],
+        Some(""),
+    );
+    assert_eq!(a.status, 413);
+    assert_eq!(a.header("Upload-Complete"), Some("?0"));
+    assert_eq!(
+        a.header("Upload-Limit")
+            .and_then(|l| dict_item(l, "max-size")),
+        Some(1000)
+    );
+    // A client of the final RFC sends no interop version: spoken to in the
+    // current text, none named back. A malformed Upload-Length is ignored.
+    let a = http(
+        "PUT",
+        &format!("{base}/d/g.txt"),
+        &["Upload-Complete: ?0", "Upload-Length: nine"],
+        Some("xy"),
+    );
+    assert_eq!(a.status, 201, "{a:?}");
+    assert_eq!(a.header("Upload-Draft-Interop-Version"), None);
+    assert!(
+        a.header("Upload-Limit")
+            .is_some_and(|l| dict_item(l, "max-age") == Some(600))
+    );
+    let url = format!("{base}{}", a.header("Location").unwrap());
+    let a = http("HEAD", &url, &[], None);
+    assert_eq!(
+        (
+            a.status,
+            a.header("Upload-Offset"),
+            a.header("Upload-Length")
+        ),
+        (204, Some("2"), None)
+    );
+    let a = http(
+        "PATCH",
+        &url,
+        &[partial, "Upload-Offset: 2", "Upload-Complete: ?1"],
+        Some("z"),
+    );
+    assert_eq!((a.status, a.header("Upload-Complete")), (204, Some("?1")));
+    assert_eq!(std::fs::read(dir.path().join("w/d/g.txt")).unwrap(), b"xyz");
+    // Discovery: OPTIONS of a target URL says the limits (the engine
+    // answers it), and so does the uploads endpoint, by the text the
+    // client speaks.
+    let a = http("OPTIONS", &format!("{base}/d/new.bin"), &[], None);
+    assert_eq!(a.status, 204, "{a:?}");
+    let limit = a.header("Upload-Limit").unwrap();
+    assert_eq!(
+        (dict_item(limit, "max-size"), dict_item(limit, "max-age")),
+        (Some(1000), Some(600)),
+        "{limit}"
+    );
+    assert!(a.header("Allow").is_some_and(|m| m.contains("PUT")));
+    let a = http("OPTIONS", &format!("{base}/.uploads/"), &[v], None);
+    assert!(
+        a.header("Upload-Limit")
+            .is_some_and(|l| dict_item(l, "max-age") == Some(600)),
+        "{a:?}"
+    );
+    let a = http(
+        "OPTIONS",
+        &format!("{base}/.uploads/"),
+        &["Upload-Draft-Interop-Version: 6"],
+        None,
+    );
+    assert!(
+        a.header("Upload-Limit")
+            .is_some_and(|l| dict_item(l, "expires") == Some(600)),
+        "{a:?}"
+    );
+    assert!(resume_files(dir.path()).is_empty());
+}
+
+/// Draft -05 (interop version 6), still spoken to its clients.
 #[test]
 fn ietf_rules() {
     let dir = tempfile::tempdir().unwrap();
@@ -405,17 +687,20 @@ fn ietf_rules() {
     assert_eq!(a.header("Upload-Offset"), Some("3"));
     assert_eq!(a.header("Upload-Complete"), Some("?0"));
     assert_eq!(a.header("Cache-Control"), Some("no-store"));
+    assert_eq!(a.header("Upload-Draft-Interop-Version"), Some("6"));
+    let limit = a.header("Upload-Limit").unwrap();
+    assert!(
+        dict_item(limit, "expires").is_some_and(|e| e <= 3600),
+        "{limit}"
+    );
+    assert_eq!(dict_item(limit, "max-age"), None, "{limit}");
     let partial = "Content-Type: application/partial-upload";
     let patch = |headers: &[&str], body: &str| http("PATCH", &url, headers, Some(body));
     let a = patch(
         &[v, partial, "Upload-Offset: 1", "Upload-Complete: ?1"],
         "def",
     );
-    assert_eq!(a.status, 409);
-    assert_eq!(a.header("Upload-Offset"), Some("3"));
-    assert_eq!(a.header("Content-Type"), Some("application/problem+json"));
-    assert!(a.body.contains("mismatching-upload-offset"), "{}", a.body);
-    assert!(a.body.contains("\"expected-offset\":3"), "{}", a.body);
+    assert_mismatch(&a, 3, 1);
     assert_eq!(
         patch(
             &[
@@ -482,13 +767,6 @@ fn ietf_rules() {
     );
     assert_eq!(a.status, 400, "lengths differ");
     assert!(a.body.contains("inconsistent-upload-length"));
-    let a = http(
-        "PUT",
-        &format!("{base}/d/big"),
-        &[v, "Upload-Complete: ?0", "Upload-Length: 1001"],
-        Some(""),
-    );
-    assert_eq!(a.status, 413);
     // Cancellation: the previous file stays.
     let a = http(
         "PUT",

@@ -18,7 +18,8 @@ use crate::path::SafePath;
 const PREFLIGHT_MAX_AGE: HeaderValue = HeaderValue::from_static("86400");
 
 /// The engine's answer to `req` from the resource's `allow`, or `None`
-/// when the handler answers: `OPTIONS` is 204 with `Allow`, and for a CORS
+/// when the handler answers: `OPTIONS` is 204 with `Allow` (and the
+/// resource's [`Allow::options_headers`] unless it is a preflight), and for a CORS
 /// preflight (`cors`: the server's policy applies to this request) the
 /// methods and the asked headers allowed; `*` takes `OPTIONS` only; other
 /// methods outside `allow` are 405 (501 when HTTP does not define them).
@@ -35,7 +36,13 @@ pub(super) fn answer(
     }
     let header = allow.header()?;
     if *method == Method::OPTIONS {
-        return Some(Ok(options(req, header, cors)));
+        let mut res = options(req, header, cors);
+        if !(cors && req.headers().contains_key(ACCESS_CONTROL_REQUEST_METHOD)) {
+            for (name, value) in allow.options_headers() {
+                res.headers_mut().insert(name, value.clone());
+            }
+        }
+        return Some(Ok(res));
     }
     Some(Err(allow.refuse(method)))
 }
@@ -114,6 +121,23 @@ mod tests {
         let star = SafePath::parse("*").unwrap();
         let refused = answer(&req("PUT", &[]), &star, &allow, true).unwrap();
         assert_eq!(refused.unwrap_err().status(), 405);
+    }
+
+    #[test]
+    fn options_carries_the_resource_s_headers_but_not_a_preflight() {
+        let limit = http::HeaderName::from_static("upload-limit");
+        let allow = Allow::only([Method::PUT, Method::OPTIONS])
+            .with_options_header(limit.clone(), HeaderValue::from_static("max-size=10"));
+        let res = answer(&req("OPTIONS", &[]), &path(), &allow, true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(res.headers()[&limit], "max-size=10");
+        assert_eq!(res.headers()[ALLOW], "PUT, OPTIONS");
+        let preflight = req("OPTIONS", &[("access-control-request-method", "PUT")]);
+        let res = answer(&preflight, &path(), &allow, true).unwrap().unwrap();
+        assert!(!res.headers().contains_key(&limit));
+        let both = allow.union(Allow::only([Method::GET]));
+        assert_eq!(both.options_headers().len(), 1);
     }
 
     #[test]

@@ -90,6 +90,9 @@ pub(crate) struct WriteSite {
     /// One lock per file with range uploads in progress.
     pub(crate) partial:
         std::sync::Mutex<std::collections::HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+    /// The resumable-upload draft's `Upload-Limit` for `OPTIONS` of a
+    /// target URL (made once: `OPTIONS` is answered by the engine).
+    pub(crate) upload_limit: http::HeaderValue,
 }
 
 impl WriteSite {
@@ -112,6 +115,7 @@ impl WriteSite {
             depths: Arc::default(),
             hidden: config.hidden,
             max_depth: config.max_depth,
+            upload_limit: resumable::ietf::limit_value(maxs, config.resumable.0.ttl()),
             resumable: Arc::clone(&config.resumable.0),
             partial: Default::default(),
             uploads: Arc::clone(&config.uploads),

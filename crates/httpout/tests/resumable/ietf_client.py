@@ -1,5 +1,6 @@
-"""An upload with the IETF resumable upload protocol (draft -05, interop
-version 6), standard library only (tests/resumable.rs).
+"""An upload with the IETF resumable upload protocol (the current draft
+text, interop version 9; INTEROP=6 for draft -05), standard library only
+(tests/resumable.rs).
 
 `start BASE PATH FILE`: creates the upload with `Upload-Complete: ?0` and an
 empty body (201, `Location`), prints `url URL`, then sends FILE in one
@@ -13,6 +14,8 @@ import sys
 import time
 import urllib.parse
 
+INTEROP = os.environ.get("INTEROP", "9")
+
 
 def connect(url):
     u = urllib.parse.urlsplit(url)
@@ -23,7 +26,7 @@ def create(base, path, size):
     conn, _ = connect(base)
     conn.request("POST", path, body=b"", headers={
         "Upload-Complete": "?0",
-        "Upload-Draft-Interop-Version": "6",
+        "Upload-Draft-Interop-Version": INTEROP,
         "Upload-Length": str(size),
     })
     res = conn.getresponse()
@@ -34,7 +37,7 @@ def create(base, path, size):
 
 def offset(url):
     conn, path = connect(url)
-    conn.request("HEAD", path, headers={"Upload-Draft-Interop-Version": "6"})
+    conn.request("HEAD", path, headers={"Upload-Draft-Interop-Version": INTEROP})
     res = conn.getresponse()
     res.read()
     assert res.status == 204, res.status
@@ -50,7 +53,7 @@ def patch(url, path, start, after):
         "Content-Type": "application/partial-upload",
         "Upload-Offset": str(start),
         "Upload-Complete": "?1",
-        "Upload-Draft-Interop-Version": "6",
+        "Upload-Draft-Interop-Version": INTEROP,
         "Content-Length": str(size - start),
     }.items():
         conn.putheader(k, v)

@@ -1,7 +1,8 @@
 //! Why a resumable-upload request is refused, and the one place each
 //! reason becomes a status: IETF clients get the draft's problem types
-//! (`application/problem+json`, RFC 9457) where it defines one, tus
-//! clients the tus statuses (412, 460), both a short reason.
+//! (`application/problem+json`, RFC 9457) where it defines one and
+//! `Upload-Complete: ?0`, tus clients the tus statuses (412, 460), both a
+//! short reason.
 
 use std::borrow::Cow;
 
@@ -10,6 +11,7 @@ use http::{HeaderValue, Response, StatusCode};
 use httpout_core::{Body, Error};
 
 use super::Protocol;
+use super::headers::{UPLOAD_COMPLETE, UPLOAD_LIMIT, UPLOAD_OFFSET};
 
 /// The problem type base the draft registers its types under.
 const PROBLEMS: &str = "https://iana.org/assignments/http-problem-types#";
@@ -35,8 +37,9 @@ pub(crate) enum ResumeError {
         /// What the request said.
         provided: u64,
     },
-    /// An append to an upload already complete: 400 (draft), 409 (tus: its
-    /// offset cannot match).
+    /// An append to an upload already complete: 400 (draft interop 6,
+    /// `completed-upload`; later texts answer otherwise, see
+    /// [`super::ietf::after_completion`]), 409 (tus: its offset cannot match).
     Completed {
         /// Its length.
         length: u64,
@@ -102,9 +105,22 @@ impl ResumeError {
     }
 
     /// The response: the problem document or a plain reason, with the
-    /// headers the protocol asks for (`Upload-Offset` on a mismatch).
-    /// Errors from the write path go through [`crate::error::respond`].
+    /// headers the protocol asks for (`Upload-Offset` on a mismatch; for
+    /// the draft `Upload-Complete: ?0`, the upload resource answering, not
+    /// the target, and `Upload-Limit` on a 413). Errors from the write
+    /// path go through [`crate::error::respond`].
     pub(crate) fn respond(self, protocol: Protocol) -> Result<Response<Body>, Error> {
+        // Interop 6's completed-upload is about a complete upload.
+        let resource = protocol == Protocol::Ietf && !matches!(self, Self::Completed { .. });
+        let mut res = self.respond_inner(protocol)?;
+        if resource {
+            res.headers_mut()
+                .insert(UPLOAD_COMPLETE, HeaderValue::from_static("?0"));
+        }
+        Ok(res)
+    }
+
+    fn respond_inner(self, protocol: Protocol) -> Result<Response<Body>, Error> {
         let status = self.status(protocol);
         let reason = self.reason();
         let (Self::Interrupted(e) | Self::Write(e)) = self else {
@@ -168,7 +184,12 @@ impl ResumeError {
         let h = res.headers_mut();
         h.insert(CONTENT_TYPE, HeaderValue::from_static(media));
         if let Self::OffsetMismatch { expected, .. } = self {
-            h.insert(super::headers::UPLOAD_OFFSET, HeaderValue::from(expected));
+            h.insert(UPLOAD_OFFSET, HeaderValue::from(expected));
+        }
+        if let (Self::TooLarge { limit }, Protocol::Ietf) = (&self, protocol) {
+            if let Ok(v) = HeaderValue::from_str(&format!("max-size={limit}")) {
+                h.insert(UPLOAD_LIMIT, v);
+            }
         }
         if matches!(self, Self::TooMany | Self::Busy) {
             h.insert(RETRY_AFTER, HeaderValue::from_static("5"));

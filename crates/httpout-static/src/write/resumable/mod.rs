@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use http::request::Parts;
-use http::{Method, Response};
+use http::{HeaderMap, Method, Response};
 use httpout_core::{Allow, Body, Error};
 use httpout_store::Kind;
 use tokio::time::Instant;
@@ -549,7 +549,7 @@ impl Resumable {
         };
         let answer = match req.method {
             Method::OPTIONS => Ok(self.options(req)),
-            Method::HEAD => self.head(id, user, protocol).await,
+            Method::HEAD => self.head(req, id, user, protocol).await,
             Method::PATCH => self.patch(req, body, id, user, protocol).await,
             Method::DELETE => self.delete(id, user).await,
             _ => {
@@ -582,39 +582,95 @@ impl Resumable {
         }
     }
 
-    /// A recently completed upload `id`'s length.
-    fn completed(&self, id: &str) -> Option<u64> {
-        let snap = self.get(id.parse().ok()?)?;
-        (snap.state == UploadState::Complete).then_some(snap.offset)
+    /// A recently completed upload `id`: its length, and how long it is
+    /// still remembered.
+    fn completed(&self, id: &str) -> Option<(u64, Duration)> {
+        let id: UploadId = id.parse().ok()?;
+        let uploads = self.lock();
+        let (at, snap) = uploads.ended.iter().rev().find(|(_, s)| s.id == id)?;
+        (snap.state == UploadState::Complete)
+            .then(|| (snap.offset, self.ttl.saturating_sub(at.elapsed())))
+    }
+
+    /// The draft's offset-retrieval headers for a GET of IETF upload `id`
+    /// (in progress or completed recently), added to `res`: what the
+    /// upload stands at now, without waiting for an append to end (HEAD
+    /// waits).
+    pub(crate) fn standing(&self, id: UploadId, req: &HeaderMap, res: &mut HeaderMap) {
+        let at = match self.active(id) {
+            Some(up) if up.record().protocol == Protocol::Ietf => up.meta(|m| ietf::Standing {
+                offset: m.durable,
+                length: m.length,
+                complete: m.state == UploadState::Complete,
+                left: self.ttl.saturating_sub(m.active.elapsed()),
+            }),
+            Some(_) => return,
+            None => {
+                let Some((len, left)) = self.completed(&id.to_string()) else {
+                    return;
+                };
+                if self.get(id).is_none_or(|s| s.protocol != Protocol::Ietf) {
+                    return;
+                }
+                ietf::Standing {
+                    offset: len,
+                    length: Some(len),
+                    complete: true,
+                    left,
+                }
+            }
+        };
+        ietf::standing(at, self.max_size(), req, res);
     }
 
     /// OPTIONS: tus discovery and the draft's limits.
     fn options(&self, req: &Parts) -> Response<Body> {
         let mut res = tus::options(req, self.max_size());
-        ietf::limits(res.headers_mut(), self.max_size(), self.ttl);
+        ietf::limits(
+            res.headers_mut(),
+            self.max_size(),
+            self.ttl,
+            ietf::Dialect::of(&req.headers),
+        );
         res
     }
 
     async fn head(
         &self,
+        req: &Parts,
         id: &str,
         user: Option<&str>,
         protocol: Protocol,
     ) -> Result<Response<Body>, ResumeError> {
-        let (offset, length, complete, metadata) = match self.find(id, user) {
+        let (at, metadata) = match self.find(id, user) {
             Ok(up) => {
                 let (offset, length, complete) = up.offset().await?;
-                (offset, length, complete, up.record().metadata)
+                let idle = up.meta(|m| m.active.elapsed());
+                let at = ietf::Standing {
+                    offset,
+                    length,
+                    complete,
+                    left: self.ttl.saturating_sub(idle),
+                };
+                (at, up.record().metadata)
             }
             Err(ResumeError::NotFound) => match self.completed(id) {
-                Some(len) => (len, Some(len), true, None),
+                Some((len, left)) => {
+                    let at = ietf::Standing {
+                        offset: len,
+                        length: Some(len),
+                        complete: true,
+                        left,
+                    };
+                    (at, None)
+                }
                 None => return Err(ResumeError::NotFound),
             },
             Err(e) => return Err(e),
         };
         Ok(match protocol {
-            Protocol::Tus => tus::head(offset, length, metadata.as_deref()),
-            Protocol::Ietf => ietf::head(offset, length, complete, self.max_size(), self.ttl),
+            Protocol::Tus => tus::head(at.offset, at.length, metadata.as_deref()),
+            Protocol::Ietf => ietf::head(at, self.max_size(), &req.headers),
         })
     }
 
@@ -630,12 +686,19 @@ impl Resumable {
             Protocol::Tus => tus::append(&req.headers)?,
             Protocol::Ietf => ietf::append(&req.headers)?,
         };
+        // What an append to a completed upload is answered with.
+        let (offset, complete) = (append.offset, append.complete);
+        let empty = http_body::Body::is_end_stream(&body) || append.declared == Some(0);
+        let after = |length| match protocol {
+            Protocol::Tus => Err(ResumeError::Completed { length }),
+            Protocol::Ietf => ietf::after_completion(offset, complete, empty, length, &req.headers),
+        };
         let up = match self.find(id, user) {
             Err(ResumeError::NotFound) => {
-                return Err(match self.completed(id) {
-                    Some(length) => ResumeError::Completed { length },
-                    None => ResumeError::NotFound,
-                });
+                return match self.completed(id) {
+                    Some((length, _)) => after(length),
+                    None => Err(ResumeError::NotFound),
+                };
             }
             other => other?,
         };
@@ -645,10 +708,13 @@ impl Resumable {
             tracing::info!(target: "httpout::static", "upload {} of {} complete", record.id, record.url);
             self.ended(record.id);
         }
-        let done = done?;
+        let done = match done {
+            Err(ResumeError::Completed { length }) => return after(length),
+            done => done?,
+        };
         Ok(match protocol {
             Protocol::Tus => tus::appended(done),
-            Protocol::Ietf => ietf::appended(done),
+            Protocol::Ietf => ietf::appended(done, &req.headers),
         })
     }
 
