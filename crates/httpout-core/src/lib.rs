@@ -83,7 +83,7 @@ mod path;
 mod proxy;
 mod reqlog;
 mod response;
-mod router;
+pub mod router;
 mod server;
 mod service;
 pub mod timeout;
@@ -107,3 +107,5 @@ pub use server::{PreparedReload, Running, Server, Shutdown, ShutdownHandle};
 
 /// Re-exported so embedders name the same types.
 pub use http;
+/// Re-exported for [`Router::regex_compiled`].
+pub use regex;
