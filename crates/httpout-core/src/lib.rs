@@ -86,6 +86,7 @@ mod response;
 pub mod router;
 mod server;
 mod service;
+pub mod session;
 pub mod timeout;
 mod tls;
 pub mod utc;
