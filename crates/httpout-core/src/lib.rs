@@ -75,6 +75,7 @@ pub mod config;
 mod conn;
 mod current;
 mod error;
+pub mod form;
 mod handler;
 mod hook;
 mod limit;
