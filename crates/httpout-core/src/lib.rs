@@ -18,7 +18,9 @@
 //!    access;
 //! 5. methods: `service::methods` — `OPTIONS`, CORS preflights, 405/501
 //!    from the handler's [`Allow`];
-//! 6. route: [`Router`] — longest mount prefix → handler;
+//! 6. route: [`Router`] — exact path, `{name}` pattern, regular
+//!    expression, longest mount prefix → handler; authorisation per prefix
+//!    ([`Router::auth`]);
 //! 7. mode: the mount's [`Handler`] decides and builds a response;
 //! 8. body: [`Body`], pulled by hyper with backpressure;
 //! 9. finish: HEAD bodies dropped; `response` — `Server`, `hdrs`,
@@ -42,7 +44,11 @@
 //! - [`timeout`]: the one rule for `--timeout` (0: none);
 //! - [`media_type`]: the one table of media types by file name; [`html`]: escaping
 //!   for generated pages;
-//! - `path`: [`SafePath`]; `router`: [`Router`]; `handler`: [`Handler`], [`Ctx`];
+//! - `path`: [`SafePath`]; [`router`]: [`Router`], [`router::MethodRouter`]
+//!   ([`router::get`], ...), [`router::Params`]; `handler`: [`Handler`], [`Ctx`];
+//! - for handlers: [`form`] (query strings, urlencoded and multipart forms,
+//!   bounded) and [`session`] (cookie sessions in memory or in a data
+//!   directory);
 //! - `body`: [`Body`]; `error`: [`Error`], [`StartError`]; `server`: [`Server`], [`Running`].
 //!
 //! # Example

@@ -43,38 +43,97 @@ impl std::fmt::Debug for MethodRouter {
 }
 
 /// A [`MethodRouter`] with `handler` for `GET` (and `HEAD`).
+///
+/// ```
+/// use httpout_core::router::get;
+/// use httpout_core::{Body, Ctx, Error, Router};
+/// use http::{Request, Response};
+///
+/// let h = |_req: Request<Body>, _ctx: Ctx| async { Ok::<_, Error>(Response::new(Body::empty())) };
+/// let router = Router::new().route("/thing", get(h));
+/// ```
 pub fn get(handler: impl Handler) -> MethodRouter {
     MethodRouter::new().get(handler)
 }
 
 /// A [`MethodRouter`] with `handler` for `POST`.
+///
+/// ```
+/// use httpout_core::router::post;
+/// use httpout_core::{Body, Ctx, Error, Router};
+/// use http::{Request, Response};
+///
+/// let h = |_req: Request<Body>, _ctx: Ctx| async { Ok::<_, Error>(Response::new(Body::empty())) };
+/// let router = Router::new().route("/thing", post(h));
+/// ```
 pub fn post(handler: impl Handler) -> MethodRouter {
     MethodRouter::new().post(handler)
 }
 
 /// A [`MethodRouter`] with `handler` for `PUT`.
+///
+/// ```
+/// use httpout_core::router::put;
+/// use httpout_core::{Body, Ctx, Error, Router};
+/// use http::{Request, Response};
+///
+/// let h = |_req: Request<Body>, _ctx: Ctx| async { Ok::<_, Error>(Response::new(Body::empty())) };
+/// let router = Router::new().route("/thing", put(h));
+/// ```
 pub fn put(handler: impl Handler) -> MethodRouter {
     MethodRouter::new().put(handler)
 }
 
 /// A [`MethodRouter`] with `handler` for `DELETE`.
+///
+/// ```
+/// use httpout_core::router::delete;
+/// use httpout_core::{Body, Ctx, Error, Router};
+/// use http::{Request, Response};
+///
+/// let h = |_req: Request<Body>, _ctx: Ctx| async { Ok::<_, Error>(Response::new(Body::empty())) };
+/// let router = Router::new().route("/thing", delete(h));
+/// ```
 pub fn delete(handler: impl Handler) -> MethodRouter {
     MethodRouter::new().delete(handler)
 }
 
 /// A [`MethodRouter`] with `handler` for `PATCH`.
+///
+/// ```
+/// use httpout_core::router::patch;
+/// use httpout_core::{Body, Ctx, Error, Router};
+/// use http::{Request, Response};
+///
+/// let h = |_req: Request<Body>, _ctx: Ctx| async { Ok::<_, Error>(Response::new(Body::empty())) };
+/// let router = Router::new().route("/thing", patch(h));
+/// ```
 pub fn patch(handler: impl Handler) -> MethodRouter {
     MethodRouter::new().patch(handler)
 }
 
 impl MethodRouter {
     /// No method: every request is a 405 (`Allow: OPTIONS`).
+    ///
+    /// ```
+    /// let methods = httpout_core::router::MethodRouter::new();
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Adds `handler` for `method`, replacing an earlier one for it.
     /// `OPTIONS` is the engine's: a handler for it is never called.
+    ///
+    /// ```
+    /// use httpout_core::router::MethodRouter;
+    /// use httpout_core::{Body, Ctx, Error};
+    /// use http::{Method, Request, Response};
+    ///
+    /// let h = |_req: Request<Body>, _ctx: Ctx| async { Ok::<_, Error>(Response::new(Body::empty())) };
+    /// let propfind = Method::from_bytes(b"PROPFIND").unwrap();
+    /// let methods = MethodRouter::new().get(h).on(propfind, h);
+    /// ```
     #[must_use]
     pub fn on(mut self, method: Method, handler: impl Handler) -> Self {
         self.handlers.retain(|(m, _)| *m != method);

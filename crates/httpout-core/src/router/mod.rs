@@ -140,6 +140,11 @@ struct Found<'a> {
 
 impl Router {
     /// An empty router: every request is a 404.
+    ///
+    /// ```
+    /// let router = httpout_core::Router::new();
+    /// assert_eq!(router.mounts().count(), 0);
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }

@@ -28,6 +28,12 @@ static NO_PARAMS: Params = Params(Vec::new());
 
 impl Params {
     /// The captures of `req`: empty unless a route with captures matched.
+    ///
+    /// ```
+    /// use httpout_core::router::Params;
+    /// let req = http::Request::new(());
+    /// assert!(Params::of(&req).is_empty());
+    /// ```
     pub fn of<B>(req: &Request<B>) -> &Self {
         req.extensions().get::<Self>().unwrap_or(&NO_PARAMS)
     }
