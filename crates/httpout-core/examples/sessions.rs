@@ -89,28 +89,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use httpout_test::{bounded, config, start_with};
+    use httpout_test::{bounded, config, curl, start_with};
 
-    /// One curl request with the cookie jar `jar`: the body.
-    async fn curl(addr: SocketAddr, jar: &std::path::Path, args: &[&str], path: &str) -> String {
-        let out = bounded(
-            tokio::process::Command::new("curl")
-                .args(["-sS", "--max-time", "10", "-c"])
-                .arg(jar)
-                .arg("-b")
-                .arg(jar)
-                .args(args)
-                .arg(format!("http://{addr}{path}"))
-                .output(),
-        )
-        .await
-        .expect("curl must be installed");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+    /// One curl request with the cookie jar `jar` and `args`: the body.
+    async fn curl_jar(
+        addr: SocketAddr,
+        jar: &std::path::Path,
+        args: &[&str],
+        path: &str,
+    ) -> String {
+        let url = format!("http://{addr}{path}");
+        let mut all = vec![
+            "-c".as_ref(),
+            jar.as_os_str(),
+            "-b".as_ref(),
+            jar.as_os_str(),
+        ];
+        all.extend(args.iter().map(std::ffi::OsStr::new));
+        all.push(url.as_ref());
+        curl(all).await
     }
 
     #[tokio::test]
@@ -120,28 +117,28 @@ mod tests {
         let sessions = Sessions::in_dir(&data, SessionConfig::default()).unwrap();
         let (server, addr) = start_with(config(), app(&sessions)).await;
         assert_eq!(
-            curl(addr, &jar, &[], "/").await,
+            curl_jar(addr, &jar, &[], "/").await,
             "hello stranger: 1 visit(s)\n"
         );
         assert_eq!(
-            curl(addr, &jar, &[], "/").await,
+            curl_jar(addr, &jar, &[], "/").await,
             "hello stranger: 2 visit(s)\n"
         );
         let before = std::fs::read_to_string(&jar).unwrap();
-        let said = curl(addr, &jar, &["-d", "name=larry"], "/login").await;
+        let said = curl_jar(addr, &jar, &["-d", "name=larry"], "/login").await;
         assert_eq!(said, "signed in as larry\n");
         assert_ne!(std::fs::read_to_string(&jar).unwrap(), before, "a new id");
         bounded(server.handle().shutdown(Duration::from_secs(1))).await;
         let sessions = Sessions::in_dir(&data, SessionConfig::default()).unwrap();
         let (_server, addr) = start_with(config(), app(&sessions)).await;
         assert_eq!(
-            curl(addr, &jar, &[], "/").await,
+            curl_jar(addr, &jar, &[], "/").await,
             "hello larry: 3 visit(s)\n"
         );
-        let said = curl(addr, &jar, &["-X", "POST"], "/logout").await;
+        let said = curl_jar(addr, &jar, &["-X", "POST"], "/logout").await;
         assert_eq!(said, "signed out\n");
         assert_eq!(
-            curl(addr, &jar, &[], "/").await,
+            curl_jar(addr, &jar, &[], "/").await,
             "hello stranger: 1 visit(s)\n"
         );
     }

@@ -51,22 +51,12 @@ fn app() -> Router {
 }
 
 /// One curl request with `args`: the status and the body.
-async fn curl(addr: SocketAddr, path: &str, args: &[&str]) -> (u16, String) {
-    let out = bounded(
-        tokio::process::Command::new("curl")
-            .args(["-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}"])
-            .args(args)
-            .arg(format!("http://{addr}{path}"))
-            .output(),
-    )
-    .await
-    .expect("curl must be installed");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+async fn curl_at(addr: SocketAddr, path: &str, args: &[&str]) -> (u16, String) {
+    let url = format!("http://{addr}{path}");
+    let mut all = vec!["-o", "-", "-w", "\n%{http_code}"];
+    all.extend(args);
+    all.push(&url);
+    let text = curl(all).await;
     let (body, status) = text.rsplit_once('\n').unwrap();
     (status.parse().unwrap(), body.to_owned())
 }
@@ -93,7 +83,7 @@ async fn query_strings_decoded_over_h1_and_h2() {
 #[tokio::test]
 async fn urlencoded_bodies_bounded_and_typed() {
     let (_server, addr) = start_with(config(), app()).await;
-    let got = curl(
+    let got = curl_at(
         addr,
         "/greet",
         &[
@@ -105,7 +95,7 @@ async fn urlencoded_bodies_bounded_and_typed() {
     )
     .await;
     assert_eq!(got, (200, "name=Ann Lee;note=1+1=2 & more".to_owned()));
-    let got = curl(
+    let got = curl_at(
         addr,
         "/greet",
         &["--http2-prior-knowledge", "-d", "a=%C3%A9"],
@@ -115,11 +105,11 @@ async fn urlencoded_bodies_bounded_and_typed() {
     let long = format!("x={}", "y".repeat(200));
     // Over the limit, told by Content-Length, then found while reading a
     // chunked body.
-    assert_eq!(curl(addr, "/greet", &["-d", &long]).await.0, 413);
+    assert_eq!(curl_at(addr, "/greet", &["-d", &long]).await.0, 413);
     let chunked = ["-H", "transfer-encoding: chunked", "-d", &long];
-    assert_eq!(curl(addr, "/greet", &chunked).await.0, 413);
+    assert_eq!(curl_at(addr, "/greet", &chunked).await.0, 413);
     let json = ["-H", "content-type: application/json", "-d", "{}"];
-    let (status, body) = curl(addr, "/greet", &json).await;
+    let (status, body) = curl_at(addr, "/greet", &json).await;
     assert_eq!(
         (status, body.as_str()),
         (
@@ -138,20 +128,20 @@ async fn multipart_forms_streamed_and_bounded() {
     let large = dir.path().join("large.bin");
     std::fs::write(&large, vec![7u8; 1025]).unwrap();
     let file = format!("file=@{}", small.display());
-    let got = curl(addr, "/upload", &["-F", "title=hello", "-F", &file]).await;
+    let got = curl_at(addr, "/upload", &["-F", "title=hello", "-F", &file]).await;
     assert_eq!(got, (200, "title:-:5 file:small.bin:1000".to_owned()));
-    let got = curl(addr, "/upload", &["--http2-prior-knowledge", "-F", &file]).await;
+    let got = curl_at(addr, "/upload", &["--http2-prior-knowledge", "-F", &file]).await;
     assert_eq!(got, (200, "file:small.bin:1000".to_owned()));
     // One part over its bound; a body over the whole bound (five parts of
     // 1000 bytes, sent chunked so that only reading finds it).
     let big = format!("file=@{}", large.display());
-    assert_eq!(curl(addr, "/upload", &["-F", &big]).await.0, 413);
+    assert_eq!(curl_at(addr, "/upload", &["-F", &big]).await.0, 413);
     let mut many = vec!["-H", "transfer-encoding: chunked"];
     for _ in 0..5 {
         many.extend(["-F", file.as_str()]);
     }
-    assert_eq!(curl(addr, "/upload", &many).await.0, 413);
+    assert_eq!(curl_at(addr, "/upload", &many).await.0, 413);
     let no_boundary = ["-H", "content-type: multipart/form-data", "-d", "x"];
-    assert_eq!(curl(addr, "/upload", &no_boundary).await.0, 400);
-    assert_eq!(curl(addr, "/upload", &["-d", "a=b"]).await.0, 415);
+    assert_eq!(curl_at(addr, "/upload", &no_boundary).await.0, 400);
+    assert_eq!(curl_at(addr, "/upload", &["-d", "a=b"]).await.0, 415);
 }

@@ -56,24 +56,10 @@ fn app(sessions: &Sessions) -> impl httpout_core::Handler {
 }
 
 /// One curl request with the cookie jar `jar`: the body.
-async fn curl(addr: SocketAddr, jar: &Path, path: &str) -> String {
-    let out = bounded(
-        tokio::process::Command::new("curl")
-            .args(["-sS", "--max-time", "10", "-c"])
-            .arg(jar)
-            .arg("-b")
-            .arg(jar)
-            .arg(format!("http://{addr}{path}"))
-            .output(),
-    )
-    .await
-    .expect("curl must be installed");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+async fn curl_jar(addr: SocketAddr, jar: &Path, path: &str) -> String {
+    let jar = jar.as_os_str();
+    let url = format!("http://{addr}{path}");
+    curl(["-c".as_ref(), jar, "-b".as_ref(), jar, url.as_ref()]).await
 }
 
 /// The `Set-Cookie` value, if any.
@@ -95,16 +81,16 @@ async fn a_counter_with_curl_and_its_cookie_jar() {
     let dir = tempfile::tempdir().unwrap();
     let (jar, other) = (dir.path().join("jar"), dir.path().join("other"));
     for want in ["1", "2", "3"] {
-        assert_eq!(curl(addr, &jar, "/count").await, want);
+        assert_eq!(curl_jar(addr, &jar, "/count").await, want);
     }
     // Another client, another session.
-    assert_eq!(curl(addr, &other, "/count").await, "1");
-    assert_eq!(curl(addr, &jar, "/peek").await, "3 ");
+    assert_eq!(curl_jar(addr, &other, "/count").await, "1");
+    assert_eq!(curl_jar(addr, &jar, "/peek").await, "3 ");
     // Destroyed: the jar loses the cookie, the count starts again.
-    assert_eq!(curl(addr, &jar, "/logout").await, "out");
-    assert_eq!(curl(addr, &jar, "/peek").await, "0 ");
-    assert_eq!(curl(addr, &jar, "/count").await, "1");
-    assert_eq!(curl(addr, &other, "/count").await, "2");
+    assert_eq!(curl_jar(addr, &jar, "/logout").await, "out");
+    assert_eq!(curl_jar(addr, &jar, "/peek").await, "0 ");
+    assert_eq!(curl_jar(addr, &jar, "/count").await, "1");
+    assert_eq!(curl_jar(addr, &other, "/count").await, "2");
 }
 
 #[tokio::test]
@@ -186,8 +172,8 @@ async fn a_data_dir_keeps_sessions_across_a_restart() {
     let jar = dir.path().join("jar");
     let sessions = Sessions::in_dir(&data, SessionConfig::default()).unwrap();
     let (server, addr) = start_with(config(), app(&sessions)).await;
-    assert_eq!(curl(addr, &jar, "/count").await, "1");
-    assert_eq!(curl(addr, &jar, "/count").await, "2");
+    assert_eq!(curl_jar(addr, &jar, "/count").await, "1");
+    assert_eq!(curl_jar(addr, &jar, "/count").await, "2");
     bounded(server.handle().shutdown(Duration::from_secs(1))).await;
     drop(sessions);
     // One file, named for no id in the jar, and no temporary file left.
@@ -202,8 +188,8 @@ async fn a_data_dir_keeps_sessions_across_a_restart() {
     // A new program on another port, the same data dir.
     let sessions = Sessions::in_dir(&data, SessionConfig::default()).unwrap();
     let (_server, addr) = start_with(config(), app(&sessions)).await;
-    assert_eq!(curl(addr, &jar, "/count").await, "3");
-    assert_eq!(curl(addr, &jar, "/logout").await, "out");
+    assert_eq!(curl_jar(addr, &jar, "/count").await, "3");
+    assert_eq!(curl_jar(addr, &jar, "/logout").await, "out");
     assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0);
 }
 
@@ -216,10 +202,10 @@ async fn unused_sessions_expire() {
     let (_server, addr) = start_with(config(), app(&sessions)).await;
     let dir = tempfile::tempdir().unwrap();
     let jar = dir.path().join("jar");
-    assert_eq!(curl(addr, &jar, "/count").await, "1");
+    assert_eq!(curl_jar(addr, &jar, "/count").await, "1");
     // Expiry is counted in whole seconds: past 2 s a 1 s session is gone.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(curl(addr, &jar, "/count").await, "1");
+    assert_eq!(curl_jar(addr, &jar, "/count").await, "1");
 }
 
 #[tokio::test]

@@ -310,7 +310,10 @@ impl Router {
     /// decides alone (`/foo/bar` for `/foo/bar/x`, `/foo` for
     /// `/foo/barn`); a later call for the same prefix replaces the earlier.
     /// `OPTIONS` passes, as with the engine's rules (preflights carry no
-    /// credentials).
+    /// credentials); so does the engine's 405 for a method the route does
+    /// not take: which methods a protected route has is not a secret
+    /// (what it answers is). Paths the engine's own rules protect are
+    /// checked before either.
     ///
     /// Unlike Net::HTTPServer, where a trailing `/` makes `/foo/` and
     /// `/foo` two prefixes, prefixes here are segments: `/foo/` is `/foo`.
