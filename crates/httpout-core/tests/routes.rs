@@ -244,3 +244,36 @@ async fn auth_per_prefix_over_h2_and_digest_with_curl() {
     );
     assert!(curl("larry:bad", "/foo/page").await.ends_with("\n401"));
 }
+
+/// The engine's rules and a route's authorisation share one `Access`: the
+/// user the rules signed in is the one the route's callback decides on.
+#[tokio::test]
+async fn engine_rules_and_route_auth_share_the_sign_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.ini");
+    std::fs::write(&file, "[nowhere]\nname=foo\nru=$ALL\n").unwrap();
+    let mut rules = Rules::default();
+    rules.load(&file).unwrap();
+    let mut users = Users::default();
+    users.set_password("larry", "wall").unwrap();
+    users.set_password("dr_evil", "1million").unwrap();
+    let access = Arc::new(Access::new(rules, users, None).unwrap());
+    let app =
+        router()
+            .route("/foo/page", named("page"))
+            .auth("/foo", Arc::clone(&access), |user, _| user != "dr_evil");
+    let config = httpout_core::ServerConfig {
+        access: Some(access),
+        ..config()
+    };
+    let (_server, addr) = start_with(config, app).await;
+    let mut one = h1(TcpStream::connect(addr).await.unwrap()).await;
+    let res = bounded(one.send_request(get("/foo/page"))).await.unwrap();
+    assert_eq!(read(res).await.0, StatusCode::UNAUTHORIZED);
+    for (user, pw, want) in [("larry", "wall", 200), ("dr_evil", "1million", 403)] {
+        let auth = basic(user, pw);
+        let req = request("GET", "/foo/page", &[("authorization", auth.as_str())]);
+        let (status, _, body) = read(bounded(one.send_request(req)).await.unwrap()).await;
+        assert_eq!(status.as_u16(), want, "{user}: {body}");
+    }
+}
