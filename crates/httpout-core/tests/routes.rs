@@ -277,3 +277,21 @@ async fn engine_rules_and_route_auth_share_the_sign_in() {
         assert_eq!(status.as_u16(), want, "{user}: {body}");
     }
 }
+
+/// A route's sign-in is counted by the engine's failure limits: past
+/// `USER_FAILURES` wrong passwords for a name from one address, 429.
+#[tokio::test]
+async fn route_sign_in_failures_are_limited() {
+    let (_server, addr) = start_with(config(), protected()).await;
+    let mut one = h1(TcpStream::connect(addr).await.unwrap()).await;
+    let wrong = basic("larry", "guess");
+    for _ in 0..httpout_core::auth::USER_FAILURES {
+        let req = request("GET", "/foo/page", &[("authorization", wrong.as_str())]);
+        let res = bounded(one.send_request(req)).await.unwrap();
+        assert_eq!(read(res).await.0, StatusCode::UNAUTHORIZED);
+    }
+    let req = request("GET", "/foo/page", &[("authorization", wrong.as_str())]);
+    let (status, headers, _) = read(bounded(one.send_request(req)).await.unwrap()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers["retry-after"], "60");
+}
