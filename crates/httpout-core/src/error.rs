@@ -56,6 +56,13 @@ pub enum Error {
         /// The limit in bytes.
         limit: u64,
     },
+    /// The request body is not of a media type the resource reads (a form
+    /// handler given JSON): 415.
+    #[error("expected a body of type {expected}")]
+    UnsupportedMediaType {
+        /// What the resource reads (`multipart/form-data`, ...).
+        expected: &'static str,
+    },
     /// The client stopped sending its body for longer than the timeout: 408.
     #[error("request body timed out")]
     RequestTimeout,
@@ -114,6 +121,7 @@ impl Error {
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,

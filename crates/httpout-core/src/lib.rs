@@ -18,7 +18,9 @@
 //!    access;
 //! 5. methods: `service::methods` — `OPTIONS`, CORS preflights, 405/501
 //!    from the handler's [`Allow`];
-//! 6. route: [`Router`] — longest mount prefix → handler;
+//! 6. route: [`Router`] — exact path, `{name}` pattern, regular
+//!    expression, longest mount prefix → handler; authorisation per prefix
+//!    ([`Router::auth`]);
 //! 7. mode: the mount's [`Handler`] decides and builds a response;
 //! 8. body: [`Body`], pulled by hyper with backpressure;
 //! 9. finish: HEAD bodies dropped; `response` — `Server`, `hdrs`,
@@ -43,7 +45,11 @@
 //! - [`media_type`]: the one table of media types by file name (and
 //!   [`media_type::MediaTypes`], a `mime.types` file over it); [`html`]: escaping
 //!   for generated pages;
-//! - `path`: [`SafePath`]; `router`: [`Router`]; `handler`: [`Handler`], [`Ctx`];
+//! - `path`: [`SafePath`]; [`router`]: [`Router`], [`router::MethodRouter`]
+//!   ([`router::get`], ...), [`router::Params`]; `handler`: [`Handler`], [`Ctx`];
+//! - for handlers: [`form`] (query strings, urlencoded and multipart forms,
+//!   bounded) and [`session`] (cookie sessions in memory or in a data
+//!   directory);
 //! - `body`: [`Body`]; `error`: [`Error`], [`StartError`]; `server`: [`Server`], [`Running`];
 //!   `run`: [`serve`] (a server in one call, its own runtime) and
 //!   [`Running::run_for`].
@@ -78,6 +84,7 @@ pub mod config;
 mod conn;
 mod current;
 mod error;
+pub mod form;
 mod handler;
 mod hook;
 mod limit;
@@ -86,10 +93,11 @@ mod path;
 mod proxy;
 mod reqlog;
 mod response;
-mod router;
+pub mod router;
 mod run;
 mod server;
 mod service;
+pub mod session;
 pub mod timeout;
 mod tls;
 pub mod utc;
@@ -115,3 +123,5 @@ pub use server::{PreparedReload, Running, Server, Shutdown, ShutdownHandle};
 
 /// Re-exported so embedders name the same types.
 pub use http;
+/// Re-exported for [`Router::regex_compiled`].
+pub use regex;

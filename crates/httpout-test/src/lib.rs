@@ -35,6 +35,26 @@ pub async fn bounded<F: std::future::Future>(fut: F) -> F::Output {
         .expect("step timed out")
 }
 
+/// Runs curl with `-sS --max-time 10` and `args`, bounded by [`LIMIT`]:
+/// its standard output. Panics (the test fails) when curl is missing or
+/// exits with an error.
+pub async fn curl<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> String {
+    let out = bounded(
+        tokio::process::Command::new("curl")
+            .args(["-sS", "--max-time", "10"])
+            .args(args)
+            .output(),
+    )
+    .await
+    .expect("curl must be installed");
+    assert!(
+        out.status.success(),
+        "curl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("curl's output is UTF-8")
+}
+
 /// The test handler: `/slow` answers after 500 ms, `/missing` is a 404,
 /// `/endless` streams 64 KiB chunks forever, anything else echoes the path
 /// it was given.

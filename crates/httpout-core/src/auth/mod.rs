@@ -260,6 +260,44 @@ impl Access {
         }
     }
 
+    /// Signs the request's client in, whatever the rules say: the user a
+    /// verified [`ClientCert`] names, else the one of the `Authorization`
+    /// header's credentials (Basic, Digest), checked against the users
+    /// file and counted by the failure limits as in [`Access::check`].
+    /// Missing or wrong credentials are 401 with the challenges; a name
+    /// refused from `peer` is 429. The [`Router`](crate::Router)'s
+    /// per-route authorisation ([`Router::auth`](crate::Router::auth))
+    /// signs users in through this.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use httpout_core::auth::{Access, rules::Rules, users::Users};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut users = Users::default();
+    /// users.set_password("larry", "wall").unwrap();
+    /// let access = Arc::new(Access::new(Rules::default(), users, None).unwrap());
+    /// let req = http::Request::get("/foo").body(()).unwrap().into_parts().0;
+    /// let refused = access.sign_in(&req, None).await.unwrap_err();
+    /// assert_eq!(refused.status(), 401);
+    /// # }
+    /// ```
+    pub async fn sign_in(
+        self: &Arc<Self>,
+        req: &Parts,
+        peer: Option<IpAddr>,
+    ) -> Result<String, Error> {
+        if let Some(cert) = req.extensions.get::<ClientCert>() {
+            return Ok(cert.user.clone());
+        }
+        let header = req
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        self.credentials(req, header, peer).await
+    }
+
     /// The user of the `Authorization` header's credentials; 401 when
     /// there are none or they are wrong.
     async fn credentials(

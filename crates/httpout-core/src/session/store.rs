@@ -1,0 +1,357 @@
+//! Where sessions live: in memory, and with a data directory also on disk
+//! (one JSON file per session, written atomically), read back at start.
+//!
+//! Sessions are keyed by the SHA-256 of their id, never by the id itself:
+//! a lookup's timing, a file name or a memory dump tells nothing that
+//! would let anyone present a valid id.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::auth::users::hex;
+use crate::error::Error;
+
+/// A session's data: its keys and their JSON values.
+pub(super) type Data = Map<String, Value>;
+
+/// The SHA-256 of a session id: the key it is stored under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct Key([u8; 32]);
+
+impl Key {
+    pub(super) fn of(id: &str) -> Self {
+        Self(Sha256::digest(id.as_bytes()).into())
+    }
+
+    fn file_name(self) -> String {
+        format!("{}.json", hex(&self.0))
+    }
+}
+
+/// One stored session.
+#[derive(Debug, Clone)]
+struct Entry {
+    data: Arc<Data>,
+    /// Seconds since the epoch after which it is gone.
+    expires: u64,
+    /// The expiry its file holds (a touch rewrites the file only when the
+    /// expiry moved by a quarter of the lifetime).
+    on_disk: u64,
+}
+
+/// The sessions of a [`Sessions`](super::Sessions).
+#[derive(Debug)]
+pub(super) struct Store {
+    entries: Mutex<Entries>,
+    dir: Option<PathBuf>,
+    /// Disk writes one at a time, so that two saves of one session land in
+    /// their order.
+    writing: tokio::sync::Mutex<()>,
+    ttl: Duration,
+    max_sessions: usize,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    map: HashMap<Key, Entry>,
+    /// When expired sessions were last swept.
+    swept: u64,
+}
+
+/// The file format.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct OnDisk {
+    expires: u64,
+    data: Data,
+}
+
+/// Seconds since the epoch.
+pub(super) fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Store {
+    pub(super) fn memory(ttl: Duration, max_sessions: usize) -> Self {
+        Self {
+            entries: Mutex::new(Entries::default()),
+            dir: None,
+            writing: tokio::sync::Mutex::new(()),
+            ttl,
+            max_sessions,
+        }
+    }
+
+    /// A store kept in `dir` (created, mode 0700): the sessions there that
+    /// have not expired are read back (at most `max_sessions`, those that
+    /// expire last; at most `max_size` bytes each); expired, unreadable and
+    /// oversized files are removed.
+    pub(super) fn dir(
+        dir: &Path,
+        ttl: Duration,
+        max_sessions: usize,
+        max_size: usize,
+    ) -> io::Result<Self> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        let now = now();
+        let mut found = Vec::new();
+        for item in std::fs::read_dir(dir)? {
+            let path = item?.path();
+            let Some(key) = key_of_file(&path) else {
+                continue;
+            };
+            let kept = std::fs::metadata(&path)
+                .ok()
+                .filter(|m| m.len() <= max_size as u64 + 64)
+                .and_then(|_| std::fs::read(&path).ok())
+                .and_then(|bytes| serde_json::from_slice::<OnDisk>(&bytes).ok())
+                .filter(|s| s.expires > now);
+            match kept {
+                Some(s) => found.push((key, s, path)),
+                None => remove_quietly(&path),
+            }
+        }
+        found.sort_by_key(|(_, s, _)| std::cmp::Reverse(s.expires));
+        for (_, _, path) in found.iter().skip(max_sessions) {
+            remove_quietly(path);
+        }
+        let map = found
+            .into_iter()
+            .take(max_sessions)
+            .map(|(key, s, _)| {
+                let entry = Entry {
+                    data: Arc::new(s.data),
+                    expires: s.expires,
+                    on_disk: s.expires,
+                };
+                (key, entry)
+            })
+            .collect();
+        Ok(Self {
+            entries: Mutex::new(Entries { map, swept: now }),
+            dir: Some(dir.to_owned()),
+            writing: tokio::sync::Mutex::new(()),
+            ttl,
+            max_sessions,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The data of the session stored under `key`, if it has not expired.
+    pub(super) fn load(&self, key: Key) -> Option<Arc<Data>> {
+        let now = now();
+        let entries = self.lock();
+        entries
+            .map
+            .get(&key)
+            .filter(|e| e.expires > now)
+            .map(|e| Arc::clone(&e.data))
+    }
+
+    /// Stores `data` under `key` for another lifetime; 503 when the store
+    /// is full of live sessions (after a sweep of the expired ones).
+    pub(super) async fn save(&self, key: Key, data: Data) -> Result<(), Error> {
+        let expires = now() + self.ttl.as_secs().max(1);
+        let data = Arc::new(data);
+        let (swept, full) = {
+            let mut entries = self.lock();
+            let mut swept = Vec::new();
+            let known = entries.map.contains_key(&key);
+            if !known {
+                let full = entries.map.len() >= self.max_sessions;
+                swept = self.sweep(&mut entries, full);
+            }
+            let full = !known && entries.map.len() >= self.max_sessions;
+            if !full {
+                let entry = Entry {
+                    data: Arc::clone(&data),
+                    expires,
+                    on_disk: expires,
+                };
+                entries.map.insert(key, entry);
+            }
+            (swept, full)
+        };
+        self.remove_files(swept).await;
+        if full {
+            return Err(Error::Unavailable(
+                format!("too many sessions (max {})", self.max_sessions).into(),
+            ));
+        }
+        self.write(key, &data, expires).await
+    }
+
+    /// Gives the session under `key` another lifetime from now.
+    pub(super) async fn touch(&self, key: Key) -> Result<(), Error> {
+        let expires = now() + self.ttl.as_secs().max(1);
+        let rewrite = {
+            let mut entries = self.lock();
+            let Some(entry) = entries.map.get_mut(&key) else {
+                return Ok(());
+            };
+            entry.expires = expires;
+            let moved = expires.saturating_sub(entry.on_disk) > self.ttl.as_secs() / 4;
+            (self.dir.is_some() && moved).then(|| {
+                entry.on_disk = expires;
+                Arc::clone(&entry.data)
+            })
+        };
+        match rewrite {
+            Some(data) => self.write(key, &data, expires).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Forgets the session under `key`.
+    pub(super) async fn remove(&self, key: Key) {
+        let removed = self.lock().map.remove(&key).is_some();
+        if removed {
+            self.remove_files(vec![key]).await;
+        }
+    }
+
+    /// Drops expired sessions, at most once a minute unless `now_anyway`;
+    /// returns their keys for their files to be removed.
+    fn sweep(&self, entries: &mut Entries, now_anyway: bool) -> Vec<Key> {
+        let now = now();
+        if !now_anyway && now < entries.swept + 60 {
+            return Vec::new();
+        }
+        entries.swept = now;
+        let expired: Vec<Key> = entries
+            .map
+            .iter()
+            .filter(|(_, e)| e.expires <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in &expired {
+            entries.map.remove(key);
+        }
+        if !expired.is_empty() {
+            tracing::debug!(target: "httpout::session", "{} expired sessions swept", expired.len());
+        }
+        expired
+    }
+
+    /// Writes a session's file: a temporary file beside it, renamed over it.
+    async fn write(&self, key: Key, data: &Data, expires: u64) -> Result<(), Error> {
+        let Some(dir) = self.dir.clone() else {
+            return Ok(());
+        };
+        let bytes = serde_json::to_vec(&OnDisk {
+            expires,
+            data: data.clone(),
+        })
+        .map_err(|e| Error::Internal(e.into()))?;
+        let _turn = self.writing.lock().await;
+        tokio::task::spawn_blocking(move || {
+            use std::io::Write as _;
+            let mut tmp = tempfile::Builder::new()
+                .prefix(".session-")
+                .tempfile_in(&dir)?;
+            tmp.write_all(&bytes)?;
+            tmp.persist(dir.join(key.file_name()))
+                .map_err(|e| e.error)?;
+            Ok::<_, io::Error>(())
+        })
+        .await
+        .map_err(|e| Error::Internal(e.into()))?
+        .map_err(Error::Io)
+    }
+
+    /// Removes the files of `keys` (none without a directory).
+    async fn remove_files(&self, keys: Vec<Key>) {
+        let Some(dir) = self.dir.clone() else {
+            return;
+        };
+        if keys.is_empty() {
+            return;
+        }
+        let _turn = self.writing.lock().await;
+        let removed = tokio::task::spawn_blocking(move || {
+            for key in keys {
+                remove_quietly(&dir.join(key.file_name()));
+            }
+        })
+        .await;
+        if let Err(e) = removed {
+            tracing::warn!(target: "httpout::session", "removing session files: {e}");
+        }
+    }
+}
+
+/// The key a session file is named for (`<64 hex digits>.json`).
+fn key_of_file(path: &Path) -> Option<Key> {
+    let stem = path.file_name()?.to_str()?.strip_suffix(".json")?;
+    if stem.len() != 64 {
+        return None;
+    }
+    let mut key = [0u8; 32];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(stem.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(Key(key))
+}
+
+/// Removes a file, logging why not (a missing file is no error).
+fn remove_quietly(path: &Path) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::warn!(target: "httpout::session", "cannot remove {}: {e}", path.display());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn files_survive_a_new_store_and_expired_ones_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let ttl = Duration::from_secs(600);
+        let store = Store::dir(dir.path(), ttl, 10, 1000).unwrap();
+        let key = Key::of("some id");
+        let mut data = Data::new();
+        data.insert("n".into(), 3.into());
+        store.save(key, data).await.unwrap();
+        // A stale file and a stray temporary file.
+        let stale = Key::of("old");
+        let text = r#"{"expires":1,"data":{}}"#;
+        std::fs::write(dir.path().join(stale.file_name()), text).unwrap();
+        let again = Store::dir(dir.path(), ttl, 10, 1000).unwrap();
+        assert_eq!(again.load(key).unwrap()["n"], 3);
+        assert!(again.load(stale).is_none());
+        assert!(!dir.path().join(stale.file_name()).exists());
+        again.remove(key).await;
+        assert!(!dir.path().join(key.file_name()).exists());
+    }
+
+    #[tokio::test]
+    async fn a_full_store_refuses_new_sessions() {
+        let store = Store::memory(Duration::from_secs(600), 2);
+        for id in ["a", "b"] {
+            store.save(Key::of(id), Data::new()).await.unwrap();
+        }
+        let refused = store.save(Key::of("c"), Data::new()).await.unwrap_err();
+        assert_eq!(refused.status(), 503);
+        // Existing sessions still save.
+        store.save(Key::of("a"), Data::new()).await.unwrap();
+    }
+}
