@@ -4,7 +4,7 @@
 //!
 //! The Python clients run with the interpreter of the venv that
 //! `scripts/test.sh` makes (`target/pyenv`, tuspy pinned there; or
-//! `HTTPOUT_PYTHON`): a missing one fails the test.
+//! `TEST_PYTHON`): a missing one fails the test.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -161,7 +161,7 @@ fn sha256(path: &Path) -> String {
 
 /// The venv's interpreter with tuspy (`scripts/test.sh` makes it).
 fn python() -> PathBuf {
-    let python = std::env::var_os("HTTPOUT_PYTHON").map_or_else(
+    let python = std::env::var_os("TEST_PYTHON").map_or_else(
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/pyenv/bin/python"),
         PathBuf::from,
     );
@@ -171,7 +171,7 @@ fn python() -> PathBuf {
         .is_ok_and(|s| s.success());
     assert!(
         ok,
-        "{} with tuspy is needed: run scripts/test.sh (it makes target/pyenv and installs tuspy) or set HTTPOUT_PYTHON",
+        "{} with tuspy is needed: run scripts/test.sh (it makes target/pyenv and installs tuspy) or set TEST_PYTHON",
         python.display()
     );
     python
