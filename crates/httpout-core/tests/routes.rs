@@ -199,6 +199,15 @@ async fn auth_per_prefix_signs_in_through_the_users_file() {
             .0,
         StatusCode::FORBIDDEN
     );
+    // OPTIONS to a handler that answers every method is that handler's:
+    // checked like any request, never answered anonymously.
+    let mut two = h1(TcpStream::connect(addr).await.unwrap()).await;
+    for path in ["/foo/page", "/foo/bar/x"] {
+        let res = bounded(two.send_request(request("OPTIONS", path, &[])))
+            .await
+            .unwrap();
+        assert_eq!(read(res).await.0, StatusCode::UNAUTHORIZED, "{path}");
+    }
     // Whole segments: /food is not under /foo.
     let (status, _, body) = ask("/food", None).await;
     assert_eq!((status.as_u16(), body.as_str()), (200, "root / /food [] -"));
@@ -270,6 +279,20 @@ async fn engine_rules_and_route_auth_share_the_sign_in() {
     let mut one = h1(TcpStream::connect(addr).await.unwrap()).await;
     let res = bounded(one.send_request(get("/foo/page"))).await.unwrap();
     assert_eq!(read(res).await.0, StatusCode::UNAUTHORIZED);
+    // The engine's rules check an OPTIONS its handler answers (a plain
+    // handler: every method is its own), as they check a GET.
+    let res = bounded(one.send_request(request("OPTIONS", "/foo/page", &[])))
+        .await
+        .unwrap();
+    assert_eq!(read(res).await.0, StatusCode::UNAUTHORIZED);
+    // One the engine answers from the methods a route lists passes
+    // (a preflight has no credentials): the methods are not secret.
+    let res = bounded(one.send_request(request("OPTIONS", "/users/7", &[])))
+        .await
+        .unwrap();
+    let (status, headers, _) = read(res).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(headers["allow"], "GET, PUT, HEAD, OPTIONS");
     for (user, pw, want) in [("larry", "wall", 200), ("dr_evil", "1million", 403)] {
         let auth = basic(user, pw);
         let req = request("GET", "/foo/page", &[("authorization", auth.as_str())]);

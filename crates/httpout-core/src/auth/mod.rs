@@ -207,9 +207,6 @@ impl Access {
         peer: Option<IpAddr>,
         write: bool,
     ) -> Result<Option<String>, Error> {
-        if req.method == Method::OPTIONS {
-            return Ok(None);
-        }
         let header = req
             .headers
             .get(http::header::AUTHORIZATION)

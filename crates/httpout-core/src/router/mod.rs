@@ -309,10 +309,13 @@ impl Router {
     /// [`Ctx::user`]. When several prefixes hold a path, the longest
     /// decides alone (`/foo/bar` for `/foo/bar/x`, `/foo` for
     /// `/foo/barn`); a later call for the same prefix replaces the earlier.
-    /// `OPTIONS` passes, as with the engine's rules (preflights carry no
-    /// credentials); so does the engine's 405 for a method the route does
-    /// not take: which methods a protected route has is not a secret
-    /// (what it answers is). Paths the engine's own rules protect are
+    /// An `OPTIONS` the engine answers from a route's methods (a
+    /// [`MethodRouter`], any handler with an [`Allow`] list) passes, as
+    /// with the engine's rules (preflights carry no credentials), and so
+    /// does the engine's 405 for a method the route does not take: which
+    /// methods a protected route has is not a secret (what it answers is).
+    /// An `OPTIONS` that reaches a handler answering every method is
+    /// checked like any request. Paths the engine's own rules protect are
     /// checked before either.
     ///
     /// Unlike Net::HTTPServer, where a trailing `/` makes `/foo/` and
@@ -440,10 +443,9 @@ impl Handler for Router {
     }
 
     fn handle(&self, req: Request<Body>, mut ctx: Ctx) -> HandlerFuture {
-        let auth = self
-            .auth_for(&ctx.path)
-            .filter(|_| req.method() != http::Method::OPTIONS)
-            .cloned();
+        // `OPTIONS` too: one that reaches a router (its handler answers
+        // every method) is the handler's to answer, so it is checked.
+        let auth = self.auth_for(&ctx.path).cloned();
         let Some(found) = self.find(&ctx.path) else {
             // Still signed in first: a 404 must not tell an anonymous
             // client which protected paths exist.

@@ -51,7 +51,7 @@ use crate::conn::lean::{self, FileRegion, Handoff, LongLived, Source};
 use crate::conn::state::{ConnState, STREAM_CANCEL, SendBuffer, StallLimit};
 use crate::current::Current;
 use crate::error::Error;
-use crate::handler::{Ctx, Handler};
+use crate::handler::{Allow, Ctx, Handler};
 use crate::limit::{Limits, Refused};
 use crate::path::SafePath;
 use crate::proxy::Client;
@@ -201,9 +201,8 @@ impl hyper::service::Service<Request<Incoming>> for Service {
                     Ok(over_limit(&client, refused))
                 }
                 (None, None) => match admit(&shared, &client, req).await {
-                    Ok((mut req, ctx)) => {
+                    Ok((mut req, ctx, allow)) => {
                         guard.set_user(ctx.user.as_deref());
-                        let allow = shared.handler.allow(&ctx.path);
                         let cors = response::cors_applies(config, has_origin);
                         let engine = if req.method() == http::Method::TRACE {
                             trace::answer(&mut req, &allow, config.trace).await
@@ -296,18 +295,26 @@ fn handoff(res: Response<TrackedBody>, source: Source, keep_alive: bool) -> Hand
     }
 }
 
-/// Decodes the path once and checks access: the request and its context,
-/// or the error that answers it, for `client` ([`Client::of`]).
+/// Decodes the path once and checks access: the request, its context and
+/// the resource's methods, or the error that answers it, for `client`
+/// ([`Client::of`]).
 async fn admit(
     shared: &Settings,
     client: &Client,
     req: Request<Incoming>,
-) -> Result<(Request<Body>, Ctx), Error> {
+) -> Result<(Request<Body>, Ctx, Allow), Error> {
     let path = SafePath::parse(req.uri().path())?;
     let (parts, body) = req.into_parts();
     let config = &shared.config;
     let metrics = &config.metrics;
+    let allow = shared.handler.allow(&path);
+    // An `OPTIONS` the engine answers from the resource's methods is open
+    // (CORS preflights carry no credentials). One that reaches the
+    // handler (`Allow::any`) is checked as any request: the handler may
+    // answer it with anything.
+    let engine_answers = parts.method == http::Method::OPTIONS && !allow.is_any();
     let user = match &config.access {
+        Some(_) if engine_answers => None,
         Some(access) => {
             let write = crate::auth::is_write(&parts.method)
                 || config
@@ -351,7 +358,7 @@ async fn admit(
         metrics: Arc::clone(metrics),
     };
     let body = Body::new(CountedBody::new(body, Arc::clone(metrics)));
-    Ok((Request::from_parts(parts, body), ctx))
+    Ok((Request::from_parts(parts, body), ctx, allow))
 }
 
 /// The answer to a request through a trusted proxy whose client is over
