@@ -4,9 +4,8 @@
 //! shutdown (1001), the idle timeout in virtual time, and the `maxc`
 //! place an upgraded connection keeps.
 
-mod support {
-    pub(crate) mod ws;
-}
+#[path = "support/ws.rs"]
+mod ws_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,7 +19,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
-use support::ws::{python, script};
+use ws_support::{python, script};
 
 /// Close frames the server's sockets ended with, by path.
 type Seen = Arc<Mutex<Vec<(String, CloseFrame)>>>;
@@ -119,7 +118,9 @@ async fn rfc_8441_websocket_over_h2c_beside_other_streams() {
     let mut h2 = httpout_test::h2(tcp).await;
     // A first request: the server's SETTINGS (ENABLE_CONNECT_PROTOCOL)
     // have arrived once it is answered.
-    let res = bounded(h2.send_request(httpout_test::get("/plain"))).await.unwrap();
+    let res = bounded(h2.send_request(httpout_test::get("/plain")))
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UPGRADE_REQUIRED);
     assert_eq!(res.headers()["sec-websocket-version"], "13");
     let mut req = Request::builder()
@@ -141,11 +142,15 @@ async fn rfc_8441_websocket_over_h2c_beside_other_streams() {
     .await;
     for n in 0..3 {
         let text = format!("over h2 {n}");
-        bounded(ws.send(WsMessage::text(text.clone()))).await.unwrap();
+        bounded(ws.send(WsMessage::text(text.clone())))
+            .await
+            .unwrap();
         let echoed = bounded(ws.next()).await.unwrap().unwrap();
         assert_eq!(echoed.into_text().unwrap().as_str(), text);
         // The connection's other streams go on beside the socket.
-        let res = bounded(h2.send_request(httpout_test::get("/plain"))).await.unwrap();
+        let res = bounded(h2.send_request(httpout_test::get("/plain")))
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::UPGRADE_REQUIRED);
     }
     bounded(ws.close(None)).await.unwrap();
@@ -161,7 +166,10 @@ async fn graceful_shutdown_closes_sockets_with_1001() {
     let mut a = client(addr, "/echo").await;
     let mut b = client(addr, "/echo").await;
     bounded(a.send(WsMessage::text("hi"))).await.unwrap();
-    assert_eq!(bounded(a.next()).await.unwrap().unwrap(), WsMessage::text("hi"));
+    assert_eq!(
+        bounded(a.next()).await.unwrap().unwrap(),
+        WsMessage::text("hi")
+    );
     let handle = running.handle();
     let shutdown = tokio::spawn(async move { handle.shutdown(Duration::from_secs(8)).await });
     for ws in [&mut a, &mut b] {
@@ -184,9 +192,15 @@ async fn an_upgraded_connection_keeps_its_maxc_place() {
     let (running, addr) = start_with(config, handler(Seen::default())).await;
     let mut ws = client(addr, "/echo").await;
     // The only place is the socket's: a second connection is refused.
-    let refused = httpout_test::raw(addr, b"GET /x HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n").await;
+    let refused = httpout_test::raw(
+        addr,
+        b"GET /x HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n",
+    )
+    .await;
     assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
-    bounded(ws.send(WsMessage::text("still here"))).await.unwrap();
+    bounded(ws.send(WsMessage::text("still here")))
+        .await
+        .unwrap();
     assert_eq!(
         bounded(ws.next()).await.unwrap().unwrap(),
         WsMessage::text("still here")
@@ -196,7 +210,11 @@ async fn an_upgraded_connection_keeps_its_maxc_place() {
     // Freed once the socket is gone.
     bounded(async {
         loop {
-            let answer = httpout_test::raw(addr, b"GET /x HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n").await;
+            let answer = httpout_test::raw(
+                addr,
+                b"GET /x HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n",
+            )
+            .await;
             if answer.starts_with("HTTP/1.1 426") {
                 break;
             }
@@ -263,9 +281,18 @@ async fn an_idle_socket_is_pinged_then_closed_at_the_timeout() {
 #[tokio::test]
 async fn a_plain_request_to_a_websocket_is_426() {
     let (running, addr) = start_with(httpout_test::config(), handler(Seen::default())).await;
-    let answer = httpout_test::raw(addr, b"GET /echo HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n").await;
+    let answer = httpout_test::raw(
+        addr,
+        b"GET /echo HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n",
+    )
+    .await;
     assert!(answer.starts_with("HTTP/1.1 426"), "{answer}");
-    assert!(answer.to_ascii_lowercase().contains("sec-websocket-version: 13"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("sec-websocket-version: 13"),
+        "{answer}"
+    );
     let answer = httpout_test::raw(
         addr,
         b"GET /echo HTTP/1.1\r\nhost: a\r\nupgrade: websocket\r\nconnection: upgrade, close\r\nsec-websocket-version: 13\r\n\r\n",

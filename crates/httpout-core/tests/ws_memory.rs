@@ -6,9 +6,8 @@
 //! server's memory bounded meanwhile. One test, in its own binary, so that
 //! nothing else runs in the process while RSS is measured.
 
-mod support {
-    pub(crate) mod ws;
-}
+#[path = "support/ws.rs"]
+mod ws_support;
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -21,7 +20,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::sync::mpsc;
 
-use support::ws::{python, script};
+use ws_support::{python, script};
 
 const SOCKETS: usize = 1000;
 const MIB: u64 = 1024 * 1024;

@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame as WsCloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Bytes, Message as WsMessage};
@@ -305,6 +305,10 @@ fn failure(e: &WsError) -> Event {
         }
         WsError::Capacity(_) => (close::TOO_BIG, "frame too big"),
         WsError::Utf8(_) => (close::INVALID_DATA, "text is not UTF-8"),
+        // The client went without a close frame: nobody to tell.
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            return Event::Ended;
+        }
         WsError::Protocol(_) => (close::PROTOCOL, "protocol error"),
         _ => {
             tracing::debug!(target: "httpout::ws", "read failed: {e}");
