@@ -14,7 +14,7 @@ import os
 import sys
 
 from websockets.asyncio.client import connect as _connect
-from websockets.exceptions import ConnectionClosed, ConnectionClosedError
+from websockets.exceptions import ConnectionClosed
 
 MIB = 1024 * 1024
 
@@ -22,6 +22,16 @@ MIB = 1024 * 1024
 def connect(url, **kw):
     """No proxy from the environment, no compression: the server offers none."""
     return _connect(url, proxy=None, compression=None, open_timeout=10, **kw)
+
+
+async def expect_close(ws, code, why):
+    """The next recv() fails: the server closed with `code`."""
+    try:
+        await ws.recv()
+        raise AssertionError(why)
+    except ConnectionClosed as e:
+        assert e.rcvd is not None and e.rcvd.code == code, e.rcvd
+        return e.rcvd
 
 
 async def conformance(base):
@@ -49,30 +59,19 @@ async def conformance(base):
 
     async with connect(base + "/close") as ws:
         assert await ws.recv() == "bye"
-        try:
-            await ws.recv()
-            raise AssertionError("the server did not close")
-        except ConnectionClosed as e:
-            assert e.rcvd.code == 4000 and e.rcvd.reason == "done", e.rcvd
+        rcvd = await expect_close(ws, 4000, "the server did not close")
+        assert rcvd.reason == "done", rcvd
     print("server close ok")
 
     async with connect(base + "/small", max_size=None) as ws:
         await ws.send(b"x" * 2048)
-        try:
-            await ws.recv()
-            raise AssertionError("an oversized message was accepted")
-        except ConnectionClosedError as e:
-            assert e.rcvd.code == 1009, e.rcvd
+        await expect_close(ws, 1009, "an oversized message was accepted")
     print("too big ok")
 
     # A text message that is not UTF-8: 1007.
     async with connect(base + "/echo") as ws:
         await ws.send(b"\xff\xfe", text=True)
-        try:
-            await ws.recv()
-            raise AssertionError("invalid UTF-8 was accepted")
-        except ConnectionClosedError as e:
-            assert e.rcvd.code == 1007, e.rcvd
+        await expect_close(ws, 1007, "invalid UTF-8 was accepted")
     print("conformance ok")
 
 
