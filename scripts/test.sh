@@ -33,13 +33,17 @@ if [ ! -f "$web/node_modules/.package-lock.json" ] ||
 fi
 
 # The Python clients of the resumable uploads' tests
-# (crates/httpout/tests/resumable.rs): tuspy, pinned, in a venv of ours.
+# (crates/httpout/tests/resumable.rs) and of the WebSocket tests
+# (crates/httpout-core/tests/ws*.rs): tuspy and websockets, pinned, in a
+# venv of ours.
 pyenv=target/pyenv
 tuspy=tuspy==1.1.0
-if ! "$pyenv/bin/python" -c 'import tusclient' >/dev/null 2>&1 ||
-   ! "$pyenv/bin/pip" show tuspy 2>/dev/null | grep -qx "Version: ${tuspy#*==}"; then
+websockets=websockets==17.4
+if ! "$pyenv/bin/python" -c 'import tusclient, websockets' >/dev/null 2>&1 ||
+   ! "$pyenv/bin/pip" show tuspy 2>/dev/null | grep -qx "Version: ${tuspy#*==}" ||
+   ! "$pyenv/bin/pip" show websockets 2>/dev/null | grep -qx "Version: ${websockets#*==}"; then
   python3 -m venv "$pyenv"
-  "$pyenv/bin/pip" install -q --disable-pip-version-check "$tuspy"
+  "$pyenv/bin/pip" install -q --disable-pip-version-check "$tuspy" "$websockets"
 fi
 
 cargo test --workspace "$@"

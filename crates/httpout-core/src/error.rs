@@ -5,7 +5,10 @@ use std::borrow::Cow;
 use std::io;
 use std::path::PathBuf;
 
-use http::header::{ALLOW, CONTENT_RANGE, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{
+    ALLOW, CONTENT_RANGE, CONTENT_TYPE, RETRY_AFTER, SEC_WEBSOCKET_VERSION, UPGRADE,
+    WWW_AUTHENTICATE,
+};
 use http::{HeaderValue, Response, StatusCode};
 
 use crate::body::{Body, BoxError};
@@ -76,6 +79,11 @@ pub enum Error {
     /// Too many failed sign-ins from this peer: 429 with `Retry-After`.
     #[error("too many failed attempts, retry later")]
     TooManyRequests,
+    /// A WebSocket resource asked for without a WebSocket handshake, or
+    /// with a version other than 13: 426 with `Upgrade: websocket` and
+    /// `Sec-WebSocket-Version: 13` (RFC 6455 §4.2.2).
+    #[error("{0}")]
+    UpgradeRequired(Cow<'static, str>),
     /// The method is not known to the server: 501.
     #[error("method not implemented")]
     NotImplemented,
@@ -125,6 +133,7 @@ impl Error {
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::UpgradeRequired(_) => StatusCode::UPGRADE_REQUIRED,
             Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Busy | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -176,6 +185,10 @@ impl Error {
             }
             Self::TooManyRequests => {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("60"));
+            }
+            Self::UpgradeRequired(_) => {
+                headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+                headers.insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
             }
             Self::RangeNotSatisfiable { size } => {
                 let value = HeaderValue::from_str(&format!("bytes */{size}"))

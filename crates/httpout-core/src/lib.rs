@@ -41,6 +41,8 @@
 //! - [`ConnHook`], [`Io`]: the hook a mode installs for its clients' quirks;
 //! - [`metrics`]: the [`Metrics`] registry (Prometheus), updated by the
 //!   engine and the modes; `service::builtin` serves it and the health check;
+//! - [`ws`]: WebSockets (an [`ws::Upgrade`] accepted by a handler, a
+//!   [`ws::Socket`] and its [`ws::Sender`]s);
 //! - [`timeout`]: the one rule for `--timeout` (0: none);
 //! - [`media_type`]: the one table of media types by file name (and
 //!   [`media_type::MediaTypes`], a `mime.types` file over it); [`html`]: escaping
@@ -101,6 +103,7 @@ pub mod session;
 pub mod timeout;
 mod tls;
 pub mod utc;
+pub mod ws;
 
 pub use body::{Body, BoxError};
 pub use config::SERVER_NAME;

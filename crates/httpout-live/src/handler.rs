@@ -32,6 +32,7 @@ use crate::ingest::Publisher;
 use crate::media::Format;
 use crate::mounts::Charset;
 use crate::{LiveConfig, admin, listener, status};
+use httpout_core::ws::Upgrade;
 
 /// Stall limit of a listener when the stream's rate is not known yet.
 const DEFAULT_STALL: Duration = Duration::from_secs(10);
@@ -158,6 +159,11 @@ impl Inner {
         let method = req.method().clone();
         let read = method == Method::GET || method == Method::HEAD;
         match path.as_str() {
+            "/status-json.xsl" if read && Upgrade::is_websocket(&req) => {
+                let mut req = req;
+                let mounts = Arc::clone(&self.config.mounts);
+                return status::push(&mut req, self.hub.clone(), mounts);
+            }
             "/status-json.xsl" if read => {
                 return Ok(status::json(&self.hub, &self.config.mounts));
             }

@@ -1,13 +1,15 @@
 //! Status pages at Icecast's paths: `/status-json.xsl` (JSON, Icecast's
 //! `icestats` shape plus our counters) and `/status.xsl` (HTML).
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use http::{HeaderValue, Response};
-use httpout_core::Body;
+use http::{HeaderValue, Request, Response};
 use httpout_core::html::escape;
+use httpout_core::ws::{Message, Upgrade};
+use httpout_core::{Body, Error};
 use serde_json::{Value, json};
 
 use crate::hub::{Hub, Phase, Stream};
@@ -77,15 +79,46 @@ fn page(body: String, content_type: &'static str) -> Response<Body> {
 
 /// `/status-json.xsl`: every stream that has not ended, but `hidden` ones.
 pub(crate) fn json(hub: &Hub, mounts: &Mounts) -> Response<Body> {
+    page(format!("{:#}\n", doc(hub, mounts)), "application/json")
+}
+
+/// The document of `/status-json.xsl`.
+fn doc(hub: &Hub, mounts: &Mounts) -> Value {
     let sources: Vec<Value> = shown(hub, mounts).iter().map(|s| source(s)).collect();
-    let doc = json!({
+    json!({
         "icestats": {
             "server_id": concat!("httpout/", env!("CARGO_PKG_VERSION")),
             "uptime_seconds": hub.uptime().as_secs(),
             "source": sources,
         }
-    });
-    page(format!("{doc:#}\n"), "application/json")
+    })
+}
+
+/// How often `/status-json.xsl` over a WebSocket sends the document.
+pub(crate) const PUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// `/status-json.xsl` as a WebSocket: its document as a text message at
+/// once and every [`PUSH_INTERVAL`], until the client goes.
+pub(crate) fn push(
+    req: &mut Request<Body>,
+    hub: Hub,
+    mounts: Arc<Mounts>,
+) -> Result<Response<Body>, Error> {
+    let upgrade = Upgrade::new(req)?;
+    Ok(upgrade.on_socket(move |mut socket| async move {
+        let mut ticks = tokio::time::interval(PUSH_INTERVAL);
+        loop {
+            tokio::select! {
+                msg = socket.recv() => if msg.is_none() { return },
+                _ = ticks.tick() => {
+                    let text = doc(&hub, &mounts).to_string();
+                    if socket.send(Message::text(text)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }))
 }
 
 /// `/status.xsl`: the same facts as a small HTML table.

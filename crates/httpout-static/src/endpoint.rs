@@ -6,6 +6,7 @@
 //! | `POST /.uploads/` (`name`, `size`, `type` in the query or an urlencoded or JSON body) | 201, `Location: /.uploads/ID`, `Upload-Id: ID`, JSON `{id, url, expires_in}`; a placeholder when an admin (`--uploads_admin`) asks |
 //! | `GET /.uploads/ID` | JSON: `id`, `path`, `state` (`expected`, `receiving`, `complete`, `aborted`, `failed`), `received`, `expected`, `percent`, `code`, `started`, `rate`, `reason` |
 //! | the same with `Accept: text/event-stream` | Server-Sent Events: one `progress` event per change (at most [`SSE_INTERVAL`] apart) until the upload ends |
+//! | the same as a WebSocket | the same events, one text message of JSON each, then a close (1000) when the upload ends |
 //! | `GET /.uploads/` | admins: every entry, as a JSON array |
 //! | `HEAD`, `PATCH`, `DELETE /.uploads/ID`, `OPTIONS` | resumable uploads (tus, IETF draft): offset, append, cancel, discovery ([`crate::write::resumable`]) |
 //!
@@ -30,6 +31,7 @@ use futures_util::StreamExt as _;
 use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, StreamBody};
+use httpout_core::ws::{Message, Upgrade, close};
 use httpout_core::{Allow, Body, Ctx, Error, Handler, HandlerFuture, SafePath};
 use serde_json::{Value, json};
 
@@ -89,7 +91,7 @@ impl Handler for UploadsEndpoint {
             match (req.method(), segments) {
                 (&Method::POST, []) => this.create(req, &ctx).await,
                 (&Method::GET | &Method::HEAD, []) => this.list(&ctx),
-                (&Method::GET, [id]) => this.progress(&req, &ctx, id),
+                (&Method::GET, [id]) => this.progress(req, &ctx, id),
                 (&Method::OPTIONS, [] | [_])
                 | (&Method::HEAD | &Method::PATCH | &Method::DELETE, [_]) => {
                     let id = segments.first().map_or("", String::as_str).to_owned();
@@ -204,14 +206,50 @@ impl UploadsEndpoint {
     }
 
     /// `GET /.uploads/ID`: its progress, once or as a stream of events.
-    fn progress(&self, req: &Request<Body>, ctx: &Ctx, id: &str) -> Result<Response<Body>, Error> {
+    fn progress(
+        &self,
+        mut req: Request<Body>,
+        ctx: &Ctx,
+        id: &str,
+    ) -> Result<Response<Body>, Error> {
         let id = id.parse::<UploadId>().map_err(|_| Error::NotFound)?;
-        let wants_events = req
-            .headers()
-            .get_all(ACCEPT)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| v.to_ascii_lowercase().contains("text/event-stream"));
+        let sse = self.progress_events(&req, ctx, id)?;
+        if !Upgrade::is_websocket(&req) {
+            return Ok(sse);
+        }
+        // The same events over a WebSocket: one text message of JSON each.
+        let upgrade = Upgrade::new(&mut req)?;
+        let events = sse.into_body().into_data_stream();
+        Ok(upgrade.on_socket(|mut socket| async move {
+            let mut events = std::pin::pin!(events);
+            while let Some(Ok(event)) = events.next().await {
+                let Some(json) = sse_data(&event) else {
+                    continue; // a keep-alive: WebSocket pings do that
+                };
+                if socket.send(Message::text(json)).await.is_err() {
+                    return;
+                }
+            }
+            socket.close(close::NORMAL, "upload ended");
+            while socket.recv().await.is_some() {}
+        }))
+    }
+
+    /// `progress` as Server-Sent Events when `req` asks for them or for a
+    /// WebSocket (whose messages are the events' data), else as JSON.
+    fn progress_events(
+        &self,
+        req: &Request<Body>,
+        ctx: &Ctx,
+        id: UploadId,
+    ) -> Result<Response<Body>, Error> {
+        let wants_events = Upgrade::is_websocket(req)
+            || req
+                .headers()
+                .get_all(ACCEPT)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .any(|v| v.to_ascii_lowercase().contains("text/event-stream"));
         let user = ctx.user.as_deref();
         let Some(entry) = self.uploads.get(&id) else {
             return self.resumable_progress(req, id, user, wants_events);
@@ -318,6 +356,13 @@ fn resumable_events(
             }
         }
     })
+}
+
+/// The data of one `progress` event (`None` for a keep-alive comment).
+fn sse_data(event: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(event).ok()?;
+    let data = text.strip_prefix("event: progress\ndata: ")?;
+    Some(data.trim_end().to_owned())
 }
 
 /// A `text/event-stream` response of `events`.

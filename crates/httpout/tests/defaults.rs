@@ -437,3 +437,61 @@ fn gmem_is_a_private_fresh_directory_and_dead_runs_leftovers_go() {
     assert_eq!(code, Some(0));
     assert!(!Path::new(&dir).exists(), "{dir} left after a clean exit");
 }
+
+/// `/status-json.xsl` as a WebSocket (Python's `websockets`, in the venv
+/// `scripts/test.sh` makes): the status document pushed once a second.
+#[test]
+fn the_live_status_is_pushed_over_a_websocket() {
+    let python =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/pyenv/bin/python");
+    let dir = tempfile::tempdir().unwrap();
+    let mp3 = mp3_tone(dir.path(), "a.mp3", 20, 64);
+    let server = Httpout::start(
+        &[
+            "-i",
+            mp3.to_str().unwrap(),
+            "--rt",
+            "-o",
+            "http://127.0.0.1:0/live.mp3",
+        ],
+        1,
+    );
+    let url = format!(
+        "{}/status-json.xsl",
+        server.listeners[0].replacen("http://", "ws://", 1)
+    );
+    let script = r#"
+import asyncio, json, sys, time
+from websockets.asyncio.client import connect
+async def main():
+    async with connect(sys.argv[1], proxy=None, compression=None) as ws:
+        t0 = time.monotonic()
+        for _ in range(3):
+            doc = json.loads(await asyncio.wait_for(ws.recv(), 20))
+            print(doc["icestats"]["uptime_seconds"], json.dumps(doc["icestats"]["source"]), flush=True)
+        print(f"elapsed {time.monotonic() - t0:.1f}", flush=True)
+asyncio.run(main())
+"#;
+    let out = std::process::Command::new(&python)
+        .args(["-c", script, &url])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{} with websockets (scripts/test.sh): {e}",
+                python.display()
+            )
+        });
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[..3].iter().all(|l| l.contains("live.mp3")), "{text}");
+    // Three documents, a second apart: at least two seconds.
+    let elapsed: f64 = lines[3].strip_prefix("elapsed ").unwrap().parse().unwrap();
+    assert!(elapsed >= 1.9, "{text}");
+    drop(server);
+}

@@ -709,3 +709,60 @@ fn resumable_uploads_claim_expected_ids() {
         "{states:?}"
     );
 }
+
+/// The progress stream as a WebSocket, read by Python's `websockets` (in
+/// the venv `scripts/test.sh` makes): the same JSON, one message a change,
+/// then a close 1000 when the upload ends.
+#[test]
+fn progress_streams_over_a_websocket_until_the_end() {
+    let python =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/pyenv/bin/python");
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.bin");
+    std::fs::write(&src, vec![9u8; 2 << 20]).unwrap();
+    let s = server(dir.path(), &[]);
+    let id = create(s.url(), "name=/ws.bin", &[]);
+    let url = format!("{}/.uploads/{id}", s.url().replacen("http://", "ws://", 1));
+    let script = r#"
+import asyncio, sys
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+async def main():
+    async with connect(sys.argv[1], proxy=None, compression=None) as ws:
+        try:
+            while True:
+                print(await asyncio.wait_for(ws.recv(), 60), flush=True)
+        except ConnectionClosed as e:
+            print(f"closed {e.rcvd.code}", flush=True)
+asyncio.run(main())
+"#;
+    let mut client = Command::new(&python)
+        .args(["-c", script, &url])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{} with websockets (scripts/test.sh): {e}",
+                python.display()
+            )
+        });
+    let mut lines = BufReader::new(client.stdout.take().unwrap()).lines();
+    let first = json(&lines.next().unwrap().unwrap());
+    assert_eq!(first["state"], "expected", "{first}");
+    let mut upload = slow_put(&src, &format!("{}/ws.bin", s.url()), &id, "1M");
+    let rest: Vec<String> = lines.by_ref().take(1000).map(Result::unwrap).collect();
+    assert!(upload.wait().unwrap().success());
+    assert!(client.wait().unwrap().success(), "{rest:?}");
+    assert_eq!(
+        rest.last().map(String::as_str),
+        Some("closed 1000"),
+        "{rest:?}"
+    );
+    let seen: Vec<serde_json::Value> = rest[..rest.len() - 1].iter().map(|l| json(l)).collect();
+    let states: Vec<&str> = seen.iter().filter_map(|v| v["state"].as_str()).collect();
+    assert_eq!(states.last(), Some(&"complete"), "{states:?}");
+    assert!(states.contains(&"receiving"), "{states:?}");
+    let received: Vec<u64> = seen.iter().filter_map(|v| v["received"].as_u64()).collect();
+    assert!(received.windows(2).all(|w| w[0] <= w[1]), "{received:?}");
+    assert_eq!(received.last(), Some(&(2 << 20)));
+}

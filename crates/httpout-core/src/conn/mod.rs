@@ -111,7 +111,9 @@ impl Shared {
         h2.timer(TokioTimer::new())
             .max_concurrent_streams(H2_MAX_STREAMS)
             .max_send_buf_size(H2_SEND_BUF)
-            .max_header_list_size(H2_MAX_HEADER_LIST);
+            .max_header_list_size(H2_MAX_HEADER_LIST)
+            // RFC 8441: WebSockets over HTTP/2 streams (extended CONNECT).
+            .enable_connect_protocol();
         Self {
             h1,
             h2,
@@ -148,7 +150,11 @@ pub(crate) async fn serve(
     let _kept = kept;
     let state = Arc::new(ConnState::new(peer, tls, socket, shared.lean));
     let io = io::wrap(io, shared.hook.as_deref(), Arc::clone(&state));
-    let service = Service::new(Arc::clone(&shared.service), Arc::clone(&state));
+    let service = Service::new(
+        Arc::clone(&shared.service),
+        Arc::clone(&state),
+        phase.clone(),
+    );
     let watchdog = shared.timeout.map(|idle| Watchdog {
         idle,
         first: shared.header_timeout.unwrap_or(idle),
@@ -156,7 +162,7 @@ pub(crate) async fn serve(
     let mut conn = Conn {
         stage: Stage::Sniff(Box::pin(sniff::sniff(io)), service),
         shared,
-        state,
+        state: Arc::clone(&state),
         closing_since: None,
     };
     let timer = sleep_until(Instant::now());
@@ -187,7 +193,7 @@ pub(crate) async fn serve(
                     let who = peer.map_or_else(|| "unix socket".to_owned(), |p| p.to_string());
                     tracing::debug!(target: "httpout::conn", "connection from {who} ended: {e}");
                 }
-                return;
+                break;
             }
             Step::Phase(open) => {
                 let now = if open {
@@ -208,6 +214,34 @@ pub(crate) async fn serve(
             // An idle connection that did not close after shutdown was asked.
             Step::Close => return,
         }
+    }
+    // An HTTP/1.1 connection upgraded to a WebSocket lives on in the
+    // socket's task: it keeps its admission until that ends.
+    drop(conn);
+    outlive(&state, &mut phase).await;
+}
+
+/// Waits while an upgraded connection of `state` is open, or until the
+/// server forces its shutdown (the upgraded connection drops itself then).
+async fn outlive(state: &ConnState, phase: &mut watch::Receiver<Phase>) {
+    let closed = poll_fn(|cx| {
+        state.register(cx.waker());
+        if state.upgraded() {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    });
+    let forced = async {
+        while *phase.borrow_and_update() != Phase::Force {
+            if phase.changed().await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        () = closed => {}
+        () = forced => {}
     }
 }
 

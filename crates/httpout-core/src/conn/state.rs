@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use futures_util::task::AtomicWaker;
 use http::StatusCode;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::lean::Handoff;
@@ -182,6 +183,8 @@ pub(crate) struct ConnState {
     /// Wakes the watchdog when its deadline may have moved: a request
     /// started or ended, writes started being refused, a stall limit was set.
     changed: AtomicWaker,
+    /// Upgraded connections (WebSockets) still open on this connection.
+    upgraded: AtomicUsize,
 }
 
 impl ConnState {
@@ -215,7 +218,14 @@ impl ConnState {
             streams: Mutex::new(Vec::new()),
             socket,
             changed: AtomicWaker::new(),
+            upgraded: AtomicUsize::new(0),
         }
+    }
+
+    /// Whether an upgraded connection (a WebSocket) of this connection is
+    /// still open.
+    pub(crate) fn upgraded(&self) -> bool {
+        self.upgraded.load(Ordering::Acquire) > 0
     }
 
     /// Lowers the write-stall limit of this connection (see [`StallLimit`]).
@@ -444,5 +454,46 @@ impl ConnState {
     /// change is missed between the two.
     pub(crate) fn register(&self, waker: &Waker) {
         self.changed.register(waker);
+    }
+}
+
+/// A request extension the service adds to each request hyper may upgrade
+/// (an HTTP/1.1 `Upgrade`, an HTTP/2 `CONNECT`): what an upgraded
+/// connection (a WebSocket, `crate::ws`) needs from the engine.
+#[derive(Debug, Clone)]
+pub(crate) struct UpgradeLink {
+    pub(crate) conn: Arc<ConnState>,
+    /// The server's `timeout` when the request arrived.
+    pub(crate) timeout: Option<Duration>,
+    /// The server's lifecycle: graceful shutdown closes the upgraded
+    /// connection, a forced one drops it.
+    pub(crate) phase: watch::Receiver<Phase>,
+}
+
+impl UpgradeLink {
+    /// Counts an upgraded connection on its connection until the
+    /// returned guard drops: in flight (so that an HTTP/2 connection is not
+    /// cut as idle under it) and as upgraded (so that an HTTP/1.1
+    /// connection keeps its admission, `maxc`/`maxp`, while it lives).
+    pub(crate) fn hold(&self) -> UpgradeHeld {
+        self.conn.upgraded.fetch_add(1, Ordering::AcqRel);
+        UpgradeHeld {
+            stream: self.conn.request_started(),
+            conn: Arc::clone(&self.conn),
+        }
+    }
+}
+
+/// An upgraded connection counted on its connection ([`UpgradeLink::hold`]).
+#[derive(Debug)]
+pub(crate) struct UpgradeHeld {
+    conn: Arc<ConnState>,
+    stream: Arc<Stream>,
+}
+
+impl Drop for UpgradeHeld {
+    fn drop(&mut self) {
+        self.conn.upgraded.fetch_sub(1, Ordering::AcqRel);
+        self.conn.request_finished(&self.stream);
     }
 }

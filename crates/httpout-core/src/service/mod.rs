@@ -43,12 +43,14 @@ use http::header::CONNECTION;
 use http::{Request, Response, StatusCode};
 use http_body::Body as _;
 use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
+use tokio::sync::watch;
 
 use crate::auth::ClientCert;
 use crate::body::Body;
 use crate::config::ServerConfig;
 use crate::conn::lean::{self, FileRegion, Handoff, LongLived, Source};
-use crate::conn::state::{ConnState, STREAM_CANCEL, SendBuffer, StallLimit};
+use crate::conn::state::{ConnState, Phase, STREAM_CANCEL, SendBuffer, StallLimit, UpgradeLink};
 use crate::current::Current;
 use crate::error::Error;
 use crate::handler::{Allow, Ctx, Handler};
@@ -109,11 +111,21 @@ impl Shared {
 pub(crate) struct Service {
     shared: Arc<Shared>,
     conn: Arc<ConnState>,
+    /// The server's lifecycle, for connections upgraded to WebSockets.
+    phase: watch::Receiver<Phase>,
 }
 
 impl Service {
-    pub(crate) fn new(shared: Arc<Shared>, conn: Arc<ConnState>) -> Self {
-        Self { shared, conn }
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        conn: Arc<ConnState>,
+        phase: watch::Receiver<Phase>,
+    ) -> Self {
+        Self {
+            shared,
+            conn,
+            phase,
+        }
     }
 }
 
@@ -128,6 +140,15 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             req.extensions_mut().insert(cert.clone());
         }
         let shared = self.shared.current.load();
+        // A request hyper may upgrade: what a WebSocket needs of the engine.
+        if req.extensions().get::<OnUpgrade>().is_some() {
+            let link = UpgradeLink {
+                conn: Arc::clone(&self.conn),
+                timeout: shared.config.timeout,
+                phase: self.phase.clone(),
+            };
+            req.extensions_mut().insert(link);
+        }
         let conn = Arc::clone(&self.conn);
         let builtin = builtin::which(&shared.config, req.uri().path());
         let stopping = self.shared.stopping.load(Ordering::Relaxed);
@@ -235,7 +256,9 @@ impl hyper::service::Service<Request<Incoming>> for Service {
                 }
             }
             let too_many_errors = conn.note_status(res.status(), config.max_client_errors);
-            let closes = config.close || too_many_errors;
+            // A switch of protocols keeps the connection (for the new one).
+            let closes = (config.close || too_many_errors)
+                && res.status() != StatusCode::SWITCHING_PROTOCOLS;
             // On HTTP/1.1 this says `Connection: close`, which the handoff
             // below reads.
             response::finish(&mut res, config, has_origin, version, closes);

@@ -92,7 +92,7 @@ pub(crate) struct Site {
 /// A headless Chromium on a page; killed with its process group when
 /// dropped.
 #[derive(Debug)]
-struct Chromium {
+pub(crate) struct Chromium {
     child: Child,
     log: PathBuf,
     _profile: tempfile::TempDir,
@@ -102,7 +102,7 @@ impl Chromium {
     /// Starts Chromium on `url`, its output into `log`. Cross-origin checks
     /// are off, so a page can play a stream from another server (an edge)
     /// and still report to its own.
-    fn start(url: &str, log: &Path) -> Self {
+    pub(crate) fn start(url: &str, log: &Path) -> Self {
         let profile = tempfile::tempdir().unwrap();
         let out = std::fs::File::create(log).unwrap();
         let child = Command::new("chromium")
@@ -139,7 +139,7 @@ impl Chromium {
     }
 
     /// The last lines of its log.
-    fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")

@@ -1,0 +1,70 @@
+//! A WebSocket's limits.
+
+/// The limits of one WebSocket. The idle limit is the server's `timeout`.
+///
+/// ```
+/// use httpout_core::ws::Config;
+///
+/// let config = Config::default().max_message(1 << 20).send_queue(256 * 1024);
+/// assert_eq!(config.max_message_len(), 1 << 20);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    max_message: usize,
+    send_queue: usize,
+    recv_queue: usize,
+}
+
+impl Default for Config {
+    /// Messages of up to 16 MiB; 1 MiB queued to send; 64 KiB received
+    /// ahead of the handler.
+    fn default() -> Self {
+        Self {
+            max_message: 16 << 20,
+            send_queue: 1 << 20,
+            recv_queue: 64 << 10,
+        }
+    }
+}
+
+impl Config {
+    /// The largest message, in bytes, received (the client gets close
+    /// code 1009 beyond it) or sent (a larger one is refused).
+    #[must_use]
+    pub fn max_message(mut self, bytes: usize) -> Self {
+        self.max_message = bytes.max(1);
+        self
+    }
+
+    /// How many bytes of messages may wait for a slow client. A message is
+    /// always accepted into an empty queue; one that does not fit closes
+    /// the socket with 1008 when sent by [`Sender::send`](super::Sender::send),
+    /// or waits for room in [`Socket::send`](super::Socket::send).
+    #[must_use]
+    pub fn send_queue(mut self, bytes: usize) -> Self {
+        self.send_queue = bytes;
+        self
+    }
+
+    /// How many bytes of received messages may wait for the handler's
+    /// [`Socket::recv`](super::Socket::recv) before the socket stops
+    /// reading (the client then waits, as TCP makes it).
+    #[must_use]
+    pub fn recv_queue(mut self, bytes: usize) -> Self {
+        self.recv_queue = bytes;
+        self
+    }
+
+    /// The largest message ([`Config::max_message`]).
+    pub fn max_message_len(&self) -> usize {
+        self.max_message
+    }
+
+    pub(super) fn send_queue_len(&self) -> usize {
+        self.send_queue
+    }
+
+    pub(super) fn recv_queue_len(&self) -> usize {
+        self.recv_queue
+    }
+}
