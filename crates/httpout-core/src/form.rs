@@ -11,7 +11,8 @@ use http_body_util::{BodyDataStream, BodyExt, LengthLimitError, Limited};
 use crate::body::Body;
 use crate::error::Error;
 
-/// Default bound of a urlencoded body ([`Fields::from_body`]): 64 KiB.
+/// A sensible bound of a urlencoded body, 64 KiB, to give
+/// [`Fields::from_body`] (which takes its bound from the caller).
 pub const MAX_URLENCODED: usize = 64 * 1024;
 
 /// The name-value pairs of a query string or a urlencoded form, decoded

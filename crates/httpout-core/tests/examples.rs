@@ -112,7 +112,9 @@ async fn hello_serves_until_sigterm_and_exits_0() {
 async fn for_a_while_scans_past_a_taken_port_and_finishes_a_slow_request() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let start = taken.local_addr().unwrap().port();
-    let seconds = 3;
+    // Long enough for both requests to be in before the time is up, on a
+    // loaded machine too, and short of `bounded`'s 10 s for `/slow`.
+    let seconds = 6;
     let begin = Instant::now();
     let mut child = Running(
         Command::new(example("for_a_while"))

@@ -24,7 +24,9 @@
 //!   back when the program starts again.
 //!
 //! Two requests of one session at once each see the data as it was when
-//! they started; the last to finish is stored.
+//! they started; the last to finish is stored, unless the session was
+//! destroyed or rotated meanwhile (then the late write is dropped: a dead
+//! id stays dead).
 //!
 //! ```
 //! use httpout_core::session::{Session, SessionConfig, Sessions};
@@ -232,20 +234,29 @@ impl Sessions {
         }
         match key {
             Some(old) if rotate => {
+                // The new id first: cancelled in between, the client still
+                // holds the old one, which still works.
                 let id = cookie::new_id()?;
+                store.save(Key::of(&id), data, true).await?;
                 store.remove(old).await;
-                store.save(Key::of(&id), data).await?;
                 Ok(Some(cookie::set_cookie(
                     &config.cookie,
                     Some(&id),
                     config.secure,
                 )))
             }
-            Some(key) if changed => store.save(key, data).await.map(|()| None),
-            Some(key) => store.touch(key).await.map(|()| None),
+            Some(key) if changed => store.save(key, data, false).await.map(|()| None),
+            Some(key) => {
+                // Only a longer life: a disk that refuses it must not
+                // fail a request that changed nothing.
+                if let Err(e) = store.touch(key).await {
+                    tracing::warn!(target: "httpout::session", "a session's new expiry not stored: {e}");
+                }
+                Ok(None)
+            }
             None if changed || rotate => {
                 let id = cookie::new_id()?;
-                store.save(Key::of(&id), data).await?;
+                store.save(Key::of(&id), data, true).await?;
                 Ok(Some(cookie::set_cookie(
                     &config.cookie,
                     Some(&id),

@@ -50,9 +50,11 @@ struct Entry {
 pub(super) struct Store {
     entries: Mutex<Entries>,
     dir: Option<PathBuf>,
-    /// Disk writes one at a time, so that two saves of one session land in
-    /// their order.
-    writing: tokio::sync::Mutex<()>,
+    /// One change at a time, from the memory update to the end of its
+    /// disk work (held by the blocking task, so a cancelled request cannot
+    /// let the next change overtake its write): files land in the order
+    /// the memory changed.
+    writing: Arc<tokio::sync::Mutex<()>>,
     ttl: Duration,
     max_sessions: usize,
 }
@@ -83,7 +85,7 @@ impl Store {
         Self {
             entries: Mutex::new(Entries::default()),
             dir: None,
-            writing: tokio::sync::Mutex::new(()),
+            writing: Arc::default(),
             ttl,
             max_sessions,
         }
@@ -108,6 +110,14 @@ impl Store {
         let mut found = Vec::new();
         for item in std::fs::read_dir(dir)? {
             let path = item?.path();
+            let temp = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(TEMP_PREFIX));
+            if temp {
+                remove_quietly(&path);
+                continue;
+            }
             let Some(key) = key_of_file(&path) else {
                 continue;
             };
@@ -141,7 +151,7 @@ impl Store {
         Ok(Self {
             entries: Mutex::new(Entries { map, swept: now }),
             dir: Some(dir.to_owned()),
-            writing: tokio::sync::Mutex::new(()),
+            writing: Arc::default(),
             ttl,
             max_sessions,
         })
@@ -162,15 +172,23 @@ impl Store {
             .map(|e| Arc::clone(&e.data))
     }
 
-    /// Stores `data` under `key` for another lifetime; 503 when the store
-    /// is full of live sessions (after a sweep of the expired ones).
-    pub(super) async fn save(&self, key: Key, data: Data) -> Result<(), Error> {
+    /// Stores `data` under `key` for another lifetime. A `fresh` key (an
+    /// id just issued) is added, 503 when the store is full of live
+    /// sessions (after a sweep of the expired ones); a presented one is
+    /// only updated: if it was destroyed, rotated away or expired while
+    /// the request ran, the write is dropped, so a slow request cannot
+    /// bring a dead id back.
+    pub(super) async fn save(&self, key: Key, data: Data, fresh: bool) -> Result<(), Error> {
+        let turn = Arc::clone(&self.writing).lock_owned().await;
         let expires = now() + self.ttl.as_secs().max(1);
         let data = Arc::new(data);
         let (swept, full) = {
             let mut entries = self.lock();
-            let mut swept = Vec::new();
             let known = entries.map.contains_key(&key);
+            if !known && !fresh {
+                return Ok(());
+            }
+            let mut swept = Vec::new();
             if !known {
                 let full = entries.map.len() >= self.max_sessions;
                 swept = self.sweep(&mut entries, full);
@@ -186,17 +204,18 @@ impl Store {
             }
             (swept, full)
         };
-        self.remove_files(swept).await;
         if full {
+            self.persist(turn, swept, None).await?;
             return Err(Error::Unavailable(
                 format!("too many sessions (max {})", self.max_sessions).into(),
             ));
         }
-        self.write(key, &data, expires).await
+        self.persist(turn, swept, Some((key, &data, expires))).await
     }
 
     /// Gives the session under `key` another lifetime from now.
     pub(super) async fn touch(&self, key: Key) -> Result<(), Error> {
+        let turn = Arc::clone(&self.writing).lock_owned().await;
         let expires = now() + self.ttl.as_secs().max(1);
         let rewrite = {
             let mut entries = self.lock();
@@ -211,16 +230,22 @@ impl Store {
             })
         };
         match rewrite {
-            Some(data) => self.write(key, &data, expires).await,
+            Some(data) => {
+                self.persist(turn, Vec::new(), Some((key, &data, expires)))
+                    .await
+            }
             None => Ok(()),
         }
     }
 
     /// Forgets the session under `key`.
     pub(super) async fn remove(&self, key: Key) {
+        let turn = Arc::clone(&self.writing).lock_owned().await;
         let removed = self.lock().map.remove(&key).is_some();
         if removed {
-            self.remove_files(vec![key]).await;
+            if let Err(e) = self.persist(turn, vec![key], None).await {
+                tracing::warn!(target: "httpout::session", "removing a session's file: {e}");
+            }
         }
     }
 
@@ -247,21 +272,40 @@ impl Store {
         expired
     }
 
-    /// Writes a session's file: a temporary file beside it, renamed over it.
-    async fn write(&self, key: Key, data: &Data, expires: u64) -> Result<(), Error> {
+    /// The disk side of a change, under its `turn`: removes the files of
+    /// `removed`, then writes `written`'s file (a temporary file beside
+    /// it, renamed over it). Nothing without a directory.
+    async fn persist(
+        &self,
+        turn: tokio::sync::OwnedMutexGuard<()>,
+        removed: Vec<Key>,
+        written: Option<(Key, &Data, u64)>,
+    ) -> Result<(), Error> {
         let Some(dir) = self.dir.clone() else {
             return Ok(());
         };
-        let bytes = serde_json::to_vec(&OnDisk {
-            expires,
-            data: data.clone(),
-        })
-        .map_err(|e| Error::Internal(e.into()))?;
-        let _turn = self.writing.lock().await;
+        let written = match written {
+            Some((key, data, expires)) => {
+                let on_disk = OnDisk {
+                    expires,
+                    data: data.clone(),
+                };
+                let bytes = serde_json::to_vec(&on_disk).map_err(|e| Error::Internal(e.into()))?;
+                Some((key, bytes))
+            }
+            None => None,
+        };
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            for key in removed {
+                remove_quietly(&dir.join(key.file_name()));
+            }
+            let Some((key, bytes)) = written else {
+                return Ok(());
+            };
             use std::io::Write as _;
             let mut tmp = tempfile::Builder::new()
-                .prefix(".session-")
+                .prefix(TEMP_PREFIX)
                 .tempfile_in(&dir)?;
             tmp.write_all(&bytes)?;
             tmp.persist(dir.join(key.file_name()))
@@ -272,27 +316,11 @@ impl Store {
         .map_err(|e| Error::Internal(e.into()))?
         .map_err(Error::Io)
     }
-
-    /// Removes the files of `keys` (none without a directory).
-    async fn remove_files(&self, keys: Vec<Key>) {
-        let Some(dir) = self.dir.clone() else {
-            return;
-        };
-        if keys.is_empty() {
-            return;
-        }
-        let _turn = self.writing.lock().await;
-        let removed = tokio::task::spawn_blocking(move || {
-            for key in keys {
-                remove_quietly(&dir.join(key.file_name()));
-            }
-        })
-        .await;
-        if let Err(e) = removed {
-            tracing::warn!(target: "httpout::session", "removing session files: {e}");
-        }
-    }
 }
+
+/// The start of a temporary file's name: one left by a crash is removed
+/// when the directory is read back.
+const TEMP_PREFIX: &str = ".session-";
 
 /// The key a session file is named for (`<64 hex digits>.json`).
 fn key_of_file(path: &Path) -> Option<Key> {
@@ -330,15 +358,18 @@ mod tests {
         let key = Key::of("some id");
         let mut data = Data::new();
         data.insert("n".into(), 3.into());
-        store.save(key, data).await.unwrap();
+        store.save(key, data, true).await.unwrap();
         // A stale file and a stray temporary file.
         let stale = Key::of("old");
         let text = r#"{"expires":1,"data":{}}"#;
         std::fs::write(dir.path().join(stale.file_name()), text).unwrap();
+        let stray = dir.path().join(format!("{TEMP_PREFIX}abc"));
+        std::fs::write(&stray, "{").unwrap();
         let again = Store::dir(dir.path(), ttl, 10, 1000).unwrap();
         assert_eq!(again.load(key).unwrap()["n"], 3);
         assert!(again.load(stale).is_none());
         assert!(!dir.path().join(stale.file_name()).exists());
+        assert!(!stray.exists());
         again.remove(key).await;
         assert!(!dir.path().join(key.file_name()).exists());
     }
@@ -347,11 +378,29 @@ mod tests {
     async fn a_full_store_refuses_new_sessions() {
         let store = Store::memory(Duration::from_secs(600), 2);
         for id in ["a", "b"] {
-            store.save(Key::of(id), Data::new()).await.unwrap();
+            store.save(Key::of(id), Data::new(), true).await.unwrap();
         }
-        let refused = store.save(Key::of("c"), Data::new()).await.unwrap_err();
+        let refused = store
+            .save(Key::of("c"), Data::new(), true)
+            .await
+            .unwrap_err();
         assert_eq!(refused.status(), 503);
         // Existing sessions still save.
-        store.save(Key::of("a"), Data::new()).await.unwrap();
+        store.save(Key::of("a"), Data::new(), false).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_removed_session_is_not_brought_back_by_a_late_save() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::dir(dir.path(), Duration::from_secs(600), 10, 1000).unwrap();
+        let key = Key::of("id");
+        store.save(key, Data::new(), true).await.unwrap();
+        store.remove(key).await;
+        // A request that loaded the session before it was removed ends.
+        let mut late = Data::new();
+        late.insert("n".into(), 101.into());
+        store.save(key, late, false).await.unwrap();
+        assert!(store.load(key).is_none());
+        assert!(!dir.path().join(key.file_name()).exists());
     }
 }
