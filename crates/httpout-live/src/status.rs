@@ -121,7 +121,12 @@ pub(crate) fn push(
     }))
 }
 
-/// `/status.xsl`: the same facts as a small HTML table.
+/// The status page's script: its rows follow `/status-json.xsl` over a
+/// WebSocket (`status_page.js`).
+const PAGE_SCRIPT: &str = include_str!("status_page.js");
+
+/// `/status.xsl`: the same facts as a small HTML table, kept live by
+/// [`PAGE_SCRIPT`] in a browser.
 pub(crate) fn html(hub: &Hub, mounts: &Mounts) -> Response<Body> {
     let mut rows = String::new();
     for s in &shown(hub, mounts) {
@@ -151,15 +156,15 @@ pub(crate) fn html(hub: &Hub, mounts: &Mounts) -> Response<Body> {
     }
     let body = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta http-equiv=\"refresh\" content=\"10\">\
+         <noscript><meta http-equiv=\"refresh\" content=\"10\"></noscript>\
          <meta name=\"viewport\" content=\"width=device-width\"><title>httpout: live streams</title>\
          <style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse}}\
          th,td{{border:1px solid #bbb;padding:.3em .6em;text-align:left}}th{{background:#eee}}\
          td.n{{text-align:right}}td.live{{color:#070}}td.waiting{{color:#a60}}</style></head>\
-         <body><h1>Live streams</h1><p>Up {}; refreshed every 10 s. \
-         <a href=\"/status-json.xsl\">JSON</a></p>\n<table><tr><th>mount</th><th>name</th>\
+         <body><h1>Live streams</h1><p>Up {}; <span id=\"refresh\">refreshed every 10 s</span>. \
+         <a href=\"/status-json.xsl\">JSON</a></p>\n<table id=\"streams\"><tr><th>mount</th><th>name</th>\
          <th>state</th><th>type</th><th>listeners</th><th>peak</th><th>dropped</th>\
-         <th>received</th><th>sent</th><th>title</th></tr>\n{rows}</table></body></html>\n",
+         <th>received</th><th>sent</th><th>title</th></tr>\n{rows}</table>\n<script>\n{PAGE_SCRIPT}</script></body></html>\n",
         human_duration(hub.uptime().as_secs())
     );
     page(body, "text/html; charset=utf-8")

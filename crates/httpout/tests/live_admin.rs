@@ -474,3 +474,64 @@ fn listclients_shows_the_real_client_behind_a_trusted_proxy() {
     assert!(clients.contains("<IP>198.51.100.7</IP>"), "{clients}");
     listener.finish();
 }
+
+#[test]
+fn the_status_page_follows_the_streams_over_a_websocket_in_chromium() {
+    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web");
+    assert!(
+        web.join("node_modules/puppeteer-core").is_dir(),
+        "{}/node_modules lacks puppeteer-core: run scripts/test.sh (npm ci there)",
+        web.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let tone = mp3_tone(dir.path(), "tone.mp3", 60, 128);
+    let server = Httpout::start(
+        &[
+            "--ifce=127.0.0.1",
+            "--port=0",
+            "--source_password=hackme",
+            "-i",
+            tone.to_str().unwrap(),
+            "-o",
+            "http://127.0.0.1/live.mp3",
+            "--rt",
+            "--ice-name=Radio Test",
+            "--title=First",
+        ],
+        1,
+    );
+    let url = server.url().to_owned();
+    wait_status(&url, |v| bytes_in(v, "/live.mp3") > 8000);
+    let mut page = std::process::Command::new("node")
+        .args([
+            "live_status.mjs",
+            &format!("{url}/status.xsl"),
+            "Second & Last",
+        ])
+        .current_dir(&web)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("node is installed (see scripts/test.sh)");
+    // Once the page follows the socket, the title changes on the server:
+    // the page shows it without a reload.
+    let mut err = std::io::BufReader::new(page.stderr.take().unwrap());
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0 && line.trim() != "ready" {
+        line.clear();
+    }
+    assert_eq!(line.trim(), "ready", "the page never followed the socket");
+    let update =
+        format!("{url}/admin/metadata?mount=/live.mp3&mode=updinfo&song=Second%20%26%20Last");
+    let done = curl(&["-u", "source:hackme", &update]);
+    assert!(String::from_utf8_lossy(&done.stdout).contains("<return>1</return>"));
+    let out = page.wait_with_output().unwrap();
+    assert!(out.status.success(), "live_status.mjs failed");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["loads"], 1, "the page reloaded: {report}");
+    let row = &report["rows"][0];
+    assert_eq!(row[0], "/live.mp3", "{report}");
+    assert_eq!(row[1], "Radio Test", "{report}");
+    assert_eq!(row[2], "live", "{report}");
+    assert_eq!(row[9], "Second & Last", "{report}");
+}

@@ -48,6 +48,23 @@ fn body_of(response: &str) -> &str {
     response.rsplit("\r\n\r\n").next().unwrap_or("")
 }
 
+/// curl following `url`'s progress as Server-Sent Events (bounded: 60 s),
+/// its output piped.
+fn follow_events(url: &str) -> Child {
+    Command::new("curl")
+        .args([
+            "-sN",
+            "--max-time",
+            "60",
+            "-H",
+            "Accept: text/event-stream",
+            url,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("curl")
+}
+
 fn server(dir: &Path, extra: &[&str]) -> Httpout {
     let w = dir.join("w");
     let mut args = vec![
@@ -367,18 +384,7 @@ fn progress_streams_as_server_sent_events_until_the_end() {
     let s = server(dir.path(), &[]);
     let id = create(s.url(), "name=/slow.bin", &[]);
     // The stream is opened first: it starts at "expected".
-    let mut events = Command::new("curl")
-        .args([
-            "-sN",
-            "--max-time",
-            "60",
-            "-H",
-            "Accept: text/event-stream",
-            &format!("{}/.uploads/{id}", s.url()),
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("curl");
+    let mut events = follow_events(&format!("{}/.uploads/{id}", s.url()));
     let mut lines = BufReader::new(events.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     assert_eq!(first, "event: progress");
@@ -578,18 +584,7 @@ fn resumable_uploads_claim_expected_ids() {
     assert_eq!(header(&res, "upload-id").as_deref(), Some(id));
     assert!(!placeholder.exists(), "the upload holds the id now");
     let url = format!("{}/.uploads/{id}", s.url());
-    let events = Command::new("curl")
-        .args([
-            "-sN",
-            "--max-time",
-            "60",
-            "-H",
-            "Accept: text/event-stream",
-            &url,
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("curl");
+    let events = follow_events(&url);
     let append = |offset: &str, data: &str| {
         request(&[
             "-X",
@@ -642,18 +637,7 @@ fn resumable_uploads_claim_expected_ids() {
     let id = create(s.url(), "name=/t/i.bin&size=5", &[]);
     // Followed from before the upload: the registry's events, then the
     // resumable engine's once the upload is handed over.
-    let mut events = Command::new("curl")
-        .args([
-            "-sN",
-            "--max-time",
-            "60",
-            "-H",
-            "Accept: text/event-stream",
-            &format!("{}/.uploads/{id}", s.url()),
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("curl");
+    let mut events = follow_events(&format!("{}/.uploads/{id}", s.url()));
     // Its first event has come: the stream is there before the upload.
     let mut lines = BufReader::new(events.stdout.take().unwrap()).lines();
     let first = lines
