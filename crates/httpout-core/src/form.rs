@@ -13,6 +13,10 @@ use crate::error::Error;
 
 /// A sensible bound of a urlencoded body, 64 KiB, to give
 /// [`Fields::from_body`] (which takes its bound from the caller).
+///
+/// ```
+/// assert_eq!(httpout_core::form::MAX_URLENCODED, 64 * 1024);
+/// ```
 pub const MAX_URLENCODED: usize = 64 * 1024;
 
 /// The name-value pairs of a query string or a urlencoded form, decoded
