@@ -13,6 +13,10 @@ use crate::error::Error;
 
 /// A sensible bound of a urlencoded body, 64 KiB, to give
 /// [`Fields::from_body`] (which takes its bound from the caller).
+///
+/// ```
+/// assert_eq!(httpout_core::form::MAX_URLENCODED, 64 * 1024);
+/// ```
 pub const MAX_URLENCODED: usize = 64 * 1024;
 
 /// The name-value pairs of a query string or a urlencoded form, decoded
@@ -33,6 +37,18 @@ pub struct Fields(Vec<(String, String)>);
 impl Fields {
     /// The fields of `req`'s query string (none without one); a 400 for
     /// text that is not UTF-8 once decoded.
+    ///
+    /// ```
+    /// use httpout_core::form::Fields;
+    ///
+    /// let req = http::Request::get("/list?page=2&sort=").body(()).unwrap();
+    /// let query = Fields::from_query(&req)?;
+    /// assert_eq!(query.get("page"), Some("2"));
+    /// assert_eq!(query.get("sort"), Some(""));
+    /// let bad = http::Request::get("/list?name=%FF").body(()).unwrap();
+    /// assert_eq!(Fields::from_query(&bad).unwrap_err().status(), http::StatusCode::BAD_REQUEST);
+    /// # Ok::<(), httpout_core::Error>(())
+    /// ```
     pub fn from_query<B>(req: &Request<B>) -> Result<Self, Error> {
         Self::parse(req.uri().query().unwrap_or_default().as_bytes())
     }
@@ -87,6 +103,16 @@ impl Fields {
     }
 
     /// The first value of `name`.
+    ///
+    /// ```
+    /// use httpout_core::form::Fields;
+    ///
+    /// let req = http::Request::get("/?lang=en&lang=fr").body(()).unwrap();
+    /// let query = Fields::from_query(&req)?;
+    /// assert_eq!(query.get("lang"), Some("en"));
+    /// assert_eq!(query.get("page"), None);
+    /// # Ok::<(), httpout_core::Error>(())
+    /// ```
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
@@ -95,6 +121,16 @@ impl Fields {
     }
 
     /// Every value of `name`, in order.
+    ///
+    /// ```
+    /// use httpout_core::form::Fields;
+    ///
+    /// let req = http::Request::get("/?lang=en&page=1&lang=fr").body(()).unwrap();
+    /// let query = Fields::from_query(&req)?;
+    /// assert_eq!(query.all("lang").collect::<Vec<_>>(), ["en", "fr"]);
+    /// assert_eq!(query.all("none").count(), 0);
+    /// # Ok::<(), httpout_core::Error>(())
+    /// ```
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
         self.0
             .iter()
@@ -103,6 +139,16 @@ impl Fields {
     }
 
     /// Every pair, in order.
+    ///
+    /// ```
+    /// use httpout_core::form::Fields;
+    ///
+    /// let req = http::Request::get("/?b=2&a=1&flag").body(()).unwrap();
+    /// let query = Fields::from_query(&req)?;
+    /// let pairs: Vec<_> = query.iter().collect();
+    /// assert_eq!(pairs, [("b", "2"), ("a", "1"), ("flag", "")]);
+    /// # Ok::<(), httpout_core::Error>(())
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
@@ -208,6 +254,26 @@ impl std::fmt::Debug for Multipart {
 impl Multipart {
     /// The form of `req`: a 415 unless it is `multipart/form-data`, a 400
     /// without a boundary, a 413 when `Content-Length` is over the limit.
+    ///
+    /// ```
+    /// use httpout_core::form::{Multipart, MultipartLimits};
+    /// use httpout_core::Body;
+    ///
+    /// let req = http::Request::post("/upload")
+    ///     .header("content-type", "application/json")
+    ///     .body(Body::full("{}"))?;
+    /// let refused = Multipart::from_request(req, MultipartLimits::default()).unwrap_err();
+    /// assert_eq!(refused.status(), http::StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    ///
+    /// let req = http::Request::post("/upload")
+    ///     .header("content-type", "multipart/form-data; boundary=X")
+    ///     .header("content-length", "5000")
+    ///     .body(Body::empty())?;
+    /// let limits = MultipartLimits { max_body: 4096, ..MultipartLimits::default() };
+    /// let refused = Multipart::from_request(req, limits).unwrap_err();
+    /// assert_eq!(refused.status(), http::StatusCode::PAYLOAD_TOO_LARGE);
+    /// # Ok::<_, http::Error>(())
+    /// ```
     pub fn from_request(req: Request<Body>, limits: MultipartLimits) -> Result<Self, Error> {
         if !is_type(&req, "multipart/form-data") {
             return Err(Error::UnsupportedMediaType {
@@ -235,6 +301,27 @@ impl Multipart {
     }
 
     /// The next part, or `None` after the last.
+    ///
+    /// ```
+    /// # use httpout_core::form::{Multipart, MultipartLimits};
+    /// # use httpout_core::Body;
+    /// # let body = "--X\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nHello\r\n\
+    /// #     --X\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\
+    /// #     Content-Type: text/plain\r\n\r\nfile text\r\n--X--\r\n";
+    /// # let req = http::Request::post("/upload")
+    /// #     .header("content-type", "multipart/form-data; boundary=X")
+    /// #     .body(Body::full(body))?;
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let mut form = Multipart::from_request(req, MultipartLimits::default())?;
+    /// let mut names = Vec::new();
+    /// while let Some(part) = form.next_part().await? {
+    ///     names.push(part.name().unwrap_or_default().to_owned());
+    /// }
+    /// assert_eq!(names, ["title", "file"]);
+    /// # Ok::<_, httpout_core::Error>(())
+    /// # })?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn next_part(&mut self) -> Result<Option<Part>, Error> {
         let limits = self.limits;
         match self.inner.next_field().await {
@@ -244,7 +331,27 @@ impl Multipart {
     }
 }
 
-/// One part of a [`Multipart`] form.
+/// One part of a [`Multipart`] form: its name, file name and type, and its
+/// content, read in pieces or whole.
+///
+/// ```
+/// # use httpout_core::form::{Multipart, MultipartLimits};
+/// # use httpout_core::Body;
+/// # let body = "--X\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nHello\r\n\
+/// #     --X\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\
+/// #     Content-Type: text/plain\r\n\r\nfile text\r\n--X--\r\n";
+/// # let req = http::Request::post("/upload")
+/// #     .header("content-type", "multipart/form-data; boundary=X")
+/// #     .body(Body::full(body))?;
+/// # tokio::runtime::Runtime::new()?.block_on(async {
+/// let mut form = Multipart::from_request(req, MultipartLimits::default())?;
+/// let part = form.next_part().await?.expect("a first part");
+/// assert_eq!(part.name(), Some("title"));
+/// assert_eq!(part.text().await?, "Hello");
+/// # Ok::<_, httpout_core::Error>(())
+/// # })?;
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
 pub struct Part {
     inner: multer::Field<'static>,
     limits: MultipartLimits,
@@ -261,34 +368,153 @@ impl std::fmt::Debug for Part {
 
 impl Part {
     /// The form field's name.
+    ///
+    /// ```
+    /// # use httpout_core::form::{Multipart, MultipartLimits};
+    /// # use httpout_core::Body;
+    /// # let body = "--X\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nHello\r\n\
+    /// #     --X\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\
+    /// #     Content-Type: text/plain\r\n\r\nfile text\r\n--X--\r\n";
+    /// # let req = http::Request::post("/upload")
+    /// #     .header("content-type", "multipart/form-data; boundary=X")
+    /// #     .body(Body::full(body))?;
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let mut form = Multipart::from_request(req, MultipartLimits::default())?;
+    /// let part = form.next_part().await?.expect("a first part");
+    /// assert_eq!(part.name(), Some("title"));
+    /// # Ok::<_, httpout_core::Error>(())
+    /// # })?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.inner.name()
     }
 
     /// The file name a browser gave a file part, as sent (sanitise it
     /// before using it as a path).
+    ///
+    /// ```
+    /// # use httpout_core::form::{Multipart, MultipartLimits};
+    /// # use httpout_core::Body;
+    /// # let body = "--X\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nHello\r\n\
+    /// #     --X\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\
+    /// #     Content-Type: text/plain\r\n\r\nfile text\r\n--X--\r\n";
+    /// # let req = http::Request::post("/upload")
+    /// #     .header("content-type", "multipart/form-data; boundary=X")
+    /// #     .body(Body::full(body))?;
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let mut form = Multipart::from_request(req, MultipartLimits::default())?;
+    /// let title = form.next_part().await?.expect("a first part");
+    /// assert_eq!(title.file_name(), None);
+    /// drop(title);
+    /// let file = form.next_part().await?.expect("a second part");
+    /// assert_eq!(file.file_name(), Some("a.txt"));
+    /// # Ok::<_, httpout_core::Error>(())
+    /// # })?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn file_name(&self) -> Option<&str> {
         self.inner.file_name()
     }
 
     /// The part's `Content-Type`.
+    ///
+    /// ```
+    /// # use httpout_core::form::{Multipart, MultipartLimits};
+    /// # use httpout_core::Body;
+    /// # let body = "--X\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nHello\r\n\
+    /// #     --X\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\
+    /// #     Content-Type: text/plain\r\n\r\nfile text\r\n--X--\r\n";
+    /// # let req = http::Request::post("/upload")
+    /// #     .header("content-type", "multipart/form-data; boundary=X")
+    /// #     .body(Body::full(body))?;
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let mut form = Multipart::from_request(req, MultipartLimits::default())?;
+    /// let title = form.next_part().await?.expect("a first part");
+    /// assert_eq!(title.content_type(), None);
+    /// drop(title);
+    /// let file = form.next_part().await?.expect("a second part");
+    /// assert_eq!(file.content_type().as_deref(), Some("text/plain"));
+    /// # Ok::<_, httpout_core::Error>(())
+    /// # })?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn content_type(&self) -> Option<String> {
         self.inner.content_type().map(ToString::to_string)
     }
 
     /// The next piece of the content, or `None` at its end.
+    ///
+    /// ```
+    /// # use httpout_core::form::{Multipart, MultipartLimits};
+    /// # use httpout_core::Body;
+    /// # let body = "--X\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nHello\r\n\
+    /// #     --X\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\
+    /// #     Content-Type: text/plain\r\n\r\nfile text\r\n--X--\r\n";
+    /// # let req = http::Request::post("/upload")
+    /// #     .header("content-type", "multipart/form-data; boundary=X")
+    /// #     .body(Body::full(body))?;
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let mut form = Multipart::from_request(req, MultipartLimits::default())?;
+    /// let mut part = form.next_part().await?.expect("a first part");
+    /// let mut content = Vec::new();
+    /// while let Some(piece) = part.chunk().await? {
+    ///     content.extend_from_slice(&piece);
+    /// }
+    /// assert_eq!(content, b"Hello");
+    /// # Ok::<_, httpout_core::Error>(())
+    /// # })?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
         let limits = self.limits;
         self.inner.chunk().await.map_err(|e| form_error(e, limits))
     }
 
     /// The whole content (at most [`MultipartLimits::max_part`] bytes).
+    ///
+    /// ```
+    /// # use httpout_core::form::{Multipart, MultipartLimits};
+    /// # use httpout_core::Body;
+    /// # let body = "--X\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nHello\r\n\
+    /// #     --X\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\
+    /// #     Content-Type: text/plain\r\n\r\nfile text\r\n--X--\r\n";
+    /// # let req = http::Request::post("/upload")
+    /// #     .header("content-type", "multipart/form-data; boundary=X")
+    /// #     .body(Body::full(body))?;
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let mut form = Multipart::from_request(req, MultipartLimits::default())?;
+    /// let title = form.next_part().await?.expect("a first part");
+    /// assert_eq!(title.bytes().await?, "Hello");
+    /// # Ok::<_, httpout_core::Error>(())
+    /// # })?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn bytes(self) -> Result<Bytes, Error> {
         let limits = self.limits;
         self.inner.bytes().await.map_err(|e| form_error(e, limits))
     }
 
     /// The whole content as text; a 400 if it is not UTF-8.
+    ///
+    /// ```
+    /// # use httpout_core::form::{Multipart, MultipartLimits};
+    /// # use httpout_core::Body;
+    /// # let body = "--X\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nHello\r\n\
+    /// #     --X\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\
+    /// #     Content-Type: text/plain\r\n\r\nfile text\r\n--X--\r\n";
+    /// # let req = http::Request::post("/upload")
+    /// #     .header("content-type", "multipart/form-data; boundary=X")
+    /// #     .body(Body::full(body))?;
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let mut form = Multipart::from_request(req, MultipartLimits::default())?;
+    /// let _ = form.next_part().await?; // the title, dropped unread
+    /// let file = form.next_part().await?.expect("a second part");
+    /// assert_eq!(file.text().await?, "file text");
+    /// # Ok::<_, httpout_core::Error>(())
+    /// # })?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn text(self) -> Result<String, Error> {
         let bytes = self.bytes().await?;
         String::from_utf8(bytes.to_vec()).map_err(|_| Error::bad_request("form part is not UTF-8"))

@@ -43,6 +43,11 @@ const OURS: &[(&str, &str)] = &[
 ];
 
 /// The type of last resort.
+///
+/// ```
+/// use httpout_core::media_type::{for_path, OCTET_STREAM};
+/// assert_eq!(for_path("data.no-such-extension"), OCTET_STREAM);
+/// ```
 pub const OCTET_STREAM: &str = "application/octet-stream";
 
 /// The extension of the last segment of `path` (after its last `.`), if any.
@@ -54,6 +59,13 @@ fn extension(path: &str) -> Option<&str> {
 /// Our own type for `path`'s extension (any case), without guessing:
 /// `None` when the extension is not one of the streaming and web types
 /// this table fixes.
+///
+/// ```
+/// use httpout_core::media_type::ours;
+/// assert_eq!(ours("live/index.M3U8"), Some("application/vnd.apple.mpegurl"));
+/// assert_eq!(ours("seg-1.ts"), Some("video/mp2t"));
+/// assert_eq!(ours("notes.rtf"), None); // not one of ours: no guess
+/// ```
 #[must_use]
 pub fn ours(path: &str) -> Option<&'static str> {
     let ext = extension(path)?;
@@ -64,6 +76,13 @@ pub fn ours(path: &str) -> Option<&'static str> {
 
 /// The media type for a file name or path: ours ([`ours`]), else
 /// mime_guess's first guess, else [`OCTET_STREAM`].
+///
+/// ```
+/// use httpout_core::media_type::for_path;
+/// assert_eq!(for_path("/v/manifest.mpd"), "application/dash+xml"); // ours
+/// assert_eq!(for_path("photo.png"), "image/png"); // mime_guess's
+/// assert_eq!(for_path("README"), "application/octet-stream");
+/// ```
 #[must_use]
 pub fn for_path(path: &str) -> &'static str {
     ours(path)
@@ -95,7 +114,17 @@ pub struct MediaTypes {
 }
 
 /// Why a `mime.types` file cannot be used.
+///
+/// ```
+/// use httpout_core::media_type::{MediaTypes, MediaTypesError};
+///
+/// match MediaTypes::parse("text/plain txt\nnot-a-type foo\n") {
+///     Err(MediaTypesError::Line { line, .. }) => assert_eq!(line, 2),
+///     other => panic!("expected a bad line, got {other:?}"),
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MediaTypesError {
     /// It cannot be read (or is larger than 4 MiB).
     #[error("cannot read it: {0}")]
@@ -112,6 +141,19 @@ pub enum MediaTypesError {
 
 impl MediaTypes {
     /// Reads a `mime.types` file (at most 4 MiB).
+    ///
+    /// ```
+    /// use httpout_core::media_type::{MediaTypes, MediaTypesError};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let file = dir.path().join("mime.types");
+    /// std::fs::write(&file, "application/x-mine  mine mne\n")?;
+    /// let types = MediaTypes::load(&file)?;
+    /// assert_eq!(types.for_path("a.mne"), "application/x-mine");
+    /// let missing = MediaTypes::load(&dir.path().join("none"));
+    /// assert!(matches!(missing, Err(MediaTypesError::Read(_))));
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn load(path: &Path) -> Result<Self, MediaTypesError> {
         use std::io::Read as _;
         let mut text = String::new();
@@ -127,6 +169,16 @@ impl MediaTypes {
     }
 
     /// Reads the text of a `mime.types` file.
+    ///
+    /// ```
+    /// use httpout_core::media_type::MediaTypes;
+    ///
+    /// let types = MediaTypes::parse("audio/x-mine mine # my own\n\n")?;
+    /// assert_eq!(types.for_path("song.mine"), "audio/x-mine");
+    /// // An extension is a name, not a path.
+    /// assert!(MediaTypes::parse("text/plain a.txt\n").is_err());
+    /// # Ok::<_, httpout_core::media_type::MediaTypesError>(())
+    /// ```
     pub fn parse(text: &str) -> Result<Self, MediaTypesError> {
         let mut loaded = HashMap::new();
         for (i, line) in text.lines().enumerate() {
@@ -159,6 +211,15 @@ impl MediaTypes {
     }
 
     /// How many extensions the file gave.
+    ///
+    /// ```
+    /// use httpout_core::media_type::MediaTypes;
+    ///
+    /// let types = MediaTypes::parse("text/x-a a aa\ntext/x-b b\ntext/x-c a\n")?;
+    /// assert_eq!(types.loaded(), 3); // `a` named twice counts once
+    /// assert_eq!(MediaTypes::default().loaded(), 0);
+    /// # Ok::<_, httpout_core::media_type::MediaTypesError>(())
+    /// ```
     #[must_use]
     pub fn loaded(&self) -> usize {
         self.loaded.len()
@@ -174,6 +235,15 @@ impl MediaTypes {
 
     /// The media type for a file name or path: the file's, else
     /// [`for_path`]'s.
+    ///
+    /// ```
+    /// use httpout_core::media_type::MediaTypes;
+    ///
+    /// let types = MediaTypes::parse("text/x-log log\n")?;
+    /// assert_eq!(types.for_path("/var/app.LOG"), "text/x-log"); // the file's
+    /// assert_eq!(types.for_path("a.m4s"), "video/mp4"); // the built-in table's
+    /// # Ok::<_, httpout_core::media_type::MediaTypesError>(())
+    /// ```
     #[must_use]
     pub fn for_path(&self, path: &str) -> &str {
         match self.in_file(path) {
@@ -184,6 +254,15 @@ impl MediaTypes {
     }
 
     /// [`MediaTypes::for_path`] as a header value.
+    ///
+    /// ```
+    /// use httpout_core::media_type::MediaTypes;
+    ///
+    /// let types = MediaTypes::parse("text/x-log log\n")?;
+    /// assert_eq!(types.header("app.log"), "text/x-log");
+    /// assert_eq!(types.header("index.m3u8"), "application/vnd.apple.mpegurl");
+    /// # Ok::<_, httpout_core::media_type::MediaTypesError>(())
+    /// ```
     #[must_use]
     pub fn header(&self, path: &str) -> HeaderValue {
         match self.in_file(path) {
@@ -206,6 +285,13 @@ fn media_type_value(s: &str) -> Option<HeaderValue> {
 
 /// Whether a type is text-like and worth compressing: `text/*`, JSON,
 /// JavaScript, XML and `+xml`/`+json` types (SVG, MPD), M3U8.
+///
+/// ```
+/// use httpout_core::media_type::compressible;
+/// assert!(compressible("text/html; charset=utf-8"));
+/// assert!(compressible("application/dash+xml"));
+/// assert!(!compressible("video/mp4"));
+/// ```
 #[must_use]
 pub fn compressible(media_type: &str) -> bool {
     let essence = media_type.split(';').next().unwrap_or_default().trim();

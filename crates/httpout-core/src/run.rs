@@ -12,6 +12,10 @@ use crate::server::{Running, Server, Shutdown};
 
 /// How long [`serve`] and [`Running::run_for`] give requests in flight to
 /// finish once they stop (the CLI's default `--grace`).
+///
+/// ```
+/// assert_eq!(httpout_core::DEFAULT_GRACE, std::time::Duration::from_secs(10));
+/// ```
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 
 /// Serves `handler` on `addr` (`"127.0.0.1:8080"`, `("::1", 8080)`, a

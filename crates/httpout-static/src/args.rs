@@ -251,6 +251,8 @@ impl StaticArgs {
                 path.display(),
                 format!("expected a readable mime.types file ({e})"),
             ),
+            // A kind of failure added later: its own words.
+            other => ConfigError::invalid("--mime_types", path.display(), other.to_string()),
         })
     }
 

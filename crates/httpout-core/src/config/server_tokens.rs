@@ -7,6 +7,10 @@ use std::str::FromStr;
 use http::HeaderValue;
 
 /// `Server: httpout/VERSION`, the default.
+///
+/// ```
+/// assert_eq!(httpout_core::SERVER_NAME, format!("httpout/{}", env!("CARGO_PKG_VERSION")));
+/// ```
 pub const SERVER_NAME: &str = concat!("httpout/", env!("CARGO_PKG_VERSION"));
 
 /// The `Server` header of every response a handler did not give one:
@@ -34,6 +38,15 @@ pub struct ServerTokens {
 impl ServerTokens {
     /// `httpout/VERSION` followed by `products` (each `name` or
     /// `name/version`, RFC 9110 §10.2.4); an error says which is not one.
+    ///
+    /// ```
+    /// use httpout_core::{config::ServerTokens, SERVER_NAME};
+    ///
+    /// let tokens = ServerTokens::with(&["myapp/1.2", "beta"])?;
+    /// assert_eq!(tokens.header(), format!("{SERVER_NAME} myapp/1.2 beta").as_str());
+    /// assert!(ServerTokens::with(&["my app"]).unwrap_err().contains("\"my app\" is not one"));
+    /// # Ok::<(), String>(())
+    /// ```
     pub fn with(products: &[&str]) -> Result<Self, String> {
         let mut header = SERVER_NAME.to_owned();
         for product in products {
@@ -53,6 +66,13 @@ impl ServerTokens {
     }
 
     /// `httpout` alone: no version (`--server_tokens=off`).
+    ///
+    /// ```
+    /// use httpout_core::config::ServerTokens;
+    /// assert_eq!(ServerTokens::off().header(), "httpout");
+    /// assert_eq!(ServerTokens::off(), "off".parse()?);
+    /// # Ok::<(), String>(())
+    /// ```
     pub fn off() -> Self {
         Self {
             added: None,
@@ -61,6 +81,11 @@ impl ServerTokens {
     }
 
     /// The header value.
+    ///
+    /// ```
+    /// use httpout_core::{config::ServerTokens, SERVER_NAME};
+    /// assert_eq!(ServerTokens::default().header(), SERVER_NAME);
+    /// ```
     pub fn header(&self) -> &HeaderValue {
         &self.header
     }

@@ -142,30 +142,80 @@ impl MethodRouter {
     }
 
     /// Adds `handler` for `GET` (and `HEAD`, unless one is added for it).
+    ///
+    /// ```
+    /// use httpout_core::router::MethodRouter;
+    /// use httpout_core::{Body, Ctx, Error};
+    /// use http::{Request, Response};
+    ///
+    /// let h = |_req: Request<Body>, _ctx: Ctx| async { Ok::<_, Error>(Response::new(Body::empty())) };
+    /// let methods = MethodRouter::new().post(h).get(h);
+    /// assert_eq!(format!("{methods:?}"), r#"["POST", "GET"]"#);
+    /// ```
     #[must_use]
     pub fn get(self, handler: impl Handler) -> Self {
         self.on(Method::GET, handler)
     }
 
     /// Adds `handler` for `POST`.
+    ///
+    /// ```
+    /// use httpout_core::router::MethodRouter;
+    /// use httpout_core::{Body, Ctx, Error};
+    /// use http::{Request, Response};
+    ///
+    /// let h = |_req: Request<Body>, _ctx: Ctx| async { Ok::<_, Error>(Response::new(Body::empty())) };
+    /// let methods = MethodRouter::new().get(h).post(h);
+    /// assert_eq!(format!("{methods:?}"), r#"["GET", "POST"]"#);
+    /// ```
     #[must_use]
     pub fn post(self, handler: impl Handler) -> Self {
         self.on(Method::POST, handler)
     }
 
     /// Adds `handler` for `PUT`.
+    ///
+    /// ```
+    /// use httpout_core::router::MethodRouter;
+    /// use httpout_core::{Body, Ctx, Error};
+    /// use http::{Request, Response};
+    ///
+    /// let h = |_req: Request<Body>, _ctx: Ctx| async { Ok::<_, Error>(Response::new(Body::empty())) };
+    /// let methods = MethodRouter::new().get(h).put(h);
+    /// assert_eq!(format!("{methods:?}"), r#"["GET", "PUT"]"#);
+    /// ```
     #[must_use]
     pub fn put(self, handler: impl Handler) -> Self {
         self.on(Method::PUT, handler)
     }
 
     /// Adds `handler` for `DELETE`.
+    ///
+    /// ```
+    /// use httpout_core::router::MethodRouter;
+    /// use httpout_core::{Body, Ctx, Error};
+    /// use http::{Request, Response};
+    ///
+    /// let h = |_req: Request<Body>, _ctx: Ctx| async { Ok::<_, Error>(Response::new(Body::empty())) };
+    /// let methods = MethodRouter::new().get(h).delete(h);
+    /// assert_eq!(format!("{methods:?}"), r#"["GET", "DELETE"]"#);
+    /// ```
     #[must_use]
     pub fn delete(self, handler: impl Handler) -> Self {
         self.on(Method::DELETE, handler)
     }
 
     /// Adds `handler` for `PATCH`.
+    ///
+    /// ```
+    /// use httpout_core::router::MethodRouter;
+    /// use httpout_core::{Body, Ctx, Error};
+    /// use http::{Request, Response};
+    ///
+    /// let h = |_req: Request<Body>, _ctx: Ctx| async { Ok::<_, Error>(Response::new(Body::empty())) };
+    /// let methods = MethodRouter::new().get(h).patch(h);
+    /// assert_eq!(format!("{methods:?}"), r#"["GET", "PATCH"]"#);
+    /// ```
     #[must_use]
     pub fn patch(self, handler: impl Handler) -> Self {
         self.on(Method::PATCH, handler)

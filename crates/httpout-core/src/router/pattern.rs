@@ -40,6 +40,20 @@ impl Params {
 
     /// The value captured as `name` (decoded: a pattern matches the
     /// segments of the [`SafePath`]).
+    ///
+    /// ```
+    /// use httpout_core::router::Params;
+    /// use httpout_core::{Body, Ctx, Error, Router};
+    /// use http::{Request, Response};
+    ///
+    /// let show = |req: Request<Body>, _ctx: Ctx| async move {
+    ///     let id = Params::of(&req).get("id").unwrap_or_default().to_owned();
+    ///     Ok::<_, Error>(Response::new(Body::full(format!("user {id}\n"))))
+    /// };
+    /// let router = Router::new().route("/users/{id}", show);
+    /// // Outside a matched route nothing is captured.
+    /// assert_eq!(Params::default().get("id"), None);
+    /// ```
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
@@ -48,11 +62,32 @@ impl Params {
     }
 
     /// Every capture, in the order of the route's pattern.
+    ///
+    /// ```
+    /// use httpout_core::router::Params;
+    /// use httpout_core::{Body, Ctx, Error, Router};
+    /// use http::{Request, Response};
+    ///
+    /// let dump = |req: Request<Body>, _ctx: Ctx| async move {
+    ///     let lines: String = Params::of(&req).iter().map(|(name, value)| format!("{name}={value}\n")).collect();
+    ///     Ok::<_, Error>(Response::new(Body::full(lines)))
+    /// };
+    /// let router = Router::new().route("/users/{id}/files/{name}", dump);
+    /// assert_eq!(Params::default().iter().count(), 0);
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
 
     /// Whether nothing was captured.
+    ///
+    /// ```
+    /// use httpout_core::router::Params;
+    ///
+    /// let req = http::Request::get("/users/7").body(()).unwrap();
+    /// // No router has matched `req`: it has no captures.
+    /// assert!(Params::of(&req).is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -109,6 +109,16 @@ impl Default for SessionConfig {
 
 /// A session store and its settings; [`Sessions::wrap`] makes the handler
 /// that gives requests their [`Session`]. Clones share the store.
+///
+/// ```
+/// use std::time::Duration;
+/// use httpout_core::session::{SessionConfig, Sessions};
+///
+/// let config = SessionConfig { ttl: Duration::from_secs(600), ..SessionConfig::default() };
+/// let sessions = Sessions::in_memory(config);
+/// // A clone is the same store: a handler per site can share it.
+/// let for_admin = sessions.clone();
+/// ```
 #[derive(Debug, Clone)]
 pub struct Sessions {
     shared: Arc<Shared>,
@@ -268,7 +278,26 @@ impl Sessions {
     }
 }
 
-/// A handler with sessions ([`Sessions::wrap`]).
+/// A handler with sessions ([`Sessions::wrap`]): it gives each request
+/// its [`Session`] before `inner` sees it, and stores the session and
+/// sets its cookie after `inner` has answered.
+///
+/// ```no_run
+/// use httpout_core::session::{Session, SessionConfig, Sessions, WithSessions};
+/// use httpout_core::{Body, Ctx, Error, Router};
+/// use http::{Request, Response};
+///
+/// let visits = |req: Request<Body>, _ctx: Ctx| async move {
+///     let session = Session::of(&req)?;
+///     let n = session.get::<u64>("visits").unwrap_or(0) + 1;
+///     session.insert("visits", n)?;
+///     Ok::<_, Error>(Response::new(Body::full(format!("visit {n}\n"))))
+/// };
+/// let sessions = Sessions::in_memory(SessionConfig::default());
+/// let handler: WithSessions = sessions.wrap(Router::new().route("/visits", visits));
+/// httpout_core::serve("127.0.0.1:8080", handler)?;
+/// # Ok::<(), httpout_core::StartError>(())
+/// ```
 #[derive(Clone)]
 pub struct WithSessions {
     sessions: Sessions,

@@ -30,6 +30,12 @@ impl Default for Config {
 impl Config {
     /// The largest message, in bytes, received (the client gets close
     /// code 1009 beyond it) or sent (a larger one is refused).
+    ///
+    /// ```
+    /// use httpout_core::ws::Config;
+    /// assert_eq!(Config::default().max_message(64 * 1024).max_message_len(), 64 * 1024);
+    /// assert_eq!(Config::default().max_message(0).max_message_len(), 1); // at least one byte
+    /// ```
     #[must_use]
     pub fn max_message(mut self, bytes: usize) -> Self {
         self.max_message = bytes.max(1);
@@ -40,6 +46,13 @@ impl Config {
     /// always accepted into an empty queue; one that does not fit closes
     /// the socket with 1008 when sent by [`Sender::send`](super::Sender::send),
     /// or waits for room in [`Socket::send`](super::Socket::send).
+    ///
+    /// ```
+    /// use httpout_core::ws::Config;
+    /// // A feed that drops a client as soon as it falls 64 KiB behind.
+    /// let config = Config::default().send_queue(64 * 1024);
+    /// assert_ne!(config, Config::default());
+    /// ```
     #[must_use]
     pub fn send_queue(mut self, bytes: usize) -> Self {
         self.send_queue = bytes;
@@ -49,6 +62,13 @@ impl Config {
     /// How many bytes of received messages may wait for the handler's
     /// [`Socket::recv`](super::Socket::recv) before the socket stops
     /// reading (the client then waits, as TCP makes it).
+    ///
+    /// ```
+    /// use httpout_core::ws::Config;
+    /// // A handler that reads slowly holds at most 16 KiB of the client's messages.
+    /// let config = Config::default().recv_queue(16 * 1024);
+    /// assert_ne!(config, Config::default());
+    /// ```
     #[must_use]
     pub fn recv_queue(mut self, bytes: usize) -> Self {
         self.recv_queue = bytes;
@@ -56,6 +76,11 @@ impl Config {
     }
 
     /// The largest message ([`Config::max_message`]).
+    ///
+    /// ```
+    /// use httpout_core::ws::Config;
+    /// assert_eq!(Config::default().max_message_len(), 16 << 20);
+    /// ```
     pub fn max_message_len(&self) -> usize {
         self.max_message
     }

@@ -99,6 +99,15 @@ impl Upgrade {
     /// from it. A request that is no WebSocket handshake, or asks for a
     /// version other than 13, is [`Error::UpgradeRequired`] (426); a
     /// malformed one [`Error::BadRequest`] (400).
+    ///
+    /// ```
+    /// use httpout_core::ws::Upgrade;
+    /// use http::StatusCode;
+    ///
+    /// let mut plain = http::Request::get("/chat").body(()).unwrap();
+    /// let refused = Upgrade::new(&mut plain).unwrap_err();
+    /// assert_eq!(refused.status(), StatusCode::UPGRADE_REQUIRED);
+    /// ```
     pub fn new<B>(req: &mut Request<B>) -> Result<Self, Error> {
         if !Self::is_websocket(req) {
             return Err(Error::UpgradeRequired(
@@ -166,6 +175,24 @@ impl Upgrade {
 
     /// The subprotocols the client offered (`Sec-WebSocket-Protocol`), in
     /// its order of preference.
+    ///
+    /// ```
+    /// use httpout_core::ws::Upgrade;
+    /// use httpout_core::{Body, Ctx, Error};
+    /// use http::{Request, Response, StatusCode};
+    ///
+    /// async fn handler(mut req: Request<Body>, _ctx: Ctx) -> Result<Response<Body>, Error> {
+    ///     let upgrade = Upgrade::new(&mut req)?;
+    ///     if !upgrade.offered_protocols().iter().any(|p| p == "chat.v2") {
+    ///         let mut res = Response::new(Body::full("speak chat.v2\n"));
+    ///         *res.status_mut() = StatusCode::BAD_REQUEST;
+    ///         return Ok(res);
+    ///     }
+    ///     Ok(upgrade.protocol("chat.v2").on_socket(|_socket| async {}))
+    /// }
+    /// # fn takes(_: impl httpout_core::Handler) {}
+    /// # takes(handler);
+    /// ```
     pub fn offered_protocols(&self) -> &[String] {
         &self.offered
     }
@@ -187,6 +214,19 @@ impl Upgrade {
     }
 
     /// The socket's limits (the default: [`Config::default`]).
+    ///
+    /// ```
+    /// use httpout_core::ws::{Config, Upgrade};
+    /// use httpout_core::{Body, Ctx, Error};
+    /// use http::{Request, Response};
+    ///
+    /// async fn handler(mut req: Request<Body>, _ctx: Ctx) -> Result<Response<Body>, Error> {
+    ///     let small = Config::default().max_message(4096);
+    ///     Ok(Upgrade::new(&mut req)?.config(small).on_socket(|_socket| async {}))
+    /// }
+    /// # fn takes(_: impl httpout_core::Handler) {}
+    /// # takes(handler);
+    /// ```
     #[must_use]
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
@@ -196,6 +236,22 @@ impl Upgrade {
     /// The response that accepts the handshake (return it from the
     /// handler); `on_socket` runs with the socket in a task of its own once
     /// the connection is switched (never, if the client goes first).
+    ///
+    /// ```
+    /// use httpout_core::ws::{Message, Upgrade};
+    /// use httpout_core::{Body, Ctx, Error};
+    /// use http::{Request, Response};
+    ///
+    /// async fn handler(mut req: Request<Body>, _ctx: Ctx) -> Result<Response<Body>, Error> {
+    ///     let upgrade = Upgrade::new(&mut req)?;
+    ///     // 101 over HTTP/1.1, 200 over HTTP/2; the socket comes after.
+    ///     Ok(upgrade.on_socket(|mut socket| async move {
+    ///         let _ = socket.send(Message::text("welcome")).await;
+    ///     }))
+    /// }
+    /// # fn takes(_: impl httpout_core::Handler) {}
+    /// # takes(handler);
+    /// ```
     pub fn on_socket<F, Fut>(self, on_socket: F) -> Response<Body>
     where
         F: FnOnce(Socket) -> Fut + Send + 'static,

@@ -113,12 +113,34 @@ impl Socket {
     /// [`Socket::close_frame`] for why). Messages the handler does not
     /// take wait in a small queue ([`Config::recv_queue`]), then the socket
     /// stops reading.
+    ///
+    /// ```
+    /// use httpout_core::ws::Socket;
+    ///
+    /// // Counts the client's messages until it closes.
+    /// async fn count(mut socket: Socket) -> usize {
+    ///     let mut n = 0;
+    ///     while socket.recv().await.is_some() {
+    ///         n += 1;
+    ///     }
+    ///     n
+    /// }
+    /// ```
     pub async fn recv(&mut self) -> Option<Message> {
         poll_fn(|cx| self.shared.inbound.poll_take(cx)).await
     }
 
     /// Sends `msg`, waiting while the send queue is full (the client reads
     /// slowly): the handler keeps the client's pace instead of being cut.
+    ///
+    /// ```
+    /// use httpout_core::ws::{Message, SendError, Socket};
+    ///
+    /// async fn greet(mut socket: Socket) -> Result<(), SendError> {
+    ///     socket.send(Message::text("hello")).await?;
+    ///     socket.send(Message::binary(vec![1, 2, 3])).await
+    /// }
+    /// ```
     pub async fn send(&mut self, msg: Message) -> Result<(), SendError> {
         if msg.len() > self.shared.max_message {
             return Err(SendError::TooBig);
@@ -131,6 +153,17 @@ impl Socket {
 
     /// A handle that sends on this socket from anywhere (another task, a
     /// thread without a runtime).
+    ///
+    /// ```
+    /// use httpout_core::ws::{Message, Socket};
+    ///
+    /// async fn notify(socket: Socket) {
+    ///     let sender = socket.sender();
+    ///     tokio::spawn(async move {
+    ///         let _ = sender.send(Message::text("done"));
+    ///     });
+    /// }
+    /// ```
     pub fn sender(&self) -> Sender {
         Sender {
             shared: self.shared.handle(),
@@ -140,6 +173,16 @@ impl Socket {
     /// Closes the socket with `code` and `reason` once the queued messages
     /// are sent; [`Socket::recv`] returns `None` once the client has
     /// answered (or failed to in time).
+    ///
+    /// ```
+    /// use httpout_core::ws::{close, Socket};
+    ///
+    /// async fn one_answer(mut socket: Socket) {
+    ///     if let Some(_question) = socket.recv().await {
+    ///         socket.close(close::NORMAL, "answered");
+    ///     }
+    /// }
+    /// ```
     pub fn close(&self, code: u16, reason: &str) {
         self.shared.ask_close(CloseFrame::new(code, reason), false);
     }
@@ -147,6 +190,17 @@ impl Socket {
     /// Why the socket closed: the client's close frame (1005 if it gave no
     /// code, 1006 if the connection ended without one), or the server's;
     /// `None` while it is open.
+    ///
+    /// ```
+    /// use httpout_core::ws::Socket;
+    ///
+    /// async fn watch(mut socket: Socket) {
+    ///     while socket.recv().await.is_some() {}
+    ///     if let Some(frame) = socket.close_frame() {
+    ///         tracing::info!("closed with {}: {}", frame.code, frame.reason);
+    ///     }
+    /// }
+    /// ```
     pub fn close_frame(&self) -> Option<CloseFrame> {
         self.shared.closed.get().cloned()
     }
@@ -193,6 +247,14 @@ impl Sender {
     /// closes with 1008) when the send queue is full,
     /// [`SendError::Closed`] once the socket is closed,
     /// [`SendError::TooBig`] for a message over [`Config::max_message`].
+    ///
+    /// ```
+    /// use httpout_core::ws::{Message, SendError, Sender};
+    ///
+    /// fn announce(sender: &Sender) -> Result<(), SendError> {
+    ///     sender.send(Message::text("the show starts"))
+    /// }
+    /// ```
     pub fn send(&self, msg: Message) -> Result<(), SendError> {
         if msg.len() > self.shared.max_message {
             return Err(SendError::TooBig);
@@ -210,11 +272,33 @@ impl Sender {
     }
 
     /// Whether the socket is closed (or closing): sends will fail.
+    ///
+    /// ```
+    /// use httpout_core::ws::{Message, Sender};
+    ///
+    /// fn broadcast(senders: &mut Vec<Sender>, msg: &Message) {
+    ///     senders.retain(|s| !s.is_closed());
+    ///     for s in senders.iter() {
+    ///         let _ = s.send(msg.clone());
+    ///     }
+    /// }
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.shared.asked().is_some() || self.shared.closed.get().is_some()
     }
 
     /// Closes the socket as [`Socket::close`] does.
+    ///
+    /// ```
+    /// use httpout_core::ws::Sender;
+    ///
+    /// // Closes every socket of a room with an application's own code.
+    /// fn close_room(senders: &[Sender]) {
+    ///     for s in senders {
+    ///         s.close(4000, "room closed");
+    ///     }
+    /// }
+    /// ```
     pub fn close(&self, code: u16, reason: &str) {
         self.shared.ask_close(CloseFrame::new(code, reason), false);
     }
@@ -235,6 +319,18 @@ impl Drop for Sender {
 }
 
 /// Why a message was not queued.
+///
+/// ```
+/// use httpout_core::ws::{Message, SendError, Sender};
+///
+/// fn push(sender: &Sender, text: &str) -> bool {
+///     match sender.send(Message::text(text)) {
+///         Ok(()) => true,
+///         Err(SendError::TooBig) => sender.send(Message::text("(too long)")).is_ok(),
+///         Err(_) => false, // closed, or closing because the client is too slow
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SendError {
