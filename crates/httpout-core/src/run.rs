@@ -85,10 +85,12 @@ impl Running {
     /// does: no new connections, requests in flight finish within
     /// [`DEFAULT_GRACE`], what is left then is closed; returns how it
     /// ended. When a [`crate::ShutdownHandle`] stops the server first,
-    /// returns [`Shutdown::Graceful`] once that shutdown is over (the
-    /// handle's call says how it ended). Net::HTTPServer's `Process(5)`, except that the
-    /// server serves in the background from [`Server::serve`] on, not only
-    /// during this call.
+    /// returns once that shutdown is over: [`Shutdown::Graceful`] if every
+    /// connection was gone within [`DEFAULT_GRACE`] (plus the second a
+    /// forced close takes), [`Shutdown::Forced`] otherwise, without waiting
+    /// longer (the handle's own call says how its shutdown ended).
+    /// Net::HTTPServer's `Process(5)`, except that the server serves in the
+    /// background from [`Server::serve`] on, not only during this call.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), httpout_core::StartError> {
@@ -106,9 +108,16 @@ impl Running {
     pub async fn run_for(self, time: Duration) -> Shutdown {
         let handle = self.handle();
         tokio::select! {
-            () = tokio::time::sleep(time) => {}
-            () = handle.stopped() => return Shutdown::Graceful,
+            () = tokio::time::sleep(time) => handle.shutdown(DEFAULT_GRACE).await,
+            () = handle.asked() => {
+                // Another handle's shutdown: waited for as long as ours
+                // would take, at most.
+                let bound = DEFAULT_GRACE + Duration::from_secs(1);
+                match tokio::time::timeout(bound, handle.stopped()).await {
+                    Ok(()) => Shutdown::Graceful,
+                    Err(_) => Shutdown::Forced,
+                }
+            }
         }
-        handle.shutdown(DEFAULT_GRACE).await
     }
 }

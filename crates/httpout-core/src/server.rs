@@ -304,10 +304,14 @@ impl ShutdownHandle {
 
     /// Waits until a shutdown has been asked for and every connection is gone.
     pub async fn stopped(&self) {
+        self.asked().await;
+        self.phase.closed().await;
+    }
+
+    /// Waits until a shutdown has been asked for.
+    pub(crate) async fn asked(&self) {
         let mut rx = self.phase.subscribe();
         let _ = rx.wait_for(|p| *p != Phase::Running).await;
-        drop(rx);
-        self.phase.closed().await;
     }
 }
 
