@@ -4,7 +4,9 @@
 # fastwebsockets, and on tokio-tungstenite with its default buffers, each a
 # child process of bench/wsframe/ driven over loopback by one client
 # (tokio-tungstenite's). Per round and server: 64 KiB binary echo
-# throughput, 100 B text round trips per second, server RSS growth with IDLE
+# throughput and 100 B text round trips per second, each with the server's CPU
+# time per MiB or per round trip (the figure to compare on a loaded machine),
+# and the server RSS growth with IDLE
 # idle open sockets. Rounds interleave the servers, order flipped each
 # round; medians and ratios to tungstenite at the end. Results and the
 # command go in docs/benchmarks.md.

@@ -207,6 +207,19 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// utime + stime of a process in seconds (/proc/PID/stat, 100 ticks/s).
+fn cpu_s(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which ends at the last ')': state is
+    // field 3, utime 14, stime 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    (f.get(11).unwrap_or(&0) + f.get(12).unwrap_or(&0)) as f64 / 100.0
+}
+
 type Client = tokio_tungstenite::WebSocketStream<TcpStream>;
 
 async fn connect(port: u16) -> Client {
@@ -248,7 +261,11 @@ async fn echo_for(ws: &mut Client, msg: Message, window: Duration) -> u64 {
 
 struct Figures {
     mib_s: f64,
+    /// Server CPU milliseconds per MiB echoed.
+    ms_mib: f64,
     rtt_s: f64,
+    /// Server CPU microseconds per 100 B round trip.
+    us_rt: f64,
     idle_kib: f64,
 }
 
@@ -259,15 +276,18 @@ async fn measure(which: &str, window: Duration, idle: usize) -> Figures {
     let mut ws = connect(port).await;
     let big = Message::Binary(vec![0xa5u8; BIG].into());
     echo_for(&mut ws, big.clone(), Duration::from_millis(300)).await; // warm-up
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), cpu_s(pid));
     let n = echo_for(&mut ws, big, window).await;
-    let mib_s = (n as f64 * BIG as f64) / (1 << 20) as f64 / start.elapsed().as_secs_f64();
+    let mib = (n as f64 * BIG as f64) / (1 << 20) as f64;
+    let mib_s = mib / start.elapsed().as_secs_f64();
+    let ms_mib = (cpu_s(pid) - cpu) * 1e3 / mib;
 
     let small = Message::Text("x".repeat(SMALL).into());
     echo_for(&mut ws, small.clone(), Duration::from_millis(300)).await;
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), cpu_s(pid));
     let n = echo_for(&mut ws, small, window).await;
     let rtt_s = n as f64 / start.elapsed().as_secs_f64();
+    let us_rt = (cpu_s(pid) - cpu) * 1e6 / n as f64;
     ws.close(None).await.ok();
     drop(ws);
 
@@ -287,7 +307,9 @@ async fn measure(which: &str, window: Duration, idle: usize) -> Figures {
     server.child.kill().await.ok();
     Figures {
         mib_s,
+        ms_mib,
         rtt_s,
+        us_rt,
         idle_kib: after.saturating_sub(before) as f64,
     }
 }
@@ -316,10 +338,30 @@ async fn bench(window: Duration, rounds: u64, idle: usize) {
     println!(
         "# tung-default: tokio-tungstenite 0.30 with its default buffers (128 KiB read, 128 KiB write)"
     );
-    println!(
-        "{:<15} {:>5} {:>12} {:>12} {:>14}",
-        "server", "round", "64K MiB/s", "100B rt/s", "idle KiB/sock"
-    );
+    let head = [
+        "64K MiB/s",
+        "ms CPU/MiB",
+        "100B rt/s",
+        "us CPU/rt",
+        "idle KiB/sock",
+    ];
+    let row = |name: &str, cells: &[String]| {
+        let mut line = format!("{name:<19}");
+        for c in cells {
+            line.push_str(&format!(" {c:>13}"));
+        }
+        println!("{line}");
+    };
+    let cells = |f: &Figures| {
+        vec![
+            format!("{:.1}", f.mib_s),
+            format!("{:.2}", f.ms_mib),
+            format!("{:.0}", f.rtt_s),
+            format!("{:.2}", f.us_rt),
+            format!("{:.1}", f.idle_kib / idle as f64),
+        ]
+    };
+    row("server round", &head.map(String::from));
     let mut all: Vec<Vec<Figures>> = SERVERS.iter().map(|_| Vec::new()).collect();
     for round in 0..rounds {
         let mut order: Vec<usize> = (0..SERVERS.len()).collect();
@@ -328,53 +370,47 @@ async fn bench(window: Duration, rounds: u64, idle: usize) {
         }
         for i in order {
             let f = measure(SERVERS[i], window, idle).await;
-            println!(
-                "{:<15} {:>5} {:>12.1} {:>12.0} {:>14.1}",
-                SERVERS[i],
-                round + 1,
-                f.mib_s,
-                f.rtt_s,
-                f.idle_kib / idle as f64
-            );
+            row(&format!("{} {}", SERVERS[i], round + 1), &cells(&f));
             all[i].push(f);
         }
     }
-    let med = |i: usize, get: fn(&Figures) -> f64| median(all[i].iter().map(get).collect());
     println!();
-    println!("# medians; idle = server VmRSS growth with {idle} idle open sockets, KiB per socket");
     println!(
-        "{:<15} {:>12} {:>12} {:>14}",
-        "server", "64K MiB/s", "100B rt/s", "idle KiB/sock"
+        "# medians; CPU = the server's utime+stime in the window (10 ms ticks) per MiB echoed or per round trip;"
     );
-    let gets: [fn(&Figures) -> f64; 3] = [|f| f.mib_s, |f| f.rtt_s, |f| f.idle_kib];
-    let mut meds = [[0.0; 3]; SERVERS.len()];
-    for i in 0..SERVERS.len() {
-        for (k, get) in gets.iter().enumerate() {
-            meds[i][k] = med(i, *get);
-        }
-        println!(
-            "{:<15} {:>12.1} {:>12.0} {:>14.1}",
-            SERVERS[i],
-            meds[i][0],
-            meds[i][1],
-            meds[i][2] / idle as f64
-        );
+    println!("# idle = server VmRSS growth with {idle} idle open sockets, KiB per socket");
+    row("server", &head.map(String::from));
+    let meds: Vec<Figures> = all
+        .iter()
+        .map(|v| {
+            let med = |get: fn(&Figures) -> f64| median(v.iter().map(get).collect());
+            Figures {
+                mib_s: med(|f| f.mib_s),
+                ms_mib: med(|f| f.ms_mib),
+                rtt_s: med(|f| f.rtt_s),
+                us_rt: med(|f| f.us_rt),
+                idle_kib: med(|f| f.idle_kib),
+            }
+        })
+        .collect();
+    for (i, m) in meds.iter().enumerate() {
+        row(SERVERS[i], &cells(m));
     }
     // Ratios to tungstenite as httpout configures it.
+    let as_vec = |f: &Figures| [f.mib_s, f.ms_mib, f.rtt_s, f.us_rt, f.idle_kib];
+    let base = as_vec(&meds[0]);
     for (i, name) in [(1, "fws/tung"), (2, "tung-def/tung")] {
-        let ratio = |k: usize| {
-            if meds[0][k] > 0.0 {
-                format!("{:.2}", meds[i][k] / meds[0][k])
-            } else {
-                "n/a".into()
-            }
-        };
-        let label = format!("ratio {name}");
-        println!(
-            "{label:<15} {:>12} {:>12} {:>14}",
-            ratio(0),
-            ratio(1),
-            ratio(2)
-        );
+        let ratios: Vec<String> = as_vec(&meds[i])
+            .iter()
+            .zip(base)
+            .map(|(a, b)| {
+                if b > 0.0 {
+                    format!("{:.2}", a / b)
+                } else {
+                    "n/a".into()
+                }
+            })
+            .collect();
+        row(&format!("ratio {name}"), &ratios);
     }
 }
