@@ -476,6 +476,23 @@ fn a_bad_uploads_option_is_one_line_and_exit_2() {
     }
 }
 
+/// A tus append of `data` at `offset` to the upload at `url`.
+fn tus_append(url: &str, offset: &str, data: &str) -> (u16, String) {
+    request(&[
+        "-X",
+        "PATCH",
+        "-H",
+        "Tus-Resumable: 1.0.0",
+        "-H",
+        "Content-Type: application/offset+octet-stream",
+        "-H",
+        &format!("Upload-Offset: {offset}"),
+        "--data-binary",
+        data,
+        url,
+    ])
+}
+
 /// A tus creation of `/t/r.bin`, 10 bytes.
 fn tus_create(base: &str) -> (u16, String) {
     request(&[
@@ -501,21 +518,7 @@ fn a_resumable_upload_reports_its_progress_at_its_own_url() {
     let location = header(&res, "location").expect("Location");
     assert!(location.starts_with("/.uploads/"), "{location}");
     let url = format!("{}{location}", s.url());
-    let patch = |offset: &str, data: &str| {
-        request(&[
-            "-X",
-            "PATCH",
-            "-H",
-            "Tus-Resumable: 1.0.0",
-            "-H",
-            "Content-Type: application/offset+octet-stream",
-            "-H",
-            &format!("Upload-Offset: {offset}"),
-            "--data-binary",
-            data,
-            &url,
-        ])
-    };
+    let patch = |offset: &str, data: &str| tus_append(&url, offset, data);
     assert_eq!(patch("0", "0123").0, 204);
     let v = json(&text(&curl(&["-s", &url])));
     assert_eq!(v["state"], "suspended", "{v}");
@@ -585,22 +588,7 @@ fn resumable_uploads_claim_expected_ids() {
     assert!(!placeholder.exists(), "the upload holds the id now");
     let url = format!("{}/.uploads/{id}", s.url());
     let events = follow_events(&url);
-    let append = |offset: &str, data: &str| {
-        request(&[
-            "-X",
-            "PATCH",
-            "-H",
-            "Tus-Resumable: 1.0.0",
-            "-H",
-            "Content-Type: application/offset+octet-stream",
-            "-H",
-            &format!("Upload-Offset: {offset}"),
-            "--data-binary",
-            data,
-            &url,
-        ])
-        .0
-    };
+    let append = |offset: &str, data: &str| tus_append(&url, offset, data).0;
     assert_eq!(append("0", "0123"), 204);
     assert_eq!(append("4", "456789"), 204);
     assert_eq!(

@@ -6,20 +6,12 @@
 //     WebSocket, prints `ready` on stderr, then waits (without reloading)
 //     until a row shows TITLE; prints the rows and whether the page was
 //     reloaded, as JSON on stdout.
-import puppeteer from "puppeteer-core";
+import { bound, launch } from "./chromium.mjs";
 
 const [url, title] = process.argv.slice(2);
-const limit = Number(process.env.LIVE_STATUS_LIMIT_MS || 60000);
-setTimeout(() => {
-  console.error(`live_status.mjs: no result within ${limit} ms`);
-  process.exit(3);
-}, limit).unref();
+bound("live_status.mjs", "LIVE_STATUS_LIMIT_MS", 60000);
 
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run"],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage();
   let loads = 0;

@@ -16,21 +16,13 @@
 
 import { fileURLToPath } from "node:url";
 import path from "node:path";
-import puppeteer from "puppeteer-core";
+import { bound, launch } from "./chromium.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const [mode, ...args] = process.argv.slice(2);
-const limit = Number(process.env.UPLOADS_WEB_LIMIT_MS || 120000);
-setTimeout(() => {
-  console.error(`uploads.mjs: no result within ${limit} ms`);
-  process.exit(3);
-}, limit).unref();
+bound("uploads.mjs", "UPLOADS_WEB_LIMIT_MS", 120000);
 
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run"],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage();
   page.on("console", (m) => console.error(`page: ${m.text()}`));
