@@ -3,9 +3,15 @@
 //! `multipart/form-data` (streamed part by part, bounded). A body over its
 //! limit is a 413, a body of another type a 415, a malformed one a 400.
 
-use bytes::Bytes;
-use http::Request;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderMap, Request};
 use http_body_util::{BodyDataStream, BodyExt, LengthLimitError, Limited};
 
 use crate::body::Body;
@@ -70,12 +76,12 @@ impl Fields {
     /// }
     /// ```
     pub async fn from_body(req: Request<Body>, limit: usize) -> Result<Self, Error> {
-        if !is_type(&req, "application/x-www-form-urlencoded") {
+        if !is_type(req.headers(), "application/x-www-form-urlencoded") {
             return Err(Error::UnsupportedMediaType {
                 expected: "application/x-www-form-urlencoded",
             });
         }
-        check_length(&req, limit as u64)?;
+        check_length(req.headers(), limit as u64)?;
         let body = Limited::new(req.into_body(), limit);
         let bytes = match body.collect().await {
             Ok(collected) => collected.to_bytes(),
@@ -165,8 +171,8 @@ fn decode(raw: &[u8]) -> Result<String, Error> {
 }
 
 /// Whether `req`'s `Content-Type` is `essence` (parameters aside).
-fn is_type<B>(req: &Request<B>, essence: &str) -> bool {
-    req.headers()
+fn is_type(headers: &HeaderMap, essence: &str) -> bool {
+    headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
@@ -174,9 +180,8 @@ fn is_type<B>(req: &Request<B>, essence: &str) -> bool {
 }
 
 /// A 413 when `Content-Length` is over `limit`.
-fn check_length<B>(req: &Request<B>, limit: u64) -> Result<(), Error> {
-    let declared = req
-        .headers()
+fn check_length(headers: &HeaderMap, limit: u64) -> Result<(), Error> {
+    let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
@@ -206,6 +211,11 @@ pub struct MultipartLimits {
     pub max_body: u64,
     /// Bytes of one part's content; more is a 413. Default 8 MiB.
     pub max_part: u64,
+    /// Bytes the parser may take in without handing anything out: the
+    /// preamble, a part's headers, the boundary between two parts (a
+    /// browser sends a few hundred bytes); more is a 400. This, not
+    /// `max_body`, bounds what the parser buffers. Default 16 KiB.
+    pub max_head: usize,
 }
 
 impl Default for MultipartLimits {
@@ -213,14 +223,16 @@ impl Default for MultipartLimits {
         Self {
             max_body: 16 << 20,
             max_part: 8 << 20,
+            max_head: 16 << 10,
         }
     }
 }
 
 /// A `multipart/form-data` body, read part by part as it arrives
-/// (parsing is multer's). Memory is bounded by
-/// [`MultipartLimits::max_body`]; a part's content comes in pieces
-/// ([`Part::chunk`]) or whole ([`Part::bytes`], [`Part::text`]).
+/// (parsing is multer's). What the parser holds is bounded by
+/// [`MultipartLimits::max_head`]; a part's content comes in pieces
+/// ([`Part::chunk`]) or whole ([`Part::bytes`], [`Part::text`]); what a
+/// handler leaves of a part is read through when it asks for the next.
 ///
 /// ```
 /// use httpout_core::form::{Multipart, MultipartLimits};
@@ -240,6 +252,9 @@ impl Default for MultipartLimits {
 /// ```
 pub struct Multipart {
     inner: multer::Multipart<'static>,
+    /// The part last handed out, until the next is asked for.
+    current: Option<multer::Field<'static>>,
+    budget: Arc<Budget>,
     limits: MultipartLimits,
 }
 
@@ -253,7 +268,8 @@ impl std::fmt::Debug for Multipart {
 
 impl Multipart {
     /// The form of `req`: a 415 unless it is `multipart/form-data`, a 400
-    /// without a boundary, a 413 when `Content-Length` is over the limit.
+    /// without a valid boundary, a 413 when `Content-Length` is over the
+    /// limit.
     ///
     /// ```
     /// use httpout_core::form::{Multipart, MultipartLimits};
@@ -275,32 +291,63 @@ impl Multipart {
     /// # Ok::<_, http::Error>(())
     /// ```
     pub fn from_request(req: Request<Body>, limits: MultipartLimits) -> Result<Self, Error> {
-        if !is_type(&req, "multipart/form-data") {
+        let (parts, body) = req.into_parts();
+        Self::new(&parts.headers, body, limits)
+    }
+
+    /// The form in `body`, sent with `headers`: [`Multipart::from_request`]
+    /// for a request already taken apart.
+    ///
+    /// ```
+    /// use httpout_core::form::{Multipart, MultipartLimits};
+    /// use httpout_core::Body;
+    ///
+    /// let (parts, body) = http::Request::post("/upload")
+    ///     .header("content-type", "multipart/form-data")
+    ///     .body(Body::empty())?
+    ///     .into_parts();
+    /// let refused = Multipart::new(&parts.headers, body, MultipartLimits::default()).unwrap_err();
+    /// assert_eq!(refused.status(), http::StatusCode::BAD_REQUEST);
+    /// # Ok::<_, http::Error>(())
+    /// ```
+    pub fn new(headers: &HeaderMap, body: Body, limits: MultipartLimits) -> Result<Self, Error> {
+        if !is_type(headers, "multipart/form-data") {
             return Err(Error::UnsupportedMediaType {
                 expected: "multipart/form-data",
             });
         }
-        let content_type = req
-            .headers()
+        let content_type = headers
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
+        // RFC 2046 section 5.1.1: one to seventy characters.
         let boundary = multer::parse_boundary(content_type)
-            .map_err(|_| Error::bad_request("multipart form without a boundary"))?;
-        check_length(&req, limits.max_body)?;
+            .ok()
+            .filter(|b| (1..=70).contains(&b.len()))
+            .ok_or_else(|| Error::bad_request("multipart form without a valid boundary"))?;
+        check_length(headers, limits.max_body)?;
         let constraints = multer::Constraints::new().size_limit(
             multer::SizeLimit::new()
                 .whole_stream(limits.max_body)
                 .per_field(limits.max_part),
         );
-        let stream = BodyDataStream::new(req.into_body());
+        let budget = Arc::new(Budget::default());
+        let stream = Budgeted {
+            inner: BodyDataStream::new(body),
+            budget: Arc::clone(&budget),
+            limit: limits.max_head,
+        };
         Ok(Self {
             inner: multer::Multipart::with_constraints(stream, boundary, constraints),
+            current: None,
+            budget,
             limits,
         })
     }
 
-    /// The next part, or `None` after the last.
+    /// The next part, or `None` after the last. What is left unread of
+    /// the part before is read through first (it counts against the
+    /// limits).
     ///
     /// ```
     /// # use httpout_core::form::{Multipart, MultipartLimits};
@@ -322,11 +369,90 @@ impl Multipart {
     /// # })?;
     /// # Ok::<_, Box<dyn std::error::Error>>(())
     /// ```
-    pub async fn next_part(&mut self) -> Result<Option<Part>, Error> {
-        let limits = self.limits;
-        match self.inner.next_field().await {
-            Ok(field) => Ok(field.map(|inner| Part { inner, limits })),
-            Err(e) => Err(form_error(e, limits)),
+    pub async fn next_part(&mut self) -> Result<Option<Part<'_>>, Error> {
+        if let Some(mut rest) = self.current.take() {
+            // Handed out piece by piece, so that it is not taken for the
+            // next part's head.
+            while let Some(_piece) = rest.chunk().await.map_err(|e| self.error(e))? {
+                self.budget.progress();
+            }
+        }
+        let field = self.inner.next_field().await.map_err(|e| self.error(e))?;
+        self.budget.progress();
+        self.current = field;
+        let Self {
+            current,
+            budget,
+            limits,
+            ..
+        } = self;
+        Ok(current.as_mut().map(|field| Part {
+            field,
+            budget,
+            limits: *limits,
+        }))
+    }
+
+    /// multer's failure as the client's error.
+    fn error(&self, e: multer::Error) -> Error {
+        form_error(e, self.limits, &self.budget)
+    }
+}
+
+/// What a [`Multipart`]'s parser took in since it last handed something
+/// out.
+#[derive(Debug, Default)]
+struct Budget {
+    /// Bytes taken in since the last [`Budget::progress`].
+    since: AtomicUsize,
+    /// Whether the parser was made to look at what it holds since then.
+    paused: AtomicBool,
+    /// Whether the limit was crossed (the stream failed for that).
+    over: AtomicBool,
+}
+
+impl Budget {
+    /// The parser handed out a part or a piece of one.
+    fn progress(&self) {
+        self.since.store(0, Ordering::Relaxed);
+        self.paused.store(false, Ordering::Relaxed);
+    }
+}
+
+/// The body as multer reads it: past `limit` bytes without progress, it
+/// first pauses once (multer reads while data is ready, so this makes it
+/// process what it holds), then fails.
+struct Budgeted<S> {
+    inner: S,
+    budget: Arc<Budget>,
+    limit: usize,
+}
+
+impl<S, E> Stream for Budgeted<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: Into<crate::BoxError>,
+{
+    type Item = Result<Bytes, crate::BoxError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let budget = Arc::clone(&self.budget);
+        if budget.since.load(Ordering::Relaxed) >= self.limit {
+            if !budget.paused.swap(true, Ordering::Relaxed) {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            budget.over.store(true, Ordering::Relaxed);
+            return Poll::Ready(Some(Err("form head too long".into())));
+        }
+        match Pin::new(&mut self.inner).poll_next(cx) {
+            Poll::Ready(Some(Ok(data))) => {
+                budget.since.fetch_add(data.len(), Ordering::Relaxed);
+                Poll::Ready(Some(Ok(data)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
         }
     }
 }
@@ -352,12 +478,13 @@ impl Multipart {
 /// # })?;
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// ```
-pub struct Part {
-    inner: multer::Field<'static>,
+pub struct Part<'a> {
+    field: &'a mut multer::Field<'static>,
+    budget: &'a Budget,
     limits: MultipartLimits,
 }
 
-impl std::fmt::Debug for Part {
+impl std::fmt::Debug for Part<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Part")
             .field("name", &self.name())
@@ -366,7 +493,7 @@ impl std::fmt::Debug for Part {
     }
 }
 
-impl Part {
+impl Part<'_> {
     /// The form field's name.
     ///
     /// ```
@@ -387,7 +514,7 @@ impl Part {
     /// # Ok::<_, Box<dyn std::error::Error>>(())
     /// ```
     pub fn name(&self) -> Option<&str> {
-        self.inner.name()
+        self.field.name()
     }
 
     /// The file name a browser gave a file part, as sent (sanitise it
@@ -414,7 +541,7 @@ impl Part {
     /// # Ok::<_, Box<dyn std::error::Error>>(())
     /// ```
     pub fn file_name(&self) -> Option<&str> {
-        self.inner.file_name()
+        self.field.file_name()
     }
 
     /// The part's `Content-Type`.
@@ -440,7 +567,7 @@ impl Part {
     /// # Ok::<_, Box<dyn std::error::Error>>(())
     /// ```
     pub fn content_type(&self) -> Option<String> {
-        self.inner.content_type().map(ToString::to_string)
+        self.field.content_type().map(ToString::to_string)
     }
 
     /// The next piece of the content, or `None` at its end.
@@ -467,8 +594,10 @@ impl Part {
     /// # Ok::<_, Box<dyn std::error::Error>>(())
     /// ```
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
-        let limits = self.limits;
-        self.inner.chunk().await.map_err(|e| form_error(e, limits))
+        let piece = self.field.chunk().await;
+        let piece = piece.map_err(|e| form_error(e, self.limits, self.budget))?;
+        self.budget.progress();
+        Ok(piece)
     }
 
     /// The whole content (at most [`MultipartLimits::max_part`] bytes).
@@ -490,9 +619,12 @@ impl Part {
     /// # })?;
     /// # Ok::<_, Box<dyn std::error::Error>>(())
     /// ```
-    pub async fn bytes(self) -> Result<Bytes, Error> {
-        let limits = self.limits;
-        self.inner.bytes().await.map_err(|e| form_error(e, limits))
+    pub async fn bytes(mut self) -> Result<Bytes, Error> {
+        let mut whole = BytesMut::new();
+        while let Some(piece) = self.chunk().await? {
+            whole.extend_from_slice(&piece);
+        }
+        Ok(whole.freeze())
     }
 
     /// The whole content as text; a 400 if it is not UTF-8.
@@ -522,7 +654,13 @@ impl Part {
 }
 
 /// multer's failure as the client's error.
-fn form_error(e: multer::Error, limits: MultipartLimits) -> Error {
+fn form_error(e: multer::Error, limits: MultipartLimits, budget: &Budget) -> Error {
+    if budget.over.load(Ordering::Relaxed) {
+        return Error::bad_request(format!(
+            "form preamble or part headers longer than {} bytes",
+            limits.max_head
+        ));
+    }
     match e {
         multer::Error::StreamSizeExceeded { .. } => Error::PayloadTooLarge {
             limit: limits.max_body,

@@ -2,33 +2,23 @@
 //! is streamed into the directory of the URL under its sanitised file name,
 //! each through its own temporary file (atomic, like any upload). A part
 //! named like a dotfile is refused (403) without `hidden`.
-//! Parsing is multer's.
+//! Parsing is core's [`Multipart`].
 //!
-//! Memory per form is bounded by a constant (issue 12 item 4): multer
-//! buffers what it has not handed out yet, so the body reaches it through
-//! [`Budgeted`], which lets at most [`FORM_HEAD_LIMIT`] bytes in without
-//! multer producing anything (a part or a piece of one). The preamble, a
-//! part's headers and the boundary between two parts must fit (400
-//! otherwise); part data is handed out as it comes, and written to its
-//! temporary file at once. A missing or invalid boundary is refused before
-//! any byte is read.
+//! Memory per form is bounded by a constant (issue 12 item 4): the parser
+//! takes in at most [`FORM_HEAD_LIMIT`] bytes without handing anything out
+//! (a part or a piece of one), so the preamble, a part's headers and the
+//! boundary between two parts must fit (400 otherwise); part data is
+//! handed out as it comes, and written to its temporary file at once. A
+//! missing or invalid boundary is refused before any byte is read.
 
 use http::header::{ACCEPT, CONTENT_TYPE, LOCATION};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
-use http_body_util::BodyDataStream;
+use httpout_core::form::{Multipart, MultipartLimits};
 use httpout_core::{Body, Error, Metrics};
 use httpout_store::{Kind, TEMP_PREFIX};
-use multer::{Constraints, Multipart, SizeLimit};
 use percent_encoding::utf8_percent_encode;
 use std::io::Write;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
-
-use bytes::Bytes;
-use futures_util::Stream;
 
 use super::{WriteSite, io_error, write_error};
 use crate::read::listing::SEGMENT;
@@ -54,31 +44,12 @@ pub(crate) async fn upload(
     who: super::Uploader<'_>,
     metrics: &Metrics,
 ) -> Result<Response<Body>, Error> {
-    let content_type = req
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let boundary = multer::parse_boundary(content_type)
-        .ok()
-        .filter(|b| (1..=70).contains(&b.len()))
-        .ok_or_else(|| Error::bad_request("multipart/form-data without a valid boundary"))?;
-    let constraints = Constraints::new().size_limit(SizeLimit::new().whole_stream(site.maxs));
-    let budget = Arc::new(Budget::default());
-    let body = Budgeted {
-        inner: BodyDataStream::new(body),
-        budget: Arc::clone(&budget),
+    let limits = MultipartLimits {
+        max_body: site.maxs,
+        max_part: u64::MAX,
+        max_head: FORM_HEAD_LIMIT,
     };
-    let mut form = Multipart::with_constraints(body, boundary, constraints);
-    let form_error = |e| {
-        if budget.over.load(Ordering::Relaxed) {
-            Error::bad_request(format!(
-                "form preamble or part headers longer than {FORM_HEAD_LIMIT} bytes"
-            ))
-        } else {
-            form_error(site, e)
-        }
-    };
+    let mut form = Multipart::new(&req.headers, body, limits)?;
     let parent = site.root.dir(dir, true).map_err(write_error)?;
     let dir_path = site
         .root
@@ -89,18 +60,11 @@ pub(crate) async fn upload(
     // An id the request names is the first file's; the others get their
     // own (refused when ids are required: one expected upload per id).
     let mut named = super::registry::named_id(req);
-    while let Some(mut field) = timed(site, form.next_field()).await?.map_err(form_error)? {
-        budget.progress();
+    while let Some(mut field) = timed(site, form.next_part()).await?? {
         let Some(raw) = field.file_name() else {
-            // Not a file: read through (it counts against `maxs`), so that
-            // it is not held back as part of the next part's head.
-            while timed(site, field.chunk())
-                .await?
-                .map_err(form_error)?
-                .is_some()
-            {
-                budget.progress();
-            }
+            // Not a file: read through here (it counts against `maxs`),
+            // each piece within the timeout.
+            while timed(site, field.chunk()).await??.is_some() {}
             continue;
         };
         let name = sanitize(raw)?;
@@ -110,7 +74,7 @@ pub(crate) async fn upload(
             return Err(Error::conflict(format!("{name} is a directory")));
         }
         let url_path = format!("{}/{}", who.url_path.trim_end_matches('/'), name);
-        let part_type = field.content_type().map(|m| m.essence_str().to_owned());
+        let part_type = field.content_type().map(|t| essence(&t));
         let mut tracker = site.uploads.start(
             site.root.path(),
             named.take().as_deref(),
@@ -131,8 +95,7 @@ pub(crate) async fn upload(
             let mut record = site.live.record(&dir_path.join(&name));
             let counted = metrics.upload();
             // Written on the worker as it arrives, like any upload (write/mod.rs).
-            while let Some(chunk) = timed(site, field.chunk()).await?.map_err(form_error)? {
-                budget.progress();
+            while let Some(chunk) = timed(site, field.chunk()).await?? {
                 temp.file().write_all(&chunk).map_err(io_error)?;
                 record.add(chunk.len() as u64);
                 tracker.add(chunk.len() as u64);
@@ -167,60 +130,10 @@ pub(crate) async fn upload(
 /// a boundary and a part's headers (browsers send a few hundred bytes).
 pub(crate) const FORM_HEAD_LIMIT: usize = 16 << 10;
 
-/// What the parser took in since it last handed something out.
-#[derive(Debug, Default)]
-struct Budget {
-    /// Bytes taken in since the last [`Budget::progress`].
-    since: AtomicUsize,
-    /// Whether the parser was made to look at what it holds since then.
-    paused: AtomicBool,
-    /// Whether the limit was crossed (the stream failed for that).
-    over: AtomicBool,
-}
-
-impl Budget {
-    /// The parser handed out a part or a piece of one.
-    fn progress(&self) {
-        self.since.store(0, Ordering::Relaxed);
-        self.paused.store(false, Ordering::Relaxed);
-    }
-}
-
-/// The body as multer reads it: past [`FORM_HEAD_LIMIT`] bytes without
-/// progress, it first pauses once (multer reads while data is ready, so
-/// this makes it process what it holds), then fails.
-struct Budgeted<S> {
-    inner: S,
-    budget: Arc<Budget>,
-}
-
-impl<S, E> Stream for Budgeted<S>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: Into<httpout_core::BoxError>,
-{
-    type Item = Result<Bytes, httpout_core::BoxError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let budget = Arc::clone(&self.budget);
-        if budget.since.load(Ordering::Relaxed) >= FORM_HEAD_LIMIT {
-            if !budget.paused.swap(true, Ordering::Relaxed) {
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-            budget.over.store(true, Ordering::Relaxed);
-            return Poll::Ready(Some(Err("form head too long".into())));
-        }
-        match Pin::new(&mut self.inner).poll_next(cx) {
-            Poll::Ready(Some(Ok(data))) => {
-                budget.since.fetch_add(data.len(), Ordering::Relaxed);
-                Poll::Ready(Some(Ok(data)))
-            }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
-    }
+/// A media type without its parameters, in lower case.
+fn essence(media_type: &str) -> String {
+    let essence = media_type.split(';').next().unwrap_or_default();
+    essence.trim().to_ascii_lowercase()
 }
 
 async fn timed<T>(site: &WriteSite, fut: impl std::future::Future<Output = T>) -> Result<T, Error> {
@@ -229,15 +142,6 @@ async fn timed<T>(site: &WriteSite, fut: impl std::future::Future<Output = T>) -
             .await
             .map_err(|_| Error::RequestTimeout),
         None => Ok(fut.await),
-    }
-}
-
-fn form_error(site: &WriteSite, e: multer::Error) -> Error {
-    match e {
-        multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
-            Error::PayloadTooLarge { limit: site.maxs }
-        }
-        other => Error::bad_request(format!("malformed form: {other}")),
     }
 }
 
