@@ -28,15 +28,15 @@ async fn visit(req: Request<Body>, _ctx: Ctx) -> Result<Response<Body>, Error> {
     let session = Session::of(&req)?;
     let visits = session.get::<u64>("visits").unwrap_or(0) + 1;
     session.insert("visits", visits)?;
-    let name = session.get::<String>("name");
+    let name = session.user();
     let who = name.as_deref().unwrap_or("stranger");
     Ok(Response::new(Body::full(format!(
         "hello {who}: {visits} visit(s)\n"
     ))))
 }
 
-/// Signs in by name (a real program checks a password first): a new
-/// session id for a new privilege.
+/// Signs in by name (a real program checks a password first): the session
+/// is bound to the user, with a new id.
 async fn login(req: Request<Body>, _ctx: Ctx) -> Result<Response<Body>, Error> {
     let session = Session::of(&req)?;
     let form = Fields::from_body(req, MAX_URLENCODED).await?;
@@ -44,8 +44,7 @@ async fn login(req: Request<Body>, _ctx: Ctx) -> Result<Response<Body>, Error> {
         .get("name")
         .filter(|n| !n.is_empty())
         .ok_or_else(|| Error::bad_request("name= is missing"))?;
-    session.rotate();
-    session.insert("name", name)?;
+    session.sign_in(name); // a new id, and another user's data gone
     Ok(Response::new(Body::full(format!("signed in as {name}\n"))))
 }
 

@@ -1,13 +1,16 @@
 //! Sessions over real sockets on 127.0.0.1: curl with a cookie jar
 //! (`-c jar -b jar`) and hyper's HTTP/1.1 and HTTP/2 clients; the cookie's
 //! attributes, expiry, destroy, rotation, the data directory across a
-//! restart, and the bounds. Every wait is bounded.
+//! restart, sign-in through `Router::auth` and the engine's rules, and the
+//! bounds. Every wait is bounded.
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderMap, Request, Response, StatusCode};
+use httpout_core::auth::{Access, rules::Rules, users::Users};
 use httpout_core::session::{Session, SessionConfig, Sessions};
 use httpout_core::{Body, Ctx, Error, Router};
 use httpout_test::*;
@@ -193,19 +196,38 @@ async fn a_data_dir_keeps_sessions_across_a_restart() {
     assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0);
 }
 
-#[tokio::test]
-async fn unused_sessions_expire() {
+/// `/count` on a new connection, with the cookie `pair` if any: the body
+/// and the `Set-Cookie` pair, if any.
+async fn count_with(addr: SocketAddr, pair_sent: Option<&str>) -> (String, Option<String>) {
+    let mut one = h1(TcpStream::connect(addr).await.unwrap()).await;
+    let headers: Vec<(&str, &str)> = pair_sent.iter().map(|p| ("cookie", *p)).collect();
+    let req = request("GET", "/count", &headers);
+    let (_, headers, body) = read(bounded(one.send_request(req)).await.unwrap()).await;
+    (body, set_cookie(&headers).map(|c| pair(&c)))
+}
+
+/// In virtual time: the store counts on tokio's clock, so the test moves
+/// it instead of sleeping.
+#[tokio::test(start_paused = true)]
+async fn unused_sessions_expire_and_each_use_renews_them() {
     let sessions = Sessions::in_memory(SessionConfig {
-        ttl: Duration::from_secs(1),
+        ttl: Duration::from_secs(60),
         ..SessionConfig::default()
     });
     let (_server, addr) = start_with(config(), app(&sessions)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let jar = dir.path().join("jar");
-    assert_eq!(curl_jar(addr, &jar, "/count").await, "1");
-    // Expiry is counted in whole seconds: past 2 s a 1 s session is gone.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(curl_jar(addr, &jar, "/count").await, "1");
+    let (body, cookie) = count_with(addr, None).await;
+    let cookie = cookie.expect("a new session");
+    assert_eq!(body, "1");
+    // Used every 50 s, a 60 s session lives on, 150 s in all.
+    for want in ["2", "3", "4"] {
+        tokio::time::advance(Duration::from_secs(50)).await;
+        assert_eq!(count_with(addr, Some(&cookie)).await, (want.into(), None));
+    }
+    // Unused for 61 s it is gone: a new session, a new id.
+    tokio::time::advance(Duration::from_secs(61)).await;
+    let (body, new) = count_with(addr, Some(&cookie)).await;
+    assert_eq!(body, "1");
+    assert_ne!(new.expect("a new session"), cookie);
 }
 
 #[tokio::test]
@@ -241,4 +263,131 @@ async fn bounded_in_number_and_in_size() {
         read(bounded(one.send_request(req)).await.unwrap()).await.2,
         "3"
     );
+}
+
+/// The session's user and count, the count one up.
+async fn whoami(req: Request<Body>, ctx: Ctx) -> Result<Response<Body>, Error> {
+    let session = Session::of(&req)?;
+    let n = session.get::<u64>("count").unwrap_or(0) + 1;
+    session.insert("count", n)?;
+    let user = session.user().unwrap_or_default();
+    let ctx_user = ctx.user.unwrap_or_default();
+    Ok(Response::new(Body::full(format!("{user} {n} {ctx_user}"))))
+}
+
+fn users() -> Users {
+    let mut users = Users::default();
+    users.set_password("larry", "wall").unwrap();
+    users.set_password("moe", "stooge").unwrap();
+    users
+}
+
+/// The session id curl's jar holds.
+fn jar_id(jar: &Path) -> String {
+    let text = std::fs::read_to_string(jar).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("httpout_session"))
+        .unwrap();
+    line.split_whitespace().last().unwrap().to_owned()
+}
+
+/// curl with the jar and `args`: the status and the body.
+async fn curl_as(addr: SocketAddr, jar: &Path, args: &[&str], path: &str) -> (u16, String) {
+    let url = format!("http://{addr}{path}");
+    let mut all = vec!["-c", jar.to_str().unwrap(), "-b", jar.to_str().unwrap()];
+    all.extend(["-w", "\n%{http_code}"]);
+    all.extend(args);
+    all.push(&url);
+    let text = curl(all).await;
+    let (body, status) = text.rsplit_once('\n').unwrap();
+    (status.parse().unwrap(), body.to_owned())
+}
+
+#[tokio::test]
+async fn route_auth_signs_the_session_in_with_a_new_id() {
+    let access = Arc::new(Access::new(Rules::default(), users(), None).unwrap());
+    let sessions = Sessions::in_memory(SessionConfig::default());
+    let app = sessions.wrap(
+        Router::new()
+            .route("/count", count)
+            .route("/peek", peek)
+            .route("/private/me", whoami)
+            .route("/private/peek", peek)
+            .auth("/private", access, |_, _| true),
+    );
+    let (_server, addr) = start_with(config(), app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let jar = dir.path().join("jar");
+    // Anonymous first: a session with a count, no user.
+    assert_eq!(curl_as(addr, &jar, &[], "/count").await, (200, "1".into()));
+    let anonymous = jar_id(&jar);
+    // Signed in by the route's auth (Basic, then Digest): the same data,
+    // now larry's, under a new id; not renewed again while it stays his.
+    let larry = ["-u", "larry:wall"];
+    let got = curl_as(addr, &jar, &larry, "/private/me").await;
+    assert_eq!(got, (200, "larry 2 larry".into()));
+    let signed_in = jar_id(&jar);
+    assert_ne!(signed_in, anonymous);
+    let digest = ["--digest", "-u", "larry:wall"];
+    let got = curl_as(addr, &jar, &digest, "/private/me").await;
+    assert_eq!(got, (200, "larry 3 larry".into()));
+    assert_eq!(jar_id(&jar), signed_in);
+    // The id someone may have planted before the sign-in opens nothing.
+    let mut one = h1(TcpStream::connect(addr).await.unwrap()).await;
+    let planted = format!("httpout_session={anonymous}");
+    let req = request("GET", "/peek", &[("cookie", planted.as_str())]);
+    assert_eq!(
+        read(bounded(one.send_request(req)).await.unwrap()).await.2,
+        "0 "
+    );
+    // A wrong password: 401, the session untouched.
+    let wrong = ["-u", "larry:nope"];
+    assert_eq!(curl_as(addr, &jar, &wrong, "/private/me").await.0, 401);
+    assert_eq!(jar_id(&jar), signed_in);
+    // Another user on the same browser: a new id, larry's data gone.
+    let moe = ["-u", "moe:stooge"];
+    let got = curl_as(addr, &jar, &moe, "/private/me").await;
+    assert_eq!(got, (200, "moe 1 moe".into()));
+    assert_ne!(jar_id(&jar), signed_in);
+    let larrys = format!("httpout_session={signed_in}");
+    let req = request("GET", "/peek", &[("cookie", larrys.as_str())]);
+    assert_eq!(
+        read(bounded(one.send_request(req)).await.unwrap()).await.2,
+        "0 "
+    );
+    // Signed in with no cookie and nothing written: no session is made
+    // (a client without a jar does not fill the store).
+    let url = format!("http://{addr}/private/peek");
+    let head = curl(["-s", "-o", "/dev/null", "-D", "-", "-u", "larry:wall", &url]).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(!head.to_ascii_lowercase().contains("set-cookie"), "{head}");
+}
+
+#[tokio::test]
+async fn the_engines_rules_sign_the_session_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules_file = dir.path().join("rules.ini");
+    std::fs::write(&rules_file, "[nowhere]\nname=private\nru=$ALL\n").unwrap();
+    let mut rules = Rules::default();
+    rules.load(&rules_file).unwrap();
+    let access = Arc::new(Access::new(rules, users(), None).unwrap());
+    let sessions = Sessions::in_memory(SessionConfig::default());
+    let app = sessions.wrap(
+        Router::new()
+            .route("/count", count)
+            .route("/private/me", whoami),
+    );
+    let config = httpout_core::ServerConfig {
+        access: Some(access),
+        ..config()
+    };
+    let (_server, addr) = start_with(config, app).await;
+    let jar = dir.path().join("jar");
+    assert_eq!(curl_as(addr, &jar, &[], "/count").await, (200, "1".into()));
+    let anonymous = jar_id(&jar);
+    let larry = ["-u", "larry:wall"];
+    let got = curl_as(addr, &jar, &larry, "/private/me").await;
+    assert_eq!(got, (200, "larry 2 larry".into()));
+    assert_ne!(jar_id(&jar), anonymous);
 }

@@ -43,6 +43,7 @@ use crate::body::Body;
 use crate::error::Error;
 use crate::handler::{Allow, Ctx, Handler, HandlerFuture};
 use crate::path::SafePath;
+use crate::session::Session;
 use auth::RouteAuth;
 use pattern::Pattern;
 
@@ -306,7 +307,8 @@ impl Router {
     /// limits; see [`Access::sign_in`](crate::auth::Access::sign_in)):
     /// without valid credentials the answer is 401 with the challenges,
     /// and 403 when `decide` says no. The user reaches the handler in
-    /// [`Ctx::user`]. When several prefixes hold a path, the longest
+    /// [`Ctx::user`], and a [`Session`] above the router is signed in as
+    /// them ([`Session::sign_in`]: a new id the first time). When several prefixes hold a path, the longest
     /// decides alone (`/foo/bar` for `/foo/bar/x`, `/foo` for
     /// `/foo/barn`); a later call for the same prefix replaces the earlier.
     /// An `OPTIONS` the engine answers from a route's methods (a
@@ -469,8 +471,13 @@ impl Handler for Router {
                 let (parts, body) = req.into_parts();
                 let peer = ctx.peer.map(|p| p.ip());
                 let user = auth.admit(&parts, &ctx.path, peer, ctx.user.take()).await?;
-                ctx.user = Some(user);
                 req = Request::from_parts(parts, body);
+                // A session above is now this user's (a new id if it was
+                // not: session fixation).
+                if let Ok(session) = Session::of(&req) {
+                    session.sign_in(&user);
+                }
+                ctx.user = Some(user);
             }
             ctx.mount = mount;
             ctx.path = path;

@@ -16,8 +16,12 @@
 //! - a session unused for [`SessionConfig::ttl`] is gone; each request that
 //!   presents it gives it another `ttl`;
 //! - [`Session::destroy`] forgets it and removes the cookie;
-//!   [`Session::rotate`] gives it a new id and invalidates the old (call it
-//!   when a user signs in, against session fixation);
+//!   [`Session::rotate`] gives it a new id and invalidates the old;
+//! - [`Session::sign_in`] binds it to a user, with a new id when it was
+//!   not theirs (against session fixation) and its data cleared when it
+//!   was another user's: done for you with the user the engine's access
+//!   rules or a [`Router::auth`](crate::Router::auth) signed in, and by a
+//!   handler that checks a password itself;
 //! - in memory ([`Sessions::in_memory`]), or also in a data directory
 //!   ([`Sessions::in_dir`]): one file per session, written to a temporary
 //!   file and renamed, named by the SHA-256 of the id (never the id), read
@@ -60,7 +64,7 @@ use crate::body::Body;
 use crate::error::Error;
 use crate::handler::{Allow, Ctx, Handler, HandlerFuture};
 use crate::path::SafePath;
-use store::{Data, Key, Store};
+use store::{Contents, Key, Store};
 
 /// How sessions are kept.
 ///
@@ -204,15 +208,15 @@ impl Sessions {
                 self.shared.store.load(key).map(|data| (key, data))
             });
         let presented = !cookie::candidates(req.headers(), &config.cookie).is_empty();
-        let (key, data) = match found {
-            Some((key, data)) => (Some(key), Data::clone(&data)),
-            None => (None, Data::new()),
+        let (key, contents) = match found {
+            Some((key, contents)) => (Some(key), Contents::clone(&contents)),
+            None => (None, Contents::default()),
         };
         Session {
             state: Arc::new(Mutex::new(State {
                 key,
                 presented,
-                data,
+                contents,
                 changed: false,
                 rotate: false,
                 destroyed: false,
@@ -223,11 +227,11 @@ impl Sessions {
 
     /// Stores what `session` became and says what the cookie must be.
     async fn close(&self, session: &Session) -> Result<Option<HeaderValue>, Error> {
-        let (key, data, changed, rotate, destroyed, presented) = {
+        let (key, contents, changed, rotate, destroyed, presented) = {
             let s = session.lock();
             (
                 s.key,
-                s.data.clone(),
+                s.contents.clone(),
                 s.changed,
                 s.rotate,
                 s.destroyed,
@@ -247,7 +251,7 @@ impl Sessions {
                 // The new id first: cancelled in between, the client still
                 // holds the old one, which still works.
                 let id = cookie::new_id()?;
-                store.save(Key::of(&id), data, true).await?;
+                store.save(Key::of(&id), contents, true).await?;
                 store.remove(old).await;
                 Ok(Some(cookie::set_cookie(
                     &config.cookie,
@@ -255,7 +259,7 @@ impl Sessions {
                     config.secure,
                 )))
             }
-            Some(key) if changed => store.save(key, data, false).await.map(|()| None),
+            Some(key) if changed => store.save(key, contents, false).await.map(|()| None),
             Some(key) => {
                 // Only a longer life: a disk that refuses it must not
                 // fail a request that changed nothing.
@@ -266,7 +270,7 @@ impl Sessions {
             }
             None if changed || rotate => {
                 let id = cookie::new_id()?;
-                store.save(Key::of(&id), data, true).await?;
+                store.save(Key::of(&id), contents, true).await?;
                 Ok(Some(cookie::set_cookie(
                     &config.cookie,
                     Some(&id),
@@ -319,6 +323,9 @@ impl Handler for WithSessions {
 
     fn handle(&self, mut req: Request<Body>, ctx: Ctx) -> HandlerFuture {
         let session = self.sessions.open(&req);
+        if let Some(user) = &ctx.user {
+            session.sign_in(user);
+        }
         req.extensions_mut().insert(session.clone());
         let sessions = self.sessions.clone();
         let answer = self.inner.handle(req, ctx);
@@ -344,11 +351,12 @@ impl Handler for WithSessions {
 /// use httpout_core::{Body, Ctx, Error};
 /// use http::{Request, Response};
 ///
-/// async fn sign_in(req: Request<Body>, ctx: Ctx) -> Result<Response<Body>, Error> {
+/// async fn add_to_cart(req: Request<Body>, _ctx: Ctx) -> Result<Response<Body>, Error> {
 ///     let session = Session::of(&req)?;
-///     session.rotate(); // a new id for a new privilege
-///     session.insert("user", ctx.user.clone().unwrap_or_default())?;
-///     Ok(Response::new(Body::full("signed in\n")))
+///     let mut cart: Vec<String> = session.get("cart").unwrap_or_default();
+///     cart.push(req.uri().query().unwrap_or("apple").to_owned());
+///     session.insert("cart", &cart)?;
+///     Ok(Response::new(Body::full(format!("{} items\n", cart.len()))))
 /// }
 /// ```
 #[derive(Debug, Clone)]
@@ -362,7 +370,7 @@ struct State {
     key: Option<Key>,
     /// Whether the request carried a cookie of ours.
     presented: bool,
-    data: Data,
+    contents: Contents,
     changed: bool,
     rotate: bool,
     destroyed: bool,
@@ -399,7 +407,7 @@ impl Session {
     /// # }
     /// ```
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        let value = self.lock().data.get(key)?.clone();
+        let value = self.lock().contents.data.get(key)?.clone();
         serde_json::from_value(value).ok()
     }
 
@@ -416,13 +424,13 @@ impl Session {
     pub fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), Error> {
         let value = serde_json::to_value(value).map_err(|e| Error::Internal(e.into()))?;
         let mut s = self.lock();
-        let old = s.data.insert(key.to_owned(), value);
-        let size = serde_json::to_vec(&s.data).map_or(usize::MAX, |v| v.len());
+        let old = s.contents.data.insert(key.to_owned(), value);
+        let size = serde_json::to_vec(&s.contents.data).map_or(usize::MAX, |v| v.len());
         if size > s.max_size {
             let limit = s.max_size as u64;
             match old {
-                Some(old) => s.data.insert(key.to_owned(), old),
-                None => s.data.remove(key),
+                Some(old) => s.contents.data.insert(key.to_owned(), old),
+                None => s.contents.data.remove(key),
             };
             return Err(Error::PayloadTooLarge { limit });
         }
@@ -440,7 +448,7 @@ impl Session {
     /// ```
     pub fn remove(&self, key: &str) -> bool {
         let mut s = self.lock();
-        let had = s.data.remove(key).is_some();
+        let had = s.contents.data.remove(key).is_some();
         s.changed |= had;
         had
     }
@@ -458,13 +466,14 @@ impl Session {
     pub fn destroy(&self) {
         let mut s = self.lock();
         s.destroyed = true;
-        s.data.clear();
+        s.contents = Contents::default();
     }
 
     /// Gives the session a new id when the response goes out, its data
-    /// kept and the old id no longer valid: call it when the user signs in
-    /// (or gains any privilege), so that an id someone planted or saw
-    /// before is worth nothing. A new session gets its first id anyway.
+    /// kept and the old id no longer valid: call it when the session gains
+    /// a privilege, so that an id someone planted or saw before is worth
+    /// nothing ([`Session::sign_in`] does it when a user signs in). A new
+    /// session gets its first id anyway.
     ///
     /// ```
     /// # use httpout_core::session::Session;
@@ -474,6 +483,56 @@ impl Session {
     /// ```
     pub fn rotate(&self) {
         self.lock().rotate = true;
+    }
+
+    /// Binds the session to `user`, who has just proved who they are.
+    /// When it was not theirs already its id is renewed, as
+    /// [`Session::rotate`] does, against session fixation; when it was
+    /// another user's, its data is cleared first (it was not theirs to
+    /// see). A new session is bound without being created: it is stored,
+    /// with its user, only if it is written to.
+    ///
+    /// Called for you with the user the engine's access rules signed in
+    /// (when [`Sessions::wrap`] sees the request) and the one a
+    /// [`Router::auth`](crate::Router::auth) signed in (before the route's
+    /// handler runs); a handler that checks a password itself (a login
+    /// form) calls it.
+    ///
+    /// ```
+    /// # use httpout_core::session::Session;
+    /// # fn password_checked(session: Session) {
+    /// session.sign_in("larry");
+    /// assert_eq!(session.user().as_deref(), Some("larry"));
+    /// # }
+    /// ```
+    pub fn sign_in(&self, user: &str) {
+        let mut s = self.lock();
+        if s.destroyed || s.contents.user.as_deref() == Some(user) {
+            return;
+        }
+        if s.contents.user.is_some() {
+            s.contents.data.clear();
+            s.changed = true;
+        }
+        s.contents.user = Some(user.to_owned());
+        if s.key.is_some() {
+            s.rotate = true;
+        }
+    }
+
+    /// The user the session is signed in as ([`Session::sign_in`]).
+    ///
+    /// ```
+    /// # use httpout_core::session::Session;
+    /// # fn f(session: Session) {
+    /// let greeting = match session.user() {
+    ///     Some(user) => format!("hello {user}"),
+    ///     None => "hello stranger".to_owned(),
+    /// };
+    /// # }
+    /// ```
+    pub fn user(&self) -> Option<String> {
+        self.lock().contents.user.clone()
     }
 
     /// Whether the request presented a stored session (false for a new

@@ -20,6 +20,13 @@ use crate::error::Error;
 /// A session's data: its keys and their JSON values.
 pub(super) type Data = Map<String, Value>;
 
+/// What a session holds: the user it is signed in as, and its data.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct Contents {
+    pub(super) user: Option<String>,
+    pub(super) data: Data,
+}
+
 /// The SHA-256 of a session id: the key it is stored under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) struct Key([u8; 32]);
@@ -37,7 +44,7 @@ impl Key {
 /// One stored session.
 #[derive(Debug, Clone)]
 struct Entry {
-    data: Arc<Data>,
+    contents: Arc<Contents>,
     /// Seconds since the epoch after which it is gone.
     expires: u64,
     /// The expiry its file holds (a touch rewrites the file only when the
@@ -55,6 +62,7 @@ pub(super) struct Store {
     /// let the next change overtake its write): files land in the order
     /// the memory changed.
     writing: Arc<tokio::sync::Mutex<()>>,
+    clock: Clock,
     ttl: Duration,
     max_sessions: usize,
 }
@@ -70,14 +78,34 @@ struct Entries {
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct OnDisk {
     expires: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
     data: Data,
 }
 
-/// Seconds since the epoch.
-pub(super) fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+/// Seconds since the epoch, read once from the system clock and counted on
+/// by tokio's monotonic one: a wall clock set back or forward does not
+/// end or prolong sessions, and tests move it in virtual time.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    epoch_secs: u64,
+    start: tokio::time::Instant,
+}
+
+impl Clock {
+    fn new() -> Self {
+        let epoch_secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Self {
+            epoch_secs,
+            start: tokio::time::Instant::now(),
+        }
+    }
+
+    fn now(self) -> u64 {
+        self.epoch_secs + self.start.elapsed().as_secs()
+    }
 }
 
 impl Store {
@@ -86,6 +114,7 @@ impl Store {
             entries: Mutex::new(Entries::default()),
             dir: None,
             writing: Arc::default(),
+            clock: Clock::new(),
             ttl,
             max_sessions,
         }
@@ -106,7 +135,8 @@ impl Store {
             .recursive(true)
             .mode(0o700)
             .create(dir)?;
-        let now = now();
+        let clock = Clock::new();
+        let now = clock.now();
         let mut found = Vec::new();
         for item in std::fs::read_dir(dir)? {
             let path = item?.path();
@@ -140,8 +170,12 @@ impl Store {
             .into_iter()
             .take(max_sessions)
             .map(|(key, s, _)| {
+                let contents = Contents {
+                    user: s.user,
+                    data: s.data,
+                };
                 let entry = Entry {
-                    data: Arc::new(s.data),
+                    contents: Arc::new(contents),
                     expires: s.expires,
                     on_disk: s.expires,
                 };
@@ -152,6 +186,7 @@ impl Store {
             entries: Mutex::new(Entries { map, swept: now }),
             dir: Some(dir.to_owned()),
             writing: Arc::default(),
+            clock,
             ttl,
             max_sessions,
         })
@@ -161,27 +196,32 @@ impl Store {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The data of the session stored under `key`, if it has not expired.
-    pub(super) fn load(&self, key: Key) -> Option<Arc<Data>> {
-        let now = now();
+    /// What the session stored under `key` holds, if it has not expired.
+    pub(super) fn load(&self, key: Key) -> Option<Arc<Contents>> {
+        let now = self.clock.now();
         let entries = self.lock();
         entries
             .map
             .get(&key)
             .filter(|e| e.expires > now)
-            .map(|e| Arc::clone(&e.data))
+            .map(|e| Arc::clone(&e.contents))
     }
 
-    /// Stores `data` under `key` for another lifetime. A `fresh` key (an
+    /// Stores `contents` under `key` for another lifetime. A `fresh` key (an
     /// id just issued) is added, 503 when the store is full of live
     /// sessions (after a sweep of the expired ones); a presented one is
     /// only updated: if it was destroyed, rotated away or expired while
     /// the request ran, the write is dropped, so a slow request cannot
     /// bring a dead id back.
-    pub(super) async fn save(&self, key: Key, data: Data, fresh: bool) -> Result<(), Error> {
+    pub(super) async fn save(
+        &self,
+        key: Key,
+        contents: Contents,
+        fresh: bool,
+    ) -> Result<(), Error> {
         let turn = Arc::clone(&self.writing).lock_owned().await;
-        let expires = now() + self.ttl.as_secs().max(1);
-        let data = Arc::new(data);
+        let expires = self.clock.now() + self.ttl.as_secs().max(1);
+        let contents = Arc::new(contents);
         let (swept, full) = {
             let mut entries = self.lock();
             let known = entries.map.contains_key(&key);
@@ -196,7 +236,7 @@ impl Store {
             let full = !known && entries.map.len() >= self.max_sessions;
             if !full {
                 let entry = Entry {
-                    data: Arc::clone(&data),
+                    contents: Arc::clone(&contents),
                     expires,
                     on_disk: expires,
                 };
@@ -210,13 +250,14 @@ impl Store {
                 format!("too many sessions (max {})", self.max_sessions).into(),
             ));
         }
-        self.persist(turn, swept, Some((key, &data, expires))).await
+        self.persist(turn, swept, Some((key, &contents, expires)))
+            .await
     }
 
     /// Gives the session under `key` another lifetime from now.
     pub(super) async fn touch(&self, key: Key) -> Result<(), Error> {
         let turn = Arc::clone(&self.writing).lock_owned().await;
-        let expires = now() + self.ttl.as_secs().max(1);
+        let expires = self.clock.now() + self.ttl.as_secs().max(1);
         let rewrite = {
             let mut entries = self.lock();
             let Some(entry) = entries.map.get_mut(&key) else {
@@ -226,12 +267,12 @@ impl Store {
             let moved = expires.saturating_sub(entry.on_disk) > self.ttl.as_secs() / 4;
             (self.dir.is_some() && moved).then(|| {
                 entry.on_disk = expires;
-                Arc::clone(&entry.data)
+                Arc::clone(&entry.contents)
             })
         };
         match rewrite {
-            Some(data) => {
-                self.persist(turn, Vec::new(), Some((key, &data, expires)))
+            Some(contents) => {
+                self.persist(turn, Vec::new(), Some((key, &contents, expires)))
                     .await
             }
             None => Ok(()),
@@ -252,7 +293,7 @@ impl Store {
     /// Drops expired sessions, at most once a minute unless `now_anyway`;
     /// returns their keys for their files to be removed.
     fn sweep(&self, entries: &mut Entries, now_anyway: bool) -> Vec<Key> {
-        let now = now();
+        let now = self.clock.now();
         if !now_anyway && now < entries.swept + 60 {
             return Vec::new();
         }
@@ -279,16 +320,17 @@ impl Store {
         &self,
         turn: tokio::sync::OwnedMutexGuard<()>,
         removed: Vec<Key>,
-        written: Option<(Key, &Data, u64)>,
+        written: Option<(Key, &Contents, u64)>,
     ) -> Result<(), Error> {
         let Some(dir) = self.dir.clone() else {
             return Ok(());
         };
         let written = match written {
-            Some((key, data, expires)) => {
+            Some((key, contents, expires)) => {
                 let on_disk = OnDisk {
                     expires,
-                    data: data.clone(),
+                    user: contents.user.clone(),
+                    data: contents.data.clone(),
                 };
                 let bytes = serde_json::to_vec(&on_disk).map_err(|e| Error::Internal(e.into()))?;
                 Some((key, bytes))
@@ -356,9 +398,12 @@ mod tests {
         let ttl = Duration::from_secs(600);
         let store = Store::dir(dir.path(), ttl, 10, 1000).unwrap();
         let key = Key::of("some id");
-        let mut data = Data::new();
-        data.insert("n".into(), 3.into());
-        store.save(key, data, true).await.unwrap();
+        let mut contents = Contents {
+            user: Some("ann".into()),
+            ..Contents::default()
+        };
+        contents.data.insert("n".into(), 3.into());
+        store.save(key, contents, true).await.unwrap();
         // A stale file and a stray temporary file.
         let stale = Key::of("old");
         let text = r#"{"expires":1,"data":{}}"#;
@@ -366,7 +411,11 @@ mod tests {
         let stray = dir.path().join(format!("{TEMP_PREFIX}abc"));
         std::fs::write(&stray, "{").unwrap();
         let again = Store::dir(dir.path(), ttl, 10, 1000).unwrap();
-        assert_eq!(again.load(key).unwrap()["n"], 3);
+        let loaded = again.load(key).unwrap();
+        assert_eq!(
+            (loaded.data["n"].as_u64(), loaded.user.as_deref()),
+            (Some(3), Some("ann"))
+        );
         assert!(again.load(stale).is_none());
         assert!(!dir.path().join(stale.file_name()).exists());
         assert!(!stray.exists());
@@ -378,15 +427,21 @@ mod tests {
     async fn a_full_store_refuses_new_sessions() {
         let store = Store::memory(Duration::from_secs(600), 2);
         for id in ["a", "b"] {
-            store.save(Key::of(id), Data::new(), true).await.unwrap();
+            store
+                .save(Key::of(id), Contents::default(), true)
+                .await
+                .unwrap();
         }
         let refused = store
-            .save(Key::of("c"), Data::new(), true)
+            .save(Key::of("c"), Contents::default(), true)
             .await
             .unwrap_err();
         assert_eq!(refused.status(), 503);
         // Existing sessions still save.
-        store.save(Key::of("a"), Data::new(), false).await.unwrap();
+        store
+            .save(Key::of("a"), Contents::default(), false)
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -394,11 +449,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::dir(dir.path(), Duration::from_secs(600), 10, 1000).unwrap();
         let key = Key::of("id");
-        store.save(key, Data::new(), true).await.unwrap();
+        store.save(key, Contents::default(), true).await.unwrap();
         store.remove(key).await;
         // A request that loaded the session before it was removed ends.
-        let mut late = Data::new();
-        late.insert("n".into(), 101.into());
+        let mut late = Contents::default();
+        late.data.insert("n".into(), 101.into());
         store.save(key, late, false).await.unwrap();
         assert!(store.load(key).is_none());
         assert!(!dir.path().join(key.file_name()).exists());
