@@ -28,6 +28,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
+use futures_util::stream::BoxStream;
 use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, StreamBody};
@@ -205,7 +206,8 @@ impl UploadsEndpoint {
         Ok(json_response(StatusCode::OK, &Value::Array(all)))
     }
 
-    /// `GET /.uploads/ID`: its progress, once or as a stream of events.
+    /// `GET /.uploads/ID`: its progress, once, as Server-Sent Events, or
+    /// over a WebSocket (one text message of JSON per event).
     fn progress(
         &self,
         mut req: Request<Body>,
@@ -213,20 +215,29 @@ impl UploadsEndpoint {
         id: &str,
     ) -> Result<Response<Body>, Error> {
         let id = id.parse::<UploadId>().map_err(|_| Error::NotFound)?;
-        let sse = self.progress_events(&req, ctx, id)?;
-        if !Upgrade::is_websocket(&req) {
-            return Ok(sse);
+        let websocket = Upgrade::is_websocket(&req);
+        let wants_events = websocket
+            || req
+                .headers()
+                .get_all(ACCEPT)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .any(|v| v.to_ascii_lowercase().contains("text/event-stream"));
+        let events = match self.progress_of(&req, ctx, id, wants_events)? {
+            Progress::Once(res) => return Ok(res),
+            Progress::Events(events) => events,
+        };
+        if !websocket {
+            return Ok(event_stream(events));
         }
-        // The same events over a WebSocket: one text message of JSON each.
         let upgrade = Upgrade::new(&mut req)?;
-        let events = sse.into_body().into_data_stream();
         Ok(upgrade.on_socket(|mut socket| async move {
-            let mut events = std::pin::pin!(events);
-            while let Some(Ok(event)) = events.next().await {
-                let Some(json) = sse_data(&event) else {
+            let mut events = events;
+            while let Some(event) = events.next().await {
+                let Event::Progress(value) = event else {
                     continue; // a keep-alive: WebSocket pings do that
                 };
-                if socket.send(Message::text(json)).await.is_err() {
+                if socket.send(Message::text(value.to_string())).await.is_err() {
                     return;
                 }
             }
@@ -235,21 +246,15 @@ impl UploadsEndpoint {
         }))
     }
 
-    /// `progress` as Server-Sent Events when `req` asks for them or for a
-    /// WebSocket (whose messages are the events' data), else as JSON.
-    fn progress_events(
+    /// The progress of upload `id` as its JSON answer, or as its events
+    /// when `wants_events`.
+    fn progress_of(
         &self,
         req: &Request<Body>,
         ctx: &Ctx,
         id: UploadId,
-    ) -> Result<Response<Body>, Error> {
-        let wants_events = Upgrade::is_websocket(req)
-            || req
-                .headers()
-                .get_all(ACCEPT)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .any(|v| v.to_ascii_lowercase().contains("text/event-stream"));
+        wants_events: bool,
+    ) -> Result<Progress, Error> {
         let user = ctx.user.as_deref();
         let Some(entry) = self.uploads.get(&id) else {
             return self.resumable_progress(req, id, user, wants_events);
@@ -258,7 +263,8 @@ impl UploadsEndpoint {
             return Err(Error::NotFound);
         }
         if !wants_events {
-            return Ok(json_response(StatusCode::OK, &to_json(&entry.snapshot())));
+            let res = json_response(StatusCode::OK, &to_json(&entry.snapshot()));
+            return Ok(Progress::Once(res));
         }
         // Until the upload ends, or is handed over to the resumable engine
         // (an expected id claimed by a tus or IETF creation): then its
@@ -276,7 +282,7 @@ impl UploadsEndpoint {
                         .is_err()
                     {
                         let next = Some((entry, changes, false));
-                        return Some((Bytes::from_static(b": keep-alive\n\n"), next));
+                        return Some((Event::KeepAlive, next));
                     }
                 }
                 changes.borrow_and_update();
@@ -285,14 +291,13 @@ impl UploadsEndpoint {
                 }
                 let snapshot = entry.snapshot();
                 let last = snapshot.state.is_final();
-                let event = format!("event: progress\ndata: {}\n\n", to_json(&snapshot));
                 Some((
-                    Bytes::from(event),
+                    Event::Progress(to_json(&snapshot)),
                     (!last).then_some((entry, changes, false)),
                 ))
             });
         let then = resumable_events(Arc::clone(&self.resumable), id);
-        Ok(event_stream(events.chain(then)))
+        Ok(Progress::Events(events.chain(then).boxed()))
     }
 
     /// The progress of resumable upload `id`, for its owner and admins.
@@ -302,7 +307,7 @@ impl UploadsEndpoint {
         id: UploadId,
         user: Option<&str>,
         wants_events: bool,
-    ) -> Result<Response<Body>, Error> {
+    ) -> Result<Progress, Error> {
         let admins = &self.uploads.options().admins;
         let readable = |s: &resumable::Snapshot| may_read(s.owner.as_deref(), user, admins);
         let snapshot = self
@@ -315,13 +320,27 @@ impl UploadsEndpoint {
             // The draft's offset retrieval by GET.
             self.resumable
                 .standing(id, req.headers(), res.headers_mut());
-            return Ok(res);
+            return Ok(Progress::Once(res));
         }
-        Ok(event_stream(resumable_events(
-            Arc::clone(&self.resumable),
-            id,
-        )))
+        let events = resumable_events(Arc::clone(&self.resumable), id);
+        Ok(Progress::Events(events.boxed()))
     }
+}
+
+/// What `GET /.uploads/ID` answers with.
+enum Progress {
+    /// The upload's JSON, once.
+    Once(Response<Body>),
+    /// Its events, until it ends.
+    Events(BoxStream<'static, Event>),
+}
+
+/// One item of a progress stream.
+enum Event {
+    /// The upload's JSON, changed.
+    Progress(Value),
+    /// Nothing changed for [`SSE_KEEPALIVE`].
+    KeepAlive,
 }
 
 /// The events of resumable upload `id`, sampled (it changes across
@@ -330,7 +349,7 @@ impl UploadsEndpoint {
 fn resumable_events(
     resumable: Arc<Resumable>,
     id: UploadId,
-) -> impl futures_util::Stream<Item = Bytes> + Send + 'static {
+) -> impl futures_util::Stream<Item = Event> + Send + 'static {
     futures_util::stream::unfold(Some((None::<Value>, Instant::now())), move |state| {
         let resumable = Arc::clone(&resumable);
         async move {
@@ -343,14 +362,12 @@ fn resumable_events(
                 };
                 let ended = !matches!(value["state"].as_str(), Some("receiving" | "suspended"));
                 if last.as_ref() != Some(&value) {
-                    let event = format!("event: progress\ndata: {value}\n\n");
-                    let next = (!ended).then_some((Some(value), Instant::now()));
-                    return Some((Bytes::from(event), next));
+                    let next = (!ended).then(|| (Some(value.clone()), Instant::now()));
+                    return Some((Event::Progress(value), next));
                 }
                 if quiet_since.elapsed() >= SSE_KEEPALIVE {
                     quiet_since = Instant::now();
-                    let next = Some((last, quiet_since));
-                    return Some((Bytes::from_static(b": keep-alive\n\n"), next));
+                    return Some((Event::KeepAlive, Some((last, quiet_since))));
                 }
                 tokio::time::sleep(SSE_INTERVAL).await;
             }
@@ -358,20 +375,16 @@ fn resumable_events(
     })
 }
 
-/// The data of one `progress` event (`None` for a keep-alive comment).
-fn sse_data(event: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(event).ok()?;
-    let data = text.strip_prefix("event: progress\ndata: ")?;
-    Some(data.trim_end().to_owned())
-}
-
-/// A `text/event-stream` response of `events`.
-fn event_stream(
-    events: impl futures_util::Stream<Item = Bytes> + Send + 'static,
-) -> Response<Body> {
-    let body = StreamBody::new(
-        events.map(|b| Ok::<_, std::convert::Infallible>(http_body::Frame::data(b))),
-    );
+/// A `text/event-stream` response of `events`: a `progress` event each,
+/// and a comment line for a keep-alive.
+fn event_stream(events: BoxStream<'static, Event>) -> Response<Body> {
+    let body = StreamBody::new(events.map(|event| {
+        let text = match event {
+            Event::Progress(value) => Bytes::from(format!("event: progress\ndata: {value}\n\n")),
+            Event::KeepAlive => Bytes::from_static(b": keep-alive\n\n"),
+        };
+        Ok::<_, std::convert::Infallible>(http_body::Frame::data(text))
+    }));
     let mut res = Response::new(Body::new(body));
     let h = res.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
