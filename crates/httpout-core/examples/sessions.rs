@@ -140,5 +140,13 @@ mod tests {
             curl_jar(addr, &jar, &[], "/").await,
             "hello stranger: 1 visit(s)\n"
         );
+        // A new client's first request is the sign-in.
+        let new = dir.path().join("new jar");
+        let said = curl_jar(addr, &new, &["-d", "name=moe"], "/login").await;
+        assert_eq!(said, "signed in as moe\n");
+        assert_eq!(
+            curl_jar(addr, &new, &[], "/").await,
+            "hello moe: 1 visit(s)\n"
+        );
     }
 }

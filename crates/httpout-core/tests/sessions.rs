@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine as _;
 use http::{HeaderMap, Request, Response, StatusCode};
 use httpout_core::auth::{Access, rules::Rules, users::Users};
 use httpout_core::session::{Session, SessionConfig, Sessions};
@@ -42,6 +43,21 @@ async fn logout(req: Request<Body>, _ctx: Ctx) -> Result<Response<Body>, Error> 
     Ok(Response::new(Body::full("out")))
 }
 
+/// A login form's handler that starts afresh: the old session destroyed,
+/// a new one for curly.
+async fn relogin(req: Request<Body>, _ctx: Ctx) -> Result<Response<Body>, Error> {
+    let session = Session::of(&req)?;
+    session.destroy();
+    session.sign_in("curly");
+    Ok(Response::new(Body::full("in")))
+}
+
+/// The user the session is signed in as.
+async fn user(req: Request<Body>, _ctx: Ctx) -> Result<Response<Body>, Error> {
+    let user = Session::of(&req)?.user().unwrap_or_default();
+    Ok(Response::new(Body::full(user)))
+}
+
 async fn big(req: Request<Body>, _ctx: Ctx) -> Result<Response<Body>, Error> {
     Session::of(&req)?.insert("big", "x".repeat(2000))?;
     Ok(Response::new(Body::full("stored")))
@@ -54,6 +70,8 @@ fn app(sessions: &Sessions) -> impl httpout_core::Handler {
             .route("/peek", peek)
             .route("/login", login)
             .route("/logout", logout)
+            .route("/relogin", relogin)
+            .route("/user", user)
             .route("/big", big),
     )
 }
@@ -390,4 +408,114 @@ async fn the_engines_rules_sign_the_session_in() {
     let got = curl_as(addr, &jar, &larry, "/private/me").await;
     assert_eq!(got, (200, "larry 2 larry".into()));
     assert_ne!(jar_id(&jar), anonymous);
+}
+
+#[tokio::test]
+async fn a_login_handler_signs_in_new_and_destroyed_sessions() {
+    let sessions = Sessions::in_memory(SessionConfig::default());
+    let (_server, addr) = start_with(config(), app(&sessions)).await;
+    let mut one = h1(TcpStream::connect(addr).await.unwrap()).await;
+    // A client with no session: signing in creates one.
+    let (_, headers, _) = read(bounded(one.send_request(get("/relogin"))).await.unwrap()).await;
+    let fresh = pair(&set_cookie(&headers).expect("a session made by the sign-in"));
+    let req = request("GET", "/user", &[("cookie", fresh.as_str())]);
+    assert_eq!(
+        read(bounded(one.send_request(req)).await.unwrap()).await.2,
+        "curly"
+    );
+    // A session with data, destroyed then signed in afresh: a new id, no
+    // data, the old id dead.
+    let (_, headers, _) = read(bounded(one.send_request(get("/count"))).await.unwrap()).await;
+    let before = pair(&set_cookie(&headers).unwrap());
+    let req = request("GET", "/relogin", &[("cookie", before.as_str())]);
+    let (_, headers, _) = read(bounded(one.send_request(req)).await.unwrap()).await;
+    let after = pair(&set_cookie(&headers).expect("a new id"));
+    assert_ne!(after, before);
+    for (id, want) in [(&after, "curly"), (&before, "")] {
+        let req = request("GET", "/user", &[("cookie", id.as_str())]);
+        assert_eq!(
+            read(bounded(one.send_request(req)).await.unwrap()).await.2,
+            want
+        );
+    }
+    let req = request("GET", "/peek", &[("cookie", after.as_str())]);
+    assert_eq!(
+        read(bounded(one.send_request(req)).await.unwrap()).await.2,
+        "0 "
+    );
+}
+
+/// Under HTTP authentication a browser's first requests may run at once,
+/// each presenting the same anonymous id: the first to end renews it, the
+/// others' cookie-less answers leave the client with that one, and no
+/// session is forked (the store, bounded at 2, has room for no fork).
+#[tokio::test]
+async fn parallel_first_sign_ins_renew_the_id_once() {
+    let access = Arc::new(Access::new(Rules::default(), users(), None).unwrap());
+    let sessions = Sessions::in_memory(SessionConfig {
+        max_sessions: 2,
+        ..SessionConfig::default()
+    });
+    // The eight requests all hold the session before any of them ends.
+    let together = Arc::new(tokio::sync::Barrier::new(8));
+    let at_once = move |req: Request<Body>, ctx: Ctx| {
+        let together = Arc::clone(&together);
+        async move {
+            bounded(together.wait()).await;
+            whoami(req, ctx).await
+        }
+    };
+    let app = sessions.wrap(
+        Router::new()
+            .route("/count", count)
+            .route("/private/me", whoami)
+            .route("/private/at_once", at_once)
+            .auth("/private", access, |_, _| true),
+    );
+    let (_server, addr) = start_with(config(), app).await;
+    let mut one = h1(TcpStream::connect(addr).await.unwrap()).await;
+    let (_, headers, _) = read(bounded(one.send_request(get("/count"))).await.unwrap()).await;
+    let anonymous = pair(&set_cookie(&headers).unwrap());
+    // The store full: one more anonymous session.
+    let (_, headers, _) = read(bounded(one.send_request(get("/count"))).await.unwrap()).await;
+    assert!(set_cookie(&headers).is_some());
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("larry:wall")
+    );
+    let mut two = h2(TcpStream::connect(addr).await.unwrap()).await;
+    let asks = (0..8).map(|_| {
+        let req = request(
+            "GET",
+            "/private/at_once",
+            &[
+                ("cookie", anonymous.as_str()),
+                ("authorization", auth.as_str()),
+            ],
+        );
+        let mut two = two.clone();
+        async move { read(bounded(two.send_request(req)).await.unwrap()).await }
+    });
+    let answers = futures_util::future::join_all(asks).await;
+    let renewed: Vec<String> = answers
+        .iter()
+        .filter_map(|(status, headers, _)| {
+            assert_eq!(*status, StatusCode::OK);
+            set_cookie(headers).map(|c| pair(&c))
+        })
+        .collect();
+    assert_eq!(renewed.len(), 1, "one renewal: {renewed:?}");
+    let req = request(
+        "GET",
+        "/private/me",
+        &[
+            ("cookie", renewed[0].as_str()),
+            ("authorization", auth.as_str()),
+        ],
+    );
+    let (status, headers, body) = read(bounded(two.send_request(req)).await.unwrap()).await;
+    assert_eq!((status, set_cookie(&headers)), (StatusCode::OK, None));
+    // The count went on from the anonymous one (1), plus one by the renewing
+    // request and this one; the other requests' writes were dropped.
+    assert_eq!(body, "larry 3 larry");
 }

@@ -307,8 +307,9 @@ impl Router {
     /// limits; see [`Access::sign_in`](crate::auth::Access::sign_in)):
     /// without valid credentials the answer is 401 with the challenges,
     /// and 403 when `decide` says no. The user reaches the handler in
-    /// [`Ctx::user`], and a [`Session`] above the router is signed in as
-    /// them ([`Session::sign_in`]: a new id the first time). When several prefixes hold a path, the longest
+    /// [`Ctx::user`], and a [`Session`] above the router is bound to them
+    /// ([`Session::sign_in`]: a new id the first time, no session made
+    /// for that alone). When several prefixes hold a path, the longest
     /// decides alone (`/foo/bar` for `/foo/bar/x`, `/foo` for
     /// `/foo/barn`); a later call for the same prefix replaces the earlier.
     /// An `OPTIONS` the engine answers from a route's methods (a
@@ -475,7 +476,7 @@ impl Handler for Router {
                 // A session above is now this user's (a new id if it was
                 // not: session fixation).
                 if let Ok(session) = Session::of(&req) {
-                    session.sign_in(&user);
+                    session.bind(&user, false);
                 }
                 ctx.user = Some(user);
             }

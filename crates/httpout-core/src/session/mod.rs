@@ -19,9 +19,10 @@
 //!   [`Session::rotate`] gives it a new id and invalidates the old;
 //! - [`Session::sign_in`] binds it to a user, with a new id when it was
 //!   not theirs (against session fixation) and its data cleared when it
-//!   was another user's: done for you with the user the engine's access
-//!   rules or a [`Router::auth`](crate::Router::auth) signed in, and by a
-//!   handler that checks a password itself;
+//!   was another user's: called by a handler that checks a password
+//!   itself, and done for you (without creating a session) with the user
+//!   the engine's access rules or a [`Router::auth`](crate::Router::auth)
+//!   signed in;
 //! - in memory ([`Sessions::in_memory`]), or also in a data directory
 //!   ([`Sessions::in_dir`]): one file per session, written to a temporary
 //!   file and renamed, named by the SHA-256 of the id (never the id), read
@@ -220,6 +221,7 @@ impl Sessions {
                 changed: false,
                 rotate: false,
                 destroyed: false,
+                discard: None,
                 max_size: config.max_size,
             })),
         }
@@ -227,7 +229,7 @@ impl Sessions {
 
     /// Stores what `session` became and says what the cookie must be.
     async fn close(&self, session: &Session) -> Result<Option<HeaderValue>, Error> {
-        let (key, contents, changed, rotate, destroyed, presented) = {
+        let (key, contents, changed, rotate, destroyed, presented, discard) = {
             let s = session.lock();
             (
                 s.key,
@@ -236,10 +238,14 @@ impl Sessions {
                 s.rotate,
                 s.destroyed,
                 s.presented,
+                s.discard,
             )
         };
         let store = &self.shared.store;
         let config = &self.shared.config;
+        if let Some(old) = discard {
+            store.remove(old).await;
+        }
         if destroyed {
             if let Some(key) = key {
                 store.remove(key).await;
@@ -248,11 +254,13 @@ impl Sessions {
         }
         match key {
             Some(old) if rotate => {
-                // The new id first: cancelled in between, the client still
-                // holds the old one, which still works.
                 let id = cookie::new_id()?;
-                store.save(Key::of(&id), contents, true).await?;
-                store.remove(old).await;
+                if !store.rotate(old, Key::of(&id), contents).await? {
+                    // Ended meanwhile (destroyed, expired, or rotated by
+                    // another of its requests, whose cookie the client
+                    // gets): this request's changes are dropped.
+                    return Ok(None);
+                }
                 Ok(Some(cookie::set_cookie(
                     &config.cookie,
                     Some(&id),
@@ -324,7 +332,7 @@ impl Handler for WithSessions {
     fn handle(&self, mut req: Request<Body>, ctx: Ctx) -> HandlerFuture {
         let session = self.sessions.open(&req);
         if let Some(user) = &ctx.user {
-            session.sign_in(user);
+            session.bind(user, false);
         }
         req.extensions_mut().insert(session.clone());
         let sessions = self.sessions.clone();
@@ -374,6 +382,9 @@ struct State {
     changed: bool,
     rotate: bool,
     destroyed: bool,
+    /// A destroyed session's key, when the request signed in afresh after
+    /// destroying it: removed, while a new session is made.
+    discard: Option<Key>,
     max_size: usize,
 }
 
@@ -485,18 +496,21 @@ impl Session {
         self.lock().rotate = true;
     }
 
-    /// Binds the session to `user`, who has just proved who they are.
-    /// When it was not theirs already its id is renewed, as
-    /// [`Session::rotate`] does, against session fixation; when it was
-    /// another user's, its data is cleared first (it was not theirs to
-    /// see). A new session is bound without being created: it is stored,
-    /// with its user, only if it is written to.
+    /// Binds the session to `user`, who has just proved who they are (a
+    /// login form's handler calls it once the password is checked). When
+    /// it was not theirs already its id is renewed, as [`Session::rotate`]
+    /// does, against session fixation; when it was another user's, its
+    /// data is cleared first (it was not theirs to see); a new session is
+    /// created, and after [`Session::destroy`] in the same request a new
+    /// one replaces the destroyed one.
     ///
-    /// Called for you with the user the engine's access rules signed in
-    /// (when [`Sessions::wrap`] sees the request) and the one a
+    /// HTTP authentication binds the session for you, but without creating
+    /// one: with the user the engine's access rules signed in (when
+    /// [`Sessions::wrap`] sees the request) and with the one a
     /// [`Router::auth`](crate::Router::auth) signed in (before the route's
-    /// handler runs); a handler that checks a password itself (a login
-    /// form) calls it.
+    /// handler runs), a session is stored only if it is written to, so a
+    /// client without a cookie jar that authenticates every request does
+    /// not fill the store.
     ///
     /// ```
     /// # use httpout_core::session::Session;
@@ -506,8 +520,22 @@ impl Session {
     /// # }
     /// ```
     pub fn sign_in(&self, user: &str) {
+        self.bind(user, true);
+    }
+
+    /// [`Session::sign_in`]; a new session is created only when `create`.
+    pub(crate) fn bind(&self, user: &str, create: bool) {
         let mut s = self.lock();
-        if s.destroyed || s.contents.user.as_deref() == Some(user) {
+        if s.destroyed {
+            if !create {
+                return;
+            }
+            s.discard = s.key.take();
+            s.destroyed = false;
+            s.rotate = false;
+            s.contents = Contents::default();
+        }
+        if s.contents.user.as_deref() == Some(user) {
             return;
         }
         if s.contents.user.is_some() {
@@ -515,8 +543,9 @@ impl Session {
             s.changed = true;
         }
         s.contents.user = Some(user.to_owned());
-        if s.key.is_some() {
-            s.rotate = true;
+        match s.key {
+            Some(_) => s.rotate = true,
+            None => s.changed |= create,
         }
     }
 

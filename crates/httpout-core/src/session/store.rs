@@ -83,28 +83,35 @@ struct OnDisk {
     data: Data,
 }
 
-/// Seconds since the epoch, read once from the system clock and counted on
-/// by tokio's monotonic one: a wall clock set back or forward does not
-/// end or prolong sessions, and tests move it in virtual time.
+/// Seconds since the epoch: the system clock, but never behind what tokio's
+/// monotonic clock has counted since the store was made. A wall clock set
+/// back does not bring expired sessions back or prolong live ones; one
+/// that moves forward (a clock synchronised after boot, a machine waking
+/// from suspend) is followed; tests move it in virtual time.
 #[derive(Debug, Clone, Copy)]
 struct Clock {
     epoch_secs: u64,
     start: tokio::time::Instant,
 }
 
+/// The system clock, in seconds since the epoch.
+fn system_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 impl Clock {
     fn new() -> Self {
-        let epoch_secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
         Self {
-            epoch_secs,
+            epoch_secs: system_secs(),
             start: tokio::time::Instant::now(),
         }
     }
 
     fn now(self) -> u64 {
-        self.epoch_secs + self.start.elapsed().as_secs()
+        let counted = self.epoch_secs + self.start.elapsed().as_secs();
+        counted.max(system_secs())
     }
 }
 
@@ -254,6 +261,43 @@ impl Store {
             .await
     }
 
+    /// Moves the session under `old` to the fresh key `new`, holding
+    /// `contents`, for another lifetime: in one step, so it takes no new
+    /// place (a full store does not refuse it). Nothing is done, and false
+    /// returned, when `old` is gone (destroyed, expired, or rotated away by
+    /// a request of the same session that ended first): a dead id stays
+    /// dead, and its requests do not fork it.
+    pub(super) async fn rotate(
+        &self,
+        old: Key,
+        new: Key,
+        contents: Contents,
+    ) -> Result<bool, Error> {
+        let turn = Arc::clone(&self.writing).lock_owned().await;
+        let now = self.clock.now();
+        let expires = now + self.ttl.as_secs().max(1);
+        let contents = Arc::new(contents);
+        let moved = {
+            let mut entries = self.lock();
+            match entries.map.remove(&old) {
+                None => return Ok(false),
+                Some(entry) if entry.expires <= now => false,
+                Some(_) => {
+                    let entry = Entry {
+                        contents: Arc::clone(&contents),
+                        expires,
+                        on_disk: expires,
+                    };
+                    entries.map.insert(new, entry);
+                    true
+                }
+            }
+        };
+        let written = moved.then_some((new, &*contents, expires));
+        self.persist(turn, vec![old], written).await?;
+        Ok(moved)
+    }
+
     /// Gives the session under `key` another lifetime from now.
     pub(super) async fn touch(&self, key: Key) -> Result<(), Error> {
         let turn = Arc::clone(&self.writing).lock_owned().await;
@@ -313,9 +357,10 @@ impl Store {
         expired
     }
 
-    /// The disk side of a change, under its `turn`: removes the files of
-    /// `removed`, then writes `written`'s file (a temporary file beside
-    /// it, renamed over it). Nothing without a directory.
+    /// The disk side of a change, under its `turn`: writes `written`'s
+    /// file (a temporary file beside it, renamed over it), then removes the
+    /// files of `removed` (a crash in between leaves a rotated session
+    /// under its old id too, not under none). Nothing without a directory.
     async fn persist(
         &self,
         turn: tokio::sync::OwnedMutexGuard<()>,
@@ -339,19 +384,18 @@ impl Store {
         };
         tokio::task::spawn_blocking(move || {
             let _turn = turn;
+            if let Some((key, bytes)) = written {
+                use std::io::Write as _;
+                let mut tmp = tempfile::Builder::new()
+                    .prefix(TEMP_PREFIX)
+                    .tempfile_in(&dir)?;
+                tmp.write_all(&bytes)?;
+                tmp.persist(dir.join(key.file_name()))
+                    .map_err(|e| e.error)?;
+            }
             for key in removed {
                 remove_quietly(&dir.join(key.file_name()));
             }
-            let Some((key, bytes)) = written else {
-                return Ok(());
-            };
-            use std::io::Write as _;
-            let mut tmp = tempfile::Builder::new()
-                .prefix(TEMP_PREFIX)
-                .tempfile_in(&dir)?;
-            tmp.write_all(&bytes)?;
-            tmp.persist(dir.join(key.file_name()))
-                .map_err(|e| e.error)?;
             Ok::<_, io::Error>(())
         })
         .await
@@ -442,6 +486,28 @@ mod tests {
             .save(Key::of("a"), Contents::default(), false)
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn rotation_takes_no_new_place_and_happens_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::dir(dir.path(), Duration::from_secs(600), 2, 1000).unwrap();
+        let (old, other) = (Key::of("old"), Key::of("other"));
+        for key in [old, other] {
+            store.save(key, Contents::default(), true).await.unwrap();
+        }
+        // Full, yet the rotation is done: the new id takes the old one's
+        // place, on disk too.
+        let new = Key::of("new");
+        assert!(store.rotate(old, new, Contents::default()).await.unwrap());
+        assert!(store.load(old).is_none() && store.load(new).is_some());
+        assert!(!dir.path().join(old.file_name()).exists());
+        assert!(dir.path().join(new.file_name()).exists());
+        // A second request that had loaded the old id: nothing, no fork.
+        let fork = Key::of("fork");
+        assert!(!store.rotate(old, fork, Contents::default()).await.unwrap());
+        assert!(store.load(fork).is_none());
+        assert!(!dir.path().join(fork.file_name()).exists());
     }
 
     #[tokio::test]
