@@ -22,6 +22,7 @@
 //! and h2/h1 ratios at the end.
 //!
 //!   h2ws [SECONDS] [ROUNDS] [SOCKETS] [IDLE]   # defaults 3 5 100 1000
+//!   H2WS_ONLY=h2 h2ws ...                       (one protocol, to profile its server)
 //!   h2ws serve                                  (the child: prints its port)
 
 use std::process::Stdio;
@@ -652,12 +653,22 @@ async fn bench(window: Duration, rounds: u64, n: usize, idle: usize) {
     let head = Figures::HEAD.map(String::from);
     row("round", &head);
     let protos = [Proto::H1, Proto::H2];
+    // H2WS_ONLY=h1 or h2: that protocol alone (to profile its server with
+    // perf; the table then has no ratio).
+    let only = std::env::var("H2WS_ONLY").ok();
+    if let Some(name) = &only
+        && !protos.iter().any(|p| p.name() == name)
+    {
+        eprintln!("h2ws: H2WS_ONLY must be h1 or h2, not '{name}'");
+        std::process::exit(2);
+    }
     let mut all: [Vec<Figures>; 2] = [Vec::new(), Vec::new()];
     for round in 0..rounds {
-        let mut order = [0, 1];
+        let mut order = vec![0, 1];
         if round % 2 == 1 {
             order.reverse();
         }
+        order.retain(|&i| only.as_deref().is_none_or(|n| n == protos[i].name()));
         for i in order {
             let f = measure(protos[i], window, n, idle).await;
             row(&format!("{} {}", protos[i].name(), round + 1), &f.cells());
@@ -673,6 +684,9 @@ async fn bench(window: Duration, rounds: u64, n: usize, idle: usize) {
     let meds: Vec<Figures> = all
         .iter()
         .map(|v| {
+            if v.is_empty() {
+                return Figures::default();
+            }
             let mut m = [0.0; 9];
             for (k, slot) in m.iter_mut().enumerate() {
                 *slot = median(v.iter().map(|f| f.values()[k]).collect());
@@ -681,7 +695,12 @@ async fn bench(window: Duration, rounds: u64, n: usize, idle: usize) {
         })
         .collect();
     for (i, m) in meds.iter().enumerate() {
-        row(protos[i].name(), &m.cells());
+        if !all[i].is_empty() {
+            row(protos[i].name(), &m.cells());
+        }
+    }
+    if only.is_some() {
+        return;
     }
     let ratios: Vec<String> = meds[1]
         .values()
