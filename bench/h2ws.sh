@@ -9,12 +9,14 @@
 # protocol, each on a fresh server: SOCKETS sockets echoing 64 KiB binary
 # messages at once (MiB/s, server CPU per MiB), then 100 B text (round
 # trips/s, server CPU per round trip); one bulk socket beside one ping
-# socket (the ping's median and p99 round trip); the server RSS growth per
-# idle open socket with IDLE of them. Rounds interleave the protocols,
-# order flipped each round; medians and h2/h1 ratios at the end. Results
-# and the command go in docs/benchmarks.md.
+# socket (the ping's median and p99 round trip), the bulk flat out, then
+# paced at 62.5 MiB/s, then silent; the server RSS growth per idle open
+# socket with IDLE of them. Rounds interleave the protocols, order flipped
+# each round; medians and h2/h1 ratios at the end. Results and the command
+# go in docs/benchmarks.md. H2WS_ONLY=h1 or h2 runs one protocol (to
+# attach perf to its server).
 #
-#   bench/h2ws.sh                    # 3 s windows, 5 rounds, 100 sockets, 1000 idle (about 2 min)
+#   bench/h2ws.sh                    # 3 s windows, 5 rounds, 100 sockets, 1000 idle (about 3.5 min)
 #   bench/h2ws.sh 5 7 100 1000
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -11,10 +11,14 @@
 //! - load: N sockets echoing at once, each with one message in flight:
 //!   64 KiB binary messages (aggregate MiB/s, server CPU ms per MiB), then
 //!   100 B text messages (round trips/s, server CPU µs per round trip);
-//! - fairness: one bulk socket with [`BULK_DEPTH`] 64 KiB messages in
-//!   flight beside one socket echoing 100 B pings one at a time; over
-//!   HTTP/2 both are streams of one connection, over HTTP/1.1 two
-//!   connections. The ping's round-trip median and p99, and the bulk MiB/s;
+//! - fairness: one bulk socket with up to [`BULK_DEPTH`] 64 KiB messages
+//!   in flight beside one socket echoing 100 B pings one at a time (on a
+//!   client thread of its own); over HTTP/2 both are streams of one
+//!   connection, over HTTP/1.1 two connections. The ping's round-trip
+//!   median and p99, three times: the bulk socket flat out (its MiB/s
+//!   too); paced at one message per [`BULK_PACE`] (62.5 MiB/s, the same
+//!   offered load over both protocols, well under what the machine can
+//!   echo); and open but silent (the protocol's own ping round trip);
 //! - idle: on another fresh server, the RSS growth per idle open socket
 //!   (/proc/PID/status VmRSS).
 //!
@@ -59,6 +63,8 @@ const SMALL: usize = 100;
 /// 64 KiB messages the fairness bench's bulk socket keeps in flight (512
 /// KiB): enough to fill the connection's buffers in front of the pings.
 const BULK_DEPTH: usize = 8;
+/// The paced bulk socket's interval between 64 KiB messages.
+const BULK_PACE: Duration = Duration::from_millis(1);
 /// The longest wait for any one thing (a connection, a handshake, an echo).
 const WAIT: Duration = Duration::from_secs(10);
 /// Warm-up before each measured window.
@@ -411,9 +417,10 @@ async fn load(sockets: Vec<Ws>, msg: &Message, window: Duration, pid: u32) -> (V
     (sockets, load)
 }
 
-/// The bulk socket: [`BULK_DEPTH`] 64 KiB messages in flight until `stop`
-/// is set, then the echoes still owed are read. Returns the bytes echoed.
-async fn bulk(ws: Ws, stop: Arc<AtomicBool>) -> u64 {
+/// The bulk socket: up to [`BULK_DEPTH`] 64 KiB messages in flight, one
+/// sent every `pace` (or as soon as there is room), until `stop` is set;
+/// then the echoes still owed are read. Returns the bytes echoed.
+async fn bulk(ws: Ws, stop: Arc<AtomicBool>, pace: Option<Duration>) -> u64 {
     let (mut tx, mut rx) = ws.split();
     let room = Arc::new(Semaphore::new(BULK_DEPTH));
     let writer = {
@@ -421,7 +428,16 @@ async fn bulk(ws: Ws, stop: Arc<AtomicBool>) -> u64 {
         tokio::spawn(async move {
             let msg = Message::Binary(vec![0x5au8; BIG].into());
             let mut sent = 0u64;
+            // Behind schedule, it goes on at its pace from then (no burst).
+            let mut ticker = pace.map(|p| {
+                let mut ticker = tokio::time::interval(p);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                ticker
+            });
             while !stop.load(Ordering::Relaxed) {
+                if let Some(ticker) = &mut ticker {
+                    ticker.tick().await;
+                }
                 bounded("bulk room", room.acquire())
                     .await
                     .expect("semaphore")
@@ -452,30 +468,70 @@ async fn bulk(ws: Ws, stop: Arc<AtomicBool>) -> u64 {
     echoed * BIG as u64
 }
 
+/// The ping socket's round trips (µs) until `until`, on a thread and
+/// runtime of its own, so that its client side never waits behind the
+/// bulk socket's tasks.
+async fn pings(mut ping: Ws, until: Instant) -> Vec<f64> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let rtts = rt.block_on(async move {
+            let small = Message::Text("p".repeat(SMALL).into());
+            let mut rtts = Vec::new();
+            while Instant::now() < until {
+                let t = Instant::now();
+                echo(&mut ping, small.clone()).await;
+                rtts.push(t.elapsed().as_secs_f64() * 1e6);
+            }
+            rtts
+        });
+        let _ = tx.send(rtts);
+    });
+    let left = until.saturating_duration_since(Instant::now());
+    tokio::time::timeout(left + WAIT, rx)
+        .await
+        .expect("pings: no end 10 s after the window")
+        .expect("ping thread failed")
+}
+
+/// What the bulk socket does beside the pings.
+#[derive(Clone, Copy)]
+enum Bulk {
+    /// As fast as [`BULK_DEPTH`] messages in flight allow.
+    Flat,
+    /// One message per [`BULK_PACE`].
+    Paced,
+    /// Nothing: open and silent.
+    Silent,
+}
+
 /// Fairness: a bulk socket and a ping socket side by side for `window`
 /// (over HTTP/2 two streams of one connection). Returns the ping round
 /// trips in µs, sorted, and the bulk MiB/s.
-async fn fairness(proto: Proto, port: u16, window: Duration) -> (Vec<f64>, f64) {
+async fn fairness(proto: Proto, port: u16, window: Duration, mode: Bulk) -> (Vec<f64>, f64) {
     let Opened {
         mut sockets,
         _h2: keep,
     } = open(proto, port, 2, false).await; // h2: two streams of one connection
     let mut ping = sockets.pop().expect("ping socket");
     let bulk_ws = sockets.pop().expect("bulk socket");
-    let small = Message::Text("p".repeat(SMALL).into());
-    echo(&mut ping, small.clone()).await;
+    echo(&mut ping, Message::Text("p".repeat(SMALL).into())).await;
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
-    let bulk_task = tokio::spawn(bulk(bulk_ws, Arc::clone(&stop)));
+    let bulk_task = match mode {
+        Bulk::Flat => tokio::spawn(bulk(bulk_ws, Arc::clone(&stop), None)),
+        Bulk::Paced => tokio::spawn(bulk(bulk_ws, Arc::clone(&stop), Some(BULK_PACE))),
+        Bulk::Silent => tokio::spawn(async move {
+            let _open = bulk_ws;
+            0
+        }),
+    };
     // The bulk socket gets going before the pings count.
     tokio::time::sleep(WARM).await;
-    let mut rtts = Vec::new();
-    let until = Instant::now() + window;
-    while Instant::now() < until {
-        let t = Instant::now();
-        echo(&mut ping, small.clone()).await;
-        rtts.push(t.elapsed().as_secs_f64() * 1e6);
-    }
+    let mut rtts = pings(ping, Instant::now() + window).await;
     stop.store(true, Ordering::Relaxed);
     let bytes = bounded("bulk end", bulk_task).await.expect("bulk task");
     let mib_s = bytes as f64 / (1 << 20) as f64 / start.elapsed().as_secs_f64();
@@ -517,15 +573,20 @@ struct Figures {
     rt_s: f64,
     /// Server CPU µs per 100 B round trip.
     srv_us_rt: f64,
-    /// Fairness: ping round trip median and p99 (µs), bulk MiB/s beside.
+    /// Fairness: ping round trip median and p99 (µs), bulk MiB/s beside;
+    /// then the same beside the paced bulk socket, and beside a silent one.
     ping_p50: f64,
     ping_p99: f64,
     bulk_mib_s: f64,
+    pace_p50: f64,
+    pace_p99: f64,
+    alone_p50: f64,
+    alone_p99: f64,
     idle_kib: f64,
 }
 
 impl Figures {
-    const HEAD: [&str; 9] = [
+    const HEAD: [&str; 13] = [
         "64K MiB/s",
         "srv ms/MiB",
         "cli ms/MiB",
@@ -534,10 +595,14 @@ impl Figures {
         "ping p50 us",
         "ping p99 us",
         "bulk MiB/s",
+        "pace p50 us",
+        "pace p99 us",
+        "solo p50 us",
+        "solo p99 us",
         "idle KiB/sk",
     ];
 
-    fn values(&self) -> [f64; 9] {
+    fn values(&self) -> [f64; 13] {
         [
             self.mib_s,
             self.srv_ms_mib,
@@ -547,11 +612,15 @@ impl Figures {
             self.ping_p50,
             self.ping_p99,
             self.bulk_mib_s,
+            self.pace_p50,
+            self.pace_p99,
+            self.alone_p50,
+            self.alone_p99,
             self.idle_kib,
         ]
     }
 
-    fn from_values(v: [f64; 9]) -> Self {
+    fn from_values(v: [f64; 13]) -> Self {
         Self {
             mib_s: v[0],
             srv_ms_mib: v[1],
@@ -561,12 +630,16 @@ impl Figures {
             ping_p50: v[5],
             ping_p99: v[6],
             bulk_mib_s: v[7],
-            idle_kib: v[8],
+            pace_p50: v[8],
+            pace_p99: v[9],
+            alone_p50: v[10],
+            alone_p99: v[11],
+            idle_kib: v[12],
         }
     }
 
     fn cells(&self) -> Vec<String> {
-        let precision = [1, 2, 2, 0, 1, 0, 0, 1, 2];
+        let precision = [1, 2, 2, 0, 1, 0, 0, 1, 0, 0, 0, 0, 2];
         self.values()
             .iter()
             .zip(precision)
@@ -597,10 +670,16 @@ async fn measure(proto: Proto, window: Duration, n: usize, idle: usize) -> Figur
     }
     drop(opened._h2);
 
-    let (rtts, bulk_mib_s) = fairness(proto, port, window).await;
+    let (rtts, bulk_mib_s) = fairness(proto, port, window, Bulk::Flat).await;
     f.ping_p50 = percentile(&rtts, 0.50);
     f.ping_p99 = percentile(&rtts, 0.99);
     f.bulk_mib_s = bulk_mib_s;
+    let (rtts, _) = fairness(proto, port, window, Bulk::Paced).await;
+    f.pace_p50 = percentile(&rtts, 0.50);
+    f.pace_p99 = percentile(&rtts, 0.99);
+    let (rtts, _) = fairness(proto, port, window, Bulk::Silent).await;
+    f.alone_p50 = percentile(&rtts, 0.50);
+    f.alone_p99 = percentile(&rtts, 0.99);
     server.child.kill().await.ok();
 
     f.idle_kib = idle_kib(proto, idle).await;
@@ -644,7 +723,8 @@ async fn bench(window: Duration, rounds: u64, n: usize, idle: usize) {
         n.div_ceil(H2_MAX_STREAMS)
     );
     println!(
-        "# fairness: one bulk socket ({BULK_DEPTH} x 64 KiB in flight) beside one 100 B ping socket; h2 = one connection, h1 = two"
+        "# fairness: one bulk socket (<= {BULK_DEPTH} x 64 KiB in flight; flat out, then paced: 64 KiB per {} ms) beside one 100 B ping socket (own client thread), then silent (solo); h2 = one connection, h1 = two",
+        BULK_PACE.as_millis()
     );
     println!(
         "# idle: {idle} sockets; h2 = {} connections, h1 = {idle}",
@@ -687,7 +767,7 @@ async fn bench(window: Duration, rounds: u64, n: usize, idle: usize) {
             if v.is_empty() {
                 return Figures::default();
             }
-            let mut m = [0.0; 9];
+            let mut m = [0.0; 13];
             for (k, slot) in m.iter_mut().enumerate() {
                 *slot = median(v.iter().map(|f| f.values()[k]).collect());
             }
