@@ -521,19 +521,22 @@ async fn fairness(proto: Proto, port: u16, window: Duration, mode: Bulk) -> (Vec
     echo(&mut ping, Message::Text("p".repeat(SMALL).into())).await;
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
+    // The silent socket is held here, open, until the pings are done.
+    let mut silent = None;
     let bulk_task = match mode {
         Bulk::Flat => tokio::spawn(bulk(bulk_ws, Arc::clone(&stop), None)),
         Bulk::Paced => tokio::spawn(bulk(bulk_ws, Arc::clone(&stop), Some(BULK_PACE))),
-        Bulk::Silent => tokio::spawn(async move {
-            let _open = bulk_ws;
-            0
-        }),
+        Bulk::Silent => {
+            silent = Some(bulk_ws);
+            tokio::spawn(async { 0 })
+        }
     };
     // The bulk socket gets going before the pings count.
     tokio::time::sleep(WARM).await;
     let mut rtts = pings(ping, Instant::now() + window).await;
     stop.store(true, Ordering::Relaxed);
     let bytes = bounded("bulk end", bulk_task).await.expect("bulk task");
+    drop(silent);
     let mib_s = bytes as f64 / (1 << 20) as f64 / start.elapsed().as_secs_f64();
     drop(keep);
     rtts.sort_by(f64::total_cmp);
