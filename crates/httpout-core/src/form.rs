@@ -5,7 +5,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
@@ -381,18 +381,18 @@ impl Multipart {
             // Handed out piece by piece, so that it is not taken for the
             // next part's head; dropped only once read through, so that a
             // call cancelled meanwhile (a timeout) goes on from there.
-            while let Some(_piece) = rest
+            while let Some(piece) = rest
                 .chunk()
                 .await
                 .map_err(|e| form_error(e, limits, budget))?
             {
-                budget.progress();
+                budget.progress(piece.len());
             }
         }
         *current = None;
         let field = inner.next_field().await;
         let field = field.map_err(|e| form_error(e, limits, budget))?;
-        budget.progress();
+        budget.progress(0);
         *current = field;
         Ok(current.as_mut().map(|field| Part {
             field,
@@ -408,6 +408,11 @@ impl Multipart {
 struct Budget {
     /// Bytes taken in since the last [`Budget::progress`].
     since: AtomicUsize,
+    /// Bytes taken in, and bytes of content handed out: their difference
+    /// is at least what the parser holds (it is that plus the heads and
+    /// boundaries it parsed).
+    taken: AtomicU64,
+    given: AtomicU64,
     /// Whether something was handed out since the parser last read.
     fresh: AtomicBool,
     /// Whether the parser was made to look at what it holds since then.
@@ -417,20 +422,34 @@ struct Budget {
 }
 
 impl Budget {
-    /// The parser handed out a part or a piece of one.
-    fn progress(&self) {
+    /// The parser handed out a part (`given` 0) or a piece of one.
+    fn progress(&self, given: usize) {
         self.since.store(0, Ordering::Relaxed);
+        self.given.fetch_add(given as u64, Ordering::Relaxed);
         self.paused.store(false, Ordering::Relaxed);
         self.fresh.store(true, Ordering::Relaxed);
     }
+
+    /// At least what the parser holds.
+    fn may_hold(&self) -> u64 {
+        let taken = self.taken.load(Ordering::Relaxed);
+        taken.saturating_sub(self.given.load(Ordering::Relaxed))
+    }
 }
+
+/// What the parser may hold and still read on without a pause: a boundary
+/// split across two reads, a few parts' heads.
+const HELD_SLACK: u64 = 4096;
 
 /// The body as multer reads it. multer reads while data is ready before it
 /// parses, so this makes it parse what it holds first: after something was
-/// handed out it pauses once before the next read (multer hands out what
-/// it can, and reads only when it holds no whole head or piece), and past
-/// `limit` bytes without progress it pauses once more, then fails. What
-/// multer holds is so bounded by about `limit` and one read.
+/// handed out, unless it may hold at most [`HELD_SLACK`] bytes, it pauses
+/// once before the next read (multer hands out what it can, and reads only
+/// when it holds no whole head or piece), and past `limit` bytes without
+/// progress it pauses once more, then fails. What multer holds is so
+/// bounded by about `limit` and one read. (Content streamed through a
+/// part leaves multer holding next to nothing, so it goes without pauses:
+/// a pause per piece cost about 4 % more CPU on a 1 GB form.)
 struct Budgeted<S> {
     inner: S,
     budget: Arc<Budget>,
@@ -446,7 +465,7 @@ where
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let budget = Arc::clone(&self.budget);
-        if budget.fresh.swap(false, Ordering::Relaxed) {
+        if budget.fresh.swap(false, Ordering::Relaxed) && budget.may_hold() > HELD_SLACK {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
@@ -461,6 +480,7 @@ where
         match Pin::new(&mut self.inner).poll_next(cx) {
             Poll::Ready(Some(Ok(data))) => {
                 budget.since.fetch_add(data.len(), Ordering::Relaxed);
+                budget.taken.fetch_add(data.len() as u64, Ordering::Relaxed);
                 Poll::Ready(Some(Ok(data)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
@@ -609,7 +629,7 @@ impl Part<'_> {
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
         let piece = self.field.chunk().await;
         let piece = piece.map_err(|e| form_error(e, self.limits, self.budget))?;
-        self.budget.progress();
+        self.budget.progress(piece.as_ref().map_or(0, Bytes::len));
         Ok(piece)
     }
 
