@@ -29,7 +29,9 @@
 //!   H2WS_ONLY=h2 h2ws ...                       (one protocol, to profile its server)
 //!   h2ws serve                                  (the child: prints its port)
 
-use std::process::Stdio;
+#[path = "../../common/child.rs"]
+mod child;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -43,9 +45,7 @@ use httpout_core::{Body, Ctx, Error, ListenSpec, Server, ServerConfig};
 use hyper::client::conn::{http1, http2};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -158,55 +158,6 @@ async fn serve() {
     let _running = server.serve(app);
     // The parent kills this process; nothing else ends it.
     std::future::pending::<()>().await;
-}
-
-struct Spawned {
-    child: Child,
-    pid: u32,
-    port: u16,
-}
-
-async fn spawn_server() -> Spawned {
-    let exe = std::env::current_exe().expect("current_exe");
-    let mut child = Command::new(exe)
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn server");
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    tokio::time::timeout(WAIT, out.read_line(&mut line))
-        .await
-        .expect("server did not print its port in 10 s")
-        .expect("read port");
-    let port = line.trim().parse().expect("port");
-    let pid = child.id().expect("pid");
-    Spawned { child, pid, port }
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-/// utime + stime of a process in seconds (/proc/PID/stat, 100 ticks/s);
-/// `None` reads this process.
-fn cpu_s(pid: Option<u32>) -> f64 {
-    let path = pid.map_or_else(|| "/proc/self/stat".into(), |p| format!("/proc/{p}/stat"));
-    let stat = std::fs::read_to_string(path).unwrap_or_default();
-    // Fields after the command name, which ends at the last ')': state is
-    // field 3, utime 14, stime 15.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<u64> = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0))
-        .collect();
-    (f.get(11).unwrap_or(&0) + f.get(12).unwrap_or(&0)) as f64 / 100.0
 }
 
 // ----------------------------------------------------------------- client
@@ -406,13 +357,13 @@ struct Load {
 /// Aggregate echo over all `sockets` for `window`, after a warm-up.
 async fn load(sockets: Vec<Ws>, msg: &Message, window: Duration, pid: u32) -> (Vec<Ws>, Load) {
     let (sockets, _, _) = echo_all(sockets, msg, Instant::now() + WARM).await;
-    let (start, server, client) = (Instant::now(), cpu_s(Some(pid)), cpu_s(None));
+    let (start, server, client) = (Instant::now(), child::cpu_s(Some(pid)), child::cpu_s(None));
     let (sockets, n, end) = echo_all(sockets, msg, start + window).await;
     let load = Load {
         n: n as f64,
         secs: (end - start).as_secs_f64(),
-        server: cpu_s(Some(pid)) - server,
-        client: cpu_s(None) - client,
+        server: child::cpu_s(Some(pid)) - server,
+        client: child::cpu_s(None) - client,
     };
     (sockets, load)
 }
@@ -547,18 +498,18 @@ async fn fairness(proto: Proto, port: u16, window: Duration, mode: Bulk) -> (Vec
 /// connection's one-off costs), then `idle` more, one small echo each,
 /// held 1 s. KiB of server RSS per idle socket.
 async fn idle_kib(proto: Proto, idle: usize) -> f64 {
-    let mut server = spawn_server().await;
+    let mut server = child::spawn_self(&["serve"]).await;
     let (pid, port) = (server.pid, server.port);
     let mut first = open(proto, port, 1, true).await;
     echo(&mut first.sockets[0], Message::Text("hi".into())).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let before = rss_kib(pid);
+    let before = child::rss_kib(pid);
     let mut held = open(proto, port, idle, true).await;
     for ws in &mut held.sockets {
         echo(ws, Message::Text("hi".into())).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let after = rss_kib(pid);
+    let after = child::rss_kib(pid);
     drop(held);
     drop(first);
     server.child.kill().await.ok();
@@ -652,7 +603,7 @@ impl Figures {
 }
 
 async fn measure(proto: Proto, window: Duration, n: usize, idle: usize) -> Figures {
-    let mut server = spawn_server().await;
+    let mut server = child::spawn_self(&["serve"]).await;
     let (pid, port) = (server.pid, server.port);
     let mut f = Figures::default();
 

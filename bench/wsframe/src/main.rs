@@ -11,13 +11,14 @@
 //!   wsframe [SECONDS] [ROUNDS] [IDLE]      # defaults 5 3 1000
 //!   wsframe serve tungstenite|fastwebsockets  (the child: prints its port)
 
-use std::process::Stdio;
+#[path = "../../common/child.rs"]
+mod child;
+
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::process::{Child, Command};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -173,53 +174,6 @@ async fn echo_fastwebsockets(stream: TcpStream) {
 
 // ----------------------------------------------------------------- client
 
-struct Server {
-    child: Child,
-    pid: u32,
-    port: u16,
-}
-
-async fn spawn_server(which: &str) -> Server {
-    let exe = std::env::current_exe().expect("current_exe");
-    let mut child = Command::new(exe)
-        .args(["serve", which])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn server");
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    tokio::time::timeout(Duration::from_secs(10), out.read_line(&mut line))
-        .await
-        .expect("server did not print its port in 10 s")
-        .expect("read port");
-    let port = line.trim().parse().expect("port");
-    let pid = child.id().expect("pid");
-    Server { child, pid, port }
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-/// utime + stime of a process in seconds (/proc/PID/stat, 100 ticks/s).
-fn cpu_s(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name, which ends at the last ')': state is
-    // field 3, utime 14, stime 15.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<u64> = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0))
-        .collect();
-    (f.get(11).unwrap_or(&0) + f.get(12).unwrap_or(&0)) as f64 / 100.0
-}
-
 type Client = tokio_tungstenite::WebSocketStream<TcpStream>;
 
 async fn connect(port: u16) -> Client {
@@ -270,29 +224,29 @@ struct Figures {
 }
 
 async fn measure(which: &str, window: Duration, idle: usize) -> Figures {
-    let mut server = spawn_server(which).await;
+    let mut server = child::spawn_self(&["serve", which]).await;
     let (pid, port) = (server.pid, server.port);
 
     let mut ws = connect(port).await;
     let big = Message::Binary(vec![0xa5u8; BIG].into());
     echo_for(&mut ws, big.clone(), Duration::from_millis(300)).await; // warm-up
-    let (start, cpu) = (Instant::now(), cpu_s(pid));
+    let (start, cpu) = (Instant::now(), child::cpu_s(Some(pid)));
     let n = echo_for(&mut ws, big, window).await;
     let mib = (n as f64 * BIG as f64) / (1 << 20) as f64;
     let mib_s = mib / start.elapsed().as_secs_f64();
-    let ms_mib = (cpu_s(pid) - cpu) * 1e3 / mib;
+    let ms_mib = (child::cpu_s(Some(pid)) - cpu) * 1e3 / mib;
 
     let small = Message::Text("x".repeat(SMALL).into());
     echo_for(&mut ws, small.clone(), Duration::from_millis(300)).await;
-    let (start, cpu) = (Instant::now(), cpu_s(pid));
+    let (start, cpu) = (Instant::now(), child::cpu_s(Some(pid)));
     let n = echo_for(&mut ws, small, window).await;
     let rtt_s = n as f64 / start.elapsed().as_secs_f64();
-    let us_rt = (cpu_s(pid) - cpu) * 1e6 / n as f64;
+    let us_rt = (child::cpu_s(Some(pid)) - cpu) * 1e6 / n as f64;
     ws.close(None).await.ok();
     drop(ws);
 
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let before = rss_kib(pid);
+    let before = child::rss_kib(pid);
     let mut held = Vec::with_capacity(idle);
     for _ in 0..idle {
         held.push(connect(port).await);
@@ -302,7 +256,7 @@ async fn measure(which: &str, window: Duration, idle: usize) -> Figures {
         echo_for(ws, Message::Text("hi".into()), Duration::ZERO).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let after = rss_kib(pid);
+    let after = child::rss_kib(pid);
     drop(held);
     server.child.kill().await.ok();
     Figures {

@@ -65,12 +65,7 @@ fn app() -> Router {
 /// One curl request with `args`: the status and the body.
 async fn curl_at(addr: SocketAddr, path: &str, args: &[&str]) -> (u16, String) {
     let url = format!("http://{addr}{path}");
-    let mut all = vec!["-o", "-", "-w", "\n%{http_code}"];
-    all.extend(args);
-    all.push(&url);
-    let text = curl(all).await;
-    let (body, status) = text.rsplit_once('\n').unwrap();
-    (status.parse().unwrap(), body.to_owned())
+    curl_status(args.iter().copied().chain([url.as_str()])).await
 }
 
 #[tokio::test]

@@ -313,13 +313,24 @@ fn jar_id(jar: &Path) -> String {
 /// curl with the jar and `args`: the status and the body.
 async fn curl_as(addr: SocketAddr, jar: &Path, args: &[&str], path: &str) -> (u16, String) {
     let url = format!("http://{addr}{path}");
-    let mut all = vec!["-c", jar.to_str().unwrap(), "-b", jar.to_str().unwrap()];
-    all.extend(["-w", "\n%{http_code}"]);
+    let jar = jar.to_str().unwrap();
+    let mut all = vec!["-c", jar, "-b", jar];
     all.extend(args);
     all.push(&url);
-    let text = curl(all).await;
-    let (body, status) = text.rsplit_once('\n').unwrap();
-    (status.parse().unwrap(), body.to_owned())
+    curl_status(all).await
+}
+
+/// An anonymous session with a count, then larry signed in through
+/// `/private/me`: the same data, now his, under a new id. The two ids.
+async fn anonymous_then_larry(addr: SocketAddr, jar: &Path) -> (String, String) {
+    assert_eq!(curl_as(addr, jar, &[], "/count").await, (200, "1".into()));
+    let anonymous = jar_id(jar);
+    let larry = ["-u", "larry:wall"];
+    let got = curl_as(addr, jar, &larry, "/private/me").await;
+    assert_eq!(got, (200, "larry 2 larry".into()));
+    let signed_in = jar_id(jar);
+    assert_ne!(signed_in, anonymous);
+    (anonymous, signed_in)
 }
 
 #[tokio::test]
@@ -337,16 +348,9 @@ async fn route_auth_signs_the_session_in_with_a_new_id() {
     let (_server, addr) = start_with(config(), app).await;
     let dir = tempfile::tempdir().unwrap();
     let jar = dir.path().join("jar");
-    // Anonymous first: a session with a count, no user.
-    assert_eq!(curl_as(addr, &jar, &[], "/count").await, (200, "1".into()));
-    let anonymous = jar_id(&jar);
-    // Signed in by the route's auth (Basic, then Digest): the same data,
-    // now larry's, under a new id; not renewed again while it stays his.
-    let larry = ["-u", "larry:wall"];
-    let got = curl_as(addr, &jar, &larry, "/private/me").await;
-    assert_eq!(got, (200, "larry 2 larry".into()));
-    let signed_in = jar_id(&jar);
-    assert_ne!(signed_in, anonymous);
+    // Signed in by the route's auth (Basic, then Digest): not renewed
+    // again while it stays larry's.
+    let (anonymous, signed_in) = anonymous_then_larry(addr, &jar).await;
     let digest = ["--digest", "-u", "larry:wall"];
     let got = curl_as(addr, &jar, &digest, "/private/me").await;
     assert_eq!(got, (200, "larry 3 larry".into()));
@@ -401,13 +405,7 @@ async fn the_engines_rules_sign_the_session_in() {
         ..config()
     };
     let (_server, addr) = start_with(config, app).await;
-    let jar = dir.path().join("jar");
-    assert_eq!(curl_as(addr, &jar, &[], "/count").await, (200, "1".into()));
-    let anonymous = jar_id(&jar);
-    let larry = ["-u", "larry:wall"];
-    let got = curl_as(addr, &jar, &larry, "/private/me").await;
-    assert_eq!(got, (200, "larry 2 larry".into()));
-    assert_ne!(jar_id(&jar), anonymous);
+    anonymous_then_larry(addr, &dir.path().join("jar")).await;
 }
 
 #[tokio::test]

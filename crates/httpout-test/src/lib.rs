@@ -55,6 +55,21 @@ pub async fn curl<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) 
     String::from_utf8(out.stdout).expect("curl's output is UTF-8")
 }
 
+/// [`curl`] with `args` and the body written to standard output: the
+/// status and the body.
+pub async fn curl_status<S: AsRef<std::ffi::OsStr>>(
+    args: impl IntoIterator<Item = S>,
+) -> (u16, String) {
+    let mut all: Vec<std::ffi::OsString> = ["-o", "-", "-w", "\n%{http_code}"]
+        .iter()
+        .map(Into::into)
+        .collect();
+    all.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+    let text = curl(all).await;
+    let (body, status) = text.rsplit_once('\n').expect("curl wrote the status");
+    (status.parse().expect("a status"), body.to_owned())
+}
+
 /// The test handler: `/slow` answers after 500 ms, `/missing` is a 404,
 /// `/endless` streams 64 KiB chunks forever, anything else echoes the path
 /// it was given.
