@@ -14,7 +14,7 @@
 # REPEAT: pairs of runs (default 2), interleaved: edges, direct, edges,
 #   direct... so a drift of the machine lands on both.
 #
-# The players are crates/httpout-test's `edge-player` (release build): each
+# The players are bench/edge-player/ (httpout-test's `player`; release build): each
 # fetches the MPD (again every 2 s), starts at the live edge computed from
 # availabilityStartTime, and GETs each segment as soon as it is available
 # (its media time started: the origin holds it with --wait_new until the
@@ -57,10 +57,11 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 ulimit -n "$(ulimit -Hn)"
 
-cargo build --release -q -p httpout -p httpout-test --bin httpout --bin edge-player
-TARGET=${CARGO_TARGET_DIR:-target}/release
-HTTPOUT_BIN=$TARGET/httpout
-PLAYER_BIN=$TARGET/edge-player
+cargo build --release -q -p httpout --bin httpout
+HTTPOUT_BIN=${CARGO_TARGET_DIR:-target}/release/httpout
+# Own target dir, like bench/wsframe/: the players are not in the workspace.
+(cd bench/edge-player && CARGO_TARGET_DIR=target cargo build --release -q)
+PLAYER_BIN=bench/edge-player/target/release/edge-player
 
 work=$(mktemp -d)
 pids=()

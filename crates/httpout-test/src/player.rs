@@ -9,7 +9,7 @@
 //!
 //! Used by `crates/httpout/tests/edge.rs` (players through a Varnish and an
 //! nginx edge in front of one origin) and by `bench/edge.sh` through the
-//! `edge-player` binary. Every wait is bounded: one request by
+//! `bench/edge-player/` command. Every wait is bounded: one request by
 //! [`PlayerConfig::request_limit`], a player by its segment count and
 //! [`PlayerConfig::deadline`].
 
@@ -395,7 +395,7 @@ pub async fn play_many(config: &PlayerConfig, players: usize) -> Vec<Vec<Fetch>>
 /// One line per fetch, tab-separated: player, path, number (`-` when
 /// none), status, bytes, hash (hex), complete (0/1), sent, first byte,
 /// last byte (Unix seconds), age (`-`), x-cache (`-`), chunked (0/1). The
-/// `edge-player` binary prints these for `bench/edge.sh`.
+/// `bench/edge-player/` command prints these for `bench/edge.sh`.
 pub fn tsv(player: &str, f: &Fetch) -> String {
     format!(
         "{player}\t{}\t{}\t{}\t{}\t{:016x}\t{}\t{:.6}\t{:.6}\t{:.6}\t{}\t{}\t{}",
