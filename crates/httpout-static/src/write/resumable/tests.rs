@@ -81,6 +81,25 @@ async fn idle_uploads_expire_on_the_timer() {
     assert_eq!(entries(dir.path()), 0, "both files removed");
 }
 
+/// A discarded upload still in the registry (between its files' removal
+/// and its removal from the map, which the sweep does next) is not an
+/// upload for HEAD: before, the missing temporary file read as complete,
+/// and a HEAD in that window answered its offset.
+#[tokio::test]
+async fn a_discarded_upload_has_no_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = Resumable::new("/.uploads/", Duration::from_secs(100), 10_000).unwrap();
+    let site = site(dir.path(), &reg);
+    site.attach_resumable();
+    let up = reg.create(&site, new("a", Some(10))).unwrap();
+    up.append(append(Some(4)), Body::full("abcd"))
+        .await
+        .unwrap();
+    assert_eq!(up.offset().await.unwrap(), (4, Some(10), false));
+    assert!(up.discard("expired", true).await);
+    assert!(matches!(up.offset().await, Err(ResumeError::NotFound)));
+}
+
 /// The budget and `maxs` bound creations; an ended upload gives its
 /// bytes back.
 #[tokio::test]

@@ -154,15 +154,18 @@ impl Upload {
     /// appending now to end: what HEAD reports.
     pub(crate) async fn offset(&self) -> Result<(u64, Option<u64>, bool), ResumeError> {
         let guard = tokio::time::timeout(TURN_WAIT, self.turn.lock()).await;
-        let complete = guard.as_ref().is_ok_and(|g| g.is_none());
+        // No temporary file: committed, or discarded (cancelled, expired)
+        // and about to be forgotten, which is no upload any more.
+        let taken = guard.as_ref().is_ok_and(|g| g.is_none());
         drop(guard);
-        Ok(self.meta(|m| {
-            (
+        self.meta(|m| match m.state {
+            UploadState::Aborted(_) => Err(ResumeError::NotFound),
+            _ => Ok((
                 m.durable,
                 m.length,
-                complete || m.state == UploadState::Complete,
-            )
-        }))
+                taken || m.state == UploadState::Complete,
+            )),
+        })
     }
 
     /// Appends `body` at `req.offset`; see the module docs. The bytes
