@@ -75,15 +75,17 @@ pub(crate) async fn upload(
         }
         let url_path = format!("{}/{}", who.url_path.trim_end_matches('/'), name);
         let part_type = field.content_type().map(|t| essence(&t));
-        let mut tracker = site.uploads.start(
-            site.root.path(),
-            named.take().as_deref(),
-            &url_path,
-            &super::in_root(&[dir, std::slice::from_ref(&name)].concat()),
-            who.user,
-            None,
-            part_type.as_deref(),
-        )?;
+        let this_id = named.take();
+        let in_root = super::in_root(&[dir, std::slice::from_ref(&name)].concat());
+        let upload = super::registry::Starting {
+            named: this_id.as_deref(),
+            path: &url_path,
+            in_root: &in_root,
+            user: who.user,
+            length: None,
+            content_type: part_type.as_deref(),
+        };
+        let mut tracker = site.uploads.start(site.root.path(), upload)?;
         tracker.attach(
             site.root.path(),
             &dir_path,

@@ -296,15 +296,16 @@ async fn upload_inner(
         return Err(Error::conflict("cannot write over a directory"));
     }
     let content_type = req.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let mut tracker = site.uploads.start(
-        site.root.path(),
-        registry::named_id(req).as_deref(),
-        who.url_path,
-        &in_root(segments),
-        who.user,
-        declared_length(req)?,
+    let named = registry::named_id(req);
+    let upload = registry::Starting {
+        named: named.as_deref(),
+        path: who.url_path,
+        in_root: &in_root(segments),
+        user: who.user,
+        length: declared_length(req)?,
         content_type,
-    )?;
+    };
+    let mut tracker = site.uploads.start(site.root.path(), upload)?;
     let dir_path = site.root.path().join(dirs.iter().collect::<PathBuf>());
     tracker.attach(
         site.root.path(),

@@ -403,22 +403,17 @@ impl Uploads {
         Ok(entry)
     }
 
-    /// Starts tracking an upload of URL path `path` (`in_root`: the same
-    /// below the write directory) into `root` (the write directory, where
-    /// placeholder files are) by `user`, naming `named` (an id it carries)
-    /// or none; `length` the body's declared length and `content_type` its
-    /// type. The refusals are 403 with the reason.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn start(
-        &self,
-        root: &Path,
-        named: Option<&str>,
-        path: &str,
-        in_root: &str,
-        user: Option<&str>,
-        length: Option<u64>,
-        content_type: Option<&str>,
-    ) -> Result<Tracker, Error> {
+    /// Starts tracking `upload` into `root` (the write directory, where
+    /// placeholder files are). The refusals are 403 with the reason.
+    pub(crate) fn start(&self, root: &Path, upload: Starting<'_>) -> Result<Tracker, Error> {
+        let Starting {
+            named,
+            path,
+            in_root,
+            user,
+            length,
+            content_type,
+        } = upload;
         let require_id = self.requires_id();
         let entry = match named {
             None if require_id => {
@@ -477,28 +472,20 @@ impl Uploads {
         })
     }
 
-    /// For the creation of a resumable upload (tus, IETF) of URL path
-    /// `path` (`in_root` below the write directory), naming the id
-    /// `named`: that id's entry, checked and started as [`Uploads::start`]
+    /// For the creation of a resumable upload (tus, IETF) `upload`, naming
+    /// an id: that id's entry, checked and started as [`Uploads::start`]
     /// does it, to [`hand over`](Uploads::hand_over) once the upload
     /// exists. `None` when the creation names no id and none is required:
     /// the resumable engine makes its own.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn start_resumable(
         &self,
         root: &Path,
-        named: Option<&str>,
-        path: &str,
-        in_root: &str,
-        user: Option<&str>,
-        length: Option<u64>,
-        content_type: Option<&str>,
+        upload: Starting<'_>,
     ) -> Result<Option<Tracker>, Error> {
-        if named.is_none() && !self.requires_id() {
+        if upload.named.is_none() && !self.requires_id() {
             return Ok(None);
         }
-        self.start(root, named, path, in_root, user, length, content_type)
-            .map(Some)
+        self.start(root, upload).map(Some)
     }
 
     /// The resumable engine holds the upload of `tracker` now, under the
@@ -665,6 +652,23 @@ fn check_expected(
     Ok(())
 }
 
+/// An upload about to be received, as [`Uploads::start`] checks it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Starting<'a> {
+    /// The id the request names, if any.
+    pub(crate) named: Option<&'a str>,
+    /// Its URL path.
+    pub(crate) path: &'a str,
+    /// The same below the write directory (what a placeholder may name).
+    pub(crate) in_root: &'a str,
+    /// The signed-in user uploading it.
+    pub(crate) user: Option<&'a str>,
+    /// The body's declared length.
+    pub(crate) length: Option<u64>,
+    /// The body's type.
+    pub(crate) content_type: Option<&'a str>,
+}
+
 /// An upload in flight: counts its bytes and, dropped before
 /// [`Tracker::complete`] or [`Tracker::fail`], marks it aborted.
 #[derive(Debug)]
@@ -758,15 +762,15 @@ mod tests {
     use super::*;
 
     fn start(u: &Uploads, named: Option<&str>, path: &str) -> Result<Tracker, Error> {
-        u.start(
-            Path::new("/nonexistent"),
+        let upload = Starting {
             named,
             path,
-            path,
-            None,
-            Some(10),
-            None,
-        )
+            in_root: path,
+            user: None,
+            length: Some(10),
+            content_type: None,
+        };
+        u.start(Path::new("/nonexistent"), upload)
     }
 
     #[test]
@@ -833,15 +837,15 @@ mod tests {
             .id
             .to_string();
         let at = |named: &str| {
-            u.start(
-                dir.path(),
-                Some(named),
-                "/in/x/a.mp4",
-                "/x/a.mp4",
-                None,
-                None,
-                None,
-            )
+            let upload = Starting {
+                named: Some(named),
+                path: "/in/x/a.mp4",
+                in_root: "/x/a.mp4",
+                user: None,
+                length: None,
+                content_type: None,
+            };
+            u.start(dir.path(), upload)
         };
         assert_eq!(at(&plain).unwrap_err().status(), 403);
         let admin = u

@@ -51,6 +51,7 @@ use super::headers::{
     INTEROP, UPLOAD_COMPLETE, UPLOAD_ID, UPLOAD_LENGTH, UPLOAD_LIMIT, UPLOAD_OFFSET,
 };
 use super::{Append, Appended, NewUpload, Protocol, ResumeError};
+use crate::write::registry::Starting;
 use crate::write::{Uploader, WriteSite};
 
 /// The interop version of the newest draft text implemented.
@@ -354,12 +355,14 @@ async fn create_inner(
         .uploads
         .start_resumable(
             site.root.path(),
-            crate::write::registry::named_id(req).as_deref(),
-            who.url_path,
-            &crate::write::in_root(segments),
-            who.user,
-            length,
-            h.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+            Starting {
+                named: crate::write::registry::named_id(req).as_deref(),
+                path: who.url_path,
+                in_root: &crate::write::in_root(segments),
+                user: who.user,
+                length,
+                content_type: h.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+            },
         )
         .map_err(|e| (e.into(), None))?;
     let registry = &site.resumable;

@@ -35,6 +35,7 @@ use super::headers::{
 use super::ietf::{declared, integer, media_type};
 use super::upload::Checksum;
 use super::{Append, Appended, NewUpload, Protocol, ResumeError};
+use crate::write::registry::Starting;
 use crate::write::{Uploader, WriteSite};
 
 /// The one version spoken.
@@ -287,12 +288,14 @@ async fn create_inner(
         .uploads
         .start_resumable(
             site.root.path(),
-            crate::write::registry::named_id(req).as_deref(),
-            &format!("{}/{}", who.url_path.trim_end_matches('/'), name),
-            &crate::write::in_root(&segments),
-            who.user,
-            Some(length),
-            metadata_value(metadata_text, "filetype")?.as_deref(),
+            Starting {
+                named: crate::write::registry::named_id(req).as_deref(),
+                path: &format!("{}/{}", who.url_path.trim_end_matches('/'), name),
+                in_root: &crate::write::in_root(&segments),
+                user: who.user,
+                length: Some(length),
+                content_type: metadata_value(metadata_text, "filetype")?.as_deref(),
+            },
         )
         .map_err(Creation::Write)?;
     let registry = &site.resumable;
