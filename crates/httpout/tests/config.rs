@@ -4,15 +4,14 @@
 
 mod support;
 
-use std::io::Read;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::{Httpout, binary, curl};
+use support::{Httpout, binary, curl, output_bounded};
 
 /// Runs `httpout ARGS` with `env` added; (exit code, stdout, stderr).
 fn run(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
-    let mut child = Command::new(binary())
+    let child = Command::new(binary())
         .args(args)
         .envs(env.iter().copied())
         .stdin(Stdio::null())
@@ -20,31 +19,9 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn httpout");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("httpout {args:?} did not exit within 15 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let (mut out, mut err) = (String::new(), String::new());
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    (code, out, err)
+    let what = format!("httpout {args:?}");
+    let (status, out, err) = output_bounded(child, Duration::from_secs(15), &what);
+    (status.code(), out, err)
 }
 
 /// The line of `--print-config` output for `key`.

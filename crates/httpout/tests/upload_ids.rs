@@ -495,17 +495,24 @@ fn tus_append(url: &str, offset: &str, data: &str) -> (u16, String) {
 
 /// A tus creation of `/t/r.bin`, 10 bytes.
 fn tus_create(base: &str) -> (u16, String) {
-    request(&[
-        "-X",
-        "POST",
-        "-H",
-        "Tus-Resumable: 1.0.0",
-        "-H",
-        "Upload-Length: 10",
-        "-H",
-        "Upload-Metadata: filename ci5iaW4=",
-        &format!("{base}/t/"),
-    ])
+    tus_create_with(base, "10", "filename ci5iaW4=", &[])
+}
+
+/// A tus creation in `/t/` of `length` bytes, with `Upload-Metadata:
+/// metadata` and `headers` (`-H` values) added.
+fn tus_create_with(base: &str, length: &str, metadata: &str, headers: &[&str]) -> (u16, String) {
+    let (length, metadata) = (
+        format!("Upload-Length: {length}"),
+        format!("Upload-Metadata: {metadata}"),
+    );
+    let mut args = vec!["-X", "POST", "-H", "Tus-Resumable: 1.0.0"];
+    args.extend(["-H", &length, "-H", &metadata]);
+    for h in headers {
+        args.extend(["-H", h]);
+    }
+    let url = format!("{base}/t/");
+    args.push(&url);
+    request(&args)
 }
 
 #[test]
@@ -554,19 +561,8 @@ fn resumable_uploads_claim_expected_ids() {
     let dir = tempfile::tempdir().unwrap();
     let s = server(dir.path(), &["--require_placeholder"]);
     let tus_named = |id: &str, length: &str| {
-        request(&[
-            "-X",
-            "POST",
-            "-H",
-            "Tus-Resumable: 1.0.0",
-            "-H",
-            &format!("Upload-Length: {length}"),
-            "-H",
-            "Upload-Metadata: filename ci5iaW4=,filetype YXBwbGljYXRpb24vb2N0ZXQtc3RyZWFt",
-            "-H",
-            &format!("Upload-Id: {id}"),
-            &format!("{}/t/", s.url()),
-        ])
+        let metadata = "filename ci5iaW4=,filetype YXBwbGljYXRpb24vb2N0ZXQtc3RyZWFt";
+        tus_create_with(s.url(), length, metadata, &[&format!("Upload-Id: {id}")])
     };
     // Naming no id: refused, saying how to get one.
     let (status, res) = tus_create(s.url());

@@ -6,10 +6,9 @@
 //! installs Chromium, Node.js and the npm packages; a missing one fails
 //! the test, saying how to install it.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -34,7 +33,7 @@ fn drive(args: &[&str]) -> Value {
         "{}/node_modules lacks puppeteer-core or tus-js-client: run scripts/test.sh (npm ci there)",
         web.display()
     );
-    let mut child = Command::new("node")
+    let child = Command::new("node")
         .arg("uploads.mjs")
         .args(args)
         .current_dir(&web)
@@ -46,32 +45,8 @@ fn drive(args: &[&str]) -> Value {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("node cannot run ({e}): install nodejs (scripts/test.sh does)"));
-    let deadline = Instant::now() + RUN_LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("uploads.mjs {args:?} ran past {RUN_LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut out = String::new();
-    let mut err = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let what = format!("uploads.mjs {args:?}");
+    let (status, out, err) = support::output_bounded(child, RUN_LIMIT, &what);
     assert!(status.success(), "uploads.mjs {args:?}: {status}\n{err}");
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out:?}\n{err}"))
 }

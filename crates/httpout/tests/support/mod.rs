@@ -178,15 +178,46 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
 }
 
 /// Runs `httpout ARGS` expecting it to exit on its own (bad options...):
-/// returns its exit code and stderr.
+/// returns its exit code, stdout and stderr.
 pub(crate) fn run_to_exit(args: &[&str]) -> (Option<i32>, String, String) {
-    let mut child = spawn(args);
-    let code = wait_bounded(&mut child, Duration::from_secs(15));
-    let mut out = String::new();
-    let mut err = String::new();
-    let _ = child.stdout.take().unwrap().read_to_string(&mut out);
-    let _ = child.stderr.take().unwrap().read_to_string(&mut err);
-    (code, out, err)
+    let (status, out, err) = output_bounded(spawn(args), Duration::from_secs(15), "httpout");
+    (status.code(), out, err)
+}
+
+/// Waits for `child`, spawned with piped stdout and stderr, for at most
+/// `limit` (then it is killed and the test fails, naming `what`): its exit
+/// status, stdout and stderr. Both are read while it runs, so a full pipe
+/// cannot stall it.
+pub(crate) fn output_bounded(
+    mut child: Child,
+    limit: Duration,
+    what: &str,
+) -> (std::process::ExitStatus, String, String) {
+    let read_all = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let out = read_all(child.stdout.take().map(|p| Box::new(p) as _));
+    let err = read_all(child.stderr.take().map(|p| Box::new(p) as _));
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    (status, out, err)
 }
 
 /// `echo PASSWORD | httpout users --users=FILE add NAME`
