@@ -420,7 +420,7 @@ impl Router {
     fn auth_for(&self, path: &SafePath) -> Option<&RouteAuth> {
         self.auths
             .iter()
-            .find(|(m, _)| path.strip_prefix(m).is_some())
+            .find(|(m, _)| path.segments().starts_with(m.segments()))
             .map(|(_, a)| a)
     }
 }

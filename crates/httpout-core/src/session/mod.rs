@@ -202,13 +202,12 @@ impl Sessions {
     /// The session a request presents, or a new empty one.
     fn open(&self, req: &Request<Body>) -> Session {
         let config = &self.shared.config;
-        let found = cookie::candidates(req.headers(), &config.cookie)
-            .into_iter()
-            .find_map(|id| {
-                let key = Key::of(id);
-                self.shared.store.load(key).map(|data| (key, data))
-            });
-        let presented = !cookie::candidates(req.headers(), &config.cookie).is_empty();
+        let candidates = cookie::candidates(req.headers(), &config.cookie);
+        let presented = !candidates.is_empty();
+        let found = candidates.into_iter().find_map(|id| {
+            let key = Key::of(id);
+            self.shared.store.load(key).map(|data| (key, data))
+        });
         let (key, contents) = match found {
             Some((key, contents)) => (Some(key), Contents::clone(&contents)),
             None => (None, Contents::default()),
