@@ -170,7 +170,9 @@ fn a_playlist_written_in_place_is_answered_whole() {
         }
         assert!(
             Instant::now() < deadline,
-            "the writer was not followed: {head}"
+            "the writer was not followed: {head}\nhttpout's stderr:\n{}\ninotify instances in use: {}",
+            server.stderr(),
+            inotify_instances()
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -273,4 +275,20 @@ fn the_utc_timing_clock_answers_to_the_millisecond() {
     let (code, _, stderr) = support::run_to_exit(&["--utc_timing=time"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("--utc_timing"), "{stderr}");
+}
+
+/// inotify instances open on the machine (`fs.inotify.max_user_instances`
+/// bounds them per user): what a failure to follow a writer may come from.
+fn inotify_instances() -> usize {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    procs
+        .flatten()
+        .filter_map(|p| std::fs::read_dir(p.path().join("fd")).ok())
+        .flat_map(|fds| fds.flatten())
+        .filter(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|t| t.as_os_str() == "anon_inode:inotify")
+        })
+        .count()
 }
