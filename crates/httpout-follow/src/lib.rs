@@ -107,15 +107,28 @@ impl Follower {
         Ok(follower)
     }
 
-    /// The next change; `None` when inotify itself failed. Cancel safe:
-    /// a change read is kept until it is returned.
+    /// The next change; `None` when inotify itself failed (logged, with
+    /// the root: nothing under it is followed any more). Cancel safe: a
+    /// change read is kept until it is returned.
     pub async fn next(&mut self) -> Option<Change> {
         loop {
             if let Some(change) = self.pending.pop_front() {
                 return Some(change);
             }
-            let event = self.events.next().await?.ok()?;
-            self.handle(Some(&event.wd), event.mask, event.name.as_deref());
+            let failed = match self.events.next().await {
+                Some(Ok(event)) => {
+                    self.handle(Some(&event.wd), event.mask, event.name.as_deref());
+                    continue;
+                }
+                Some(Err(e)) => e.to_string(),
+                None => "its events ended".to_owned(),
+            };
+            tracing::warn!(
+                target: "httpout::follow",
+                "inotify failed ({failed}): writes under {} are no longer followed",
+                self.root.display()
+            );
+            return None;
         }
     }
 
